@@ -1,0 +1,1 @@
+//! client. OWNER: issue 3 (REST client). Stub.

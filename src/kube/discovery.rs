@@ -1,0 +1,1 @@
+//! discovery. OWNER: issue 3 (REST client). Stub.

@@ -1,0 +1,13 @@
+//! The Kubernetes side: kubeconfig loading (pure), credentials, the HTTPS REST client,
+//! discovery and kind→resource mapping. Knows nothing of MCP.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod discovery;
+mod error;
+mod secret;
+pub mod tls;
+
+pub use error::Error;
+pub use secret::{Secret, SecretBytes};

@@ -1,0 +1,1 @@
+//! tls. OWNER: issue 3 (REST client). Stub.

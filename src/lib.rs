@@ -1,0 +1,11 @@
+//! flux-operator-mcp: an MCP server for Kubernetes clusters that run Flux.
+//!
+//! The crate is a library plus a thin binary (`src/main.rs`) so that the integration tests,
+//! the benchmarks and the test API server can reach the same code. See ARCHITECTURE.md.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod docs;
+pub mod kube;
+pub mod mcp;
+pub mod tools;

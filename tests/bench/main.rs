@@ -1,0 +1,2 @@
+//! `make bench`: start-up, latency, memory and size figures. Stub.
+fn main() {}
