@@ -4,6 +4,7 @@
 //! the benchmarks and the test API server can reach the same code. See ARCHITECTURE.md.
 #![deny(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod docs;
 pub mod kube;

@@ -1,0 +1,2 @@
+//! Benchmarks: startup. Stub.
+pub fn run() {}

@@ -1,0 +1,2 @@
+//! kubectl as an oracle for kubeconfig semantics. OWNER: issue 3 (kubeconfig). Stub.
+fn main() {}
