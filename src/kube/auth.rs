@@ -28,7 +28,8 @@ impl Authenticator {
     /// The `Authorization` header value for the next request (`Bearer ...` or `Basic ...`),
     /// `None` when the identity is a client certificate only.
     pub fn authorization(&self) -> Result<Option<Secret>, Error> {
-        Ok(None)
+        // Stub: static token only; the full version adds token files, basic auth and exec plugins.
+        Ok(self.config.token.as_ref().map(|t| Secret::new(format!("Bearer {}", t.expose()))))
     }
 
     /// The client certificate and key to present (from the kubeconfig or an exec plugin).
