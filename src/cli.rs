@@ -821,10 +821,7 @@ pub fn long_help() -> String {
             } else {
                 f.default
             };
-            out.push_str(&format!(
-                "  {head:<40} {} [default: {default}]\n",
-                f.help
-            ));
+            out.push_str(&format!("  {head:<40} {} [default: {default}]\n", f.help));
         }
     }
     out.push_str(
@@ -896,9 +893,7 @@ mod tests {
         for f in FLAGS {
             assert!(!f.help.trim().is_empty(), "--{} has no help", f.long);
             assert!(
-                f.long
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '-'),
+                f.long.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
                 "--{}",
                 f.long
             );
@@ -974,7 +969,10 @@ mod tests {
         ]);
         assert!(s.read_only && !s.mask_secrets);
         assert_eq!(s.timeout, Duration::from_secs(90));
-        assert_eq!(s.tool_call_log_file, Some(PathBuf::from("/tmp/calls.jsonl")));
+        assert_eq!(
+            s.tool_call_log_file,
+            Some(PathBuf::from("/tmp/calls.jsonl"))
+        );
         assert_eq!(s.docs_dirs, [PathBuf::from("/d1"), PathBuf::from("/d2")]);
         let k = &s.kube;
         assert_eq!(k.kubeconfig, Some(PathBuf::from("/k/config")));
@@ -1118,7 +1116,8 @@ mod tests {
 
     #[test]
     fn go_durations() {
-        let ok = |s: &str, ms: u64| assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        let ok =
+            |s: &str, ms: u64| assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
         ok("30s", 30_000);
         ok("1m", 60_000);
         ok("1m30s", 90_000);
@@ -1150,7 +1149,9 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
         let readme = std::fs::read_to_string(path).expect("README.md");
         let table = flags_markdown();
-        let start = readme.find("<!-- flags:start -->").expect("flags:start marker");
+        let start = readme
+            .find("<!-- flags:start -->")
+            .expect("flags:start marker");
         let end = readme.find("<!-- flags:end -->").expect("flags:end marker");
         let got = readme[start + "<!-- flags:start -->".len()..end].trim();
         assert_eq!(

@@ -137,9 +137,8 @@ impl Message {
     pub fn parse(line: &[u8]) -> Result<Option<Message>, Response> {
         // serde_json checks UTF-8, caps nesting at 128 levels (no stack overflow on deep input)
         // and rejects trailing garbage.
-        let value: Value = serde_json::from_slice(line).map_err(|e| {
-            Response::err(None, code::PARSE_ERROR, format!("parse error: {e}"))
-        })?;
+        let value: Value = serde_json::from_slice(line)
+            .map_err(|e| Response::err(None, code::PARSE_ERROR, format!("parse error: {e}")))?;
         Message::from_value(value)
     }
 
@@ -376,7 +375,11 @@ mod tests {
             panic!()
         };
         assert_eq!(r.params, None);
-        assert!(!String::from_utf8(Message::Request(r).to_line()).unwrap().contains("params"));
+        assert!(
+            !String::from_utf8(Message::Request(r).to_line())
+                .unwrap()
+                .contains("params")
+        );
 
         let Ok(Some(Message::Request(r))) =
             parse(r#"{"jsonrpc":"2.0","id":1,"method":"a","params":null}"#)
@@ -411,7 +414,8 @@ mod tests {
             assert_eq!(err.id, None);
             assert_eq!(err.result.unwrap_err().code, code::PARSE_ERROR, "{bad:?}");
         }
-        let err = Message::parse(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}").unwrap_err();
+        let err =
+            Message::parse(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}").unwrap_err();
         assert_eq!(err.result.unwrap_err().code, code::PARSE_ERROR);
     }
 
@@ -426,9 +430,15 @@ mod tests {
     fn malformed_objects_are_invalid_requests_keeping_the_id() {
         let cases = [
             (r#"{"jsonrpc":"2.0","id":3}"#, Some(RequestId::from(3))),
-            (r#"{"jsonrpc":"1.0","id":4,"method":"ping"}"#, Some(RequestId::from(4))),
+            (
+                r#"{"jsonrpc":"1.0","id":4,"method":"ping"}"#,
+                Some(RequestId::from(4)),
+            ),
             (r#"{"id":5,"method":"ping"}"#, Some(RequestId::from(5))),
-            (r#"{"jsonrpc":"2.0","id":6,"method":42}"#, Some(RequestId::from(6))),
+            (
+                r#"{"jsonrpc":"2.0","id":6,"method":42}"#,
+                Some(RequestId::from(6)),
+            ),
             (r#"{}"#, None),
             (r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#, None),
             (r#"42"#, None),
@@ -436,13 +446,20 @@ mod tests {
         for (text, id) in cases {
             let err = parse(text).unwrap_err();
             assert_eq!(err.id, id, "{text}");
-            assert_eq!(err.result.unwrap_err().code, code::INVALID_REQUEST, "{text}");
+            assert_eq!(
+                err.result.unwrap_err().code,
+                code::INVALID_REQUEST,
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn an_invalid_notification_is_dropped_not_answered() {
-        assert_eq!(parse(r#"{"jsonrpc":"1.0","method":"notifications/x"}"#), Ok(None));
+        assert_eq!(
+            parse(r#"{"jsonrpc":"1.0","method":"notifications/x"}"#),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -118,8 +118,11 @@ pub trait Service: Send + Sync + 'static {
         name: &str,
         args: &Map<String, Value>,
     ) -> Result<ToolOutput, InvalidParams>;
-    fn get_prompt(&self, name: &str, args: &Map<String, Value>)
-    -> Result<PromptReply, InvalidParams>;
+    fn get_prompt(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+    ) -> Result<PromptReply, InvalidParams>;
 }
 
 /// One item on its way to the transport's writer.
@@ -306,8 +309,26 @@ impl<S: Service> Server<S> {
         };
         let era = match requested_version(&params) {
             Ok(era) => era,
-            Err(e) => return Some(Response { id: Some(id), result: Err(e) }),
+            Err(e) => {
+                return Some(Response {
+                    id: Some(id),
+                    result: Err(e),
+                });
+            }
         };
+        // 2026-07-28 removed the handshake, `ping` and `logging/setLevel`; a request stamped
+        // with that revision is answered as by a server that never had them.
+        let removed = ["initialize", "ping", "logging/setLevel"];
+        if era == Era::Stateless && removed.contains(&req.method.as_str()) {
+            return Some(Response::err(
+                Some(id),
+                code::METHOD_NOT_FOUND,
+                format!(
+                    "method not found: {} is not part of MCP {STATELESS_VERSION}",
+                    req.method
+                ),
+            ));
+        }
         let result = match req.method.as_str() {
             "initialize" => Ok(self.initialize(&params)),
             "server/discover" => Ok(self.discover()),
@@ -444,14 +465,24 @@ impl<S: Service> Server<S> {
 
     /// Start a tool call on its own thread so that `ping`, cancellation and other requests are
     /// served while it waits on a cluster.
-    fn call_tool(&mut self, id: RequestId, era: Era, params: Map<String, Value>) -> Option<Response> {
+    fn call_tool(
+        &mut self,
+        id: RequestId,
+        era: Era,
+        params: Map<String, Value>,
+    ) -> Option<Response> {
         let Some(name) = params.get("name").and_then(Value::as_str).map(String::from) else {
             return Some(invalid_params(id, "tools/call needs params.name"));
         };
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
-            Some(_) => return Some(invalid_params(id, "tools/call: arguments must be an object")),
+            Some(_) => {
+                return Some(invalid_params(
+                    id,
+                    "tools/call: arguments must be an object",
+                ));
+            }
         };
         let cancelled = Arc::new(AtomicBool::new(false));
         {
@@ -539,7 +570,10 @@ fn requested_version(params: &Map<String, Value>) -> Result<Era, ResponseError> 
         Some(other) => {
             let mut supported = vec![STATELESS_VERSION];
             supported.extend(HANDSHAKE_VERSIONS.iter().rev());
-            let requested = other.as_str().map(String::from).unwrap_or(other.to_string());
+            let requested = other
+                .as_str()
+                .map(String::from)
+                .unwrap_or(other.to_string());
             Err(ResponseError {
                 code: code::UNSUPPORTED_PROTOCOL_VERSION,
                 message: format!("unsupported protocol version {requested}"),
@@ -812,7 +846,11 @@ mod tests {
         let r = c.request(2, "tools/list", meta.clone());
         assert_eq!(r["result"]["tools"][0]["name"], json!("echo"));
         assert_eq!(r["result"]["resultType"], json!("complete"));
-        let r = c.request(3, "ping", meta.clone());
+        for removed in ["ping", "initialize", "logging/setLevel"] {
+            let r = c.request(3, removed, meta.clone());
+            assert_eq!(r["error"]["code"], json!(-32601), "{removed}");
+        }
+        let r = c.request(3, "prompts/list", meta.clone());
         assert_eq!(r["result"]["resultType"], json!("complete"));
         let mut call = meta.clone();
         call["name"] = json!("echo");
@@ -851,11 +889,19 @@ mod tests {
             ("logging/setLevel", json!({"level": "loud"}), -32602),
             ("logging/setLevel", json!({}), -32602),
             ("tools/call", json!({}), -32602),
-            ("tools/call", json!({"name": "echo", "arguments": [1]}), -32602),
+            (
+                "tools/call",
+                json!({"name": "echo", "arguments": [1]}),
+                -32602,
+            ),
             ("tools/list", json!({"cursor": "x"}), -32602),
             ("tools/list", json!({"cursor": 3}), -32602),
             ("prompts/get", json!({"name": "p"}), -32602),
-            ("prompts/get", json!({"name": "q", "arguments": {"name": "a"}}), -32602),
+            (
+                "prompts/get",
+                json!({"name": "q", "arguments": {"name": "a"}}),
+                -32602,
+            ),
             ("ping", json!([1, 2]), -32602),
         ];
         for (i, (method, params, code)) in cases.into_iter().enumerate() {
@@ -872,7 +918,11 @@ mod tests {
     #[test]
     fn tool_results_are_text_with_is_error() {
         let mut c = conn(5);
-        let r = c.request(1, "tools/call", json!({"name": "echo", "arguments": {"a": 1}}));
+        let r = c.request(
+            1,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"a": 1}}),
+        );
         assert_eq!(
             r["result"],
             json!({"content": [{"type": "text", "text": "{\"a\":1}"}], "isError": false})
@@ -891,7 +941,12 @@ mod tests {
         let mut c = conn(5);
         let r = c.request(1, "tools/call", json!({"name": "panic"}));
         assert_eq!(r["error"]["code"], json!(-32603));
-        assert!(r["error"]["message"].as_str().unwrap().contains("tool blew up"));
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("tool blew up")
+        );
         assert_eq!(c.request(2, "ping", json!({}))["result"], json!({}));
         let r = c.request(3, "tools/call", json!({"name": "echo"}));
         assert_eq!(r["result"]["isError"], json!(false));
@@ -914,7 +969,9 @@ mod tests {
     #[test]
     fn drain_gives_up_after_its_timeout() {
         let mut c = conn(5);
-        c.send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "wait"}}));
+        c.send(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "wait"}}),
+        );
         assert_eq!(c.server.drain(Duration::from_millis(20)), 1);
         c.release.take().unwrap().send(()).unwrap();
         assert_eq!(c.server.drain(Duration::from_secs(10)), 0);
@@ -942,7 +999,10 @@ mod tests {
             for t in r["result"]["tools"].as_array().unwrap() {
                 names.push(t["name"].as_str().unwrap().to_string());
             }
-            cursor = r["result"].get("nextCursor").cloned().unwrap_or(Value::Null);
+            cursor = r["result"]
+                .get("nextCursor")
+                .cloned()
+                .unwrap_or(Value::Null);
             if cursor.is_null() {
                 break;
             }
@@ -967,8 +1027,15 @@ mod tests {
     fn prompts_get_returns_user_messages() {
         let mut c = conn(1);
         let r = c.request(1, "prompts/list", json!({}));
-        assert_eq!(r["result"]["prompts"][0]["arguments"][0]["required"], json!(true));
-        let r = c.request(2, "prompts/get", json!({"name": "p", "arguments": {"name": "x"}}));
+        assert_eq!(
+            r["result"]["prompts"][0]["arguments"][0]["required"],
+            json!(true)
+        );
+        let r = c.request(
+            2,
+            "prompts/get",
+            json!({"name": "p", "arguments": {"name": "x"}}),
+        );
         assert_eq!(
             r["result"]["messages"],
             json!([{"role": "user", "content": {"type": "text", "text": "look at x"}}])

@@ -223,9 +223,8 @@ mod tests {
 
     #[test]
     fn the_writer_puts_one_message_per_line_and_stops_on_close() {
-        let ok = |id: i64| {
-            Outgoing::Message(Message::Response(Response::ok(id.into(), "a\nb".into())))
-        };
+        let ok =
+            |id: i64| Outgoing::Message(Message::Response(Response::ok(id.into(), "a\nb".into())));
         let (tx, rx) = std::sync::mpsc::channel();
         tx.send(ok(1)).unwrap();
         tx.send(ok(2)).unwrap();

@@ -415,7 +415,14 @@ impl Service for Toolbox {
                 Ok(Err(InvalidParams(m))) => (0, true, Some(m.clone())),
                 Err(_) => (0, true, Some("the tool panicked".to_string())),
             };
-            log.record(name, args, started.elapsed(), bytes, is_error, error.as_deref());
+            log.record(
+                name,
+                args,
+                started.elapsed(),
+                bytes,
+                is_error,
+                error.as_deref(),
+            );
         }
         match outcome {
             Ok(result) => result,
@@ -675,7 +682,10 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(names, sorted, "REGISTRY must be sorted by name, without duplicates");
+        assert_eq!(
+            names, sorted,
+            "REGISTRY must be sorted by name, without duplicates"
+        );
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tools");
         for n in names {
             assert!(
@@ -766,13 +776,20 @@ mod tests {
     }
 
     fn call(tb: &Toolbox, name: &str, args: Value) -> Result<ToolOutput, InvalidParams> {
-        tb.call_tool(&Session::default(), name, &args.as_object().cloned().unwrap_or_default())
+        tb.call_tool(
+            &Session::default(),
+            name,
+            &args.as_object().cloned().unwrap_or_default(),
+        )
     }
 
     #[test]
     fn read_only_and_in_cluster_hide_tools_and_say_why() {
         let all = toolbox(false, false, None);
-        assert_eq!(all.tool_names(), ["delete_fake", "get_fake", "set_fake_context"]);
+        assert_eq!(
+            all.tool_names(),
+            ["delete_fake", "get_fake", "set_fake_context"]
+        );
         let ro = toolbox(true, false, None);
         assert_eq!(ro.tool_names(), ["get_fake", "set_fake_context"]);
         let err = call(&ro, "delete_fake", json!({"name": "x"})).unwrap_err();
@@ -870,7 +887,10 @@ mod tests {
         assert!(first.get("error").is_none());
         let time = first["time"].as_str().unwrap();
         assert!(time.len() == 24 && time.ends_with('Z'), "{time}");
-        assert!(!text.contains("read_only=false"), "the output must not be logged");
+        assert!(
+            !text.contains("read_only=false"),
+            "the output must not be logged"
+        );
         assert_eq!(
             lines[1]["arguments"]["name"],
             json!(format!("<{} bytes elided>", manifest.len()))

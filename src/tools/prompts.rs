@@ -211,7 +211,10 @@ mod tests {
         )
         .unwrap();
         let text = &reply.messages[0];
-        assert!(text.contains("flux-system/apps on the current cluster"), "{text}");
+        assert!(
+            text.contains("flux-system/apps on the current cluster"),
+            "{text}"
+        );
         for tool in [
             "get_flux_instance",
             "get_kubernetes_resources",
@@ -238,7 +241,11 @@ mod tests {
     #[test]
     fn missing_unknown_and_mistyped_arguments_are_refused_by_name() {
         let err = get("debug_flux_helmrelease", &args(json!({"name": "x"}))).unwrap_err();
-        assert!(err.0.contains("missing required argument namespace"), "{}", err.0);
+        assert!(
+            err.0.contains("missing required argument namespace"),
+            "{}",
+            err.0
+        );
         let err = get(
             "debug_flux_helmrelease",
             &args(json!({"name": "x", "namespace": "  "})),
@@ -258,6 +265,9 @@ mod tests {
         .unwrap_err();
         assert!(err.0.contains("name must be a string"), "{}", err.0);
         let err = get("debug_everything", &Map::new()).unwrap_err();
-        assert!(err.0.contains("debug_flux_helmrelease, debug_flux_kustomization"));
+        assert!(
+            err.0
+                .contains("debug_flux_helmrelease, debug_flux_kustomization")
+        );
     }
 }

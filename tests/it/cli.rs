@@ -4,7 +4,10 @@
 use crate::support::command;
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = command().args(args).output().expect("run flux-operator-mcp");
+    let out = command()
+        .args(args)
+        .output()
+        .expect("run flux-operator-mcp");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -73,13 +76,19 @@ fn no_command_prints_help_on_stderr_and_exits_2() {
 #[test]
 fn mistakes_exit_2_name_the_culprit_and_print_nothing_on_stdout() {
     let cases: [(&[&str], &str); 7] = [
-        (&["serve", "--read-onyl"], "--read-onyl (did you mean --read-only?)"),
+        (
+            &["serve", "--read-onyl"],
+            "--read-onyl (did you mean --read-only?)",
+        ),
         (&["serve", "--context=prod"], "did you mean --kube-context?"),
         (&["serve", "--timeout", "soon"], "\"soon\" for --timeout"),
         (&["serve", "--transport", "http"], "not supported yet"),
         (&["serve", "--transport=sse"], "not supported yet"),
         (&["serv"], "did you mean serve?"),
-        (&["serve", "--mask-secrets=nope"], "\"nope\" for --mask-secrets"),
+        (
+            &["serve", "--mask-secrets=nope"],
+            "\"nope\" for --mask-secrets",
+        ),
     ];
     for (args, needle) in cases {
         let (code, out, err) = run(args);

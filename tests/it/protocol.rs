@@ -22,18 +22,29 @@ fn initialize_negotiates_every_handshake_revision() {
         let result = mcp.handshake(version);
         assert_eq!(result["protocolVersion"], json!(version));
         assert_eq!(result["serverInfo"]["name"], json!("flux-operator-mcp"));
-        assert!(result["instructions"].as_str().unwrap().contains("get_flux_instance"));
+        assert!(
+            result["instructions"]
+                .as_str()
+                .unwrap()
+                .contains("get_flux_instance")
+        );
         assert!(result["capabilities"]["tools"].is_object());
         assert!(result["capabilities"]["prompts"].is_object());
         assert!(result["capabilities"]["logging"].is_object());
     }
     // Unknown and stateless-era versions get the newest handshake revision.
     for version in ["1999-01-01", "2026-07-28"] {
-        assert_eq!(mcp.handshake(version)["protocolVersion"], json!("2025-11-25"));
+        assert_eq!(
+            mcp.handshake(version)["protocolVersion"],
+            json!("2025-11-25")
+        );
     }
     let (status, rest, _) = mcp.finish();
     assert!(status.success());
-    assert!(rest.is_empty(), "notifications must not be answered: {rest:?}");
+    assert!(
+        rest.is_empty(),
+        "notifications must not be answered: {rest:?}"
+    );
 }
 
 #[test]
@@ -44,7 +55,12 @@ fn the_stateless_form_needs_no_handshake() {
     let result = &r["result"];
     assert_eq!(result["supportedVersions"][0], json!("2026-07-28"));
     for v in HANDSHAKE_VERSIONS {
-        assert!(result["supportedVersions"].as_array().unwrap().contains(&json!(v)));
+        assert!(
+            result["supportedVersions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(v))
+        );
     }
     assert_eq!(result["resultType"], json!("complete"));
     assert!(result["instructions"].is_string());
@@ -67,6 +83,9 @@ fn the_stateless_form_needs_no_handshake() {
     );
     assert_eq!(error_code(&r), -32022);
     assert_eq!(r["error"]["data"]["requested"], json!("2031-01-01"));
+    // Removed in 2026-07-28: ping, initialize, logging/setLevel.
+    let r = mcp.request(json!(5), "ping", meta.clone());
+    assert_eq!(error_code(&r), -32601);
     // Old clients that skip the handshake are served too.
     let r = mcp.request(json!(4), "ping", json!(null));
     assert_eq!(r["result"], json!({}));
@@ -76,7 +95,10 @@ fn the_stateless_form_needs_no_handshake() {
 fn ping_set_level_lists_and_prompts() {
     let mut mcp = Mcp::serve(&[]);
     mcp.handshake("2025-06-18");
-    assert_eq!(mcp.request(json!(1), "ping", json!({}))["result"], json!({}));
+    assert_eq!(
+        mcp.request(json!(1), "ping", json!({}))["result"],
+        json!({})
+    );
     let r = mcp.request(json!(2), "logging/setLevel", json!({"level": "warning"}));
     assert_eq!(r["result"], json!({}));
     let r = mcp.request(json!(3), "tools/list", json!({}));
@@ -89,14 +111,22 @@ fn ping_set_level_lists_and_prompts() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["debug_flux_helmrelease", "debug_flux_kustomization"]);
+    assert_eq!(
+        names,
+        ["debug_flux_helmrelease", "debug_flux_kustomization"]
+    );
     let r = mcp.request(
         json!(5),
         "prompts/get",
         json!({"name": "debug_flux_helmrelease", "arguments": {"name": "podinfo", "namespace": "apps", "cluster": "staging"}}),
     );
-    let text = r["result"]["messages"][0]["content"]["text"].as_str().unwrap();
-    assert!(text.contains("apps/podinfo") && text.contains("context=\"staging\""), "{text}");
+    let text = r["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.contains("apps/podinfo") && text.contains("context=\"staging\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -106,32 +136,69 @@ fn every_error_path_has_its_code_and_keeps_the_id() {
     let cases = [
         ("no/such/method", json!({}), -32601),
         ("resources/list", json!({}), -32601),
-        ("tools/call", json!({"name": "no_such_tool", "arguments": {}}), -32602),
+        (
+            "tools/call",
+            json!({"name": "no_such_tool", "arguments": {}}),
+            -32602,
+        ),
         ("tools/call", json!({"arguments": {}}), -32602),
-        ("tools/call", json!({"name": "x", "arguments": "a=b"}), -32602),
+        (
+            "tools/call",
+            json!({"name": "x", "arguments": "a=b"}),
+            -32602,
+        ),
         ("tools/list", json!({"cursor": "not-a-cursor"}), -32602),
-        ("prompts/get", json!({"name": "debug_flux_kustomization", "arguments": {"name": "a"}}), -32602),
+        (
+            "prompts/get",
+            json!({"name": "debug_flux_kustomization", "arguments": {"name": "a"}}),
+            -32602,
+        ),
         ("prompts/get", json!({"name": "no_such_prompt"}), -32602),
         ("logging/setLevel", json!({"level": "chatty"}), -32602),
         ("ping", json!("params must be an object"), -32602),
     ];
     for (i, (method, params, code)) in cases.into_iter().enumerate() {
-        let id = if i % 2 == 0 { json!(i) } else { json!(format!("id-{i}")) };
+        let id = if i % 2 == 0 {
+            json!(i)
+        } else {
+            json!(format!("id-{i}"))
+        };
         let r = mcp.request(id, method, params.clone());
         assert_eq!(error_code(&r), code, "{method} {params}: {r}");
         assert!(!r["error"]["message"].as_str().unwrap().is_empty());
     }
-    let r = mcp.request(json!(20), "prompts/get", json!({"name": "debug_flux_kustomization", "arguments": {"namespace": "a"}}));
-    assert!(r["error"]["message"].as_str().unwrap().contains("missing required argument name"));
+    let r = mcp.request(
+        json!(20),
+        "prompts/get",
+        json!({"name": "debug_flux_kustomization", "arguments": {"namespace": "a"}}),
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing required argument name")
+    );
 
     // Invalid requests: answered with their id when it can be read, else null.
     let raw: [(&str, Value, i64); 7] = [
         (r#"{"jsonrpc":"2.0","id":31}"#, json!(31), -32600),
-        (r#"{"jsonrpc":"1.0","id":32,"method":"ping"}"#, json!(32), -32600),
+        (
+            r#"{"jsonrpc":"1.0","id":32,"method":"ping"}"#,
+            json!(32),
+            -32600,
+        ),
         (r#"{"id":33,"method":"ping"}"#, json!(33), -32600),
         (r#"{"jsonrpc":"2.0","id":34,"method":7}"#, json!(34), -32600),
-        (r#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#, Value::Null, -32600),
-        (r#"[{"jsonrpc":"2.0","id":35,"method":"ping"}]"#, Value::Null, -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#,
+            Value::Null,
+            -32600,
+        ),
+        (
+            r#"[{"jsonrpc":"2.0","id":35,"method":"ping"}]"#,
+            Value::Null,
+            -32600,
+        ),
         (r#""just a string""#, Value::Null, -32600),
     ];
     for (line, id, code) in raw {
@@ -141,7 +208,10 @@ fn every_error_path_has_its_code_and_keeps_the_id() {
         assert_eq!(error_code(&r), code, "{line}");
         assert_eq!(r["jsonrpc"], json!("2.0"));
     }
-    assert_eq!(mcp.request(json!(99), "ping", json!({}))["result"], json!({}));
+    assert_eq!(
+        mcp.request(json!(99), "ping", json!({}))["result"],
+        json!({})
+    );
 }
 
 #[test]
@@ -175,13 +245,19 @@ fn hostile_input_is_answered_and_survived() {
     let big = "x".repeat(10 << 20);
     mcp.send(&json!({"jsonrpc": "2.0", "id": 4, "method": "ping", "params": {"padding": big}}));
     let r = mcp.recv();
-    assert_eq!((r["id"].clone(), r["result"].clone()), (json!(4), json!({})));
+    assert_eq!(
+        (r["id"].clone(), r["result"].clone()),
+        (json!(4), json!({}))
+    );
     let mut junk = vec![b'z'; 10 << 20];
     junk.push(b'\n');
     mcp.write(&junk);
     assert_eq!(error_code(&mcp.recv()), -32700);
     // Still serving.
-    assert_eq!(mcp.request(json!(5), "ping", json!({}))["result"], json!({}));
+    assert_eq!(
+        mcp.request(json!(5), "ping", json!({}))["result"],
+        json!({})
+    );
     let (status, rest, _) = mcp.finish();
     assert!(status.success());
     assert!(rest.is_empty(), "{rest:?}");
@@ -225,7 +301,10 @@ fn eof_mid_line_still_answers_and_exits_zero() {
     let (status, rest, _) = mcp.finish();
     assert!(status.success());
     assert_eq!(rest.len(), 1);
-    assert_eq!(serde_json::from_str::<Value>(&rest[0]).unwrap()["id"], json!(1));
+    assert_eq!(
+        serde_json::from_str::<Value>(&rest[0]).unwrap()["id"],
+        json!(1)
+    );
     // Half a message: a parse error, then a clean exit.
     let mut mcp = Mcp::serve(&[]);
     mcp.write(br#"{"jsonrpc":"2.0","id":2,"meth"#);
@@ -258,7 +337,10 @@ fn serve_starts_without_any_cluster_configuration() {
     let mut cmd = command();
     cmd.args(["serve"]).env("KUBECONFIG", "");
     let mut mcp = Mcp::spawn(&mut cmd);
-    assert_eq!(mcp.handshake("2025-06-18")["protocolVersion"], json!("2025-06-18"));
+    assert_eq!(
+        mcp.handshake("2025-06-18")["protocolVersion"],
+        json!("2025-06-18")
+    );
     let (status, _, _) = mcp.finish();
     assert!(status.success());
 }
@@ -267,7 +349,10 @@ fn serve_starts_without_any_cluster_configuration() {
 fn sigterm_and_sigint_end_the_server_cleanly() {
     for signal in ["-TERM", "-INT"] {
         let mut mcp = Mcp::serve(&[]);
-        assert_eq!(mcp.request(json!(1), "ping", json!({}))["result"], json!({}));
+        assert_eq!(
+            mcp.request(json!(1), "ping", json!({}))["result"],
+            json!({})
+        );
         let killed = std::process::Command::new("kill")
             .args([signal, &mcp.pid().to_string()])
             .status()

@@ -163,7 +163,9 @@ impl Mcp {
         method: &str,
         params: serde_json::Value,
     ) -> serde_json::Value {
-        self.send(&serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
         let response = self.recv();
         assert_eq!(response["id"], id, "response to {method}: {response}");
         response
