@@ -1003,6 +1003,13 @@ mod tests {
         let s = serve(&["serve", "--read-only=false", "--kube-context="]);
         assert!(!s.read_only);
         assert_eq!(s.kube.context, None, "an empty value leaves the flag unset");
+        match parse_ok(&["check", "--kube-context", "prod", "-n", "apps"]) {
+            Command::Check(s) => {
+                assert_eq!(s.kube.context.as_deref(), Some("prod"));
+                assert_eq!(s.kube.namespace.as_deref(), Some("apps"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub enum RequestId {
 }
 
 impl RequestId {
-    fn from_value(v: &Value) -> Option<RequestId> {
+    /// A JSON id as MCP allows it: a string or an integer.
+    pub fn from_value(v: &Value) -> Option<RequestId> {
         match v {
             Value::String(s) => Some(RequestId::Str(s.clone())),
             Value::Number(n) if n.is_i64() || n.is_u64() => Some(RequestId::Int(n.clone())),
@@ -266,7 +267,8 @@ fn error_from_value(e: Value) -> ResponseError {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// "a string", "an array", ...: how error messages name the type of a JSON value.
+pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -269,11 +269,7 @@ impl<S: Service> Server<S> {
                 .params
                 .as_ref()
                 .and_then(|p| p.get("requestId"))
-                .and_then(|v| match v {
-                    Value::String(s) => Some(RequestId::Str(s.clone())),
-                    Value::Number(n) => Some(RequestId::Int(n.clone())),
-                    _ => None,
-                });
+                .and_then(RequestId::from_value);
             if let Some(id) = id
                 && let Some(flag) = self.shared.calls().get(&id)
             {

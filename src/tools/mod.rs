@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use crate::kube;
+use crate::mcp::message::json_type;
 use crate::mcp::server::{
     InvalidParams, PromptInfo, PromptReply, ServerInfo, Service, ToolAnnotations, ToolInfo,
     ToolOutput,
@@ -124,7 +125,7 @@ impl<'a> Args<'a> {
             Some(Value::String(s)) => Ok(Some(s.as_str())),
             Some(other) => Err(ToolError::InvalidArgument(format!(
                 "{name} must be a string, got {}",
-                type_name(other)
+                json_type(other)
             ))),
         }
     }
@@ -184,27 +185,16 @@ impl<'a> Args<'a> {
                     Value::String(s) => Ok(s.trim().to_string()),
                     other => Err(ToolError::InvalidArgument(format!(
                         "{name} must be a list of strings, found {}",
-                        type_name(other)
+                        json_type(other)
                     ))),
                 })
                 .filter(|r| !matches!(r, Ok(s) if s.is_empty()))
                 .collect(),
             Some(other) => Err(ToolError::InvalidArgument(format!(
                 "{name} must be a list of strings, got {}",
-                type_name(other)
+                json_type(other)
             ))),
         }
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -6,41 +6,31 @@ use serde_json::{Map, Value};
 
 use crate::mcp::server::{InvalidParams, PromptArgument, PromptInfo, PromptReply};
 
-const ARGUMENTS_KUSTOMIZATION: &[PromptArgument] = &[
-    PromptArgument {
-        name: "name",
-        description: "Name of the Kustomization",
-        required: true,
-    },
-    PromptArgument {
-        name: "namespace",
-        description: "Namespace of the Kustomization",
-        required: true,
-    },
-    PromptArgument {
-        name: "cluster",
-        description: "Kubeconfig context of the cluster to inspect; the current context when omitted",
-        required: false,
-    },
-];
+const CLUSTER: &str =
+    "Kubeconfig context of the cluster to inspect; the current context when omitted";
 
-const ARGUMENTS_HELMRELEASE: &[PromptArgument] = &[
-    PromptArgument {
-        name: "name",
-        description: "Name of the HelmRelease",
-        required: true,
-    },
-    PromptArgument {
-        name: "namespace",
-        description: "Namespace of the HelmRelease",
-        required: true,
-    },
-    PromptArgument {
-        name: "cluster",
-        description: "Kubeconfig context of the cluster to inspect; the current context when omitted",
-        required: false,
-    },
-];
+/// The arguments both prompts take, described for the object kind.
+macro_rules! arguments_for {
+    ($kind:literal) => {
+        &[
+            PromptArgument {
+                name: "name",
+                description: concat!("Name of the ", $kind),
+                required: true,
+            },
+            PromptArgument {
+                name: "namespace",
+                description: concat!("Namespace of the ", $kind),
+                required: true,
+            },
+            PromptArgument {
+                name: "cluster",
+                description: CLUSTER,
+                required: false,
+            },
+        ]
+    };
+}
 
 /// Every prompt, sorted by name.
 pub const PROMPTS: &[PromptInfo] = &[
@@ -49,14 +39,14 @@ pub const PROMPTS: &[PromptInfo] = &[
         title: "Debug a Flux HelmRelease",
         description: "A step-by-step plan to find why a Flux HelmRelease is failing or stuck: \
                       controllers, the release, its chart source, values, installed objects and logs.",
-        arguments: ARGUMENTS_HELMRELEASE,
+        arguments: arguments_for!("HelmRelease"),
     },
     PromptInfo {
         name: "debug_flux_kustomization",
         title: "Debug a Flux Kustomization",
         description: "A step-by-step plan to find why a Flux Kustomization is failing or stuck: \
                       controllers, the Kustomization, its source, dependencies, inventory and logs.",
-        arguments: ARGUMENTS_KUSTOMIZATION,
+        arguments: arguments_for!("Kustomization"),
     },
 ];
 
