@@ -1,9 +1,1170 @@
-//! Command-line flags (lexopt), help text and version; turns argv into a `Command`.
-//! OWNER: issue 2 (MCP core). Stub.
+//! The command line: the flag registry, parsing (lexopt) into a [`Command`], help and version
+//! text, Go-style durations, and running the chosen command.
+//!
+//! Flags mirror the upstream Go server's (same names, same defaults) so that an existing
+//! `.mcp.json` works unchanged. As with cobra's persistent flags upstream, server and
+//! Kubernetes flags are accepted before or after the command name.
 
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use crate::docs;
+use crate::kube::Secret;
+use crate::tools::Settings;
+
+const NAME: &str = "flux-operator-mcp";
+
+/// `docs search` results when `--limit` is not given.
+pub const DEFAULT_DOCS_LIMIT: usize = 5;
+
+/// Which part of the program a flag configures; `--help` groups flags by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Server,
+    Kube,
+    Docs,
+}
+
+/// One command-line flag. `--help` and the README's flags table are generated from [`FLAGS`].
+#[derive(Debug)]
+pub struct Flag {
+    pub long: &'static str,
+    pub short: Option<char>,
+    /// The value's placeholder in help; `None` for a boolean switch (`--x`, `--x=false`).
+    pub value: Option<&'static str>,
+    /// The default as help shows it; empty when unset.
+    pub default: &'static str,
+    pub help: &'static str,
+    pub group: Group,
+    /// Repeatable: every occurrence adds a value.
+    pub repeat: bool,
+}
+
+const fn flag(
+    long: &'static str,
+    value: Option<&'static str>,
+    default: &'static str,
+    group: Group,
+    help: &'static str,
+) -> Flag {
+    Flag {
+        long,
+        short: None,
+        value,
+        default,
+        help,
+        group,
+        repeat: false,
+    }
+}
+
+/// Every flag, in help order. Names and defaults follow the upstream server's.
+pub const FLAGS: &[Flag] = &[
+    flag(
+        "transport",
+        Some("NAME"),
+        "stdio",
+        Group::Server,
+        "MCP transport: stdio, http or sse (http and sse are not supported yet)",
+    ),
+    flag(
+        "port",
+        Some("PORT"),
+        "8080",
+        Group::Server,
+        "TCP port for the http and sse transports",
+    ),
+    flag(
+        "read-only",
+        None,
+        "false",
+        Group::Server,
+        "offer only the tools that do not change the cluster",
+    ),
+    flag(
+        "mask-secrets",
+        None,
+        "true",
+        Group::Server,
+        "replace Secret values with **** in tool output",
+    ),
+    flag(
+        "timeout",
+        Some("DURATION"),
+        "1m",
+        Group::Server,
+        "deadline for the Kubernetes calls of one tool call (Go duration: 30s, 1m, 1m30s)",
+    ),
+    flag(
+        "tool-call-log-file",
+        Some("FILE"),
+        "",
+        Group::Server,
+        "append one JSON line per tool call (tool, arguments, timing, size; never the output)",
+    ),
+    flag(
+        "kubeconfig",
+        Some("FILE"),
+        "$KUBECONFIG, else ~/.kube/config",
+        Group::Kube,
+        "kubeconfig file to use instead of the KUBECONFIG list",
+    ),
+    flag(
+        "kube-context",
+        Some("NAME"),
+        "",
+        Group::Kube,
+        "kubeconfig context to use instead of current-context",
+    ),
+    flag(
+        "kube-as",
+        Some("USER"),
+        "",
+        Group::Kube,
+        "impersonate this user or service account (system:serviceaccount:NS:NAME)",
+    ),
+    Flag {
+        repeat: true,
+        ..flag(
+            "kube-as-group",
+            Some("GROUP"),
+            "",
+            Group::Kube,
+            "impersonate this group (repeatable)",
+        )
+    },
+    flag(
+        "kube-as-uid",
+        Some("UID"),
+        "",
+        Group::Kube,
+        "impersonate this UID",
+    ),
+    flag(
+        "kube-token",
+        Some("TOKEN"),
+        "",
+        Group::Kube,
+        "bearer token for the API server",
+    ),
+    flag(
+        "kube-server",
+        Some("URL"),
+        "",
+        Group::Kube,
+        "API server address, e.g. https://127.0.0.1:6443",
+    ),
+    flag(
+        "kube-tls-server-name",
+        Some("NAME"),
+        "",
+        Group::Kube,
+        "server name for TLS SNI and certificate checks",
+    ),
+    flag(
+        "kube-client-certificate",
+        Some("FILE"),
+        "",
+        Group::Kube,
+        "client certificate file (PEM)",
+    ),
+    flag(
+        "kube-client-key",
+        Some("FILE"),
+        "",
+        Group::Kube,
+        "client key file (PEM)",
+    ),
+    flag(
+        "kube-certificate-authority",
+        Some("FILE"),
+        "",
+        Group::Kube,
+        "CA bundle file (PEM) to verify the API server with",
+    ),
+    flag(
+        "kube-insecure-skip-tls-verify",
+        None,
+        "false",
+        Group::Kube,
+        "do not verify the API server's certificate (insecure)",
+    ),
+    Flag {
+        short: Some('n'),
+        ..flag(
+            "namespace",
+            Some("NAMESPACE"),
+            "the context's namespace, else default",
+            Group::Kube,
+            "default namespace",
+        )
+    },
+    Flag {
+        repeat: true,
+        ..flag(
+            "docs-dir",
+            Some("DIR"),
+            "",
+            Group::Docs,
+            "extra markdown to index with the embedded Flux docs (repeatable)",
+        )
+    },
+    flag(
+        "limit",
+        Some("N"),
+        "5",
+        Group::Docs,
+        "docs search: how many results to print",
+    ),
+    flag(
+        "format",
+        Some("FORMAT"),
+        "concise",
+        Group::Docs,
+        "docs search: concise (best sections) or complete (whole documents)",
+    ),
+];
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Serve(Settings),
+    Check(Settings),
+    DocsSearch {
+        query: String,
+        limit: usize,
+        format: docs::Format,
+        docs_dirs: Vec<PathBuf>,
+    },
+    DocsList {
+        docs_dirs: Vec<PathBuf>,
+    },
+    Version,
+    /// `-h`: usage and commands.
+    ShortHelp,
+    /// `--help`: also every flag with its default.
+    LongHelp,
+}
+
+/// A command-line mistake. Printed as one line on stderr; exit code 2.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Error {
+    NoCommand,
+    UnknownCommand {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    UnknownFlag {
+        flag: String,
+        suggestion: Option<String>,
+    },
+    MissingValue {
+        flag: String,
+    },
+    BadValue {
+        flag: String,
+        value: String,
+        reason: String,
+    },
+    /// `--limit` outside `docs search`, for example.
+    NotFor {
+        flag: &'static str,
+        command: String,
+    },
+    UnexpectedArgument {
+        arg: String,
+        command: String,
+    },
+    Unsupported(String),
+    MissingQuery,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoCommand => f.write_str("no command given"),
+            Error::UnknownCommand { name, suggestion } => {
+                write!(f, "unknown command {name:?}")?;
+                match suggestion {
+                    Some(s) => write!(f, " (did you mean {s}?)"),
+                    None => f.write_str(" (commands: serve, check, docs, version)"),
+                }
+            }
+            Error::UnknownFlag { flag, suggestion } => {
+                write!(f, "unknown flag {flag}")?;
+                match suggestion {
+                    Some(s) => write!(f, " (did you mean {s}?)"),
+                    None => write!(f, " (see {NAME} --help)"),
+                }
+            }
+            Error::MissingValue { flag } => write!(f, "flag {flag} needs a value"),
+            Error::BadValue {
+                flag,
+                value,
+                reason,
+            } => write!(f, "invalid value {value:?} for {flag}: {reason}"),
+            Error::NotFor { flag, command } => {
+                write!(f, "flag --{flag} does not apply to {command:?}")
+            }
+            Error::UnexpectedArgument { arg, command } => {
+                write!(f, "unexpected argument {arg:?} for {command:?}")
+            }
+            Error::Unsupported(m) => f.write_str(m),
+            Error::MissingQuery => write!(f, "docs search needs a query: {NAME} docs search QUERY"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Entry point of the binary: parse, run, print one error, pick the exit code.
 pub fn main() -> ExitCode {
-    eprintln!("flux-operator-mcp: not implemented yet");
-    ExitCode::from(1)
+    match parse(std::env::args_os().skip(1)) {
+        Ok(command) => run(command),
+        Err(Error::NoCommand) => {
+            eprint!("{}", short_help());
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Run a parsed command.
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Serve(settings) => {
+            let in_cluster = crate::kube::config::Env::from_process()
+                .service_host
+                .is_some();
+            crate::mcp::stdio::serve(crate::tools::Toolbox::new(settings, in_cluster))
+        }
+        Command::Check(settings) => crate::check::run(&settings),
+        Command::DocsSearch {
+            query,
+            limit,
+            format,
+            docs_dirs,
+        } => print(&docs::run_search(&query, limit, format, &docs_dirs)),
+        Command::DocsList { docs_dirs } => print(&docs::run_list(&docs_dirs)),
+        Command::Version => print(&format!("{NAME} {}", crate::VERSION)),
+        Command::ShortHelp => print(&short_help()),
+        Command::LongHelp => print(&long_help()),
+    }
+}
+
+/// Print a command's output; a closed pipe (`| head`) is not an error worth a panic.
+fn print(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let mut result = out.write_all(text.as_bytes());
+    if result.is_ok() && !text.ends_with('\n') {
+        result = out.write_all(b"\n");
+    }
+    match result.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{NAME}: writing stdout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the parser collected before it builds a [`Command`].
+#[derive(Default)]
+struct Parsed {
+    words: Vec<OsString>,
+    settings: Settings,
+    limit: Option<usize>,
+    format: Option<docs::Format>,
+    /// Flags given that only `docs search` takes.
+    docs_only: Vec<&'static str>,
+}
+
+/// Parse the arguments after the program name.
+pub fn parse<I>(args: I) -> Result<Command, Error>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::Arg;
+
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut p = Parsed::default();
+    let mut help = None;
+    let mut version = false;
+    loop {
+        let arg = match parser.next() {
+            Ok(Some(arg)) => arg,
+            Ok(None) => break,
+            Err(e) => return Err(lexopt_error(e)),
+        };
+        let flag = match arg {
+            Arg::Value(v) => {
+                p.words.push(v);
+                continue;
+            }
+            Arg::Short('h') => {
+                help.get_or_insert(Command::ShortHelp);
+                continue;
+            }
+            Arg::Long("help") => {
+                help = Some(Command::LongHelp);
+                continue;
+            }
+            // Upstream prints the version for -v too.
+            Arg::Short('V' | 'v') | Arg::Long("version") => {
+                version = true;
+                continue;
+            }
+            Arg::Short(c) => match FLAGS.iter().find(|f| f.short == Some(c)) {
+                Some(f) => f,
+                None => {
+                    return Err(Error::UnknownFlag {
+                        flag: format!("-{c}"),
+                        suggestion: None,
+                    });
+                }
+            },
+            Arg::Long(name) => match FLAGS.iter().find(|f| f.long == name) {
+                Some(f) => f,
+                None => {
+                    return Err(Error::UnknownFlag {
+                        flag: format!("--{name}"),
+                        suggestion: suggest_flag(name),
+                    });
+                }
+            },
+        };
+        let raw = match flag.value {
+            Some(_) => Some(parser.value().map_err(lexopt_error)?),
+            None => parser.optional_value(),
+        };
+        apply(flag, raw, &mut p)?;
+    }
+    if let Some(h) = help {
+        return Ok(h);
+    }
+    if version {
+        return Ok(Command::Version);
+    }
+    command(p)
+}
+
+/// Turn the collected words and flags into a command.
+fn command(p: Parsed) -> Result<Command, Error> {
+    let words: Vec<String> = p
+        .words
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let Some(first) = words.first() else {
+        return Err(Error::NoCommand);
+    };
+    let name = first.as_str();
+    let is_docs_search = name == "docs" && words.get(1).map(String::as_str) == Some("search");
+    if !is_docs_search && let Some(flag) = p.docs_only.first() {
+        return Err(Error::NotFor {
+            flag,
+            command: words.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+        });
+    }
+    let extra = |from: usize, command: &str| match words.get(from) {
+        Some(arg) => Err(Error::UnexpectedArgument {
+            arg: arg.clone(),
+            command: command.to_string(),
+        }),
+        None => Ok(()),
+    };
+    match name {
+        "serve" => {
+            extra(1, "serve")?;
+            Ok(Command::Serve(p.settings))
+        }
+        "check" => {
+            extra(1, "check")?;
+            Ok(Command::Check(p.settings))
+        }
+        "version" => {
+            extra(1, "version")?;
+            Ok(Command::Version)
+        }
+        "help" => Ok(Command::LongHelp),
+        "docs" => match words.get(1).map(String::as_str) {
+            Some("search") => {
+                let query = words[2..].join(" ");
+                if query.trim().is_empty() {
+                    return Err(Error::MissingQuery);
+                }
+                Ok(Command::DocsSearch {
+                    query,
+                    limit: p.limit.unwrap_or(DEFAULT_DOCS_LIMIT),
+                    format: p.format.unwrap_or_default(),
+                    docs_dirs: p.settings.docs_dirs,
+                })
+            }
+            Some("list") => {
+                extra(2, "docs list")?;
+                Ok(Command::DocsList {
+                    docs_dirs: p.settings.docs_dirs,
+                })
+            }
+            Some(other) => Err(Error::UnknownCommand {
+                name: format!("docs {other}"),
+                suggestion: suggest(other, ["search", "list"]).map(|s| {
+                    if s == "search" {
+                        "docs search"
+                    } else {
+                        "docs list"
+                    }
+                }),
+            }),
+            None => Err(Error::UnknownCommand {
+                name: "docs".into(),
+                suggestion: Some("docs search QUERY or docs list"),
+            }),
+        },
+        other => Err(Error::UnknownCommand {
+            name: other.to_string(),
+            suggestion: suggest(other, ["serve", "check", "docs", "version"]),
+        }),
+    }
+}
+
+/// Store one flag's value. Every flag of [`FLAGS`] has an arm here (a test checks).
+fn apply(flag: &'static Flag, raw: Option<OsString>, p: &mut Parsed) -> Result<(), Error> {
+    let name = format!("--{}", flag.long);
+    let bad = |value: &str, reason: &str| Error::BadValue {
+        flag: name.clone(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    if flag.value.is_none() {
+        let on = match raw {
+            None => true,
+            Some(v) => {
+                let v = v.to_string_lossy();
+                parse_bool(&v).ok_or_else(|| bad(&v, "expected true or false"))?
+            }
+        };
+        let kube = &mut p.settings.kube;
+        match flag.long {
+            "read-only" => p.settings.read_only = on,
+            "mask-secrets" => p.settings.mask_secrets = on,
+            "kube-insecure-skip-tls-verify" => kube.insecure_skip_tls_verify = on,
+            _ => return Err(unwired(flag)),
+        }
+        return Ok(());
+    }
+    let Some(raw) = raw else {
+        return Err(Error::MissingValue { flag: name });
+    };
+    let path = || {
+        if raw.is_empty() {
+            None
+        } else {
+            Some(PathBuf::from(&raw))
+        }
+    };
+    let text = match raw.to_str() {
+        Some(t) => t.to_string(),
+        None if matches!(
+            flag.long,
+            "tool-call-log-file"
+                | "docs-dir"
+                | "kubeconfig"
+                | "kube-client-certificate"
+                | "kube-client-key"
+                | "kube-certificate-authority"
+        ) =>
+        {
+            String::new()
+        }
+        None => return Err(bad(&raw.to_string_lossy(), "not valid UTF-8")),
+    };
+    // Like upstream (pflag), an empty string leaves a flag unset.
+    let opt = || {
+        let t = text.trim();
+        if t.is_empty() {
+            None
+        } else {
+            Some(t.to_string())
+        }
+    };
+    let kube = &mut p.settings.kube;
+    match flag.long {
+        "transport" => match text.as_str() {
+            "stdio" => {}
+            "http" | "sse" => {
+                return Err(Error::Unsupported(format!(
+                    "--transport {text} is not supported yet; use stdio (the default)"
+                )));
+            }
+            _ => return Err(bad(&text, "expected stdio, http or sse")),
+        },
+        "port" => {
+            text.trim()
+                .parse::<u16>()
+                .map_err(|_| bad(&text, "expected a TCP port, 0-65535"))?;
+        }
+        "timeout" => match parse_duration(&text) {
+            Ok(d) if d.is_zero() => return Err(bad(&text, "must be greater than zero")),
+            Ok(d) => p.settings.timeout = d,
+            Err(reason) => return Err(bad(&text, &reason)),
+        },
+        "tool-call-log-file" => p.settings.tool_call_log_file = path(),
+        "docs-dir" => {
+            if let Some(dir) = path() {
+                p.settings.docs_dirs.push(dir);
+            }
+        }
+        "limit" => {
+            p.docs_only.push(flag.long);
+            match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => p.limit = Some(n),
+                _ => return Err(bad(&text, "expected a whole number greater than zero")),
+            }
+        }
+        "format" => {
+            p.docs_only.push(flag.long);
+            p.format = Some(text.parse::<docs::Format>().map_err(|e| bad(&text, &e))?);
+        }
+        "kubeconfig" => kube.kubeconfig = path(),
+        "kube-context" => kube.context = opt(),
+        "kube-as" => kube.impersonate_user = opt(),
+        "kube-as-group" => kube.impersonate_groups.extend(opt()),
+        "kube-as-uid" => kube.impersonate_uid = opt(),
+        "kube-token" => kube.token = opt().map(Secret::new),
+        "kube-server" => kube.server = opt(),
+        "kube-tls-server-name" => kube.tls_server_name = opt(),
+        "kube-client-certificate" => kube.client_certificate = path(),
+        "kube-client-key" => kube.client_key = path(),
+        "kube-certificate-authority" => kube.certificate_authority = path(),
+        "namespace" => kube.namespace = opt(),
+        _ => return Err(unwired(flag)),
+    }
+    Ok(())
+}
+
+fn unwired(flag: &Flag) -> Error {
+    Error::Unsupported(format!("flag --{} is not wired up (a bug)", flag.long))
+}
+
+/// Go's `strconv.ParseBool` spellings, which upstream's flags accept.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// A Go duration (`time.ParseDuration`): a sequence of decimal numbers with units, such as
+/// `300ms`, `1.5h` or `1m30s`; units ns, us (µs), ms, s, m, h; `0` alone is zero. Negative
+/// durations are refused: nothing here can wait a negative time.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if s.starts_with('-') {
+        return Err("a duration cannot be negative".into());
+    }
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(number_len);
+        if number.is_empty() || number == "." {
+            return Err(format!(
+                "expected a number at {rest:?} (examples: 30s, 1m, 1m30s)"
+            ));
+        }
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("bad number {number:?}"))?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let seconds = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(format!("missing unit after {number} (ns, us, ms, s, m, h)")),
+            other => return Err(format!("unknown unit {other:?} (ns, us, ms, s, m, h)")),
+        };
+        total += value * seconds;
+        rest = tail;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| "duration too large".to_string())
+}
+
+/// The closest candidate within a small edit distance, for "did you mean".
+fn suggest<const N: usize>(word: &str, candidates: [&'static str; N]) -> Option<&'static str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2 && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// A near-miss flag name; kubectl's unprefixed names (`--context`, `--token`) map to ours.
+fn suggest_flag(name: &str) -> Option<String> {
+    let mut best: Option<(usize, &Flag)> = None;
+    for f in FLAGS {
+        let plain = f.long.strip_prefix("kube-").unwrap_or(f.long);
+        let d = edit_distance(name, f.long).min(edit_distance(name, plain));
+        if d <= 2 && d < name.len() && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, f));
+        }
+    }
+    best.map(|(_, f)| format!("--{}", f.long))
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn lexopt_error(e: lexopt::Error) -> Error {
+    match e {
+        lexopt::Error::MissingValue { option } => Error::MissingValue {
+            flag: option.unwrap_or_default(),
+        },
+        lexopt::Error::UnexpectedValue { option, value } => Error::BadValue {
+            flag: option,
+            value: value.to_string_lossy().into_owned(),
+            reason: "this flag takes no value".into(),
+        },
+        lexopt::Error::UnexpectedOption(o) => Error::UnknownFlag {
+            suggestion: suggest_flag(o.trim_start_matches('-')),
+            flag: o,
+        },
+        lexopt::Error::UnexpectedArgument(a) => Error::UnexpectedArgument {
+            arg: a.to_string_lossy().into_owned(),
+            command: NAME.into(),
+        },
+        lexopt::Error::NonUnicodeValue(v) => Error::BadValue {
+            flag: String::new(),
+            value: v.to_string_lossy().into_owned(),
+            reason: "not valid UTF-8".into(),
+        },
+        lexopt::Error::ParsingFailed { value, error } => Error::BadValue {
+            flag: String::new(),
+            value,
+            reason: error.to_string(),
+        },
+        other => Error::Unsupported(other.to_string()),
+    }
+}
+
+/// `-h`: what the program is and its commands.
+pub fn short_help() -> String {
+    format!(
+        "{NAME} {version}: an MCP server for Kubernetes clusters that run Flux
+
+Usage:
+  {NAME} serve [flags]            serve MCP on stdin/stdout (what an assistant runs)
+  {NAME} check [flags]            show the cluster and identity the tools would use
+  {NAME} docs search QUERY...     search the embedded Flux documentation
+  {NAME} docs list                list the embedded documents
+  {NAME} version                  print the version
+
+Run '{NAME} --help' for every flag and its default.
+",
+        version = crate::VERSION
+    )
+}
+
+/// `--help`: the short help plus every flag, grouped, with its default.
+pub fn long_help() -> String {
+    let mut out = short_help().replace(
+        &format!("\nRun '{NAME} --help' for every flag and its default.\n"),
+        "",
+    );
+    for (group, title) in [
+        (Group::Server, "Server flags"),
+        (Group::Kube, "Kubernetes flags"),
+        (Group::Docs, "Docs flags"),
+    ] {
+        out.push_str(&format!("\n{title}:\n"));
+        for f in FLAGS.iter().filter(|f| f.group == group) {
+            let head = flag_usage(f);
+            let default = if f.default.is_empty() {
+                "none"
+            } else {
+                f.default
+            };
+            out.push_str(&format!("  {head:<40} {} [default: {default}]\n", f.help));
+        }
+    }
+    out.push_str(
+        "\nBooleans also take a value: --read-only=false. Values: --flag VALUE or --flag=VALUE.\n",
+    );
+    out
+}
+
+fn flag_usage(f: &Flag) -> String {
+    let short = match f.short {
+        Some(c) => format!("-{c}, "),
+        None => "    ".into(),
+    };
+    match f.value {
+        Some(v) => format!("{short}--{} {v}", f.long),
+        None => format!("{short}--{}", f.long),
+    }
+}
+
+/// The README's flags table, generated from [`FLAGS`] (a test keeps the README in step).
+pub fn flags_markdown() -> String {
+    let mut out = String::from("| Flag | Default | Meaning |\n|---|---|---|\n");
+    for f in FLAGS {
+        let head = flag_usage(f).trim().to_string();
+        let default = if f.default.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`", f.default)
+        };
+        // Markdown would read `****` as emphasis and `|` as a cell border.
+        let help = f.help.replace('*', "\\*").replace('|', "\\|");
+        out.push_str(&format!("| `{head}` | {default} | {help} |\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Command {
+        match parse(args.iter().copied()) {
+            Ok(c) => c,
+            Err(e) => panic!("{args:?}: {e}"),
+        }
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        match parse(args.iter().copied()) {
+            Ok(c) => panic!("{args:?} parsed as {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn serve(args: &[&str]) -> Settings {
+        match parse_ok(args) {
+            Command::Serve(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flag_registry_has_unique_documented_names() {
+        let mut names: Vec<&str> = FLAGS.iter().map(|f| f.long).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate flag names");
+        for f in FLAGS {
+            assert!(!f.help.trim().is_empty(), "--{} has no help", f.long);
+            assert!(
+                f.long.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "--{}",
+                f.long
+            );
+            // -h, -v and -V are taken by help and version.
+            assert!(!matches!(f.short, Some('h' | 'v' | 'V')), "--{}", f.long);
+            assert!(long_help().contains(&format!("--{}", f.long)));
+        }
+    }
+
+    #[test]
+    fn every_flag_is_wired_to_a_setting() {
+        for f in FLAGS {
+            let value = match (f.long, f.value) {
+                (_, None) => None,
+                ("transport", _) => Some("stdio"),
+                ("port", _) | ("limit", _) => Some("3"),
+                ("timeout", _) => Some("5s"),
+                ("format", _) => Some("complete"),
+                _ => Some("x"),
+            };
+            let mut p = Parsed::default();
+            let r = apply(f, value.map(OsString::from), &mut p);
+            assert!(r.is_ok(), "--{}: {:?}", f.long, r);
+        }
+    }
+
+    #[test]
+    fn upstream_defaults_apply_without_flags() {
+        let s = serve(&["serve"]);
+        assert!(!s.read_only);
+        assert!(s.mask_secrets);
+        assert_eq!(s.timeout, Duration::from_secs(60));
+        assert_eq!(s.tool_call_log_file, None);
+        assert!(s.kube.context.is_none() && s.kube.kubeconfig.is_none());
+    }
+
+    #[test]
+    fn every_upstream_flag_is_accepted_in_both_forms() {
+        let s = serve(&[
+            "serve",
+            "--transport",
+            "stdio",
+            "--port=9090",
+            "--read-only",
+            "--mask-secrets=false",
+            "--timeout",
+            "1m30s",
+            "--tool-call-log-file=/tmp/calls.jsonl",
+            "--kubeconfig",
+            "/k/config",
+            "--kube-context=prod",
+            "--kube-as",
+            "system:serviceaccount:flux-system:reader",
+            "--kube-as-group=g1",
+            "--kube-as-group",
+            "g2",
+            "--kube-as-uid=u-1",
+            "--kube-token",
+            "s3cr3t",
+            "--kube-server=https://127.0.0.1:6443",
+            "--kube-tls-server-name",
+            "api.internal",
+            "--kube-client-certificate=/c.pem",
+            "--kube-client-key",
+            "/k.pem",
+            "--kube-certificate-authority=/ca.pem",
+            "--kube-insecure-skip-tls-verify=true",
+            "-n",
+            "apps",
+            "--docs-dir=/d1",
+            "--docs-dir",
+            "/d2",
+        ]);
+        assert!(s.read_only && !s.mask_secrets);
+        assert_eq!(s.timeout, Duration::from_secs(90));
+        assert_eq!(
+            s.tool_call_log_file,
+            Some(PathBuf::from("/tmp/calls.jsonl"))
+        );
+        assert_eq!(s.docs_dirs, [PathBuf::from("/d1"), PathBuf::from("/d2")]);
+        let k = &s.kube;
+        assert_eq!(k.kubeconfig, Some(PathBuf::from("/k/config")));
+        assert_eq!(k.context.as_deref(), Some("prod"));
+        assert_eq!(
+            k.impersonate_user.as_deref(),
+            Some("system:serviceaccount:flux-system:reader")
+        );
+        assert_eq!(k.impersonate_groups, ["g1", "g2"]);
+        assert_eq!(k.impersonate_uid.as_deref(), Some("u-1"));
+        assert_eq!(k.token.as_ref().map(Secret::expose), Some("s3cr3t"));
+        assert_eq!(k.server.as_deref(), Some("https://127.0.0.1:6443"));
+        assert_eq!(k.tls_server_name.as_deref(), Some("api.internal"));
+        assert_eq!(k.client_certificate, Some(PathBuf::from("/c.pem")));
+        assert_eq!(k.client_key, Some(PathBuf::from("/k.pem")));
+        assert_eq!(k.certificate_authority, Some(PathBuf::from("/ca.pem")));
+        assert!(k.insecure_skip_tls_verify);
+        assert_eq!(k.namespace.as_deref(), Some("apps"));
+        // The token never shows in Debug output.
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn flags_may_come_before_the_command_like_upstream_persistent_flags() {
+        let s = serve(&["--read-only", "--kube-context", "dev", "serve"]);
+        assert!(s.read_only);
+        assert_eq!(s.kube.context.as_deref(), Some("dev"));
+        let s = serve(&["serve", "--read-only=false", "--kube-context="]);
+        assert!(!s.read_only);
+        assert_eq!(s.kube.context, None, "an empty value leaves the flag unset");
+        match parse_ok(&["check", "--kube-context", "prod", "-n", "apps"]) {
+            Command::Check(s) => {
+                assert_eq!(s.kube.context.as_deref(), Some("prod"));
+                assert_eq!(s.kube.namespace.as_deref(), Some("apps"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn version_and_help_forms() {
+        for args in [
+            &["--version"][..],
+            &["-V"],
+            &["-v"],
+            &["version"],
+            &["serve", "--version"],
+        ] {
+            assert!(matches!(parse_ok(args), Command::Version), "{args:?}");
+        }
+        assert!(matches!(parse_ok(&["-h"]), Command::ShortHelp));
+        assert!(matches!(parse_ok(&["serve", "-h"]), Command::ShortHelp));
+        assert!(matches!(parse_ok(&["--help"]), Command::LongHelp));
+        assert!(matches!(parse_ok(&["help"]), Command::LongHelp));
+        assert_eq!(parse(Vec::<&str>::new()).unwrap_err(), Error::NoCommand);
+    }
+
+    #[test]
+    fn docs_commands() {
+        match parse_ok(&[
+            "docs",
+            "search",
+            "helm",
+            "values",
+            "--limit",
+            "2",
+            "--format=complete",
+            "--docs-dir",
+            "/x",
+        ]) {
+            Command::DocsSearch {
+                query,
+                limit,
+                format,
+                docs_dirs,
+            } => {
+                assert_eq!(query, "helm values");
+                assert_eq!(limit, 2);
+                assert_eq!(format, docs::Format::Complete);
+                assert_eq!(docs_dirs, [PathBuf::from("/x")]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_ok(&["docs", "search", "gitrepository"]) {
+            Command::DocsSearch { limit, format, .. } => {
+                assert_eq!(limit, DEFAULT_DOCS_LIMIT);
+                assert_eq!(format, docs::Format::Concise);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_ok(&["docs", "list"]),
+            Command::DocsList { .. }
+        ));
+        assert_eq!(
+            parse_err(&["docs", "search"]),
+            "docs search needs a query: flux-operator-mcp docs search QUERY"
+        );
+        assert!(parse_err(&["docs", "serch", "x"]).contains("did you mean docs search?"));
+        assert_eq!(
+            parse_err(&["serve", "--limit", "3"]),
+            "flag --limit does not apply to \"serve\""
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_flag_and_suggest_near_misses() {
+        assert_eq!(
+            parse_err(&["serve", "--read-onyl"]),
+            "unknown flag --read-onyl (did you mean --read-only?)"
+        );
+        assert_eq!(
+            parse_err(&["serve", "--context", "prod"]),
+            "unknown flag --context (did you mean --kube-context?)"
+        );
+        assert_eq!(
+            parse_err(&["serve", "--token=abc"]),
+            "unknown flag --token (did you mean --kube-token?)"
+        );
+        assert!(parse_err(&["serve", "--frobnicate"]).contains("see flux-operator-mcp --help"));
+        assert_eq!(
+            parse_err(&["serv"]),
+            "unknown command \"serv\" (did you mean serve?)"
+        );
+        assert_eq!(
+            parse_err(&["serve", "--timeout", "10x"]),
+            "invalid value \"10x\" for --timeout: unknown unit \"x\" (ns, us, ms, s, m, h)"
+        );
+        assert!(parse_err(&["serve", "--timeout=0s"]).contains("greater than zero"));
+        assert!(parse_err(&["serve", "--port", "http"]).contains("--port"));
+        assert!(parse_err(&["serve", "--read-only=maybe"]).contains("\"maybe\""));
+        assert_eq!(
+            parse_err(&["serve", "--transport", "http"]),
+            "--transport http is not supported yet; use stdio (the default)"
+        );
+        assert!(parse_err(&["serve", "--transport=ws"]).contains("expected stdio, http or sse"));
+        assert_eq!(
+            parse_err(&["serve", "--timeout"]),
+            "flag --timeout needs a value"
+        );
+        assert_eq!(
+            parse_err(&["serve", "extra"]),
+            "unexpected argument \"extra\" for \"serve\""
+        );
+        assert!(parse_err(&["-x"]).contains("-x"));
+        assert!(parse_err(&["--version=2"]).contains("takes no value"));
+    }
+
+    #[test]
+    fn go_durations() {
+        let ok =
+            |s: &str, ms: u64| assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        ok("30s", 30_000);
+        ok("1m", 60_000);
+        ok("1m30s", 90_000);
+        ok("1.5h", 5_400_000);
+        ok("300ms", 300);
+        ok("2h45m", 9_900_000);
+        ok("0", 0);
+        assert_eq!(parse_duration("1500us"), Ok(Duration::from_micros(1500)));
+        assert_eq!(parse_duration("1µs"), Ok(Duration::from_micros(1)));
+        for bad in ["", "10", "s", "1x", "-1s", "1m-3s", ".s", "1..2s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn help_shows_every_default() {
+        let help = long_help();
+        assert!(help.contains("[default: stdio]"));
+        assert!(help.contains("[default: 8080]"));
+        assert!(help.contains("[default: 1m]"));
+        assert!(help.contains("--mask-secrets") && help.contains("[default: true]"));
+        assert!(help.contains("-n, --namespace NAMESPACE"));
+        assert!(short_help().contains("--help"));
+        assert!(!short_help().contains("--kube-as-group"));
+    }
+
+    #[test]
+    fn the_readme_flags_table_matches_the_registry() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let table = flags_markdown();
+        let start = readme
+            .find("<!-- flags:start -->")
+            .expect("flags:start marker");
+        let end = readme.find("<!-- flags:end -->").expect("flags:end marker");
+        let got = readme[start + "<!-- flags:start -->".len()..end].trim();
+        assert_eq!(
+            got,
+            table.trim(),
+            "README.md flags table is out of date; put this between the markers:\n{table}"
+        );
+    }
 }

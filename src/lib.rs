@@ -10,3 +10,9 @@ pub mod docs;
 pub mod kube;
 pub mod mcp;
 pub mod tools;
+
+/// The release version: `FLUX_OPERATOR_MCP_VERSION` at build time, else Cargo's.
+pub const VERSION: &str = match option_env!("FLUX_OPERATOR_MCP_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};

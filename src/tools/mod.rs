@@ -5,13 +5,22 @@
 //! agent reads (usually YAML) or a [`ToolError`] whose message the agent can act on.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::kube;
+use crate::mcp::message::json_type;
+use crate::mcp::server::{
+    InvalidParams, PromptInfo, PromptReply, ServerInfo, Service, ToolAnnotations, ToolInfo,
+    ToolOutput,
+};
+
+pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
 pub const REGISTRY: &[Tool] = &[];
@@ -116,7 +125,7 @@ impl<'a> Args<'a> {
             Some(Value::String(s)) => Ok(Some(s.as_str())),
             Some(other) => Err(ToolError::InvalidArgument(format!(
                 "{name} must be a string, got {}",
-                type_name(other)
+                json_type(other)
             ))),
         }
     }
@@ -176,28 +185,364 @@ impl<'a> Args<'a> {
                     Value::String(s) => Ok(s.trim().to_string()),
                     other => Err(ToolError::InvalidArgument(format!(
                         "{name} must be a list of strings, found {}",
-                        type_name(other)
+                        json_type(other)
                     ))),
                 })
                 .filter(|r| !matches!(r, Ok(s) if s.is_empty()))
                 .collect(),
             Some(other) => Err(ToolError::InvalidArgument(format!(
                 "{name} must be a list of strings, got {}",
-                type_name(other)
+                json_type(other)
             ))),
         }
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// Guidance sent as the server `instructions` (initialize and server/discover): which tool to
+/// reach for first. Short on purpose: every token here is in every conversation.
+pub const INSTRUCTIONS: &str = "\
+Inspect Kubernetes clusters that run Flux, and search the Flux documentation offline.
+- Start with get_flux_instance: Flux version, controllers and overall health.
+- Read any object with get_kubernetes_resources; pass fields to get only the parts you need.
+- Call get_kubernetes_api_versions rather than guessing an apiVersion.
+- get_kubernetes_logs takes a pod or a workload (Deployment, StatefulSet, DaemonSet, Job).
+- Answer questions about Flux APIs and features with search_flux_docs.
+- To look at another cluster, pass its kubeconfig context name as the context argument.";
+
+/// The tools this process offers, with the MCP glue: argument checks, the call log, and the
+/// [`Service`] implementation the protocol layer drives.
+pub struct Toolbox {
+    settings: Settings,
+    /// Offered tools with their input schemas, built once.
+    offered: Vec<(&'static Tool, Value)>,
+    /// Registry tools left out, with the reason a caller is told.
+    hidden: Vec<(&'static str, &'static str)>,
+    log: Option<CallLog>,
+}
+
+impl Toolbox {
+    /// Offer [`REGISTRY`] as `settings` allow: `--read-only` hides the tools that change a
+    /// cluster; `in_cluster` (KUBERNETES_SERVICE_HOST is set) hides the kubeconfig tools, as
+    /// upstream does.
+    pub fn new(settings: Settings, in_cluster: bool) -> Toolbox {
+        Toolbox::from_registry(REGISTRY, settings, in_cluster)
     }
+
+    fn from_registry(registry: &'static [Tool], settings: Settings, in_cluster: bool) -> Toolbox {
+        let mut offered = Vec::new();
+        let mut hidden = Vec::new();
+        for tool in registry {
+            if settings.read_only && !tool.read_only {
+                hidden.push((tool.name, "the server runs with --read-only"));
+            } else if in_cluster && !tool.in_cluster {
+                hidden.push((tool.name, "the server runs inside a cluster"));
+            } else {
+                offered.push((tool, (tool.input_schema)()));
+            }
+        }
+        let log = settings
+            .tool_call_log_file
+            .clone()
+            .map(|path| CallLog { path });
+        Toolbox {
+            settings,
+            offered,
+            hidden,
+            log,
+        }
+    }
+
+    /// Names of the offered tools, in `tools/list` order.
+    pub fn tool_names(&self) -> Vec<&'static str> {
+        self.offered.iter().map(|(t, _)| t.name).collect()
+    }
+
+    fn run(
+        &self,
+        session: &Session,
+        name: &str,
+        args: &Map<String, Value>,
+    ) -> Result<ToolOutput, InvalidParams> {
+        let Some((tool, schema)) = self.offered.iter().find(|(t, _)| t.name == name) else {
+            if let Some((_, why)) = self.hidden.iter().find(|(n, _)| *n == name) {
+                return Err(InvalidParams(format!(
+                    "tool {name} is not available: {why}"
+                )));
+            }
+            let names = self.tool_names();
+            return Err(InvalidParams(if names.is_empty() {
+                format!("unknown tool {name:?}: this server offers no tools")
+            } else {
+                format!(
+                    "unknown tool {name:?}; available tools: {}",
+                    names.join(", ")
+                )
+            }));
+        };
+        if let Err(message) = check_arguments(tool.name, schema, args) {
+            return Ok(ToolOutput {
+                text: message,
+                is_error: true,
+            });
+        }
+        let ctx = Ctx {
+            settings: &self.settings,
+            session,
+        };
+        Ok(match (tool.call)(&ctx, &Args(args)) {
+            Ok(text) => ToolOutput {
+                text,
+                is_error: false,
+            },
+            Err(e) => ToolOutput {
+                text: e.to_string(),
+                is_error: true,
+            },
+        })
+    }
+}
+
+/// Refuse arguments the schema does not declare (a hallucinated `namespace_name`) and required
+/// ones that are missing, naming them, so the model can correct the call.
+fn check_arguments(tool: &str, schema: &Value, args: &Map<String, Value>) -> Result<(), String> {
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let valid: Vec<&str> = properties
+        .map(|p| p.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let listing = || {
+        if valid.is_empty() {
+            "it takes no arguments".to_string()
+        } else {
+            format!("valid arguments: {}", valid.join(", "))
+        }
+    };
+    let mut unknown: Vec<&str> = args
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !valid.contains(k))
+        .collect();
+    unknown.sort_unstable();
+    if !unknown.is_empty() {
+        let s = if unknown.len() == 1 { "" } else { "s" };
+        return Err(format!(
+            "{tool}: unknown argument{s} {}; {}",
+            unknown.join(", "),
+            listing()
+        ));
+    }
+    let required = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let missing: Vec<&str> = required
+        .into_iter()
+        .filter(|r| matches!(args.get(*r), None | Some(Value::Null)))
+        .collect();
+    if !missing.is_empty() {
+        let s = if missing.len() == 1 { "" } else { "s" };
+        return Err(format!(
+            "{tool}: missing required argument{s} {}",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+impl Service for Toolbox {
+    type Session = Session;
+
+    fn info(&self) -> ServerInfo {
+        ServerInfo {
+            name: "flux-operator-mcp",
+            title: "Flux Operator MCP",
+            version: crate::VERSION,
+        }
+    }
+
+    fn instructions(&self) -> &str {
+        INSTRUCTIONS
+    }
+
+    fn tools(&self) -> Vec<ToolInfo> {
+        self.offered
+            .iter()
+            .map(|(t, schema)| ToolInfo {
+                name: t.name,
+                title: t.title,
+                description: t.description,
+                input_schema: schema.clone(),
+                annotations: ToolAnnotations {
+                    read_only: t.read_only,
+                    destructive: !t.read_only,
+                    idempotent: t.read_only,
+                    open_world: t.open_world,
+                },
+            })
+            .collect()
+    }
+
+    fn prompts(&self) -> Vec<PromptInfo> {
+        prompts::PROMPTS.to_vec()
+    }
+
+    fn new_session(&self) -> Session {
+        Session::default()
+    }
+
+    fn call_tool(
+        &self,
+        session: &Session,
+        name: &str,
+        args: &Map<String, Value>,
+    ) -> Result<ToolOutput, InvalidParams> {
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args)));
+        if let Some(log) = &self.log {
+            let (bytes, is_error, error) = match &outcome {
+                Ok(Ok(out)) if out.is_error => (out.text.len(), true, Some(out.text.clone())),
+                Ok(Ok(out)) => (out.text.len(), false, None),
+                Ok(Err(InvalidParams(m))) => (0, true, Some(m.clone())),
+                Err(_) => (0, true, Some("the tool panicked".to_string())),
+            };
+            log.record(
+                name,
+                args,
+                started.elapsed(),
+                bytes,
+                is_error,
+                error.as_deref(),
+            );
+        }
+        match outcome {
+            Ok(result) => result,
+            // The protocol layer answers -32603 and keeps serving.
+            Err(panic) => resume_unwind(panic),
+        }
+    }
+
+    fn get_prompt(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+    ) -> Result<PromptReply, InvalidParams> {
+        prompts::get(name, args)
+    }
+}
+
+/// `--tool-call-log-file`: one JSON line per `tools/call`, for debugging agents. It holds the
+/// call, its timing and size, never the output: outputs can carry cluster data.
+struct CallLog {
+    path: PathBuf,
+}
+
+/// Longer string arguments, and any with a line break (manifests), are logged as their size:
+/// a manifest may hold Secret data, and the log is about the call's shape, not its payload.
+const LOGGED_STRING_MAX: usize = 128;
+/// An error message in the log is cut here; the model saw it whole.
+const LOGGED_ERROR_MAX: usize = 1024;
+
+impl CallLog {
+    fn record(
+        &self,
+        tool: &str,
+        args: &Map<String, Value>,
+        duration: Duration,
+        result_bytes: usize,
+        is_error: bool,
+        error: Option<&str>,
+    ) {
+        let mut entry = json!({
+            "time": rfc3339_utc(SystemTime::now()),
+            "tool": tool,
+            "arguments": elide_long_strings(&Value::Object(args.clone())),
+            "duration_ms": (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+            "result_bytes": result_bytes,
+            "is_error": is_error,
+        });
+        if let Some(e) = error {
+            entry["error"] = Value::String(truncate(e, LOGGED_ERROR_MAX));
+        }
+        let mut line = entry.to_string();
+        line.push('\n');
+        if let Err(e) = append_private(&self.path, line.as_bytes()) {
+            // The call itself must not fail because its log line could not be written.
+            eprintln!(
+                "flux-operator-mcp: cannot write the tool call log {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// Append with one write (O_APPEND keeps concurrent lines whole); create the file 0600.
+fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+fn elide_long_strings(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.len() > LOGGED_STRING_MAX || s.contains('\n') => {
+            Value::String(format!("<{} bytes elided>", s.len()))
+        }
+        Value::Array(items) => Value::Array(items.iter().map(elide_long_strings).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), elide_long_strings(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// `2026-11-21T05:46:00.123Z`: RFC 3339 in UTC with milliseconds.
+fn rfc3339_utc(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), using 400-year eras of
+/// 146,097 days that start on March 1st so that the leap day falls at the end of a year.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // shift the epoch to 0000-03-01
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -247,5 +592,346 @@ mod tests {
         let a = Args(&m);
         assert_eq!(a.opt_str_list("a").unwrap(), vec!["x", "y"]);
         assert_eq!(a.opt_str_list("b").unwrap(), vec!["p", "q", "r"]);
+    }
+
+    // ---- registry invariants -------------------------------------------------------------
+
+    /// Everything that can be wrong with one registry entry, as readable sentences.
+    fn problems(tool: &Tool) -> Vec<String> {
+        let mut out = Vec::new();
+        let n = tool.name;
+        let snake = !n.is_empty()
+            && n.starts_with(|c: char| c.is_ascii_lowercase())
+            && n.split('_').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
+        if !snake {
+            out.push(format!("{n:?} is not snake_case"));
+        }
+        if tool.title.trim().is_empty() {
+            out.push(format!("{n}: empty title"));
+        }
+        if tool.description.trim().is_empty() {
+            out.push(format!("{n}: empty description"));
+        }
+        let schema = (tool.input_schema)();
+        if schema.get("type") != Some(&json!("object")) {
+            out.push(format!("{n}: schema type is not object"));
+        }
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            out.push(format!("{n}: schema has no properties object"));
+            return out;
+        };
+        match schema.get("required").and_then(Value::as_array) {
+            None => out.push(format!("{n}: schema has no required list")),
+            Some(req) => {
+                for r in req {
+                    match r.as_str() {
+                        Some(r) if props.contains_key(r) => {}
+                        _ => out.push(format!("{n}: required {r} is not a property")),
+                    }
+                }
+            }
+        }
+        for (p, spec) in props {
+            let ty = spec.get("type").and_then(Value::as_str).unwrap_or("");
+            if ty.is_empty() {
+                out.push(format!("{n}.{p}: no type"));
+            }
+            // Counts are integers: `number` lets a model send 2.5 lines (upstream's mistake).
+            if ty == "number" {
+                out.push(format!("{n}.{p}: type number; use integer"));
+            }
+            let count = p == "limit" || p.starts_with("max_") || p.ends_with("_lines");
+            if count && ty != "integer" {
+                out.push(format!("{n}.{p}: a count must be an integer"));
+            }
+            let described = spec
+                .get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| !d.trim().is_empty());
+            if !described {
+                out.push(format!("{n}.{p}: no description"));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_registered_tool_is_well_formed() {
+        let all: Vec<String> = REGISTRY.iter().flat_map(problems).collect();
+        assert!(all.is_empty(), "{all:#?}");
+    }
+
+    #[test]
+    fn registry_names_are_unique_sorted_and_file_stems() {
+        let names: Vec<&str> = REGISTRY.iter().map(|t| t.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            names, sorted,
+            "REGISTRY must be sorted by name, without duplicates"
+        );
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tools");
+        for n in names {
+            assert!(
+                dir.join(format!("{n}.rs")).is_file(),
+                "tool {n} must live in src/tools/{n}.rs"
+            );
+        }
+    }
+
+    fn schema_ok() -> Value {
+        json!({"type": "object", "properties": {
+            "name": {"type": "string", "description": "object name"},
+            "limit": {"type": "integer", "description": "at most this many"},
+        }, "required": ["name"]})
+    }
+    fn schema_bad() -> Value {
+        json!({"type": "object", "properties": {
+            "limit": {"type": "number", "description": "at most"},
+            "tail_lines": {"type": "string", "description": ""},
+        }, "required": ["name"]})
+    }
+    fn schema_bare() -> Value {
+        json!({"type": "object"})
+    }
+
+    fn call_fake(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
+        let name = args.str("name")?;
+        match name {
+            "boom" => panic!("fake tool panicked"),
+            "bad" => Err(ToolError::Failed("it broke".into())),
+            _ => Ok(format!(
+                "{name} limit={:?} read_only={}",
+                args.opt_u64("limit")?,
+                ctx.settings.read_only
+            )),
+        }
+    }
+
+    const fn fake(name: &'static str, read_only: bool, in_cluster: bool) -> Tool {
+        Tool {
+            name,
+            title: "Fake",
+            description: "A fake tool.",
+            input_schema: schema_ok,
+            read_only,
+            in_cluster,
+            open_world: true,
+            call: call_fake,
+        }
+    }
+
+    static FAKES: &[Tool] = &[
+        fake("delete_fake", false, true),
+        fake("get_fake", true, true),
+        fake("set_fake_context", true, false),
+    ];
+
+    #[test]
+    fn the_checker_catches_malformed_tools() {
+        assert!(problems(&fake("get_fake", true, true)).is_empty());
+        let mut t = fake("Get-Fake", true, true);
+        t.description = " ";
+        t.input_schema = schema_bad;
+        let found = problems(&t).join("\n");
+        for expected in [
+            "not snake_case",
+            "empty description",
+            "required \"name\" is not a property",
+            "limit: type number",
+            "tail_lines: a count must be an integer",
+            "tail_lines: no description",
+        ] {
+            assert!(found.contains(expected), "{expected} not in:\n{found}");
+        }
+        t.input_schema = schema_bare;
+        assert!(problems(&t).join("\n").contains("no properties object"));
+    }
+
+    // ---- the toolbox ---------------------------------------------------------------------
+
+    fn toolbox(read_only: bool, in_cluster: bool, log: Option<PathBuf>) -> Toolbox {
+        let settings = Settings {
+            read_only,
+            tool_call_log_file: log,
+            ..Settings::default()
+        };
+        Toolbox::from_registry(FAKES, settings, in_cluster)
+    }
+
+    fn call(tb: &Toolbox, name: &str, args: Value) -> Result<ToolOutput, InvalidParams> {
+        tb.call_tool(
+            &Session::default(),
+            name,
+            &args.as_object().cloned().unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn read_only_and_in_cluster_hide_tools_and_say_why() {
+        let all = toolbox(false, false, None);
+        assert_eq!(
+            all.tool_names(),
+            ["delete_fake", "get_fake", "set_fake_context"]
+        );
+        let ro = toolbox(true, false, None);
+        assert_eq!(ro.tool_names(), ["get_fake", "set_fake_context"]);
+        let err = call(&ro, "delete_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("--read-only"), "{}", err.0);
+        let pod = toolbox(false, true, None);
+        assert_eq!(pod.tool_names(), ["delete_fake", "get_fake"]);
+        let err = call(&pod, "set_fake_context", json!({})).unwrap_err();
+        assert!(err.0.contains("inside a cluster"), "{}", err.0);
+        let err = call(&pod, "get_fak", json!({})).unwrap_err();
+        assert!(err.0.contains("\"get_fak\"") && err.0.contains("delete_fake, get_fake"));
+    }
+
+    #[test]
+    fn annotations_follow_the_registry_flags() {
+        let tb = toolbox(false, false, None);
+        let tools = tb.tools();
+        let a = |n: &str| tools.iter().find(|t| t.name == n).unwrap().annotations;
+        let del = a("delete_fake");
+        assert!(!del.read_only && del.destructive && !del.idempotent && del.open_world);
+        let get = a("get_fake");
+        assert!(get.read_only && !get.destructive && get.idempotent);
+    }
+
+    #[test]
+    fn arguments_are_checked_before_the_tool_runs() {
+        let tb = toolbox(false, false, None);
+        let out = call(&tb, "get_fake", json!({"name": "a", "namespace_name": "x"})).unwrap();
+        assert!(out.is_error);
+        assert_eq!(
+            out.text,
+            "get_fake: unknown argument namespace_name; valid arguments: limit, name"
+        );
+        let out = call(&tb, "get_fake", json!({"limit": 3})).unwrap();
+        assert!(out.is_error);
+        assert_eq!(out.text, "get_fake: missing required argument name");
+        let out = call(&tb, "get_fake", json!({"name": "a", "limit": "5"})).unwrap();
+        assert_eq!(
+            out,
+            ToolOutput {
+                text: "a limit=Some(5) read_only=false".into(),
+                is_error: false
+            }
+        );
+        let out = call(&tb, "get_fake", json!({"name": "bad"})).unwrap();
+        assert_eq!(
+            out,
+            ToolOutput {
+                text: "it broke".into(),
+                is_error: true
+            }
+        );
+    }
+
+    fn temp_path(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "flux-operator-mcp-test-{}-{tag}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_call_log_has_one_private_line_per_call_and_no_output() {
+        let dir = temp_path("calllog");
+        let path = dir.join("calls.jsonl");
+        let tb = toolbox(false, false, Some(path.clone()));
+        let manifest = "apiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2\n";
+        call(&tb, "get_fake", json!({"name": "a", "limit": 2})).unwrap();
+        call(&tb, "get_fake", json!({"name": manifest})).unwrap();
+        call(&tb, "get_fake", json!({"name": "bad"})).unwrap();
+        call(&tb, "nope", json!({})).unwrap_err();
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            call(&tb, "get_fake", json!({"name": "boom"}))
+        }));
+        assert!(panicked.is_err(), "the panic must reach the protocol layer");
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        let first = &lines[0];
+        assert_eq!(first["tool"], json!("get_fake"));
+        assert_eq!(first["arguments"], json!({"name": "a", "limit": 2}));
+        assert_eq!(first["is_error"], json!(false));
+        assert_eq!(
+            first["result_bytes"],
+            json!("a limit=Some(2) read_only=false".len())
+        );
+        assert!(first["duration_ms"].is_number());
+        assert!(first.get("error").is_none());
+        let time = first["time"].as_str().unwrap();
+        assert!(time.len() == 24 && time.ends_with('Z'), "{time}");
+        assert!(
+            !text.contains("read_only=false"),
+            "the output must not be logged"
+        );
+        assert_eq!(
+            lines[1]["arguments"]["name"],
+            json!(format!("<{} bytes elided>", manifest.len()))
+        );
+        assert_eq!(lines[2]["error"], json!("it broke"));
+        assert_eq!(lines[3]["tool"], json!("nope"));
+        assert_eq!(lines[3]["is_error"], json!(true));
+        assert_eq!(lines[4]["error"], json!("the tool panicked"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_call_log_that_cannot_be_written_does_not_fail_the_call() {
+        let path = PathBuf::from("/nonexistent-dir-for-flux-operator-mcp/calls.jsonl");
+        let tb = toolbox(false, false, Some(path));
+        let out = call(&tb, "get_fake", json!({"name": "a"})).unwrap();
+        assert!(!out.is_error);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let at = |secs: u64, ms: u64| {
+            rfc3339_utc(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms))
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(at(1_700_000_000, 123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(at(4_107_542_399, 999), "2100-02-28T23:59:59.999Z");
+    }
+
+    #[test]
+    fn server_identity_and_instructions() {
+        let tb = toolbox(false, false, None);
+        assert_eq!(tb.info().name, "flux-operator-mcp");
+        assert_eq!(tb.info().version, crate::VERSION);
+        for tool in [
+            "get_flux_instance",
+            "get_kubernetes_resources",
+            "get_kubernetes_api_versions",
+            "get_kubernetes_logs",
+            "search_flux_docs",
+            "context",
+        ] {
+            assert!(INSTRUCTIONS.contains(tool), "{tool}");
+        }
+        assert_eq!(tb.prompts().len(), 2);
     }
 }

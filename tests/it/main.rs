@@ -4,4 +4,6 @@
 #[path = "../apiserver/mod.rs"]
 #[allow(dead_code)]
 mod apiserver;
+mod cli;
+mod protocol;
 mod support;

@@ -70,3 +70,162 @@ pub fn golden(name: &str, got: &str) {
     });
     assert_text_eq(&expected, got);
 }
+
+/// A running `flux-operator-mcp serve` spoken to over pipes. Stdout lines arrive on a channel
+/// read by a thread, so every wait has a deadline; the process is killed if a test panics.
+pub struct Mcp {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// How long any single expected answer may take before the test fails.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl Mcp {
+    /// `serve` plus `args`, hermetic environment.
+    pub fn serve(args: &[&str]) -> Mcp {
+        Mcp::spawn(command().arg("serve").args(args))
+    }
+
+    pub fn spawn(cmd: &mut Command) -> Mcp {
+        use std::io::{BufRead, Read};
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn flux-operator-mcp");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        Mcp {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr: Some(stderr),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Write raw bytes to the server's stdin.
+    pub fn write(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin.write_all(bytes).expect("write to server stdin");
+        stdin.flush().expect("flush server stdin");
+    }
+
+    /// Send one message as a line.
+    pub fn send(&mut self, message: &serde_json::Value) {
+        let mut line = serde_json::to_vec(message).expect("serialise");
+        line.push(b'\n');
+        self.write(&line);
+    }
+
+    /// The next stdout line, parsed; panics after [`DEADLINE`].
+    #[track_caller]
+    pub fn recv(&self) -> serde_json::Value {
+        match self.lines.recv_timeout(DEADLINE) {
+            Ok(line) => serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}")),
+            Err(e) => panic!("no message from the server: {e}"),
+        }
+    }
+
+    /// Send a request and return its response, checking the id is echoed.
+    #[track_caller]
+    pub fn request(
+        &mut self,
+        id: serde_json::Value,
+        method: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        self.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
+        let response = self.recv();
+        assert_eq!(response["id"], id, "response to {method}: {response}");
+        response
+    }
+
+    /// `initialize` + `notifications/initialized`, returning the initialize result.
+    pub fn handshake(&mut self, version: &str) -> serde_json::Value {
+        let r = self.request(
+            serde_json::json!(0),
+            "initialize",
+            serde_json::json!({
+                "protocolVersion": version,
+                "capabilities": {},
+                "clientInfo": {"name": "it", "version": "1"},
+            }),
+        );
+        self.send(&serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        r["result"].clone()
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Wait for stdout to close (the process is exiting), then reap it. Returns the exit
+    /// status, every stdout line still unread, and stderr.
+    #[track_caller]
+    pub fn finish(mut self) -> (std::process::ExitStatus, Vec<String>, String) {
+        self.close_stdin();
+        let mut rest = Vec::new();
+        loop {
+            match self.lines.recv_timeout(DEADLINE) {
+                Ok(line) => rest.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(e) => panic!("the server did not close stdout: {e}"),
+            }
+        }
+        let status = self.child.wait().expect("wait for the server");
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        (status, rest, stderr)
+    }
+}
+
+impl Drop for Mcp {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A fresh, empty directory for one test (under the target dir, removed first if it exists).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}

@@ -1,0 +1,75 @@
+# flux-operator-mcp: build, test, static binary, real-client conformance, benchmarks.
+# `make test` needs only Rust; `make conformance` and `make bench-peer` also use ../shared.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+CARGO ?= cargo
+PREFIX ?= /usr/local
+SHARED ?= ../shared
+BUILD := build
+VENV := $(BUILD)/venv
+MCP_SDK := mcp==2.3.0
+MUSL_TARGET := x86_64-unknown-linux-musl
+STATIC_BIN := target/$(MUSL_TARGET)/release/flux-operator-mcp
+# The command real clients start, as in a user's .mcp.json.
+SERVE := $(abspath $(STATIC_BIN)) serve
+
+# `make conformance` runs these in order; add a target here to add a check.
+CONFORMANCE_CHECKS := conformance-sdk conformance-suite
+
+.PHONY: build install static test lint conformance $(CONFORMANCE_CHECKS) conformance-2026 \
+	bench bench-peer clean
+
+build:
+	$(CARGO) build --release
+
+static:
+	tests/scripts/static.sh
+
+install: static
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 0755 $(STATIC_BIN) "$(DESTDIR)$(PREFIX)/bin/flux-operator-mcp"
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/flux-operator-mcp"
+
+# Both builds must pass: the default one and the one whose REST client can only GET.
+test:
+	$(CARGO) test
+	$(CARGO) test --no-default-features
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
+
+conformance: static $(CONFORMANCE_CHECKS)
+
+# The official Python SDK in its session, auto (server/discover first) and legacy modes.
+$(VENV)/.installed:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(MCP_SDK)
+	touch $@
+
+conformance-sdk: $(VENV)/.installed
+	$(VENV)/bin/python tests/scripts/sdk_check.py $(STATIC_BIN)
+
+# The official MCP conformance suite's generic scenarios, bridged from stdio.
+conformance-suite:
+	tests/scripts/conformance-suite.sh "$(SHARED)" "$(SERVE)"
+
+# The 2026-era pre-release suite (stateless scenarios); informative, not part of CI.
+conformance-2026:
+	CONFORMANCE_VERSION=0.2.0-alpha.12 tests/scripts/conformance-suite.sh "$(SHARED)" "$(SERVE)"
+
+bench: static
+	$(CARGO) bench --bench bench
+
+# Our binary next to the Go peer (npm kubernetes-mcp-server, installed under /tmp), measured
+# in one run by ../shared/tools/mcpbench.py.
+bench-peer: static
+	tests/scripts/bench-peer.sh "$(SHARED)" "$(abspath $(STATIC_BIN))"
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,239 @@
+//! The stdio transport, and the only code that writes stdout: newline-delimited JSON-RPC in on
+//! stdin, out on stdout (MCP stdio transport). A reader loop feeds the [`Server`]; a writer thread
+//! serialises every answer as one line; stdin EOF and SIGINT/SIGTERM end the process cleanly.
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use super::server::{Outbox, Outgoing, Server, Service};
+use super::signal;
+
+/// A longer line is answered with an error and discarded without being buffered. Generous:
+/// MCP messages are small, but `apply_kubernetes_manifest` may carry a large manifest.
+pub const MAX_LINE: usize = 64 << 20;
+
+/// After stdin EOF, how long running tool calls may take to finish before we exit anyway.
+/// MCP clients close stdin first and send SIGTERM only after a grace period (MCP lifecycle,
+/// stdio shutdown), so a short wait lets a nearly finished call still be answered.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// After SIGINT/SIGTERM, how long the writer may take to flush what is queued.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Serve one MCP connection on stdin/stdout until EOF or a signal. Exit code 0 either way.
+pub fn serve<S: Service>(service: S) -> ExitCode {
+    let (out, rx) = Outbox::channel();
+    let writer_done = Arc::new((Mutex::new(false), Condvar::new()));
+
+    // Before any other thread exists, so that every thread inherits the blocked signals.
+    let on_signal = {
+        let out = out.clone();
+        let writer_done = writer_done.clone();
+        move |_sig: i32| {
+            out.close();
+            wait_flag(&writer_done, FLUSH_TIMEOUT);
+            std::process::exit(0);
+        }
+    };
+    signal::watch(on_signal);
+
+    let writer = {
+        let writer_done = writer_done.clone();
+        std::thread::Builder::new()
+            .name("stdout".into())
+            .spawn(move || {
+                write_loop(rx, io::stdout().lock());
+                let (lock, cv) = &*writer_done;
+                *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+                cv.notify_all();
+            })
+    };
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("flux-operator-mcp: cannot start the stdout writer thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let mut server = Server::new(service, out.clone());
+    let stdin = io::stdin();
+    if let Err(e) = read_loop(&mut stdin.lock(), &mut server) {
+        eprintln!("flux-operator-mcp: reading stdin: {e}");
+    }
+    let running = server.drain(DRAIN_TIMEOUT);
+    if running > 0 {
+        eprintln!(
+            "flux-operator-mcp: stdin closed; {running} tool call(s) still running after {}s, exiting",
+            DRAIN_TIMEOUT.as_secs()
+        );
+    }
+    out.close();
+    let _ = writer.join();
+    ExitCode::SUCCESS
+}
+
+fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {
+    let (lock, cv) = flag;
+    let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = cv.wait_timeout_while(guard, timeout, |done| !*done);
+}
+
+/// Feed every line of `input` to the server until EOF. A final line without a newline is
+/// still a line (the client may close stdin right after writing it).
+pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -> io::Result<()> {
+    let mut line = Vec::new();
+    loop {
+        match next_line(input, &mut line, MAX_LINE)? {
+            Line::Eof => return Ok(()),
+            Line::Complete => {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                server.handle_line(&line);
+            }
+            Line::TooLong(len) => server.refuse_line(format!(
+                "invalid request: a message of {len} bytes or more exceeds the {} MiB limit",
+                MAX_LINE >> 20
+            )),
+        }
+        line.clear();
+        // One huge message must not keep its buffer for the rest of the session.
+        if line.capacity() > 1 << 20 {
+            line.shrink_to(64 << 10);
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    Complete,
+    /// The line was longer than the limit; it was consumed and dropped. Carries the bytes seen.
+    TooLong(usize),
+    Eof,
+}
+
+/// Read up to the next `\n` (not included) into `buf`, never holding more than `max` bytes.
+fn next_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    let mut seen = 0usize;
+    let mut too_long = false;
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(match (too_long, seen) {
+                (true, _) => Line::TooLong(seen),
+                (false, 0) => Line::Eof,
+                (false, _) => Line::Complete,
+            });
+        }
+        let (part, used, end) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (&chunk[..i], i + 1, true),
+            None => (chunk, chunk.len(), false),
+        };
+        seen += part.len();
+        if !too_long && seen > max {
+            too_long = true;
+            buf.clear();
+            buf.shrink_to_fit();
+        }
+        if !too_long {
+            buf.extend_from_slice(part);
+        }
+        input.consume(used);
+        if end {
+            return Ok(if too_long {
+                Line::TooLong(seen)
+            } else {
+                Line::Complete
+            });
+        }
+    }
+}
+
+/// Write each message as one line and flush it: the client waits for whole lines.
+fn write_loop(rx: Receiver<Outgoing>, mut out: impl Write) {
+    let mut line = Vec::with_capacity(4096);
+    for item in rx {
+        match item {
+            Outgoing::Message(m) => {
+                line.clear();
+                line.extend_from_slice(&m.to_line());
+                line.push(b'\n');
+                if out.write_all(&line).and_then(|()| out.flush()).is_err() {
+                    // The client closed stdout: nobody reads any more; stdin EOF follows.
+                    return;
+                }
+                if line.capacity() > 1 << 20 {
+                    line = Vec::with_capacity(4096);
+                }
+            }
+            Outgoing::Close => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::message::Message;
+    use crate::mcp::message::Response;
+
+    fn lines(input: &[u8], max: usize) -> Vec<(Line, Vec<u8>)> {
+        let mut r = io::BufReader::with_capacity(7, input);
+        let mut out = Vec::new();
+        loop {
+            let mut buf = Vec::new();
+            let l = next_line(&mut r, &mut buf, max).unwrap();
+            if l == Line::Eof {
+                return out;
+            }
+            out.push((l, buf));
+        }
+    }
+
+    #[test]
+    fn lines_split_on_newlines_across_buffer_boundaries() {
+        let got = lines(b"first line\n\nsecond-longer-line\nlast", 100);
+        let texts: Vec<&[u8]> = got.iter().map(|(_, b)| b.as_slice()).collect();
+        assert_eq!(
+            texts,
+            [&b"first line"[..], b"", b"second-longer-line", b"last"]
+        );
+        assert!(got.iter().all(|(l, _)| *l == Line::Complete));
+    }
+
+    #[test]
+    fn an_overlong_line_is_dropped_and_the_next_one_read() {
+        let mut input = vec![b'x'; 50];
+        input.extend_from_slice(b"\nok\n");
+        let got = lines(&input, 20);
+        assert_eq!(got[0], (Line::TooLong(50), Vec::new()));
+        assert_eq!(got[1], (Line::Complete, b"ok".to_vec()));
+        // Also at EOF without a newline.
+        let got = lines(&[b'y'; 30], 20);
+        assert_eq!(got, [(Line::TooLong(30), Vec::new())]);
+    }
+
+    #[test]
+    fn the_writer_puts_one_message_per_line_and_stops_on_close() {
+        let ok =
+            |id: i64| Outgoing::Message(Message::Response(Response::ok(id.into(), "a\nb".into())));
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(ok(1)).unwrap();
+        tx.send(ok(2)).unwrap();
+        tx.send(Outgoing::Close).unwrap();
+        tx.send(ok(3)).unwrap();
+        let mut buf = Vec::new();
+        write_loop(rx, &mut buf);
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.ends_with('\n'));
+    }
+}

@@ -1,0 +1,391 @@
+//! The protocol over real pipes: handshake and stateless forms, every error path, hostile
+//! input (garbage, invalid UTF-8, huge lines, deep nesting, EOF mid-line), notifications,
+//! shutdown on EOF and on signals. The server must answer every request and never die.
+
+use serde_json::{Value, json};
+
+use crate::support::{Mcp, command, scratch_dir};
+
+const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+
+fn error_code(r: &Value) -> i64 {
+    r["error"]["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("not an error response: {r}"))
+}
+
+#[test]
+fn initialize_negotiates_every_handshake_revision() {
+    let mut mcp = Mcp::serve(&[]);
+    for version in HANDSHAKE_VERSIONS {
+        let result = mcp.handshake(version);
+        assert_eq!(result["protocolVersion"], json!(version));
+        assert_eq!(result["serverInfo"]["name"], json!("flux-operator-mcp"));
+        assert!(
+            result["instructions"]
+                .as_str()
+                .unwrap()
+                .contains("get_flux_instance")
+        );
+        assert!(result["capabilities"]["tools"].is_object());
+        assert!(result["capabilities"]["prompts"].is_object());
+        assert!(result["capabilities"]["logging"].is_object());
+    }
+    // Unknown and stateless-era versions get the newest handshake revision.
+    for version in ["1999-01-01", "2026-07-28"] {
+        assert_eq!(
+            mcp.handshake(version)["protocolVersion"],
+            json!("2025-11-25")
+        );
+    }
+    let (status, rest, _) = mcp.finish();
+    assert!(status.success());
+    assert!(
+        rest.is_empty(),
+        "notifications must not be answered: {rest:?}"
+    );
+}
+
+#[test]
+fn the_stateless_form_needs_no_handshake() {
+    let mut mcp = Mcp::serve(&[]);
+    let meta = json!({"_meta": {META_VERSION: "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}});
+    let r = mcp.request(json!("d"), "server/discover", meta.clone());
+    let result = &r["result"];
+    assert_eq!(result["supportedVersions"][0], json!("2026-07-28"));
+    for v in HANDSHAKE_VERSIONS {
+        assert!(
+            result["supportedVersions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(v))
+        );
+    }
+    assert_eq!(result["resultType"], json!("complete"));
+    assert!(result["instructions"].is_string());
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        json!("flux-operator-mcp")
+    );
+    let r = mcp.request(json!(1), "tools/list", meta.clone());
+    assert!(r["result"]["tools"].is_array(), "{r}");
+    assert_eq!(r["result"]["resultType"], json!("complete"));
+    let mut get = meta.clone();
+    get["name"] = json!("debug_flux_kustomization");
+    get["arguments"] = json!({"name": "apps", "namespace": "flux-system"});
+    let r = mcp.request(json!(2), "prompts/get", get);
+    assert_eq!(r["result"]["resultType"], json!("complete"));
+    let r = mcp.request(
+        json!(3),
+        "tools/list",
+        json!({"_meta": {META_VERSION: "2031-01-01"}}),
+    );
+    assert_eq!(error_code(&r), -32022);
+    assert_eq!(r["error"]["data"]["requested"], json!("2031-01-01"));
+    // Removed in 2026-07-28: ping, initialize, logging/setLevel.
+    let r = mcp.request(json!(5), "ping", meta.clone());
+    assert_eq!(error_code(&r), -32601);
+    // Old clients that skip the handshake are served too.
+    let r = mcp.request(json!(4), "ping", json!(null));
+    assert_eq!(r["result"], json!({}));
+}
+
+#[test]
+fn ping_set_level_lists_and_prompts() {
+    let mut mcp = Mcp::serve(&[]);
+    mcp.handshake("2025-06-18");
+    assert_eq!(
+        mcp.request(json!(1), "ping", json!({}))["result"],
+        json!({})
+    );
+    let r = mcp.request(json!(2), "logging/setLevel", json!({"level": "warning"}));
+    assert_eq!(r["result"], json!({}));
+    let r = mcp.request(json!(3), "tools/list", json!({}));
+    assert!(r["result"]["tools"].is_array());
+    assert!(r["result"].get("nextCursor").is_none());
+    let r = mcp.request(json!(4), "prompts/list", json!({}));
+    let names: Vec<&str> = r["result"]["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["debug_flux_helmrelease", "debug_flux_kustomization"]
+    );
+    let r = mcp.request(
+        json!(5),
+        "prompts/get",
+        json!({"name": "debug_flux_helmrelease", "arguments": {"name": "podinfo", "namespace": "apps", "cluster": "staging"}}),
+    );
+    let text = r["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.contains("apps/podinfo") && text.contains("context=\"staging\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_error_path_has_its_code_and_keeps_the_id() {
+    let mut mcp = Mcp::serve(&[]);
+    mcp.handshake("2025-11-25");
+    let cases = [
+        ("no/such/method", json!({}), -32601),
+        ("resources/list", json!({}), -32601),
+        (
+            "tools/call",
+            json!({"name": "no_such_tool", "arguments": {}}),
+            -32602,
+        ),
+        ("tools/call", json!({"arguments": {}}), -32602),
+        (
+            "tools/call",
+            json!({"name": "x", "arguments": "a=b"}),
+            -32602,
+        ),
+        ("tools/list", json!({"cursor": "not-a-cursor"}), -32602),
+        (
+            "prompts/get",
+            json!({"name": "debug_flux_kustomization", "arguments": {"name": "a"}}),
+            -32602,
+        ),
+        ("prompts/get", json!({"name": "no_such_prompt"}), -32602),
+        ("logging/setLevel", json!({"level": "chatty"}), -32602),
+        ("ping", json!("params must be an object"), -32602),
+    ];
+    for (i, (method, params, code)) in cases.into_iter().enumerate() {
+        let id = if i % 2 == 0 {
+            json!(i)
+        } else {
+            json!(format!("id-{i}"))
+        };
+        let r = mcp.request(id, method, params.clone());
+        assert_eq!(error_code(&r), code, "{method} {params}: {r}");
+        assert!(!r["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let r = mcp.request(
+        json!(20),
+        "prompts/get",
+        json!({"name": "debug_flux_kustomization", "arguments": {"namespace": "a"}}),
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing required argument name")
+    );
+
+    // Invalid requests: answered with their id when it can be read, else null.
+    let raw: [(&str, Value, i64); 7] = [
+        (r#"{"jsonrpc":"2.0","id":31}"#, json!(31), -32600),
+        (
+            r#"{"jsonrpc":"1.0","id":32,"method":"ping"}"#,
+            json!(32),
+            -32600,
+        ),
+        (r#"{"id":33,"method":"ping"}"#, json!(33), -32600),
+        (r#"{"jsonrpc":"2.0","id":34,"method":7}"#, json!(34), -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#,
+            Value::Null,
+            -32600,
+        ),
+        (
+            r#"[{"jsonrpc":"2.0","id":35,"method":"ping"}]"#,
+            Value::Null,
+            -32600,
+        ),
+        (r#""just a string""#, Value::Null, -32600),
+    ];
+    for (line, id, code) in raw {
+        mcp.write(format!("{line}\n").as_bytes());
+        let r = mcp.recv();
+        assert_eq!(r["id"], id, "{line}: {r}");
+        assert_eq!(error_code(&r), code, "{line}");
+        assert_eq!(r["jsonrpc"], json!("2.0"));
+    }
+    assert_eq!(
+        mcp.request(json!(99), "ping", json!({}))["result"],
+        json!({})
+    );
+}
+
+#[test]
+fn hostile_input_is_answered_and_survived() {
+    let mut mcp = Mcp::serve(&[]);
+    // Blank lines and CRLF line ends.
+    mcp.write(b"\n\n   \n\r\n");
+    mcp.write(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r\n");
+    assert_eq!(mcp.recv()["id"], json!(1));
+    // Garbage.
+    mcp.write(b"this is not json\n");
+    let r = mcp.recv();
+    assert_eq!((r["id"].clone(), error_code(&r)), (Value::Null, -32700));
+    // Invalid UTF-8, inside a string and on its own.
+    mcp.write(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"p\xffing\"}\n");
+    assert_eq!(error_code(&mcp.recv()), -32700);
+    mcp.write(b"\xc3\x28\xa0\xa1\n");
+    assert_eq!(error_code(&mcp.recv()), -32700);
+    // 10k-deep nesting, as an array and inside params.
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    mcp.write(format!("{deep}\n").as_bytes());
+    assert_eq!(error_code(&mcp.recv()), -32700);
+    let deep_params = format!(
+        r#"{{"jsonrpc":"2.0","id":3,"method":"ping","params":{{"x":{}1{}}}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    mcp.write(format!("{deep_params}\n").as_bytes());
+    assert_eq!(error_code(&mcp.recv()), -32700);
+    // A 10 MB line: a valid request carrying a 10 MB string, then 10 MB of garbage.
+    let big = "x".repeat(10 << 20);
+    mcp.send(&json!({"jsonrpc": "2.0", "id": 4, "method": "ping", "params": {"padding": big}}));
+    let r = mcp.recv();
+    assert_eq!(
+        (r["id"].clone(), r["result"].clone()),
+        (json!(4), json!({}))
+    );
+    let mut junk = vec![b'z'; 10 << 20];
+    junk.push(b'\n');
+    mcp.write(&junk);
+    assert_eq!(error_code(&mcp.recv()), -32700);
+    // Still serving.
+    assert_eq!(
+        mcp.request(json!(5), "ping", json!({}))["result"],
+        json!({})
+    );
+    let (status, rest, _) = mcp.finish();
+    assert!(status.success());
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn notifications_interleaved_with_requests_are_never_answered() {
+    let mut mcp = Mcp::serve(&[]);
+    let script = [
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": "a", "method": "ping"}),
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "zzz"}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 1}}),
+        json!({"jsonrpc": "2.0", "method": "no/such/notification"}),
+        json!({"jsonrpc": "2.0", "id": "b", "method": "tools/list"}),
+        json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}),
+        json!({"jsonrpc": "1.0", "method": "broken/notification"}),
+        json!({"jsonrpc": "2.0", "id": 7, "result": {}}),
+        json!({"jsonrpc": "2.0", "id": "c", "method": "ping"}),
+    ];
+    let mut batch = Vec::new();
+    for m in &script {
+        batch.extend(serde_json::to_vec(m).unwrap());
+        batch.push(b'\n');
+    }
+    mcp.write(&batch);
+    let (status, rest, _) = mcp.finish();
+    assert!(status.success());
+    let ids: Vec<Value> = rest
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("a"), json!("b"), json!("c")]);
+}
+
+#[test]
+fn eof_mid_line_still_answers_and_exits_zero() {
+    // A complete request without its newline is still a request.
+    let mut mcp = Mcp::serve(&[]);
+    mcp.write(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
+    let (status, rest, _) = mcp.finish();
+    assert!(status.success());
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&rest[0]).unwrap()["id"],
+        json!(1)
+    );
+    // Half a message: a parse error, then a clean exit.
+    let mut mcp = Mcp::serve(&[]);
+    mcp.write(br#"{"jsonrpc":"2.0","id":2,"meth"#);
+    let (status, rest, _) = mcp.finish();
+    assert!(status.success());
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&rest[0]).unwrap()["error"]["code"],
+        json!(-32700)
+    );
+}
+
+#[test]
+fn stdout_carries_only_protocol_lines() {
+    let mut mcp = Mcp::serve(&["--read-only", "--timeout=30s"]);
+    mcp.handshake("2025-03-26");
+    mcp.write(b"nonsense\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}\n");
+    let (status, rest, _) = mcp.finish();
+    assert!(status.success());
+    assert_eq!(rest.len(), 2);
+    for line in rest {
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["jsonrpc"], json!("2.0"), "{line}");
+    }
+}
+
+#[test]
+fn serve_starts_without_any_cluster_configuration() {
+    // Upstream exits when KUBECONFIG is empty; we start and report kube problems per call.
+    let mut cmd = command();
+    cmd.args(["serve"]).env("KUBECONFIG", "");
+    let mut mcp = Mcp::spawn(&mut cmd);
+    assert_eq!(
+        mcp.handshake("2025-06-18")["protocolVersion"],
+        json!("2025-06-18")
+    );
+    let (status, _, _) = mcp.finish();
+    assert!(status.success());
+}
+
+#[test]
+fn sigterm_and_sigint_end_the_server_cleanly() {
+    for signal in ["-TERM", "-INT"] {
+        let mut mcp = Mcp::serve(&[]);
+        assert_eq!(
+            mcp.request(json!(1), "ping", json!({}))["result"],
+            json!({})
+        );
+        let killed = std::process::Command::new("kill")
+            .args([signal, &mcp.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(killed.success());
+        // stdin stays open: the signal alone must end the process.
+        let (status, rest, _) = mcp.finish();
+        assert_eq!(status.code(), Some(0), "{signal}: {status:?}");
+        assert!(rest.is_empty());
+    }
+}
+
+#[test]
+fn the_tool_call_log_records_calls_in_a_private_file() {
+    let dir = scratch_dir("protocol-call-log");
+    let log = dir.join("calls.jsonl");
+    let mut mcp = Mcp::serve(&["--tool-call-log-file", log.to_str().unwrap()]);
+    mcp.handshake("2025-06-18");
+    let r = mcp.request(
+        json!(1),
+        "tools/call",
+        json!({"name": "get_everything", "arguments": {"namespace": "default"}}),
+    );
+    assert_eq!(error_code(&r), -32602);
+    let (status, _, _) = mcp.finish();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).expect("the log file exists");
+    let entry: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["tool"], json!("get_everything"));
+    assert_eq!(entry["arguments"], json!({"namespace": "default"}));
+    assert_eq!(entry["is_error"], json!(true));
+    assert!(entry["error"].as_str().unwrap().contains("get_everything"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
