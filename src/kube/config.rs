@@ -300,7 +300,7 @@ impl fmt::Display for Error {
             ),
             Error::NoCurrentContext { files, available } => write!(
                 f,
-                "no current context: {} set no current-context; pass --kube-context ({})",
+                "no current-context in {}; pass --kube-context ({})",
                 FileList(files),
                 NameList(available)
             ),
@@ -508,10 +508,10 @@ fn candidate_files(
 ) -> Result<(Vec<PathBuf>, bool), Error> {
     if let Some(path) = &overrides.kubeconfig {
         // clientcmd stats the explicit path first and fails when it does not exist.
-        if let Err(e) = std::fs::metadata(path) {
-            if e.kind() == io::ErrorKind::NotFound {
-                return Err(Error::Missing { path: path.clone() });
-            }
+        if let Err(e) = std::fs::metadata(path)
+            && e.kind() == io::ErrorKind::NotFound
+        {
+            return Err(Error::Missing { path: path.clone() });
         }
         return Ok((vec![path.clone()], true));
     }
@@ -543,7 +543,7 @@ fn candidate_files(
 /// (go-yaml detects the encoding from the BOM the same way; without one it reads UTF-8).
 fn decode_text(path: &Path, bytes: &[u8]) -> Result<String, Error> {
     let utf16 = |chunks: &[u8], big_endian: bool| -> Result<String, Error> {
-        if chunks.len() % 2 != 0 {
+        if !chunks.len().is_multiple_of(2) {
             return Err(Error::Encoding {
                 path: path.to_path_buf(),
                 problem: "UTF-16 text with an odd number of bytes".to_string(),
@@ -1177,7 +1177,10 @@ impl Kubeconfig {
                 let what = if ca_flag {
                     "--kube-certificate-authority".to_string()
                 } else {
-                    format!("certificate-authority of {cluster_label}")
+                    format!(
+                        "certificate-authority of {}",
+                        located(&cluster_label, &cluster_file)
+                    )
                 };
                 Some(read_file(path, what)?)
             }
@@ -1253,8 +1256,16 @@ impl Kubeconfig {
         // Credentials only travel over TLS: client-go reads the user's credentials only when
         // the transport is TLS (DirectClientConfig.ClientConfig, IsConfigTransportTLS).
         let auth = if server.starts_with("https://") {
+            let user_where = located(&user_label, &user_file);
+            let flags = (cert_flag, key_flag);
             resolve_auth(
-                &user, cert_flag, key_flag, &user_err, &server, &tls, &cluster,
+                &user,
+                flags,
+                &user_where,
+                &user_err,
+                &server,
+                &tls,
+                &cluster,
             )?
         } else {
             AuthConfig::default()
@@ -1284,8 +1295,8 @@ impl Kubeconfig {
 /// The user's credentials after overrides, validated and with certificate files read.
 fn resolve_auth(
     user: &RawUser,
-    cert_flag: bool,
-    key_flag: bool,
+    (cert_flag, key_flag): (bool, bool),
+    user_where: &str,
     user_err: &dyn Fn(&str, &str) -> Error,
     server: &str,
     tls: &TlsSettings,
@@ -1304,7 +1315,7 @@ fn resolve_auth(
             .and_then(|_| std::fs::File::open(path).map(drop))
             .map_err(|source| Error::Read {
                 path: path.clone(),
-                what: Some("tokenFile".to_string()),
+                what: Some(format!("tokenFile of {user_where}")),
                 source,
             })?;
     }
@@ -1329,7 +1340,7 @@ fn resolve_auth(
             if cert_flag {
                 "--kube-client-certificate".to_string()
             } else {
-                "client-certificate".to_string()
+                format!("client-certificate of {user_where}")
             },
         )?),
         (None, None) => None,
@@ -1341,7 +1352,7 @@ fn resolve_auth(
             if key_flag {
                 "--kube-client-key".to_string()
             } else {
-                "client-key".to_string()
+                format!("client-key of {user_where}")
             },
         )?)),
         (None, None) => None,
@@ -1404,13 +1415,13 @@ fn resolve_exec(
     }
     // kubectl insists on interactiveMode for v1; a missing one means IfAvailable here, which
     // behaves the same for us since we never have a terminal.
-    if let Some(mode) = &raw.interactive_mode {
-        if !["Never", "IfAvailable", "Always"].contains(&mode.as_str()) {
-            return Err(user_err(
-                "exec.interactiveMode",
-                "must be Never, IfAvailable or Always",
-            ));
-        }
+    if let Some(mode) = &raw.interactive_mode
+        && !["Never", "IfAvailable", "Always"].contains(&mode.as_str())
+    {
+        return Err(user_err(
+            "exec.interactiveMode",
+            "must be Never, IfAvailable or Always",
+        ));
     }
     let cluster_info = raw.provide_cluster_info.then(|| {
         // clientauthentication Cluster, with client-go's JSON names and omitempty rules.
@@ -1446,6 +1457,14 @@ fn resolve_exec(
         cluster_config: cluster.exec_extension.clone(),
         cluster_info,
     })
+}
+
+/// `user "alice" in /home/me/.kube/config`, for messages about a file an entry names.
+fn located(label: &str, file: &Option<PathBuf>) -> String {
+    match file {
+        Some(file) => format!("{label} in {}", file.display()),
+        None => label.to_string(),
+    }
 }
 
 fn read_file(path: &Path, what: String) -> Result<Vec<u8>, Error> {
@@ -1631,13 +1650,13 @@ impl AuthConfig {
         if self.client_cert.is_some() {
             parts.push("client certificate".to_string());
         }
-        if let Some(exec) = &self.exec {
-            if parts.is_empty() {
-                parts.push(format!(
-                    "exec plugin {} ({})",
-                    exec.command, exec.api_version
-                ));
-            }
+        if let Some(exec) = &self.exec
+            && parts.is_empty()
+        {
+            parts.push(format!(
+                "exec plugin {} ({})",
+                exec.command, exec.api_version
+            ));
         }
         if parts.is_empty() {
             "none (anonymous)".to_string()
@@ -1792,8 +1811,8 @@ pub(crate) mod tests {
     #[test]
     fn explicit_kubeconfig_replaces_the_list_and_must_exist() {
         let dir = TempDir::new("explicit");
-        let listed = dir.write("listed.yaml", &simple("server: https://listed:1", ""));
-        let explicit = dir.write("explicit.yaml", &simple("server: https://explicit:1", ""));
+        let listed = dir.write("listed.yaml", simple("server: https://listed:1", ""));
+        let explicit = dir.write("explicit.yaml", simple("server: https://explicit:1", ""));
         let overrides = Overrides {
             kubeconfig: Some(explicit.clone()),
             ..Overrides::default()
@@ -1817,7 +1836,7 @@ pub(crate) mod tests {
     #[test]
     fn default_is_home_kube_config() {
         let home = TempDir::new("home");
-        home.write(".kube/config", &simple("server: https://home:1", ""));
+        home.write(".kube/config", simple("server: https://home:1", ""));
         let env = Env {
             home: Some(home.path().to_path_buf()),
             ..Env::default()
@@ -1939,7 +1958,7 @@ pub(crate) mod tests {
     fn a_kubeconfig_with_content_beats_in_cluster() {
         let dir = TempDir::new("incluster-kc");
         let env = service_account(&dir, None);
-        let file = dir.write("kc.yaml", &simple("server: https://file:1", ""));
+        let file = dir.write("kc.yaml", simple("server: https://file:1", ""));
         let env = Env {
             kubeconfig: Some(file.into()),
             ..env
@@ -2010,7 +2029,7 @@ pub(crate) mod tests {
         let key = std::fs::read(cert_fixture("rsa.pkcs1.key")).expect("key");
         let file = dir.write(
             "config",
-            &simple(
+            simple(
                 &format!(
                     "server: https://x:1\ncertificate-authority: /nonexistent/ca.crt\ncertificate-authority-data: {}",
                     b64(&ca)
@@ -2090,7 +2109,7 @@ pub(crate) mod tests {
 
         let file = dir.write(
             "types",
-            &simple("server: https://x:1", "token: [hunter2-secret]"),
+            simple("server: https://x:1", "token: [hunter2-secret]"),
         );
         let e = err_text(load_one(&file, Overrides::default()));
         assert!(
@@ -2111,7 +2130,7 @@ pub(crate) mod tests {
 
         let file = dir.write(
             "b64",
-            &simple(
+            simple(
                 "server: https://x:1",
                 "client-key-data: c2VjcmV0LWtleQ==!!hunter2",
             ),
@@ -2141,7 +2160,7 @@ pub(crate) mod tests {
         let dir = TempDir::new("bools");
         let file = dir.write(
             "config",
-            &simple(
+            simple(
                 "server: https://x:1\ninsecure-skip-tls-verify: yes\nbogus: 1",
                 "",
             ),
@@ -2169,7 +2188,7 @@ pub(crate) mod tests {
         assert_eq!(kc.current_context(), None);
         let e = err_text(kc.resolve(None));
         assert!(
-            e.contains("no current context") && e.contains("ghost-cluster, ghost-user"),
+            e.contains("no current-context") && e.contains("ghost-cluster, ghost-user"),
             "{e}"
         );
         let e = err_text(kc.resolve(Some("nope")));
@@ -2236,7 +2255,7 @@ pub(crate) mod tests {
         let ca = std::fs::read(cert_fixture("ca.crt")).expect("ca");
         let file = dir.write(
             "config",
-            &simple(
+            simple(
                 &format!(
                     "server: https://file:1\ntls-server-name: file-name\ncertificate-authority-data: {}",
                     b64(&ca)
@@ -2306,7 +2325,7 @@ pub(crate) mod tests {
         let ca = std::fs::read(cert_fixture("ca.crt")).expect("ca");
         let file = dir.write(
             "config",
-            &simple(
+            simple(
                 &format!(
                     "server: https://x:1\ninsecure-skip-tls-verify: true\ncertificate-authority-data: {}",
                     b64(&ca)
@@ -2325,7 +2344,7 @@ pub(crate) mod tests {
         );
         let file = dir.write(
             "ok",
-            &simple("server: https://x:1\ninsecure-skip-tls-verify: true", ""),
+            simple("server: https://x:1\ninsecure-skip-tls-verify: true", ""),
         );
         let conn = load_one(&file, Overrides::default())
             .expect("load")
@@ -2339,7 +2358,7 @@ pub(crate) mod tests {
         let dir = TempDir::new("user-flags");
         let file = dir.write(
             "config",
-            &simple(
+            simple(
                 "server: https://x:1",
                 "token: file-token\nas: file-user\nas-groups: [g1, g2]\nas-uid: file-uid",
             ),
@@ -2377,7 +2396,7 @@ pub(crate) mod tests {
         // Groups or a uid without a user: kubectl refuses, so do we.
         let file2 = dir.write(
             "groups-only",
-            &simple("server: https://x:1", "as-groups: [g]"),
+            simple("server: https://x:1", "as-groups: [g]"),
         );
         let e = err_text(
             load_one(&file2, Overrides::default())
@@ -2388,7 +2407,7 @@ pub(crate) mod tests {
             e.contains("as-groups/as-uid") && e.contains("user to impersonate"),
             "{e}"
         );
-        let file3 = dir.write("plain", &simple("server: https://x:1", ""));
+        let file3 = dir.write("plain", simple("server: https://x:1", ""));
         let e = err_text(
             load_one(
                 &file3,
@@ -2408,7 +2427,7 @@ pub(crate) mod tests {
         let dir = TempDir::new("cert-flags");
         let file = dir.write(
             "config",
-            &simple(
+            simple(
                 "server: https://x:1",
                 &format!(
                     "client-certificate: {}\nclient-key: {}",
@@ -2438,7 +2457,7 @@ pub(crate) mod tests {
     fn cert_case(dir: &TempDir, cert: &str, key: &str) -> Result<Connection, Error> {
         let file = dir.write(
             &format!("{cert}-{key}"),
-            &simple(
+            simple(
                 "server: https://x:1",
                 &format!(
                     "client-certificate: {}\nclient-key: {}",
@@ -2484,7 +2503,7 @@ pub(crate) mod tests {
         assert!(e.contains("no PEM certificate"), "{e}");
         let file = dir.write(
             "cert-only",
-            &simple(
+            simple(
                 "server: https://x:1",
                 &format!("client-certificate: {}", cert_fixture("rsa.crt").display()),
             ),
@@ -2497,7 +2516,7 @@ pub(crate) mod tests {
         assert!(e.contains("client-key: not set"), "{e}");
         let file = dir.write(
             "missing-file",
-            &simple(
+            simple(
                 "server: https://x:1",
                 "client-certificate: gone.crt\nclient-key: gone.key",
             ),
@@ -2508,7 +2527,7 @@ pub(crate) mod tests {
                 .resolve(None),
         );
         assert!(
-            e.contains("gone.crt") && e.contains("(client-certificate)"),
+            e.contains("gone.crt") && e.contains("(client-certificate of user \"u\" in "),
             "{e}"
         );
     }
@@ -2518,7 +2537,7 @@ pub(crate) mod tests {
         let dir = TempDir::new("tokens");
         let both = dir.write(
             "both",
-            &simple("server: https://x:1", "token: t\nusername: u\npassword: p"),
+            simple("server: https://x:1", "token: t\nusername: u\npassword: p"),
         );
         let e = err_text(
             load_one(&both, Overrides::default())
@@ -2529,7 +2548,7 @@ pub(crate) mod tests {
         // A token beats a token file (which then need not even exist).
         let file = dir.write(
             "token-and-file",
-            &simple(
+            simple(
                 "server: https://x:1",
                 "token: t\ntokenFile: /nonexistent/token",
             ),
@@ -2542,7 +2561,7 @@ pub(crate) mod tests {
         assert_eq!(c.auth.method(), "bearer token");
         let file = dir.write(
             "file-missing",
-            &simple("server: https://x:1", "tokenFile: nope"),
+            simple("server: https://x:1", "tokenFile: nope"),
         );
         let e = err_text(
             load_one(&file, Overrides::default())
@@ -2552,7 +2571,7 @@ pub(crate) mod tests {
         assert!(e.contains("nope") && e.contains("tokenFile"), "{e}");
         let basic = dir.write(
             "basic",
-            &simple("server: https://x:1", "username: admin\npassword: pw"),
+            simple("server: https://x:1", "username: admin\npassword: pw"),
         );
         let c = load_one(&basic, Overrides::default())
             .expect("load")
@@ -2564,10 +2583,7 @@ pub(crate) mod tests {
     #[test]
     fn credentials_only_over_tls_and_servers_get_a_scheme() {
         let dir = TempDir::new("schemes");
-        let file = dir.write(
-            "http",
-            &simple("server: http://127.0.0.1:8001/", "token: t"),
-        );
+        let file = dir.write("http", simple("server: http://127.0.0.1:8001/", "token: t"));
         let c = load_one(&file, Overrides::default())
             .expect("load")
             .resolve(None)
@@ -2577,7 +2593,7 @@ pub(crate) mod tests {
             c.auth.token.is_none(),
             "credentials must not go over plain HTTP"
         );
-        let file = dir.write("bare", &simple("server: 127.0.0.1:6443", "token: t"));
+        let file = dir.write("bare", simple("server: 127.0.0.1:6443", "token: t"));
         let c = load_one(&file, Overrides::default())
             .expect("load")
             .resolve(None)
@@ -2585,7 +2601,7 @@ pub(crate) mod tests {
         assert_eq!(c.server, "http://127.0.0.1:6443");
         let file = dir.write(
             "bare-tls",
-            &simple(
+            simple(
                 "server: localhost:6443\ninsecure-skip-tls-verify: true",
                 "token: t",
             ),
@@ -2596,7 +2612,7 @@ pub(crate) mod tests {
             .expect("ok");
         assert_eq!(c.server, "https://localhost:6443");
         assert!(c.auth.token.is_some());
-        let file = dir.write("ftp", &simple("server: ftp://x", ""));
+        let file = dir.write("ftp", simple("server: ftp://x", ""));
         let e = err_text(
             load_one(&file, Overrides::default())
                 .expect("load")
@@ -2610,7 +2626,7 @@ pub(crate) mod tests {
         let dir = TempDir::new("proxy");
         let file = dir.write(
             "ok",
-            &simple(
+            simple(
                 "server: https://x:1\nproxy-url: http://user:hunter2@proxy:3128",
                 "token: tok-secret",
             ),
@@ -2631,7 +2647,7 @@ pub(crate) mod tests {
         );
         let file = dir.write(
             "bad",
-            &simple(
+            simple(
                 "server: https://x:1\nproxy-url: ftp://user:hunter2@proxy",
                 "",
             ),
@@ -2653,7 +2669,7 @@ pub(crate) mod tests {
         let ca = std::fs::read(cert_fixture("ca.crt")).expect("ca");
         let file = dir.write(
             "config",
-            &format!(
+            format!(
                 "clusters:\n- name: c\n  cluster:\n    server: https://x:1\n    certificate-authority-data: {}\n\
                  \x20   extensions:\n    - name: client.authentication.k8s.io/exec\n      extension: {{audience: fleet}}\n\
                  users:\n- name: e\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n\
