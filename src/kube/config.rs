@@ -85,7 +85,7 @@ impl Env {
 }
 
 /// A loaded (merged) kubeconfig, or the in-cluster configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Kubeconfig {
     /// The files that were read, in order (missing ones are not listed).
     files: Vec<PathBuf>,
@@ -126,7 +126,7 @@ pub struct Connection {
     pub impersonate: Impersonation,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TlsSettings {
     /// PEM bundle from `certificate-authority-data` or `certificate-authority`.
     pub ca_pem: Option<Vec<u8>>,
@@ -149,7 +149,7 @@ pub struct AuthConfig {
     pub auth_provider: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientCert {
     pub cert_pem: Vec<u8>,
     pub key_pem: SecretBytes,
@@ -587,11 +587,15 @@ fn parse_first_document(path: &Path, bytes: &[u8]) -> Result<Yaml, Error> {
     let Some(doc) = serde_norway::Deserializer::from_str(&text).next() else {
         return Ok(Yaml::Null);
     };
-    Yaml::deserialize(doc).map_err(|e| Error::Yaml {
+    let yaml_err = |e: serde_norway::Error| Error::Yaml {
         path: path.to_path_buf(),
         line: e.location().map(|l| l.line()),
         message: e.to_string(),
-    })
+    };
+    let mut value = Yaml::deserialize(doc).map_err(yaml_err)?;
+    // go-yaml v2 honours `<<: *anchor` merge keys; serde_norway needs asking.
+    value.apply_merge().map_err(yaml_err)?;
+    Ok(value)
 }
 
 impl Kubeconfig {
@@ -1103,6 +1107,14 @@ impl Kubeconfig {
         // The cluster: a named cluster must exist, unless `--server` says where to go anyway
         // (client-go only requires it when `--cluster` names it; without a server the empty
         // cluster fails below, we name the missing cluster instead).
+        if ctx.cluster.is_empty() && ctx_entry.is_some() && server_flag.is_none() {
+            return Err(Error::Invalid {
+                path: ctx_file,
+                entry: format!("context {:?}", name.clone().unwrap_or_default()),
+                field: "cluster".to_string(),
+                problem: "not set".to_string(),
+            });
+        }
         let cluster_entry = self.clusters.get(&ctx.cluster);
         if cluster_entry.is_none() && !ctx.cluster.is_empty() && server_flag.is_none() {
             return Err(Error::ClusterNotFound {
@@ -1594,6 +1606,51 @@ fn redact_userinfo(url: &str) -> String {
     match rest[..authority_end].rfind('@') {
         Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
         None => url.to_string(),
+    }
+}
+
+/// Names only: entries hold credentials, and exec arguments can too.
+impl fmt::Debug for Kubeconfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kubeconfig")
+            .field("files", &self.files)
+            .field("contexts", &self.contexts.keys().collect::<Vec<_>>())
+            .field("clusters", &self.clusters.keys().collect::<Vec<_>>())
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("current_context", &self.current_context())
+            .field("in_cluster", &self.in_cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+/// PEM bytes as a size: printing them helps nobody and floods logs.
+struct PemSize<'a>(Option<&'a [u8]>);
+
+impl fmt::Debug for PemSize<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(pem) => write!(f, "<{} bytes of PEM>", pem.len()),
+            None => f.write_str("None"),
+        }
+    }
+}
+
+impl fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("ca_pem", &PemSize(self.ca_pem.as_deref()))
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("server_name", &self.server_name)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ClientCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCert")
+            .field("cert_pem", &PemSize(Some(&self.cert_pem)))
+            .field("key_pem", &self.key_pem)
+            .finish()
     }
 }
 
@@ -2710,6 +2767,50 @@ pub(crate) mod tests {
         let c = kc.resolve(Some("gcp")).expect("gcp");
         assert_eq!(c.auth.auth_provider.as_deref(), Some("gcp"));
         assert!(!format!("{c:?}").contains("hunter4"));
+    }
+
+    #[test]
+    fn merge_keys_and_a_context_without_cluster() {
+        let dir = TempDir::new("merge-keys");
+        let file = dir.write(
+            "config",
+            "base: &base {server: https://anchored:1, insecure-skip-tls-verify: true}\n\
+             clusters:\n- name: c\n  cluster:\n    <<: *base\n\
+             contexts:\n- name: a\n  context: {cluster: c}\n- name: bare\n  context: {namespace: x}\n",
+        );
+        let kc = load_one(&file, Overrides::default()).expect("load");
+        let conn = kc.resolve(Some("a")).expect("a");
+        assert_eq!(conn.server, "https://anchored:1");
+        assert!(conn.tls.insecure_skip_verify);
+        let e = err_text(kc.resolve(Some("bare")));
+        assert!(e.contains("context \"bare\": cluster: not set"), "{e}");
+    }
+
+    #[test]
+    fn debug_output_names_but_never_credentials() {
+        let dir = TempDir::new("debug");
+        let key = std::fs::read(cert_fixture("rsa.pkcs1.key")).expect("key");
+        let file = dir.write(
+            "config",
+            &simple(
+                "server: https://x:1",
+                &format!(
+                    "client-certificate: {}\nclient-key-data: {}\n\
+                     exec: {{apiVersion: client.authentication.k8s.io/v1, command: p, args: [--secret=hunter2]}}",
+                    cert_fixture("rsa.crt").display(),
+                    b64(&key)
+                ),
+            ),
+        );
+        let kc = load_one(&file, Overrides::default()).expect("load");
+        let conn = kc.resolve(None).expect("resolve");
+        let debug = format!("{kc:?} {conn:?}");
+        assert!(debug.contains("contexts: [\"ctx\"]"), "{debug}");
+        assert!(debug.contains("bytes of PEM"), "{debug}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("PRIVATE"),
+            "{debug}"
+        );
     }
 
     #[test]
