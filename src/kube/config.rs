@@ -2792,7 +2792,7 @@ pub(crate) mod tests {
         let key = std::fs::read(cert_fixture("rsa.pkcs1.key")).expect("key");
         let file = dir.write(
             "config",
-            &simple(
+            simple(
                 "server: https://x:1",
                 &format!(
                     "client-certificate: {}\nclient-key-data: {}\n\
