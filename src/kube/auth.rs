@@ -741,7 +741,7 @@ impl std::error::Error for Error {
 mod tests {
     use super::*;
     use crate::kube::config::BasicAuth;
-    use crate::kube::config::tests::{TempDir, cert_fixture};
+    use crate::kube::config::tests::{TempDir, cert_fixture, err_text as auth_err};
     use std::sync::Arc;
 
     fn plugin() -> String {
@@ -785,14 +785,6 @@ mod tests {
             Ok(Some(h)) => h.expose().to_string(),
             Ok(None) => "<none>".to_string(),
             Err(e) => panic!("authorization failed: {e}"),
-        }
-    }
-
-    #[track_caller]
-    fn auth_err(r: Result<impl fmt::Debug, Error>) -> String {
-        match r {
-            Ok(v) => panic!("expected an error, got {v:?}"),
-            Err(e) => e.to_string(),
         }
     }
 

@@ -1792,6 +1792,10 @@ pub(crate) mod tests {
         load(&overrides, &Env::default())
     }
 
+    fn resolve_one(path: &Path, overrides: Overrides) -> Result<Connection, Error> {
+        load_one(path, overrides)?.resolve(None)
+    }
+
     fn names(kc: &Kubeconfig) -> Vec<String> {
         kc.contexts().into_iter().map(|c| c.name).collect()
     }
@@ -1817,8 +1821,9 @@ pub(crate) mod tests {
             .join("\n")
     }
 
+    /// The message of an expected error (shared with the auth tests).
     #[track_caller]
-    fn err_text(r: Result<impl fmt::Debug, Error>) -> String {
+    pub(crate) fn err_text(r: Result<impl fmt::Debug, impl fmt::Display>) -> String {
         match r {
             Ok(v) => panic!("expected an error, got {v:?}"),
             Err(e) => e.to_string(),
@@ -2099,10 +2104,7 @@ pub(crate) mod tests {
                 ),
             ),
         );
-        let conn = load_one(&file, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("resolve");
+        let conn = resolve_one(&file, Overrides::default()).expect("resolve");
         assert_eq!(conn.tls.ca_pem, Some(ca));
         let client = conn.auth.client_cert.expect("client cert");
         assert_eq!(client.cert_pem, cert);
@@ -2222,10 +2224,7 @@ pub(crate) mod tests {
                 "",
             ),
         );
-        let conn = load_one(&file, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("resolve");
+        let conn = resolve_one(&file, Overrides::default()).expect("resolve");
         assert!(conn.tls.insecure_skip_verify);
     }
 
@@ -2359,17 +2358,13 @@ pub(crate) mod tests {
             ..Overrides::default()
         });
         assert_eq!(c.tls.ca_pem, std::fs::read(&other_ca).ok());
-        let e = err_text(
-            load_one(
-                &file,
-                Overrides {
-                    certificate_authority: Some(dir.path().join("absent.crt")),
-                    ..Overrides::default()
-                },
-            )
-            .expect("load")
-            .resolve(None),
-        );
+        let e = err_text(resolve_one(
+            &file,
+            Overrides {
+                certificate_authority: Some(dir.path().join("absent.crt")),
+                ..Overrides::default()
+            },
+        ));
         assert!(
             e.contains("absent.crt") && e.contains("--kube-certificate-authority"),
             "{e}"
@@ -2390,11 +2385,7 @@ pub(crate) mod tests {
                 "",
             ),
         );
-        let e = err_text(
-            load_one(&file, Overrides::default())
-                .expect("load")
-                .resolve(None),
-        );
+        let e = err_text(resolve_one(&file, Overrides::default()));
         assert!(
             e.contains("insecure-skip-tls-verify") && e.contains("certificate authority"),
             "{e}"
@@ -2403,10 +2394,7 @@ pub(crate) mod tests {
             "ok",
             simple("server: https://x:1\ninsecure-skip-tls-verify: true", ""),
         );
-        let conn = load_one(&file, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("ok");
+        let conn = resolve_one(&file, Overrides::default()).expect("ok");
         assert!(conn.tls.insecure_skip_verify);
     }
 
@@ -2455,27 +2443,19 @@ pub(crate) mod tests {
             "groups-only",
             simple("server: https://x:1", "as-groups: [g]"),
         );
-        let e = err_text(
-            load_one(&file2, Overrides::default())
-                .expect("load")
-                .resolve(None),
-        );
+        let e = err_text(resolve_one(&file2, Overrides::default()));
         assert!(
             e.contains("as-groups/as-uid") && e.contains("user to impersonate"),
             "{e}"
         );
         let file3 = dir.write("plain", simple("server: https://x:1", ""));
-        let e = err_text(
-            load_one(
-                &file3,
-                Overrides {
-                    impersonate_uid: Some("1".into()),
-                    ..Overrides::default()
-                },
-            )
-            .expect("load")
-            .resolve(None),
-        );
+        let e = err_text(resolve_one(
+            &file3,
+            Overrides {
+                impersonate_uid: Some("1".into()),
+                ..Overrides::default()
+            },
+        ));
         assert!(e.contains("user to impersonate"), "{e}");
     }
 
@@ -2493,7 +2473,7 @@ pub(crate) mod tests {
                 ),
             ),
         );
-        let c = load_one(
+        let c = resolve_one(
             &file,
             Overrides {
                 client_certificate: Some(cert_fixture("ec-p256.crt")),
@@ -2501,8 +2481,6 @@ pub(crate) mod tests {
                 ..Overrides::default()
             },
         )
-        .expect("load")
-        .resolve(None)
         .expect("resolve");
         let client = c.auth.client_cert.expect("cert");
         assert_eq!(
@@ -2565,11 +2543,7 @@ pub(crate) mod tests {
                 &format!("client-certificate: {}", cert_fixture("rsa.crt").display()),
             ),
         );
-        let e = err_text(
-            load_one(&file, Overrides::default())
-                .expect("load")
-                .resolve(None),
-        );
+        let e = err_text(resolve_one(&file, Overrides::default()));
         assert!(e.contains("client-key: not set"), "{e}");
         let file = dir.write(
             "missing-file",
@@ -2578,11 +2552,7 @@ pub(crate) mod tests {
                 "client-certificate: gone.crt\nclient-key: gone.key",
             ),
         );
-        let e = err_text(
-            load_one(&file, Overrides::default())
-                .expect("load")
-                .resolve(None),
-        );
+        let e = err_text(resolve_one(&file, Overrides::default()));
         assert!(
             e.contains("gone.crt") && e.contains("(client-certificate of user \"u\" in "),
             "{e}"
@@ -2596,11 +2566,7 @@ pub(crate) mod tests {
             "both",
             simple("server: https://x:1", "token: t\nusername: u\npassword: p"),
         );
-        let e = err_text(
-            load_one(&both, Overrides::default())
-                .expect("load")
-                .resolve(None),
-        );
+        let e = err_text(resolve_one(&both, Overrides::default()));
         assert!(e.contains("more than one authentication method"), "{e}");
         // A token beats a token file (which then need not even exist).
         let file = dir.write(
@@ -2610,30 +2576,20 @@ pub(crate) mod tests {
                 "token: t\ntokenFile: /nonexistent/token",
             ),
         );
-        let c = load_one(&file, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("ok");
+        let c = resolve_one(&file, Overrides::default()).expect("ok");
         assert_eq!(c.auth.token_file, None);
         assert_eq!(c.auth.method(), "bearer token");
         let file = dir.write(
             "file-missing",
             simple("server: https://x:1", "tokenFile: nope"),
         );
-        let e = err_text(
-            load_one(&file, Overrides::default())
-                .expect("load")
-                .resolve(None),
-        );
+        let e = err_text(resolve_one(&file, Overrides::default()));
         assert!(e.contains("nope") && e.contains("tokenFile"), "{e}");
         let basic = dir.write(
             "basic",
             simple("server: https://x:1", "username: admin\npassword: pw"),
         );
-        let c = load_one(&basic, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("ok");
+        let c = resolve_one(&basic, Overrides::default()).expect("ok");
         assert_eq!(c.auth.method(), "basic auth as \"admin\"");
     }
 
@@ -2641,20 +2597,14 @@ pub(crate) mod tests {
     fn credentials_only_over_tls_and_servers_get_a_scheme() {
         let dir = TempDir::new("schemes");
         let file = dir.write("http", simple("server: http://127.0.0.1:8001/", "token: t"));
-        let c = load_one(&file, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("ok");
+        let c = resolve_one(&file, Overrides::default()).expect("ok");
         assert_eq!(c.server, "http://127.0.0.1:8001");
         assert!(
             c.auth.token.is_none(),
             "credentials must not go over plain HTTP"
         );
         let file = dir.write("bare", simple("server: 127.0.0.1:6443", "token: t"));
-        let c = load_one(&file, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("ok");
+        let c = resolve_one(&file, Overrides::default()).expect("ok");
         assert_eq!(c.server, "http://127.0.0.1:6443");
         let file = dir.write(
             "bare-tls",
@@ -2663,18 +2613,11 @@ pub(crate) mod tests {
                 "token: t",
             ),
         );
-        let c = load_one(&file, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("ok");
+        let c = resolve_one(&file, Overrides::default()).expect("ok");
         assert_eq!(c.server, "https://localhost:6443");
         assert!(c.auth.token.is_some());
         let file = dir.write("ftp", simple("server: ftp://x", ""));
-        let e = err_text(
-            load_one(&file, Overrides::default())
-                .expect("load")
-                .resolve(None),
-        );
+        let e = err_text(resolve_one(&file, Overrides::default()));
         assert!(e.contains("server: unsupported scheme \"ftp\""), "{e}");
     }
 
@@ -2688,10 +2631,7 @@ pub(crate) mod tests {
                 "token: tok-secret",
             ),
         );
-        let c = load_one(&file, Overrides::default())
-            .expect("load")
-            .resolve(None)
-            .expect("ok");
+        let c = resolve_one(&file, Overrides::default()).expect("ok");
         assert_eq!(
             c.proxy_url.as_deref(),
             Some("http://user:hunter2@proxy:3128")
@@ -2709,11 +2649,7 @@ pub(crate) mod tests {
                 "",
             ),
         );
-        let e = err_text(
-            load_one(&file, Overrides::default())
-                .expect("load")
-                .resolve(None),
-        );
+        let e = err_text(resolve_one(&file, Overrides::default()));
         assert!(
             e.contains("proxy-url") && e.contains("\"ftp\"") && !e.contains("hunter2"),
             "{e}"
