@@ -1070,10 +1070,6 @@ impl Kubeconfig {
         &self.overrides
     }
 
-    fn file_of<T>(&self, entry: &Entry<T>) -> Option<PathBuf> {
-        entry.file.map(|i| self.files[i].clone())
-    }
-
     fn context_names(&self) -> Vec<String> {
         self.contexts.keys().cloned().collect()
     }
@@ -1081,239 +1077,301 @@ impl Kubeconfig {
     /// Resolve a context (`None`: the current one) into a `Connection`.
     pub fn resolve(&self, context: Option<&str>) -> Result<Connection, Error> {
         let ov = &self.overrides;
-        let name = context
-            .filter(|c| !c.is_empty())
-            .or_else(|| self.current_context())
-            .map(str::to_string);
-        let server_flag = ov.server.as_deref().filter(|s| !s.is_empty());
-        let ctx_entry = match &name {
-            Some(n) => Some(self.contexts.get(n).ok_or_else(|| Error::ContextNotFound {
-                name: n.clone(),
-                files: self.files.clone(),
-                available: self.context_names(),
-            })?),
-            // kubectl runs with `--server` and no context at all.
-            None if server_flag.is_some() => None,
-            None => {
-                return Err(Error::NoCurrentContext {
-                    files: self.files.clone(),
-                    available: self.context_names(),
-                });
-            }
-        };
-        let ctx = ctx_entry.map(|e| e.value.clone()).unwrap_or_default();
-        let ctx_file = ctx_entry.and_then(|e| self.file_of(e));
-
-        // The cluster: a named cluster must exist, unless `--server` says where to go anyway
-        // (client-go only requires it when `--cluster` names it; without a server the empty
-        // cluster fails below, we name the missing cluster instead).
-        if ctx.cluster.is_empty() && ctx_entry.is_some() && server_flag.is_none() {
-            return Err(Error::Invalid {
-                path: ctx_file,
-                entry: format!("context {:?}", name.clone().unwrap_or_default()),
-                field: "cluster".to_string(),
-                problem: "not set".to_string(),
-            });
-        }
-        let cluster_entry = self.clusters.get(&ctx.cluster);
-        if cluster_entry.is_none() && !ctx.cluster.is_empty() && server_flag.is_none() {
-            return Err(Error::ClusterNotFound {
-                context: name.clone().unwrap_or_default(),
-                cluster: ctx.cluster.clone(),
-                path: ctx_file,
-            });
-        }
-        let cluster_file = cluster_entry.and_then(|e| self.file_of(e));
-        let mut cluster = cluster_entry.map(|e| e.value.clone()).unwrap_or_default();
-        let cluster_label = if self.in_cluster {
-            "in-cluster configuration".to_string()
-        } else {
-            format!("cluster {:?}", ctx.cluster)
-        };
-        // A missing user is anonymous, as in client-go (the user is only required when a
-        // `--user` flag names it, and we have none).
-        let user_entry = self.users.get(&ctx.user);
-        let user_file = user_entry.and_then(|e| self.file_of(e));
-        let mut user = user_entry.map(|e| e.value.clone()).unwrap_or_default();
-        let user_label = format!("user {:?}", ctx.user);
-
-        // --- Cluster overrides, as DirectClientConfig.getCluster applies them.
-        let mut ca_flag = false;
-        if let Some(server) = server_flag {
-            cluster.server = Some(server.to_string());
-        }
-        // "setting a --server will effectively clear the KUBECONFIG value of tls-server-name".
-        if server_flag.is_some() || ov.tls_server_name.as_deref().is_some_and(|s| !s.is_empty()) {
-            cluster.tls_server_name = ov.tls_server_name.clone().filter(|s| !s.is_empty());
-        }
-        // --insecure-skip-tls-verify or --certificate-authority replace the file's CA settings
-        // together, so a kubeconfig CA does not conflict with the insecure flag.
-        if ov.insecure_skip_tls_verify || ov.certificate_authority.is_some() {
-            cluster.insecure = ov.insecure_skip_tls_verify;
-            cluster.ca_file = ov.certificate_authority.clone();
-            cluster.ca_data = None;
-            ca_flag = ov.certificate_authority.is_some();
-        }
-        let cluster_err = |field: &str, problem: &str| Error::Invalid {
-            path: cluster_file.clone(),
-            entry: cluster_label.clone(),
-            field: field.to_string(),
-            problem: problem.to_string(),
-        };
-
-        let Some(raw_server) = cluster.server.clone() else {
-            return Err(cluster_err("server", "not set"));
-        };
-        let has_ca = cluster.ca_data.is_some() || cluster.ca_file.is_some();
-        // client-go (transport.TLSConfigFor): "specifying a root certificates file with the
-        // insecure flag is not allowed".
-        if has_ca && cluster.insecure {
-            return Err(cluster_err(
-                "insecure-skip-tls-verify",
-                "set together with a certificate authority; kubectl refuses this combination too: remove one",
-            ));
-        }
-        let has_cert =
-            user.cert_file.is_some() || user.cert_data.is_some() || ov.client_certificate.is_some();
-        let server = normalize_server(&raw_server, has_ca || has_cert || cluster.insecure)
-            .map_err(|problem| cluster_err("server", &problem))?;
-        if let Some(proxy) = &cluster.proxy_url {
-            check_proxy_url(proxy).map_err(|problem| cluster_err("proxy-url", &problem))?;
-        }
-
-        // `*-data` wins over the file field (client-go's dataFromSliceOrFile); kubectl's
-        // validation also complains when both are set, we just take the data.
-        let ca_pem = match (&cluster.ca_data, &cluster.ca_file) {
-            (Some(data), _) => Some(data.clone()),
-            (None, Some(path)) => {
-                let what = if ca_flag {
-                    "--kube-certificate-authority".to_string()
-                } else {
-                    format!(
-                        "certificate-authority of {}",
-                        located(&cluster_label, &cluster_file)
-                    )
-                };
-                Some(read_file(path, what)?)
-            }
-            (None, None) => None,
-        };
-        if let Some(pem) = &ca_pem {
-            let field = match (&cluster.ca_data, ca_flag) {
-                (Some(_), _) => "certificate-authority-data",
-                (None, true) => "--kube-certificate-authority",
-                (None, false) => "certificate-authority",
-            };
-            check_ca(pem).map_err(|problem| cluster_err(field, problem))?;
-        }
-        let tls = TlsSettings {
-            ca_pem,
-            insecure_skip_verify: cluster.insecure,
-            server_name: cluster.tls_server_name.clone(),
-        };
-
-        // --- User overrides (client-go merges the flags over the user entry).
-        if let Some(token) = ov.token.clone().filter(|t| !t.is_empty()) {
-            user.token = Some(token);
-        }
-        let mut cert_flag = false;
-        let mut key_flag = false;
-        if let Some(path) = &ov.client_certificate {
-            user.cert_file = Some(path.clone());
-            user.cert_data = None;
-            cert_flag = true;
-        }
-        if let Some(path) = &ov.client_key {
-            user.key_file = Some(path.clone());
-            user.key_data = None;
-            key_flag = true;
-        }
-        if let Some(u) = ov.impersonate_user.clone().filter(|u| !u.is_empty()) {
-            user.impersonate = Some(u);
-        }
-        if !ov.impersonate_groups.is_empty() {
-            user.impersonate_groups = ov.impersonate_groups.clone();
-        }
-        if let Some(uid) = ov.impersonate_uid.clone().filter(|u| !u.is_empty()) {
-            user.impersonate_uid = Some(uid);
-        }
-        let user_err = |field: &str, problem: &str| Error::Invalid {
-            path: user_file.clone(),
-            entry: user_label.clone(),
-            field: field.to_string(),
-            problem: problem.to_string(),
-        };
-
-        // validateAuthInfo: impersonating groups or a uid needs a user to impersonate.
-        if user.impersonate.is_none()
-            && (!user.impersonate_groups.is_empty() || user.impersonate_uid.is_some())
-        {
-            return Err(user_err(
-                "as-groups/as-uid",
-                "impersonating groups or a uid needs a user to impersonate (as, --kube-as)",
-            ));
-        }
-        if user.impersonate_extra {
-            return Err(user_err(
-                "as-user-extra",
-                "impersonating user extras is not supported; remove as-user-extra",
-            ));
-        }
-        let impersonate = Impersonation {
-            user: user.impersonate.clone(),
-            groups: user.impersonate_groups.clone(),
-            uid: user.impersonate_uid.clone(),
-        };
-
+        let (name, ctx) = self.pick_context(context)?;
+        let mut cluster = self.context_cluster(&name, &ctx)?;
+        let mut user = self.context_user(&ctx.value);
+        let ca_flag = apply_cluster_flags(&mut cluster.value, ov);
+        let flags = apply_user_flags(&mut user.value, ov);
+        let has_cert = user.value.cert_file.is_some() || user.value.cert_data.is_some();
+        let (server, tls) = transport(&cluster, ca_flag, has_cert)?;
+        let impersonate = impersonation(&user)?;
         // Credentials only travel over TLS: client-go reads the user's credentials only when
         // the transport is TLS (DirectClientConfig.ClientConfig, IsConfigTransportTLS).
         let auth = if server.starts_with("https://") {
-            let user_where = located(&user_label, &user_file);
-            let flags = (cert_flag, key_flag);
-            resolve_auth(
-                &user,
-                flags,
-                &user_where,
-                &user_err,
-                &server,
-                &tls,
-                &cluster,
-            )?
+            resolve_auth(&user, flags, &server, &tls, &cluster.value)?
         } else {
             AuthConfig::default()
         };
-
         let namespace = ov
             .namespace
             .clone()
             .filter(|n| !n.is_empty())
-            .or(ctx.namespace.clone())
+            .or(ctx.value.namespace)
             .unwrap_or_else(|| "default".to_string());
-
         Ok(Connection {
-            context: name.unwrap_or_default(),
-            cluster: ctx.cluster,
-            user: ctx.user,
+            context: name,
+            cluster: ctx.value.cluster,
+            user: ctx.value.user,
             server,
             namespace,
             tls,
-            proxy_url: cluster.proxy_url.clone(),
+            proxy_url: cluster.value.proxy_url,
             auth,
             impersonate,
         })
     }
+
+    /// The context to use: the one asked for, else `--kube-context`, else `current-context`.
+    /// With `--server` and no context at all, an empty one (kubectl runs like that too).
+    fn pick_context(&self, asked: Option<&str>) -> Result<(String, Located<RawContext>), Error> {
+        let name = asked
+            .filter(|c| !c.is_empty())
+            .or_else(|| self.current_context());
+        let Some(name) = name else {
+            if server_flag(&self.overrides).is_some() {
+                return Ok((String::new(), Located::anonymous(RawContext::default())));
+            }
+            return Err(Error::NoCurrentContext {
+                files: self.files.clone(),
+                available: self.context_names(),
+            });
+        };
+        let entry = self
+            .contexts
+            .get(name)
+            .ok_or_else(|| Error::ContextNotFound {
+                name: name.to_string(),
+                files: self.files.clone(),
+                available: self.context_names(),
+            })?;
+        Ok((
+            name.to_string(),
+            self.locate(format!("context {name:?}"), entry),
+        ))
+    }
+
+    /// The context's cluster. A named cluster must exist unless `--server` says where to go
+    /// anyway (client-go does not require it then); we name what is missing instead of
+    /// client-go's "no server" for an empty cluster.
+    fn context_cluster(
+        &self,
+        name: &str,
+        ctx: &Located<RawContext>,
+    ) -> Result<Located<RawCluster>, Error> {
+        let cluster = &ctx.value.cluster;
+        let server_given = server_flag(&self.overrides).is_some();
+        match self.clusters.get(cluster) {
+            Some(entry) => {
+                let label = if self.in_cluster {
+                    "in-cluster configuration".to_string()
+                } else {
+                    format!("cluster {cluster:?}")
+                };
+                Ok(self.locate(label, entry))
+            }
+            None if server_given => Ok(Located::anonymous(RawCluster::default())),
+            None if cluster.is_empty() => Err(ctx.err("cluster", "not set")),
+            None => Err(Error::ClusterNotFound {
+                context: name.to_string(),
+                cluster: cluster.clone(),
+                path: ctx.file.clone(),
+            }),
+        }
+    }
+
+    /// The context's user; a missing one is anonymous, as in client-go (the user is only
+    /// required when a `--user` flag names it, and we have none).
+    fn context_user(&self, ctx: &RawContext) -> Located<RawUser> {
+        let label = format!("user {:?}", ctx.user);
+        match self.users.get(&ctx.user) {
+            Some(entry) => self.locate(label, entry),
+            None => Located {
+                value: RawUser::default(),
+                label,
+                file: None,
+            },
+        }
+    }
+
+    fn locate<T: Clone>(&self, label: String, entry: &Entry<T>) -> Located<T> {
+        Located {
+            value: entry.value.clone(),
+            label,
+            file: entry.file.map(|i| self.files[i].clone()),
+        }
+    }
+}
+
+/// An entry picked for a connection, with what error messages need to point at it.
+struct Located<T> {
+    value: T,
+    /// `cluster "prod"`, `user "alice"`, `context "dev"`.
+    label: String,
+    /// The kubeconfig file that defined it (`None` in a cluster or when made up from flags).
+    file: Option<PathBuf>,
+}
+
+impl<T> Located<T> {
+    fn anonymous(value: T) -> Located<T> {
+        Located {
+            value,
+            label: String::new(),
+            file: None,
+        }
+    }
+
+    fn err(&self, field: &str, problem: &str) -> Error {
+        Error::Invalid {
+            path: self.file.clone(),
+            entry: self.label.clone(),
+            field: field.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    /// `user "alice" in /home/me/.kube/config`, for messages about a file an entry names.
+    fn describe(&self) -> String {
+        match &self.file {
+            Some(file) => format!("{} in {}", self.label, file.display()),
+            None => self.label.clone(),
+        }
+    }
+}
+
+fn server_flag(ov: &Overrides) -> Option<&str> {
+    ov.server.as_deref().filter(|s| !s.is_empty())
+}
+
+/// Apply `--server`, `--tls-server-name`, `--certificate-authority` and
+/// `--insecure-skip-tls-verify` the way DirectClientConfig.getCluster does. True when the CA
+/// now comes from the flag.
+fn apply_cluster_flags(cluster: &mut RawCluster, ov: &Overrides) -> bool {
+    if let Some(server) = server_flag(ov) {
+        cluster.server = Some(server.to_string());
+    }
+    // "setting a --server will effectively clear the KUBECONFIG value of tls-server-name".
+    let name_flag = ov.tls_server_name.clone().filter(|s| !s.is_empty());
+    if server_flag(ov).is_some() || name_flag.is_some() {
+        cluster.tls_server_name = name_flag;
+    }
+    // --insecure-skip-tls-verify or --certificate-authority replace the file's CA settings
+    // together, so a kubeconfig CA does not conflict with the insecure flag.
+    if ov.insecure_skip_tls_verify || ov.certificate_authority.is_some() {
+        cluster.insecure = ov.insecure_skip_tls_verify;
+        cluster.ca_file = ov.certificate_authority.clone();
+        cluster.ca_data = None;
+    }
+    ov.certificate_authority.is_some()
+}
+
+/// Which of the client certificate and key come from flags (for error messages).
+#[derive(Clone, Copy)]
+struct CertFlags {
+    cert: bool,
+    key: bool,
+}
+
+/// Merge `--token`, `--client-certificate`, `--client-key` and `--as*` over the user entry
+/// (client-go merges the override AuthInfo over the file's). A flag file replaces the entry's
+/// `*-data` too, so the flag is what gets used.
+fn apply_user_flags(user: &mut RawUser, ov: &Overrides) -> CertFlags {
+    if let Some(token) = ov.token.clone().filter(|t| !t.is_empty()) {
+        user.token = Some(token);
+    }
+    if let Some(path) = &ov.client_certificate {
+        user.cert_file = Some(path.clone());
+        user.cert_data = None;
+    }
+    if let Some(path) = &ov.client_key {
+        user.key_file = Some(path.clone());
+        user.key_data = None;
+    }
+    if let Some(u) = ov.impersonate_user.clone().filter(|u| !u.is_empty()) {
+        user.impersonate = Some(u);
+    }
+    if !ov.impersonate_groups.is_empty() {
+        user.impersonate_groups = ov.impersonate_groups.clone();
+    }
+    if let Some(uid) = ov.impersonate_uid.clone().filter(|u| !u.is_empty()) {
+        user.impersonate_uid = Some(uid);
+    }
+    CertFlags {
+        cert: ov.client_certificate.is_some(),
+        key: ov.client_key.is_some(),
+    }
+}
+
+/// The server URL and TLS settings of a cluster (after flags), with the files read.
+fn transport(
+    cluster: &Located<RawCluster>,
+    ca_flag: bool,
+    has_cert: bool,
+) -> Result<(String, TlsSettings), Error> {
+    let c = &cluster.value;
+    let Some(raw_server) = &c.server else {
+        return Err(cluster.err("server", "not set"));
+    };
+    let has_ca = c.ca_data.is_some() || c.ca_file.is_some();
+    // client-go (transport.TLSConfigFor): "specifying a root certificates file with the
+    // insecure flag is not allowed".
+    if has_ca && c.insecure {
+        return Err(cluster.err(
+            "insecure-skip-tls-verify",
+            "set together with a certificate authority; kubectl refuses this combination too: remove one",
+        ));
+    }
+    let server = normalize_server(raw_server, has_ca || has_cert || c.insecure)
+        .map_err(|problem| cluster.err("server", &problem))?;
+    if let Some(proxy) = &c.proxy_url {
+        check_proxy_url(proxy).map_err(|problem| cluster.err("proxy-url", &problem))?;
+    }
+    // `*-data` wins over the file field (client-go's dataFromSliceOrFile); kubectl's
+    // validation also complains when both are set, we just take the data.
+    let (ca_pem, field) = match (&c.ca_data, &c.ca_file) {
+        (Some(data), _) => (Some(data.clone()), "certificate-authority-data"),
+        (None, Some(path)) if ca_flag => (
+            Some(read_file(path, "--kube-certificate-authority".to_string())?),
+            "--kube-certificate-authority",
+        ),
+        (None, Some(path)) => {
+            let what = format!("certificate-authority of {}", cluster.describe());
+            (Some(read_file(path, what)?), "certificate-authority")
+        }
+        (None, None) => (None, ""),
+    };
+    if let Some(pem) = &ca_pem {
+        check_ca(pem).map_err(|problem| cluster.err(field, problem))?;
+    }
+    let tls = TlsSettings {
+        ca_pem,
+        insecure_skip_verify: c.insecure,
+        server_name: c.tls_server_name.clone(),
+    };
+    Ok((server, tls))
+}
+
+/// The `Impersonate-*` identity, validated as kubectl's validateAuthInfo does.
+fn impersonation(user: &Located<RawUser>) -> Result<Impersonation, Error> {
+    let u = &user.value;
+    if u.impersonate.is_none() && (!u.impersonate_groups.is_empty() || u.impersonate_uid.is_some())
+    {
+        return Err(user.err(
+            "as-groups/as-uid",
+            "impersonating groups or a uid needs a user to impersonate (as, --kube-as)",
+        ));
+    }
+    if u.impersonate_extra {
+        return Err(user.err(
+            "as-user-extra",
+            "impersonating user extras is not supported; remove as-user-extra",
+        ));
+    }
+    Ok(Impersonation {
+        user: u.impersonate.clone(),
+        groups: u.impersonate_groups.clone(),
+        uid: u.impersonate_uid.clone(),
+    })
 }
 
 /// The user's credentials after overrides, validated and with certificate files read.
 fn resolve_auth(
-    user: &RawUser,
-    (cert_flag, key_flag): (bool, bool),
-    user_where: &str,
-    user_err: &dyn Fn(&str, &str) -> Error,
+    located: &Located<RawUser>,
+    flags: CertFlags,
     server: &str,
     tls: &TlsSettings,
     cluster: &RawCluster,
 ) -> Result<AuthConfig, Error> {
+    let user = &located.value;
     // A static token wins over a token file (client-go keeps the token when both are set).
     let token = user.token.clone();
     let token_file = if token.is_some() {
@@ -1323,13 +1381,11 @@ fn resolve_auth(
     };
     if let Some(path) = &token_file {
         // client-go reads the file once when it builds the config and fails if it cannot.
-        std::fs::metadata(path)
-            .and_then(|_| std::fs::File::open(path).map(drop))
-            .map_err(|source| Error::Read {
-                path: path.clone(),
-                what: Some(format!("tokenFile of {user_where}")),
-                source,
-            })?;
+        std::fs::File::open(path).map_err(|source| Error::Read {
+            path: path.clone(),
+            what: Some(format!("tokenFile of {}", located.describe())),
+            source,
+        })?;
     }
     let basic = match (&user.username, &user.password) {
         (None, None) => None,
@@ -1339,60 +1395,15 @@ fn resolve_auth(
         }),
     };
     if (token.is_some() || token_file.is_some()) && basic.is_some() {
-        return Err(user_err(
+        return Err(located.err(
             "token/username",
             "more than one authentication method (token and basic auth); kubectl refuses this too",
         ));
     }
-
-    let cert = match (&user.cert_data, &user.cert_file) {
-        (Some(data), _) => Some(data.clone()),
-        (None, Some(path)) => Some(read_file(
-            path,
-            if cert_flag {
-                "--kube-client-certificate".to_string()
-            } else {
-                format!("client-certificate of {user_where}")
-            },
-        )?),
-        (None, None) => None,
-    };
-    let key = match (&user.key_data, &user.key_file) {
-        (Some(data), _) => Some(data.clone()),
-        (None, Some(path)) => Some(SecretBytes::new(read_file(
-            path,
-            if key_flag {
-                "--kube-client-key".to_string()
-            } else {
-                format!("client-key of {user_where}")
-            },
-        )?)),
-        (None, None) => None,
-    };
-    let client_cert = match (cert, key) {
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(user_err(
-                "client-key",
-                "not set, but a client certificate is",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(user_err(
-                "client-certificate",
-                "not set, but a client key is",
-            ));
-        }
-        (Some(cert_pem), Some(key_pem)) => {
-            check_client_cert(&cert_pem, key_pem.expose())
-                .map_err(|problem| user_err("client-certificate/client-key", &problem))?;
-            Some(ClientCert { cert_pem, key_pem })
-        }
-    };
-
+    let client_cert = client_cert(located, flags)?;
     let exec = match &user.exec {
         None => None,
-        Some(raw) => Some(resolve_exec(raw, user, user_err, server, tls, cluster)?),
+        Some(raw) => Some(resolve_exec(raw, located, server, tls, cluster)?),
     };
     Ok(AuthConfig {
         client_cert,
@@ -1404,20 +1415,61 @@ fn resolve_auth(
     })
 }
 
+/// The client certificate and key, read and checked to belong together.
+fn client_cert(located: &Located<RawUser>, flags: CertFlags) -> Result<Option<ClientCert>, Error> {
+    let user = &located.value;
+    let what = |flag: bool, flag_name: &str, field: &str| {
+        if flag {
+            flag_name.to_string()
+        } else {
+            format!("{field} of {}", located.describe())
+        }
+    };
+    let cert = match (&user.cert_data, &user.cert_file) {
+        (Some(data), _) => Some(data.clone()),
+        (None, Some(path)) => Some(read_file(
+            path,
+            what(
+                flags.cert,
+                "--kube-client-certificate",
+                "client-certificate",
+            ),
+        )?),
+        (None, None) => None,
+    };
+    let key = match (&user.key_data, &user.key_file) {
+        (Some(data), _) => Some(data.clone()),
+        (None, Some(path)) => Some(SecretBytes::new(read_file(
+            path,
+            what(flags.key, "--kube-client-key", "client-key"),
+        )?)),
+        (None, None) => None,
+    };
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(located.err("client-key", "not set, but a client certificate is")),
+        (None, Some(_)) => Err(located.err("client-certificate", "not set, but a client key is")),
+        (Some(cert_pem), Some(key_pem)) => {
+            check_client_cert(&cert_pem, key_pem.expose())
+                .map_err(|problem| located.err("client-certificate/client-key", &problem))?;
+            Ok(Some(ClientCert { cert_pem, key_pem }))
+        }
+    }
+}
+
 fn resolve_exec(
     raw: &RawExec,
-    user: &RawUser,
-    user_err: &dyn Fn(&str, &str) -> Error,
+    located: &Located<RawUser>,
     server: &str,
     tls: &TlsSettings,
     cluster: &RawCluster,
 ) -> Result<ExecConfig, Error> {
     let Some(command) = raw.command.clone() else {
-        return Err(user_err("exec.command", "not set"));
+        return Err(located.err("exec.command", "not set"));
     };
     let api_version = raw.api_version.clone().unwrap_or_default();
     if !EXEC_API_VERSIONS.contains(&api_version.as_str()) {
-        return Err(user_err(
+        return Err(located.err(
             "exec.apiVersion",
             &format!(
                 "{api_version:?} is not supported (use {} or {})",
@@ -1430,7 +1482,7 @@ fn resolve_exec(
     if let Some(mode) = &raw.interactive_mode
         && !["Never", "IfAvailable", "Always"].contains(&mode.as_str())
     {
-        return Err(user_err(
+        return Err(located.err(
             "exec.interactiveMode",
             "must be Never, IfAvailable or Always",
         ));
@@ -1465,18 +1517,10 @@ fn resolve_exec(
         install_hint: raw.install_hint.clone().map(|h| strip_controls(&h)),
         provide_cluster_info: raw.provide_cluster_info,
         interactive_mode: raw.interactive_mode.clone(),
-        base_dir: user.base_dir.clone(),
+        base_dir: located.value.base_dir.clone(),
         cluster_config: cluster.exec_extension.clone(),
         cluster_info,
     })
-}
-
-/// `user "alice" in /home/me/.kube/config`, for messages about a file an entry names.
-fn located(label: &str, file: &Option<PathBuf>) -> String {
-    match file {
-        Some(file) => format!("{label} in {}", file.display()),
-        None => label.to_string(),
-    }
 }
 
 fn read_file(path: &Path, what: String) -> Result<Vec<u8>, Error> {
