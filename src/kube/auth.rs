@@ -256,7 +256,12 @@ impl Authenticator {
         let mut command = Command::new(&program);
         command
             .args(&exec.args)
-            .envs(exec.env.iter().map(|(k, v)| (k, v.expose())))
+            .envs(
+                exec.env
+                    .iter()
+                    .filter(|(k, _)| !k.is_empty())
+                    .map(|(k, v)| (k, v.expose())),
+            )
             .env("KUBERNETES_EXEC_INFO", info)
             // Never our stdin: it carries the MCP protocol, and a plugin reading it would eat
             // requests (and could hang waiting for a prompt answer).
