@@ -1,20 +1,92 @@
 //! Credentials at request time: bearer tokens, token files, basic auth, client certificates,
 //! exec credential plugins and in-cluster service accounts; impersonation headers.
-//! OWNER: issue 3 (kubeconfig + auth). The API below is the contract the REST client uses.
+//! The API below is the contract the REST client uses.
+//!
+//! Precedence follows client-go: a static token (or token file) or basic auth goes in the
+//! `Authorization` header; a client certificate from the kubeconfig is presented in TLS; an exec
+//! plugin only runs when the user has none of those ("for requests like `kubectl get --token`
+//! we should assume the intention is to use the provided token", exec.go).
 
 use std::fmt;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::Secret;
-use super::config::{AuthConfig, ClientCert, Impersonation};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::config::{AuthConfig, ClientCert, ExecConfig, Impersonation, check_client_cert};
+use super::{Secret, SecretBytes};
+
+/// How long an exec plugin may run before it is killed. client-go has no limit; we do, because
+/// a hung plugin would otherwise hang every tool call on that context.
+pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Exec credentials are refreshed this long before `expirationTimestamp` (or at half their
+/// lifetime when that is shorter), so a token does not expire in the middle of a request.
+const REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+/// client-go's file token source re-reads the file at least this often even when it looks
+/// unchanged (CachedFileTokenSource: one minute).
+const TOKEN_FILE_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// What we keep of a plugin's output and error stream.
+const EXEC_STDOUT_LIMIT: u64 = 1 << 20;
+const EXEC_STDERR_LIMIT: u64 = 64 << 10;
+/// How much of the plugin's stderr an error message quotes (its end: that is where the reason is).
+const STDERR_QUOTE_CHARS: usize = 1000;
 
 /// Produces credentials for one connection. Shared between threads; caches exec-plugin output
 /// until it expires and re-reads token files when they change.
-#[derive(Debug)]
 pub struct Authenticator {
-    #[allow(dead_code)]
     config: AuthConfig,
-    #[allow(dead_code)]
     context: String,
+    exec_timeout: Duration,
+    token_file: Mutex<Option<FileToken>>,
+    /// Held while the plugin runs, so concurrent requests wait for one run instead of starting
+    /// several.
+    exec: Mutex<Option<ExecCredentials>>,
+}
+
+/// A token read from `tokenFile`, with what the file looked like when it was read.
+struct FileToken {
+    stamp: FileStamp,
+    read_at: Instant,
+    token: Secret,
+}
+
+/// Enough of a file's metadata to notice a rewrite or an atomic replacement (projected
+/// service-account tokens are swapped in through a symlink: a new inode).
+#[derive(PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(meta: &std::fs::Metadata) -> FileStamp {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        FileStamp {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+            inode,
+        }
+    }
+}
+
+/// What an exec plugin returned, and until when to trust it.
+struct ExecCredentials {
+    token: Option<Secret>,
+    client_cert: Option<ClientCert>,
+    /// `None`: no expirationTimestamp, valid until a 401 calls `invalidate`.
+    refresh_after: Option<SystemTime>,
 }
 
 impl Authenticator {
@@ -22,24 +94,489 @@ impl Authenticator {
         Authenticator {
             config,
             context: context.to_string(),
+            exec_timeout: DEFAULT_EXEC_TIMEOUT,
+            token_file: Mutex::new(None),
+            exec: Mutex::new(None),
         }
+    }
+
+    /// Change how long an exec plugin may run (default [`DEFAULT_EXEC_TIMEOUT`]).
+    pub fn with_exec_timeout(mut self, timeout: Duration) -> Authenticator {
+        self.exec_timeout = timeout;
+        self
+    }
+
+    /// The configuration this authenticator serves.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
     }
 
     /// The `Authorization` header value for the next request (`Bearer ...` or `Basic ...`),
     /// `None` when the identity is a client certificate only.
     pub fn authorization(&self) -> Result<Option<Secret>, Error> {
-        // Stub: static token only; the full version adds token files, basic auth and exec plugins.
-        Ok(self.config.token.as_ref().map(|t| Secret::new(format!("Bearer {}", t.expose()))))
+        self.refuse_auth_provider()?;
+        if let Some(token) = self.config.token.as_ref().filter(|t| !t.is_empty()) {
+            return Ok(Some(bearer(token)));
+        }
+        if let Some(path) = &self.config.token_file {
+            return self.file_token(path).map(|t| Some(bearer(&t)));
+        }
+        if let Some(basic) = &self.config.basic {
+            let pair = format!("{}:{}", basic.username, basic.password.expose());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            return Ok(Some(Secret::new(format!("Basic {encoded}"))));
+        }
+        if let Some(exec) = self.exec_in_use() {
+            return self.with_exec_credentials(exec, |c| c.token.as_ref().map(bearer));
+        }
+        Ok(None)
     }
 
     /// The client certificate and key to present (from the kubeconfig or an exec plugin).
     pub fn client_identity(&self) -> Result<Option<ClientCert>, Error> {
-        Ok(self.config.client_cert.clone())
+        self.refuse_auth_provider()?;
+        if let Some(cert) = &self.config.client_cert {
+            return Ok(Some(cert.clone()));
+        }
+        match self.exec_in_use() {
+            Some(exec) => self.with_exec_credentials(exec, |c| c.client_cert.clone()),
+            None => Ok(None),
+        }
     }
 
     /// Forget cached exec credentials (after a 401) so the next request runs the plugin again.
-    pub fn invalidate(&self) {}
+    /// Also forgets the token read from a token file, so it is read again.
+    pub fn invalidate(&self) {
+        *lock(&self.exec) = None;
+        *lock(&self.token_file) = None;
+    }
+
+    /// The exec plugin, when no static credential takes precedence over it.
+    fn exec_in_use(&self) -> Option<&ExecConfig> {
+        let c = &self.config;
+        let has_static = c.token.as_ref().is_some_and(|t| !t.is_empty())
+            || c.token_file.is_some()
+            || c.basic.is_some()
+            || c.client_cert.is_some();
+        if has_static { None } else { c.exec.as_ref() }
+    }
+
+    fn refuse_auth_provider(&self) -> Result<(), Error> {
+        match &self.config.auth_provider {
+            Some(name) => Err(Error::AuthProvider {
+                context: self.context.clone(),
+                name: name.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The token in `path`, read again when the file changed or the last read is old.
+    fn file_token(&self, path: &Path) -> Result<Secret, Error> {
+        let read_err = |source: io::Error| Error::TokenFile {
+            context: self.context.clone(),
+            path: path.to_path_buf(),
+            source,
+        };
+        let stamp = FileStamp::of(&std::fs::metadata(path).map_err(read_err)?);
+        let mut cached = lock(&self.token_file);
+        if let Some(c) = cached.as_ref()
+            && c.stamp == stamp
+            && c.read_at.elapsed() < TOKEN_FILE_MAX_AGE
+        {
+            return Ok(c.token.clone());
+        }
+        let text = std::fs::read_to_string(path).map_err(read_err)?;
+        // client-go trims the file's whitespace and refuses an empty token.
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(Error::EmptyTokenFile {
+                context: self.context.clone(),
+                path: path.to_path_buf(),
+            });
+        }
+        let token = Secret::new(token);
+        *cached = Some(FileToken {
+            stamp,
+            read_at: Instant::now(),
+            token: token.clone(),
+        });
+        Ok(token)
+    }
+
+    /// Run `pick` on valid exec credentials, running the plugin first when there are none yet
+    /// or they are about to expire.
+    fn with_exec_credentials<T>(
+        &self,
+        exec: &ExecConfig,
+        pick: impl FnOnce(&ExecCredentials) -> T,
+    ) -> Result<T, Error> {
+        let mut cached = lock(&self.exec);
+        let fresh = cached.as_ref().is_some_and(|c| match c.refresh_after {
+            None => true,
+            Some(at) => SystemTime::now() < at,
+        });
+        if !fresh {
+            *cached = Some(self.run_plugin(exec)?);
+        }
+        match cached.as_ref() {
+            Some(creds) => Ok(pick(creds)),
+            // Unreachable: just filled above. Answer as "no credential" rather than panic.
+            None => Err(self.exec_err(exec, ExecProblem::Output("no credentials".into()))),
+        }
+    }
+
+    fn exec_err(&self, exec: &ExecConfig, problem: ExecProblem) -> Error {
+        Error::Exec {
+            context: self.context.clone(),
+            command: exec.command.clone(),
+            install_hint: exec.install_hint.clone(),
+            problem,
+        }
+    }
+
+    fn run_plugin(&self, exec: &ExecConfig) -> Result<ExecCredentials, Error> {
+        // client-go: "exec plugin cannot support interactive mode: standard input is not a
+        // terminal". Our stdin is the MCP protocol, never a terminal.
+        if exec.interactive_mode.as_deref() == Some("Always") {
+            return Err(self.exec_err(exec, ExecProblem::Interactive));
+        }
+        let program = match &exec.base_dir {
+            Some(dir) if exec.command.contains(std::path::MAIN_SEPARATOR) => {
+                dir.join(&exec.command)
+            }
+            _ => PathBuf::from(&exec.command),
+        };
+        let info = exec_info(exec).map_err(|e| {
+            self.exec_err(
+                exec,
+                ExecProblem::Output(format!("KUBERNETES_EXEC_INFO: {e}")),
+            )
+        })?;
+        let mut command = Command::new(&program);
+        command
+            .args(&exec.args)
+            .envs(
+                exec.env
+                    .iter()
+                    .filter(|(k, _)| !k.is_empty())
+                    .map(|(k, v)| (k, v.expose())),
+            )
+            .env("KUBERNETES_EXEC_INFO", info)
+            // Never our stdin: it carries the MCP protocol, and a plugin reading it would eat
+            // requests (and could hang waiting for a prompt answer).
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = command.spawn().map_err(|e| {
+            let problem = if e.kind() == io::ErrorKind::NotFound {
+                ExecProblem::NotFound(e)
+            } else {
+                ExecProblem::Spawn(e)
+            };
+            self.exec_err(exec, problem)
+        })?;
+        let output = wait_with_timeout(child, self.exec_timeout)
+            .map_err(|problem| self.exec_err(exec, problem))?;
+        if !output.status.success() {
+            return Err(self.exec_err(
+                exec,
+                ExecProblem::Failed {
+                    status: output.status,
+                    stderr: quote_stderr(&output.stderr),
+                },
+            ));
+        }
+        parse_exec_output(&output.stdout, &exec.api_version)
+            .map_err(|problem| self.exec_err(exec, ExecProblem::Output(problem)))
+    }
 }
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("context", &self.context)
+            .field("method", &self.config.method())
+            .field("exec_timeout", &self.exec_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bearer(token: &Secret) -> Secret {
+    Secret::new(format!("Bearer {}", token.expose()))
+}
+
+/// A poisoned lock only means another request panicked mid-update; the cache inside is still
+/// a valid value (or `None`), so go on with it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exec plugins (client.authentication.k8s.io, client-go's plugin/pkg/client/auth/exec)
+
+/// `KUBERNETES_EXEC_INFO`: an ExecCredential with the spec only, fields in client-go's order.
+#[derive(Serialize)]
+struct ExecInfo<'a> {
+    kind: &'static str,
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    spec: ExecInfoSpec<'a>,
+}
+
+#[derive(Serialize)]
+struct ExecInfoSpec<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a serde_json::Value>,
+    /// Always false: we have no terminal to offer.
+    interactive: bool,
+}
+
+fn exec_info(exec: &ExecConfig) -> Result<String, serde_json::Error> {
+    let cluster = if exec.provide_cluster_info {
+        exec.cluster_info.as_ref()
+    } else {
+        None
+    };
+    serde_json::to_string(&ExecInfo {
+        kind: "ExecCredential",
+        api_version: &exec.api_version,
+        spec: ExecInfoSpec {
+            cluster,
+            interactive: false,
+        },
+    })
+}
+
+#[derive(Deserialize)]
+struct ExecCredentialOut {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    kind: Option<String>,
+    status: Option<ExecStatusOut>,
+}
+
+#[derive(Deserialize)]
+struct ExecStatusOut {
+    token: Option<String>,
+    #[serde(rename = "expirationTimestamp")]
+    expiration: Option<String>,
+    #[serde(rename = "clientCertificateData")]
+    client_certificate_data: Option<String>,
+    #[serde(rename = "clientKeyData")]
+    client_key_data: Option<String>,
+}
+
+/// Check the plugin's ExecCredential the way client-go does. Problems never quote the output:
+/// it holds the credential.
+fn parse_exec_output(stdout: &[u8], api_version: &str) -> Result<ExecCredentials, String> {
+    let cred: ExecCredentialOut = serde_json::from_slice(stdout).map_err(|e| {
+        format!(
+            "its output is not an ExecCredential JSON object ({} error at line {} column {})",
+            match e.classify() {
+                serde_json::error::Category::Io => "read",
+                serde_json::error::Category::Syntax => "syntax",
+                serde_json::error::Category::Data => "type",
+                serde_json::error::Category::Eof => "unexpected end",
+            },
+            e.line(),
+            e.column()
+        )
+    })?;
+    if cred.kind.as_deref() != Some("ExecCredential") {
+        return Err("its output has no `kind: ExecCredential`".to_string());
+    }
+    let returned = cred.api_version.unwrap_or_default();
+    if returned != api_version {
+        return Err(format!(
+            "it is configured for {api_version} but returned apiVersion {returned:?}"
+        ));
+    }
+    let Some(status) = cred.status else {
+        return Err("it returned no status field".to_string());
+    };
+    let token = status.token.filter(|t| !t.is_empty()).map(Secret::new);
+    let cert = status.client_certificate_data.filter(|c| !c.is_empty());
+    let key = status.client_key_data.filter(|k| !k.is_empty());
+    let client_cert = match (cert, key) {
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            return Err("it returned a client certificate or key without the other".to_string());
+        }
+        (Some(cert), Some(key)) => {
+            check_client_cert(cert.as_bytes(), key.as_bytes())?;
+            Some(ClientCert {
+                cert_pem: cert.into_bytes(),
+                key_pem: SecretBytes::new(key.into_bytes()),
+            })
+        }
+    };
+    if token.is_none() && client_cert.is_none() {
+        return Err("it returned neither a token nor a client certificate and key".to_string());
+    }
+    let refresh_after = match status.expiration.filter(|e| !e.is_empty()) {
+        None => None,
+        Some(text) => {
+            let expiry = parse_rfc3339(&text)
+                .ok_or_else(|| format!("its expirationTimestamp {text:?} is not RFC 3339"))?;
+            let now = SystemTime::now();
+            let lifetime = expiry.duration_since(now).unwrap_or_default();
+            Some(expiry - REFRESH_MARGIN.min(lifetime / 2))
+        }
+    };
+    Ok(ExecCredentials {
+        token,
+        client_cert,
+        refresh_after,
+    })
+}
+
+/// `2024-05-06T07:08:09Z`, with optional fraction and `±hh:mm` offset (metav1.Time's format).
+fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = b.get(range)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(digits).ok()?.parse().ok()
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut nanos = 0u32;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let kept = &fraction[..digits.min(9)];
+        nanos = kept.parse::<u32>().ok()? * 10u32.pow(9 - kept.len() as u32);
+        rest = &fraction[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let o = rest.as_bytes();
+            if o.len() != 6 || o[3] != b':' || !matches!(o[0], b'+' | b'-') {
+                return None;
+            }
+            let h: i64 = rest[1..3].parse().ok()?;
+            let m: i64 = rest[4..6].parse().ok()?;
+            let sign = if o[0] == b'-' { -1 } else { 1 };
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let secs = u64::try_from(secs).ok()?;
+    UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+}
+
+struct PluginOutput {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+enum Stream {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+/// Collect the plugin's output and exit status, killing it when `timeout` passes. The pipes
+/// are drained on their own threads so a chatty plugin cannot block on a full pipe.
+fn wait_with_timeout(mut child: Child, timeout: Duration) -> Result<PluginOutput, ExecProblem> {
+    let deadline = Instant::now() + timeout;
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(Stream::Stdout(read_capped(out, EXEC_STDOUT_LIMIT)));
+        });
+    }
+    if let Some(err) = child.stderr.take() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(Stream::Stderr(read_capped(err, EXEC_STDERR_LIMIT)));
+        });
+    }
+    drop(tx);
+    let (mut stdout, mut stderr) = (None, None);
+    let kill = |child: &mut Child| {
+        // The reader threads finish on their own once the pipes close; nobody waits for them.
+        let _ = child.kill();
+        let _ = child.wait();
+        ExecProblem::Timeout(timeout)
+    };
+    while stdout.is_none() || stderr.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Stream::Stdout(bytes)) => stdout = Some(bytes),
+            Ok(Stream::Stderr(bytes)) => stderr = Some(bytes),
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(kill(&mut child)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Both pipes are closed, so the plugin has exited or is about to; a plugin that closes
+    // them and lingers still gets killed at the deadline.
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => return Err(kill(&mut child)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(ExecProblem::Spawn(e)),
+        }
+    };
+    Ok(PluginOutput {
+        status,
+        stdout: stdout.unwrap_or_default(),
+        stderr: stderr.unwrap_or_default(),
+    })
+}
+
+/// Read up to `limit` bytes, then drain the rest so the writer never blocks.
+fn read_capped(mut from: impl Read, limit: u64) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let _ = from.by_ref().take(limit).read_to_end(&mut kept);
+    let _ = io::copy(&mut from, &mut io::sink());
+    kept
+}
+
+/// The end of the plugin's stderr, trimmed, without terminal escapes, at most
+/// `STDERR_QUOTE_CHARS` characters.
+fn quote_stderr(stderr: &[u8]) -> String {
+    let text = super::config::strip_controls(&String::from_utf8_lossy(stderr));
+    let text = text.trim();
+    let count = text.chars().count();
+    if count <= STDERR_QUOTE_CHARS {
+        return text.to_string();
+    }
+    let tail: String = text.chars().skip(count - STDERR_QUOTE_CHARS).collect();
+    format!("...{tail}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Impersonation
 
 /// The `Impersonate-*` headers for an impersonation config, in a stable order.
 pub fn impersonation_headers(imp: &Impersonation) -> Vec<(&'static str, String)> {
@@ -56,18 +593,581 @@ pub fn impersonation_headers(imp: &Impersonation) -> Vec<(&'static str, String)>
     out
 }
 
-/// Credential errors. Never carry a token, key or header value.
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// Credential errors. Never carry a token, key or header value; a plugin's stderr is quoted
+/// because that is where it says what went wrong.
 #[derive(Debug)]
 pub enum Error {
-    NotImplemented,
+    /// `tokenFile` (or the service-account token) cannot be read.
+    TokenFile {
+        context: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+    EmptyTokenFile {
+        context: String,
+        path: PathBuf,
+    },
+    /// `auth-provider` (gcp, azure, oidc): removed from client-go or not supported here.
+    AuthProvider {
+        context: String,
+        name: String,
+    },
+    /// The exec credential plugin could not give a credential.
+    Exec {
+        context: String,
+        command: String,
+        install_hint: Option<String>,
+        problem: ExecProblem,
+    },
+}
+
+/// What went wrong with an exec plugin.
+#[derive(Debug)]
+pub enum ExecProblem {
+    /// The command does not exist (not installed, or not in PATH).
+    NotFound(io::Error),
+    /// The command exists but could not be started (permissions, not executable).
+    Spawn(io::Error),
+    /// `interactiveMode: Always`: the plugin wants a terminal we do not have.
+    Interactive,
+    Timeout(Duration),
+    /// Exited unsuccessfully; `stderr` is its trimmed, capped error output.
+    Failed {
+        status: ExitStatus,
+        stderr: String,
+    },
+    /// Ran, but its output is not a usable ExecCredential.
+    Output(String),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotImplemented => f.write_str("not implemented"),
+            Error::TokenFile {
+                context,
+                path,
+                source,
+            } => write!(
+                f,
+                "context {context:?}: cannot read token file {}: {source}",
+                path.display()
+            ),
+            Error::EmptyTokenFile { context, path } => write!(
+                f,
+                "context {context:?}: token file {} is empty",
+                path.display()
+            ),
+            Error::AuthProvider { context, name } => {
+                write!(
+                    f,
+                    "context {context:?}: the {name:?} auth-provider is not supported; "
+                )?;
+                match name.as_str() {
+                    "gcp" => f.write_str(
+                        "use the gke-gcloud-auth-plugin exec plugin instead \
+                         (gcloud components install gke-gcloud-auth-plugin, then \
+                         gcloud container clusters get-credentials)",
+                    ),
+                    "azure" => f.write_str(
+                        "use the kubelogin exec plugin instead \
+                         (https://github.com/Azure/kubelogin: kubelogin convert-kubeconfig)",
+                    ),
+                    "oidc" => f.write_str(
+                        "use an OIDC exec plugin instead, such as kubelogin \
+                         (https://github.com/int128/kubelogin: kubectl oidc-login)",
+                    ),
+                    _ => f.write_str("configure a client-go exec credential plugin instead"),
+                }
+            }
+            Error::Exec {
+                context,
+                command,
+                install_hint,
+                problem,
+            } => {
+                write!(f, "context {context:?}: exec plugin {command:?} ")?;
+                match problem {
+                    ExecProblem::NotFound(e) => write!(f, "not found ({e})")?,
+                    ExecProblem::Spawn(e) => write!(f, "could not be started: {e}")?,
+                    ExecProblem::Interactive => f.write_str(
+                        "needs an interactive terminal (interactiveMode: Always), which this \
+                         server cannot offer: its stdin carries the MCP protocol; log in with \
+                         the plugin in a terminal first or use a non-interactive mode",
+                    )?,
+                    ExecProblem::Timeout(after) => write!(
+                        f,
+                        "did not finish within {}s and was killed",
+                        after.as_secs_f32()
+                    )?,
+                    ExecProblem::Failed { status, stderr } => {
+                        write!(f, "failed ({status})")?;
+                        if !stderr.is_empty() {
+                            write!(f, ": {stderr}")?;
+                        }
+                    }
+                    ExecProblem::Output(problem) => {
+                        write!(f, "gave no usable credential: {problem}")?
+                    }
+                }
+                let show_hint = matches!(
+                    problem,
+                    ExecProblem::NotFound(_) | ExecProblem::Spawn(_) | ExecProblem::Failed { .. }
+                );
+                match install_hint {
+                    Some(hint) if show_hint => write!(f, "\n{}", hint.trim()),
+                    None if matches!(problem, ExecProblem::NotFound(_)) => f.write_str(
+                        "; it is a client-go credential plugin: install it and make sure it is \
+                         on PATH",
+                    ),
+                    _ => Ok(()),
+                }
+            }
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::TokenFile { source, .. } => Some(source),
+            Error::Exec {
+                problem: ExecProblem::NotFound(e) | ExecProblem::Spawn(e),
+                ..
+            } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::config::BasicAuth;
+    use crate::kube::config::tests::{TempDir, cert_fixture, err_text as auth_err};
+    use std::sync::Arc;
+
+    fn plugin() -> String {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/kubeconfig/plugin/fake-credential-plugin.sh")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// An exec config for the fake plugin, counting its runs in `dir/count`.
+    fn exec_config(dir: &TempDir, env: &[(&str, &str)]) -> ExecConfig {
+        let mut vars = vec![(
+            "FAKE_COUNT_FILE".to_string(),
+            Secret::new(dir.path().join("count").to_string_lossy()),
+        )];
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), Secret::new(*v))));
+        ExecConfig {
+            api_version: "client.authentication.k8s.io/v1".into(),
+            command: plugin(),
+            env: vars,
+            ..ExecConfig::default()
+        }
+    }
+
+    fn exec_auth(exec: ExecConfig) -> Authenticator {
+        let config = AuthConfig {
+            exec: Some(exec),
+            ..AuthConfig::default()
+        };
+        Authenticator::new(config, "ctx")
+    }
+
+    fn runs(dir: &TempDir) -> usize {
+        std::fs::read_to_string(dir.path().join("count"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    fn header(auth: &Authenticator) -> String {
+        match auth.authorization() {
+            Ok(Some(h)) => h.expose().to_string(),
+            Ok(None) => "<none>".to_string(),
+            Err(e) => panic!("authorization failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn static_token_and_basic_auth() {
+        let auth = Authenticator::new(
+            AuthConfig {
+                token: Some(Secret::new("abc")),
+                ..AuthConfig::default()
+            },
+            "ctx",
+        );
+        assert_eq!(header(&auth), "Bearer abc");
+        let auth = Authenticator::new(
+            AuthConfig {
+                basic: Some(BasicAuth {
+                    username: "admin".into(),
+                    password: Secret::new("pw"),
+                }),
+                ..AuthConfig::default()
+            },
+            "ctx",
+        );
+        // RFC 7617: base64("admin:pw")
+        assert_eq!(header(&auth), "Basic YWRtaW46cHc=");
+        let anonymous = Authenticator::new(AuthConfig::default(), "ctx");
+        assert_eq!(header(&anonymous), "<none>");
+        assert!(anonymous.client_identity().expect("identity").is_none());
+    }
+
+    #[test]
+    fn token_file_is_read_again_when_it_changes() {
+        let dir = TempDir::new("tokenfile");
+        let path = dir.write("token", "first-token\n");
+        let auth = Authenticator::new(
+            AuthConfig {
+                token_file: Some(path.clone()),
+                ..AuthConfig::default()
+            },
+            "ctx",
+        );
+        assert_eq!(header(&auth), "Bearer first-token");
+        // Rewritten in place with another length.
+        std::fs::write(&path, "second-token-longer").expect("rewrite");
+        assert_eq!(header(&auth), "Bearer second-token-longer");
+        // Atomically replaced with a same-length token, the way kubelet swaps projected
+        // tokens: a new inode.
+        let next = dir.write("token.next", "third--token-longer");
+        std::fs::rename(&next, &path).expect("rename");
+        assert_eq!(header(&auth), "Bearer third--token-longer");
+        // invalidate() forces a read even when the file looks unchanged.
+        auth.invalidate();
+        assert_eq!(header(&auth), "Bearer third--token-longer");
+
+        std::fs::write(&path, " \n").expect("empty");
+        let e = auth_err(auth.authorization());
+        assert!(e.contains("is empty") && e.contains("token"), "{e}");
+        std::fs::remove_file(&path).expect("remove");
+        let e = auth_err(auth.authorization());
+        assert!(
+            e.contains("cannot read token file") && e.contains("ctx"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn exec_plugin_gets_info_args_env_and_no_stdin() {
+        let dir = TempDir::new("exec-info");
+        let info_file = dir.path().join("info");
+        let mut exec = exec_config(
+            &dir,
+            &[
+                ("FAKE_TOKEN", "exec-token"),
+                ("FAKE_INFO_FILE", &info_file.to_string_lossy()),
+            ],
+        );
+        exec.args = vec!["get-token".into(), "--cluster=prod".into()];
+        exec.provide_cluster_info = true;
+        exec.cluster_info = Some(serde_json::json!({"server": "https://x:6443"}));
+        let auth = exec_auth(exec);
+        // The plugin fails (exit 3) when its stdin is not /dev/null.
+        assert_eq!(header(&auth), "Bearer exec-token");
+        let written = std::fs::read_to_string(&info_file).expect("info");
+        let mut lines = written.lines();
+        let info: serde_json::Value =
+            serde_json::from_str(lines.next().expect("info line")).expect("json");
+        assert_eq!(info["kind"], "ExecCredential");
+        assert_eq!(info["apiVersion"], "client.authentication.k8s.io/v1");
+        assert_eq!(info["spec"]["interactive"], false);
+        assert_eq!(info["spec"]["cluster"]["server"], "https://x:6443");
+        assert_eq!(lines.collect::<Vec<_>>(), ["get-token", "--cluster=prod"]);
+    }
+
+    #[test]
+    fn exec_credentials_are_cached_until_expiry_or_invalidate() {
+        let dir = TempDir::new("exec-cache");
+        let auth = exec_auth(exec_config(
+            &dir,
+            &[("FAKE_EXPIRY", "2999-01-01T00:00:00Z")],
+        ));
+        assert_eq!(header(&auth), "Bearer fake-token");
+        assert_eq!(header(&auth), "Bearer fake-token");
+        assert_eq!(runs(&dir), 1);
+        auth.invalidate();
+        assert_eq!(header(&auth), "Bearer fake-token");
+        assert_eq!(runs(&dir), 2);
+
+        // Already expired: every request runs the plugin again.
+        let dir = TempDir::new("exec-expired");
+        let auth = exec_auth(exec_config(
+            &dir,
+            &[("FAKE_EXPIRY", "2000-01-01T00:00:00Z")],
+        ));
+        header(&auth);
+        header(&auth);
+        assert_eq!(runs(&dir), 2);
+
+        // No expirationTimestamp: cached until invalidated.
+        let dir = TempDir::new("exec-forever");
+        let auth = exec_auth(exec_config(&dir, &[]));
+        header(&auth);
+        header(&auth);
+        assert_eq!(runs(&dir), 1);
+    }
+
+    #[test]
+    fn concurrent_requests_run_the_plugin_once() {
+        let dir = TempDir::new("exec-threads");
+        let auth = Arc::new(exec_auth(exec_config(&dir, &[])));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let auth = Arc::clone(&auth);
+                std::thread::spawn(move || header(&auth))
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().expect("thread"), "Bearer fake-token");
+        }
+        assert_eq!(runs(&dir), 1);
+    }
+
+    #[test]
+    fn exec_client_certificate_output() {
+        let dir = TempDir::new("exec-cert");
+        let cert = cert_fixture("ec-p384.crt");
+        let key = cert_fixture("ec-p384.pkcs8.key");
+        let auth = exec_auth(exec_config(
+            &dir,
+            &[
+                ("FAKE_MODE", "cert"),
+                ("FAKE_CERT_FILE", &cert.to_string_lossy()),
+                ("FAKE_KEY_FILE", &key.to_string_lossy()),
+            ],
+        ));
+        let identity = auth.client_identity().expect("identity").expect("a cert");
+        assert_eq!(identity.cert_pem, std::fs::read(&cert).expect("cert"));
+        assert_eq!(header(&auth), "<none>");
+        assert_eq!(runs(&dir), 1);
+
+        let dir = TempDir::new("exec-cert-mismatch");
+        let auth = exec_auth(exec_config(
+            &dir,
+            &[
+                ("FAKE_MODE", "cert"),
+                ("FAKE_CERT_FILE", &cert.to_string_lossy()),
+                (
+                    "FAKE_KEY_FILE",
+                    &cert_fixture("rsa.pkcs8.key").to_string_lossy(),
+                ),
+            ],
+        ));
+        let e = auth_err(auth.client_identity());
+        assert!(e.contains("does not belong"), "{e}");
+    }
+
+    #[test]
+    fn static_credentials_win_over_the_plugin() {
+        let dir = TempDir::new("exec-static");
+        let key = std::fs::read(cert_fixture("rsa.pkcs1.key")).expect("key");
+        for config in [
+            AuthConfig {
+                token: Some(Secret::new("static")),
+                ..AuthConfig::default()
+            },
+            AuthConfig {
+                client_cert: Some(ClientCert {
+                    cert_pem: std::fs::read(cert_fixture("rsa.crt")).expect("cert"),
+                    key_pem: SecretBytes::new(key.clone()),
+                }),
+                ..AuthConfig::default()
+            },
+        ] {
+            let auth = Authenticator::new(
+                AuthConfig {
+                    exec: Some(exec_config(&dir, &[])),
+                    ..config
+                },
+                "ctx",
+            );
+            auth.authorization().expect("authorization");
+            auth.client_identity().expect("identity");
+        }
+        assert_eq!(runs(&dir), 0);
+    }
+
+    #[test]
+    fn exec_failures_quote_stderr_and_the_install_hint() {
+        let dir = TempDir::new("exec-fail");
+        let mut exec = exec_config(&dir, &[("FAKE_MODE", "fail")]);
+        exec.install_hint = Some("Install it with: brew install fake".into());
+        let e = auth_err(exec_auth(exec).authorization());
+        assert!(e.contains("context \"ctx\""), "{e}");
+        assert!(e.contains("failed (exit status: 1)"), "{e}");
+        assert!(e.contains("you must be logged in"), "{e}");
+        assert!(e.contains("brew install fake"), "{e}");
+
+        let mut missing = exec_config(&dir, &[]);
+        missing.command = "fomcp-no-such-credential-plugin".into();
+        missing.install_hint = Some("Get it from example.com".into());
+        let e = auth_err(exec_auth(missing.clone()).authorization());
+        assert!(
+            e.contains("not found") && e.contains("Get it from example.com"),
+            "{e}"
+        );
+        missing.install_hint = None;
+        let e = auth_err(exec_auth(missing).authorization());
+        assert!(e.contains("install it and make sure it is on PATH"), "{e}");
+    }
+
+    #[test]
+    fn exec_output_problems_never_quote_the_output() {
+        for (mode, api, expected) in [
+            ("garbage", None, "not an ExecCredential"),
+            (
+                "empty-status",
+                None,
+                "neither a token nor a client certificate",
+            ),
+            (
+                "token",
+                Some("client.authentication.k8s.io/v1beta1"),
+                "returned apiVersion",
+            ),
+        ] {
+            let dir = TempDir::new("exec-output");
+            let mut env = vec![("FAKE_MODE", mode), ("FAKE_TOKEN", "hunter2-token")];
+            if let Some(api) = api {
+                env.push(("FAKE_API_VERSION", api));
+            }
+            let e = auth_err(exec_auth(exec_config(&dir, &env)).authorization());
+            assert!(e.contains(expected), "{mode}: {e}");
+            assert!(!e.contains("hunter2"), "{mode}: {e}");
+        }
+        let dir = TempDir::new("exec-expiry");
+        let e =
+            auth_err(exec_auth(exec_config(&dir, &[("FAKE_EXPIRY", "tomorrow")])).authorization());
+        assert!(e.contains("expirationTimestamp \"tomorrow\""), "{e}");
+    }
+
+    #[test]
+    fn exec_timeout_kills_the_plugin() {
+        let dir = TempDir::new("exec-timeout");
+        let auth = exec_auth(exec_config(&dir, &[("FAKE_MODE", "sleep")]))
+            .with_exec_timeout(Duration::from_millis(300));
+        let started = Instant::now();
+        let e = auth_err(auth.authorization());
+        assert!(
+            e.contains("did not finish within 0.3s and was killed"),
+            "{e}"
+        );
+        // Killed, not waited for: the plugin would sleep 30 s.
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn interactive_plugins_are_refused_without_running() {
+        let dir = TempDir::new("exec-interactive");
+        let mut exec = exec_config(&dir, &[]);
+        exec.interactive_mode = Some("Always".into());
+        let e = auth_err(exec_auth(exec).authorization());
+        assert!(
+            e.contains("interactive") && e.contains("MCP protocol"),
+            "{e}"
+        );
+        assert_eq!(runs(&dir), 0);
+    }
+
+    #[test]
+    fn auth_providers_point_to_exec_plugins() {
+        for (name, expected) in [
+            ("gcp", "gke-gcloud-auth-plugin"),
+            ("azure", "kubelogin"),
+            ("oidc", "oidc-login"),
+            ("custom", "exec credential plugin"),
+        ] {
+            let auth = Authenticator::new(
+                AuthConfig {
+                    auth_provider: Some(name.into()),
+                    ..AuthConfig::default()
+                },
+                "ctx",
+            );
+            let e = auth_err(auth.authorization());
+            assert!(
+                e.contains(expected) && e.contains("not supported"),
+                "{name}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let dir = TempDir::new("exec-debug");
+        let mut exec = exec_config(&dir, &[("FAKE_TOKEN", "hunter2-token")]);
+        exec.args = vec!["--client-secret=hunter3".into()];
+        let auth = Authenticator::new(
+            AuthConfig {
+                token: Some(Secret::new("hunter4")),
+                basic: Some(BasicAuth {
+                    username: "u".into(),
+                    password: Secret::new("hunter5"),
+                }),
+                exec: Some(exec),
+                ..AuthConfig::default()
+            },
+            "ctx",
+        );
+        auth.authorization().expect("auth");
+        let debug = format!("{auth:?} {:?}", auth.config());
+        for secret in ["hunter2", "hunter3", "hunter4", "hunter5"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_timestamps() {
+        let at =
+            |s: &str| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).expect("after epoch"));
+        assert_eq!(at("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
+        assert_eq!(
+            at("2024-02-29T12:34:56Z"),
+            Some(Duration::from_secs(1_709_210_096))
+        );
+        assert_eq!(
+            at("2024-02-29T14:34:56.25+02:00"),
+            Some(Duration::new(1_709_210_096, 250_000_000))
+        );
+        assert_eq!(
+            at("2024-02-29T12:34:56-00:30"),
+            Some(Duration::from_secs(1_709_211_896))
+        );
+        for bad in [
+            "",
+            "2024-02-29",
+            "2024-13-01T00:00:00Z",
+            "2024-02-29T12:34:56",
+            "x024-02-29T12:34:56Z",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn impersonation_headers_in_order() {
+        let imp = Impersonation {
+            user: Some("jane".into()),
+            groups: vec!["a".into(), "b".into()],
+            uid: Some("42".into()),
+        };
+        assert_eq!(
+            impersonation_headers(&imp),
+            [
+                ("Impersonate-User", "jane".to_string()),
+                ("Impersonate-Group", "a".to_string()),
+                ("Impersonate-Group", "b".to_string()),
+                ("Impersonate-Uid", "42".to_string()),
+            ]
+        );
+        assert!(impersonation_headers(&Impersonation::default()).is_empty());
+    }
+}

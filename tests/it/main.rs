@@ -5,5 +5,6 @@
 #[allow(dead_code)]
 mod apiserver;
 mod cli;
+mod kubeconfig;
 mod protocol;
 mod support;

@@ -1,0 +1,237 @@
+//! Kubeconfig cases of `testdata/kubeconfig/` loaded with our loader and compared with what
+//! kubectl reported for them (`expected.yaml`, written by the kubectl oracle), plus what kubectl
+//! cannot show offline: the namespace a context resolves to under `-n`, and the credentials each
+//! case yields at request time. Runs without kubectl.
+
+mod cases;
+
+use std::path::{Path, PathBuf};
+
+use cases::{Case, Observed};
+use flux_operator_mcp::kube::auth::Authenticator;
+use flux_operator_mcp::kube::config::{self, Connection, Kubeconfig};
+
+/// A $HOME for the loader that holds nothing (so ~/.kube/config never applies).
+fn empty_home() -> PathBuf {
+    std::env::temp_dir().join("fomcp-it-kubeconfig-empty-home")
+}
+
+fn all_cases() -> Vec<Case> {
+    Case::all(&cases::root()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn case(name: &str) -> Case {
+    all_cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no kubeconfig case {name:?}"))
+}
+
+fn load(case: &Case) -> Kubeconfig {
+    config::load(&case.overrides(), &case.env(&empty_home()))
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name))
+}
+
+fn resolve(case: &Case, context: &str) -> Connection {
+    load(case)
+        .resolve(Some(context))
+        .unwrap_or_else(|e| panic!("{} {context}: {e}", case.name))
+}
+
+fn authorization(conn: &Connection) -> Result<String, String> {
+    let auth = Authenticator::new(conn.auth.clone(), &conn.context);
+    match auth.authorization() {
+        Ok(Some(header)) => Ok(header.expose().to_string()),
+        Ok(None) => Ok("<none>".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn the_cases_cover_what_the_issue_asks_for() {
+    let names: Vec<String> = all_cases().into_iter().map(|c| c.name).collect();
+    assert!(names.len() >= 12, "only {} cases: {names:?}", names.len());
+    for required in [
+        "merge-three-files",
+        "relative-paths",
+        "exec-plugin",
+        "token-file",
+        "insecure",
+        "tls-server-name",
+        "ipv6-server",
+        "missing-user",
+        "missing-current-context",
+        "context-namespace",
+        "utf16",
+        "multi-document-bom",
+    ] {
+        assert!(
+            names.iter().any(|n| n == required),
+            "missing case {required}"
+        );
+    }
+}
+
+#[test]
+fn every_case_matches_what_kubectl_reported() {
+    let mut failures = Vec::new();
+    for case in all_cases() {
+        let expected = match case.read_expected() {
+            Ok(e) => e,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        match case.observe_ours(&empty_home()) {
+            Ok(ours) if ours == expected => {}
+            Ok(ours) => failures.push(format!(
+                "{}:\n  kubectl: {expected:?}\n  ours:    {ours:?}",
+                case.name
+            )),
+            Err(e) => failures.push(format!("{}: {e}", case.name)),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// What kubectl's `-n` and `--context` do, applied to kubectl's recorded answers: the flag's
+/// namespace, else the context's, else `default`; `--context` over `current-context`.
+#[test]
+fn every_case_resolves_context_and_namespace_like_kubectl() {
+    for case in all_cases() {
+        let Ok(expected) = case.read_expected() else {
+            continue; // reported by every_case_matches_what_kubectl_reported
+        };
+        let kc = load(&case);
+        assert_eq!(
+            kc.current_context(),
+            case.spec
+                .context
+                .as_deref()
+                .or(expected.current_context.as_deref()),
+            "{}",
+            case.name
+        );
+        for context in &expected.contexts {
+            let conn = resolve(&case, &context.name);
+            let namespace = case
+                .spec
+                .namespace
+                .clone()
+                .or(context.namespace.clone())
+                .unwrap_or_else(|| "default".to_string());
+            assert_eq!(conn.namespace, namespace, "{} {}", case.name, context.name);
+            assert_eq!(conn.context, context.name);
+            assert_eq!(conn.cluster, context.cluster);
+            assert_eq!(conn.user, context.user);
+        }
+        check_effective(&case, &kc, &expected);
+    }
+}
+
+fn check_effective(case: &Case, kc: &Kubeconfig, expected: &Observed) {
+    match &expected.effective_context {
+        Some(name) => {
+            let conn = kc
+                .resolve(None)
+                .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            assert_eq!(&conn.context, name, "{}", case.name);
+        }
+        None => {
+            let e = kc.resolve(None).expect_err(&case.name).to_string();
+            assert!(e.contains("no current-context"), "{}: {e}", case.name);
+        }
+    }
+}
+
+#[test]
+fn exec_plugin_case_runs_the_plugin_next_to_it() {
+    let case = case("exec-plugin");
+    let eks = resolve(&case, "eks");
+    let exec = eks.auth.exec.as_ref().expect("exec config");
+    // The command holds a path separator: it resolves against the kubeconfig's folder.
+    assert_eq!(
+        Path::new(&exec.command),
+        case.dir.join("../plugin/fake-credential-plugin.sh")
+    );
+    let info = exec.cluster_info.as_ref().expect("provideClusterInfo");
+    assert_eq!(info["config"]["audience"], "fleet");
+    assert_eq!(authorization(&eks).as_deref(), Ok("Bearer k8s-aws-v1.fake"));
+    let oidc = resolve(&case, "oidc");
+    assert_eq!(authorization(&oidc).as_deref(), Ok("Bearer fake-token"));
+}
+
+#[test]
+fn token_file_cases_read_the_file_next_to_the_kubeconfig() {
+    let conn = resolve(&case("token-file"), "robot");
+    assert_eq!(
+        authorization(&conn).as_deref(),
+        Ok("Bearer projected-token-value")
+    );
+    let conn = resolve(&case("relative-paths"), "ci");
+    assert_eq!(authorization(&conn).as_deref(), Ok("Bearer relative-token"));
+}
+
+#[test]
+fn certificate_cases_load_their_certificates() {
+    let relative = case("relative-paths");
+    let conn = resolve(&relative, "certs");
+    let read = |p: &str| std::fs::read(relative.dir.join(p)).expect("fixture");
+    assert_eq!(conn.tls.ca_pem, Some(read("pki/ca.crt")));
+    let client = conn.auth.client_cert.as_ref().expect("client cert");
+    assert_eq!(client.cert_pem, read("pki/client.crt"));
+    assert_eq!(authorization(&conn).as_deref(), Ok("<none>"));
+
+    let kind = resolve(&case("kind-embedded-certs"), "kind-flux");
+    assert!(kind.tls.ca_pem.is_some() && kind.auth.client_cert.is_some());
+    assert_eq!(kind.auth.method(), "client certificate");
+
+    let tunnel = resolve(&case("tls-server-name"), "tunnel");
+    assert_eq!(
+        tunnel.tls.server_name.as_deref(),
+        Some("kubernetes.default.svc")
+    );
+    assert!(tunnel.tls.ca_pem.is_some());
+}
+
+#[test]
+fn transport_settings_of_the_cases() {
+    let insecure = case("insecure");
+    for name in ["lab", "lab-yes"] {
+        assert!(resolve(&insecure, name).tls.insecure_skip_verify, "{name}");
+    }
+    let proxy = case("proxy-url");
+    assert_eq!(
+        resolve(&proxy, "behind-proxy").proxy_url.as_deref(),
+        Some("http://proxy.example.internal:3128")
+    );
+    assert_eq!(resolve(&proxy, "direct").proxy_url, None);
+}
+
+#[test]
+fn identities_of_the_cases() {
+    let missing = case("missing-user");
+    for name in ["no-user", "ghost-user"] {
+        let conn = resolve(&missing, name);
+        assert_eq!(authorization(&conn).as_deref(), Ok("<none>"), "{name}");
+    }
+    let split = case("split-kubectx");
+    assert_eq!(
+        authorization(&resolve(&split, "eu-prod")).as_deref(),
+        Ok("Bearer eu-admin-token")
+    );
+    let basic = authorization(&resolve(&split, "us-prod")).expect("basic");
+    assert!(basic.starts_with("Basic "), "{basic}");
+
+    let merged = case("merge-three-files");
+    assert_eq!(
+        authorization(&resolve(&merged, "dev")).as_deref(),
+        Ok("Bearer dev-token-from-a")
+    );
+
+    let gke = case("legacy-auth-provider");
+    let conn = resolve(&gke, "gke_project_europe-west1_fleet");
+    let e = authorization(&conn).expect_err("auth-provider");
+    assert!(e.contains("gke-gcloud-auth-plugin"), "{e}");
+}
