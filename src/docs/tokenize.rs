@@ -1,0 +1,550 @@
+//! Text → search terms: the one tokenizer used for the corpus, local runbooks and queries, so a
+//! query term and a document term agree by construction.
+//!
+//! Two views of a text:
+//! - *terms* feed the inverted index: lowercased, camelCase split while keeping the whole word
+//!   (`dependsOn` → `dependson`, `depends`), dotted field paths kept whole and as sub-paths
+//!   (`spec.install.remediation.retries` → the path, `remediation.retries`, ..., each part),
+//!   hyphenated names kept whole (`source-controller`), stop words dropped, light stemming;
+//! - *phrase words* feed the verbatim-phrase bonus: every word in order, stop words included
+//!   ("is not ready"), with names, numbers and quoted values replaced by one placeholder, so that
+//!   `dependency 'flux-system/infra' is not ready` pasted from a cluster matches the corpus's
+//!   `dependency '<namespace>/<name>' is not ready`.
+
+/// Calls `emit` with every index term of `text`, in text order (duplicates included: the index
+/// counts them as term frequency).
+pub fn for_each_term(text: &str, mut emit: impl FnMut(&str)) {
+    let mut scratch = String::new();
+    for raw in RawTokens::new(text) {
+        emit_raw_token(raw, &mut scratch, &mut emit);
+    }
+}
+
+/// The distinct terms of a query, in first-seen order.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for_each_term(query, |t| {
+        if !terms.iter().any(|seen| seen == t) {
+            terms.push(t.to_string());
+        }
+    });
+    terms
+}
+
+/// A raw token is a run of word characters joined by inner connectors: `.`, `-`, `_` between two
+/// word characters, and `[]` between a word and a `.` (`spec.healthChecks[].name`).
+struct RawTokens<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> RawTokens<'a> {
+    fn new(text: &'a str) -> RawTokens<'a> {
+        RawTokens { text, pos: 0 }
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric())
+}
+
+fn is_connector(c: char) -> bool {
+    matches!(c, '.' | '-' | '_')
+}
+
+impl<'a> Iterator for RawTokens<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = &self.text[self.pos..];
+        let skip = rest.find(is_word_char)?;
+        let start = self.pos + skip;
+        let mut end = start;
+        let bytes = self.text.as_bytes();
+        let mut chars = self.text[start..].char_indices().peekable();
+        while let Some((offset, c)) = chars.next() {
+            let at = start + offset;
+            if is_word_char(c) {
+                end = at + c.len_utf8();
+                continue;
+            }
+            let next_is_word = chars.peek().is_some_and(|&(_, n)| is_word_char(n));
+            if is_connector(c) && end == at && next_is_word {
+                continue;
+            }
+            // `[]` followed by `.` and a word character continues a field path.
+            if c == '['
+                && end == at
+                && bytes.get(at + 1) == Some(&b']')
+                && bytes.get(at + 2) == Some(&b'.')
+            {
+                if self.text[at + 3..].starts_with(is_word_char) {
+                    chars.next(); // `]`
+                    chars.next(); // `.`
+                    continue;
+                }
+            }
+            break;
+        }
+        // The first char is a word char, so `end` is past `start` and on a char boundary.
+        self.pos = end;
+        Some(&self.text[start..end])
+    }
+}
+
+fn emit_raw_token(raw: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
+    let is_split = |c: char| is_connector(c) || c == '[' || c == ']';
+    if !raw.contains(is_split) {
+        emit_word(raw, scratch, emit);
+        return;
+    }
+    let parts: Vec<&str> = raw.split(is_split).filter(|p| !p.is_empty()).collect();
+    // The compound itself, unstemmed: field paths and component names are exact.
+    scratch.clear();
+    scratch.extend(
+        raw.chars()
+            .filter(|&c| c != '[' && c != ']')
+            .flat_map(char::to_lowercase),
+    );
+    emit(scratch);
+    let dotted_only = !raw.contains(['-', '_']);
+    let numeric = parts.iter().any(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    if dotted_only && !numeric && parts.len() <= MAX_PATH_PARTS {
+        emit_sub_paths(&parts, scratch, emit);
+    }
+    for part in parts {
+        emit_word(part, scratch, emit);
+    }
+}
+
+/// Longer dotted tokens are host names or versions, not field paths.
+const MAX_PATH_PARTS: usize = 8;
+
+/// Every contiguous run of two or more parts, shorter than the whole path: a user types
+/// `remediation.retries` or `spec.install.remediation` as often as the full path.
+fn emit_sub_paths(parts: &[&str], scratch: &mut String, emit: &mut impl FnMut(&str)) {
+    let n = parts.len();
+    for len in 2..n {
+        for from in 0..=n - len {
+            scratch.clear();
+            for (i, part) in parts[from..from + len].iter().enumerate() {
+                if i > 0 {
+                    scratch.push('.');
+                }
+                scratch.extend(part.chars().flat_map(char::to_lowercase));
+            }
+            emit(scratch);
+        }
+    }
+}
+
+/// One word: the whole (stemmed) and, for camelCase, each piece.
+fn emit_word(word: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
+    // Fast path: most words have no capital after the first letter.
+    let camel = word.char_indices().skip(1).any(|(_, c)| c.is_uppercase());
+    if !camel {
+        emit_plain(word, scratch, emit);
+        return;
+    }
+    let pieces = camel_pieces(word);
+    if pieces.len() > 1 {
+        lower(word, scratch);
+        stem_in_place(scratch);
+        // The whole camelCase word is a name (`dependsOn`): never a stop word.
+        if scratch.len() >= 2 {
+            emit(scratch);
+        }
+        for piece in pieces {
+            emit_plain(piece, scratch, emit);
+        }
+    } else {
+        emit_plain(word, scratch, emit);
+    }
+}
+
+fn emit_plain(word: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
+    lower(word, scratch);
+    if scratch.len() < 2 || is_stop_word(scratch) {
+        return;
+    }
+    stem_in_place(scratch);
+    emit(scratch);
+}
+
+fn lower(word: &str, scratch: &mut String) {
+    scratch.clear();
+    if word.is_ascii() {
+        scratch.push_str(word);
+        scratch.make_ascii_lowercase();
+    } else {
+        scratch.extend(word.chars().flat_map(char::to_lowercase));
+    }
+}
+
+/// Split at lower→Upper (`dependsOn`) and at the last capital of an acronym (`OCIRepository` →
+/// `OCI`, `Repository`). Digits do not split (`v1beta2`, `k8s`).
+fn camel_pieces(word: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let chars: Vec<(usize, char)> = word.char_indices().collect();
+    let mut start = 0;
+    for i in 1..chars.len() {
+        let (at, c) = chars[i];
+        let prev = chars[i - 1].1;
+        let next_lower = chars.get(i + 1).is_some_and(|&(_, n)| n.is_lowercase());
+        let boundary = c.is_uppercase()
+            && (prev.is_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_uppercase() && next_lower));
+        if boundary {
+            pieces.push(&word[start..at]);
+            start = at;
+        }
+    }
+    pieces.push(&word[start..]);
+    pieces
+}
+
+/// Function words that carry no topic. Kept short on purpose: words such as `not`, `no`, `all`,
+/// `out` and `get` mean something in Flux messages and commands, and BM25's idf already weighs
+/// common words down.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "am", "an", "and", "any", "are", "aren", "as", "at", "be", "been", "being",
+    "but", "by", "can", "could", "couldn", "did", "didn", "do", "does", "doesn", "doing", "don",
+    "each", "eg", "etc", "for", "from", "had", "hadn", "has", "hasn", "have", "haven", "having",
+    "he", "her", "here", "his", "how", "ie", "if", "in", "into", "is", "isn", "it", "its", "ll",
+    "me", "might", "must", "my", "of", "on", "onto", "or", "our", "please", "re", "she", "should",
+    "shouldn", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there",
+    "these", "they", "this", "those", "to", "too", "us", "ve", "very", "was", "wasn", "we", "were",
+    "weren", "what", "when", "where", "which", "while", "who", "whom", "whose", "why", "will",
+    "with", "won", "would", "wouldn", "you", "your",
+];
+
+/// Whether a lowercased word is a stop word (and so never an index term on its own).
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+/// Conservative suffix stripping for lowercase ASCII words; anything else is returned unchanged.
+///
+/// Plurals (`policies` → `policy`, `kustomizations` → `kustomization`), then `-ing`/`-ed`
+/// (`failing`, `failed` → `fail`; `retried` → `retry`; `running` → `run`), else a final silent
+/// `e` (`release`/`releases` → `releas`, `reconcile`/`reconciling` → `reconcil`), so that every
+/// inflection of one word lands on the same stem. Words ending in `ss`, `us`, `is` and `as`
+/// (`access`, `status`, `analysis`, `alias`) keep their `s`.
+#[cfg(test)]
+fn stem(word: &str) -> String {
+    let mut w = word.to_string();
+    stem_in_place(&mut w);
+    w
+}
+
+/// [`stem`] without allocating: the tokenizer's hot path.
+fn stem_in_place(w: &mut String) {
+    if w.len() < 3 || !w.bytes().all(|b| b.is_ascii_lowercase()) {
+        return;
+    }
+    if w.len() >= 5 && w.ends_with("ies") {
+        w.truncate(w.len() - 3);
+        w.push('y');
+    } else if w.len() >= 4
+        && w.ends_with('s')
+        && !(w.ends_with("ss") || w.ends_with("us") || w.ends_with("is") || w.ends_with("as"))
+    {
+        w.pop();
+    }
+    if strip_verb_suffix(w) {
+        return;
+    }
+    if w.len() >= 3 && w.ends_with('e') && !w.ends_with("ee") {
+        w.pop();
+    }
+}
+
+/// `-ied` → `y`; `-ing`, `-ed` when a syllable remains; a doubled final consonant is undone
+/// (`stopped` → `stop`) except `ll`, `ss`, `zz` (`installed`, `passed`) and in short stems
+/// (`added`). Returns whether a suffix was stripped.
+fn strip_verb_suffix(w: &mut String) -> bool {
+    if w.len() >= 5 && w.ends_with("ied") {
+        w.truncate(w.len() - 3);
+        w.push('y');
+        return true;
+    }
+    let suffix = if w.ends_with("ing") {
+        3
+    } else if w.ends_with("ed") && !w.ends_with("eed") {
+        2 // but not need, exceed, succeed
+    } else {
+        return false;
+    };
+    let stem = &w.as_bytes()[..w.len() - suffix];
+    let has_vowel = stem
+        .iter()
+        .any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'));
+    if stem.len() < 2 || !has_vowel {
+        return false; // string, thing, red, shed
+    }
+    let n = stem.len();
+    let doubled = n >= 4
+        && stem[n - 1] == stem[n - 2]
+        && !matches!(
+            stem[n - 1],
+            b'l' | b's' | b'z' | b'a' | b'e' | b'i' | b'o' | b'u'
+        );
+    w.truncate(if doubled { n - 1 } else { n });
+    true
+}
+
+/// One element of a text's phrase view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhraseWord<'a> {
+    /// A name, number, version, path or quoted value: anything that differs between clusters.
+    Placeholder,
+    /// A lowercased, stemmed word (stop words included).
+    Word(&'a str),
+}
+
+/// Calls `emit` with the phrase view of `text`; consecutive placeholders count once.
+pub fn for_each_phrase_word(text: &str, mut emit: impl FnMut(PhraseWord<'_>)) {
+    let mut scratch = String::new();
+    let mut last_placeholder = false;
+    for chunk in text.split_whitespace() {
+        let chunk = chunk.trim_matches(|c: char| {
+            matches!(
+                c,
+                '`' | '*'
+                    | '('
+                    | ')'
+                    | '['
+                    | ']'
+                    | '{'
+                    | '}'
+                    | ','
+                    | ';'
+                    | ':'
+                    | '.'
+                    | '!'
+                    | '?'
+                    | '|'
+                    | '='
+            )
+        });
+        if chunk.is_empty() {
+            continue;
+        }
+        if is_placeholder_chunk(chunk) {
+            if !last_placeholder {
+                emit(PhraseWord::Placeholder);
+            }
+            last_placeholder = true;
+            continue;
+        }
+        for word in chunk
+            .split(|c: char| !is_word_char(c))
+            .filter(|w| !w.is_empty())
+        {
+            lower(word, &mut scratch);
+            stem_in_place(&mut scratch);
+            emit(PhraseWord::Word(&scratch));
+            last_placeholder = false;
+        }
+    }
+}
+
+/// Quoted values (`'flux-system/infra'`, `"podinfo"`), template slots (`<name>`), and tokens
+/// with a digit, `/` or `@` (`podinfo@6.5.0`, `apps/v1`, `30s`, `sha256:...`) vary per cluster.
+fn is_placeholder_chunk(chunk: &str) -> bool {
+    let quoted = |open: char, close: char| {
+        chunk.len() >= 2 && chunk.starts_with(open) && chunk.ends_with(close)
+    };
+    if quoted('\'', '\'')
+        || quoted('"', '"')
+        || quoted('‘', '’')
+        || quoted('“', '”')
+        || quoted('<', '>')
+    {
+        return true;
+    }
+    let inner = chunk.trim_matches(|c: char| matches!(c, '\'' | '"' | '‘' | '’' | '“' | '”'));
+    inner.contains(['/', '@', '<']) || inner.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// A 32-bit FNV-1a hash of a phrase word; 0 is reserved for the placeholder.
+pub fn phrase_hash(word: &PhraseWord<'_>) -> u32 {
+    match word {
+        PhraseWord::Placeholder => 0,
+        PhraseWord::Word(w) => {
+            let mut h: u32 = 0x811c_9dc5;
+            for b in w.bytes() {
+                h ^= u32::from(b);
+                h = h.wrapping_mul(0x0100_0193);
+            }
+            h.max(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for_each_term(text, |t| out.push(t.to_string()));
+        out
+    }
+
+    fn phrase(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for_each_phrase_word(text, |w| {
+            out.push(match w {
+                PhraseWord::Placeholder => "_".to_string(),
+                PhraseWord::Word(w) => w.to_string(),
+            })
+        });
+        out
+    }
+
+    #[test]
+    fn stop_words_are_sorted_for_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn camel_case_keeps_the_whole_word_and_its_pieces() {
+        assert_eq!(terms("dependsOn"), vec!["dependson", "depend"]);
+        assert_eq!(
+            terms("OCIRepository"),
+            vec!["ocirepository", "oci", "repository"]
+        );
+        assert_eq!(terms("HelmReleases"), vec!["helmreleas", "helm", "releas"]);
+        assert_eq!(terms("v1beta2 k8s"), vec!["v1beta2", "k8s"]);
+    }
+
+    #[test]
+    fn dotted_field_paths_are_searchable_whole_and_by_parts() {
+        let t = terms("`spec.install.remediation.retries`");
+        for expected in [
+            "spec.install.remediation.retries",
+            "spec.install",
+            "remediation.retries",
+            "install.remediation.retries",
+            "spec",
+            "install",
+            "remediation",
+            "retry",
+        ] {
+            assert!(
+                t.iter().any(|x| x == expected),
+                "{expected} missing from {t:?}"
+            );
+        }
+        let list = terms("spec.healthChecks[].apiVersion");
+        assert!(
+            list.contains(&"spec.healthchecks.apiversion".to_string()),
+            "{list:?}"
+        );
+        assert!(
+            list.contains(&"healthchecks.apiversion".to_string()),
+            "{list:?}"
+        );
+        assert!(list.contains(&"apiversion".to_string()), "{list:?}");
+    }
+
+    #[test]
+    fn hyphenated_names_stay_whole() {
+        assert_eq!(
+            terms("source-controller"),
+            vec!["source-controller", "sourc", "controller"]
+        );
+        assert_eq!(terms("--with-source"), vec!["with-source", "sourc"]);
+        // Versions are not exploded into sub-paths.
+        assert_eq!(terms("1.2.3"), vec!["1.2.3"]);
+    }
+
+    #[test]
+    fn sentence_punctuation_is_not_a_connector() {
+        assert_eq!(
+            terms("ready. Then flux-system/infra"),
+            vec!["ready", "flux-system", "flux", "system", "infra"]
+        );
+        assert_eq!(terms("doesn't"), Vec::<String>::new());
+        assert_eq!(terms("Ünïcode naïve"), vec!["ünïcode", "naïve"]);
+    }
+
+    #[test]
+    fn stop_words_do_not_survive_alone() {
+        assert_eq!(
+            terms("how do I enable it for the release?"),
+            vec!["enabl", "releas"]
+        );
+    }
+
+    #[test]
+    fn stemming_maps_inflections_together() {
+        let same = [
+            ["policy", "policies", "policies"],
+            ["retry", "retries", "retried"],
+            ["fail", "failing", "failed"],
+            ["release", "releases", "released"],
+            ["reconcile", "reconciling", "reconciled"],
+            ["stop", "stopped", "stopping"],
+            ["install", "installed", "installing"],
+            ["setting", "settings", "set"],
+            ["cache", "caches", "cached"],
+            ["patch", "patches", "patched"],
+            ["status", "statuses", "status"],
+            ["alias", "aliases", "alias"],
+            ["value", "values", "valued"],
+            ["add", "added", "adding"],
+            ["use", "uses", "using"],
+        ];
+        for group in same {
+            let stems: Vec<String> = group.iter().map(|w| stem(w)).collect();
+            assert!(
+                stems.iter().all(|s| *s == stems[0]),
+                "{group:?} -> {stems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stemming_is_conservative() {
+        for keep in [
+            "string", "thing", "need", "exceed", "access", "analysis", "ssh", "tls", "ab",
+        ] {
+            assert_eq!(stem(keep), keep);
+        }
+        assert_eq!(stem("kustomizations"), "kustomization");
+        assert_eq!(stem("dependencies"), "dependency");
+        assert_eq!(stem("exhausted"), "exhaust");
+        assert_eq!(stem("v1beta2"), "v1beta2");
+    }
+
+    #[test]
+    fn phrase_view_normalises_names_numbers_and_quotes() {
+        let pasted = phrase("dependency 'flux-system/infra' is not ready");
+        let corpus = phrase("`dependency '<namespace>/<name>' is not ready`");
+        assert_eq!(pasted, corpus);
+        assert_eq!(pasted, vec!["dependency", "_", "is", "not", "ready"]);
+        let helm = phrase(
+            "Helm upgrade failed for release podinfo/podinfo with chart podinfo@6.5.4: context deadline exceeded",
+        );
+        let doc = phrase(
+            "Helm upgrade failed for release <namespace>/<name> with chart <chart>@<version>: context deadline exceeded",
+        );
+        assert_eq!(helm, doc);
+        assert_eq!(
+            phrase("retrying in 30s (attempt 3)"),
+            vec!["retry", "in", "_", "attempt", "_"]
+        );
+    }
+
+    #[test]
+    fn phrase_hash_reserves_zero_for_placeholders() {
+        assert_eq!(phrase_hash(&PhraseWord::Placeholder), 0);
+        assert_ne!(phrase_hash(&PhraseWord::Word("ready")), 0);
+        assert_ne!(
+            phrase_hash(&PhraseWord::Word("ready")),
+            phrase_hash(&PhraseWord::Word("readi"))
+        );
+    }
+}
