@@ -2,7 +2,8 @@
 //! which src/docs/corpus.rs embeds with `include_bytes!`. The markdown is the source of truth; no
 //! binary blob is committed. A malformed document fails the build with a message naming the file.
 //!
-//! Container (before compression), all integers u32 little-endian:
+//! Blob: the container's length (u32 little-endian, so the reader inflates into an exactly sized
+//! buffer), then the zlib-compressed container. Container, all integers u32 little-endian:
 //! `FXDOCS1\n`, document count, then per document: id length, id bytes, text length, text bytes.
 //! Documents are in sorted path order so that builds are reproducible.
 
@@ -58,10 +59,12 @@ fn build() -> Result<(), String> {
     }
 
     // Level 10 is miniz's best ratio; the cost is paid once per build, never at run time.
-    let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&container, 10);
+    let mut blob = Vec::new();
+    push_u32(&mut blob, container.len(), "corpus size")?;
+    blob.extend_from_slice(&miniz_oxide::deflate::compress_to_vec_zlib(&container, 10));
     let out_dir = std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set (run through cargo)")?;
     let out = PathBuf::from(out_dir).join("docs-corpus.bin");
-    fs::write(&out, &compressed).map_err(|e| format!("{}: {e}", out.display()))?;
+    fs::write(&out, &blob).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(())
 }
 

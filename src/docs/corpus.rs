@@ -7,7 +7,8 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The zlib-compressed container written by build.rs (format described there).
+/// The container's length, then the zlib-compressed container, written by build.rs (format
+/// described there).
 static BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docs-corpus.bin"));
 const MAGIC: &[u8; 8] = b"FXDOCS1\n";
 /// Far above the corpus's size: a bound so a corrupt stream cannot exhaust memory.
@@ -78,9 +79,37 @@ pub fn compressed_size() -> usize {
 
 /// Inflate and unpack the embedded corpus.
 pub fn embedded() -> Result<Vec<Source>, Error> {
-    let container = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(BLOB, MAX_INFLATED)
-        .map_err(|e| Error::Inflate(e.to_string()))?;
-    unpack(&container)
+    unpack(&inflate(BLOB)?)
+}
+
+fn inflate(blob: &[u8]) -> Result<Vec<u8>, Error> {
+    let (size, stream) = match blob {
+        [a, b, c, d, stream @ ..] => (u32::from_le_bytes([*a, *b, *c, *d]) as usize, stream),
+        _ => {
+            return Err(Error::Truncated {
+                what: "blob header",
+                offset: 0,
+            });
+        }
+    };
+    if size > MAX_INFLATED {
+        return Err(Error::Inflate(format!(
+            "declared size {size} is over {MAX_INFLATED} bytes"
+        )));
+    }
+    let mut out = vec![0u8; size];
+    match miniz_oxide::inflate::decompress_slice_iter_to_slice(
+        &mut out,
+        std::iter::once(stream),
+        true,
+        false,
+    ) {
+        Ok(n) if n == size => Ok(out),
+        Ok(n) => Err(Error::Inflate(format!(
+            "{n} bytes inflated, {size} declared"
+        ))),
+        Err(status) => Err(Error::Inflate(format!("{status:?}"))),
+    }
 }
 
 /// Read the container build.rs writes: magic, count, then (id, text) pairs.
@@ -319,6 +348,20 @@ mod tests {
         assert_eq!(ids, sorted, "build.rs packs documents in sorted order");
         ids.dedup();
         assert_eq!(ids.len(), sources.len());
+    }
+
+    #[test]
+    fn inflate_checks_the_declared_size() {
+        let container = container(&[("guides/a", "text")]);
+        let mut blob = (container.len() as u32).to_le_bytes().to_vec();
+        blob.extend_from_slice(&miniz_oxide::deflate::compress_to_vec_zlib(&container, 6));
+        assert_eq!(inflate(&blob), Ok(container.clone()));
+        let mut wrong = blob.clone();
+        wrong[0] ^= 1;
+        assert!(matches!(inflate(&wrong), Err(Error::Inflate(_))));
+        let cut = &blob[..blob.len() - 6];
+        assert!(matches!(inflate(cut), Err(Error::Inflate(_))));
+        assert!(matches!(inflate(&[1, 2]), Err(Error::Truncated { .. })));
     }
 
     #[test]

@@ -82,9 +82,11 @@ struct Posting {
 pub struct Index {
     pub docs: Vec<Doc>,
     pub sections: Vec<Section>,
-    terms: HashMap<Box<str>, u32, BuildHasherDefault<TermHasher>>,
-    /// Per term id: the sections whose heading or body holds the term.
-    postings: Vec<Vec<Posting>>,
+    terms: FastMap<Box<str>, u32>,
+    /// All postings grouped by term: term `t`'s are `postings[offsets[t]..offsets[t + 1]]`, in
+    /// section order (one flat array: no per-term allocation).
+    postings: Vec<Posting>,
+    offsets: Vec<u32>,
     /// Per term id: the documents whose title, keywords or apiVersion hold it, with the weight.
     doc_fields: Vec<Vec<(u32, f32)>>,
     /// Every section's phrase words, concatenated (see `tokenize::for_each_phrase_word`).
@@ -112,11 +114,16 @@ pub struct Ranking {
 impl Index {
     /// Index documents in the order given (the order breaks score ties).
     pub fn build(sources: Vec<Source>) -> Index {
-        let mut builder = Builder::default();
-        for source in sources {
-            builder.add(source);
+        Builder::build(sources)
+    }
+
+    /// The sections whose heading or body holds `term`.
+    fn postings(&self, term: u32) -> &[Posting] {
+        let t = term as usize;
+        match (self.offsets.get(t), self.offsets.get(t + 1)) {
+            (Some(&from), Some(&to)) => &self.postings[from as usize..to as usize],
+            _ => &[],
         }
-        builder.finish()
     }
 
     pub fn doc_of(&self, section: u32) -> &Doc {
@@ -144,7 +151,7 @@ impl Index {
     pub fn search(&self, query: &str) -> Ranking {
         let mut ranking = Ranking::default();
         let mut weighted: Vec<(u32, f32)> = Vec::new();
-        for term in tokenize::query_terms(query) {
+        for (term, weight) in tokenize::query_terms(query) {
             let id = match self.terms.get(term.as_str()) {
                 Some(&id) => id,
                 None => match self.correct(&term) {
@@ -161,7 +168,7 @@ impl Index {
                 },
             };
             if !weighted.iter().any(|&(seen, _)| seen == id) {
-                weighted.push((id, self.idf(id)));
+                weighted.push((id, weight * self.idf(id)));
             }
         }
         if weighted.is_empty() {
@@ -191,7 +198,7 @@ impl Index {
     /// but never subtracts.
     fn idf(&self, term: u32) -> f32 {
         let n = self.sections.len() as f32;
-        let df = self.postings[term as usize].len() as f32;
+        let df = self.postings(term).len() as f32;
         (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
     }
 
@@ -206,7 +213,7 @@ impl Index {
             for &(doc, w) in fields {
                 doc_weight[doc as usize] = w;
             }
-            for p in &self.postings[term as usize] {
+            for p in self.postings(term) {
                 let section = &self.sections[p.section as usize];
                 let tf = f32::from(p.body) * section.inv_norm
                     + f32::from(p.boost) / 10.0
@@ -286,7 +293,7 @@ impl Index {
             let Some(distance) = bounded_distance(term, candidate, max) else {
                 continue;
             };
-            let df = self.postings[id as usize].len() + self.doc_fields[id as usize].len();
+            let df = self.postings(id).len() + self.doc_fields[id as usize].len();
             let better = match best {
                 None => true,
                 Some((d, f, text, _)) => {
@@ -382,6 +389,8 @@ impl Hasher for TermHasher {
     }
 }
 
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<TermHasher>>;
+
 /// Accumulates documents into an [`Index`].
 #[derive(Default)]
 struct Builder {
@@ -389,16 +398,39 @@ struct Builder {
     /// Per term id, during one section: (body occurrences, heading boost in tenths).
     counts: Vec<(u32, u32)>,
     touched: Vec<u32>,
+    /// (term, posting) in section order; `finish` groups them by term.
+    pending: Vec<(u32, Posting)>,
     /// Body length (terms) per section, for the length normaliser.
     lengths: Vec<u32>,
+    /// Per section, its own heading's term ids (a range of `heading_terms`): parents reuse them.
+    heading_ranges: Vec<(u32, u32)>,
+    heading_terms: Vec<u32>,
+    scratch: String,
+}
+
+/// Tokenizing is most of the indexing time and the same words recur throughout the corpus, so
+/// each distinct chunk (see `tokenize::phrase_chunks`) is tokenized once, into both views. Keys
+/// borrow from the sources.
+#[derive(Default)]
+struct Memo<'a> {
+    /// Chunk → its term ids (a range of `terms`) and phrase word hashes (a range of `words`).
+    chunks: FastMap<&'a str, ((u32, u32), (u32, u32))>,
+    terms: Vec<u32>,
+    words: Vec<u32>,
 }
 
 impl Builder {
-    fn term_id(&mut self, term: &str) -> u32 {
-        intern(&mut self.index, &mut self.counts, term)
+    fn build(sources: Vec<Source>) -> Index {
+        let mut builder = Builder::default();
+        let mut memo = Memo::default();
+        for (doc, source) in sources.iter().enumerate() {
+            builder.add(doc as u32, source, &mut memo);
+        }
+        drop(memo);
+        builder.finish(sources)
     }
 
-    fn add(&mut self, source: Source) {
+    fn add<'a>(&mut self, doc: u32, source: &'a Source, memo: &mut Memo<'a>) {
         let (front, body_start) = document::parse_lenient(&source.text);
         let body = &source.text[body_start..];
         let headings = document::headings(body);
@@ -419,7 +451,6 @@ impl Builder {
                     .unwrap_or(&source.id)
                     .to_string()
             });
-        let doc = self.index.docs.len() as u32;
 
         self.add_doc_field(doc, &title, W_TITLE);
         for keyword in &front.keywords {
@@ -466,94 +497,180 @@ impl Builder {
                 inv_norm: 1.0,
                 phrase: 0..0,
             });
-            self.index_section(id, heading, &body[text_start..end]);
+            self.index_section(id, heading, &body[text_start..end], memo);
         }
         let sections = first_section..self.index.sections.len() as u32;
         self.index.docs.push(Doc {
-            id: source.id,
+            // id, origin and text move in from the source in `finish`.
+            id: String::new(),
             title,
             kind: front.kind,
             api_version: front.api_version,
-            origin: source.origin,
+            origin: Origin::Embedded,
             body_start,
             sections,
-            text: source.text,
+            text: String::new(),
         });
     }
 
     fn add_doc_field(&mut self, doc: u32, text: &str, weight: f32) {
-        let mut terms = Vec::new();
-        tokenize::for_each_term(text, |t| terms.push(t.to_string()));
-        for term in terms {
-            let id = self.term_id(&term);
-            let fields = &mut self.index.doc_fields[id as usize];
+        let (index, counts) = (&mut self.index, &mut self.counts);
+        tokenize::for_each_term(text, |term| {
+            let id = intern(index, counts, term);
+            let fields = &mut index.doc_fields[id as usize];
             match fields.iter_mut().find(|(d, _)| *d == doc) {
                 Some((_, w)) => *w += weight,
                 None => fields.push((doc, weight)),
             }
-        }
+        });
     }
 
-    fn index_section(&mut self, id: u32, heading: Option<&str>, body: &str) {
-        let mut terms: Vec<(String, u32)> = Vec::new();
+    fn index_section<'a>(
+        &mut self,
+        id: u32,
+        heading: Option<&'a str>,
+        body: &'a str,
+        memo: &mut Memo<'a>,
+    ) {
+        // The section's own heading; template slots in failure headings (`'<namespace>/<name>'`)
+        // are not words anyone searches for.
+        let from = self.heading_terms.len() as u32;
         if let Some(heading) = heading {
+            let (index, counts, terms) =
+                (&mut self.index, &mut self.counts, &mut self.heading_terms);
+            tokenize::for_each_term(&without_placeholders(heading), |term| {
+                terms.push(intern(index, counts, term));
+            });
             let weight = if is_field_heading(heading) {
                 W_FIELD_HEADING
             } else {
                 W_HEADING
             };
-            let text = without_placeholders(heading);
-            tokenize::for_each_term(&text, |t| terms.push((t.to_string(), tenths(weight))));
+            for &t in &self.heading_terms[from as usize..] {
+                bump(&mut self.counts, &mut self.touched, t, 0, tenths(weight));
+            }
         }
+        self.heading_ranges
+            .push((from, self.heading_terms.len() as u32));
         // Parent headings give context ("Helm releases" above "Enabling drift detection"); the
         // `# Title` is a document field already.
         let mut parent = self.index.sections[id as usize].parent;
         while let Some(p) = parent {
             let sec = &self.index.sections[p as usize];
-            if sec.level > 1 {
-                let text = without_placeholders(&sec.heading);
-                tokenize::for_each_term(&text, |t| {
-                    terms.push((t.to_string(), tenths(W_PARENT_HEADING)))
-                });
-            }
             parent = sec.parent;
+            if sec.level > 1 {
+                let (a, b) = self.heading_ranges[p as usize];
+                for &t in &self.heading_terms[a as usize..b as usize] {
+                    bump(
+                        &mut self.counts,
+                        &mut self.touched,
+                        t,
+                        0,
+                        tenths(W_PARENT_HEADING),
+                    );
+                }
+            }
         }
-        for (term, boost) in terms {
-            let t = self.term_id(&term);
-            bump(&mut self.counts, &mut self.touched, t, 0, boost);
-        }
+
         let mut length = 0u32;
-        let (index, counts, touched) = (&mut self.index, &mut self.counts, &mut self.touched);
-        tokenize::for_each_term(body, |term| {
-            length += 1;
-            let t = intern(index, counts, term);
-            bump(counts, touched, t, 1, 0);
-        });
-        for t in std::mem::take(&mut self.touched) {
+        let phrase_start = self.index.phrase_words.len() as u32;
+        if let Some(heading) = heading {
+            for chunk in tokenize::phrase_chunks(heading) {
+                let (_, words) = self.chunk(chunk, memo);
+                self.push_phrase_words(&memo.words[words.0 as usize..words.1 as usize]);
+            }
+        }
+        for chunk in tokenize::phrase_chunks(body) {
+            let (terms, words) = self.chunk(chunk, memo);
+            for &t in &memo.terms[terms.0 as usize..terms.1 as usize] {
+                bump(&mut self.counts, &mut self.touched, t, 1, 0);
+                length += 1;
+            }
+            self.push_phrase_words(&memo.words[words.0 as usize..words.1 as usize]);
+        }
+        self.index.sections[id as usize].phrase =
+            phrase_start..self.index.phrase_words.len() as u32;
+        for t in self.touched.drain(..) {
             let (body, boost) = std::mem::take(&mut self.counts[t as usize]);
-            self.index.postings[t as usize].push(Posting {
+            let posting = Posting {
                 section: id,
                 body: body.min(u32::from(u16::MAX)) as u16,
                 boost: boost.min(u32::from(u16::MAX)) as u16,
-            });
+            };
+            self.pending.push((t, posting));
         }
         self.lengths.push(length);
-
-        let start = self.index.phrase_words.len() as u32;
-        let words = &mut self.index.phrase_words;
-        if let Some(heading) = heading {
-            tokenize::for_each_phrase_word(heading, |w| words.push(tokenize::phrase_hash(&w)));
-        }
-        tokenize::for_each_phrase_word(body, |w| words.push(tokenize::phrase_hash(&w)));
-        self.index.sections[id as usize].phrase = start..self.index.phrase_words.len() as u32;
     }
 
-    fn finish(mut self) -> Index {
+    /// A chunk's term ids and phrase words (ranges into the memo), tokenized on first sight.
+    fn chunk<'a>(&mut self, chunk: &'a str, memo: &mut Memo<'a>) -> ((u32, u32), (u32, u32)) {
+        if let Some(&found) = memo.chunks.get(chunk) {
+            return found;
+        }
+        let (index, counts, terms) = (&mut self.index, &mut self.counts, &mut memo.terms);
+        let first_term = terms.len() as u32;
+        for raw in tokenize::raw_tokens(chunk) {
+            tokenize::for_each_raw_term(raw, &mut self.scratch, &mut |term| {
+                terms.push(intern(index, counts, term));
+            });
+        }
+        let first_word = memo.words.len() as u32;
+        let words = &mut memo.words;
+        tokenize::for_each_chunk_word(chunk, &mut self.scratch, &mut |word| {
+            words.push(tokenize::phrase_hash(&word));
+        });
+        let found = (
+            (first_term, memo.terms.len() as u32),
+            (first_word, memo.words.len() as u32),
+        );
+        memo.chunks.insert(chunk, found);
+        found
+    }
+
+    fn push_phrase_words(&mut self, words: &[u32]) {
+        for &word in words {
+            // Consecutive placeholders count once, as in `tokenize::for_each_phrase_word`.
+            if word == 0 && self.index.phrase_words.last() == Some(&0) {
+                continue;
+            }
+            self.index.phrase_words.push(word);
+        }
+    }
+
+    fn finish(mut self, sources: Vec<Source>) -> Index {
+        for (doc, source) in self.index.docs.iter_mut().zip(sources) {
+            doc.id = source.id;
+            doc.origin = source.origin;
+            doc.text = source.text;
+        }
         let total: u64 = self.lengths.iter().map(|&l| u64::from(l)).sum();
         let average = (total as f32 / self.lengths.len().max(1) as f32).max(1.0);
         for (section, &length) in self.index.sections.iter_mut().zip(&self.lengths) {
             section.inv_norm = 1.0 / (1.0 - B + B * length as f32 / average);
         }
+        // Group postings by term (a stable counting sort keeps section order within a term).
+        let terms = self.index.doc_fields.len();
+        let mut offsets = vec![0u32; terms + 1];
+        for &(t, _) in &self.pending {
+            offsets[t as usize + 1] += 1;
+        }
+        for t in 0..terms {
+            offsets[t + 1] += offsets[t];
+        }
+        let mut next = offsets.clone();
+        let empty = Posting {
+            section: 0,
+            body: 0,
+            boost: 0,
+        };
+        let mut postings = vec![empty; self.pending.len()];
+        for &(t, posting) in &self.pending {
+            postings[next[t as usize] as usize] = posting;
+            next[t as usize] += 1;
+        }
+        self.index.postings = postings;
+        self.index.offsets = offsets;
+        self.index.phrase_words.shrink_to_fit();
         self.index
     }
 }
@@ -563,9 +680,8 @@ fn intern(index: &mut Index, counts: &mut Vec<(u32, u32)>, term: &str) -> u32 {
     if let Some(&id) = index.terms.get(term) {
         return id;
     }
-    let id = index.postings.len() as u32;
+    let id = index.doc_fields.len() as u32;
     index.terms.insert(term.into(), id);
-    index.postings.push(Vec::new());
     index.doc_fields.push(Vec::new());
     counts.push((0, 0));
     id

@@ -15,21 +15,51 @@
 /// counts them as term frequency).
 pub fn for_each_term(text: &str, mut emit: impl FnMut(&str)) {
     let mut scratch = String::new();
-    for raw in RawTokens::new(text) {
-        emit_raw_token(raw, &mut scratch, &mut emit);
+    for raw in raw_tokens(text) {
+        for_each_raw_term(raw, &mut scratch, &mut emit);
     }
 }
 
-/// The distinct terms of a query, in first-seen order.
-pub fn query_terms(query: &str) -> Vec<String> {
-    let mut terms: Vec<String> = Vec::new();
-    for_each_term(query, |t| {
-        if !terms.iter().any(|seen| seen == t) {
-            terms.push(t.to_string());
+/// The raw tokens of a text (see [`for_each_raw_term`]); the indexer memoises terms per raw
+/// token, because the same words recur throughout a corpus.
+pub fn raw_tokens(text: &str) -> impl Iterator<Item = &str> {
+    RawTokens::new(text)
+}
+
+/// The distinct terms of a query, in first-seen order, each with a weight: 1 for words the user
+/// wrote, [`NAME_WEIGHT`] for terms found only inside names pasted with an error message
+/// (`'flux-system/infra-controllers'`, `podinfo@6.5.0`, URLs). Such names differ per cluster and
+/// match the corpus's examples only by accident, but they are not dropped: sometimes the name is
+/// the topic (`no matches for kind "ServiceMonitor"`).
+pub fn query_terms(query: &str) -> Vec<(String, f32)> {
+    let mut terms: Vec<(String, f32)> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    let mut words = String::with_capacity(query.len());
+    for chunk in phrase_chunks(query) {
+        if is_placeholder_chunk(chunk) {
+            names.push(chunk);
+        } else {
+            words.push_str(chunk);
+            words.push(' ');
+        }
+    }
+    for_each_term(&words, |t| {
+        if !terms.iter().any(|(seen, _)| seen == t) {
+            terms.push((t.to_string(), 1.0));
         }
     });
+    for name in names {
+        for_each_term(name, |t| {
+            if !terms.iter().any(|(seen, _)| seen == t) {
+                terms.push((t.to_string(), NAME_WEIGHT));
+            }
+        });
+    }
     terms
 }
+
+/// Query weight of a term that comes only from a pasted name.
+pub const NAME_WEIGHT: f32 = 0.3;
 
 /// A raw token is a run of word characters joined by inner connectors: `.`, `-`, `_` between two
 /// word characters, and `[]` between a word and a `.` (`spec.healthChecks[].name`).
@@ -52,66 +82,109 @@ fn is_connector(c: char) -> bool {
     matches!(c, '.' | '-' | '_')
 }
 
+impl<'a> RawTokens<'a> {
+    /// The word character starting at byte `at`, with its length (ASCII fast path).
+    #[inline]
+    fn word_char_len(&self, at: usize) -> Option<usize> {
+        let b = *self.text.as_bytes().get(at)?;
+        if b < 0x80 {
+            return (ASCII_WORD[usize::from(b)] != 0).then_some(1);
+        }
+        let c = self.text[at..].chars().next()?;
+        is_word_char(c).then(|| c.len_utf8())
+    }
+}
+
+/// ASCII letters and digits, as a table: this test runs once per byte of the corpus.
+static ASCII_WORD: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = (b as u8).is_ascii_alphanumeric() as u8;
+        b += 1;
+    }
+    table
+};
+
 impl<'a> Iterator for RawTokens<'a> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
-        let rest = &self.text[self.pos..];
-        let skip = rest.find(is_word_char)?;
-        let start = self.pos + skip;
-        let mut end = start;
         let bytes = self.text.as_bytes();
-        let mut chars = self.text[start..].char_indices().peekable();
-        while let Some((offset, c)) = chars.next() {
-            let at = start + offset;
-            if is_word_char(c) {
-                end = at + c.len_utf8();
+        let mut at = self.pos;
+        // Skip to the first word character. `at` stays on a char boundary: non-ASCII chars are
+        // stepped over whole.
+        while at < bytes.len() {
+            let b = bytes[at];
+            if b < 0x80 {
+                if ASCII_WORD[usize::from(b)] != 0 {
+                    break;
+                }
+                at += 1;
+            } else if self.word_char_len(at).is_some() {
+                break;
+            } else {
+                at += self.text[at..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+        if at >= bytes.len() {
+            self.pos = bytes.len();
+            return None;
+        }
+        let start = at;
+        let mut end = at;
+        while at < bytes.len() {
+            let b = bytes[at];
+            if b < 0x80 && ASCII_WORD[usize::from(b)] != 0 {
+                at += 1;
+                end = at;
                 continue;
             }
-            let next_is_word = chars.peek().is_some_and(|&(_, n)| is_word_char(n));
-            if is_connector(c) && end == at && next_is_word {
+            if let Some(len) = self.word_char_len(at).filter(|_| b >= 0x80) {
+                at += len;
+                end = at;
+                continue;
+            }
+            if is_connector(char::from(b)) && end == at && self.word_char_len(at + 1).is_some() {
+                at += 1;
                 continue;
             }
             // `[]` followed by `.` and a word character continues a field path.
-            if c == '['
+            if b == b'['
                 && end == at
                 && bytes.get(at + 1) == Some(&b']')
                 && bytes.get(at + 2) == Some(&b'.')
+                && self.word_char_len(at + 3).is_some()
             {
-                if self.text[at + 3..].starts_with(is_word_char) {
-                    chars.next(); // `]`
-                    chars.next(); // `.`
-                    continue;
-                }
+                at += 3;
+                continue;
             }
             break;
         }
-        // The first char is a word char, so `end` is past `start` and on a char boundary.
         self.pos = end;
         Some(&self.text[start..end])
     }
 }
 
-fn emit_raw_token(raw: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
+/// The terms of one raw token; `scratch` is reused between calls to avoid allocating.
+pub fn for_each_raw_term(raw: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
     let is_split = |c: char| is_connector(c) || c == '[' || c == ']';
     if !raw.contains(is_split) {
         emit_word(raw, scratch, emit);
         return;
     }
-    let parts: Vec<&str> = raw.split(is_split).filter(|p| !p.is_empty()).collect();
     // The compound itself, unstemmed: field paths and component names are exact.
-    scratch.clear();
-    scratch.extend(
-        raw.chars()
-            .filter(|&c| c != '[' && c != ']')
-            .flat_map(char::to_lowercase),
-    );
-    emit(scratch);
+    let mut whole = String::with_capacity(raw.len());
+    lower(raw, &mut whole);
+    whole.retain(|c| c != '[' && c != ']');
+    emit(&whole);
+    let parts = || whole.split(is_split).filter(|p| !p.is_empty());
     let dotted_only = !raw.contains(['-', '_']);
-    let numeric = parts.iter().any(|p| p.bytes().all(|b| b.is_ascii_digit()));
-    if dotted_only && !numeric && parts.len() <= MAX_PATH_PARTS {
-        emit_sub_paths(&parts, scratch, emit);
+    let numeric = parts().any(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    if dotted_only && !numeric && parts().count() <= MAX_PATH_PARTS {
+        emit_sub_paths(&whole, emit);
     }
-    for part in parts {
+    // The parts keep their case for camelCase splitting, so they come from `raw`.
+    for part in raw.split(is_split).filter(|p| !p.is_empty()) {
         emit_word(part, scratch, emit);
     }
 }
@@ -119,20 +192,23 @@ fn emit_raw_token(raw: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) 
 /// Longer dotted tokens are host names or versions, not field paths.
 const MAX_PATH_PARTS: usize = 8;
 
-/// Every contiguous run of two or more parts, shorter than the whole path: a user types
-/// `remediation.retries` or `spec.install.remediation` as often as the full path.
-fn emit_sub_paths(parts: &[&str], scratch: &mut String, emit: &mut impl FnMut(&str)) {
-    let n = parts.len();
+/// Every contiguous run of two or more parts of a lowercased dotted path, shorter than the whole:
+/// a user types `remediation.retries` or `spec.install.remediation` as often as the full path.
+fn emit_sub_paths(path: &str, emit: &mut impl FnMut(&str)) {
+    // Part boundaries: the start of each part and the end of the last.
+    let mut starts = vec![0];
+    starts.extend(path.match_indices('.').map(|(at, _)| at + 1));
+    let n = starts.len();
+    let end_of = |part: usize| {
+        if part + 1 < n {
+            starts[part + 1] - 1
+        } else {
+            path.len()
+        }
+    };
     for len in 2..n {
         for from in 0..=n - len {
-            scratch.clear();
-            for (i, part) in parts[from..from + len].iter().enumerate() {
-                if i > 0 {
-                    scratch.push('.');
-                }
-                scratch.extend(part.chars().flat_map(char::to_lowercase));
-            }
-            emit(scratch);
+            emit(&path[starts[from]..end_of(from + len - 1)]);
         }
     }
 }
@@ -220,8 +296,11 @@ const STOP_WORDS: &[&str] = &[
 
 /// Whether a lowercased word is a stop word (and so never an index term on its own).
 pub fn is_stop_word(word: &str) -> bool {
-    STOP_WORDS.binary_search(&word).is_ok()
+    // Hot path of indexing: most words are longer than any stop word.
+    word.len() <= LONGEST_STOP_WORD && STOP_WORDS.binary_search(&word).is_ok()
 }
+
+const LONGEST_STOP_WORD: usize = 7;
 
 /// Conservative suffix stripping for lowercase ASCII words; anything else is returned unchanged.
 ///
@@ -306,46 +385,101 @@ pub enum PhraseWord<'a> {
 pub fn for_each_phrase_word(text: &str, mut emit: impl FnMut(PhraseWord<'_>)) {
     let mut scratch = String::new();
     let mut last_placeholder = false;
-    for chunk in text.split_whitespace() {
-        let chunk = chunk.trim_matches(|c: char| {
-            matches!(
-                c,
-                '`' | '*'
-                    | '('
-                    | ')'
-                    | '['
-                    | ']'
-                    | '{'
-                    | '}'
-                    | ','
-                    | ';'
-                    | ':'
-                    | '.'
-                    | '!'
-                    | '?'
-                    | '|'
-                    | '='
-            )
-        });
-        if chunk.is_empty() {
-            continue;
-        }
-        if is_placeholder_chunk(chunk) {
-            if !last_placeholder {
-                emit(PhraseWord::Placeholder);
+    for chunk in phrase_chunks(text) {
+        for_each_chunk_word(chunk, &mut scratch, &mut |word| {
+            let placeholder = word == PhraseWord::Placeholder;
+            if !(placeholder && last_placeholder) {
+                emit(word);
             }
-            last_placeholder = true;
-            continue;
+            last_placeholder = placeholder;
+        });
+    }
+}
+
+/// Whitespace-separated chunks with surrounding punctuation and markdown marks removed. Raw
+/// tokens never cross whitespace, so a text's terms are its chunks' terms, and the indexer
+/// tokenizes each distinct chunk once. ASCII whitespace only: the corpus does not separate words
+/// with other spaces, and a byte loop is fast on this hot path.
+pub fn phrase_chunks(text: &str) -> impl Iterator<Item = &str> {
+    PhraseChunks { text, pos: 0 }
+}
+
+struct PhraseChunks<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for PhraseChunks<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.text.as_bytes();
+        loop {
+            let mut at = self.pos;
+            while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            if at >= bytes.len() {
+                self.pos = at;
+                return None;
+            }
+            let mut end = at;
+            while end < bytes.len() && !bytes[end].is_ascii_whitespace() {
+                end += 1;
+            }
+            self.pos = end;
+            while at < end && is_chunk_trim(bytes[at]) {
+                at += 1;
+            }
+            while end > at && is_chunk_trim(bytes[end - 1]) {
+                end -= 1;
+            }
+            if at < end {
+                // Cuts are next to ASCII bytes, so they are char boundaries.
+                return Some(&self.text[at..end]);
+            }
         }
-        for word in chunk
-            .split(|c: char| !is_word_char(c))
-            .filter(|w| !w.is_empty())
-        {
-            lower(word, &mut scratch);
-            stem_in_place(&mut scratch);
-            emit(PhraseWord::Word(&scratch));
-            last_placeholder = false;
-        }
+    }
+}
+
+/// Punctuation and markdown marks around a word: `` `code` ``, **bold**, (parens), `a, b.`
+fn is_chunk_trim(b: u8) -> bool {
+    matches!(
+        b,
+        b'`' | b'*'
+            | b'('
+            | b')'
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b','
+            | b';'
+            | b':'
+            | b'.'
+            | b'!'
+            | b'?'
+            | b'|'
+            | b'='
+    )
+}
+
+/// The phrase words of one chunk: one placeholder, or its words lowercased and stemmed.
+pub fn for_each_chunk_word(
+    chunk: &str,
+    scratch: &mut String,
+    emit: &mut impl FnMut(PhraseWord<'_>),
+) {
+    if is_placeholder_chunk(chunk) {
+        emit(PhraseWord::Placeholder);
+        return;
+    }
+    for word in chunk
+        .split(|c: char| !is_word_char(c))
+        .filter(|w| !w.is_empty())
+    {
+        lower(word, scratch);
+        stem_in_place(scratch);
+        emit(PhraseWord::Word(scratch));
     }
 }
 
@@ -406,6 +540,8 @@ mod tests {
     #[test]
     fn stop_words_are_sorted_for_binary_search() {
         assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(STOP_WORDS.iter().all(|w| w.len() <= LONGEST_STOP_WORD));
+        assert!(STOP_WORDS.iter().all(|w| is_stop_word(w)));
     }
 
     #[test]
@@ -535,6 +671,22 @@ mod tests {
         assert_eq!(
             phrase("retrying in 30s (attempt 3)"),
             vec!["retry", "in", "_", "attempt", "_"]
+        );
+    }
+
+    #[test]
+    fn pasted_names_weigh_less_than_words() {
+        let terms = query_terms("dependency 'flux-system/infra' is not ready (ServiceMonitor)");
+        let weight = |t: &str| terms.iter().find(|(x, _)| x == t).map(|(_, w)| *w);
+        assert_eq!(weight("dependency"), Some(1.0));
+        assert_eq!(weight("ready"), Some(1.0));
+        assert_eq!(weight("infra"), Some(NAME_WEIGHT));
+        assert_eq!(weight("flux-system"), Some(NAME_WEIGHT));
+        assert_eq!(weight("servicemonitor"), Some(1.0));
+        // A field path is not a name.
+        assert_eq!(
+            query_terms("spec.install.remediation.retries")[0],
+            ("spec.install.remediation.retries".to_string(), 1.0)
         );
     }
 

@@ -4,4 +4,5 @@
 #[path = "../apiserver/mod.rs"]
 #[allow(dead_code)]
 mod apiserver;
+mod docs;
 mod support;
