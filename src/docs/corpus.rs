@@ -17,8 +17,10 @@ const MAX_INFLATED: usize = 64 * 1024 * 1024;
 /// A local file larger than this is skipped (a runbook is a few KB; a 100 MB log renamed `.md`
 /// would make every first search slow).
 const MAX_LOCAL_FILE: u64 = 2 * 1024 * 1024;
-/// At most this many local files are indexed, across all `--docs-dir`s.
+/// At most this many local files, and this many bytes in all, are indexed across all
+/// `--docs-dir`s: the index lives in memory for the server's lifetime.
 const MAX_LOCAL_FILES: usize = 5_000;
+const MAX_LOCAL_BYTES: usize = 64 * 1024 * 1024;
 
 /// Where a document was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +181,7 @@ pub fn local(dirs: &[PathBuf]) -> LocalScan {
     let mut scan = LocalScan::default();
     let mut prefixes: Vec<String> = Vec::new();
     let mut visited = HashSet::new();
+    let mut total = 0usize;
     for dir in dirs {
         let prefix = unique_prefix(dir, &mut prefixes);
         let mut files = Vec::new();
@@ -199,7 +202,14 @@ pub fn local(dirs: &[PathBuf]) -> LocalScan {
                 break;
             }
             match read_local(&file) {
+                Ok(text) if total + text.len() > MAX_LOCAL_BYTES => {
+                    scan.problems.push(format!(
+                        "{}: skipped, local markdown over {MAX_LOCAL_BYTES} bytes in all",
+                        file.display()
+                    ));
+                }
                 Ok(text) => {
+                    total += text.len();
                     let id = if file == *dir {
                         prefix.clone()
                     } else {

@@ -93,9 +93,8 @@ fn split_front_matter(text: &str) -> Result<Option<(FrontMatter, usize)>, Error>
     let mut front = FrontMatter::default();
     // The key whose value continues on `- item` lines (block-style list).
     let mut open_list: Option<String> = None;
-    let mut number = 1;
-    for (end, line) in lines {
-        number += 1;
+    // Line numbers count from the opening `---` (line 1).
+    for (number, (end, line)) in (2..).zip(lines) {
         let trimmed = line.trim();
         if trimmed == "---" {
             return Ok(Some((front, end)));

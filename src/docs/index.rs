@@ -149,12 +149,28 @@ impl Index {
 
     /// Rank sections for a query.
     pub fn search(&self, query: &str) -> Ranking {
+        let query = clip_query(query);
         let mut ranking = Ranking::default();
         let mut weighted: Vec<(u32, f32)> = Vec::new();
-        for (term, weight) in tokenize::query_terms(query) {
+        let terms = tokenize::query_terms(query);
+        // Spelling correction is for short, typed queries; in a pasted log most unknown words
+        // are names, and correcting them would cost a vocabulary scan each.
+        let mut corrections_left = if terms.len() <= MAX_TERMS_TO_CORRECT {
+            3
+        } else {
+            0
+        };
+        for (term, weight) in terms {
+            let mut correction = || {
+                if corrections_left == 0 {
+                    return None;
+                }
+                corrections_left -= 1;
+                self.correct(&term)
+            };
             let id = match self.terms.get(term.as_str()) {
                 Some(&id) => id,
-                None => match self.correct(&term) {
+                None => match correction() {
                     Some(id) => {
                         ranking
                             .corrected
@@ -251,7 +267,7 @@ impl Index {
             .filter(|w| w[0].1 + w[1].1 > 0.0)
             .map(|w| (pair_key(w[0].0, w[1].0), (w[0].1 + w[1].1) / 2.0))
             .collect();
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.sort_by_key(|p| p.0);
         pairs.dedup_by(|a, b| a.0 == b.0);
         if pairs.is_empty() {
             return;
@@ -316,6 +332,23 @@ impl Index {
     }
 }
 
+/// Queries longer than this are cut (at a char boundary): an agent may paste a whole
+/// `kubectl describe`, and the answer is in its first lines.
+const MAX_QUERY_BYTES: usize = 4096;
+/// Queries with more terms than this are not spell-corrected.
+const MAX_TERMS_TO_CORRECT: usize = 12;
+
+fn clip_query(query: &str) -> &str {
+    if query.len() <= MAX_QUERY_BYTES {
+        return query;
+    }
+    let mut cut = MAX_QUERY_BYTES;
+    while !query.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &query[..cut]
+}
+
 fn pair_key(a: u32, b: u32) -> u64 {
     (u64::from(a) << 32) | u64::from(b)
 }
@@ -333,8 +366,8 @@ fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         let mut row_min = usize::MAX;
@@ -408,13 +441,16 @@ struct Builder {
     scratch: String,
 }
 
+/// (terms, phrase words) of one chunk, as `(from, to)` ranges of [`Memo`]'s vectors.
+type ChunkRanges = ((u32, u32), (u32, u32));
+
 /// Tokenizing is most of the indexing time and the same words recur throughout the corpus, so
 /// each distinct chunk (see `tokenize::phrase_chunks`) is tokenized once, into both views. Keys
 /// borrow from the sources.
 #[derive(Default)]
 struct Memo<'a> {
     /// Chunk → its term ids (a range of `terms`) and phrase word hashes (a range of `words`).
-    chunks: FastMap<&'a str, ((u32, u32), (u32, u32))>,
+    chunks: FastMap<&'a str, ChunkRanges>,
     terms: Vec<u32>,
     words: Vec<u32>,
 }
@@ -603,7 +639,7 @@ impl Builder {
     }
 
     /// A chunk's term ids and phrase words (ranges into the memo), tokenized on first sight.
-    fn chunk<'a>(&mut self, chunk: &'a str, memo: &mut Memo<'a>) -> ((u32, u32), (u32, u32)) {
+    fn chunk<'a>(&mut self, chunk: &'a str, memo: &mut Memo<'a>) -> ChunkRanges {
         if let Some(&found) = memo.chunks.get(chunk) {
             return found;
         }
@@ -914,6 +950,28 @@ mod tests {
         assert_eq!(
             index.path(index.search("age keys").hits[0].section),
             vec!["notes"]
+        );
+    }
+
+    #[test]
+    fn long_pasted_queries_are_clipped_at_a_char_boundary() {
+        let long = "é".repeat(MAX_QUERY_BYTES);
+        let clipped = clip_query(&long);
+        assert!(clipped.len() <= MAX_QUERY_BYTES && clipped.len() > MAX_QUERY_BYTES - 2);
+        // The message at the top of a long paste still finds its section.
+        let index = fixture();
+        let paste = format!(
+            "install retries exhausted\n{}",
+            "Normal  Progressing  12s  pod/x-7d9f ok\n".repeat(500)
+        );
+        let ranking = index.search(&paste);
+        assert!(
+            ranking.corrected.is_empty(),
+            "no spelling correction in a long paste"
+        );
+        assert_eq!(
+            index.path(ranking.hits[0].section).join(" › "),
+            "HelmRelease › Common failures › install retries exhausted"
         );
     }
 

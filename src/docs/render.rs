@@ -273,7 +273,8 @@ fn problem_line(out: &mut String, problems: &[String]) {
 
 /// `docs list`: every document, grouped (API kinds, guides, local), with aligned columns.
 pub fn list(index: &Index, problems: &[String]) -> String {
-    let groups: [(&str, fn(&Doc) -> bool); 3] = [
+    type Member = fn(&Doc) -> bool;
+    let groups: [(&str, Member); 3] = [
         ("API kinds", |d| {
             d.origin == Origin::Embedded && d.kind.is_some()
         }),

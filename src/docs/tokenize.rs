@@ -11,6 +11,8 @@
 //!   `dependency 'flux-system/infra' is not ready` pasted from a cluster matches the corpus's
 //!   `dependency '<namespace>/<name>' is not ready`.
 
+use std::collections::HashSet;
+
 /// Calls `emit` with every index term of `text`, in text order (duplicates included: the index
 /// counts them as term frequency).
 pub fn for_each_term(text: &str, mut emit: impl FnMut(&str)) {
@@ -33,6 +35,7 @@ pub fn raw_tokens(text: &str) -> impl Iterator<Item = &str> {
 /// the topic (`no matches for kind "ServiceMonitor"`).
 pub fn query_terms(query: &str) -> Vec<(String, f32)> {
     let mut terms: Vec<(String, f32)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut names: Vec<&str> = Vec::new();
     let mut words = String::with_capacity(query.len());
     for chunk in phrase_chunks(query) {
@@ -44,13 +47,13 @@ pub fn query_terms(query: &str) -> Vec<(String, f32)> {
         }
     }
     for_each_term(&words, |t| {
-        if !terms.iter().any(|(seen, _)| seen == t) {
+        if seen.insert(t.to_string()) {
             terms.push((t.to_string(), 1.0));
         }
     });
     for name in names {
         for_each_term(name, |t| {
-            if !terms.iter().any(|(seen, _)| seen == t) {
+            if seen.insert(t.to_string()) {
                 terms.push((t.to_string(), NAME_WEIGHT));
             }
         });

@@ -111,7 +111,9 @@ mod tests {
             schema["properties"]["format"]["enum"],
             json!(["concise", "complete"])
         );
-        assert!(TOOL.read_only && TOOL.in_cluster && !TOOL.open_world);
+        let (read_only, in_cluster, open_world) =
+            (TOOL.read_only, TOOL.in_cluster, TOOL.open_world);
+        assert!(read_only && in_cluster && !open_world);
     }
 
     #[test]
