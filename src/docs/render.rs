@@ -230,23 +230,26 @@ fn no_match(index: &Index, query: &str, ranking: &Ranking) -> String {
         .filter(|d| d.kind.is_some())
         .map(|d| d.title.as_str())
         .collect();
-    let guides: Vec<&str> = index
+    if !kinds.is_empty() {
+        let _ = writeln!(out, "\nAPI references: {}.", kinds.join(", "));
+    }
+    // Guide titles contain commas: one per line.
+    let guides = index
         .docs
         .iter()
-        .filter(|d| d.kind.is_none() && d.origin == Origin::Embedded)
-        .map(|d| d.title.as_str())
-        .collect();
+        .filter(|d| d.kind.is_none() && d.origin == Origin::Embedded);
+    let mut guides = guides.peekable();
+    if guides.peek().is_some() {
+        out.push_str("Guides:\n");
+        for doc in guides {
+            let _ = writeln!(out, "- {} ({})", doc.title, doc.id);
+        }
+    }
     let local = index
         .docs
         .iter()
         .filter(|d| d.origin != Origin::Embedded)
         .count();
-    if !kinds.is_empty() {
-        let _ = writeln!(out, "\nAPI references: {}.", kinds.join(", "));
-    }
-    if !guides.is_empty() {
-        let _ = writeln!(out, "Guides: {}.", guides.join(", "));
-    }
     if local > 0 {
         let _ = writeln!(out, "Local documents (--docs-dir): {local}.");
     }
@@ -286,18 +289,18 @@ pub fn list(index: &Index, problems: &[String]) -> String {
         }),
     ];
     let width = index.docs.iter().map(|d| d.id.len()).max().unwrap_or(0);
-    let title_width = index
-        .docs
-        .iter()
-        .map(|d| d.title.chars().count())
-        .max()
-        .unwrap_or(0);
     let mut out = format!("{} documents\n", index.docs.len());
     for (name, member) in groups {
         let docs: Vec<&Doc> = index.docs.iter().filter(|d| member(d)).collect();
         if docs.is_empty() {
             continue;
         }
+        // Per group: long guide titles must not push the API kinds' apiVersions off screen.
+        let title_width = docs
+            .iter()
+            .map(|d| d.title.chars().count())
+            .max()
+            .unwrap_or(0);
         let _ = writeln!(out, "\n{name} ({}):", docs.len());
         for doc in docs {
             let detail = match &doc.origin {
@@ -308,6 +311,10 @@ pub fn list(index: &Index, problems: &[String]) -> String {
             let _ = writeln!(out, "{}", line.trim_end());
         }
     }
+    out.push_str(
+        "\nSearch: flux-operator-mcp docs search \"<question, error message, field or kind>\" \
+         [--limit N] [--format complete]\n",
+    );
     problem_line(&mut out, problems);
     out
 }
@@ -395,6 +402,10 @@ mod tests {
         assert!(empty.starts_with("The query is empty."), "{empty}");
         assert!(empty.contains("API references: HelmRelease."), "{empty}");
         assert!(
+            !empty.contains("Guides:"),
+            "no guide in the fixture: {empty}"
+        );
+        assert!(
             empty.contains("Local documents (--docs-dir): 1."),
             "{empty}"
         );
@@ -431,8 +442,10 @@ mod tests {
         let out = list(&index, &[]);
         assert_eq!(
             out,
-            "2 documents\n\nAPI kinds (1):\n  kinds/helmrelease    HelmRelease   helm.toolkit.fluxcd.io/v2\n\
-             \nLocal documents (--docs-dir) (1):\n  local/runbooks/helm  Helm on-call  /srv/runbooks/helm.md\n"
+            "2 documents\n\nAPI kinds (1):\n  kinds/helmrelease    HelmRelease  helm.toolkit.fluxcd.io/v2\n\
+             \nLocal documents (--docs-dir) (1):\n  local/runbooks/helm  Helm on-call  /srv/runbooks/helm.md\n\
+             \nSearch: flux-operator-mcp docs search \"<question, error message, field or kind>\" \
+             [--limit N] [--format complete]\n"
         );
     }
 
