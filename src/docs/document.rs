@@ -194,7 +194,7 @@ pub fn headings(body: &str) -> Vec<Heading<'_>> {
         if fences.is_code(line) {
             continue;
         }
-        let indent = line.len() - line.trim_start_matches(' ').len();
+        let indent = line.bytes().take_while(|&b| b == b' ').count();
         if indent > 3 {
             continue; // indented code
         }
@@ -242,7 +242,7 @@ struct Fences {
 impl Fences {
     /// Whether `line` is part of a code block (fence lines included).
     fn is_code(&mut self, line: &str) -> bool {
-        let indent = line.len() - line.trim_start_matches(' ').len();
+        let indent = line.bytes().take_while(|&b| b == b' ').count();
         let marker = if indent <= 3 {
             fence_marker(&line[indent..])
         } else {

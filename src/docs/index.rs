@@ -568,15 +568,19 @@ impl Builder {
         body: &'a str,
         memo: &mut Memo<'a>,
     ) {
-        // The section's own heading; template slots in failure headings (`'<namespace>/<name>'`)
-        // are not words anyone searches for.
+        // The section's own heading. Its name-like chunks are skipped: template slots in failure
+        // headings (`'<namespace>/<name>'`) are not words anyone searches for.
         let from = self.heading_terms.len() as u32;
+        let phrase_start = self.index.phrase_words.len() as u32;
         if let Some(heading) = heading {
-            let (index, counts, terms) =
-                (&mut self.index, &mut self.counts, &mut self.heading_terms);
-            tokenize::for_each_term(&without_placeholders(heading), |term| {
-                terms.push(intern(index, counts, term));
-            });
+            for chunk in tokenize::phrase_chunks(heading) {
+                let (terms, words) = self.chunk(chunk, memo);
+                self.push_phrase_words(&memo.words[words.0 as usize..words.1 as usize]);
+                if !tokenize::is_placeholder_chunk(chunk) {
+                    let terms = &memo.terms[terms.0 as usize..terms.1 as usize];
+                    self.heading_terms.extend_from_slice(terms);
+                }
+            }
             let weight = if is_field_heading(heading) {
                 W_FIELD_HEADING
             } else {
@@ -609,13 +613,6 @@ impl Builder {
         }
 
         let mut length = 0u32;
-        let phrase_start = self.index.phrase_words.len() as u32;
-        if let Some(heading) = heading {
-            for chunk in tokenize::phrase_chunks(heading) {
-                let (_, words) = self.chunk(chunk, memo);
-                self.push_phrase_words(&memo.words[words.0 as usize..words.1 as usize]);
-            }
-        }
         for chunk in tokenize::phrase_chunks(body) {
             let (terms, words) = self.chunk(chunk, memo);
             for &t in &memo.terms[terms.0 as usize..terms.1 as usize] {
@@ -749,28 +746,6 @@ fn is_field_heading(heading: &str) -> bool {
 /// `Using `dependsOn`` → `Using dependsOn`.
 fn display_heading(text: &str) -> String {
     text.replace('`', "")
-}
-
-/// Template slots in failure headings (`'<namespace>/<name>'`) are not words a user searches for.
-fn without_placeholders(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('>') {
-            Some(close) if close <= 40 && !after[..close].contains(char::is_whitespace) => {
-                out.push(' ');
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push('<');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -983,14 +958,5 @@ mod tests {
             Some(1)
         );
         assert_eq!(bounded_distance("abcdef", "uvwxyz", 2), None);
-    }
-
-    #[test]
-    fn placeholders_are_removed_from_heading_terms() {
-        assert_eq!(
-            without_placeholders("dependency '<namespace>/<name>' is not ready"),
-            "dependency ' / ' is not ready"
-        );
-        assert_eq!(without_placeholders("a < b and c > d"), "a < b and c > d");
     }
 }

@@ -219,7 +219,11 @@ fn emit_sub_paths(path: &str, emit: &mut impl FnMut(&str)) {
 /// One word: the whole (stemmed) and, for camelCase, each piece.
 fn emit_word(word: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
     // Fast path: most words have no capital after the first letter.
-    let camel = word.char_indices().skip(1).any(|(_, c)| c.is_uppercase());
+    let camel = if word.is_ascii() {
+        word.bytes().skip(1).any(|b| b.is_ascii_uppercase())
+    } else {
+        word.chars().skip(1).any(char::is_uppercase)
+    };
     if !camel {
         emit_plain(word, scratch, emit);
         return;
@@ -299,11 +303,41 @@ const STOP_WORDS: &[&str] = &[
 
 /// Whether a lowercased word is a stop word (and so never an index term on its own).
 pub fn is_stop_word(word: &str) -> bool {
-    // Hot path of indexing: most words are longer than any stop word.
-    word.len() <= LONGEST_STOP_WORD && STOP_WORDS.binary_search(&word).is_ok()
+    // Hot path of indexing: one integer binary search, no string comparisons.
+    word.len() <= LONGEST_STOP_WORD && STOP_KEYS.binary_search(&pack(word.as_bytes())).is_ok()
 }
 
 const LONGEST_STOP_WORD: usize = 7;
+
+/// A word of at most 7 bytes as an integer (bytes big-endian, length in the top byte).
+const fn pack(word: &[u8]) -> u64 {
+    let mut key = (word.len() as u64) << 56;
+    let mut i = 0;
+    while i < word.len() && i < LONGEST_STOP_WORD {
+        key |= (word[i] as u64) << (8 * (LONGEST_STOP_WORD - 1 - i));
+        i += 1;
+    }
+    key
+}
+
+/// [`STOP_WORDS`] packed and sorted at compile time.
+const STOP_KEYS: [u64; STOP_WORDS.len()] = {
+    let mut keys = [0u64; STOP_WORDS.len()];
+    let mut i = 0;
+    while i < STOP_WORDS.len() {
+        keys[i] = pack(STOP_WORDS[i].as_bytes());
+        // Insertion sort: the list is short and this runs in the compiler.
+        let mut j = i;
+        while j > 0 && keys[j - 1] > keys[j] {
+            let swap = keys[j - 1];
+            keys[j - 1] = keys[j];
+            keys[j] = swap;
+            j -= 1;
+        }
+        i += 1;
+    }
+    keys
+};
 
 /// Conservative suffix stripping for lowercase ASCII words; anything else is returned unchanged.
 ///
@@ -319,25 +353,27 @@ fn stem(word: &str) -> String {
     w
 }
 
-/// [`stem`] without allocating: the tokenizer's hot path.
+/// [`stem`] without allocating: the tokenizer's hot path (byte comparisons, no `ends_with`
+/// calls, which matter at `opt-level = "z"`).
 fn stem_in_place(w: &mut String) {
-    if w.len() < 3 || !w.bytes().all(|b| b.is_ascii_lowercase()) {
+    let b = w.as_bytes();
+    let n = b.len();
+    if n < 3 || !b.iter().all(u8::is_ascii_lowercase) {
         return;
     }
-    if w.len() >= 5 && w.ends_with("ies") {
-        w.truncate(w.len() - 3);
+    if n >= 5 && b[n - 3..] == *b"ies" {
+        w.truncate(n - 3);
         w.push('y');
-    } else if w.len() >= 4
-        && w.ends_with('s')
-        && !(w.ends_with("ss") || w.ends_with("us") || w.ends_with("is") || w.ends_with("as"))
-    {
-        w.pop();
+    } else if n >= 4 && b[n - 1] == b's' && !matches!(b[n - 2], b's' | b'u' | b'i' | b'a') {
+        w.truncate(n - 1);
     }
     if strip_verb_suffix(w) {
         return;
     }
-    if w.len() >= 3 && w.ends_with('e') && !w.ends_with("ee") {
-        w.pop();
+    let b = w.as_bytes();
+    let n = b.len();
+    if n >= 3 && b[n - 1] == b'e' && b[n - 2] != b'e' {
+        w.truncate(n - 1);
     }
 }
 
@@ -345,33 +381,35 @@ fn stem_in_place(w: &mut String) {
 /// (`stopped` → `stop`) except `ll`, `ss`, `zz` (`installed`, `passed`) and in short stems
 /// (`added`). Returns whether a suffix was stripped.
 fn strip_verb_suffix(w: &mut String) -> bool {
-    if w.len() >= 5 && w.ends_with("ied") {
-        w.truncate(w.len() - 3);
+    let b = w.as_bytes();
+    let n = b.len();
+    if n >= 5 && b[n - 3..] == *b"ied" {
+        w.truncate(n - 3);
         w.push('y');
         return true;
     }
-    let suffix = if w.ends_with("ing") {
+    let suffix = if n >= 3 && b[n - 3..] == *b"ing" {
         3
-    } else if w.ends_with("ed") && !w.ends_with("eed") {
+    } else if n >= 3 && b[n - 2..] == *b"ed" && b[n - 3] != b'e' {
         2 // but not need, exceed, succeed
     } else {
         return false;
     };
-    let stem = &w.as_bytes()[..w.len() - suffix];
+    let stem = &b[..n - suffix];
     let has_vowel = stem
         .iter()
         .any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'));
     if stem.len() < 2 || !has_vowel {
         return false; // string, thing, red, shed
     }
-    let n = stem.len();
-    let doubled = n >= 4
-        && stem[n - 1] == stem[n - 2]
+    let m = stem.len();
+    let doubled = m >= 4
+        && stem[m - 1] == stem[m - 2]
         && !matches!(
-            stem[n - 1],
+            stem[m - 1],
             b'l' | b's' | b'z' | b'a' | b'e' | b'i' | b'o' | b'u'
         );
-    w.truncate(if doubled { n - 1 } else { n });
+    w.truncate(if doubled { m - 1 } else { m });
     true
 }
 
@@ -488,20 +526,20 @@ pub fn for_each_chunk_word(
 
 /// Quoted values (`'flux-system/infra'`, `"podinfo"`), template slots (`<name>`), and tokens
 /// with a digit, `/` or `@` (`podinfo@6.5.0`, `apps/v1`, `30s`, `sha256:...`) vary per cluster.
-fn is_placeholder_chunk(chunk: &str) -> bool {
-    let quoted = |open: char, close: char| {
-        chunk.len() >= 2 && chunk.starts_with(open) && chunk.ends_with(close)
+pub fn is_placeholder_chunk(chunk: &str) -> bool {
+    let b = chunk.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
     };
-    if quoted('\'', '\'')
-        || quoted('"', '"')
-        || quoted('‘', '’')
-        || quoted('“', '”')
-        || quoted('<', '>')
-    {
-        return true;
-    }
-    let inner = chunk.trim_matches(|c: char| matches!(c, '\'' | '"' | '‘' | '’' | '“' | '”'));
-    inner.contains(['/', '@', '<']) || inner.bytes().any(|b| b.is_ascii_digit())
+    let ascii_quoted =
+        b.len() >= 2 && matches!((first, last), (b'\'', b'\'') | (b'"', b'"') | (b'<', b'>'));
+    let typographic_quoted = first >= 0x80
+        && ((chunk.starts_with('‘') && chunk.ends_with('’'))
+            || (chunk.starts_with('“') && chunk.ends_with('”')));
+    ascii_quoted
+        || typographic_quoted
+        || b.iter()
+            .any(|&c| c.is_ascii_digit() || matches!(c, b'/' | b'@' | b'<'))
 }
 
 /// A 32-bit FNV-1a hash of a phrase word; 0 is reserved for the placeholder.
@@ -541,8 +579,16 @@ mod tests {
     }
 
     #[test]
-    fn stop_words_are_sorted_for_binary_search() {
+    fn stop_words_are_sorted_lowercase_and_found() {
         assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            STOP_WORDS
+                .iter()
+                .all(|w| w.bytes().all(|b| b.is_ascii_lowercase()))
+        );
+        for not_stop in ["", "A", "helm", "ready", "not", "all", "get", "athe", "é"] {
+            assert!(!is_stop_word(not_stop), "{not_stop}");
+        }
         assert!(STOP_WORDS.iter().all(|w| w.len() <= LONGEST_STOP_WORD));
         assert!(STOP_WORDS.iter().all(|w| is_stop_word(w)));
     }
