@@ -13,10 +13,9 @@ use serde_json::{Map, Value};
 
 use crate::kube;
 
-mod search_flux_docs;
-
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
 pub const REGISTRY: &[Tool] = &[search_flux_docs::TOOL];
+mod search_flux_docs;
 
 /// A tool's static description and entry point.
 pub struct Tool {
