@@ -4,5 +4,6 @@
 #[path = "../apiserver/mod.rs"]
 #[allow(dead_code)]
 mod apiserver;
-mod docs;
 mod support;
+// Areas, one module each.
+mod docs;
