@@ -28,6 +28,8 @@ const W_API_VERSION: f32 = 0.5;
 const W_HEADING: f32 = 2.5;
 const W_FIELD_HEADING: f32 = 4.0;
 const W_PARENT_HEADING: f32 = 0.5;
+/// Bonus, times the summed idf of the query terms, for a section whose heading holds them all.
+const W_HEADING_MATCH: f32 = 1.0;
 /// Score per verbatim query word pair, times the pair's mean idf.
 const W_PHRASE: f32 = 1.0;
 /// How many of the best BM25 sections are re-ranked with the phrase bonus.
@@ -66,6 +68,8 @@ pub struct Section {
     inv_norm: f32,
     /// This section's words in `Index::phrase_words`.
     phrase: Range<u32>,
+    /// The term ids of this section's own heading in `Index::heading_terms`.
+    heading_terms: Range<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +95,8 @@ pub struct Index {
     doc_fields: Vec<Vec<(u32, f32)>>,
     /// Every section's phrase words, concatenated (see `tokenize::for_each_phrase_word`).
     phrase_words: Vec<u32>,
+    /// Every section's own heading terms, concatenated.
+    heading_terms: Vec<u32>,
 }
 
 /// One ranked section.
@@ -152,6 +158,8 @@ impl Index {
         let query = clip_query(query);
         let mut ranking = Ranking::default();
         let mut weighted: Vec<(u32, f32)> = Vec::new();
+        // The terms the user typed (not pasted names), with their idf.
+        let mut typed: Vec<(u32, f32)> = Vec::new();
         let terms = tokenize::query_terms(query);
         // Spelling correction is for short, typed queries; in a pasted log most unknown words
         // are names, and correcting them would cost a vocabulary scan each.
@@ -185,12 +193,16 @@ impl Index {
             };
             if !weighted.iter().any(|&(seen, _)| seen == id) {
                 weighted.push((id, weight * self.idf(id)));
+                if weight >= 1.0 {
+                    typed.push((id, self.idf(id)));
+                }
             }
         }
         if weighted.is_empty() {
             return ranking;
         }
-        let scores = self.bm25(&weighted);
+        let mut scores = self.bm25(&weighted);
+        self.heading_bonus(&typed, &mut scores);
         let mut hits: Vec<Hit> = scores
             .iter()
             .enumerate()
@@ -247,6 +259,26 @@ impl Index {
             }
         }
         scores
+    }
+
+    /// A section whose own heading holds every term the user typed — a kind name, a field path,
+    /// a failure message — is very likely the answer, whatever its body's term counts say (a
+    /// "Related commands" list repeats a kind name more often than its overview does).
+    fn heading_bonus(&self, typed: &[(u32, f32)], scores: &mut [f32]) {
+        if typed.is_empty() {
+            return;
+        }
+        let bonus = W_HEADING_MATCH * typed.iter().map(|&(_, idf)| idf).sum::<f32>();
+        for (section, score) in self.sections.iter().zip(scores.iter_mut()) {
+            if *score <= 0.0 {
+                continue;
+            }
+            let range = &section.heading_terms;
+            let heading = &self.heading_terms[range.start as usize..range.end as usize];
+            if !heading.is_empty() && typed.iter().all(|(t, _)| heading.contains(t)) {
+                *score += bonus;
+            }
+        }
     }
 
     /// Add `W_PHRASE` × mean idf for each distinct query word pair that appears, adjacent and in
@@ -435,9 +467,6 @@ struct Builder {
     pending: Vec<(u32, Posting)>,
     /// Body length (terms) per section, for the length normaliser.
     lengths: Vec<u32>,
-    /// Per section, its own heading's term ids (a range of `heading_terms`): parents reuse them.
-    heading_ranges: Vec<(u32, u32)>,
-    heading_terms: Vec<u32>,
     scratch: String,
 }
 
@@ -532,6 +561,7 @@ impl Builder {
                 subtree_end: body_start + subtree_end,
                 inv_norm: 1.0,
                 phrase: 0..0,
+                heading_terms: 0..0,
             });
             self.index_section(id, heading, &body[text_start..end], memo);
         }
@@ -570,7 +600,7 @@ impl Builder {
     ) {
         // The section's own heading. Its name-like chunks are skipped: template slots in failure
         // headings (`'<namespace>/<name>'`) are not words anyone searches for.
-        let from = self.heading_terms.len() as u32;
+        let from = self.index.heading_terms.len() as u32;
         let phrase_start = self.index.phrase_words.len() as u32;
         if let Some(heading) = heading {
             for chunk in tokenize::phrase_chunks(heading) {
@@ -578,7 +608,7 @@ impl Builder {
                 self.push_phrase_words(&memo.words[words.0 as usize..words.1 as usize]);
                 if !tokenize::is_placeholder_chunk(chunk) {
                     let terms = &memo.terms[terms.0 as usize..terms.1 as usize];
-                    self.heading_terms.extend_from_slice(terms);
+                    self.index.heading_terms.extend_from_slice(terms);
                 }
             }
             let weight = if is_field_heading(heading) {
@@ -586,12 +616,12 @@ impl Builder {
             } else {
                 W_HEADING
             };
-            for &t in &self.heading_terms[from as usize..] {
+            for &t in &self.index.heading_terms[from as usize..] {
                 bump(&mut self.counts, &mut self.touched, t, 0, tenths(weight));
             }
         }
-        self.heading_ranges
-            .push((from, self.heading_terms.len() as u32));
+        self.index.sections[id as usize].heading_terms =
+            from..self.index.heading_terms.len() as u32;
         // Parent headings give context ("Helm releases" above "Enabling drift detection"); the
         // `# Title` is a document field already.
         let mut parent = self.index.sections[id as usize].parent;
@@ -599,8 +629,8 @@ impl Builder {
             let sec = &self.index.sections[p as usize];
             parent = sec.parent;
             if sec.level > 1 {
-                let (a, b) = self.heading_ranges[p as usize];
-                for &t in &self.heading_terms[a as usize..b as usize] {
+                let range = sec.heading_terms.clone();
+                for &t in &self.index.heading_terms[range.start as usize..range.end as usize] {
                     bump(
                         &mut self.counts,
                         &mut self.touched,
@@ -868,6 +898,21 @@ mod tests {
             top(&index, "hr")[0],
             "HelmRelease",
             "keywords are searchable"
+        );
+    }
+
+    #[test]
+    fn a_heading_holding_every_query_word_wins_over_repetition() {
+        let index = Index::build(vec![source(
+            "kinds/kustomization",
+            "---\ntitle: Kustomization\n---\n# Kustomization\nApplies manifests from a source.\n\
+             ## Related commands\nflux get kustomization; flux reconcile kustomization; \
+             flux suspend kustomization; flux resume kustomization\n",
+        )]);
+        assert_eq!(top(&index, "Kustomization")[0], "Kustomization");
+        assert_eq!(
+            top(&index, "related commands")[0],
+            "Kustomization › Related commands"
         );
     }
 
