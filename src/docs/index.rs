@@ -827,6 +827,17 @@ mod tests {
             .collect()
     }
 
+    /// The best section for `query` has this path.
+    #[track_caller]
+    fn assert_top(index: &Index, query: &str, expected: &str) {
+        let got = top(index, query);
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some(expected),
+            "query {query:?}: {got:?}"
+        );
+    }
+
     #[test]
     fn sections_follow_headings_and_skip_code() {
         let index = fixture();
@@ -857,43 +868,48 @@ mod tests {
     #[test]
     fn paths_name_document_and_headings() {
         let index = fixture();
-        assert_eq!(
-            top(&index, "spec.install.remediation.retries")[0],
-            "HelmRelease › Spec fields › spec.install.remediation.retries"
+        assert_top(
+            &index,
+            "spec.install.remediation.retries",
+            "HelmRelease › Spec fields › spec.install.remediation.retries",
         );
     }
 
     #[test]
     fn field_parts_find_the_field() {
         let index = fixture();
-        assert_eq!(
-            top(&index, "remediation retries")[0],
-            "HelmRelease › Spec fields › spec.install.remediation.retries"
+        assert_top(
+            &index,
+            "remediation retries",
+            "HelmRelease › Spec fields › spec.install.remediation.retries",
         );
-        assert_eq!(
-            top(&index, "dependsOn")[0],
-            "Kustomization › Spec fields › spec.dependsOn"
+        assert_top(
+            &index,
+            "dependsOn",
+            "Kustomization › Spec fields › spec.dependsOn",
         );
     }
 
     #[test]
     fn pasted_messages_match_their_failure_section() {
         let index = fixture();
-        assert_eq!(
-            top(&index, "dependency 'flux-system/infra' is not ready")[0],
-            "Kustomization › Common failures › dependency '<namespace>/<name>' is not ready"
+        assert_top(
+            &index,
+            "dependency 'flux-system/infra' is not ready",
+            "Kustomization › Common failures › dependency '<namespace>/<name>' is not ready",
         );
-        assert_eq!(
-            top(&index, "install retries exhausted")[0],
-            "HelmRelease › Common failures › install retries exhausted"
+        assert_top(
+            &index,
+            "install retries exhausted",
+            "HelmRelease › Common failures › install retries exhausted",
         );
     }
 
     #[test]
     fn kind_names_rank_their_document_first() {
         let index = fixture();
-        assert_eq!(top(&index, "HelmRelease")[0], "HelmRelease");
-        assert_eq!(top(&index, "kustomization")[0], "Kustomization");
+        assert_top(&index, "HelmRelease", "HelmRelease");
+        assert_top(&index, "kustomization", "Kustomization");
         assert_eq!(
             top(&index, "hr")[0],
             "HelmRelease",
@@ -909,10 +925,11 @@ mod tests {
              ## Related commands\nflux get kustomization; flux reconcile kustomization; \
              flux suspend kustomization; flux resume kustomization\n",
         )]);
-        assert_eq!(top(&index, "Kustomization")[0], "Kustomization");
-        assert_eq!(
-            top(&index, "related commands")[0],
-            "Kustomization › Related commands"
+        assert_top(&index, "Kustomization", "Kustomization");
+        assert_top(
+            &index,
+            "related commands",
+            "Kustomization › Related commands",
         );
     }
 
