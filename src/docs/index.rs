@@ -5,9 +5,11 @@
 //! "The Probabilistic Relevance Framework: BM25 and Beyond", 2009): per term, a weighted frequency
 //! adds the section body (length-normalised) to boosted fields — the section's own heading, field
 //! headings (``### `spec.interval` ``) more, parent headings a little, and the document's title,
-//! keywords and apiVersion — then saturates with k1 and multiplies by idf. The best candidates
-//! then get a bonus for query word pairs found verbatim, which lifts the section whose wording
-//! matches a pasted error message. Ties break on corpus order, so results are deterministic.
+//! keywords and apiVersion — then saturates with k1 and multiplies by idf. A section whose own
+//! heading holds every typed query term gets a bonus (the kind's overview for a kind name, the
+//! field for a field path), and the best candidates get another for query word pairs found
+//! verbatim, which lifts the section whose wording matches a pasted error message. Ties break on
+//! corpus order, so results are deterministic.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

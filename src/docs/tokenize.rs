@@ -22,8 +22,7 @@ pub fn for_each_term(text: &str, mut emit: impl FnMut(&str)) {
     }
 }
 
-/// The raw tokens of a text (see [`for_each_raw_term`]); the indexer memoises terms per raw
-/// token, because the same words recur throughout a corpus.
+/// The raw tokens of a text, each to be expanded into terms by [`for_each_raw_term`].
 pub fn raw_tokens(text: &str) -> impl Iterator<Item = &str> {
     RawTokens::new(text)
 }
@@ -71,12 +70,6 @@ struct RawTokens<'a> {
     pos: usize,
 }
 
-impl<'a> RawTokens<'a> {
-    fn new(text: &'a str) -> RawTokens<'a> {
-        RawTokens { text, pos: 0 }
-    }
-}
-
 fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric())
 }
@@ -86,6 +79,10 @@ fn is_connector(c: char) -> bool {
 }
 
 impl<'a> RawTokens<'a> {
+    fn new(text: &'a str) -> RawTokens<'a> {
+        RawTokens { text, pos: 0 }
+    }
+
     /// The word character starting at byte `at`, with its length (ASCII fast path).
     #[inline]
     fn word_char_len(&self, at: usize) -> Option<usize> {
@@ -98,7 +95,7 @@ impl<'a> RawTokens<'a> {
     }
 }
 
-/// ASCII letters and digits, as a table: this test runs once per byte of the corpus.
+/// ASCII letters and digits, as a table: this test runs once per byte scanned.
 static ASCII_WORD: [u8; 128] = {
     let mut table = [0u8; 128];
     let mut b = 0;
