@@ -1,10 +1,22 @@
-//! The embedded Flux documentation: corpus blob, tokenizer, inverted index, ranking.
-//! Does no network I/O and cannot fail at run time. OWNER: issue 5 (docs). Stub: the
-//! signatures below are the contract the CLI (`docs search`, `docs list`) and the
-//! `search_flux_docs` tool use.
+//! The embedded Flux documentation: corpus blob, tokenizer, inverted index, ranking, rendering.
+//! Does no network I/O and cannot fail at run time: problems (an unreadable `--docs-dir` file)
+//! become a line in the answer. The corpus is inflated and indexed once, on the first search,
+//! never at start-up.
+//!
+//! `run_search` and `run_list` are the contract with the CLI (`docs search`, `docs list`) and
+//! the `search_flux_docs` tool; [`Library`] is for tests and benchmarks.
 
-use std::path::PathBuf;
+mod corpus;
+mod document;
+mod index;
+mod render;
+mod tokenize;
+
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::OnceLock;
+
+pub use render::MAX_LIMIT;
 
 /// `concise` returns the best sections within a size budget; `complete` whole documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,12 +38,144 @@ impl FromStr for Format {
 }
 
 /// Search the corpus (plus markdown under `docs_dirs`) and render the hits as the text both the
-/// tool and `flux-operator-mcp docs search` print.
-pub fn run_search(_query: &str, _limit: usize, _format: Format, _docs_dirs: &[PathBuf]) -> String {
-    String::from("docs search is not implemented yet")
+/// tool and `flux-operator-mcp docs search` print. `limit` counts hits (1 to [`MAX_LIMIT`]).
+pub fn run_search(query: &str, limit: usize, format: Format, docs_dirs: &[PathBuf]) -> String {
+    with_library(docs_dirs, |library| library.search(query, limit, format))
 }
 
-/// One line per document (id, title), for `flux-operator-mcp docs list`.
-pub fn run_list(_docs_dirs: &[PathBuf]) -> String {
-    String::from("docs list is not implemented yet")
+/// One line per document (id, title, apiVersion or path), for `flux-operator-mcp docs list`.
+pub fn run_list(docs_dirs: &[PathBuf]) -> String {
+    with_library(docs_dirs, Library::list)
+}
+
+/// The size of the compressed corpus compiled into the binary, in bytes.
+pub fn compressed_corpus_size() -> usize {
+    corpus::compressed_size()
+}
+
+/// The process-wide libraries. A server has one set of `--docs-dir`s for its whole life, so one
+/// cached library with local documents is enough; another set (only tests do that) is indexed
+/// afresh for that call.
+static EMBEDDED: OnceLock<Library> = OnceLock::new();
+static WITH_LOCAL: OnceLock<(Vec<PathBuf>, Library)> = OnceLock::new();
+
+fn with_library<R>(docs_dirs: &[PathBuf], f: impl FnOnce(&Library) -> R) -> R {
+    if docs_dirs.is_empty() {
+        return f(EMBEDDED.get_or_init(|| Library::load(&[])));
+    }
+    let (dirs, library) = WITH_LOCAL.get_or_init(|| (docs_dirs.to_vec(), Library::load(docs_dirs)));
+    if dirs == docs_dirs {
+        f(library)
+    } else {
+        f(&Library::load(docs_dirs))
+    }
+}
+
+/// The embedded corpus plus local documents, indexed.
+pub struct Library {
+    index: index::Index,
+    /// What could not be read (`path: reason`), reported in every answer.
+    problems: Vec<String>,
+}
+
+/// What `docs list` and the tests know about one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentInfo<'a> {
+    /// `kinds/helmrelease`, `guides/troubleshooting`, `local/<dir>/<path>`.
+    pub id: &'a str,
+    pub title: &'a str,
+    /// The Flux kind an API document describes (front matter `kind`).
+    pub kind: Option<&'a str>,
+    /// The file a `--docs-dir` document was read from; `None` for the embedded corpus.
+    pub local_path: Option<&'a Path>,
+    /// Size of the markdown, front matter included.
+    pub bytes: usize,
+}
+
+impl Library {
+    /// Inflate the embedded corpus, read `docs_dirs` and index everything. Not cached: the
+    /// benchmarks time it.
+    pub fn load(docs_dirs: &[PathBuf]) -> Library {
+        let mut problems = Vec::new();
+        let mut sources = match corpus::embedded() {
+            Ok(sources) => sources,
+            Err(e) => {
+                problems.push(e.to_string());
+                Vec::new()
+            }
+        };
+        let local = corpus::local(docs_dirs);
+        sources.extend(local.sources);
+        problems.extend(local.problems);
+        Library {
+            index: index::Index::build(sources),
+            problems,
+        }
+    }
+
+    /// The rendered answer to a query (what `run_search` prints).
+    pub fn search(&self, query: &str, limit: usize, format: Format) -> String {
+        render::search(&self.index, &self.problems, query, limit, format)
+    }
+
+    /// The rendered document list (what `run_list` prints).
+    pub fn list(&self) -> String {
+        render::list(&self.index, &self.problems)
+    }
+
+    /// The ids of the documents holding the best sections, best first, each once.
+    pub fn ranked_documents(&self, query: &str, n: usize) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for hit in self.index.search(query).hits {
+            let id = self.index.doc_of(hit.section).id.as_str();
+            if !ids.contains(&id) {
+                ids.push(id);
+                if ids.len() == n {
+                    break;
+                }
+            }
+        }
+        ids
+    }
+
+    /// Every indexed document, embedded ones first (sorted by id), then local ones.
+    pub fn documents(&self) -> impl Iterator<Item = DocumentInfo<'_>> {
+        self.index.docs.iter().map(|d| DocumentInfo {
+            id: &d.id,
+            title: &d.title,
+            kind: d.kind.as_deref(),
+            local_path: match &d.origin {
+                corpus::Origin::Local(path) => Some(path.as_path()),
+                corpus::Origin::Embedded => None,
+            },
+            bytes: d.text.len(),
+        })
+    }
+
+    /// Files that could not be read, as `path: reason`.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_parses_leniently_and_names_bad_values() {
+        assert_eq!(" Complete ".parse::<Format>(), Ok(Format::Complete));
+        assert_eq!("concise".parse::<Format>(), Ok(Format::Concise));
+        assert_eq!(
+            "full".parse::<Format>(),
+            Err("format must be concise or complete, got \"full\"".to_string())
+        );
+    }
+
+    #[test]
+    fn the_library_is_built_once_per_docs_dirs() {
+        let a = with_library(&[], |l| l as *const Library);
+        let b = with_library(&[], |l| l as *const Library);
+        assert_eq!(a, b);
+    }
 }

@@ -23,7 +23,8 @@ use crate::mcp::server::{
 pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
-pub const REGISTRY: &[Tool] = &[];
+pub const REGISTRY: &[Tool] = &[search_flux_docs::TOOL];
+mod search_flux_docs;
 
 /// A tool's static description and entry point.
 pub struct Tool {

@@ -8,3 +8,5 @@ mod cli;
 mod kubeconfig;
 mod protocol;
 mod support;
+// Areas, one module each.
+mod docs;
