@@ -91,7 +91,9 @@ fn denied(
         any(&d.verb, verb)
             && (d.group == "*" || d.group == group)
             && any(&d.resource, resource)
-            && d.namespace.as_deref().is_none_or(|ns| Some(ns) == namespace)
+            && d.namespace
+                .as_deref()
+                .is_none_or(|ns| Some(ns) == namespace)
             && d.user.as_deref().is_none_or(|u| u == user.name)
     })
 }
@@ -119,7 +121,9 @@ fn impersonate(shared: &Shared, req: &Request, user: User) -> Result<User, Respo
         None => ("users", None),
     };
     if denied(shared, &user, "impersonate", "", resource, namespace) {
-        return Err(status::impersonation_forbidden(&user.name, resource, target));
+        return Err(status::impersonation_forbidden(
+            &user.name, resource, target,
+        ));
     }
     for g in &groups {
         if denied(shared, &user, "impersonate", "", "groups", None) {
@@ -239,9 +243,7 @@ fn negotiate(req: &Request, allowed: &[Format]) -> Option<Format> {
         }
         let format = match (media, params.get("as").copied()) {
             ("application/json", None) | ("*/*", None) | ("application/*", None) => Format::Json,
-            ("application/json", Some("Table"))
-                if params.get("g") == Some(&"meta.k8s.io") =>
-            {
+            ("application/json", Some("Table")) if params.get("g") == Some(&"meta.k8s.io") => {
                 Format::Table
             }
             ("application/json", Some("PartialObjectMetadataList" | "PartialObjectMetadata"))
@@ -278,7 +280,11 @@ struct ResourcePath<'a> {
     sub: Option<&'a str>,
 }
 
-fn parse_resource_path<'a>(group: &'a str, version: &'a str, segs: &[&'a str]) -> Option<ResourcePath<'a>> {
+fn parse_resource_path<'a>(
+    group: &'a str,
+    version: &'a str,
+    segs: &[&'a str],
+) -> Option<ResourcePath<'a>> {
     if segs.iter().any(|s| s.is_empty()) {
         return None;
     }
@@ -297,10 +303,15 @@ fn parse_resource_path<'a>(group: &'a str, version: &'a str, segs: &[&'a str]) -
         ["namespaces", name, sub @ ("status" | "finalize")] if group.is_empty() => {
             p(None, "namespaces", Some(*name), Some(*sub))
         }
-        ["namespaces", ns, plural, rest @ ..] if rest.len() <= 2 => {
-            p(Some(*ns), *plural, rest.first().copied(), rest.get(1).copied())
+        ["namespaces", ns, plural, rest @ ..] if rest.len() <= 2 => p(
+            Some(*ns),
+            *plural,
+            rest.first().copied(),
+            rest.get(1).copied(),
+        ),
+        [plural, rest @ ..] if rest.len() <= 2 => {
+            p(None, *plural, rest.first().copied(), rest.get(1).copied())
         }
-        [plural, rest @ ..] if rest.len() <= 2 => p(None, *plural, rest.first().copied(), rest.get(1).copied()),
         _ => None,
     }
 }
@@ -311,7 +322,13 @@ fn route(shared: &Shared, req: &Request, path: &str, user: &User) -> Response {
     match segs.as_slice() {
         ["api"] => match negotiate(req, &discovery) {
             Some(Format::Aggregated) => aggregated(shared, true),
-            Some(_) => json_response(&shared.lock().store.registry.api_versions(&shared.server_address)),
+            Some(_) => json_response(
+                &shared
+                    .lock()
+                    .store
+                    .registry
+                    .api_versions(&shared.server_address),
+            ),
             None => status::not_acceptable(req.header("accept").unwrap_or("")),
         },
         ["apis"] => match negotiate(req, &discovery) {
@@ -375,7 +392,9 @@ fn resource(shared: &Shared, req: &Request, user: &User, rp: &ResourcePath) -> R
     };
     let ty = store.registry.types[t].clone();
     // A namespaced type needs a namespace to name one object; a cluster-scoped one never has one.
-    if (!ty.namespaced && rp.namespace.is_some()) || (ty.namespaced && rp.namespace.is_none() && rp.name.is_some()) {
+    if (!ty.namespaced && rp.namespace.is_some())
+        || (ty.namespaced && rp.namespace.is_none() && rp.name.is_some())
+    {
         return status::no_such_path();
     }
     if let Some(sub) = rp.sub
@@ -393,7 +412,13 @@ fn resource(shared: &Shared, req: &Request, user: &User, rp: &ResourcePath) -> R
     }
     let reads = [Format::Json, Format::Table, Format::Partial];
     match (verb, rp.sub) {
-        ("get", Some("log")) => logs(store, t, rp.namespace.unwrap_or_default(), rp.name.unwrap_or_default(), req),
+        ("get", Some("log")) => logs(
+            store,
+            t,
+            rp.namespace.unwrap_or_default(),
+            rp.name.unwrap_or_default(),
+            req,
+        ),
         ("get", _) => {
             let Some(format) = negotiate(req, &reads) else {
                 return status::not_acceptable(req.header("accept").unwrap_or(""));
@@ -484,8 +509,8 @@ fn decode_continue(token: &str, namespaced: bool) -> Result<Key, String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.trim_end_matches('='))
         .map_err(|e| format!("continue key is not valid: {e}"))?;
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("continue key is not valid: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("continue key is not valid: {e}"))?;
     if v["v"] != "meta.k8s.io/v1" {
         return Err("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into());
     }
@@ -547,7 +572,9 @@ fn list(
             .param("resourceVersion")
             .is_some_and(|rv| !rv.is_empty() && rv != "0")
     {
-        return status::bad_request("specifying resource version is not allowed when using continue");
+        return status::bad_request(
+            "specifying resource version is not allowed when using continue",
+        );
     }
     let after = match continue_token.map(|c| decode_continue(c, ty.namespaced)) {
         None => None,
@@ -602,7 +629,8 @@ fn list(
                 "metadata": meta,
                 "items": items,
             }));
-            r.content_type = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io".into();
+            r.content_type =
+                "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io".into();
             r
         }
         _ => {
@@ -653,13 +681,18 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
                 containers.join(" ")
             );
             if !init.is_empty() {
-                msg.push_str(&format!(" or one of the init containers: [{}]", init.join(" ")));
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
             }
             return status::bad_request(&msg);
         }
     };
     if !containers.contains(&container) && !init.contains(&container) {
-        return status::bad_request(&format!("container {container} is not valid for pod {name}"));
+        return status::bad_request(&format!(
+            "container {container} is not valid for pod {name}"
+        ));
     }
     let flag = |p: &str| req.param(p).is_some_and(|v| v == "true" || v == "1");
     let previous = flag("previous");
@@ -688,23 +721,37 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
     };
-    for (p, v, min) in [("tailLines", tail, 0), ("limitBytes", limit_bytes, 1), ("sinceSeconds", since_seconds, 1)] {
+    for (p, v, min) in [
+        ("tailLines", tail, 0),
+        ("limitBytes", limit_bytes, 1),
+        ("sinceSeconds", since_seconds, 1),
+    ] {
         if let Some(v) = v
             && v < min
         {
             return status::failure(
                 422,
                 "Invalid",
-                &format!("PodLogOptions \"{name}\" is invalid: {p}: Invalid value: {v}: must be greater than {}", min - 1),
+                &format!(
+                    "PodLogOptions \"{name}\" is invalid: {p}: Invalid value: {v}: must be greater than {}",
+                    min - 1
+                ),
                 None,
             );
         }
     }
-    let since = match (since_seconds, req.param("sinceTime").filter(|s| !s.is_empty())) {
+    let since = match (
+        since_seconds,
+        req.param("sinceTime").filter(|s| !s.is_empty()),
+    ) {
         (Some(s), _) => Some(clock::now_unix() - s),
         (None, Some(t)) => match clock::parse_rfc3339(t) {
             Some(t) => Some(t),
-            None => return status::bad_request(&format!("sinceTime: Invalid value: {t:?}: not an RFC 3339 time")),
+            None => {
+                return status::bad_request(&format!(
+                    "sinceTime: Invalid value: {t:?}: not an RFC 3339 time"
+                ));
+            }
         },
         (None, None) => None,
     };
@@ -728,7 +775,9 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
     let mut out = String::new();
     for l in lines {
         match l.split_once(' ') {
-            Some((ts, rest)) if !timestamps && clock::parse_rfc3339(ts).is_some() => out.push_str(rest),
+            Some((ts, rest)) if !timestamps && clock::parse_rfc3339(ts).is_some() => {
+                out.push_str(rest)
+            }
             _ => out.push_str(l),
         }
     }
@@ -763,7 +812,12 @@ fn namespace_exists(store: &Store, ns: &str) -> bool {
         .is_some_and(|t| store.get(t, "", ns).is_some())
 }
 
-fn check_identity(ty: &ResourceType, rp: &ResourcePath, obj: &mut Value, name: &str) -> Result<(), Response> {
+fn check_identity(
+    ty: &ResourceType,
+    rp: &ResourcePath,
+    obj: &mut Value,
+    name: &str,
+) -> Result<(), Response> {
     let want = ty.api_version(rp.version);
     match obj["apiVersion"].as_str() {
         Some(v) if v != want => {
@@ -821,13 +875,22 @@ fn create(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Resp
     };
     let name = match obj.pointer("/metadata/name").and_then(Value::as_str) {
         Some(n) if !n.is_empty() => n.to_string(),
-        _ => match obj.pointer("/metadata/generateName").and_then(Value::as_str) {
+        _ => match obj
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+        {
             Some(prefix) => {
-                let suffix = super::resources::fnv1a(format!("{prefix}{}", store.resource_version()).as_bytes());
+                let suffix = super::resources::fnv1a(
+                    format!("{prefix}{}", store.resource_version()).as_bytes(),
+                );
                 format!("{prefix}{}", &format!("{suffix:x}")[..5])
             }
             None => {
-                return status::invalid(&ty, "", "metadata.name: Required value: name or generateName is required");
+                return status::invalid(
+                    &ty,
+                    "",
+                    "metadata.name: Required value: name or generateName is required",
+                );
             }
         },
     };
@@ -839,7 +902,10 @@ fn create(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Resp
     {
         return status::namespace_not_found(ns);
     }
-    if store.get(t, rp.namespace.unwrap_or_default(), &name).is_some() {
+    if store
+        .get(t, rp.namespace.unwrap_or_default(), &name)
+        .is_some()
+    {
         return status::already_exists(&ty, &name);
     }
     if dry_run(req) {
@@ -854,7 +920,10 @@ fn create(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Resp
 fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
     let ty = store.registry.types[t].clone();
     let name = rp.name.unwrap_or_default();
-    let key: Key = (rp.namespace.unwrap_or_default().to_string(), name.to_string());
+    let key: Key = (
+        rp.namespace.unwrap_or_default().to_string(),
+        name.to_string(),
+    );
     let content_type = req
         .header("content-type")
         .unwrap_or("")
@@ -867,7 +936,9 @@ fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -
         Ok(v) => v,
         Err(e) => return status::bad_request(&format!("the request body is not valid: {e}")),
     };
-    let existing = store.get(t, &key.0, name).map(|o| served(o, &ty, rp.version, false));
+    let existing = store
+        .get(t, &key.0, name)
+        .map(|o| served(o, &ty, rp.version, false));
     let apply = content_type == "application/apply-patch+yaml";
     if apply && req.param("fieldManager").is_none_or(str::is_empty) {
         return status::bad_request("PATCH /apply requires fieldManager to be set");
@@ -878,7 +949,9 @@ fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -
         None => return status::not_found(&ty, name),
     };
     let result = match content_type.as_str() {
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" | "application/apply-patch+yaml" => {
+        "application/merge-patch+json"
+        | "application/strategic-merge-patch+json"
+        | "application/apply-patch+yaml" => {
             patch::merge(&mut obj, &body);
             Ok(())
         }
@@ -892,7 +965,11 @@ fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -
         return r;
     }
     if dry_run(req) {
-        return if is_new { created(&obj, &ty, rp.version) } else { json_response(&obj) };
+        return if is_new {
+            created(&obj, &ty, rp.version)
+        } else {
+            json_response(&obj)
+        };
     }
     if is_new {
         if let Some(ns) = rp.namespace
@@ -912,7 +989,10 @@ fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -
 fn delete(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
     let ty = store.registry.types[t].clone();
     let name = rp.name.unwrap_or_default();
-    let key: Key = (rp.namespace.unwrap_or_default().to_string(), name.to_string());
+    let key: Key = (
+        rp.namespace.unwrap_or_default().to_string(),
+        name.to_string(),
+    );
     let Some(obj) = store.get(t, &key.0, name).cloned() else {
         return status::not_found(&ty, name);
     };
@@ -926,26 +1006,43 @@ fn delete(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn continue_tokens_round_trip() {
+        use super::*;
         let key = ("flux-system".to_string(), "podinfo".to_string());
         let token = encode_continue(42, &key, true);
         assert_eq!(decode_continue(&token, true).unwrap(), key);
         let cluster = (String::new(), "flux-system".to_string());
-        assert_eq!(decode_continue(&encode_continue(1, &cluster, false), false).unwrap(), cluster);
-        assert!(decode_continue("not base64!", true).unwrap_err().starts_with("continue key is not valid"));
+        assert_eq!(
+            decode_continue(&encode_continue(1, &cluster, false), false).unwrap(),
+            cluster
+        );
+        assert!(
+            decode_continue("not base64!", true)
+                .unwrap_err()
+                .starts_with("continue key is not valid")
+        );
     }
 
     #[test]
     fn resource_paths() {
-        let p = parse_resource_path("", "v1", &["namespaces", "flux-system", "pods", "p", "log"]).unwrap();
-        assert_eq!((p.namespace, p.plural, p.name, p.sub), (Some("flux-system"), "pods", Some("p"), Some("log")));
+        use super::*;
+        let p = parse_resource_path("", "v1", &["namespaces", "flux-system", "pods", "p", "log"])
+            .unwrap();
+        assert_eq!(
+            (p.namespace, p.plural, p.name, p.sub),
+            (Some("flux-system"), "pods", Some("p"), Some("log"))
+        );
         let p = parse_resource_path("", "v1", &["namespaces", "flux-system"]).unwrap();
-        assert_eq!((p.namespace, p.plural, p.name), (None, "namespaces", Some("flux-system")));
+        assert_eq!(
+            (p.namespace, p.plural, p.name),
+            (None, "namespaces", Some("flux-system"))
+        );
         let p = parse_resource_path("x", "v1", &["gitrepositories"]).unwrap();
-        assert_eq!((p.namespace, p.plural, p.name), (None, "gitrepositories", None));
+        assert_eq!(
+            (p.namespace, p.plural, p.name),
+            (None, "gitrepositories", None)
+        );
         assert!(parse_resource_path("x", "v1", &["a", "b", "c", "d"]).is_none());
     }
 }

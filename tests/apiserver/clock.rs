@@ -46,7 +46,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
     let mut rest = &s[19..];
     if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+        let digits = frac
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
         rest = &frac[digits..];
     }
     let offset = match rest {
@@ -132,14 +134,20 @@ pub fn age(timestamp: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn round_trips_timestamps() {
-        for s in ["1970-01-01T00:00:00Z", "2026-11-20T08:00:00Z", "2000-02-29T23:59:59Z"] {
+        use super::*;
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2026-11-20T08:00:00Z",
+            "2000-02-29T23:59:59Z",
+        ] {
             assert_eq!(format_rfc3339(parse_rfc3339(s).unwrap()), s);
         }
-        assert_eq!(parse_rfc3339("2026-11-20T08:00:00.123456Z"), parse_rfc3339("2026-11-20T08:00:00Z"));
+        assert_eq!(
+            parse_rfc3339("2026-11-20T08:00:00.123456Z"),
+            parse_rfc3339("2026-11-20T08:00:00Z")
+        );
         assert_eq!(
             parse_rfc3339("2026-11-20T10:00:00+02:00"),
             parse_rfc3339("2026-11-20T08:00:00Z")
@@ -150,6 +158,7 @@ mod tests {
 
     #[test]
     fn ages_like_kubectl() {
+        use super::*;
         for (s, want) in [
             (5, "5s"),
             (119, "119s"),

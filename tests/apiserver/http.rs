@@ -98,7 +98,9 @@ fn read_line<R: BufRead>(r: &mut R, budget: &mut usize) -> Result<Option<String>
     }
     *budget -= n;
     if line.last() != Some(&b'\n') {
-        return Err(HttpError::Malformed("connection closed inside the head".into()));
+        return Err(HttpError::Malformed(
+            "connection closed inside the head".into(),
+        ));
     }
     line.pop();
     if line.last() == Some(&b'\r') {
@@ -134,7 +136,9 @@ pub fn read_request<R: BufRead>(r: &mut R) -> Result<Option<Request>, HttpError>
     let mut headers = Vec::new();
     loop {
         let Some(line) = read_line(r, &mut budget)? else {
-            return Err(HttpError::Malformed("connection closed inside the head".into()));
+            return Err(HttpError::Malformed(
+                "connection closed inside the head".into(),
+            ));
         };
         if line.is_empty() {
             break;
@@ -177,7 +181,9 @@ fn read_chunked<R: BufRead>(r: &mut R) -> Result<Vec<u8>, HttpError> {
     loop {
         let mut budget = 1024;
         let Some(size_line) = read_line(r, &mut budget)? else {
-            return Err(HttpError::Malformed("connection closed inside a chunk".into()));
+            return Err(HttpError::Malformed(
+                "connection closed inside a chunk".into(),
+            ));
         };
         let size = size_line.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size, 16)
@@ -367,10 +373,9 @@ pub fn write_response<W: Write>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn parses_a_request_with_query_and_body() {
+        use super::*;
         let raw = b"PATCH /apis/x/v1/namespaces/a%2Db/things/n?fieldSelector=metadata.name%3Dx&labelSelector=a+in+(b)&limit=2 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nImpersonate-Group: g1\r\nImpersonate-Group: g2\r\n\r\n{}";
         let mut r = io::BufReader::new(&raw[..]);
         let req = read_request(&mut r).unwrap().unwrap();
@@ -387,6 +392,7 @@ mod tests {
 
     #[test]
     fn reads_a_chunked_body() {
+        use super::*;
         let raw = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
         let req = read_request(&mut io::BufReader::new(&raw[..]))
             .unwrap()
@@ -396,6 +402,7 @@ mod tests {
 
     #[test]
     fn percent_decoding_keeps_invalid_escapes() {
+        use super::*;
         assert_eq!(percent_decode("a%3Db%zz%4", false), "a=b%zz%4");
         assert_eq!(percent_decode("a+b", true), "a b");
         assert_eq!(percent_decode("a+b", false), "a+b");
@@ -403,6 +410,7 @@ mod tests {
 
     #[test]
     fn big_bodies_are_chunked_and_can_be_cut() {
+        use super::*;
         let resp = Response::json(200, vec![b'x'; CHUNKED_ABOVE + 10]);
         let mut out = Vec::new();
         write_response(&mut out, &resp, false, false, Cut::None).unwrap();

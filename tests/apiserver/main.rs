@@ -76,7 +76,9 @@ fn run() -> Result<(), String> {
             Long("data") => options.data_dir = PathBuf::from(value(&mut parser, "--data")?),
             Long("port") => {
                 let v = value(&mut parser, "--port")?;
-                options.port = v.parse().map_err(|_| format!("--port: {v:?} is not a port"))?;
+                options.port = v
+                    .parse()
+                    .map_err(|_| format!("--port: {v:?} is not a port"))?;
             }
             Long("kubeconfig-out") => {
                 kubeconfig_out = Some(PathBuf::from(value(&mut parser, "--kubeconfig-out")?));
@@ -86,13 +88,19 @@ fn run() -> Result<(), String> {
                     "cert" => Identity::ClientCert,
                     "cert-rsa" => Identity::ClientCertRsa,
                     "token" => Identity::Token,
-                    other => return Err(format!("--identity: {other:?} is not cert, cert-rsa or token")),
+                    other => {
+                        return Err(format!(
+                            "--identity: {other:?} is not cert, cert-rsa or token"
+                        ));
+                    }
                 }
             }
             Long("synthetic") => options
                 .synthetic
                 .push(parse_synthetic(&value(&mut parser, "--synthetic")?)?),
-            Long("deny") => options.deny.push(parse_deny(&value(&mut parser, "--deny")?)?),
+            Long("deny") => options
+                .deny
+                .push(parse_deny(&value(&mut parser, "--deny")?)?),
             Long("no-metrics") => options.no_metrics = true,
             Long("key-type") => {
                 options.key_type = match value(&mut parser, "--key-type")?.as_str() {
@@ -104,8 +112,10 @@ fn run() -> Result<(), String> {
             }
             Long("max-page-size") => {
                 let v = value(&mut parser, "--max-page-size")?;
-                options.max_page_size =
-                    Some(v.parse().map_err(|_| format!("--max-page-size: {v:?} is not a count"))?);
+                options.max_page_size = Some(
+                    v.parse()
+                        .map_err(|_| format!("--max-page-size: {v:?} is not a count"))?,
+                );
             }
             Long("ipv6") => options.ipv6 = true,
             Long("dns-only-san") => options.dns_only_san = true,

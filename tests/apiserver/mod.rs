@@ -326,7 +326,9 @@ pub struct ApiServer {
 
 impl fmt::Debug for ApiServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiServer").field("url", &self.url()).finish()
+        f.debug_struct("ApiServer")
+            .field("url", &self.url())
+            .finish()
     }
 }
 
@@ -385,7 +387,9 @@ impl ApiServer {
         };
         let bind = SocketAddr::new(ip, options.port);
         let listener = TcpListener::bind(bind).map_err(|e| StartError::Bind(bind, e))?;
-        let addr = listener.local_addr().map_err(|e| StartError::Bind(bind, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(bind, e))?;
         let token = new_token("flux-test");
         let mut tokens = HashMap::new();
         tokens.insert(
@@ -474,7 +478,12 @@ impl ApiServer {
 
     /// A new client certificate for `user` in `groups` (at most two), signed by the CA clients
     /// trust.
-    pub fn issue_client_cert(&self, user: &str, groups: &[&str], key: KeyType) -> ClientCredentials {
+    pub fn issue_client_cert(
+        &self,
+        user: &str,
+        groups: &[&str],
+        key: KeyType,
+    ) -> ClientCredentials {
         match self.pki.client_cert(user, groups, key) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
@@ -566,11 +575,21 @@ impl ApiServer {
 
     /// The stored object (as it would be served at its stored apiVersion), if any; for asserting
     /// what mutations did. `namespace` is ignored for cluster-scoped kinds.
-    pub fn object(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+    pub fn object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
         let state = self.shared.lock();
         let probe = serde_json::json!({"apiVersion": api_version, "kind": kind});
         let t = state.store.type_of(&probe).ok()?;
-        let ns = if state.store.registry.types[t].namespaced { namespace } else { "" };
+        let ns = if state.store.registry.types[t].namespaced {
+            namespace
+        } else {
+            ""
+        };
         state.store.get(t, ns, name).cloned()
     }
 
@@ -715,12 +734,9 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) {
             Err(http::HttpError::Io(_)) => return,
             Err(e) => {
                 let resp = match e {
-                    http::HttpError::TooLarge(_) => status::failure(
-                        413,
-                        "RequestEntityTooLarge",
-                        &e.to_string(),
-                        None,
-                    ),
+                    http::HttpError::TooLarge(_) => {
+                        status::failure(413, "RequestEntityTooLarge", &e.to_string(), None)
+                    }
                     _ => status::bad_request(&e.to_string()),
                 };
                 let _ = http::write_response(reader.get_mut(), &resp, true, false, http::Cut::None);

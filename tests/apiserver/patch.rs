@@ -123,11 +123,10 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use serde_json::json;
-
     #[test]
     fn merge_patch_rfc7386() {
+        use super::*;
+        use serde_json::json;
         let mut doc = json!({"a": {"b": 1, "c": 2}, "l": [1, 2]});
         merge(&mut doc, &json!({"a": {"b": null, "d": 3}, "l": [3]}));
         assert_eq!(doc, json!({"a": {"c": 2, "d": 3}, "l": [3]}));
@@ -135,6 +134,8 @@ mod tests {
 
     #[test]
     fn json_patch_rfc6902() {
+        use super::*;
+        use serde_json::json;
         let mut doc = json!({"metadata": {"annotations": {"x": "1"}}, "spec": {"l": [1, 2]}});
         json_patch(
             &mut doc,

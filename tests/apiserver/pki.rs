@@ -138,13 +138,21 @@ impl Pki {
         params.distinguished_name = dn;
         // Names a kubeadm API server certificate carries, so `tls-server-name: kubernetes` works too.
         let mut names = vec![
-            SanType::DnsName("kubernetes".try_into().map_err(|e| PkiError::Rcgen("SAN", e))?),
+            SanType::DnsName(
+                "kubernetes"
+                    .try_into()
+                    .map_err(|e| PkiError::Rcgen("SAN", e))?,
+            ),
             SanType::DnsName(
                 "kubernetes.default.svc"
                     .try_into()
                     .map_err(|e| PkiError::Rcgen("SAN", e))?,
             ),
-            SanType::DnsName("localhost".try_into().map_err(|e| PkiError::Rcgen("SAN", e))?),
+            SanType::DnsName(
+                "localhost"
+                    .try_into()
+                    .map_err(|e| PkiError::Rcgen("SAN", e))?,
+            ),
             SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         ];
         if spec.ipv6 {
@@ -184,10 +192,11 @@ impl Pki {
             .map_err(|e| PkiError::Rustls("client CA store", e.to_string()))?;
         // Like the API server's --client-ca-file: a certificate is asked for and verified when
         // given, but a client may come without one and authenticate with a token instead.
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| PkiError::Rustls("client certificate verifier", e.to_string()))?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| PkiError::Rustls("client certificate verifier", e.to_string()))?;
         let versions: &[&rustls::SupportedProtocolVersion] = if spec.tls12_only {
             &[&rustls::version::TLS12]
         } else {
@@ -342,10 +351,9 @@ impl<'a> Der<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn subject_of_a_generated_client_certificate() {
+        use super::*;
         let pki = Pki::new(&ServerCertSpec {
             key: KeyType::EcP256,
             ipv6: false,

@@ -19,7 +19,9 @@ const ALL_VERBS: &[&str] = &[
     "watch",
 ];
 const READ_VERBS: &[&str] = &["get", "list"];
-const NAMESPACE_VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+const NAMESPACE_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 /// One printer column of a CRD version (`additionalPrinterColumns`).
 #[derive(Clone, Debug)]
@@ -199,7 +201,16 @@ const BUILTINS: &[Builtin] = &[
         namespaced: true,
         short: &["svc"],
         categories: ALL,
-        verbs: &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        verbs: &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ],
         subresources: &["status"],
         fields: &[],
     },
@@ -359,7 +370,9 @@ fn builtin_type(b: &Builtin) -> ResourceType {
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
     fn parse(v: &str) -> Option<(u64, u8, u64)> {
         let rest = v.strip_prefix('v')?;
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let major: u64 = rest[..digits].parse().ok()?;
         let tail = &rest[digits..];
         if tail.is_empty() {
@@ -375,9 +388,7 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
         Some((major, level, num.parse().ok()?))
     }
     match (parse(a), parse(b)) {
-        (Some((ma, la, na)), Some((mb, lb, nb))) => {
-            lb.cmp(&la).then(mb.cmp(&ma)).then(nb.cmp(&na))
-        }
+        (Some((ma, la, na)), Some((mb, lb, nb))) => lb.cmp(&la).then(mb.cmp(&ma)).then(nb.cmp(&na)),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => a.cmp(b),
@@ -420,7 +431,11 @@ pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
     let namespaced = match spec.get("scope").and_then(Value::as_str) {
         Some("Namespaced") => true,
         Some("Cluster") => false,
-        other => return Err(format!("spec.scope {other:?} is neither Namespaced nor Cluster")),
+        other => {
+            return Err(format!(
+                "spec.scope {other:?} is neither Namespaced nor Cluster"
+            ));
+        }
     };
     let mut versions = Vec::new();
     let mut columns = BTreeMap::new();
@@ -479,7 +494,11 @@ pub fn type_from_crd(crd: &Value) -> Result<ResourceType, String> {
         categories: str_list(&names["categories"]),
         verbs: ALL_VERBS.iter().map(|s| s.to_string()).collect(),
         versions,
-        subresources: if status { vec!["status".into()] } else { vec![] },
+        subresources: if status {
+            vec!["status".into()]
+        } else {
+            vec![]
+        },
         field_labels: Vec::new(),
         builtin: false,
         columns,
@@ -600,7 +619,11 @@ impl Registry {
         Some(doc)
     }
 
-    fn types_of<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a ResourceType> {
+    fn types_of<'a>(
+        &'a self,
+        group: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a ResourceType> {
         self.types
             .iter()
             .filter(move |t| t.group == group && t.serves(version))
@@ -756,15 +779,32 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn version_priority_matches_kubernetes() {
-        let mut v = vec!["v1beta1", "foo", "v1alpha1", "v2", "v1", "v1beta2", "v10", "v11alpha2"];
+        use super::*;
+        let mut v = vec![
+            "v1beta1",
+            "foo",
+            "v1alpha1",
+            "v2",
+            "v1",
+            "v1beta2",
+            "v10",
+            "v11alpha2",
+        ];
         v.sort_by(|a, b| compare_versions(a, b));
         assert_eq!(
             v,
-            ["v10", "v2", "v1", "v1beta2", "v1beta1", "v11alpha2", "v1alpha1", "foo"]
+            [
+                "v10",
+                "v2",
+                "v1",
+                "v1beta2",
+                "v1beta1",
+                "v11alpha2",
+                "v1alpha1",
+                "foo"
+            ]
         );
     }
 }

@@ -87,9 +87,7 @@ fn lex(s: &str) -> Vec<Token> {
             ',' => out.push(Token::Comma),
             _ => {
                 let start = i;
-                while i < chars.len()
-                    && !chars[i].is_whitespace()
-                    && !"!=<>(),".contains(chars[i])
+                while i < chars.len() && !chars[i].is_whitespace() && !"!=<>(),".contains(chars[i])
                 {
                     i += 1;
                 }
@@ -141,7 +139,12 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         let mut i = 0;
         let at = |i: usize| tokens.get(i);
-        let found = |t: Option<&Token>| t.map_or_else(|| "end of string".to_string(), |t| format!("'{}'", t.show()));
+        let found = |t: Option<&Token>| {
+            t.map_or_else(
+                || "end of string".to_string(),
+                |t| format!("'{}'", t.show()),
+            )
+        };
         while i < tokens.len() {
             let negated = at(i) == Some(&Token::Not);
             if negated {
@@ -244,11 +247,13 @@ impl LabelSelector {
                             }
                         }
                         if values.is_empty() {
-                            return Err(format!(
-                                "unable to parse requirement: values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty"
-                            ));
+                            return Err("unable to parse requirement: values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty".into());
                         }
-                        if not { Op::NotIn(values) } else { Op::In(values) }
+                        if not {
+                            Op::NotIn(values)
+                        } else {
+                            Op::In(values)
+                        }
                     }
                     t => {
                         return Err(format!(
@@ -386,7 +391,11 @@ impl FieldSelector {
 /// field sets.
 fn field_value(obj: &Value, field: &str) -> String {
     // `source` on Events is `source.component` (k8s.io/kubernetes/pkg/apis/core Event field set).
-    let path = if field == "source" { "source.component" } else { field };
+    let path = if field == "source" {
+        "source.component"
+    } else {
+        field
+    };
     let mut cur = obj;
     for part in path.split('.') {
         match cur.get(part) {
@@ -462,15 +471,14 @@ fn unescape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn obj(labels: Value) -> Value {
-        json!({"metadata": {"name": "n", "namespace": "ns", "labels": labels}})
+    fn obj(labels: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"metadata": {"name": "n", "namespace": "ns", "labels": labels}})
     }
 
     #[test]
     fn label_operators() {
+        use super::*;
+        use serde_json::json;
         let o = obj(json!({"app": "web", "tier": "front", "replicas": "3"}));
         let yes = [
             "",
@@ -508,6 +516,7 @@ mod tests {
 
     #[test]
     fn label_syntax_errors() {
+        use super::*;
         for (s, want) in [
             ("app in web", "found 'web', expected: '('"),
             ("app=web,", "found end of string, expected: identifier"),
@@ -523,11 +532,16 @@ mod tests {
 
     #[test]
     fn field_selectors() {
+        use super::*;
+        use serde_json::json;
         let ev = json!({"metadata": {"name": "e1", "namespace": "flux-system"},
             "involvedObject": {"kind": "Kustomization", "name": "apps"},
             "reason": "ReconciliationSucceeded", "type": "Normal", "source": {"component": "kustomize-controller"}});
         for (s, want) in [
-            ("involvedObject.kind=Kustomization,involvedObject.name=apps", true),
+            (
+                "involvedObject.kind=Kustomization,involvedObject.name=apps",
+                true,
+            ),
             ("reason!=ReconciliationSucceeded", false),
             ("reason!=Progressing,type==Normal", true),
             ("metadata.namespace=flux-system", true),
@@ -543,6 +557,7 @@ mod tests {
 
     #[test]
     fn unsupported_field_messages() {
+        use super::*;
         let sel = FieldSelector::parse("spec.suspend=true").unwrap();
         assert_eq!(
             sel.unsupported(&[]).unwrap(),
@@ -552,6 +567,11 @@ mod tests {
             sel.unsupported(&["type".into()]).unwrap(),
             "field label not supported: spec.suspend"
         );
-        assert!(FieldSelector::parse("type=Opaque").unwrap().unsupported(&["type".into()]).is_none());
+        assert!(
+            FieldSelector::parse("type=Opaque")
+                .unwrap()
+                .unsupported(&["type".into()])
+                .is_none()
+        );
     }
 }

@@ -8,8 +8,13 @@ use super::resources::ResourceType;
 
 /// A Failure Status; fields in the order the API server writes them.
 pub fn failure(code: u16, reason: &str, message: &str, details: Option<Value>) -> Response {
-    let mut body = String::from(r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#);
-    body.push_str(&format!(r#""message":{},"reason":{},"#, json!(message), json!(reason)));
+    let mut body =
+        String::from(r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#);
+    body.push_str(&format!(
+        r#""message":{},"reason":{},"#,
+        json!(message),
+        json!(reason)
+    ));
     if let Some(d) = details {
         body.push_str(&format!(r#""details":{d},"#));
     }
@@ -134,7 +139,9 @@ pub fn not_acceptable(accept: &str) -> Response {
     failure(
         406,
         "NotAcceptable",
-        &format!("only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (got {accept:?})"),
+        &format!(
+            "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io (got {accept:?})"
+        ),
         None,
     )
 }
@@ -161,7 +168,9 @@ pub fn unsupported_media_type(content_type: &str) -> Response {
     failure(
         415,
         "UnsupportedMediaType",
-        &format!("the body of the request was in an unknown format ({content_type:?}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"),
+        &format!(
+            "the body of the request was in an unknown format ({content_type:?}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+        ),
         None,
     )
 }
@@ -233,10 +242,9 @@ pub fn for_code(code: u16) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn status_body_is_the_api_servers() {
+        use super::*;
         let body = String::from_utf8(unauthorized().body).unwrap();
         assert_eq!(
             body,

@@ -98,7 +98,10 @@ impl Logs {
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default()
                     };
-                    logs.insert((name(&ns), name(&pod), container.to_string(), previous), text);
+                    logs.insert(
+                        (name(&ns), name(&pod), container.to_string(), previous),
+                        text,
+                    );
                 }
             }
         }
@@ -109,7 +112,11 @@ impl Logs {
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| LoadError::Io(dir.to_path_buf(), e))? {
-        paths.push(entry.map_err(|e| LoadError::Io(dir.to_path_buf(), e))?.path());
+        paths.push(
+            entry
+                .map_err(|e| LoadError::Io(dir.to_path_buf(), e))?
+                .path(),
+        );
     }
     paths.sort();
     Ok(paths)
@@ -149,7 +156,12 @@ fn read_documents(path: &Path, out: &mut Vec<Loaded>) -> Result<(), LoadError> {
             Value::Null => {}
             // `kind: List` files (kubectl get -o yaml output) hold their objects in items.
             Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => {
-                for item in m.get("items").and_then(Value::as_array).into_iter().flatten() {
+                for item in m
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     out.push(Loaded {
                         origin: origin.clone(),
                         object: item.clone(),
@@ -266,7 +278,9 @@ fn synthesize_managed_fields(t: &ResourceType, obj: &Value) -> Value {
     let labels = meta.get("labels");
     let annotations = meta.get("annotations");
     let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-    let created = meta["creationTimestamp"].as_str().unwrap_or(DEFAULT_CREATION);
+    let created = meta["creationTimestamp"]
+        .as_str()
+        .unwrap_or(DEFAULT_CREATION);
     let (manager, operation) = if t.kind == "Event" {
         (
             obj.pointer("/source/component")
@@ -422,9 +436,9 @@ impl Store {
                 .map_err(|e| LoadError::Object(l.origin, e))?;
         }
         for s in synthetic {
-            store
-                .add_synthetic(s)
-                .map_err(|e| LoadError::Object(format!("synthetic {}/{}", s.api_version, s.kind), e))?;
+            store.add_synthetic(s).map_err(|e| {
+                LoadError::Object(format!("synthetic {}/{}", s.api_version, s.kind), e)
+            })?;
         }
         store.copy_pod_labels_to_metrics();
         Ok(store)
@@ -497,11 +511,16 @@ impl Store {
             return Err(format!(
                 "duplicate {} {}{name}",
                 ty.kind,
-                if namespace.is_empty() { String::new() } else { format!("{namespace}/") }
+                if namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{namespace}/")
+                }
             ));
         }
         let seed = format!("{}/{}/{namespace}/{name}", ty.group, ty.kind);
-        meta.entry("uid").or_insert_with(|| json!(stable_uid(&seed)));
+        meta.entry("uid")
+            .or_insert_with(|| json!(stable_uid(&seed)));
         if now || !meta.contains_key("creationTimestamp") {
             let created = if now {
                 clock::format_rfc3339(clock::now_unix())
@@ -517,8 +536,7 @@ impl Store {
         if ty.kind == "CustomResourceDefinition" {
             complete_crd_status(&mut obj);
         }
-        if obj["metadata"].get("managedFields").is_none() && ty.group != resources::METRICS_GROUP
-        {
+        if obj["metadata"].get("managedFields").is_none() && ty.group != resources::METRICS_GROUP {
             obj["metadata"]["managedFields"] = synthesize_managed_fields(&ty, &obj);
         }
         obj["metadata"]["resourceVersion"] = json!(self.next_resource_version());
@@ -530,14 +548,16 @@ impl Store {
         let template = json!({"apiVersion": s.api_version, "kind": s.kind, "metadata": {}});
         let t = self.type_of(&template)?;
         let ty = self.registry.types[t].clone();
-        let mut base = self.objects[t]
-            .values()
-            .next()
-            .cloned()
-            .unwrap_or(template);
+        let mut base = self.objects[t].values().next().cloned().unwrap_or(template);
         base["apiVersion"] = json!(s.api_version);
         if let Some(meta) = base["metadata"].as_object_mut() {
-            for k in ["uid", "resourceVersion", "managedFields", "name", "namespace"] {
+            for k in [
+                "uid",
+                "resourceVersion",
+                "managedFields",
+                "name",
+                "namespace",
+            ] {
                 meta.remove(k);
             }
         }
@@ -557,7 +577,8 @@ impl Store {
     fn copy_pod_labels_to_metrics(&mut self) {
         let (Some(pods), Some(metrics)) = (
             self.registry.by_kind("", "Pod"),
-            self.registry.by_kind(resources::METRICS_GROUP, "PodMetrics"),
+            self.registry
+                .by_kind(resources::METRICS_GROUP, "PodMetrics"),
         ) else {
             return;
         };
@@ -611,12 +632,20 @@ impl Store {
             let spec_of = |o: &Value| {
                 o.as_object().map(|m| {
                     m.iter()
-                        .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+                        .filter(|(k, _)| {
+                            !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                        })
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect::<BTreeMap<_, _>>()
                 })
             };
-            for f in ["uid", "creationTimestamp", "name", "namespace", "generation"] {
+            for f in [
+                "uid",
+                "creationTimestamp",
+                "name",
+                "namespace",
+                "generation",
+            ] {
                 if let Some(v) = old["metadata"].get(f) {
                     obj["metadata"][f] = v.clone();
                 }
@@ -642,21 +671,25 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn uids_are_stable_and_uuid_shaped() {
+        use super::*;
         let a = stable_uid("x/Kind/ns/name");
         assert_eq!(a, stable_uid("x/Kind/ns/name"));
         assert_ne!(a, stable_uid("x/Kind/ns/other"));
         let parts: Vec<&str> = a.split('-').collect();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
         assert!(parts[2].starts_with('4'));
     }
 
     #[test]
     fn fields_v1_uses_merge_keys() {
-        let f = fields_v1(&json!({"conditions": [{"type": "Ready", "status": "True"}], "url": "x"}));
+        use super::*;
+        let f =
+            fields_v1(&json!({"conditions": [{"type": "Ready", "status": "True"}], "url": "x"}));
         assert_eq!(
             f,
             json!({"f:conditions": {"k:{\"type\":\"Ready\"}": {".": {}, "f:status": {}, "f:type": {}}}, "f:url": {}})

@@ -38,7 +38,12 @@ struct Column {
     description: &'static str,
 }
 
-const fn col(name: &'static str, type_: &'static str, priority: i64, description: &'static str) -> Column {
+const fn col(
+    name: &'static str,
+    type_: &'static str,
+    priority: i64,
+    description: &'static str,
+) -> Column {
     Column {
         name,
         type_,
@@ -69,9 +74,15 @@ fn parse_path(path: &str) -> Option<Vec<Step>> {
             rest = &after[end + 1..];
             if inner == "*" {
                 steps.push(Step::All);
-            } else if let Some(filter) = inner.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')')) {
+            } else if let Some(filter) =
+                inner.strip_prefix("?(@.").and_then(|f| f.strip_suffix(')'))
+            {
                 let (key, value) = filter.split_once("==")?;
-                let value = value.trim().trim_matches('"').trim_matches('\'').to_string();
+                let value = value
+                    .trim()
+                    .trim_matches('"')
+                    .trim_matches('\'')
+                    .to_string();
                 steps.push(Step::Filter(
                     key.trim().split('.').map(str::to_string).collect(),
                     value,
@@ -111,7 +122,9 @@ pub fn select<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
                         }
                         let matches = match k {
                             Some(Value::String(s)) => s == want,
-                            Some(other) => other.to_string() == *want,
+                            Some(Value::Bool(b)) => want == if *b { "true" } else { "false" },
+                            Some(Value::Number(n)) => n.as_f64() == want.parse::<f64>().ok(),
+                            Some(_) => false,
                             None => false,
                         };
                         if matches {
@@ -198,14 +211,54 @@ fn pod_row(pod: &Value) -> (Vec<Column>, Vec<Value>) {
         (n, None) => n.to_string(),
     };
     let columns = vec![
-        col("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
-        col("Status", "string", 0, "The aggregate status of the containers in this pod."),
-        col("Restarts", "string", 0, "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
-        col("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."),
-        col("IP", "string", 1, "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."),
-        col("Node", "string", 1, "NodeName is a request to schedule this pod onto a specific node."),
-        col("Nominated Node", "string", 1, "nominatedNodeName is set only when this pod preempts other pods on the node."),
-        col("Readiness Gates", "string", 1, "If specified, all readiness gates will be evaluated for pod readiness."),
+        col(
+            "Ready",
+            "string",
+            0,
+            "The aggregate readiness state of this pod for accepting traffic.",
+        ),
+        col(
+            "Status",
+            "string",
+            0,
+            "The aggregate status of the containers in this pod.",
+        ),
+        col(
+            "Restarts",
+            "string",
+            0,
+            "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+        ),
+        col(
+            "Age",
+            "string",
+            0,
+            "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        ),
+        col(
+            "IP",
+            "string",
+            1,
+            "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.",
+        ),
+        col(
+            "Node",
+            "string",
+            1,
+            "NodeName is a request to schedule this pod onto a specific node.",
+        ),
+        col(
+            "Nominated Node",
+            "string",
+            1,
+            "nominatedNodeName is set only when this pod preempts other pods on the node.",
+        ),
+        col(
+            "Readiness Gates",
+            "string",
+            1,
+            "If specified, all readiness gates will be evaluated for pod readiness.",
+        ),
     ];
     let cells = vec![
         json!(format!("{ready}/{containers}")),
@@ -227,8 +280,14 @@ fn images(obj: &Value) -> (String, String) {
         .into_iter()
         .flatten()
         .collect();
-    let names: Vec<&str> = containers.iter().filter_map(|c| c["name"].as_str()).collect();
-    let images: Vec<&str> = containers.iter().filter_map(|c| c["image"].as_str()).collect();
+    let names: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let images: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c["image"].as_str())
+        .collect();
     (names.join(","), images.join(","))
 }
 
@@ -247,13 +306,28 @@ fn selector_text(obj: &Value) -> String {
 /// Columns (after Name) and cells of a built-in kind's row.
 fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
     let int = |p: &str| obj.pointer(p).and_then(Value::as_i64).unwrap_or(0);
-    let age_col = || col("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object was created.");
+    let age_col = || {
+        col(
+            "Age",
+            "string",
+            0,
+            "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        )
+    };
     match kind {
         "Pod" => pod_row(obj),
         "Deployment" | "StatefulSet" | "ReplicaSet" => {
             let (names, imgs) = images(obj);
-            let desired = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-            let mut columns = vec![col("Ready", "string", 0, "Number of the pod with ready state")];
+            let desired = obj
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let mut columns = vec![col(
+                "Ready",
+                "string",
+                0,
+                "Number of the pod with ready state",
+            )];
             let mut cells = vec![json!(format!("{}/{desired}", int("/status/readyReplicas")))];
             if kind == "Deployment" {
                 columns.push(col("Up-to-date", "string", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."));
@@ -267,14 +341,34 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
                 col("Images", "string", 1, "Images referenced by each container in the template."),
                 col("Selector", "string", 1, "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."),
             ]);
-            cells.extend([json!(age_of(obj)), json!(names), json!(imgs), json!(selector_text(obj))]);
+            cells.extend([
+                json!(age_of(obj)),
+                json!(names),
+                json!(imgs),
+                json!(selector_text(obj)),
+            ]);
             (columns, cells)
         }
         "DaemonSet" => (
             vec![
-                col("Desired", "integer", 0, "The total number of nodes that should be running the daemon pod."),
-                col("Current", "integer", 0, "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
-                col("Ready", "integer", 0, "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready."),
+                col(
+                    "Desired",
+                    "integer",
+                    0,
+                    "The total number of nodes that should be running the daemon pod.",
+                ),
+                col(
+                    "Current",
+                    "integer",
+                    0,
+                    "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+                ),
+                col(
+                    "Ready",
+                    "integer",
+                    0,
+                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.",
+                ),
                 age_col(),
             ],
             vec![
@@ -308,7 +402,12 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
         ),
         "ConfigMap" => (
             vec![
-                col("Data", "string", 0, "The number of entries in the configmap"),
+                col(
+                    "Data",
+                    "string",
+                    0,
+                    "The number of entries in the configmap",
+                ),
                 age_col(),
             ],
             vec![
@@ -334,7 +433,12 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
                 vec![
                     col("Type", "string", 0, "The type of the service."),
                     col("Cluster-IP", "string", 0, "The IP address of the service."),
-                    col("External-IP", "string", 0, "The external IP address of the service."),
+                    col(
+                        "External-IP",
+                        "string",
+                        0,
+                        "The external IP address of the service.",
+                    ),
                     col("Port(s)", "string", 0, "The ports of the service."),
                     age_col(),
                 ],
@@ -342,18 +446,31 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
                     json!(str_at(obj, "/spec/type").unwrap_or("ClusterIP")),
                     json!(str_at(obj, "/spec/clusterIP").unwrap_or("<none>")),
                     json!("<none>"),
-                    json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }),
+                    json!(if ports.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        ports.join(",")
+                    }),
                     json!(age_of(obj)),
                 ],
             )
         }
         "ServiceAccount" => (
             vec![
-                col("Secrets", "string", 0, "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
+                col(
+                    "Secrets",
+                    "string",
+                    0,
+                    "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
+                ),
                 age_col(),
             ],
             vec![
-                json!(obj.get("secrets").and_then(Value::as_array).map_or(0, Vec::len)),
+                json!(
+                    obj.get("secrets")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len)
+                ),
                 json!(age_of(obj)),
             ],
         ),
@@ -363,16 +480,43 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
                 .or_else(|| str_at(obj, "/eventTime"));
             let object = format!(
                 "{}/{}",
-                str_at(obj, "/involvedObject/kind").unwrap_or_default().to_ascii_lowercase(),
+                str_at(obj, "/involvedObject/kind")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
                 str_at(obj, "/involvedObject/name").unwrap_or_default()
             );
             (
                 vec![
-                    col("Last Seen", "string", 0, "The time of the last occurrence of this event."),
-                    col("Type", "string", 0, "Type of this event (Normal, Warning), new types could be added in the future."),
-                    col("Reason", "string", 0, "This should be a short, machine understandable string that gives the reason for this event being generated."),
-                    col("Object", "string", 0, "The object that this event is about."),
-                    col("Message", "string", 0, "A human-readable description of the status of this operation."),
+                    col(
+                        "Last Seen",
+                        "string",
+                        0,
+                        "The time of the last occurrence of this event.",
+                    ),
+                    col(
+                        "Type",
+                        "string",
+                        0,
+                        "Type of this event (Normal, Warning), new types could be added in the future.",
+                    ),
+                    col(
+                        "Reason",
+                        "string",
+                        0,
+                        "This should be a short, machine understandable string that gives the reason for this event being generated.",
+                    ),
+                    col(
+                        "Object",
+                        "string",
+                        0,
+                        "The object that this event is about.",
+                    ),
+                    col(
+                        "Message",
+                        "string",
+                        0,
+                        "A human-readable description of the status of this operation.",
+                    ),
                 ],
                 vec![
                     json!(clock::age(last)),
@@ -386,26 +530,59 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
         "Job" => (
             vec![
                 col("Status", "string", 0, "Status of the job."),
-                col("Completions", "string", 0, "The desired number of successfully finished pods the job should be run with."),
+                col(
+                    "Completions",
+                    "string",
+                    0,
+                    "The desired number of successfully finished pods the job should be run with.",
+                ),
                 age_col(),
             ],
             vec![
-                json!(if int("/status/succeeded") > 0 { "Complete" } else { "Running" }),
-                json!(format!("{}/{}", int("/status/succeeded"), obj.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1))),
+                json!(if int("/status/succeeded") > 0 {
+                    "Complete"
+                } else {
+                    "Running"
+                }),
+                json!(format!(
+                    "{}/{}",
+                    int("/status/succeeded"),
+                    obj.pointer("/spec/completions")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                )),
                 json!(age_of(obj)),
             ],
         ),
         "CronJob" => (
             vec![
                 col("Schedule", "string", 0, "The schedule in Cron format."),
-                col("Suspend", "boolean", 0, "This flag tells the controller to suspend subsequent executions."),
-                col("Active", "integer", 0, "A list of pointers to currently running jobs."),
+                col(
+                    "Suspend",
+                    "boolean",
+                    0,
+                    "This flag tells the controller to suspend subsequent executions.",
+                ),
+                col(
+                    "Active",
+                    "integer",
+                    0,
+                    "A list of pointers to currently running jobs.",
+                ),
                 age_col(),
             ],
             vec![
                 json!(str_at(obj, "/spec/schedule").unwrap_or_default()),
-                json!(obj.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)),
-                json!(obj.pointer("/status/active").and_then(Value::as_array).map_or(0, Vec::len)),
+                json!(
+                    obj.pointer("/spec/suspend")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                ),
+                json!(
+                    obj.pointer("/status/active")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len)
+                ),
                 json!(age_of(obj)),
             ],
         ),
@@ -414,14 +591,21 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
                 col("Status", "string", 0, "The status of the node"),
                 col("Roles", "string", 0, "The roles of the node"),
                 age_col(),
-                col("Version", "string", 0, "Kubelet Version reported by the node."),
+                col(
+                    "Version",
+                    "string",
+                    0,
+                    "Kubelet Version reported by the node.",
+                ),
             ],
             vec![
                 json!("Ready"),
                 json!(
                     obj.pointer("/metadata/labels")
                         .and_then(Value::as_object)
-                        .and_then(|l| l.keys().find_map(|k| k.strip_prefix("node-role.kubernetes.io/")))
+                        .and_then(|l| l
+                            .keys()
+                            .find_map(|k| k.strip_prefix("node-role.kubernetes.io/")))
                         .unwrap_or("<none>")
                 ),
                 json!(age_of(obj)),
@@ -434,7 +618,9 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
                     .and_then(Value::as_array)
                     .map(|cs| {
                         cs.iter()
-                            .filter_map(|c| c.pointer(&format!("/usage/{res}")).and_then(Value::as_str))
+                            .filter_map(|c| {
+                                c.pointer(&format!("/usage/{res}")).and_then(Value::as_str)
+                            })
                             .collect::<Vec<_>>()
                             .join(",")
                     })
@@ -463,7 +649,9 @@ fn builtin_row(kind: &str, obj: &Value) -> (Vec<Column>, Vec<Value>) {
                 priority: 0,
                 description: "CreationTimestamp is a timestamp representing the server time when this object was created.",
             }],
-            vec![json!(str_at(obj, "/metadata/creationTimestamp").unwrap_or_default())],
+            vec![json!(
+                str_at(obj, "/metadata/creationTimestamp").unwrap_or_default()
+            )],
         ),
     }
 }
@@ -529,10 +717,9 @@ fn row(obj: &Value, cells: Vec<Value>, include: IncludeObject) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn printer_column_paths() {
+        use super::*;
         let obj = json!({"status": {"conditions": [
             {"type": "Reconciling", "status": "True"},
             {"type": "Ready", "status": "False", "message": "auth failed"}
