@@ -145,7 +145,8 @@ fn crd_cell(obj: &Value, c: &PrinterColumn) -> Value {
         return Value::Null;
     };
     match (c.type_.as_str(), v) {
-        // The API server sends dates as they are stored; kubectl turns `date` columns into ages.
+        // apiextensions-apiserver's table convertor prints `date` columns as ages ("5d").
+        ("date", Value::String(s)) => json!(clock::age(Some(s))),
         (_, Value::String(_) | Value::Number(_) | Value::Bool(_)) => v.clone(),
         (_, Value::Null) => Value::Null,
         // Maps and lists print as their JSON text, like the API server's printer does.
