@@ -932,6 +932,15 @@ fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -
         .unwrap_or("")
         .trim()
         .to_string();
+    if !matches!(
+        content_type.as_str(),
+        "application/merge-patch+json"
+            | "application/strategic-merge-patch+json"
+            | "application/apply-patch+yaml"
+            | "application/json-patch+json"
+    ) {
+        return status::unsupported_media_type(&content_type);
+    }
     let body = match parse_body(req) {
         Ok(v) => v,
         Err(e) => return status::bad_request(&format!("the request body is not valid: {e}")),
@@ -1000,7 +1009,7 @@ fn delete(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Resp
         store.remove(t, &key);
     }
     let mut d = status::details(&ty, Some(name));
-    d["uid"] = obj["metadata"]["uid"].clone();
+    d.uid = obj["metadata"]["uid"].as_str().map(str::to_string);
     status::success(d)
 }
 

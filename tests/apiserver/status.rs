@@ -1,13 +1,44 @@
 //! `Status` bodies (kind Status, apiVersion v1, status Failure) with the API server's exact
 //! messages, reasons and details for 400, 401, 403, 404, 405, 409, 410, 415, 422, 429, 500 and 503.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::http::Response;
 use super::resources::ResourceType;
 
+/// `StatusDetails`, fields in the API server's order (a struct keeps it; a JSON map would sort).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Details {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<Cause>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Cause {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub message: String,
+}
+
+/// Serialize keeping the struct's field order (`json!` would go through a sorted map).
+fn to_json(d: &Details) -> String {
+    serde_json::to_string(d).unwrap_or_else(|_| "{}".into())
+}
+
 /// A Failure Status; fields in the order the API server writes them.
-pub fn failure(code: u16, reason: &str, message: &str, details: Option<Value>) -> Response {
+pub fn failure(code: u16, reason: &str, message: &str, details: Option<Details>) -> Response {
     let mut body =
         String::from(r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#);
     body.push_str(&format!(
@@ -16,32 +47,38 @@ pub fn failure(code: u16, reason: &str, message: &str, details: Option<Value>) -
         json!(reason)
     ));
     if let Some(d) = details {
-        body.push_str(&format!(r#""details":{d},"#));
+        body.push_str(&format!(r#""details":{},"#, to_json(&d)));
     }
     body.push_str(&format!(r#""code":{code}}}"#));
     Response::json(code, body.into_bytes())
 }
 
 /// A Success Status (what DELETE answers).
-pub fn success(details: Value) -> Response {
+pub fn success(details: Details) -> Response {
     let body = format!(
-        r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Success","details":{details}}}"#
+        r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Success","details":{}}}"#,
+        to_json(&details)
     );
     Response::json(200, body.into_bytes())
 }
 
 /// `details` naming an object: name, group (omitted for core), kind (the plural, as the API server
 /// puts the resource there).
-pub fn details(t: &ResourceType, name: Option<&str>) -> Value {
-    let mut d = json!({});
-    if let Some(n) = name {
-        d["name"] = json!(n);
+pub fn details(t: &ResourceType, name: Option<&str>) -> Details {
+    Details {
+        name: name.map(str::to_string),
+        group: (!t.group.is_empty()).then(|| t.group.clone()),
+        kind: Some(t.plural.clone()),
+        ..Details::default()
     }
-    if !t.group.is_empty() {
-        d["group"] = json!(t.group);
+}
+
+fn named(name: &str, kind: &str) -> Details {
+    Details {
+        name: Some(name.into()),
+        kind: Some(kind.into()),
+        ..Details::default()
     }
-    d["kind"] = json!(t.plural);
-    d
 }
 
 pub fn unauthorized() -> Response {
@@ -84,12 +121,7 @@ pub fn impersonation_forbidden(user: &str, resource: &str, target: &str) -> Resp
     let message = format!(
         "{resource} \"{target}\" is forbidden: User \"{user}\" cannot impersonate resource \"{resource}\" in API group \"\" at the cluster scope"
     );
-    failure(
-        403,
-        "Forbidden",
-        &message,
-        Some(json!({"name": target, "kind": resource})),
-    )
+    failure(403, "Forbidden", &message, Some(named(target, resource)))
 }
 
 /// `gitrepositories.source.toolkit.fluxcd.io "x" not found`.
@@ -108,7 +140,7 @@ pub fn namespace_not_found(ns: &str) -> Response {
         404,
         "NotFound",
         &format!("namespaces \"{ns}\" not found"),
-        Some(json!({"name": ns, "kind": "namespaces"})),
+        Some(named(ns, "namespaces")),
     )
 }
 
@@ -118,7 +150,7 @@ pub fn no_such_path() -> Response {
         404,
         "NotFound",
         "the server could not find the requested resource",
-        Some(json!({})),
+        Some(Details::default()),
     )
 }
 
@@ -131,7 +163,7 @@ pub fn method_not_allowed() -> Response {
         405,
         "MethodNotAllowed",
         "the server does not allow this method on the requested resource",
-        Some(json!({})),
+        Some(Details::default()),
     )
 }
 
@@ -177,7 +209,10 @@ pub fn unsupported_media_type(content_type: &str) -> Response {
 
 pub fn invalid(t: &ResourceType, name: &str, cause: &str) -> Response {
     let mut d = details(t, Some(name));
-    d["causes"] = json!([{"reason": "FieldValueInvalid", "message": cause}]);
+    d.causes = vec![Cause {
+        reason: Some("FieldValueInvalid".into()),
+        message: cause.into(),
+    }];
     failure(
         422,
         "Invalid",
@@ -192,7 +227,10 @@ pub fn too_many_requests(retry_after_secs: u64) -> Response {
         429,
         "TooManyRequests",
         "Too many requests, please try again later.",
-        Some(json!({"retryAfterSeconds": retry_after_secs})),
+        Some(Details {
+            retry_after_seconds: Some(retry_after_secs),
+            ..Details::default()
+        }),
     )
     .with_header("Retry-After", retry_after_secs.to_string())
 }
@@ -203,7 +241,10 @@ pub fn service_unavailable(retry_after_secs: Option<u64>) -> Response {
         503,
         "ServiceUnavailable",
         "the server is currently unable to handle the request",
-        retry_after_secs.map(|s| json!({"retryAfterSeconds": s})),
+        retry_after_secs.map(|s| Details {
+            retry_after_seconds: Some(s),
+            ..Details::default()
+        }),
     );
     if let Some(s) = retry_after_secs {
         resp = resp.with_header("Retry-After", s.to_string());
@@ -216,7 +257,13 @@ pub fn internal_error(cause: &str) -> Response {
         500,
         "InternalError",
         &format!("Internal error occurred: {cause}"),
-        Some(json!({"causes": [{"message": cause}]})),
+        Some(Details {
+            causes: vec![Cause {
+                reason: None,
+                message: cause.into(),
+            }],
+            ..Details::default()
+        }),
     )
 }
 
@@ -234,7 +281,10 @@ pub fn for_code(code: u16) -> Response {
             504,
             "Timeout",
             "The list operation timed out (injected fault)",
-            Some(json!({"retryAfterSeconds": 1})),
+            Some(Details {
+                retry_after_seconds: Some(1),
+                ..Details::default()
+            }),
         ),
         other => failure(other, "Unknown", "injected fault", None),
     }

@@ -431,6 +431,14 @@ impl Store {
             logs: Logs::load(&data_dir.join("logs"))?,
         };
         for l in loaded {
+            // Without metrics-server its objects do not exist: drop them rather than fail.
+            if no_metrics
+                && l.object["apiVersion"]
+                    .as_str()
+                    .is_some_and(|v| split_api_version(v).0 == resources::METRICS_GROUP)
+            {
+                continue;
+            }
             store
                 .admit(l.object, false)
                 .map_err(|e| LoadError::Object(l.origin, e))?;
