@@ -359,11 +359,15 @@ pub fn write_response<W: Write>(
         w.write_all(&out)?;
         return w.flush();
     }
+    // Each chunk goes out in one write (one TLS record or so), framing included.
     w.write_all(&out)?;
+    let mut frame = Vec::with_capacity(CHUNK + 16);
     for chunk in body.chunks(CHUNK) {
-        write!(w, "{:x}\r\n", chunk.len())?;
-        w.write_all(chunk)?;
-        w.write_all(b"\r\n")?;
+        frame.clear();
+        write!(frame, "{:x}\r\n", chunk.len())?;
+        frame.extend_from_slice(chunk);
+        frame.extend_from_slice(b"\r\n");
+        w.write_all(&frame)?;
     }
     if cut == Cut::None {
         w.write_all(b"0\r\n\r\n")?;

@@ -201,7 +201,7 @@ pub fn unsupported_media_type(content_type: &str) -> Response {
         415,
         "UnsupportedMediaType",
         &format!(
-            "the body of the request was in an unknown format ({content_type:?}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+            "the body of the request was in an unknown format ({content_type:?}) - the test API server accepts application/json, application/yaml and, for PATCH, application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
         ),
         None,
     )
