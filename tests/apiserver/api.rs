@@ -280,6 +280,16 @@ struct ResourcePath<'a> {
     sub: Option<&'a str>,
 }
 
+impl ResourcePath<'_> {
+    /// The store key of the object the path names.
+    fn key(&self) -> Key {
+        (
+            self.namespace.unwrap_or_default().to_string(),
+            self.name.unwrap_or_default().to_string(),
+        )
+    }
+}
+
 fn parse_resource_path<'a>(
     group: &'a str,
     version: &'a str,
@@ -930,7 +940,7 @@ fn create(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Resp
                 let suffix = super::resources::fnv1a(
                     format!("{prefix}{}", store.resource_version()).as_bytes(),
                 );
-                format!("{prefix}{}", &format!("{suffix:x}")[..5])
+                format!("{prefix}{}", &format!("{suffix:016x}")[..5])
             }
             None => {
                 return status::invalid(
@@ -967,10 +977,7 @@ fn create(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Resp
 fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
     let ty = store.registry.types[t].clone();
     let name = rp.name.unwrap_or_default();
-    let key: Key = (
-        rp.namespace.unwrap_or_default().to_string(),
-        name.to_string(),
-    );
+    let key = rp.key();
     let content_type = req
         .header("content-type")
         .unwrap_or("")
@@ -1045,10 +1052,7 @@ fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -
 fn delete(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
     let ty = store.registry.types[t].clone();
     let name = rp.name.unwrap_or_default();
-    let key: Key = (
-        rp.namespace.unwrap_or_default().to_string(),
-        name.to_string(),
-    );
+    let key = rp.key();
     let Some(obj) = store.get(t, &key.0, name).cloned() else {
         return status::not_found(&ty, name);
     };

@@ -916,6 +916,25 @@ def storage_secret(rel, version, status, payload, modified_ago):
     }
 
 
+def released(ns, release, version, chart, chart_version, action, ago, history, revision, config, helm_chart=None):
+    """The status helm-controller writes after a successful install or upgrade."""
+    reason = "InstallSucceeded" if action == "install" else "UpgradeSucceeded"
+    message = "Helm %s succeeded for release %s/%s.v%d with chart %s@%s" % (action, ns, release, version, chart, chart_version)
+    status = {
+        "conditions": [ready(message, ago, reason=reason), cond("Released", "True", reason, message, ago)],
+        "history": history,
+        "lastAttemptedConfigDigest": sha256(config),
+        "lastAttemptedGeneration": 1,
+        "lastAttemptedReleaseAction": action,
+        "lastAttemptedRevision": revision,
+        "observedGeneration": 1,
+        "storageNamespace": ns,
+    }
+    if helm_chart:
+        status["helmChart"] = helm_chart
+    return status
+
+
 def helm():
     g = "helm.toolkit.fluxcd.io/v2"
     objs, secrets = [], []
@@ -956,20 +975,8 @@ def helm():
         "interval": "30m0s",
         "upgrade": {"remediation": {"retries": 3, "remediateLastFailure": True}},
         "values": podinfo_values,
-    }, {
-        "conditions": [
-            ready("Helm upgrade succeeded for release apps/podinfo.v3 with chart podinfo@6.9.2", days(4), reason="UpgradeSucceeded"),
-            cond("Released", "True", "UpgradeSucceeded", "Helm upgrade succeeded for release apps/podinfo.v3 with chart podinfo@6.9.2", days(4)),
-        ],
-        "helmChart": "flux-system/apps-podinfo",
-        "history": hist,
-        "lastAttemptedConfigDigest": sha256("podinfo-values"),
-        "lastAttemptedGeneration": 1,
-        "lastAttemptedReleaseAction": "upgrade",
-        "lastAttemptedRevision": "6.9.2",
-        "observedGeneration": 1,
-        "storageNamespace": "apps",
-    }, created=days(34), labels={"kustomize.toolkit.fluxcd.io/name": "apps"}))
+    }, released("apps", "podinfo", 3, "podinfo", "6.9.2", "upgrade", days(4), hist, "6.9.2", "podinfo-values",
+                "flux-system/apps-podinfo"), created=days(34), labels={"kustomize.toolkit.fluxcd.io/name": "apps"}))
 
     # webapp-frontend: release name "frontend" differs from the chart name "webapp"; chart from Git.
     frontend = {
@@ -1006,20 +1013,8 @@ def helm():
         "releaseName": "frontend",
         "values": fvalues,
         "valuesFrom": [{"kind": "Secret", "name": "frontend-env", "valuesKey": "values.yaml"}],
-    }, {
-        "conditions": [
-            ready("Helm upgrade succeeded for release apps/frontend.v3 with chart webapp@3.8.1", days(2), reason="UpgradeSucceeded"),
-            cond("Released", "True", "UpgradeSucceeded", "Helm upgrade succeeded for release apps/frontend.v3 with chart webapp@3.8.1", days(2)),
-        ],
-        "helmChart": "flux-system/apps-webapp-frontend",
-        "history": fhist,
-        "lastAttemptedConfigDigest": sha256("frontend-values"),
-        "lastAttemptedGeneration": 1,
-        "lastAttemptedReleaseAction": "upgrade",
-        "lastAttemptedRevision": "3.8.1",
-        "observedGeneration": 1,
-        "storageNamespace": "apps",
-    }, created=days(30), labels={"kustomize.toolkit.fluxcd.io/name": "apps"}))
+    }, released("apps", "frontend", 3, "webapp", "3.8.1", "upgrade", days(2), fhist, "3.8.1", "frontend-values",
+                "flux-system/apps-webapp-frontend"), created=days(30), labels={"kustomize.toolkit.fluxcd.io/name": "apps"}))
 
     # redis: install retries exhausted (the StatefulSet never became ready).
     redis = {
@@ -1120,22 +1115,11 @@ def helm():
         "interval": "1h0m0s",
         "upgrade": {"crds": "CreateReplace"},
         "values": kvalues,
-    }, {
-        "conditions": [
-            ready("Helm install succeeded for release monitoring/kube-prometheus-stack.v1 with chart kube-prometheus-stack@79.4.1", days(9), reason="InstallSucceeded"),
-            cond("Released", "True", "InstallSucceeded", "Helm install succeeded for release monitoring/kube-prometheus-stack.v1 with chart kube-prometheus-stack@79.4.1", days(9)),
-        ],
-        "helmChart": "flux-system/monitoring-kube-prometheus-stack",
-        "history": [{"appVersion": "v0.86.2", "chartName": "kube-prometheus-stack", "chartVersion": "79.4.1", "configDigest": sha256("kps-values"),
+    }, released("monitoring", "kube-prometheus-stack", 1, "kube-prometheus-stack", "79.4.1", "install", days(9),
+                [{"appVersion": "v0.86.2", "chartName": "kube-prometheus-stack", "chartVersion": "79.4.1", "configDigest": sha256("kps-values"),
                      "digest": sha256("kps-rel-1"), "firstDeployed": at(days(9)), "lastDeployed": at(days(9)), "name": "kube-prometheus-stack",
                      "namespace": "monitoring", "status": "deployed", "version": 1}],
-        "lastAttemptedConfigDigest": sha256("kps-values"),
-        "lastAttemptedGeneration": 1,
-        "lastAttemptedReleaseAction": "install",
-        "lastAttemptedRevision": "79.4.1",
-        "observedGeneration": 1,
-        "storageNamespace": "monitoring",
-    }, created=days(9), labels={"kustomize.toolkit.fluxcd.io/name": "monitoring-controllers"}))
+                "79.4.1", "kps-values", "flux-system/monitoring-kube-prometheus-stack"), created=days(9), labels={"kustomize.toolkit.fluxcd.io/name": "monitoring-controllers"}))
 
     # cert-manager: chart from an OCIRepository (chartRef).
     cm = {
@@ -1160,24 +1144,14 @@ def helm():
         "install": {"strategy": {"name": "RetryOnFailure", "retryInterval": "2m"}},
         "interval": "12h0m0s",
         "values": cvalues,
-    }, {
-        "conditions": [
-            ready("Helm upgrade succeeded for release cert-manager/cert-manager.v2 with chart cert-manager@v1.19.1", days(9), reason="UpgradeSucceeded"),
-            cond("Released", "True", "UpgradeSucceeded", "Helm upgrade succeeded for release cert-manager/cert-manager.v2 with chart cert-manager@v1.19.1", days(9)),
-        ],
-        "history": [{"appVersion": "v1.19.1", "chartName": "cert-manager", "chartVersion": "v1.19.1", "configDigest": sha256("cm-values"),
+    }, released("cert-manager", "cert-manager", 2, "cert-manager", "v1.19.1", "upgrade", days(9),
+                [{"appVersion": "v1.19.1", "chartName": "cert-manager", "chartVersion": "v1.19.1", "configDigest": sha256("cm-values"),
                      "digest": sha256("cm-rel-2"), "firstDeployed": at(days(38)), "lastDeployed": at(days(9)), "name": "cert-manager",
                      "namespace": "cert-manager", "ociDigest": sha256("cert-manager-chart"), "status": "deployed", "version": 2},
                     {"appVersion": "v1.18.2", "chartName": "cert-manager", "chartVersion": "v1.18.2", "configDigest": sha256("cm-values"),
                      "digest": sha256("cm-rel-1"), "firstDeployed": at(days(38)), "lastDeployed": at(days(38)), "name": "cert-manager",
                      "namespace": "cert-manager", "status": "superseded", "version": 1}],
-        "lastAttemptedConfigDigest": sha256("cm-values"),
-        "lastAttemptedGeneration": 1,
-        "lastAttemptedReleaseAction": "upgrade",
-        "lastAttemptedRevision": "v1.19.1@" + sha256("cert-manager-chart"),
-        "observedGeneration": 1,
-        "storageNamespace": "cert-manager",
-    }, created=days(38), labels={"kustomize.toolkit.fluxcd.io/name": "infra-controllers"}))
+                "v1.19.1@" + sha256("cert-manager-chart"), "cm-values"), created=days(38), labels={"kustomize.toolkit.fluxcd.io/name": "infra-controllers"}))
     add("helmreleases.yaml", *objs)
     add("helm-storage.yaml", *secrets)
 

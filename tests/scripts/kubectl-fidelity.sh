@@ -64,60 +64,51 @@ kc() {
     KUBECONFIG="$WORK/$name.kubeconfig" "$KUBECTL" --cache-dir "$WORK/cache-$name" --request-timeout=20s "$@"
 }
 
+# report OK DESCRIPTION DETAIL: count the check, print PASS/FAIL, and kubectl's output on failure.
+report() {
+    if [ "$1" = yes ]; then
+        PASSED=$((PASSED + 1))
+        echo "PASS: $2"
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL: $2 ($3)"
+        sed 's/^/    stderr: /' "$WORK/err" | head -5
+        sed 's/^/    stdout: /' "$WORK/out" | head -5
+    fi
+}
+
 # check DESCRIPTION EXPECT_RE SERVER ARGS...: exit 0, empty stderr, stdout matching EXPECT_RE.
 check() {
-    local desc="$1" expect="$2" name="$3"
+    local desc="$1" expect="$2" name="$3" ok=no
     shift 3
-    local out="$WORK/out" err="$WORK/err"
-    kc "$name" "$@" >"$out" 2>"$err"
+    kc "$name" "$@" >"$WORK/out" 2>"$WORK/err"
     local rc=$?
-    if [ $rc -ne 0 ] || [ -s "$err" ] || ! grep -Eq -- "$expect" "$out"; then
-        FAILED=$((FAILED + 1))
-        echo "FAIL: $desc (kubectl $*; exit $rc)"
-        sed 's/^/    stderr: /' "$err" | head -5
-        sed 's/^/    stdout: /' "$out" | head -5
-    else
-        PASSED=$((PASSED + 1))
-        echo "PASS: $desc"
-    fi
+    if [ $rc -eq 0 ] && ! [ -s "$WORK/err" ] && grep -Eq -- "$expect" "$WORK/out"; then ok=yes; fi
+    report "$ok" "$desc" "kubectl $*; exit $rc"
 }
 
 # check_error DESCRIPTION EXPECTED_STDERR SERVER ARGS...: kubectl must fail with that message.
 check_error() {
-    local desc="$1" expect="$2" name="$3"
+    local desc="$1" expect="$2" name="$3" ok=no
     shift 3
-    local out="$WORK/out" err="$WORK/err"
-    kc "$name" "$@" >"$out" 2>"$err"
+    kc "$name" "$@" >"$WORK/out" 2>"$WORK/err"
     local rc=$?
-    if [ $rc -eq 0 ] || ! grep -Fq -- "$expect" "$err"; then
-        FAILED=$((FAILED + 1))
-        echo "FAIL: $desc (kubectl $*; exit $rc)"
-        sed 's/^/    stderr: /' "$err" | head -5
-    else
-        PASSED=$((PASSED + 1))
-        echo "PASS: $desc"
-    fi
+    if [ $rc -ne 0 ] && grep -Fq -- "$expect" "$WORK/err"; then ok=yes; fi
+    report "$ok" "$desc" "kubectl $*; exit $rc"
 }
 
-# check_same DESCRIPTION SERVER "ARGS A" "ARGS B": both succeed with identical output.
+# check_same DESCRIPTION SERVER "ARGS A" "ARGS B": both succeed with identical, non-empty output.
 check_same() {
-    local desc="$1" name="$2" a="$3" b="$4"
+    local desc="$1" name="$2" a="$3" b="$4" ok=no
     # shellcheck disable=SC2086
     kc "$name" $a >"$WORK/a" 2>"$WORK/a.err"
     local rca=$?
     # shellcheck disable=SC2086
-    kc "$name" $b >"$WORK/b" 2>"$WORK/b.err"
+    kc "$name" $b >"$WORK/out" 2>"$WORK/err"
     local rcb=$?
-    if [ $rca -ne 0 ] || [ $rcb -ne 0 ] || [ -s "$WORK/a.err" ] || [ -s "$WORK/b.err" ] || ! [ -s "$WORK/a" ] \
-        || ! cmp -s "$WORK/a" "$WORK/b"; then
-        FAILED=$((FAILED + 1))
-        echo "FAIL: $desc (kubectl $a vs kubectl $b)"
-        diff "$WORK/a" "$WORK/b" | head -5 | sed 's/^/    /'
-        cat "$WORK/a.err" "$WORK/b.err" | head -5 | sed 's/^/    stderr: /'
-    else
-        PASSED=$((PASSED + 1))
-        echo "PASS: $desc"
-    fi
+    cat "$WORK/a.err" >>"$WORK/err"
+    if [ $rca -eq 0 ] && [ $rcb -eq 0 ] && ! [ -s "$WORK/err" ] && [ -s "$WORK/a" ] && cmp -s "$WORK/a" "$WORK/out"; then ok=yes; fi
+    report "$ok" "$desc" "kubectl $a vs kubectl $b"
 }
 
 start main
