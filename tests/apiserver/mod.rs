@@ -295,6 +295,23 @@ pub struct Shared {
     stopping: AtomicBool,
     connections: Mutex<HashMap<u64, TcpStream>>,
     next_connection: AtomicU64,
+    audit_seed: u64,
+    next_audit: AtomicU64,
+}
+
+/// A UUID-shaped audit id, unique per response of a run.
+fn audit_id(seed: u64, n: u64) -> String {
+    let a = resources::fnv1a(format!("{seed}/{n}").as_bytes());
+    let b = resources::fnv1a(format!("{seed}/{n}/audit").as_bytes());
+    let hex = format!("{a:016x}{b:016x}");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 impl Shared {
@@ -406,6 +423,8 @@ impl ApiServer {
             stopping: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(0),
+            audit_seed: resources::fnv1a(new_token("audit").as_bytes()),
+            next_audit: AtomicU64::new(0),
         });
         let accept_shared = shared.clone();
         let accept = std::thread::Builder::new()
@@ -754,6 +773,9 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) {
                 return;
             }
             api::Reply::Respond(resp, cut) => {
+                // Every API server response names its audit event; clients log it on errors.
+                let n = shared.next_audit.fetch_add(1, Ordering::Relaxed);
+                let resp = resp.with_header("Audit-Id", audit_id(shared.audit_seed, n));
                 let close = req.wants_close() || cut != http::Cut::None;
                 let head = req.method == "HEAD";
                 if http::write_response(reader.get_mut(), &resp, close, head, cut).is_err() {

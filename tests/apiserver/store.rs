@@ -526,9 +526,12 @@ impl Store {
                 }
             ));
         }
-        let seed = format!("{}/{}/{namespace}/{name}", ty.group, ty.kind);
-        meta.entry("uid")
-            .or_insert_with(|| json!(stable_uid(&seed)));
+        // metrics-server's objects are computed, not stored: they carry no uid.
+        if ty.group != resources::METRICS_GROUP {
+            let seed = format!("{}/{}/{namespace}/{name}", ty.group, ty.kind);
+            meta.entry("uid")
+                .or_insert_with(|| json!(stable_uid(&seed)));
+        }
         if now || !meta.contains_key("creationTimestamp") {
             let created = if now {
                 clock::format_rfc3339(clock::now_unix())
