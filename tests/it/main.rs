@@ -4,9 +4,12 @@
 #[path = "../apiserver/mod.rs"]
 #[allow(dead_code)]
 mod apiserver;
+mod support;
+
+// Areas, one module each.
+#[path = "apiserver.rs"]
+mod apiserver_selftest;
 mod cli;
+mod docs;
 mod kubeconfig;
 mod protocol;
-mod support;
-// Areas, one module each.
-mod docs;
