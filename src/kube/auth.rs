@@ -29,7 +29,11 @@ impl Authenticator {
     /// `None` when the identity is a client certificate only.
     pub fn authorization(&self) -> Result<Option<Secret>, Error> {
         // Stub: static token only; the full version adds token files, basic auth and exec plugins.
-        Ok(self.config.token.as_ref().map(|t| Secret::new(format!("Bearer {}", t.expose()))))
+        Ok(self
+            .config
+            .token
+            .as_ref()
+            .map(|t| Secret::new(format!("Bearer {}", t.expose()))))
     }
 
     /// The client certificate and key to present (from the kubeconfig or an exec plugin).

@@ -6,8 +6,10 @@ pub mod client;
 pub mod config;
 pub mod discovery;
 mod error;
+pub mod list;
+pub mod proxy;
 mod secret;
 pub mod tls;
 
-pub use error::Error;
+pub use error::{Error, Status, StatusDetails};
 pub use secret::{Secret, SecretBytes};
