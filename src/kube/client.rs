@@ -36,6 +36,8 @@ const MAX_ERROR_BODY: u64 = 64 << 10;
 pub const DEFAULT_LOG_CAP: u64 = 16 << 20;
 /// Retries after 429 Too Many Requests / 503 Service Unavailable.
 const THROTTLE_RETRIES: u32 = 5;
+/// Retries after a 503 that gives no `Retry-After`.
+const UNAVAILABLE_RETRIES: u32 = 2;
 /// Retries of a GET whose connection broke before anything was handed to the caller.
 const RESET_RETRIES: u32 = 2;
 /// First backoff when the server gives no `Retry-After`; doubles on each retry.
@@ -493,11 +495,12 @@ impl Client {
         const GROUP: &str = "metrics.k8s.io";
         let resource = Resource::new("metrics.k8s.io/v1beta1", "PodMetrics", "pods", true);
         if let Some(d) = self.cached_discovery()
-            && !d.has_group(GROUP) {
-                return Err(Error::MetricsUnavailable {
-                    detail: "the server does not list the metrics.k8s.io API group".into(),
-                });
-            }
+            && !d.has_group(GROUP)
+        {
+            return Err(Error::MetricsUnavailable {
+                detail: "the server does not list the metrics.k8s.io API group".into(),
+            });
+        }
         let result = match selection {
             PodSelection::Named(name) => {
                 let ns = namespace.ok_or_else(|| {
@@ -750,7 +753,15 @@ impl Client {
                 self.inner.auth.invalidate();
                 continue;
             }
-            if (code == 429 || code == 503) && throttled < THROTTLE_RETRIES {
+            // 429 always means "not processed, come back": retry it. A 503 without
+            // `Retry-After` is often an aggregated API that is down (metrics-server): a couple
+            // of quick retries cover a restarting API server without stalling discovery.
+            let limit = match (code, retry_after) {
+                (429, _) | (503, Some(_)) => THROTTLE_RETRIES,
+                (503, None) => UNAVAILABLE_RETRIES,
+                _ => 0,
+            };
+            if throttled < limit {
                 let wait = retry_after.unwrap_or(FIRST_BACKOFF * 2u32.pow(throttled));
                 if Instant::now() + wait < budget.deadline {
                     throttled += 1;
@@ -1145,6 +1156,10 @@ fn scrub(text: &str, authorization: Option<&Secret>) -> String {
     }
     text.replace(credential, "<redacted>")
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod scripted_tests;
 
 #[cfg(test)]
 mod tests {

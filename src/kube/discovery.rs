@@ -264,9 +264,10 @@ impl Discovery {
             return Ok(found.clone());
         }
         if let (Scope::Any, Some((name, group))) = (&scope, kind.split_once('.'))
-            && let Some(found) = self.find(&Scope::Group(group), name) {
-                return Ok(found.clone());
-            }
+            && let Some(found) = self.find(&Scope::Group(group), name)
+        {
+            return Ok(found.clone());
+        }
         Err(Error::UnknownKind {
             kind: kind.to_string(),
             api_version: api_version.map(str::to_string),
@@ -288,9 +289,10 @@ impl Discovery {
             for version in versions {
                 for r in &version.resources {
                     if let Some(tier) = match_tier(r, kind)
-                        && best.is_none_or(|(t, _)| tier < t) {
-                            best = Some((tier, r));
-                        }
+                        && best.is_none_or(|(t, _)| tier < t)
+                    {
+                        best = Some((tier, r));
+                    }
                 }
             }
         }
@@ -301,11 +303,12 @@ impl Discovery {
     /// another group version, then names within a small edit distance or sharing a prefix.
     fn suggest(&self, scope: &Scope, kind: &str) -> Vec<String> {
         if !matches!(scope, Scope::Any)
-            && let Some(r) = self.find(&Scope::Any, kind) {
-                // Prefer the group's preferred version for the suggestion.
-                let best = self.find(&Scope::Group(&r.group), kind).unwrap_or(r);
-                return vec![format!("{} ({})", best.kind, best.api_version())];
-            }
+            && let Some(r) = self.find(&Scope::Any, kind)
+        {
+            // Prefer the group's preferred version for the suggestion.
+            let best = self.find(&Scope::Group(&r.group), kind).unwrap_or(r);
+            return vec![format!("{} ({})", best.kind, best.api_version())];
+        }
         let wanted = kind.to_ascii_lowercase();
         let mut scored: Vec<(usize, String, String)> = Vec::new();
         for info in self.kinds() {
