@@ -4,4 +4,6 @@
 #[path = "../apiserver/mod.rs"]
 #[allow(dead_code)]
 mod apiserver;
+#[path = "apiserver.rs"]
+mod apiserver_selftest;
 mod support;

@@ -1,0 +1,1048 @@
+//! One request in, one answer out: fault injection, authentication (client certificate, bearer
+//! token, basic), impersonation, authorization (deny rules), routing, content negotiation
+//! (JSON, Table, PartialObjectMetadata, aggregated discovery), and the verbs: discovery, get,
+//! list with selectors and paging, pod logs, and the in-memory writes (create, patch, delete).
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::http::{Cut, Request, Response};
+use super::resources::ResourceType;
+use super::selector::{FieldSelector, LabelSelector};
+use super::store::{Key, Store};
+use super::table::{self, IncludeObject};
+use super::{Auth, FaultKind, Shared, User, clock, patch, status};
+
+/// What the connection loop does with the request.
+pub enum Reply {
+    Respond(Response, Cut),
+    /// Reset the connection without answering.
+    Reset,
+}
+
+pub struct Outcome {
+    pub reply: Reply,
+    /// The authenticated user, for the request log.
+    pub user: Option<String>,
+}
+
+fn respond(resp: Response, user: Option<&User>) -> Outcome {
+    Outcome {
+        reply: Reply::Respond(resp, Cut::None),
+        user: user.map(|u| u.name.clone()),
+    }
+}
+
+fn take_fault(shared: &Shared, path: &str) -> Option<FaultKind> {
+    let mut state = shared.lock();
+    let fault = state
+        .faults
+        .iter_mut()
+        .find(|f| f.times > 0 && path.contains(&f.path_contains))?;
+    if fault.times != usize::MAX {
+        fault.times -= 1;
+    }
+    Some(fault.kind.clone())
+}
+
+/// The union authenticator: a valid client certificate or a valid token (or basic password)
+/// authenticates; an invalid credential alone does not.
+fn authenticate(shared: &Shared, req: &Request, cert_user: Option<&User>) -> Option<User> {
+    let mode = shared.options.auth;
+    let mut user = None;
+    if let Some(value) = req.header("authorization") {
+        if let Some(token) = value.strip_prefix("Bearer ") {
+            if mode != Auth::ClientCert {
+                user = shared.lock().tokens.get(token.trim()).cloned();
+            }
+        } else if let Some(encoded) = value.strip_prefix("Basic ")
+            && let Some((want_user, want_password)) = &shared.options.basic_auth
+            && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim())
+            && let Ok(text) = String::from_utf8(decoded)
+            && text.split_once(':') == Some((want_user.as_str(), want_password.as_str()))
+        {
+            user = Some(User {
+                name: want_user.clone(),
+                groups: Vec::new(),
+            });
+        }
+    }
+    if user.is_none() && mode != Auth::Token {
+        user = cert_user.cloned();
+    }
+    user.map(|mut u| {
+        if !u.groups.iter().any(|g| g == "system:authenticated") {
+            u.groups.push("system:authenticated".into());
+        }
+        u
+    })
+}
+
+fn denied(
+    shared: &Shared,
+    user: &User,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> bool {
+    let any = |rule: &str, value: &str| rule.is_empty() || rule == "*" || rule == value;
+    shared.options.deny.iter().any(|d| {
+        any(&d.verb, verb)
+            && (d.group == "*" || d.group == group)
+            && any(&d.resource, resource)
+            && d.namespace
+                .as_deref()
+                .is_none_or(|ns| Some(ns) == namespace)
+            && d.user.as_deref().is_none_or(|u| u == user.name)
+    })
+}
+
+/// `Impersonate-User`, `-Group`, `-Uid` (k8s.io/apiserver/pkg/endpoints/filters/impersonation.go):
+/// the impersonator needs the `impersonate` verb on each; the request then runs as the target.
+fn impersonate(shared: &Shared, req: &Request, user: User) -> Result<User, Response> {
+    let groups: Vec<String> = req
+        .header_values("impersonate-group")
+        .map(str::to_string)
+        .collect();
+    let Some(target) = req.header("impersonate-user") else {
+        if !groups.is_empty() || req.header("impersonate-uid").is_some() {
+            return Err(status::failure(
+                500,
+                "InternalError",
+                "Internal error occurred: requested [{Kind:Group}] without impersonating a user",
+                None,
+            ));
+        }
+        return Ok(user);
+    };
+    let (resource, namespace) = match target.strip_prefix("system:serviceaccount:") {
+        Some(rest) => ("serviceaccounts", rest.split(':').next()),
+        None => ("users", None),
+    };
+    if denied(shared, &user, "impersonate", "", resource, namespace) {
+        return Err(status::impersonation_forbidden(
+            &user.name, resource, target,
+        ));
+    }
+    for g in &groups {
+        if denied(shared, &user, "impersonate", "", "groups", None) {
+            return Err(status::impersonation_forbidden(&user.name, "groups", g));
+        }
+    }
+    let mut all_groups = groups;
+    if let Some(ns) = namespace {
+        all_groups.push("system:serviceaccounts".into());
+        all_groups.push(format!("system:serviceaccounts:{ns}"));
+    }
+    all_groups.push("system:authenticated".into());
+    Ok(User {
+        name: target.to_string(),
+        groups: all_groups,
+    })
+}
+
+/// Serve one request.
+pub fn handle(shared: &Shared, req: &Request, cert_user: Option<&User>) -> Outcome {
+    let mut cut = Cut::None;
+    match take_fault(shared, &req.path) {
+        None => {}
+        Some(FaultKind::Delay(d)) => std::thread::sleep(d),
+        Some(FaultKind::Status(code)) => return respond(status::for_code(code), None),
+        Some(FaultKind::TooManyRequests { retry_after_secs }) => {
+            return respond(status::too_many_requests(retry_after_secs), None);
+        }
+        Some(FaultKind::ServiceUnavailable { retry_after }) => {
+            return respond(status::service_unavailable(retry_after), None);
+        }
+        Some(FaultKind::TruncatedBody) => cut = Cut::Half,
+        Some(FaultKind::ConnectionReset) => {
+            return Outcome {
+                reply: Reply::Reset,
+                user: None,
+            };
+        }
+    }
+    let mut outcome = serve(shared, req, cert_user);
+    if let Reply::Respond(_, c) = &mut outcome.reply {
+        *c = cut;
+    }
+    outcome
+}
+
+fn serve(shared: &Shared, req: &Request, cert_user: Option<&User>) -> Outcome {
+    let path = req.path.trim_end_matches('/');
+    // Public endpoints (system:public-info-viewer): no credentials needed.
+    match path {
+        "/version" => return respond(version(), None),
+        "/healthz" | "/livez" | "/readyz" => {
+            let mut r = Response::json(200, b"ok".to_vec());
+            r.content_type = "text/plain; charset=utf-8".into();
+            return respond(r, None);
+        }
+        _ => {}
+    }
+    let Some(authenticated) = authenticate(shared, req, cert_user) else {
+        return respond(status::unauthorized(), None);
+    };
+    let recorded = Some(authenticated.name.clone());
+    let user = match impersonate(shared, req, authenticated) {
+        Ok(u) => u,
+        Err(resp) => {
+            return Outcome {
+                reply: Reply::Respond(resp, Cut::None),
+                user: recorded,
+            };
+        }
+    };
+    let resp = route(shared, req, path, &user);
+    Outcome {
+        reply: Reply::Respond(resp, Cut::None),
+        user: recorded,
+    }
+}
+
+fn version() -> Response {
+    let body = json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.4",
+        "gitCommit": "74cdb426c4a2d7ed9b4b81b5ac2f7a5e8d5b1b4c",
+        "gitTreeState": "clean",
+        "buildDate": "2026-08-13T08:21:11Z",
+        "goVersion": "go1.24.6",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    });
+    Response::json(200, body.to_string().into_bytes())
+}
+
+/// The response formats a request may get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Json,
+    Table,
+    Partial,
+    Aggregated,
+}
+
+/// The first media range in `Accept` we can serve among `allowed` (clients list preferred first).
+fn negotiate(req: &Request, allowed: &[Format]) -> Option<Format> {
+    let accept = req.header("accept").unwrap_or("").trim();
+    if accept.is_empty() {
+        return Some(Format::Json);
+    }
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("");
+        let mut params = std::collections::HashMap::new();
+        for p in parts {
+            if let Some((k, v)) = p.split_once('=') {
+                params.insert(k.trim(), v.trim());
+            }
+        }
+        let format = match (media, params.get("as").copied()) {
+            ("application/json", None) | ("*/*", None) | ("application/*", None) => Format::Json,
+            ("application/json", Some("Table")) if params.get("g") == Some(&"meta.k8s.io") => {
+                Format::Table
+            }
+            ("application/json", Some("PartialObjectMetadataList" | "PartialObjectMetadata"))
+                if params.get("g") == Some(&"meta.k8s.io") =>
+            {
+                Format::Partial
+            }
+            ("application/json", Some("APIGroupDiscoveryList"))
+                if params.get("g") == Some(&"apidiscovery.k8s.io")
+                    && params.get("v") == Some(&"v2") =>
+            {
+                Format::Aggregated
+            }
+            _ => continue,
+        };
+        if allowed.contains(&format) {
+            return Some(format);
+        }
+    }
+    None
+}
+
+fn json_response(v: &Value) -> Response {
+    Response::json(200, serde_json::to_vec(v).unwrap_or_default())
+}
+
+/// A parsed resource path.
+struct ResourcePath<'a> {
+    group: &'a str,
+    version: &'a str,
+    namespace: Option<&'a str>,
+    plural: &'a str,
+    name: Option<&'a str>,
+    sub: Option<&'a str>,
+}
+
+fn parse_resource_path<'a>(
+    group: &'a str,
+    version: &'a str,
+    segs: &[&'a str],
+) -> Option<ResourcePath<'a>> {
+    if segs.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    let p = |namespace, plural, name, sub| {
+        Some(ResourcePath {
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+            sub,
+        })
+    };
+    match segs {
+        // Namespace subresources: /api/v1/namespaces/NAME/status|finalize.
+        ["namespaces", name, sub @ ("status" | "finalize")] if group.is_empty() => {
+            p(None, "namespaces", Some(*name), Some(*sub))
+        }
+        ["namespaces", ns, plural, rest @ ..] if rest.len() <= 2 => p(
+            Some(*ns),
+            *plural,
+            rest.first().copied(),
+            rest.get(1).copied(),
+        ),
+        [plural, rest @ ..] if rest.len() <= 2 => {
+            p(None, *plural, rest.first().copied(), rest.get(1).copied())
+        }
+        _ => None,
+    }
+}
+
+fn route(shared: &Shared, req: &Request, path: &str, user: &User) -> Response {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let discovery = [Format::Json, Format::Aggregated];
+    match segs.as_slice() {
+        ["api"] => match negotiate(req, &discovery) {
+            Some(Format::Aggregated) => aggregated(shared, true),
+            Some(_) => json_response(
+                &shared
+                    .lock()
+                    .store
+                    .registry
+                    .api_versions(&shared.server_address),
+            ),
+            None => status::not_acceptable(req.header("accept").unwrap_or("")),
+        },
+        ["apis"] => match negotiate(req, &discovery) {
+            Some(Format::Aggregated) => aggregated(shared, false),
+            Some(_) => json_response(&shared.lock().store.registry.api_group_list()),
+            None => status::not_acceptable(req.header("accept").unwrap_or("")),
+        },
+        ["api", "v1"] => discovery_doc(shared.lock().store.registry.resource_list("", "v1")),
+        ["apis", group] => discovery_doc(shared.lock().store.registry.api_group(group)),
+        ["apis", group, version] => {
+            discovery_doc(shared.lock().store.registry.resource_list(group, version))
+        }
+        ["api", "v1", rest @ ..] => match parse_resource_path("", "v1", rest) {
+            Some(rp) => resource(shared, req, user, &rp),
+            None => status::no_such_path(),
+        },
+        ["apis", group, version, rest @ ..] => match parse_resource_path(group, version, rest) {
+            Some(rp) => resource(shared, req, user, &rp),
+            None => status::no_such_path(),
+        },
+        _ => status::no_such_path(),
+    }
+}
+
+fn discovery_doc(doc: Option<Value>) -> Response {
+    match doc {
+        Some(d) => json_response(&d),
+        None => status::no_such_path(),
+    }
+}
+
+fn aggregated(shared: &Shared, core: bool) -> Response {
+    let doc = shared.lock().store.registry.aggregated(core);
+    let mut r = json_response(&doc);
+    r.content_type = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList".into();
+    r
+}
+
+/// The RBAC verb of a request.
+fn verb_of(req: &Request, has_name: bool) -> &'static str {
+    match (req.method.as_str(), has_name) {
+        ("GET" | "HEAD", true) => "get",
+        ("GET" | "HEAD", false) if req.param("watch").is_some_and(|w| w == "true" || w == "1") => {
+            "watch"
+        }
+        ("GET" | "HEAD", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+fn resource(shared: &Shared, req: &Request, user: &User, rp: &ResourcePath) -> Response {
+    let mut state = shared.lock();
+    let store = &mut state.store;
+    let Some(t) = store.registry.find(rp.group, rp.version, rp.plural) else {
+        return status::no_such_path();
+    };
+    let ty = store.registry.types[t].clone();
+    // A namespaced type needs a namespace to name one object; a cluster-scoped one never has one.
+    if (!ty.namespaced && rp.namespace.is_some())
+        || (ty.namespaced && rp.namespace.is_none() && rp.name.is_some())
+    {
+        return status::no_such_path();
+    }
+    if let Some(sub) = rp.sub
+        && !ty.subresources.iter().any(|s| s == sub)
+    {
+        return status::no_such_path();
+    }
+    let verb = verb_of(req, rp.name.is_some());
+    let resource = match rp.sub {
+        Some(sub) => format!("{}/{sub}", ty.plural),
+        None => ty.plural.clone(),
+    };
+    if denied(shared, user, verb, &ty.group, &resource, rp.namespace) {
+        return status::forbidden(&user.name, verb, &ty, rp.sub, rp.name, rp.namespace);
+    }
+    let reads = [Format::Json, Format::Table, Format::Partial];
+    match (verb, rp.sub) {
+        ("get", Some("log")) => logs(
+            store,
+            t,
+            rp.namespace.unwrap_or_default(),
+            rp.name.unwrap_or_default(),
+            req,
+        ),
+        ("get", _) => {
+            let Some(format) = negotiate(req, &reads) else {
+                return status::not_acceptable(req.header("accept").unwrap_or(""));
+            };
+            get(store, t, rp, req, format)
+        }
+        ("list", None) => {
+            let Some(format) = negotiate(req, &reads) else {
+                return status::not_acceptable(req.header("accept").unwrap_or(""));
+            };
+            list(store, t, rp, req, format, shared.options.max_page_size)
+        }
+        ("create", None) => create(store, t, rp, req),
+        ("patch", _) => patch_object(store, t, rp, req),
+        ("delete", None) => delete(store, t, rp, req),
+        _ => status::method_not_allowed(),
+    }
+}
+
+/// An object as served at `version`: CRD objects are converted by rewriting apiVersion (the
+/// Flux CRDs use the None conversion strategy); typed list items carry no kind/apiVersion.
+fn served(obj: &Value, t: &ResourceType, version: &str, list_item: bool) -> Value {
+    let mut o = obj.clone();
+    if list_item && t.builtin {
+        if let Some(m) = o.as_object_mut() {
+            m.remove("kind");
+            m.remove("apiVersion");
+        }
+    } else {
+        o["apiVersion"] = json!(t.api_version(version));
+        o["kind"] = json!(t.kind);
+    }
+    o
+}
+
+fn include_object(req: &Request) -> Result<IncludeObject, Response> {
+    IncludeObject::parse(req.param("includeObject")).map_err(|e| status::bad_request(&e))
+}
+
+fn table_response(mut table: Value, list_meta: Value) -> Response {
+    table["metadata"] = list_meta;
+    let mut r = json_response(&table);
+    r.content_type = "application/json;as=Table;v=v1;g=meta.k8s.io".into();
+    r
+}
+
+fn get(store: &Store, t: usize, rp: &ResourcePath, req: &Request, format: Format) -> Response {
+    let ty = &store.registry.types[t];
+    let name = rp.name.unwrap_or_default();
+    let Some(obj) = store.get(t, rp.namespace.unwrap_or_default(), name) else {
+        return status::not_found(ty, name);
+    };
+    let obj = served(obj, ty, rp.version, false);
+    match format {
+        Format::Table => match include_object(req) {
+            Ok(include) => table_response(
+                table::table(ty, rp.version, &[&obj], include),
+                json!({"resourceVersion": obj["metadata"]["resourceVersion"]}),
+            ),
+            Err(r) => r,
+        },
+        Format::Partial => {
+            let mut r = json_response(&json!({
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }));
+            r.content_type = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io".into();
+            r
+        }
+        _ => json_response(&obj),
+    }
+}
+
+/// The continue token the API server issues: base64url of `{"v","rv","start"}` where start is
+/// the etcd key suffix of the last item returned, NUL-terminated (k8s.io/apiserver storage).
+fn encode_continue(rv: u64, key: &Key, namespaced: bool) -> String {
+    let start = if namespaced {
+        format!("{}/{}\u{0}", key.0, key.1)
+    } else {
+        format!("{}\u{0}", key.1)
+    };
+    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+fn decode_continue(token: &str, namespaced: bool) -> Result<Key, String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|e| format!("continue key is not valid: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("continue key is not valid: {e}"))?;
+    if v["v"] != "meta.k8s.io/v1" {
+        return Err("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into());
+    }
+    let start = v["start"]
+        .as_str()
+        .ok_or("continue key is not valid: no start key")?
+        .trim_end_matches('\u{0}');
+    if namespaced {
+        let (ns, name) = start
+            .split_once('/')
+            .ok_or("continue key is not valid: start key is not namespace/name")?;
+        Ok((ns.to_string(), name.to_string()))
+    } else {
+        Ok((String::new(), start.to_string()))
+    }
+}
+
+fn list(
+    store: &Store,
+    t: usize,
+    rp: &ResourcePath,
+    req: &Request,
+    format: Format,
+    max_page: Option<usize>,
+) -> Response {
+    let ty = &store.registry.types[t];
+    let labels = match LabelSelector::parse(req.param("labelSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => return status::bad_request(&e),
+    };
+    let fields = match FieldSelector::parse(req.param("fieldSelector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => return status::bad_request(&e),
+    };
+    if let Some(msg) = fields.unsupported(&ty.field_labels) {
+        return status::bad_request(&msg);
+    }
+    let limit = match req.param("limit").filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n as usize),
+            Ok(_) => None,
+            Err(_) => {
+                return status::bad_request(&format!(
+                    "limit: Invalid value: {l:?}: must be an integer"
+                ));
+            }
+        },
+    };
+    let limit = match (limit, max_page) {
+        (Some(l), Some(m)) => Some(l.min(m)),
+        (l, None) => l,
+        // A cap applies only to paged requests, as the API server never pages unasked.
+        (None, Some(_)) => None,
+    };
+    let continue_token = req.param("continue").filter(|c| !c.is_empty());
+    if continue_token.is_some()
+        && req
+            .param("resourceVersion")
+            .is_some_and(|rv| !rv.is_empty() && rv != "0")
+    {
+        return status::bad_request(
+            "specifying resource version is not allowed when using continue",
+        );
+    }
+    let after = match continue_token.map(|c| decode_continue(c, ty.namespaced)) {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(e)) => return status::bad_request(&e),
+    };
+    let rv = store.resource_version();
+    let mut items: Vec<Value> = Vec::new();
+    let mut last_key: Option<Key> = None;
+    let mut scan = store.scan(t, rp.namespace, after);
+    let mut stopped_at_limit = false;
+    for (key, obj) in scan.by_ref() {
+        if !labels.matches(obj) || !fields.matches(obj) {
+            continue;
+        }
+        items.push(served(obj, ty, rp.version, format == Format::Json));
+        last_key = Some(key.clone());
+        if limit.is_some_and(|l| items.len() >= l) {
+            stopped_at_limit = true;
+            break;
+        }
+    }
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if stopped_at_limit {
+        let remaining = scan.count();
+        if remaining > 0
+            && let Some(key) = &last_key
+        {
+            meta["continue"] = json!(encode_continue(rv, key, ty.namespaced));
+            // The API server only counts what is left when no selector filters it.
+            if labels.is_empty() && fields.is_empty() {
+                meta["remainingItemCount"] = json!(remaining);
+            }
+        }
+    }
+    match format {
+        Format::Table => match include_object(req) {
+            Ok(include) => {
+                let refs: Vec<&Value> = items.iter().collect();
+                table_response(table::table(ty, rp.version, &refs, include), meta)
+            }
+            Err(r) => r,
+        },
+        Format::Partial => {
+            let items: Vec<Value> = items
+                .into_iter()
+                .map(|o| json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}))
+                .collect();
+            let mut r = json_response(&json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta,
+                "items": items,
+            }));
+            r.content_type =
+                "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io".into();
+            r
+        }
+        _ => {
+            // The envelope in the API server's field order, items written one by one.
+            let mut body = Vec::with_capacity(items.len() * 2048 + 256);
+            body.extend_from_slice(
+                format!(
+                    r#"{{"kind":{},"apiVersion":{},"metadata":{meta},"items":["#,
+                    json!(ty.list_kind),
+                    json!(ty.api_version(rp.version))
+                )
+                .as_bytes(),
+            );
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut body, item);
+            }
+            body.extend_from_slice(b"]}");
+            Response::json(200, body)
+        }
+    }
+}
+
+/// `GET .../pods/NAME/log`: container (required when the pod has several), tailLines,
+/// limitBytes, previous, timestamps, sinceSeconds, sinceTime; `text/plain` like the kubelet.
+fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> Response {
+    let ty = &store.registry.types[t];
+    let Some(pod) = store.get(t, namespace, name) else {
+        return status::not_found(ty, name);
+    };
+    let names = |field: &str| -> Vec<String> {
+        pod.pointer(&format!("/spec/{field}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (containers, init) = (names("containers"), names("initContainers"));
+    let container = match req.param("container").filter(|c| !c.is_empty()) {
+        Some(c) => c.to_string(),
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            let mut msg = format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            );
+            if !init.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
+            }
+            return status::bad_request(&msg);
+        }
+    };
+    if !containers.contains(&container) && !init.contains(&container) {
+        return status::bad_request(&format!(
+            "container {container} is not valid for pod {name}"
+        ));
+    }
+    let flag = |p: &str| req.param(p).is_some_and(|v| v == "true" || v == "1");
+    let previous = flag("previous");
+    let text = match store.logs.get(namespace, name, &container, previous) {
+        Some(t) => t,
+        None if previous => {
+            return status::bad_request(&format!(
+                "previous terminated container \"{container}\" in pod \"{name}\" not found"
+            ));
+        }
+        None => "",
+    };
+    let int_param = |p: &str| -> Result<Option<i64>, Response> {
+        match req.param(p).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                status::bad_request(&format!("{p}: Invalid value: {v:?}: must be an integer"))
+            }),
+        }
+    };
+    let (tail, limit_bytes, since_seconds) = match (
+        int_param("tailLines"),
+        int_param("limitBytes"),
+        int_param("sinceSeconds"),
+    ) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    };
+    for (p, v, min) in [
+        ("tailLines", tail, 0),
+        ("limitBytes", limit_bytes, 1),
+        ("sinceSeconds", since_seconds, 1),
+    ] {
+        if let Some(v) = v
+            && v < min
+        {
+            return status::failure(
+                422,
+                "Invalid",
+                &format!(
+                    "PodLogOptions \"{name}\" is invalid: {p}: Invalid value: {v}: must be greater than {}",
+                    min - 1
+                ),
+                None,
+            );
+        }
+    }
+    let since = match (
+        since_seconds,
+        req.param("sinceTime").filter(|s| !s.is_empty()),
+    ) {
+        (Some(s), _) => Some(clock::now_unix() - s),
+        (None, Some(t)) => match clock::parse_rfc3339(t) {
+            Some(t) => Some(t),
+            None => {
+                return status::bad_request(&format!(
+                    "sinceTime: Invalid value: {t:?}: not an RFC 3339 time"
+                ));
+            }
+        },
+        (None, None) => None,
+    };
+    let timestamps = flag("timestamps");
+    let mut lines: Vec<&str> = text
+        .split_inclusive('\n')
+        .filter(|l| {
+            since.is_none_or(|s| {
+                l.split_once(' ')
+                    .and_then(|(ts, _)| clock::parse_rfc3339(ts))
+                    .is_none_or(|t| t >= s)
+            })
+        })
+        .collect();
+    if let Some(n) = tail {
+        let n = n as usize;
+        if lines.len() > n {
+            lines.drain(..lines.len() - n);
+        }
+    }
+    let mut out = String::new();
+    for l in lines {
+        match l.split_once(' ') {
+            Some((ts, rest)) if !timestamps && clock::parse_rfc3339(ts).is_some() => {
+                out.push_str(rest)
+            }
+            _ => out.push_str(l),
+        }
+    }
+    let mut body = out.into_bytes();
+    if let Some(n) = limit_bytes {
+        body.truncate(n as usize);
+    }
+    let mut r = Response::json(200, body);
+    r.content_type = "text/plain".into();
+    r
+}
+
+/// A request body as JSON (or YAML for apply patches and YAML creates).
+fn parse_body(req: &Request) -> Result<Value, String> {
+    let ct = req.header("content-type").unwrap_or("application/json");
+    if ct.contains("yaml") {
+        let text = String::from_utf8_lossy(&req.body);
+        serde_norway::from_str::<Value>(&text).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice(&req.body).map_err(|e| e.to_string())
+    }
+}
+
+fn dry_run(req: &Request) -> bool {
+    req.param("dryRun") == Some("All")
+}
+
+fn namespace_exists(store: &Store, ns: &str) -> bool {
+    store
+        .registry
+        .by_kind("", "Namespace")
+        .is_some_and(|t| store.get(t, "", ns).is_some())
+}
+
+fn check_identity(
+    ty: &ResourceType,
+    rp: &ResourcePath,
+    obj: &mut Value,
+    name: &str,
+) -> Result<(), Response> {
+    let want = ty.api_version(rp.version);
+    match obj["apiVersion"].as_str() {
+        Some(v) if v != want => {
+            return Err(status::bad_request(&format!(
+                "the API version in the data ({v}) does not match the expected API version ({want})"
+            )));
+        }
+        _ => obj["apiVersion"] = json!(want),
+    }
+    match obj["kind"].as_str() {
+        Some(k) if k != ty.kind => {
+            return Err(status::bad_request(&format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                ty.kind
+            )));
+        }
+        _ => obj["kind"] = json!(ty.kind),
+    }
+    if !obj["metadata"].is_object() {
+        obj["metadata"] = json!({});
+    }
+    match obj["metadata"]["name"].as_str() {
+        Some(n) if n != name => {
+            return Err(status::bad_request(&format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => obj["metadata"]["name"] = json!(name),
+    }
+    if let Some(ns) = rp.namespace {
+        match obj["metadata"]["namespace"].as_str() {
+            Some(n) if n != ns => {
+                return Err(status::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => obj["metadata"]["namespace"] = json!(ns),
+        }
+    }
+    Ok(())
+}
+
+fn created(obj: &Value, ty: &ResourceType, version: &str) -> Response {
+    let mut r = json_response(&served(obj, ty, version, false));
+    r.status = 201;
+    r
+}
+
+fn create(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
+    let ty = store.registry.types[t].clone();
+    let mut obj = match parse_body(req) {
+        Ok(v) if v.is_object() => v,
+        Ok(_) => return status::bad_request("the request body is not an object"),
+        Err(e) => return status::bad_request(&format!("the request body is not valid: {e}")),
+    };
+    let name = match obj.pointer("/metadata/name").and_then(Value::as_str) {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => match obj
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+        {
+            Some(prefix) => {
+                let suffix = super::resources::fnv1a(
+                    format!("{prefix}{}", store.resource_version()).as_bytes(),
+                );
+                format!("{prefix}{}", &format!("{suffix:x}")[..5])
+            }
+            None => {
+                return status::invalid(
+                    &ty,
+                    "",
+                    "metadata.name: Required value: name or generateName is required",
+                );
+            }
+        },
+    };
+    if let Err(r) = check_identity(&ty, rp, &mut obj, &name) {
+        return r;
+    }
+    if let Some(ns) = rp.namespace
+        && !namespace_exists(store, ns)
+    {
+        return status::namespace_not_found(ns);
+    }
+    if store
+        .get(t, rp.namespace.unwrap_or_default(), &name)
+        .is_some()
+    {
+        return status::already_exists(&ty, &name);
+    }
+    if dry_run(req) {
+        return created(&obj, &ty, rp.version);
+    }
+    match store.admit(obj, true) {
+        Ok(stored) => created(&stored, &ty, rp.version),
+        Err(e) => status::invalid(&ty, &name, &e),
+    }
+}
+
+fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
+    let ty = store.registry.types[t].clone();
+    let name = rp.name.unwrap_or_default();
+    let key: Key = (
+        rp.namespace.unwrap_or_default().to_string(),
+        name.to_string(),
+    );
+    let content_type = req
+        .header("content-type")
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let body = match parse_body(req) {
+        Ok(v) => v,
+        Err(e) => return status::bad_request(&format!("the request body is not valid: {e}")),
+    };
+    let existing = store
+        .get(t, &key.0, name)
+        .map(|o| served(o, &ty, rp.version, false));
+    let apply = content_type == "application/apply-patch+yaml";
+    if apply && req.param("fieldManager").is_none_or(str::is_empty) {
+        return status::bad_request("PATCH /apply requires fieldManager to be set");
+    }
+    let (mut obj, is_new) = match existing {
+        Some(o) => (o, false),
+        None if apply => (json!({}), true),
+        None => return status::not_found(&ty, name),
+    };
+    let result = match content_type.as_str() {
+        "application/merge-patch+json"
+        | "application/strategic-merge-patch+json"
+        | "application/apply-patch+yaml" => {
+            patch::merge(&mut obj, &body);
+            Ok(())
+        }
+        "application/json-patch+json" => patch::json_patch(&mut obj, &body),
+        other => return status::unsupported_media_type(other),
+    };
+    if let Err(e) = result {
+        return status::failure(422, "Invalid", &e, None);
+    }
+    if let Err(r) = check_identity(&ty, rp, &mut obj, name) {
+        return r;
+    }
+    if dry_run(req) {
+        return if is_new {
+            created(&obj, &ty, rp.version)
+        } else {
+            json_response(&obj)
+        };
+    }
+    if is_new {
+        if let Some(ns) = rp.namespace
+            && !namespace_exists(store, ns)
+        {
+            return status::namespace_not_found(ns);
+        }
+        return match store.admit(obj, true) {
+            Ok(stored) => created(&stored, &ty, rp.version),
+            Err(e) => status::invalid(&ty, name, &e),
+        };
+    }
+    let stored = store.replace(t, &key, obj);
+    json_response(&served(&stored, &ty, rp.version, false))
+}
+
+fn delete(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
+    let ty = store.registry.types[t].clone();
+    let name = rp.name.unwrap_or_default();
+    let key: Key = (
+        rp.namespace.unwrap_or_default().to_string(),
+        name.to_string(),
+    );
+    let Some(obj) = store.get(t, &key.0, name).cloned() else {
+        return status::not_found(&ty, name);
+    };
+    if !dry_run(req) {
+        store.remove(t, &key);
+    }
+    let mut d = status::details(&ty, Some(name));
+    d["uid"] = obj["metadata"]["uid"].clone();
+    status::success(d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn continue_tokens_round_trip() {
+        use super::*;
+        let key = ("flux-system".to_string(), "podinfo".to_string());
+        let token = encode_continue(42, &key, true);
+        assert_eq!(decode_continue(&token, true).unwrap(), key);
+        let cluster = (String::new(), "flux-system".to_string());
+        assert_eq!(
+            decode_continue(&encode_continue(1, &cluster, false), false).unwrap(),
+            cluster
+        );
+        assert!(
+            decode_continue("not base64!", true)
+                .unwrap_err()
+                .starts_with("continue key is not valid")
+        );
+    }
+
+    #[test]
+    fn resource_paths() {
+        use super::*;
+        let p = parse_resource_path("", "v1", &["namespaces", "flux-system", "pods", "p", "log"])
+            .unwrap();
+        assert_eq!(
+            (p.namespace, p.plural, p.name, p.sub),
+            (Some("flux-system"), "pods", Some("p"), Some("log"))
+        );
+        let p = parse_resource_path("", "v1", &["namespaces", "flux-system"]).unwrap();
+        assert_eq!(
+            (p.namespace, p.plural, p.name),
+            (None, "namespaces", Some("flux-system"))
+        );
+        let p = parse_resource_path("x", "v1", &["gitrepositories"]).unwrap();
+        assert_eq!(
+            (p.namespace, p.plural, p.name),
+            (None, "gitrepositories", None)
+        );
+        assert!(parse_resource_path("x", "v1", &["a", "b", "c", "d"]).is_none());
+    }
+}

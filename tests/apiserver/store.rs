@@ -1,0 +1,698 @@
+//! The objects the test server holds: loaded from YAML/JSON files under the data directory (plus
+//! extra and synthetic objects), completed the way the API server completes stored objects (uid,
+//! resourceVersion, generation, managedFields, CRD status), kept per type in etcd key order, and
+//! changed in memory by the mutating verbs. Also the pod logs under `<data>/logs/`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::clock;
+use super::resources::{self, Registry, ResourceType};
+
+/// `creationTimestamp` given to loaded objects that have none.
+const DEFAULT_CREATION: &str = "2026-11-12T09:30:00Z";
+
+/// N copies of one kind, made from the first object of that kind in the data (or a minimal one),
+/// for big-list tests and benchmarks.
+#[derive(Clone, Debug)]
+pub struct Synthetic {
+    /// `group/version` or `v1`.
+    pub api_version: String,
+    pub kind: String,
+    /// Namespace of the copies (ignored for cluster-scoped kinds).
+    pub namespace: String,
+    pub count: usize,
+}
+
+impl Synthetic {
+    pub fn new(api_version: &str, kind: &str, namespace: &str, count: usize) -> Synthetic {
+        Synthetic {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            count,
+        }
+    }
+}
+
+/// Why the data could not be loaded. Names the file and the document.
+#[derive(Debug)]
+pub enum LoadError {
+    Io(PathBuf, std::io::Error),
+    Parse(PathBuf, usize, String),
+    Object(String, String),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            LoadError::Parse(p, doc, e) => write!(f, "{}: document {doc}: {e}", p.display()),
+            LoadError::Object(origin, e) => write!(f, "{origin}: {e}"),
+        }
+    }
+}
+
+/// (namespace, name): the order etcd keys sort in, which is the order lists come back in.
+pub type Key = (String, String);
+
+/// One container's log, lines prefixed with an RFC 3339 timestamp and a space (as the kubelet's
+/// CRI log files hold them).
+#[derive(Clone, Debug, Default)]
+pub struct Logs(BTreeMap<(String, String, String, bool), String>);
+
+impl Logs {
+    pub fn get(&self, ns: &str, pod: &str, container: &str, previous: bool) -> Option<&str> {
+        self.0
+            .get(&(ns.into(), pod.into(), container.into(), previous))
+            .map(String::as_str)
+    }
+
+    fn load(dir: &Path) -> Result<Logs, LoadError> {
+        let mut logs = BTreeMap::new();
+        if !dir.is_dir() {
+            return Ok(Logs(logs));
+        }
+        for ns in read_dir_sorted(dir)? {
+            for pod in read_dir_sorted(&ns)? {
+                for file in read_dir_sorted(&pod)? {
+                    let Some(file_name) = file.file_name().and_then(|n| n.to_str()) else {
+                        continue;
+                    };
+                    let (container, previous) =
+                        if let Some(c) = file_name.strip_suffix(".previous.log") {
+                            (c, true)
+                        } else if let Some(c) = file_name.strip_suffix(".log") {
+                            (c, false)
+                        } else {
+                            continue;
+                        };
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| LoadError::Io(file.clone(), e))?;
+                    let name = |p: &Path| {
+                        p.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    };
+                    logs.insert(
+                        (name(&ns), name(&pod), container.to_string(), previous),
+                        text,
+                    );
+                }
+            }
+        }
+        Ok(Logs(logs))
+    }
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| LoadError::Io(dir.to_path_buf(), e))? {
+        paths.push(
+            entry
+                .map_err(|e| LoadError::Io(dir.to_path_buf(), e))?
+                .path(),
+        );
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// Every object, per type.
+pub struct Store {
+    pub registry: Registry,
+    objects: Vec<BTreeMap<Key, Value>>,
+    resource_version: u64,
+    pub logs: Logs,
+}
+
+/// An object read from a file, with where it came from.
+struct Loaded {
+    origin: String,
+    object: Value,
+}
+
+fn read_documents(path: &Path, out: &mut Vec<Loaded>) -> Result<(), LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io(path.to_path_buf(), e))?;
+    let mut docs = Vec::new();
+    if path.extension().is_some_and(|e| e == "json") {
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| LoadError::Parse(path.to_path_buf(), 1, e.to_string()))?;
+        docs.push(v);
+    } else {
+        for (i, doc) in serde_norway::Deserializer::from_str(&text).enumerate() {
+            let v = Value::deserialize(doc)
+                .map_err(|e| LoadError::Parse(path.to_path_buf(), i + 1, e.to_string()))?;
+            docs.push(v);
+        }
+    }
+    for (i, doc) in docs.into_iter().enumerate() {
+        let origin = format!("{}: document {}", path.display(), i + 1);
+        match doc {
+            Value::Null => {}
+            // `kind: List` files (kubectl get -o yaml output) hold their objects in items.
+            Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => {
+                for item in m
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    out.push(Loaded {
+                        origin: origin.clone(),
+                        object: item.clone(),
+                    });
+                }
+            }
+            Value::Object(_) => out.push(Loaded {
+                origin,
+                object: doc,
+            }),
+            _ => {
+                return Err(LoadError::Parse(
+                    path.to_path_buf(),
+                    i + 1,
+                    "not a mapping".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    for path in read_dir_sorted(dir)? {
+        if path.is_dir() {
+            // Pod logs live under logs/ and are not API objects.
+            if path.file_name().is_some_and(|n| n == "logs") {
+                continue;
+            }
+            collect_files(&path, out)?;
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `source.toolkit.fluxcd.io/v1` → (group, version); `v1` → ("", "v1").
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
+}
+
+/// A uid that looks like the API server's (UUID v4 layout) and is stable for a given object.
+fn stable_uid(seed: &str) -> String {
+    let a = resources::fnv1a(seed.as_bytes());
+    let b = resources::fnv1a(format!("{seed}#uid").as_bytes());
+    let hex = format!("{a:016x}{b:016x}");
+    format!(
+        "{}-{}-4{}-{}{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        ["8", "9", "a", "b"][(b & 3) as usize],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+/// The controller that writes an object's status, as seen in managedFields of real clusters.
+fn status_manager(t: &ResourceType) -> &'static str {
+    match (t.group.as_str(), t.kind.as_str()) {
+        ("source.toolkit.fluxcd.io", _) => "source-controller",
+        ("kustomize.toolkit.fluxcd.io", _) => "kustomize-controller",
+        ("helm.toolkit.fluxcd.io", _) => "helm-controller",
+        ("notification.toolkit.fluxcd.io", _) => "notification-controller",
+        ("image.toolkit.fluxcd.io", "ImageUpdateAutomation") => "image-automation-controller",
+        ("image.toolkit.fluxcd.io", _) => "image-reflector-controller",
+        ("fluxcd.controlplane.io", _) => "flux-operator",
+        ("source.extensions.fluxcd.io", _) => "source-watcher",
+        ("apiextensions.k8s.io", _) => "kube-apiserver",
+        ("", "Pod") => "kubelet",
+        ("", "Namespace") => "kube-apiserver",
+        _ => "kube-controller-manager",
+    }
+}
+
+/// FieldsV1 of a value: `f:` keys for map fields, `k:{...}` for list items with a merge key.
+fn fields_v1(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, child) in m {
+                out.insert(format!("f:{k}"), fields_v1(child));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            let mut out = Map::new();
+            for item in items {
+                let key = ["name", "type", "containerPort", "key"]
+                    .iter()
+                    .find_map(|k| item.get(*k).map(|v| (*k, v.clone())));
+                if let Some((k, val)) = key {
+                    let mut fields = fields_v1(item);
+                    if let Value::Object(f) = &mut fields {
+                        f.insert(".".into(), json!({}));
+                    }
+                    out.insert(format!("k:{}", json!({ k: val })), fields);
+                }
+            }
+            Value::Object(out)
+        }
+        _ => json!({}),
+    }
+}
+
+/// managedFields like a real cluster's: who applied the spec (Flux, Helm, kubectl), and who
+/// writes the status subresource.
+fn synthesize_managed_fields(t: &ResourceType, obj: &Value) -> Value {
+    let meta = &obj["metadata"];
+    let labels = meta.get("labels");
+    let annotations = meta.get("annotations");
+    let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    let created = meta["creationTimestamp"]
+        .as_str()
+        .unwrap_or(DEFAULT_CREATION);
+    let (manager, operation) = if t.kind == "Event" {
+        (
+            obj.pointer("/source/component")
+                .or_else(|| obj.get("reportingComponent"))
+                .and_then(Value::as_str)
+                .unwrap_or("kube-controller-manager")
+                .to_string(),
+            "Update",
+        )
+    } else if label("kustomize.toolkit.fluxcd.io/name").is_some() {
+        ("kustomize-controller".into(), "Apply")
+    } else if label("helm.toolkit.fluxcd.io/name").is_some()
+        || label("app.kubernetes.io/managed-by") == Some("Helm")
+    {
+        ("helm-controller".into(), "Update")
+    } else if label("app.kubernetes.io/managed-by") == Some("flux-operator") {
+        ("flux-operator".into(), "Apply")
+    } else if t.kind == "Pod" && meta.get("ownerReferences").is_some() {
+        ("kube-controller-manager".into(), "Update")
+    } else if annotations
+        .and_then(|a| a.get("kubectl.kubernetes.io/last-applied-configuration"))
+        .is_some()
+    {
+        ("kubectl-client-side-apply".into(), "Update")
+    } else {
+        ("kubectl-create".into(), "Update")
+    };
+    let mut spec_fields = Map::new();
+    let mut meta_fields = Map::new();
+    for k in ["labels", "annotations", "ownerReferences", "finalizers"] {
+        if let Some(v) = meta.get(k) {
+            meta_fields.insert(format!("f:{k}"), fields_v1(v));
+        }
+    }
+    if !meta_fields.is_empty() {
+        spec_fields.insert("f:metadata".into(), Value::Object(meta_fields));
+    }
+    if let Some(m) = obj.as_object() {
+        for (k, v) in m {
+            if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status") {
+                spec_fields.insert(format!("f:{k}"), fields_v1(v));
+            }
+        }
+    }
+    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+    let mut entries = vec![json!({
+        "apiVersion": api_version,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": spec_fields,
+        "manager": manager,
+        "operation": operation,
+        "time": created,
+    })];
+    if let Some(status) = obj.get("status")
+        && t.subresources.iter().any(|s| s == "status")
+    {
+        let latest = status
+            .get("conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["lastTransitionTime"].as_str())
+            .max()
+            .unwrap_or(created);
+        entries.push(json!({
+            "apiVersion": api_version,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:status": fields_v1(status)},
+            "manager": status_manager(t),
+            "operation": "Update",
+            "subresource": "status",
+            "time": latest,
+        }));
+    }
+    Value::Array(entries)
+}
+
+/// The status the API server gives an established CRD.
+fn complete_crd_status(crd: &mut Value) {
+    if crd.get("status").is_some() {
+        return;
+    }
+    let names = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
+    let stored: Vec<Value> = crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v["storage"].as_bool() == Some(true))
+        .map(|v| v["name"].clone())
+        .collect();
+    let created = crd
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_CREATION)
+        .to_string();
+    crd["status"] = json!({
+        "acceptedNames": names,
+        "conditions": [
+            {"lastTransitionTime": created, "message": "no conflicts found", "reason": "NoConflicts", "status": "True", "type": "NamesAccepted"},
+            {"lastTransitionTime": created, "message": "the initial names have been accepted", "reason": "InitialNamesAccepted", "status": "True", "type": "Established"},
+        ],
+        "storedVersions": stored,
+    });
+}
+
+impl Store {
+    /// Load every `*.yaml`, `*.yml` and `*.json` under `data_dir` (except `logs/`), then `extra`
+    /// objects, then the synthetic copies. CRDs among them define the custom types.
+    pub fn load(
+        data_dir: &Path,
+        extra: &[Value],
+        synthetic: &[Synthetic],
+        no_metrics: bool,
+    ) -> Result<Store, LoadError> {
+        let mut files = Vec::new();
+        if !data_dir.is_dir() {
+            return Err(LoadError::Io(
+                data_dir.to_path_buf(),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "data directory not found"),
+            ));
+        }
+        collect_files(data_dir, &mut files)?;
+        let mut loaded = Vec::new();
+        for f in &files {
+            read_documents(f, &mut loaded)?;
+        }
+        for (i, o) in extra.iter().enumerate() {
+            loaded.push(Loaded {
+                origin: format!("extra object {}", i + 1),
+                object: o.clone(),
+            });
+        }
+        let mut crd_types = Vec::new();
+        for l in &loaded {
+            if l.object["kind"] == "CustomResourceDefinition" {
+                let t = resources::type_from_crd(&l.object).map_err(|e| {
+                    LoadError::Object(l.origin.clone(), format!("CustomResourceDefinition: {e}"))
+                })?;
+                crd_types.push(t);
+            }
+        }
+        let registry = Registry::new(no_metrics, crd_types);
+        let mut store = Store {
+            objects: vec![BTreeMap::new(); registry.types.len()],
+            registry,
+            resource_version: 1000,
+            logs: Logs::load(&data_dir.join("logs"))?,
+        };
+        for l in loaded {
+            store
+                .admit(l.object, false)
+                .map_err(|e| LoadError::Object(l.origin, e))?;
+        }
+        for s in synthetic {
+            store.add_synthetic(s).map_err(|e| {
+                LoadError::Object(format!("synthetic {}/{}", s.api_version, s.kind), e)
+            })?;
+        }
+        store.copy_pod_labels_to_metrics();
+        Ok(store)
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.resource_version
+    }
+
+    fn next_resource_version(&mut self) -> String {
+        self.resource_version += 1;
+        self.resource_version.to_string()
+    }
+
+    /// Type index of an object by its apiVersion and kind.
+    pub fn type_of(&self, obj: &Value) -> Result<usize, String> {
+        let api_version = obj["apiVersion"]
+            .as_str()
+            .ok_or("object has no apiVersion")?;
+        let kind = obj["kind"].as_str().ok_or("object has no kind")?;
+        let (group, version) = split_api_version(api_version);
+        let t = self.registry.by_kind(group, kind).ok_or_else(|| {
+            if group == resources::METRICS_GROUP {
+                format!("kind {kind:?} of {api_version} is not served (no_metrics)")
+            } else {
+                format!("no resource type for kind {kind:?} in {api_version:?} (is its CRD in the data?)")
+            }
+        })?;
+        if !self.registry.types[t].serves(version) {
+            return Err(format!("{api_version} is not a served version of {kind}"));
+        }
+        Ok(t)
+    }
+
+    /// Complete and store a new object; `now` stamps it as created now (API writes) instead of
+    /// keeping or defaulting the data's timestamps. Returns the stored object.
+    pub fn admit(&mut self, mut obj: Value, now: bool) -> Result<Value, String> {
+        let t = self.type_of(&obj)?;
+        let ty = self.registry.types[t].clone();
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| format!("{} has no metadata.name", ty.kind))?
+            .to_string();
+        let meta = obj["metadata"]
+            .as_object_mut()
+            .ok_or("metadata is not a mapping")?;
+        let namespace = if ty.namespaced {
+            let ns = meta
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_string();
+            meta.insert("namespace".into(), json!(ns));
+            ns
+        } else {
+            if meta.contains_key("namespace") {
+                return Err(format!(
+                    "{} {name:?} is cluster-scoped but has metadata.namespace",
+                    ty.kind
+                ));
+            }
+            String::new()
+        };
+        let key = (namespace.clone(), name.clone());
+        if self.objects[t].contains_key(&key) {
+            return Err(format!(
+                "duplicate {} {}{name}",
+                ty.kind,
+                if namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{namespace}/")
+                }
+            ));
+        }
+        let seed = format!("{}/{}/{namespace}/{name}", ty.group, ty.kind);
+        meta.entry("uid")
+            .or_insert_with(|| json!(stable_uid(&seed)));
+        if now || !meta.contains_key("creationTimestamp") {
+            let created = if now {
+                clock::format_rfc3339(clock::now_unix())
+            } else {
+                DEFAULT_CREATION.to_string()
+            };
+            meta.insert("creationTimestamp".into(), json!(created));
+        }
+        if !ty.builtin || matches!(ty.group.as_str(), "apps" | "batch") {
+            meta.entry("generation").or_insert(json!(1));
+        }
+        meta.remove("resourceVersion");
+        if ty.kind == "CustomResourceDefinition" {
+            complete_crd_status(&mut obj);
+        }
+        if obj["metadata"].get("managedFields").is_none() && ty.group != resources::METRICS_GROUP {
+            obj["metadata"]["managedFields"] = synthesize_managed_fields(&ty, &obj);
+        }
+        obj["metadata"]["resourceVersion"] = json!(self.next_resource_version());
+        self.objects[t].insert(key, obj.clone());
+        Ok(obj)
+    }
+
+    fn add_synthetic(&mut self, s: &Synthetic) -> Result<(), String> {
+        let template = json!({"apiVersion": s.api_version, "kind": s.kind, "metadata": {}});
+        let t = self.type_of(&template)?;
+        let ty = self.registry.types[t].clone();
+        let mut base = self.objects[t].values().next().cloned().unwrap_or(template);
+        base["apiVersion"] = json!(s.api_version);
+        if let Some(meta) = base["metadata"].as_object_mut() {
+            for k in [
+                "uid",
+                "resourceVersion",
+                "managedFields",
+                "name",
+                "namespace",
+            ] {
+                meta.remove(k);
+            }
+        }
+        for i in 0..s.count {
+            let mut obj = base.clone();
+            obj["metadata"]["name"] = json!(format!("{}-{i:05}", ty.singular));
+            if ty.namespaced {
+                obj["metadata"]["namespace"] = json!(s.namespace);
+            }
+            obj["metadata"]["labels"]["test.fluxcd.io/synthetic"] = json!("true");
+            self.admit(obj, false)?;
+        }
+        Ok(())
+    }
+
+    /// metrics-server copies a pod's labels onto its PodMetrics (so label selectors work there).
+    fn copy_pod_labels_to_metrics(&mut self) {
+        let (Some(pods), Some(metrics)) = (
+            self.registry.by_kind("", "Pod"),
+            self.registry
+                .by_kind(resources::METRICS_GROUP, "PodMetrics"),
+        ) else {
+            return;
+        };
+        let labels: Vec<(Key, Value)> = self.objects[metrics]
+            .keys()
+            .filter_map(|k| {
+                let l = self.objects[pods].get(k)?.pointer("/metadata/labels")?;
+                Some((k.clone(), l.clone()))
+            })
+            .collect();
+        for (k, l) in labels {
+            if let Some(m) = self.objects[metrics].get_mut(&k)
+                && m.pointer("/metadata/labels").is_none()
+            {
+                m["metadata"]["labels"] = l;
+            }
+        }
+    }
+
+    pub fn get(&self, t: usize, namespace: &str, name: &str) -> Option<&Value> {
+        self.objects[t].get(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// Objects of type `t` in key order, in `namespace` (or all), strictly after `after`.
+    pub fn scan<'a>(
+        &'a self,
+        t: usize,
+        namespace: Option<&'a str>,
+        after: Option<Key>,
+    ) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(k) => Bound::Excluded(k),
+            None => Bound::Unbounded,
+        };
+        self.objects[t]
+            .range((lower, Bound::Unbounded))
+            .filter(move |(k, _)| namespace.is_none_or(|ns| k.0 == ns))
+    }
+
+    pub fn count(&self, t: usize) -> usize {
+        self.objects[t].len()
+    }
+
+    /// Replace a stored object after a patch: bumps resourceVersion, and generation when
+    /// anything outside metadata and status changed (as the API server does for CRDs and apps).
+    pub fn replace(&mut self, t: usize, key: &Key, mut obj: Value) -> Value {
+        let ty = &self.registry.types[t];
+        let tracks_generation = !ty.builtin || matches!(ty.group.as_str(), "apps" | "batch");
+        if let Some(old) = self.objects[t].get(key) {
+            let spec_of = |o: &Value| {
+                o.as_object().map(|m| {
+                    m.iter()
+                        .filter(|(k, _)| {
+                            !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                        })
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<BTreeMap<_, _>>()
+                })
+            };
+            for f in [
+                "uid",
+                "creationTimestamp",
+                "name",
+                "namespace",
+                "generation",
+            ] {
+                if let Some(v) = old["metadata"].get(f) {
+                    obj["metadata"][f] = v.clone();
+                }
+            }
+            if tracks_generation && spec_of(old) != spec_of(&obj) {
+                let g = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+                obj["metadata"]["generation"] = json!(g);
+            }
+        }
+        obj["metadata"]["resourceVersion"] = json!(self.next_resource_version());
+        self.objects[t].insert(key.clone(), obj.clone());
+        obj
+    }
+
+    pub fn remove(&mut self, t: usize, key: &Key) -> Option<Value> {
+        let removed = self.objects[t].remove(key);
+        if removed.is_some() {
+            self.resource_version += 1;
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uids_are_stable_and_uuid_shaped() {
+        use super::*;
+        let a = stable_uid("x/Kind/ns/name");
+        assert_eq!(a, stable_uid("x/Kind/ns/name"));
+        assert_ne!(a, stable_uid("x/Kind/ns/other"));
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+    }
+
+    #[test]
+    fn fields_v1_uses_merge_keys() {
+        use super::*;
+        let f =
+            fields_v1(&json!({"conditions": [{"type": "Ready", "status": "True"}], "url": "x"}));
+        assert_eq!(
+            f,
+            json!({"f:conditions": {"k:{\"type\":\"Ready\"}": {".": {}, "f:status": {}, "f:type": {}}}, "f:url": {}})
+        );
+    }
+}
