@@ -7,9 +7,10 @@ pub mod config;
 pub mod discovery;
 mod error;
 pub mod list;
-pub mod proxy;
+mod proxy;
 mod secret;
 pub mod tls;
 
 pub use error::{Error, Status, StatusDetails};
+pub use proxy::NetworkEnv;
 pub use secret::{Secret, SecretBytes};

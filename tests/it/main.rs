@@ -6,4 +6,5 @@
 mod apiserver;
 #[path = "apiserver.rs"]
 mod apiserver_selftest;
+mod kube_client;
 mod support;
