@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::de::{Deserialize, DeserializeSeed};
+use serde::de::DeserializeSeed;
 use serde_json::Value;
 use ureq::http;
 
@@ -30,6 +30,9 @@ pub const FIELD_MANAGER: &str = "flux-operator-mcp";
 /// Largest single object or discovery document read into memory (etcd caps objects at 1.5 MiB;
 /// this only guards against a misbehaving server).
 const MAX_DOCUMENT: u64 = 64 << 20;
+/// List pages up to this size are read whole before their items are parsed; bigger ones are
+/// parsed from the socket (see `read_page`). Unit tests use a small size to reach both paths.
+const PAGE_BUFFER: u64 = if cfg!(test) { 4 << 10 } else { 16 << 20 };
 /// How much of an error body is read to find a `Status` in it.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 /// Pod logs read when the caller sets no `limit_bytes`: a guard, not a policy.
@@ -385,6 +388,7 @@ impl Client {
         let page_size = options.page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
         let mut info = ListInfo::default();
         let mut token = options.continue_token.clone().filter(|t| !t.is_empty());
+        let mut buffer = Vec::new();
         loop {
             let wanted = options.limit.map(|l| l.saturating_sub(info.items));
             let page_limit = wanted.map_or(page_size, |w| w.min(page_size));
@@ -407,7 +411,7 @@ impl Client {
                     fill: fill.clone(),
                     ..PageState::default()
                 };
-                read_page(resp, req, &mut state, &mut on_item)
+                read_page(resp, req, &mut buffer, &mut state, &mut on_item)
             })?;
             info.items += state.delivered;
             info.resource_version = std::mem::take(&mut state.meta.resource_version);
@@ -948,38 +952,63 @@ fn encode_into(out: &mut String, s: &str) {
     }
 }
 
-/// Parse a 2xx body as one JSON document, streaming from the socket.
+/// Parse a 2xx body as one JSON document. Read whole first: parsing from a slice is several
+/// times faster than serde_json's byte-at-a-time reader, and a single object is small.
 fn read_document(resp: http::Response<ureq::Body>, req: &Request) -> Result<Value, ReadFailure> {
-    let reader = resp
-        .into_body()
-        .into_with_config()
+    let mut body = resp.into_body();
+    let bytes = body
+        .with_config()
         .limit(MAX_DOCUMENT)
-        .reader();
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 << 10, reader));
-    let value = Value::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-    value.map_err(|e| json_failure(e, req, true))
+        .read_to_vec()
+        .map_err(|e| ReadFailure::Retryable(body_error(req, e)))?;
+    serde_json::from_slice(&bytes).map_err(|e| json_failure(e, req, true))
 }
 
-/// Read one List page through [`PageSeed`].
+/// Read one List page through [`PageSeed`], which hands items over one at a time.
+///
+/// A page of up to [`PAGE_BUFFER`] bytes is read whole and parsed from the slice: the raw page
+/// plus one item is all that is held (never the page as text *and* as a tree), and slice parsing
+/// is about twice as fast as serde_json's reader (measured by `make bench`). A bigger page (a
+/// server that ignores `limit`, or a huge `page_size`) is parsed straight from the socket, so
+/// memory stays flat whatever the server sends.
+///
+/// `buffer` is reused from page to page, so a long list allocates its page buffer once.
 fn read_page(
     resp: http::Response<ureq::Body>,
     req: &Request,
+    buffer: &mut Vec<u8>,
     state: &mut PageState,
     on_item: &mut impl FnMut(Value) -> ControlFlow<()>,
 ) -> Result<(), ReadFailure> {
-    let reader = resp.into_body().into_reader();
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 << 10, reader));
-    let result = PageSeed {
+    let mut reader = resp.into_body().into_reader();
+    buffer.clear();
+    (&mut reader)
+        .take(PAGE_BUFFER + 1)
+        .read_to_end(buffer)
+        .map_err(|e| ReadFailure::Retryable(io_error(req, e)))?;
+    let seed = PageSeed {
         state: &mut *state,
         on_item,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
+    };
+    let result = if buffer.len() as u64 <= PAGE_BUFFER {
+        let mut de = serde_json::Deserializer::from_slice(buffer);
+        seed.deserialize(&mut de).and_then(|()| de.end())
+    } else {
+        let rest = std::io::Cursor::new(std::mem::take(buffer)).chain(reader);
+        let mut de =
+            serde_json::Deserializer::from_reader(BufReader::with_capacity(64 << 10, rest));
+        seed.deserialize(&mut de).and_then(|()| de.end())
+    };
     match result {
         Ok(()) => Ok(()),
         Err(_) if state.abandoned => Ok(()),
         Err(e) => Err(json_failure(e, req, state.delivered == 0)),
     }
+}
+
+/// A ureq error while reading a body (the size limit, a timeout, a broken connection).
+fn body_error(req: &Request, e: ureq::Error) -> Error {
+    io_error(req, e.into_io())
 }
 
 /// A body that failed to parse: a broken connection (maybe retryable) or bad JSON (not).
@@ -994,6 +1023,7 @@ fn json_failure(e: serde_json::Error, req: &Request, nothing_delivered: bool) ->
         }
     } else {
         return ReadFailure::Fatal(Error::Decode {
+            method: req.method.as_str(),
             path: req.target.clone(),
             detail: format!("invalid JSON: {e}"),
         });
@@ -1014,6 +1044,7 @@ fn io_error(req: &Request, e: std::io::Error) -> Error {
             after: Duration::ZERO,
         },
         ureq::Error::BodyExceedsLimit(n) => Error::Decode {
+            method: req.method.as_str(),
             path: req.target.clone(),
             detail: format!("the response is larger than {n} bytes"),
         },
@@ -1061,6 +1092,10 @@ fn map_transport(e: ureq::Error, req: &Request, budget: Budget, server: &str) ->
             method: req.method.as_str(),
             path: req.target.clone(),
             detail: transport_detail(&e),
+        },
+        ureq::Error::Rustls(ref tls) => Error::Tls {
+            server: server.to_string(),
+            detail: tls::explain(tls),
         },
         other => connect(transport_detail(&other)),
     }

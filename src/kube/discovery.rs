@@ -564,6 +564,7 @@ fn doc_path(is_core: bool) -> &'static str {
 
 fn from_value<T: serde::de::DeserializeOwned>(doc: &Value, path: &str) -> Result<T, Error> {
     T::deserialize(doc).map_err(|e| Error::Decode {
+        method: "GET",
         path: path.to_string(),
         detail: format!("not a discovery document: {e}"),
     })

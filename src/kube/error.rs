@@ -23,8 +23,11 @@ pub enum Error {
         field: &'static str,
         detail: String,
     },
-    /// No connection could be made: DNS, refused, TLS handshake (unknown CA, wrong name), proxy.
+    /// No connection could be made: DNS, refused, unreachable, proxy.
     Connect { server: String, detail: String },
+    /// The TLS handshake failed: the server's certificate is not trusted or not valid for the
+    /// name, or the server refused our client certificate. Not transient: a setting is wrong.
+    Tls { server: String, detail: String },
     /// The call's time budget (`--timeout`) ran out.
     Timeout {
         method: &'static str,
@@ -53,7 +56,11 @@ pub enum Error {
         summary: String,
     },
     /// A successful response whose body is not the JSON expected.
-    Decode { path: String, detail: String },
+    Decode {
+        method: &'static str,
+        path: String,
+        detail: String,
+    },
     /// Discovery knows no resource by that kind (in that apiVersion).
     UnknownKind {
         kind: String,
@@ -133,6 +140,9 @@ impl fmt::Display for Error {
                 detail,
             } => write!(f, "context {context:?}: invalid {field}: {detail}"),
             Error::Connect { server, detail } => write!(f, "cannot connect to {server}: {detail}"),
+            Error::Tls { server, detail } => {
+                write!(f, "TLS handshake with {server} failed: {detail}")
+            }
             Error::Timeout {
                 method,
                 path,
@@ -177,9 +187,11 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Decode { path, detail } => {
-                write!(f, "GET {path}: unexpected response: {detail}")
-            }
+            Error::Decode {
+                method,
+                path,
+                detail,
+            } => write!(f, "{method} {path}: unexpected response: {detail}"),
             Error::UnknownKind {
                 kind,
                 api_version,
