@@ -557,10 +557,7 @@ fn list_stops_when_the_callback_breaks_and_says_more_exist() {
 
 #[test]
 fn a_list_page_cut_before_any_item_is_fetched_again() {
-    let full = match page(&["a", "b"], None, None) {
-        Reply::Send { body, .. } => body,
-        _ => unreachable!("page is a Send"),
-    };
+    let full = page_text(&["a", "b"]);
     let server = Responder::start(move |_, i| match i {
         0 => Reply::Truncate {
             body: full.clone(),
@@ -579,13 +576,34 @@ fn a_list_page_cut_before_any_item_is_fetched_again() {
 fn a_page_read_whole_is_never_half_delivered() {
     // Small pages are read whole before parsing: a cut is seen before any item goes out, so
     // the page is simply fetched again (and then reported, when every attempt is cut).
-    let full = match page(&["a", "b", "c"], None, None) {
+    let full = page_text(&["a", "b", "c"]);
+    let cut = full.find(r#"{"metadata":{"name":"c""#).expect("third item");
+    let (err, seen, requests) = list_cut_page(full, cut);
+    assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
+    assert_eq!(seen, 0);
+    assert_eq!(requests, 1 + RESET_RETRIES as usize);
+}
+
+/// A page bigger than `PAGE_BUFFER` (4 KiB under test): streamed from the socket.
+fn big_page(count: usize) -> String {
+    let names: Vec<String> = (0..count).map(|i| format!("pod-{i:04}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    page_text(&refs)
+}
+
+/// The body of a last page holding `items`.
+fn page_text(items: &[&str]) -> String {
+    match page(items, None, None) {
         Reply::Send { body, .. } => body,
         _ => unreachable!("page is a Send"),
-    };
-    let cut = full.find(r#"{"metadata":{"name":"c""#).expect("third item");
+    }
+}
+
+/// Lists pods from a server that always cuts its answer at byte `cut` of `body`; returns the
+/// error, the items handed over and the requests the server saw.
+fn list_cut_page(body: String, cut: usize) -> (Error, usize, usize) {
     let server = Responder::start(move |_, _| Reply::Truncate {
-        body: full.clone(),
+        body: body.clone(),
         n: cut,
     });
     let mut seen = 0;
@@ -595,19 +613,7 @@ fn a_page_read_whole_is_never_half_delivered() {
             ControlFlow::Continue(())
         })
         .expect_err("cut");
-    assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
-    assert_eq!(seen, 0);
-    assert_eq!(server.seen().len(), 1 + RESET_RETRIES as usize);
-}
-
-/// A page bigger than `PAGE_BUFFER` (4 KiB under test): streamed from the socket.
-fn big_page(count: usize) -> String {
-    let names: Vec<String> = (0..count).map(|i| format!("pod-{i:04}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    match page(&refs, None, None) {
-        Reply::Send { body, .. } => body,
-        _ => unreachable!("page is a Send"),
-    }
+    (err, seen, server.seen().len())
 }
 
 #[test]
@@ -632,20 +638,10 @@ fn a_streamed_page_cut_after_items_went_out_is_an_error() {
     let cut = full
         .find(r#"{"metadata":{"name":"pod-0300""#)
         .expect("item 300");
-    let server = Responder::start(move |_, _| Reply::Truncate {
-        body: full.clone(),
-        n: cut,
-    });
-    let mut seen = 0;
-    let err = client(&server.url)
-        .list(&pods(), &ListOptions::default(), |_| {
-            seen += 1;
-            ControlFlow::Continue(())
-        })
-        .expect_err("cut");
+    let (err, seen, requests) = list_cut_page(full, cut);
     assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
     assert_eq!(seen, 300, "no item is handed over twice");
-    assert_eq!(server.seen().len(), 1, "not retried once items went out");
+    assert_eq!(requests, 1, "not retried once items went out");
 }
 
 #[test]
