@@ -370,10 +370,11 @@ impl Client {
     }
 
     /// Lists objects page by page (following `continue`), handing each object to `on_item` as
-    /// soon as it is parsed; never more than one page's worth of items is in flight, and the
-    /// raw text is never held. Stops early when `on_item` returns `Break` or `limit` objects
-    /// were handed over; [`ListInfo`] says whether more exist. Items of built-in kinds get the
-    /// `apiVersion` and `kind` the server leaves out of lists.
+    /// soon as it is parsed. At most one page of raw JSON and the object being handed over are
+    /// held, never a page as text *and* as a tree (pages above 16 MiB are parsed straight off
+    /// the socket). Stops early when `on_item` returns `Break` or `limit` objects were handed
+    /// over; [`ListInfo`] says whether more exist. Items of built-in kinds get the `apiVersion`
+    /// and `kind` the server leaves out of lists.
     ///
     /// A page whose connection breaks before any of its items went out is fetched again; after
     /// that the error is returned (the caller has already seen some items).
@@ -385,12 +386,17 @@ impl Client {
     ) -> Result<ListInfo, Error> {
         let budget = self.budget();
         let path = resource.collection_path(options.namespace.as_deref())?;
-        let page_size = options.page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
+        // 0 means "no limit" / "the default", as the API's own `limit=0` does.
+        let page_size = options
+            .page_size
+            .filter(|&p| p > 0)
+            .unwrap_or(DEFAULT_PAGE_SIZE);
+        let limit = options.limit.filter(|&l| l > 0);
         let mut info = ListInfo::default();
         let mut token = options.continue_token.clone().filter(|t| !t.is_empty());
         let mut buffer = Vec::new();
         loop {
-            let wanted = options.limit.map(|l| l.saturating_sub(info.items));
+            let wanted = limit.map(|l| l.saturating_sub(info.items));
             let page_limit = wanted.map_or(page_size, |w| w.min(page_size));
             let limit_text = page_limit.to_string();
             let target = with_query(
@@ -429,7 +435,7 @@ impl Client {
                 info.more = false;
                 return Ok(info);
             };
-            if options.limit.is_some_and(|l| info.items >= l) {
+            if limit.is_some_and(|l| info.items >= l) {
                 info.more = true;
                 info.continue_token = Some(next);
                 return Ok(info);

@@ -528,6 +528,27 @@ fn list_limit_smaller_than_a_page_asks_for_just_that_many() {
 }
 
 #[test]
+fn zero_limit_and_page_size_mean_no_limit_and_the_default() {
+    let server = paged_server();
+    let options = ListOptions {
+        limit: Some(0),
+        page_size: Some(0),
+        ..ListOptions::default()
+    };
+    let got = client(&server.url)
+        .list_all(&pods(), &options)
+        .expect("list");
+    assert_eq!(got.len(), 6);
+    assert!(server.seen()[0].target.ends_with("?limit=500"));
+}
+
+#[test]
+fn a_client_is_shared_between_threads() {
+    fn shared<T: Send + Sync + Clone>() {}
+    shared::<Client>();
+}
+
+#[test]
 fn list_stops_when_the_callback_breaks_and_says_more_exist() {
     let server = paged_server();
     let mut got = Vec::new();

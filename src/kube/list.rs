@@ -18,12 +18,12 @@ pub struct ListOptions {
     pub label_selector: Option<String>,
     /// `fieldSelector`, e.g. `metadata.name=podinfo` or `involvedObject.kind=Kustomization`.
     pub field_selector: Option<String>,
-    /// Hand over at most this many objects in total (across pages); `None`: all of them.
+    /// Hand over at most this many objects in total (across pages); `None` or 0: all of them.
     pub limit: Option<usize>,
     /// Resume a previous list where its `ListInfo::continue_token` left off.
     pub continue_token: Option<String>,
     /// Objects per request (the API's `limit` parameter, kubectl's `--chunk-size`).
-    /// Default 500, like kubectl.
+    /// `None` or 0: 500, like kubectl.
     pub page_size: Option<usize>,
 }
 
