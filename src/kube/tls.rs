@@ -226,8 +226,12 @@ impl<In: Transport> Connector<In> for KubeTls {
         sock.set_timeout(details.timeout);
         // Handshake here, inside the connect timeout, so that certificate problems surface as
         // connect errors carrying the rustls error rather than as a broken first request.
-        while conn.is_handshaking() {
-            conn.complete_io(&mut sock).map_err(handshake_error)?;
+        conn.complete_io(&mut sock).map_err(handshake_error)?;
+        if conn.is_handshaking() {
+            // complete_io returns early only when the socket stopped taking data.
+            return Err(ureq::Error::Tls(
+                "the server closed the connection during the TLS handshake",
+            ));
         }
         let buffers = LazyBuffers::new(
             details.config.input_buffer_size(),
