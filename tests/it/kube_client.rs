@@ -243,6 +243,59 @@ fn impersonation_headers_are_sent() {
     assert!(ua.starts_with("flux-operator-mcp/"), "{ua}");
 }
 
+/// A one-connection-at-a-time HTTP CONNECT proxy on 127.0.0.1 that records its CONNECT lines.
+fn connect_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().expect("clone"));
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let target = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                log.lock().expect("log").push(line.trim_end().to_string());
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                }
+                let Ok(upstream) = TcpStream::connect(&target) else {
+                    return;
+                };
+                let mut down = client;
+                let _ = down.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let (mut up_r, mut up_w) = (upstream.try_clone().expect("clone"), upstream);
+                let mut down_w = down.try_clone().expect("clone");
+                std::thread::spawn(move || std::io::copy(&mut up_r, &mut down_w));
+                let _ = std::io::copy(&mut reader, &mut up_w);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn proxy_url_tunnels_through_http_connect() {
+    let server = ApiServer::start(Options::default());
+    let (proxy, seen) = connect_proxy();
+    let mut conn = connection(&server, As::Cert);
+    conn.proxy_url = Some(proxy);
+    get_flux_system(&client_for(&conn)).expect("through the proxy");
+    let lines = seen.lock().expect("log").clone();
+    assert_eq!(lines, [format!("CONNECT {} HTTP/1.1", server.addr())]);
+}
+
 // ---- Status errors ---------------------------------------------------------------------------
 
 #[test]
