@@ -3,6 +3,7 @@
 //! `http.ProxyFromEnvironment`: `HTTPS_PROXY`/`HTTP_PROXY` by scheme, `NO_PROXY` with domain,
 //! IP and CIDR entries, and never a proxy for `localhost` or a loopback address).
 
+use std::fmt;
 use std::net::IpAddr;
 
 use ureq::http::Uri;
@@ -10,8 +11,9 @@ use ureq::http::Uri;
 use super::tls::SettingError;
 
 /// The process environment the network layer reads: proxies and the system CA bundle. Passed
-/// in rather than read behind the caller's back, so tests stay hermetic.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// in rather than read behind the caller's back, so tests stay hermetic. `Debug` hides any
+/// password in a proxy URL.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct NetworkEnv {
     /// `HTTPS_PROXY` (else `https_proxy`): the proxy for `https://` servers.
     pub https_proxy: Option<String>,
@@ -41,6 +43,33 @@ impl NetworkEnv {
                 .ok()
                 .filter(|v| !v.is_empty()),
         }
+    }
+}
+
+impl fmt::Debug for NetworkEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hide = |v: &Option<String>| v.as_deref().map(without_userinfo);
+        f.debug_struct("NetworkEnv")
+            .field("https_proxy", &hide(&self.https_proxy))
+            .field("http_proxy", &hide(&self.http_proxy))
+            .field("no_proxy", &self.no_proxy)
+            .field("ssl_cert_file", &self.ssl_cert_file)
+            .finish()
+    }
+}
+
+/// `http://user:pass@proxy:3128` → `http://<redacted>@proxy:3128`.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let prefix = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{prefix}<redacted>@{host}{path}"),
+        None => url.to_string(),
     }
 }
 
@@ -275,6 +304,19 @@ mod tests {
         )
         .expect_err("https proxies are not supported");
         assert_eq!(err.field, "HTTPS_PROXY");
+    }
+
+    #[test]
+    fn debug_hides_proxy_passwords() {
+        let e = NetworkEnv {
+            https_proxy: Some("http://user:s3cret@proxy:3128/".into()),
+            http_proxy: Some("proxy:8080".into()),
+            ..NetworkEnv::default()
+        };
+        let text = format!("{e:?}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("http://<redacted>@proxy:3128/"), "{text}");
+        assert!(text.contains("proxy:8080"), "{text}");
     }
 
     #[test]
