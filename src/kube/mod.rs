@@ -6,8 +6,11 @@ pub mod client;
 pub mod config;
 pub mod discovery;
 mod error;
+pub mod list;
+mod proxy;
 mod secret;
 pub mod tls;
 
-pub use error::Error;
+pub use error::{Error, Status, StatusDetails};
+pub use proxy::NetworkEnv;
 pub use secret::{Secret, SecretBytes};

@@ -10,6 +10,9 @@ mod startup;
 mod tools;
 
 fn main() {
+    if kube::child_main() {
+        return;
+    }
     startup::run();
     kube::run();
     docs::run();

@@ -11,5 +11,6 @@ mod support;
 mod apiserver_selftest;
 mod cli;
 mod docs;
+mod kube_client;
 mod kubeconfig;
 mod protocol;
