@@ -19,7 +19,9 @@ use crate::mcp::server::{
     InvalidParams, PromptInfo, PromptReply, ServerInfo, Service, ToolAnnotations, ToolInfo,
     ToolOutput,
 };
+pub use cluster::{Cluster, Clusters};
 
+pub mod cluster;
 pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
@@ -84,6 +86,8 @@ pub struct Session {
 pub struct Ctx<'a> {
     pub settings: &'a Settings,
     pub session: &'a Session,
+    /// The kubeconfig and per-context clients; reach a cluster with [`Ctx::cluster`].
+    pub clusters: &'a Clusters,
 }
 
 /// A tool failure: becomes an `isError: true` result, never a JSON-RPC error.
@@ -214,6 +218,7 @@ Inspect Kubernetes clusters that run Flux, and search the Flux documentation off
 /// [`Service`] implementation the protocol layer drives.
 pub struct Toolbox {
     settings: Settings,
+    clusters: Clusters,
     /// Offered tools with their input schemas, built once.
     offered: Vec<(&'static Tool, Value)>,
     /// Registry tools left out, with the reason a caller is told.
@@ -246,6 +251,7 @@ impl Toolbox {
             .clone()
             .map(|path| CallLog { path });
         Toolbox {
+            clusters: Clusters::new(&settings, kube::config::Env::from_process()),
             settings,
             offered,
             hidden,
@@ -289,6 +295,7 @@ impl Toolbox {
         let ctx = Ctx {
             settings: &self.settings,
             session,
+            clusters: &self.clusters,
         };
         Ok(match (tool.call)(&ctx, &Args(args)) {
             Ok(text) => ToolOutput {

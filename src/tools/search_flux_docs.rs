@@ -88,15 +88,18 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::{Session, Settings};
+    use crate::kube::config::Env;
+    use crate::tools::{Clusters, Session, Settings};
     use serde_json::Map;
 
     fn run(arguments: Value) -> Result<String, ToolError> {
         let settings = Settings::default();
         let session = Session::default();
+        let clusters = Clusters::new(&settings, Env::default());
         let ctx = Ctx {
             settings: &settings,
             session: &session,
+            clusters: &clusters,
         };
         let map: Map<String, Value> = arguments.as_object().cloned().unwrap_or_default();
         (TOOL.call)(&ctx, &Args(&map))

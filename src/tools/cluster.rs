@@ -1,0 +1,264 @@
+//! Reaching a cluster from a tool call: the kubeconfig (loaded on first use), one REST client
+//! per context (so connections are reused across calls), the context a call targets, and
+//! cluster errors worded for the agent with the context named.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{Args, Ctx, Settings, ToolError};
+use crate::kube::client::{Client, ClientOptions};
+use crate::kube::config::{self, Env, Kubeconfig, Overrides};
+use crate::kube::{self, NetworkEnv};
+
+/// The name of the optional argument every cluster tool takes.
+pub const CONTEXT_ARG: &str = "context";
+
+/// The JSON schema of the `context` argument, for the tools' `properties`.
+pub fn context_property() -> Value {
+    json!({
+        "type": "string",
+        "description": "Kubeconfig context to query for this call only (see get_kubeconfig_contexts); \
+                        default: the session's context, else the kubeconfig's current context."
+    })
+}
+
+/// The kubeconfig and the clients built from it, shared by every session of the process.
+pub struct Clusters {
+    overrides: Overrides,
+    env: Env,
+    timeout: Duration,
+    kubeconfig: Mutex<Option<Arc<Kubeconfig>>>,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl Clusters {
+    /// Nothing is read until a tool needs a cluster: `serve` starts without one (the docs
+    /// search works offline) and kubeconfig problems are reported by the first cluster call.
+    pub fn new(settings: &Settings, env: Env) -> Clusters {
+        Clusters {
+            overrides: settings.kube.clone(),
+            env,
+            timeout: settings.timeout,
+            kubeconfig: Mutex::new(None),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The merged kubeconfig, loaded on first use. A failure is not remembered: a user who
+    /// fixes the file mid-session recovers without restarting the server.
+    pub fn kubeconfig(&self) -> Result<Arc<Kubeconfig>, ToolError> {
+        let mut slot = self
+            .kubeconfig
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(kc) = slot.as_ref() {
+            return Ok(kc.clone());
+        }
+        let kc = Arc::new(self.load()?);
+        *slot = Some(kc.clone());
+        Ok(kc)
+    }
+
+    /// Read the kubeconfig files again (the context tools do, so a context added with
+    /// `kubectl config` shows up). Clients already built are kept: a context whose connection
+    /// settings were edited takes effect after a server restart.
+    pub fn reload(&self) -> Result<Arc<Kubeconfig>, ToolError> {
+        let kc = Arc::new(self.load()?);
+        *self
+            .kubeconfig
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(kc.clone());
+        Ok(kc)
+    }
+
+    fn load(&self) -> Result<Kubeconfig, ToolError> {
+        config::load(&self.overrides, &self.env)
+            .map_err(|e| ToolError::Failed(format!("cannot load the kubeconfig: {e}")))
+    }
+
+    /// The client for `context` (`None`: the kubeconfig's current context), built once.
+    fn client(&self, context: Option<&str>) -> Result<Client, ToolError> {
+        let kc = self.kubeconfig()?;
+        let name = match context.or(kc.current_context()) {
+            Some(name) => name.to_string(),
+            None => {
+                return Err(ToolError::Failed(
+                    "no kubeconfig context is selected: the kubeconfig has no current-context; \
+                     pass the context argument (see get_kubeconfig_contexts) or start the server \
+                     with --kube-context"
+                        .to_string(),
+                ));
+            }
+        };
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = clients.get(&name) {
+            return Ok(client.clone());
+        }
+        let conn = kc
+            .resolve(Some(&name))
+            .map_err(|e| unknown_context(&kc, &name, e))?;
+        let options = ClientOptions {
+            timeout: self.timeout,
+            env: NetworkEnv::from_process(),
+        };
+        let client = Client::new(&conn, options)
+            .map_err(|e| ToolError::Failed(format!("context {name}: {e}")))?;
+        clients.insert(name, client.clone());
+        Ok(client)
+    }
+}
+
+/// A resolve failure; for a context that does not exist, list the ones that do.
+fn unknown_context(kc: &Kubeconfig, name: &str, e: config::Error) -> ToolError {
+    let names: Vec<String> = kc.contexts().into_iter().map(|c| c.name).collect();
+    if names.iter().any(|n| n == name) {
+        return ToolError::Failed(format!("context {name}: {e}"));
+    }
+    ToolError::InvalidArgument(if names.is_empty() {
+        format!("context {name:?} does not exist: the kubeconfig defines no contexts")
+    } else {
+        format!(
+            "context {name:?} does not exist; the kubeconfig defines: {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// One cluster, as seen by one tool call: the client carries the call's deadline.
+pub struct Cluster {
+    pub client: Client,
+}
+
+impl Cluster {
+    /// The context name, for messages.
+    pub fn context(&self) -> &str {
+        self.client.context()
+    }
+
+    /// A cluster error as the agent reads it: the context named first, the API server's own
+    /// message kept verbatim, and a hint where the next step is not obvious.
+    pub fn error(&self, e: kube::Error) -> ToolError {
+        let hint = if e.is_unauthorized() {
+            " (the API server rejected this context's credentials: they may have expired; \
+             refresh them, e.g. log in again for an exec plugin, then retry)"
+        } else if e.is_forbidden() {
+            " (RBAC refused this identity; the message names the verb and resource it lacks)"
+        } else {
+            ""
+        };
+        ToolError::Failed(format!("context {}: {e}{hint}", self.context()))
+    }
+}
+
+impl Ctx<'_> {
+    /// The cluster a call targets: its `context` argument, else the context the session chose
+    /// with `set_kubeconfig_context`, else the kubeconfig's current context. The client is
+    /// shared across calls; its deadline is this call's `--timeout`.
+    pub fn cluster(&self, args: &Args) -> Result<Cluster, ToolError> {
+        let from_args = args.opt_str(CONTEXT_ARG)?.map(str::to_string);
+        let from_session = self
+            .session
+            .context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let client = self
+            .clusters
+            .client(from_args.or(from_session).as_deref())?;
+        let deadline = Instant::now() + self.settings.timeout;
+        Ok(Cluster {
+            client: client.with_deadline(deadline),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::Session;
+    use serde_json::Map;
+    use std::path::PathBuf;
+
+    fn kubeconfig_file(dir: &std::path::Path) -> PathBuf {
+        let path = dir.join("config");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\ncurrent-context: dev\n\
+             clusters:\n- name: c1\n  cluster:\n    server: https://127.0.0.1:1\n\
+             contexts:\n- name: dev\n  context:\n    cluster: c1\n- name: prod\n  context:\n    cluster: c1\n",
+        )
+        .expect("write kubeconfig");
+        path
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fomcp-cluster-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    #[test]
+    fn context_precedence_is_argument_then_session_then_current() {
+        let dir = scratch("precedence");
+        let mut settings = Settings::default();
+        settings.kube.kubeconfig = Some(kubeconfig_file(&dir));
+        let clusters = Clusters::new(&settings, Env::default());
+        let session = Session::default();
+        let ctx = Ctx {
+            settings: &settings,
+            session: &session,
+            clusters: &clusters,
+        };
+        let none = Map::new();
+        assert_eq!(ctx.cluster(&Args(&none)).expect("current").context(), "dev");
+        *session.context.lock().expect("lock") = Some("prod".to_string());
+        assert_eq!(
+            ctx.cluster(&Args(&none)).expect("session").context(),
+            "prod"
+        );
+        let mut args = Map::new();
+        args.insert("context".into(), json!("dev"));
+        assert_eq!(
+            ctx.cluster(&Args(&args)).expect("argument").context(),
+            "dev"
+        );
+    }
+
+    #[test]
+    fn an_unknown_context_lists_the_known_ones() {
+        let dir = scratch("unknown");
+        let mut settings = Settings::default();
+        settings.kube.kubeconfig = Some(kubeconfig_file(&dir));
+        let clusters = Clusters::new(&settings, Env::default());
+        let session = Session::default();
+        let ctx = Ctx {
+            settings: &settings,
+            session: &session,
+            clusters: &clusters,
+        };
+        let mut args = Map::new();
+        args.insert("context".into(), json!("staging"));
+        let err = ctx
+            .cluster(&Args(&args))
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert_eq!(
+            err,
+            "context \"staging\" does not exist; the kubeconfig defines: dev, prod"
+        );
+    }
+
+    #[test]
+    fn a_missing_kubeconfig_is_a_tool_error_that_says_so() {
+        let mut settings = Settings::default();
+        settings.kube.kubeconfig = Some(PathBuf::from("/nonexistent/kubeconfig"));
+        let clusters = Clusters::new(&settings, Env::default());
+        let err = clusters.kubeconfig().expect_err("must fail").to_string();
+        assert!(err.starts_with("cannot load the kubeconfig: "), "{err}");
+        assert!(err.contains("/nonexistent/kubeconfig"), "{err}");
+    }
+}
