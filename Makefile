@@ -17,7 +17,7 @@ STATIC_BIN := target/$(MUSL_TARGET)/release/flux-operator-mcp
 SERVE := $(abspath $(STATIC_BIN)) serve
 
 # `make conformance` runs these in order; add a target here to add a check.
-CONFORMANCE_CHECKS := conformance-sdk conformance-suite
+CONFORMANCE_CHECKS := conformance-sdk conformance-suite conformance-kubectl conformance-kubeconfig
 
 .PHONY: build install static test lint conformance $(CONFORMANCE_CHECKS) conformance-2026 \
 	bench bench-peer clean
@@ -57,6 +57,14 @@ conformance-sdk: $(VENV)/.installed
 # The official MCP conformance suite's generic scenarios, bridged from stdio.
 conformance-suite:
 	tests/scripts/conformance-suite.sh "$(SHARED)" "$(SERVE)"
+
+# The real kubectl against the test API server: proves the server speaks the wire format.
+conformance-kubectl:
+	tests/scripts/kubectl-fidelity.sh
+
+# kubectl as the oracle for kubeconfig semantics: every case in testdata/kubeconfig.
+conformance-kubeconfig:
+	$(CARGO) run --quiet --example kubeconfig-oracle
 
 # The 2026-era pre-release suite (stateless scenarios); informative, not part of CI.
 conformance-2026:
