@@ -200,13 +200,17 @@ mod tests {
         dir
     }
 
+    /// Settings pointing at a two-context kubeconfig (dev is current) in a scratch folder.
+    fn two_contexts(name: &str) -> (Settings, Clusters, Session) {
+        let mut settings = Settings::default();
+        settings.kube.kubeconfig = Some(kubeconfig_file(&scratch(name)));
+        let clusters = Clusters::new(&settings, Env::default());
+        (settings, clusters, Session::default())
+    }
+
     #[test]
     fn context_precedence_is_argument_then_session_then_current() {
-        let dir = scratch("precedence");
-        let mut settings = Settings::default();
-        settings.kube.kubeconfig = Some(kubeconfig_file(&dir));
-        let clusters = Clusters::new(&settings, Env::default());
-        let session = Session::default();
+        let (settings, clusters, session) = two_contexts("precedence");
         let ctx = Ctx {
             settings: &settings,
             session: &session,
@@ -229,11 +233,7 @@ mod tests {
 
     #[test]
     fn an_unknown_context_lists_the_known_ones() {
-        let dir = scratch("unknown");
-        let mut settings = Settings::default();
-        settings.kube.kubeconfig = Some(kubeconfig_file(&dir));
-        let clusters = Clusters::new(&settings, Env::default());
-        let session = Session::default();
+        let (settings, clusters, session) = two_contexts("unknown");
         let ctx = Ctx {
             settings: &settings,
             session: &session,
