@@ -193,7 +193,7 @@ struct Inner {
     namespace: String,
     timeout: Duration,
     auth: Authenticator,
-    impersonate: Vec<(&'static str, String)>,
+    impersonate: Vec<(String, String)>,
     transport: Mutex<Transport>,
     tls: TlsSettings,
     server_name: Option<rustls::pki_types::ServerName<'static>>,
@@ -346,6 +346,15 @@ impl Client {
     /// The per-call time budget.
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// The HTTP CONNECT proxy requests go through (`http://host:port`, never a password), or
+    /// `None` for a direct connection: what `proxy-url` or the proxy variables decided.
+    pub fn proxy(&self) -> Option<String> {
+        self.inner
+            .proxy
+            .as_ref()
+            .map(|p| format!("http://{}:{}", p.host(), p.port()))
     }
 
     // ---- reading ------------------------------------------------------------------------------
@@ -817,7 +826,7 @@ impl Client {
                     "{name} {value:?} contains characters an HTTP header cannot carry"
                 )))
             })?;
-            builder = builder.header(*name, header);
+            builder = builder.header(name.as_str(), header);
         }
         #[cfg(feature = "mutations")]
         if let Some((content_type, body)) = req.body {
