@@ -1298,6 +1298,32 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_proxy_is_reported_without_its_password() {
+        let conn = Connection {
+            context: "ctx".into(),
+            cluster: "c".into(),
+            user: "u".into(),
+            server: "https://k8s.example.com:6443".into(),
+            namespace: "default".into(),
+            tls: TlsSettings::default(),
+            proxy_url: Some("http://user:s3cret@proxy.example:3128".into()),
+            auth: Default::default(),
+            impersonate: Default::default(),
+        };
+        let options = ClientOptions {
+            env: NetworkEnv::default(),
+            ..ClientOptions::default()
+        };
+        let client = Client::new(&conn, options.clone()).expect("client");
+        assert_eq!(client.proxy().as_deref(), Some("http://proxy.example:3128"));
+        let direct = Connection {
+            proxy_url: None,
+            ..conn
+        };
+        assert_eq!(Client::new(&direct, options).expect("client").proxy(), None);
+    }
+
     #[cfg(not(feature = "mutations"))]
     #[test]
     fn without_mutations_get_is_the_only_method() {
