@@ -1031,7 +1031,10 @@ mod tests {
     fn close_matches_rank_typos_then_prefixes() {
         let names = ["flux-prod", "flux-staging", "kind-dev", "prod"];
         assert_eq!(close_matches("flux-prd", names, 3), ["flux-prod"]);
-        assert_eq!(close_matches("FLUX", names, 3), ["flux-prod", "flux-staging"]);
+        assert_eq!(
+            close_matches("FLUX", names, 3),
+            ["flux-prod", "flux-staging"]
+        );
         assert_eq!(close_matches("prod", names, 1), ["prod"]);
         assert!(close_matches("zzz", names, 3).is_empty());
     }

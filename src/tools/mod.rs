@@ -25,8 +25,14 @@ pub mod cluster;
 pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
-pub const REGISTRY: &[Tool] = &[search_flux_docs::TOOL];
+pub const REGISTRY: &[Tool] = &[
+    get_kubeconfig_contexts::TOOL,
+    search_flux_docs::TOOL,
+    set_kubeconfig_context::TOOL,
+];
+mod get_kubeconfig_contexts;
 mod search_flux_docs;
+mod set_kubeconfig_context;
 
 /// A tool's static description and entry point.
 pub struct Tool {
