@@ -626,7 +626,7 @@ fn pod_section(
         let _ = write!(out, " ({s})");
     }
     if lines >= wanted.lines {
-        let _ = write!(out, ", last {lines} lines");
+        let _ = write!(out, ", last {}", plural(lines as usize, "line"));
     }
     out.push_str(" <==\n");
     if fetched.text.is_empty() {
