@@ -76,9 +76,39 @@ const MAX_PODS: usize = 3;
 const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
 /// Pod names listed in a "not shown" or "did you mean" line.
 const NAMES_LISTED: usize = 10;
+/// Objects read to find a workload's pods or close names: a bound for a DaemonSet on a
+/// thousand nodes or a crowded namespace, far above what the output names.
+const LIST_AT_MOST: usize = 500;
 
 fn pods() -> Resource {
     Resource::new("v1", "Pod", "pods", true)
+}
+
+/// Up to [`LIST_AT_MOST`] objects, and whether there are more.
+fn list_some(
+    cluster: &Cluster,
+    resource: &Resource,
+    options: ListOptions,
+) -> Result<(Vec<Value>, bool), Error> {
+    let mut items = Vec::new();
+    let options = ListOptions {
+        limit: Some(LIST_AT_MOST),
+        ..options
+    };
+    let info = cluster.client.list(resource, &options, |item| {
+        items.push(item);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok((items, info.more))
+}
+
+/// `500 pods` or `more than 500 pods`.
+fn count(n: usize, more: bool, word: &str) -> String {
+    if more {
+        format!("more than {n} {word}s")
+    } else {
+        plural(n, word)
+    }
 }
 
 /// The workload kinds `pod_name` may name, with the prefixes kubectl accepts for them.
@@ -262,7 +292,7 @@ pub(super) fn not_found(
         namespace: Some(namespace.to_string()),
         ..ListOptions::default()
     };
-    let Ok(objects) = cluster.client.list_all(resource, &options) else {
+    let Ok((objects, more)) = list_some(cluster, resource, options) else {
         return out;
     };
     let names: Vec<&str> = objects
@@ -294,11 +324,11 @@ pub(super) fn not_found(
         let _ = write!(out, "; {} there: {}", resource.plural, names.join(", "));
         return out;
     }
+    let word = resource.singular.as_str();
     let _ = write!(
         out,
-        " ({} {} in the namespace)",
-        names.len(),
-        resource.plural
+        " ({} in the namespace)",
+        count(names.len(), more, word)
     );
     out
 }
@@ -349,10 +379,7 @@ fn workload_logs(
         label_selector: Some(selector.clone()),
         ..ListOptions::default()
     };
-    let mut pods = cluster
-        .client
-        .list_all(&pods(), &options)
-        .map_err(|e| cluster.error(e))?;
+    let (mut pods, more) = list_some(cluster, &pods(), options).map_err(|e| cluster.error(e))?;
     if pods.is_empty() {
         return Err(ToolError::Failed(format!(
             "context {}: {owner_label} in namespace {namespace} has no pods (selector \
@@ -371,9 +398,9 @@ fn workload_logs(
     let _ = write!(
         out,
         "{owner_label} in namespace {namespace} selects {} (selector {selector}); ",
-        plural(pods.len(), "pod")
+        count(pods.len(), more, "pod")
     );
-    if pods.len() == 1 {
+    if pods.len() == 1 && !more {
         out.push_str("showing its logs.\n");
     } else if shown == pods.len() {
         let _ = writeln!(out, "showing logs of all, running and newest first.");
