@@ -108,6 +108,65 @@ fn kube_flags_are_honoured_like_serve() {
 }
 
 #[test]
+fn user_extras_from_the_kubeconfig_are_shown_and_sent() {
+    let server = ApiServer::start(Options::default());
+    let dir = scratch_dir("check-user-extra");
+    let path = dir.join("kubeconfig");
+    let text = server.kubeconfig(Identity::ClientCert).replace(
+        "  user:\n",
+        "  user:\n    as: jane\n    as-user-extra:\n      acme.com/ticket: [INC-42]\n",
+    );
+    std::fs::write(&path, text).expect("write kubeconfig");
+    let (out, err, ok) = check(&["--kubeconfig", &path.display().to_string()]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("\nimpersonate: jane (extra: acme.com/ticket=INC-42)\n"),
+        "{out}"
+    );
+    let sent = server
+        .requests()
+        .iter()
+        .filter(|r| r.header("impersonate-extra-acme.com%2fticket") == Some("INC-42"))
+        .count();
+    assert!(
+        sent > 0,
+        "the extra travels as Impersonate-Extra-acme.com%2Fticket"
+    );
+}
+
+#[test]
+fn flux_without_the_operator_is_found_by_its_controllers() {
+    let dir = scratch_dir("check-plain-flux");
+    let data = dir.join("cluster");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    // The cluster without the operator's objects: Flux installed by `flux install`.
+    for entry in std::fs::read_dir(crate::apiserver::default_data_dir()).expect("read data") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if entry.file_type().expect("type").is_file() && name != "flux-operator.yaml" {
+            std::fs::copy(entry.path(), data.join(name)).expect("copy");
+        }
+    }
+    let server = ApiServer::start(Options {
+        data_dir: data,
+        ..Options::default()
+    });
+    let path = kubeconfig(&server, &dir, Identity::ClientCert);
+    let (out, err, ok) = check(&["--kubeconfig", &path]);
+    assert!(ok, "{out}{err}");
+    let flux = out
+        .lines()
+        .find(|l| l.starts_with("flux:"))
+        .unwrap_or_default();
+    assert_eq!(
+        flux,
+        "flux:        installed without the Flux Operator: helm-controller v1.4.2, \
+         image-automation-controller v1.0.2, image-reflector-controller v1.0.2, \
+         kustomize-controller v1.7.1, notification-controller v1.7.3, source-controller v1.7.2"
+    );
+}
+
+#[test]
 fn a_cluster_without_metrics_server_still_passes() {
     let server = ApiServer::start(Options {
         no_metrics: true,

@@ -143,6 +143,10 @@ fn logs_of_pods_and_workloads() {
             "cronjob-latest-job",
             json!({"pod_name": "cronjob/backup", "pod_namespace": "apps"}),
         ),
+        (
+            "no-log-lines",
+            json!({"pod_name": "kube-prometheus-stack-operator-2w8cc7v8j-5622t", "pod_namespace": "monitoring"}),
+        ),
     ];
     for (case, args) in cases {
         let out = s.ok("get_kubernetes_logs", args);
