@@ -22,7 +22,7 @@ pub const TOOL: Tool = Tool {
 };
 
 fn input_schema() -> Value {
-    json!({"type": "object", "properties": {}, "required": []})
+    json!({"type": "object", "properties": {}, "required": [], "additionalProperties": false})
 }
 
 /// The context later calls of this session go to, and what chose it.

@@ -27,7 +27,8 @@ fn input_schema() -> Value {
     json!({
         "type": "object",
         "properties": {"context": context_property()},
-        "required": []
+        "required": [],
+        "additionalProperties": false
     })
 }
 

@@ -18,12 +18,11 @@ pub const TOOL: Tool = Tool {
     name: "get_kubernetes_logs",
     title: "Get container logs",
     description: "Gets the last lines of a container's log. pod_name is a pod, or a workload \
-        written like kubectl's deployment/NAME (also deploy/, statefulset/ or sts/, daemonset/ \
-        or ds/, replicaset/ or rs/, job/, cronjob/ for its latest Job); a plain name that matches \
-        no pod but a Deployment, StatefulSet, DaemonSet or Job is taken as that workload. For a \
-        workload the logs of up to 3 of its pods are shown, running and newest first. The \
-        container may be omitted when the pod has one container or names a default one. Output \
-        is capped at 256 KiB.",
+        as deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME, job/NAME or \
+        cronjob/NAME (its latest Job); a plain name that is no pod but a Deployment, StatefulSet, \
+        DaemonSet or Job works too. For a workload, up to 3 of its pods are shown, running and \
+        newest first. container_name may be omitted when the pod has one container or names a \
+        default one. Capped at 256 KiB.",
     input_schema,
     read_only: true,
     in_cluster: true,
@@ -63,7 +62,8 @@ fn input_schema() -> Value {
             },
             "context": context_property()
         },
-        "required": ["pod_name", "pod_namespace"]
+        "required": ["pod_name", "pod_namespace"],
+        "additionalProperties": false
     })
 }
 

@@ -50,7 +50,8 @@ fn input_schema() -> Value {
             },
             "context": context_property()
         },
-        "required": ["pod_namespace"]
+        "required": ["pod_namespace"],
+        "additionalProperties": false
     })
 }
 

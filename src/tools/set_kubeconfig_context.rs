@@ -30,7 +30,8 @@ fn input_schema() -> Value {
                 "description": "The context name, as listed by get_kubeconfig_contexts."
             }
         },
-        "required": ["name"]
+        "required": ["name"],
+        "additionalProperties": false
     })
 }
 
