@@ -338,7 +338,7 @@ fn short_number(x: f64) -> String {
 /// A Kubernetes quantity (`resource.Quantity`) in base units: `250m` → 0.25, `1.5Gi` →
 /// 1610612736, `12345n` → 0.000012345, `1e3` → 1000. Suffixes: binary `Ki`..`Ei`, decimal
 /// `n u m k M G T P E` (and none), or a decimal exponent `e<n>`/`E<n>`. `None` when malformed.
-pub(crate) fn parse_quantity(s: &str) -> Option<f64> {
+fn parse_quantity(s: &str) -> Option<f64> {
     let s = s.trim();
     let number_end = s
         .char_indices()
