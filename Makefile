@@ -17,7 +17,8 @@ STATIC_BIN := target/$(MUSL_TARGET)/release/flux-operator-mcp
 SERVE := $(abspath $(STATIC_BIN)) serve
 
 # `make conformance` runs these in order; add a target here to add a check.
-CONFORMANCE_CHECKS := conformance-sdk conformance-suite conformance-kubectl conformance-kubeconfig
+CONFORMANCE_CHECKS := conformance-sdk conformance-e2e conformance-suite conformance-kubectl \
+	conformance-kubeconfig
 
 .PHONY: build install static test lint conformance $(CONFORMANCE_CHECKS) conformance-2026 \
 	bench bench-peer clean
@@ -53,6 +54,11 @@ $(VENV)/.installed:
 
 conformance-sdk: $(VENV)/.installed
 	$(VENV)/bin/python tests/scripts/sdk_check.py $(STATIC_BIN)
+
+# Every read tool through the official Python SDK against the standalone test API server.
+conformance-e2e: $(VENV)/.installed
+	$(CARGO) build --release --example test-apiserver
+	$(VENV)/bin/python tests/scripts/sdk_e2e.py $(STATIC_BIN) target/release/examples/test-apiserver
 
 # The official MCP conformance suite's generic scenarios, bridged from stdio.
 conformance-suite:

@@ -1,11 +1,437 @@
-//! `flux-operator-mcp check`: which kubeconfig, context, server and auth method are in use,
-//! whether discovery works and Flux is installed. OWNER: issue 3. Stub.
+//! `flux-operator-mcp check`: what a user runs when the assistant says it cannot reach the
+//! cluster. It shows which kubeconfig, context, server, identity and proxy the tools would use
+//! (never a credential), then tries discovery, Flux and metrics-server, and ends with one
+//! actionable message: exit 0 when the tools can work, 1 when they cannot.
 
+use std::fmt::Write as _;
+use std::io::Write;
 use std::process::ExitCode;
+use std::time::Instant;
 
+use serde_json::Value;
+
+use crate::kube::client::{Client, ClientOptions, PodSelection};
+use crate::kube::config::{self, Connection, Env, Kubeconfig};
+use crate::kube::discovery::Discovery;
+use crate::kube::list::ListOptions;
+use crate::kube::{self, NetworkEnv};
 use crate::tools::Settings;
 
-pub fn run(_settings: &Settings) -> ExitCode {
-    eprintln!("flux-operator-mcp: check is not implemented yet");
-    ExitCode::from(1)
+pub fn run(settings: &Settings) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let outcome = check(
+        settings,
+        &Env::from_process(),
+        NetworkEnv::from_process(),
+        &mut Report(&mut out),
+    );
+    let code = match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            let _ = writeln!(out, "\nPROBLEM: {}", problem.what);
+            if !problem.hint.is_empty() {
+                let _ = writeln!(out, "FIX: {}", problem.hint);
+            }
+            ExitCode::FAILURE
+        }
+    };
+    let _ = out.flush();
+    code
+}
+
+/// Why the tools cannot work, and what to do about it.
+struct Problem {
+    what: String,
+    hint: String,
+}
+
+impl Problem {
+    fn kube(e: &kube::Error, conn: &Connection) -> Problem {
+        Problem {
+            what: e.to_string(),
+            hint: hint(e, conn),
+        }
+    }
+}
+
+/// The lines printed as the checks go, so a hanging step shows where it hangs.
+struct Report<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Report<'_, W> {
+    fn line(&mut self, label: &str, value: &str) {
+        let _ = writeln!(self.0, "{:<12} {value}", format!("{label}:"));
+        let _ = self.0.flush();
+    }
+}
+
+fn check<W: Write>(
+    settings: &Settings,
+    env: &Env,
+    network: NetworkEnv,
+    report: &mut Report<W>,
+) -> Result<(), Problem> {
+    report.line("version", &format!("flux-operator-mcp {}", crate::VERSION));
+    let kc = config::load(&settings.kube, env).map_err(|e| config_problem(&e))?;
+    report.line("kubeconfig", &kubeconfig_source(&kc, settings, env));
+    let conn = kc.resolve(None).map_err(|e| config_problem(&e))?;
+    report.line("context", &context_source(&kc, &conn, settings));
+    report.line("cluster", &conn.cluster);
+    report.line("namespace", &conn.namespace);
+    if !conn.user.is_empty() {
+        report.line("user", &conn.user);
+    }
+    report.line("auth", &conn.auth.method());
+    if let Some(who) = impersonation(&conn) {
+        report.line("impersonate", &who);
+    }
+    report.line("tls", &tls_summary(&conn, &network));
+    let options = ClientOptions {
+        timeout: settings.timeout,
+        env: network,
+    };
+    let client = Client::new(&conn, options).map_err(|e| Problem::kube(&e, &conn))?;
+    report.line("server", client.server());
+    report.line(
+        "proxy",
+        &client
+            .proxy()
+            .unwrap_or_else(|| "none (direct connection)".to_string()),
+    );
+
+    let started = Instant::now();
+    let discovery = client.discovery().map_err(|e| Problem::kube(&e, &conn))?;
+    report.line("discovery", &discovery_summary(&discovery, started));
+    let flux = flux_summary(&client, &discovery).map_err(|e| Problem::kube(&e, &conn))?;
+    report.line("flux", &flux);
+    report.line("metrics", &metrics_summary(&client));
+    report.line(
+        "result",
+        "OK: the MCP server can reach this cluster with this identity",
+    );
+    Ok(())
+}
+
+/// `/home/me/.kube/config (KUBECONFIG)`, or the in-cluster service account.
+fn kubeconfig_source(kc: &Kubeconfig, settings: &Settings, env: &Env) -> String {
+    if kc.in_cluster() {
+        return "none: in-cluster service account (KUBERNETES_SERVICE_HOST is set)".to_string();
+    }
+    let files: Vec<String> = kc.files().iter().map(|p| p.display().to_string()).collect();
+    let from = if settings.kube.kubeconfig.is_some() {
+        "--kubeconfig"
+    } else if env.kubeconfig.as_ref().is_some_and(|k| !k.is_empty()) {
+        "KUBECONFIG"
+    } else {
+        "default location"
+    };
+    format!("{} ({from})", files.join(", "))
+}
+
+fn context_source(kc: &Kubeconfig, conn: &Connection, settings: &Settings) -> String {
+    let from = if kc.in_cluster() {
+        "in-cluster"
+    } else if settings
+        .kube
+        .context
+        .as_deref()
+        .is_some_and(|c| !c.is_empty())
+    {
+        "--kube-context"
+    } else {
+        "current-context"
+    };
+    format!("{} ({from})", conn.context)
+}
+
+/// `jane (groups: a, b; uid: 42; extra: scopes=view)`, or `None` without impersonation.
+fn impersonation(conn: &Connection) -> Option<String> {
+    let imp = &conn.impersonate;
+    let user = imp.user.as_ref()?;
+    let mut parts = Vec::new();
+    if !imp.groups.is_empty() {
+        parts.push(format!("groups: {}", imp.groups.join(", ")));
+    }
+    if let Some(uid) = &imp.uid {
+        parts.push(format!("uid: {uid}"));
+    }
+    if !imp.extra.is_empty() {
+        let extra: Vec<String> = imp
+            .extra
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.join(",")))
+            .collect();
+        parts.push(format!("extra: {}", extra.join(" ")));
+    }
+    Some(if parts.is_empty() {
+        user.clone()
+    } else {
+        format!("{user} ({})", parts.join("; "))
+    })
+}
+
+fn tls_summary(conn: &Connection, network: &NetworkEnv) -> String {
+    if !conn.server.starts_with("https://") {
+        return "none: plain http (credentials are not sent)".to_string();
+    }
+    let mut s = if conn.tls.insecure_skip_verify {
+        "insecure-skip-tls-verify: the server's certificate is NOT verified".to_string()
+    } else if conn.tls.ca_pem.is_some() {
+        "server verified with the kubeconfig's certificate authority".to_string()
+    } else if let Some(file) = &network.ssl_cert_file {
+        format!("server verified with SSL_CERT_FILE {file}")
+    } else {
+        "server verified with the system's CA roots".to_string()
+    };
+    if let Some(name) = &conn.tls.server_name {
+        let _ = write!(s, "; tls-server-name {name}");
+    }
+    s
+}
+
+fn discovery_summary(d: &Discovery, started: Instant) -> String {
+    let kinds = d.kinds();
+    let mut groups: Vec<&str> = kinds.iter().map(|k| k.group.as_str()).collect();
+    groups.dedup();
+    let mut s = format!(
+        "ok in {} ms: {} API groups, {} kinds",
+        started.elapsed().as_millis(),
+        groups.len(),
+        kinds.len()
+    );
+    if !d.failures().is_empty() {
+        let failed: Vec<&str> = d
+            .failures()
+            .iter()
+            .map(|f| f.group_version.as_str())
+            .collect();
+        let _ = write!(s, "; unavailable: {}", failed.join(", "));
+    }
+    s
+}
+
+/// Flux's version: from the Flux Operator's FluxReport when there is one, else from the image
+/// tags of the controllers in `flux-system` (a plain `flux install`).
+fn flux_summary(client: &Client, d: &Discovery) -> Result<String, kube::Error> {
+    if d.has_group("fluxcd.controlplane.io")
+        && let Some(s) = operator_summary(client)?
+    {
+        return Ok(s);
+    }
+    let toolkit = d
+        .kinds()
+        .iter()
+        .any(|k| k.group.ends_with(".toolkit.fluxcd.io"));
+    if !toolkit {
+        return Ok(
+            "not installed: the cluster serves no *.toolkit.fluxcd.io API (the docs search works; \
+             the Flux tools will find nothing)"
+                .to_string(),
+        );
+    }
+    let deployments = client.list_all(
+        &kube::discovery::Resource::new("apps/v1", "Deployment", "deployments", true),
+        &ListOptions {
+            namespace: Some("flux-system".to_string()),
+            ..ListOptions::default()
+        },
+    )?;
+    let controllers: Vec<String> = deployments
+        .iter()
+        .filter_map(|dep| {
+            let name = dep.pointer("/metadata/name")?.as_str()?;
+            let image = dep
+                .pointer("/spec/template/spec/containers/0/image")?
+                .as_str()?;
+            let tag = image_tag(image)?;
+            (name.ends_with("-controller")).then(|| format!("{name} {tag}"))
+        })
+        .collect();
+    if controllers.is_empty() {
+        return Ok(
+            "Flux APIs are served, but no Flux controller Deployment was found in flux-system"
+                .to_string(),
+        );
+    }
+    Ok(format!(
+        "installed without the Flux Operator: {}",
+        controllers.join(", ")
+    ))
+}
+
+/// `v2.7.2 (Flux Operator v0.33.0; FluxInstance flux-system/flux Ready: ...)`; `None` when the
+/// operator runs no instance yet.
+fn operator_summary(client: &Client) -> Result<Option<String>, kube::Error> {
+    let first = |kind: &str, plural: &str| -> Result<Option<Value>, kube::Error> {
+        let resource =
+            kube::discovery::Resource::new("fluxcd.controlplane.io/v1", kind, plural, true);
+        let items = client.list_all(
+            &resource,
+            &ListOptions {
+                limit: Some(1),
+                ..ListOptions::default()
+            },
+        )?;
+        Ok(items.into_iter().next())
+    };
+    let Some(report) = first("FluxReport", "fluxreports")? else {
+        return Ok(None);
+    };
+    let text = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let version = text(&report, "/spec/distribution/version");
+    let mut parts = vec![format!(
+        "Flux Operator {}",
+        text(&report, "/spec/operator/version")
+    )];
+    let status = text(&report, "/spec/distribution/status");
+    if !status.is_empty() {
+        parts.push(format!("distribution {status}"));
+    }
+    if let Some(instance) = first("FluxInstance", "fluxinstances")? {
+        let ready = instance
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| text(c, "/type") == "Ready"));
+        let state = match ready {
+            Some(c) if text(c, "/status") == "True" => "Ready".to_string(),
+            Some(c) => format!("not Ready: {}", text(c, "/message")),
+            None => "no Ready condition yet".to_string(),
+        };
+        parts.push(format!(
+            "FluxInstance {}/{} {state}",
+            text(&instance, "/metadata/namespace"),
+            text(&instance, "/metadata/name")
+        ));
+    }
+    let version = if version.is_empty() {
+        "version unknown".to_string()
+    } else {
+        version
+    };
+    Ok(Some(format!("{version} ({})", parts.join("; "))))
+}
+
+/// `ghcr.io/fluxcd/source-controller:v1.7.2@sha256:...` → `v1.7.2`.
+fn image_tag(image: &str) -> Option<&str> {
+    let without_digest = image.split('@').next()?;
+    let last = without_digest.rsplit('/').next()?;
+    last.split_once(':').map(|(_, tag)| tag)
+}
+
+/// metrics-server is optional: its absence is reported, not a failure.
+fn metrics_summary(client: &Client) -> String {
+    let probe = PodSelection::Matching {
+        label_selector: None,
+        limit: Some(1),
+    };
+    match client.pod_metrics(Some(client.default_namespace()), &probe) {
+        Ok(_) => "metrics-server answers (get_kubernetes_metrics works)".to_string(),
+        Err(e @ kube::Error::MetricsUnavailable { .. }) => {
+            format!("not available, get_kubernetes_metrics will fail: {e}")
+        }
+        Err(e) => format!("cannot read pod metrics: {e}"),
+    }
+}
+
+fn config_problem(e: &config::Error) -> Problem {
+    let hint = match e {
+        config::Error::NotFound { .. } | config::Error::Missing { .. } => {
+            "point --kubeconfig or KUBECONFIG at your kubeconfig file (the MCP client starts the \
+             server with its own environment: set KUBECONFIG in its server config)"
+        }
+        config::Error::NoCurrentContext { .. } | config::Error::ContextNotFound { .. } => {
+            "pass --kube-context with one of the contexts listed, or set current-context \
+             (kubectl config use-context NAME)"
+        }
+        _ => "fix the file and field named above (kubectl config view shows what kubectl reads)",
+    };
+    Problem {
+        what: format!("kubeconfig: {e}"),
+        hint: hint.to_string(),
+    }
+}
+
+/// What to do about a cluster error, by when it happened.
+fn hint(e: &kube::Error, conn: &Connection) -> String {
+    use kube::Error as E;
+    let cluster = &conn.cluster;
+    match e {
+        E::Config(_) => "fix the kubeconfig file and field named above".to_string(),
+        E::Auth(_) => {
+            "the credentials could not be obtained: run the exec plugin or read the token \
+             file by hand to see why (an expired cloud login is the usual cause), then retry"
+                .to_string()
+        }
+        E::Settings { field, .. } => {
+            format!("fix {field} of context {} in the kubeconfig", conn.context)
+        }
+        E::Tls { .. } => format!(
+            "the server's certificate is not trusted or not valid for its name: check \
+             certificate-authority-data of cluster {cluster} (a recreated cluster has a new CA; \
+             fetch a fresh kubeconfig), or set tls-server-name when the certificate names \
+             another host"
+        ),
+        E::Connect { .. } => "the API server cannot be reached: check the server URL, VPN, \
+             firewall and DNS, and the proxy settings (HTTPS_PROXY, NO_PROXY, proxy-url)"
+            .to_string(),
+        E::Timeout { .. } => "no answer in time: the server may be unreachable (VPN, firewall) \
+             or overloaded; check connectivity, or raise --timeout"
+            .to_string(),
+        E::Interrupted { .. } => "the connection broke: retry; a proxy or load balancer may be \
+             cutting connections"
+            .to_string(),
+        _ if e.is_unauthorized() => format!(
+            "the API server rejected the credentials of user {:?}: they are expired or revoked; \
+             log in again or get a fresh token or kubeconfig",
+            conn.user
+        ),
+        _ if e.is_forbidden() => "RBAC refused this identity: grant it read access (get, list) to \
+             the Flux APIs, events, pods, pods/log and deployments, e.g. with the view \
+             ClusterRole plus a role for the *.fluxcd.io groups"
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_tags() {
+        assert_eq!(
+            image_tag("ghcr.io/fluxcd/source-controller:v1.7.2@sha256:abc"),
+            Some("v1.7.2")
+        );
+        assert_eq!(image_tag("localhost:5000/flux/kc:v1"), Some("v1"));
+        assert_eq!(image_tag("localhost:5000/flux/kc"), None);
+    }
+
+    #[test]
+    fn impersonation_is_summarised() {
+        let mut conn = Connection {
+            context: "c".into(),
+            cluster: "c".into(),
+            user: "u".into(),
+            server: "https://x".into(),
+            namespace: "default".into(),
+            tls: Default::default(),
+            proxy_url: None,
+            auth: Default::default(),
+            impersonate: Default::default(),
+        };
+        assert_eq!(impersonation(&conn), None);
+        conn.impersonate.user = Some("jane".into());
+        assert_eq!(impersonation(&conn).as_deref(), Some("jane"));
+        conn.impersonate.groups = vec!["a".into(), "b".into()];
+        conn.impersonate.extra = vec![("scopes".into(), vec!["view".into(), "audit".into()])];
+        assert_eq!(
+            impersonation(&conn).as_deref(),
+            Some("jane (groups: a, b; extra: scopes=view,audit)")
+        );
+    }
 }

@@ -578,17 +578,41 @@ fn quote_stderr(stderr: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Impersonation
 
-/// The `Impersonate-*` headers for an impersonation config, in a stable order.
-pub fn impersonation_headers(imp: &Impersonation) -> Vec<(&'static str, String)> {
+/// The `Impersonate-*` headers for an impersonation config, in a stable order: user, groups,
+/// uid, then one `Impersonate-Extra-<key>` header per extra value (keys sorted).
+pub fn impersonation_headers(imp: &Impersonation) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(u) = &imp.user {
-        out.push(("Impersonate-User", u.clone()));
+        out.push(("Impersonate-User".to_string(), u.clone()));
     }
     for g in &imp.groups {
-        out.push(("Impersonate-Group", g.clone()));
+        out.push(("Impersonate-Group".to_string(), g.clone()));
     }
     if let Some(uid) = &imp.uid {
-        out.push(("Impersonate-Uid", uid.clone()));
+        out.push(("Impersonate-Uid".to_string(), uid.clone()));
+    }
+    for (key, values) in &imp.extra {
+        let name = format!("Impersonate-Extra-{}", extra_key_escape(key));
+        for v in values {
+            out.push((name.clone(), v.clone()));
+        }
+    }
+    out
+}
+
+/// An extra's key as a header-name suffix. Keys are often domain-prefixed (`acme.com/project`)
+/// and `/` cannot appear in a header name: like client-go, every byte that is not an RFC 7230
+/// token character is percent-encoded, and so is `%` itself, so the API server can decode the
+/// key unambiguously.
+fn extra_key_escape(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        let token = b.is_ascii_alphanumeric() || b"!#$&'*+-.^_`|~".contains(&b);
+        if token {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
     }
     out
 }
@@ -1158,16 +1182,34 @@ mod tests {
             user: Some("jane".into()),
             groups: vec!["a".into(), "b".into()],
             uid: Some("42".into()),
+            extra: vec![
+                ("acme.com/team".into(), vec!["sre".into(), "oncall".into()]),
+                ("reason".into(), vec!["incident 42".into()]),
+            ],
         };
+        let got = impersonation_headers(&imp);
+        let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
-            impersonation_headers(&imp),
+            got,
             [
-                ("Impersonate-User", "jane".to_string()),
-                ("Impersonate-Group", "a".to_string()),
-                ("Impersonate-Group", "b".to_string()),
-                ("Impersonate-Uid", "42".to_string()),
+                ("Impersonate-User", "jane"),
+                ("Impersonate-Group", "a"),
+                ("Impersonate-Group", "b"),
+                ("Impersonate-Uid", "42"),
+                ("Impersonate-Extra-acme.com%2Fteam", "sre"),
+                ("Impersonate-Extra-acme.com%2Fteam", "oncall"),
+                ("Impersonate-Extra-reason", "incident 42"),
             ]
         );
         assert!(impersonation_headers(&Impersonation::default()).is_empty());
+    }
+
+    #[test]
+    fn extra_keys_are_escaped_like_client_go() {
+        assert_eq!(extra_key_escape("scopes"), "scopes");
+        assert_eq!(extra_key_escape("acme.com/project"), "acme.com%2Fproject");
+        assert_eq!(extra_key_escape("100%"), "100%25");
+        assert_eq!(extra_key_escape("a b:c"), "a%20b%3Ac");
+        assert_eq!(extra_key_escape("é"), "%C3%A9");
     }
 }

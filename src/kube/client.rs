@@ -193,7 +193,7 @@ struct Inner {
     namespace: String,
     timeout: Duration,
     auth: Authenticator,
-    impersonate: Vec<(&'static str, String)>,
+    impersonate: Vec<(String, String)>,
     transport: Mutex<Transport>,
     tls: TlsSettings,
     server_name: Option<rustls::pki_types::ServerName<'static>>,
@@ -346,6 +346,15 @@ impl Client {
     /// The per-call time budget.
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
+    }
+
+    /// The HTTP CONNECT proxy requests go through (`http://host:port`, never a password), or
+    /// `None` for a direct connection: what `proxy-url` or the proxy variables decided.
+    pub fn proxy(&self) -> Option<String> {
+        self.inner
+            .proxy
+            .as_ref()
+            .map(|p| format!("http://{}:{}", p.host(), p.port()))
     }
 
     // ---- reading ------------------------------------------------------------------------------
@@ -817,7 +826,7 @@ impl Client {
                     "{name} {value:?} contains characters an HTTP header cannot carry"
                 )))
             })?;
-            builder = builder.header(*name, header);
+            builder = builder.header(name.as_str(), header);
         }
         #[cfg(feature = "mutations")]
         if let Some((content_type, body)) = req.body {
@@ -1287,6 +1296,32 @@ mod tests {
             errors[0].to_string(),
             r#"context "ctx": invalid server: "ftp://example.com" is not an http(s) URL with a host"#
         );
+    }
+
+    #[test]
+    fn the_proxy_is_reported_without_its_password() {
+        let conn = Connection {
+            context: "ctx".into(),
+            cluster: "c".into(),
+            user: "u".into(),
+            server: "https://k8s.example.com:6443".into(),
+            namespace: "default".into(),
+            tls: TlsSettings::default(),
+            proxy_url: Some("http://user:s3cret@proxy.example:3128".into()),
+            auth: Default::default(),
+            impersonate: Default::default(),
+        };
+        let options = ClientOptions {
+            env: NetworkEnv::default(),
+            ..ClientOptions::default()
+        };
+        let client = Client::new(&conn, options.clone()).expect("client");
+        assert_eq!(client.proxy().as_deref(), Some("http://proxy.example:3128"));
+        let direct = Connection {
+            proxy_url: None,
+            ..conn
+        };
+        assert_eq!(Client::new(&direct, options).expect("client").proxy(), None);
     }
 
     #[cfg(not(feature = "mutations"))]

@@ -215,6 +215,7 @@ fn every_request_carries_credentials_impersonation_accept_and_user_agent() {
         user: Some("jane".into()),
         groups: vec!["devs".into(), "ops".into()],
         uid: Some("42".into()),
+        extra: vec![("acme.com/reason".into(), vec!["incident 42".into()])],
     };
     let options = ClientOptions {
         env: NetworkEnv::default(),
@@ -241,6 +242,10 @@ fn every_request_carries_credentials_impersonation_accept_and_user_agent() {
         .map(|(_, v)| v.as_str())
         .collect();
     assert_eq!(groups, ["devs", "ops"]);
+    assert_eq!(
+        req.header("impersonate-extra-acme.com%2freason"),
+        Some("incident 42")
+    );
 }
 
 #[test]

@@ -187,6 +187,9 @@ pub struct Impersonation {
     pub user: Option<String>,
     pub groups: Vec<String>,
     pub uid: Option<String>,
+    /// `as-user-extra`: extra attributes of the impersonated user (`scopes`, `reason`, ...),
+    /// sorted by key; each value becomes one `Impersonate-Extra-<key>` header.
+    pub extra: Vec<(String, Vec<String>)>,
 }
 
 /// The exec plugin API versions client-go still accepts (`v1alpha1` was removed in 1.24).
@@ -414,8 +417,8 @@ struct RawUser {
     impersonate: Option<String>,
     impersonate_uid: Option<String>,
     impersonate_groups: Vec<String>,
-    /// `as-user-extra` is set (the `Impersonation` contract cannot carry it yet).
-    impersonate_extra: bool,
+    /// `as-user-extra`, sorted by key.
+    impersonate_extra: Vec<(String, Vec<String>)>,
     username: Option<String>,
     password: Option<Secret>,
     auth_provider: Option<String>,
@@ -946,11 +949,7 @@ fn parse_cluster(c: &FileFields<'_>) -> Result<RawCluster, Error> {
 }
 
 fn parse_user(u: &FileFields<'_>) -> Result<RawUser, Error> {
-    let impersonate_extra = match u.get("as-user-extra") {
-        None => false,
-        Some(Yaml::Mapping(m)) => !m.is_empty(),
-        Some(_) => return Err(u.err("as-user-extra", "expected a mapping")),
-    };
+    let impersonate_extra = user_extra(u)?;
     let auth_provider = match u.get("auth-provider") {
         None => None,
         Some(Yaml::Mapping(m)) => Some(
@@ -982,6 +981,42 @@ fn parse_user(u: &FileFields<'_>) -> Result<RawUser, Error> {
         exec,
         base_dir: Some(u.dir.to_path_buf()),
     })
+}
+
+/// `as-user-extra`: client-go's `map[string][]string`. Keys come back sorted (a YAML mapping
+/// has no meaningful order and headers should not depend on it); a `null` list is empty, and
+/// keys without values are dropped since they would send no header.
+fn user_extra(u: &FileFields<'_>) -> Result<Vec<(String, Vec<String>)>, Error> {
+    let map = match u.get("as-user-extra") {
+        None => return Ok(Vec::new()),
+        Some(Yaml::Mapping(m)) => m,
+        Some(_) => return Err(u.err("as-user-extra", "expected a mapping")),
+    };
+    let mut out = BTreeMap::new();
+    for (key, values) in map {
+        let Yaml::String(key) = key else {
+            return Err(u.err("as-user-extra", "keys must be strings"));
+        };
+        if key.is_empty() {
+            return Err(u.err("as-user-extra", "a key is empty"));
+        }
+        let field = || format!("as-user-extra.{key}");
+        let values: Vec<String> = match values {
+            Yaml::Null => Vec::new(),
+            Yaml::Sequence(items) => items
+                .iter()
+                .map(|item| match item {
+                    Yaml::String(s) => Ok(s.clone()),
+                    _ => Err(u.err(&field(), "expected a list of strings")),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(u.err(&field(), "expected a list of strings")),
+        };
+        if !values.is_empty() {
+            out.insert(key.clone(), values);
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 fn parse_exec(e: &FileFields<'_>) -> Result<RawExec, Error> {
@@ -1350,16 +1385,18 @@ fn impersonation(user: &Located<RawUser>) -> Result<Impersonation, Error> {
             "impersonating groups or a uid needs a user to impersonate (as, --kube-as)",
         ));
     }
-    if u.impersonate_extra {
+    // kubectl's validateAuthInfo refuses extras without a user to impersonate as well.
+    if u.impersonate.is_none() && !u.impersonate_extra.is_empty() {
         return Err(user.err(
             "as-user-extra",
-            "impersonating user extras is not supported; remove as-user-extra",
+            "impersonating user extras needs a user to impersonate (as, --kube-as)",
         ));
     }
     Ok(Impersonation {
         user: u.impersonate.clone(),
         groups: u.impersonate_groups.clone(),
         uid: u.impersonate_uid.clone(),
+        extra: u.impersonate_extra.clone(),
     })
 }
 
@@ -2464,6 +2501,7 @@ pub(crate) mod tests {
                 user: Some("file-user".into()),
                 groups: vec!["g1".into(), "g2".into()],
                 uid: Some("file-uid".into()),
+                extra: Vec::new(),
             }
         );
         let c = resolve(Overrides {
@@ -2501,6 +2539,51 @@ pub(crate) mod tests {
             },
         ));
         assert!(e.contains("user to impersonate"), "{e}");
+    }
+
+    #[test]
+    fn user_extras_are_read_sorted_and_need_a_user() {
+        let dir = TempDir::new("user-extra");
+        let file = dir.write(
+            "config",
+            simple(
+                "server: https://x:1",
+                "as: jane\nas-user-extra:\n  scopes: [view, audit]\n  \
+                 acme.com/ticket: [\"INC-42\"]\n  empty: null",
+            ),
+        );
+        let c = resolve_one(&file, Overrides::default()).expect("resolve");
+        assert_eq!(
+            c.impersonate.extra,
+            [
+                ("acme.com/ticket".to_string(), vec!["INC-42".to_string()]),
+                (
+                    "scopes".to_string(),
+                    vec!["view".to_string(), "audit".to_string()]
+                ),
+            ]
+        );
+        let bad = dir.write(
+            "bad",
+            simple(
+                "server: https://x:1",
+                "as: jane\nas-user-extra:\n  scopes: view",
+            ),
+        );
+        let e = err_text(resolve_one(&bad, Overrides::default()));
+        assert!(
+            e.contains("as-user-extra.scopes: expected a list of strings"),
+            "{e}"
+        );
+        let no_user = dir.write(
+            "no-user",
+            simple("server: https://x:1", "as-user-extra:\n  scopes: [view]"),
+        );
+        let e = err_text(resolve_one(&no_user, Overrides::default()));
+        assert!(
+            e.contains("as-user-extra") && e.contains("user to impersonate"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -336,6 +336,23 @@ impl Discovery {
     }
 }
 
+/// Up to `max` of `names` close to `wanted` (case-insensitive), closest first, ties in the
+/// given order: for "did you mean" hints on pods, contexts and other names a user types.
+pub fn close_matches<'a>(
+    wanted: &str,
+    names: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Vec<&'a str> {
+    let wanted = wanted.to_ascii_lowercase();
+    let mut scored: Vec<(usize, usize, &str)> = names
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, n)| closeness(&wanted, &n.to_ascii_lowercase()).map(|s| (s, i, n)))
+        .collect();
+    scored.sort_unstable();
+    scored.into_iter().take(max).map(|(_, _, n)| n).collect()
+}
+
 /// `None` when `name` is not close to `wanted`; else a score, lower is closer. Close means an
 /// edit distance of at most a third of the length (between 1 and 3), or one being a prefix of
 /// the other (`gitrepo` → `gitrepositories`).
@@ -1008,6 +1025,18 @@ mod tests {
         assert_eq!(r.api_version(), "kustomize.toolkit.fluxcd.io/v1");
         assert!(r.namespaced);
         assert_eq!(d.resources().count(), 1, "subresources are not kinds");
+    }
+
+    #[test]
+    fn close_matches_rank_typos_then_prefixes() {
+        let names = ["flux-prod", "flux-staging", "kind-dev", "prod"];
+        assert_eq!(close_matches("flux-prd", names, 3), ["flux-prod"]);
+        assert_eq!(
+            close_matches("FLUX", names, 3),
+            ["flux-prod", "flux-staging"]
+        );
+        assert_eq!(close_matches("prod", names, 1), ["prod"]);
+        assert!(close_matches("zzz", names, 3).is_empty());
     }
 
     #[test]

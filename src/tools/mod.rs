@@ -25,8 +25,20 @@ pub mod cluster;
 pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
-pub const REGISTRY: &[Tool] = &[search_flux_docs::TOOL];
+pub const REGISTRY: &[Tool] = &[
+    get_kubeconfig_contexts::TOOL,
+    get_kubernetes_api_versions::TOOL,
+    get_kubernetes_logs::TOOL,
+    get_kubernetes_metrics::TOOL,
+    search_flux_docs::TOOL,
+    set_kubeconfig_context::TOOL,
+];
+mod get_kubeconfig_contexts;
+mod get_kubernetes_api_versions;
+mod get_kubernetes_logs;
+mod get_kubernetes_metrics;
 mod search_flux_docs;
+mod set_kubeconfig_context;
 
 /// A tool's static description and entry point.
 pub struct Tool {

@@ -1032,16 +1032,16 @@ fn label_selectors_filter_lists() {
     );
     assert_eq!(
         list(&mut conn, "app.kubernetes.io/name notin (podinfo,redis)").len(),
-        1
+        5
     );
-    assert_eq!(list(&mut conn, "app.kubernetes.io/name!=podinfo").len(), 2);
+    assert_eq!(list(&mut conn, "app.kubernetes.io/name!=podinfo").len(), 6);
     assert_eq!(
         list(&mut conn, "statefulset.kubernetes.io/pod-name"),
         ["apps/redis-master-0"]
     );
     assert_eq!(
         list(&mut conn, "!statefulset.kubernetes.io/pod-name").len(),
-        3
+        7
     );
     let (code, _, message) = status_of(&conn.get("/api/v1/pods?labelSelector=a%20in%20b"));
     assert_eq!(code, 400);

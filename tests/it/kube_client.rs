@@ -229,6 +229,7 @@ fn impersonation_headers_are_sent() {
         user: Some("jane".into()),
         groups: vec!["devs".into(), "sre".into()],
         uid: Some("1234".into()),
+        ..Impersonation::default()
     };
     get_flux_system(&client_for(&conn)).expect("admin may impersonate");
     let req = &server.requests()[0];

@@ -9,8 +9,10 @@ mod support;
 // Areas, one module each.
 #[path = "apiserver.rs"]
 mod apiserver_selftest;
+mod check;
 mod cli;
 mod docs;
 mod kube_client;
 mod kubeconfig;
 mod protocol;
+mod tools;

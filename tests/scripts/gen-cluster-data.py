@@ -10,7 +10,8 @@ several objects of every Flux kind, healthy and failing for real reasons (Git au
 not found, HelmRelease install retries exhausted, Kustomization dependency not ready, health check
 failed, path not found), their Events, Helm storage Secrets encoded exactly like Helm's secret driver
 (base64 of gzip of the release JSON, then base64 again as Secret data), controller pods with JSON logs,
-app workloads (one pod with two containers, one crash-looping with a previous container) and metrics.
+app workloads (one pod with two containers, one with a default-container annotation, one crash-looping with a
+previous container, a DaemonSet, a Job, a CronJob whose latest run failed) and metrics.
 
 The API server completes what a real one adds on write (resourceVersion, managedFields where absent,
 CRD status), so this script writes objects the way `kubectl get -o yaml` would show them otherwise.
@@ -1450,15 +1451,9 @@ POD_IPS = iter("10.244.%d.%d" % (1 + i % 2, 10 + i) for i in range(200))
 PODS = []  # (ns, name, [containers]) for metrics
 
 
-def workload(ns, name, containers, replicas=1, labels=None, created=days(30), node=1, pod_status=None,
-             kind="Deployment", pod_names=None, restarts=None, init_containers=None, sa=None):
-    """A Deployment (or StatefulSet) and its pods; returns objects."""
-    lbl = labels or {"app": name}
-    selector = dict(lbl)
-    group = "apps"
-    h = rs_hash(ns + name)
-    ready_n = replicas if pod_status is None else 0
-    spec_containers = []
+def container_specs(containers):
+    """Container specs as the API server stores them (defaults filled in)."""
+    out = []
     for c in containers:
         sc = {"image": c["image"], "imagePullPolicy": "IfNotPresent", "name": c["name"]}
         if c.get("args"):
@@ -1468,12 +1463,89 @@ def workload(ns, name, containers, replicas=1, labels=None, created=days(30), no
         sc["resources"] = c.get("resources", {"limits": {"memory": "1Gi"}, "requests": {"cpu": "100m", "memory": "64Mi"}})
         sc["terminationMessagePath"] = "/dev/termination-log"
         sc["terminationMessagePolicy"] = "File"
-        spec_containers.append(sc)
-    template_spec = {"containers": spec_containers, "dnsPolicy": "ClusterFirst", "restartPolicy": "Always",
-                     "schedulerName": "default-scheduler", "securityContext": {"fsGroup": 1337},
-                     "serviceAccount": sa or name, "serviceAccountName": sa or name, "terminationGracePeriodSeconds": 10}
+        out.append(sc)
+    return out
+
+
+def pod_template_spec(containers, sa, init_containers=None, restart_policy="Always"):
+    spec = {"containers": container_specs(containers), "dnsPolicy": "ClusterFirst", "restartPolicy": restart_policy,
+            "schedulerName": "default-scheduler", "securityContext": {"fsGroup": 1337},
+            "serviceAccount": sa, "serviceAccountName": sa, "terminationGracePeriodSeconds": 10}
     if init_containers:
-        template_spec["initContainers"] = init_containers
+        spec["initContainers"] = init_containers
+    return spec
+
+
+def container_status(pod, c, started, override=None):
+    """A running, ready container status; `override` replaces fields (state, ready, ...)."""
+    image = c["image"]
+    st = {"containerID": "containerd://" + hexdigest("cid/%s/%s" % (pod, c["name"])), "image": image,
+          "imageID": image.split(":")[0] + "@" + sha256("img/" + image), "lastState": {},
+          "name": c["name"], "ready": True, "restartCount": 0, "started": True, "state": {"running": {"startedAt": started}}}
+    if override:
+        st.update(override)
+    return st
+
+
+def pod_object(ns, pod, template_spec, labels, owner_kind, owner_name, created, started, statuses, node_name,
+               generate_name, phase="Running", annotations=None):
+    """A scheduled pod owned by `owner_kind/owner_name`; PODS records it for the metrics."""
+    all_ready = all(s["ready"] for s in statuses)
+    ip = next(POD_IPS)
+    node_index = NODES.index(node_name)
+    pod_spec = dict(template_spec)
+    pod_spec["enableServiceLinks"] = True
+    pod_spec["nodeName"] = node_name
+    pod_spec["preemptionPolicy"] = "PreemptLowerPriority"
+    pod_spec["priority"] = 0
+    pod_spec["tolerations"] = [
+        {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
+        {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}]
+    group = "" if owner_kind == "Node" else ("batch" if owner_kind == "Job" else "apps")
+    ready_reason = {"reason": "PodCompleted"} if phase in ("Succeeded", "Failed") else {}
+    pod_obj = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": meta("", "Pod", pod, ns, created, labels, annotations, None, None,
+                         [{"apiVersion": "batch/v1" if owner_kind == "Job" else "apps/v1", "blockOwnerDeletion": True, "controller": True,
+                           "kind": owner_kind, "name": owner_name, "uid": uid(group, owner_kind, ns, owner_name)}],
+                         {"generateName": generate_name}),
+        "spec": pod_spec,
+        "status": {
+            "conditions": [
+                {"lastProbeTime": None, "lastTransitionTime": started, "status": "False" if phase in ("Succeeded", "Failed") else "True",
+                 "type": "PodReadyToStartContainers"},
+                dict({"lastProbeTime": None, "lastTransitionTime": started, "status": "True", "type": "Initialized"}, **ready_reason),
+                dict({"lastProbeTime": None, "lastTransitionTime": started, "status": "True" if all_ready else "False", "type": "Ready"}, **ready_reason),
+                dict({"lastProbeTime": None, "lastTransitionTime": started, "status": "True" if all_ready else "False", "type": "ContainersReady"}, **ready_reason),
+                {"lastProbeTime": None, "lastTransitionTime": started, "status": "True", "type": "PodScheduled"},
+            ],
+            "containerStatuses": statuses,
+            "hostIP": "10.0.%d.1%d" % (node_index, node_index),
+            "phase": phase,
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "qosClass": "Burstable",
+            "startTime": started,
+        },
+    }
+    PODS.append((ns, pod, [s["name"] for s in statuses], all_ready and phase == "Running"))
+    return pod_obj
+
+
+def workload(ns, name, containers, replicas=1, labels=None, created=days(30), node=1, pod_status=None,
+             kind="Deployment", pod_names=None, restarts=None, init_containers=None, sa=None, pod_annotations=None):
+    """A Deployment, StatefulSet or DaemonSet and its pods; returns objects."""
+    lbl = labels or {"app": name}
+    selector = dict(lbl)
+    group = "apps"
+    h = rs_hash(ns + name)
+    if kind == "DaemonSet":
+        replicas = len(NODES)
+    ready_n = replicas if pod_status is None else 0
+    template_spec = pod_template_spec(containers, sa or name, init_containers)
+    template_meta = {"labels": lbl}
+    if pod_annotations:
+        template_meta["annotations"] = pod_annotations
     workload_meta = meta(group, kind, name, ns, created, dict(lbl),
                          {"deployment.kubernetes.io/revision": "3"} if kind == "Deployment" else None, 3)
     status = {"availableReplicas": ready_n, "observedGeneration": 3, "readyReplicas": ready_n, "replicas": replicas, "updatedReplicas": replicas}
@@ -1492,73 +1564,47 @@ def workload(ns, name, containers, replicas=1, labels=None, created=days(30), no
             status["unavailableReplicas"] = replicas
         spec = {"progressDeadlineSeconds": 600, "replicas": replicas, "revisionHistoryLimit": 10,
                 "selector": {"matchLabels": selector}, "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}, "type": "RollingUpdate"},
-                "template": {"metadata": {"labels": lbl}, "spec": template_spec}}
+                "template": {"metadata": template_meta, "spec": template_spec}}
+    elif kind == "DaemonSet":
+        status = {"currentNumberScheduled": replicas, "desiredNumberScheduled": replicas, "numberAvailable": ready_n, "numberMisscheduled": 0,
+                  "numberReady": ready_n, "observedGeneration": 3, "updatedNumberScheduled": replicas}
+        spec = {"revisionHistoryLimit": 10, "selector": {"matchLabels": selector}, "template": {"metadata": template_meta, "spec": template_spec},
+                "updateStrategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}, "type": "RollingUpdate"}}
     else:
         status = {"availableReplicas": ready_n, "collisionCount": 0, "currentReplicas": replicas, "currentRevision": "%s-%s" % (name, h),
                   "observedGeneration": 3, "readyReplicas": ready_n, "replicas": replicas, "updateRevision": "%s-%s" % (name, h), "updatedReplicas": replicas}
         spec = {"podManagementPolicy": "OrderedReady", "replicas": replicas, "selector": {"matchLabels": selector},
-                "serviceName": name.replace("-master", "-headless"), "template": {"metadata": {"labels": lbl}, "spec": template_spec},
+                "serviceName": name.replace("-master", "-headless"), "template": {"metadata": template_meta, "spec": template_spec},
                 "updateStrategy": {"type": "RollingUpdate"}}
     objs = [{"apiVersion": "apps/v1", "kind": kind, "metadata": workload_meta, "spec": spec, "status": status}]
     owner_kind, owner_name = ("ReplicaSet", "%s-%s" % (name, h)) if kind == "Deployment" else (kind, name)
-    names = pod_names or ["%s-%s-%s" % (name, h, pod_suffix(ns + name + str(i))) for i in range(replicas)]
+    if kind == "DaemonSet":
+        names = pod_names or ["%s-%s" % (name, pod_suffix(ns + name + str(i))) for i in range(replicas)]
+    else:
+        names = pod_names or ["%s-%s-%s" % (name, h, pod_suffix(ns + name + str(i))) for i in range(replicas)]
     for i, pod in enumerate(names):
-        started = at(days(4) if kind == "Deployment" else 40, i * 7)
+        started = at(days(4) if kind in ("Deployment", "DaemonSet") else 40, i * 7)
         statuses = []
-        for ci, c in enumerate(containers):
-            cid = "containerd://" + hexdigest("cid/%s/%s" % (pod, c["name"]))
-            image = c["image"]
-            st = {"containerID": cid, "image": image, "imageID": image.split(":")[0] + "@" + sha256("img/" + image), "lastState": {},
-                  "name": c["name"], "ready": True, "restartCount": 0, "started": True, "state": {"running": {"startedAt": started}}}
-            if pod_status and c["name"] in pod_status:
-                st.update(pod_status[c["name"]])
+        for c in containers:
+            st = container_status(pod, c, started, (pod_status or {}).get(c["name"]))
             if restarts and c["name"] in restarts:
                 st["restartCount"] = restarts[c["name"]]
             statuses.append(st)
-        all_ready = all(s["ready"] for s in statuses)
         pod_labels = dict(lbl)
         if kind == "Deployment":
             pod_labels["pod-template-hash"] = h
+        elif kind == "DaemonSet":
+            pod_labels["controller-revision-hash"] = h
+            pod_labels["pod-template-generation"] = "3"
         else:
             pod_labels["apps.kubernetes.io/pod-index"] = str(i)
             pod_labels["controller-revision-hash"] = "%s-%s" % (name, h)
             pod_labels["statefulset.kubernetes.io/pod-name"] = pod
-        ip = next(POD_IPS)
-        node_name = NODES[1 + (node + i) % 2]
-        pod_spec = dict(template_spec)
-        pod_spec["enableServiceLinks"] = True
-        pod_spec["nodeName"] = node_name
-        pod_spec["preemptionPolicy"] = "PreemptLowerPriority"
-        pod_spec["priority"] = 0
-        pod_spec["tolerations"] = [
-            {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
-            {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}]
-        pod_obj = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": meta("", "Pod", pod, ns, days(4) if kind == "Deployment" else 45, pod_labels, None, None, None,
-                             [{"apiVersion": "apps/v1", "blockOwnerDeletion": True, "controller": True, "kind": owner_kind, "name": owner_name,
-                               "uid": uid("apps", owner_kind, ns, owner_name)}],
-                             {"generateName": owner_name + "-" if kind == "Deployment" else name + "-"}),
-            "spec": pod_spec,
-            "status": {
-                "conditions": [
-                    {"lastProbeTime": None, "lastTransitionTime": started, "status": "True", "type": "PodReadyToStartContainers"},
-                    {"lastProbeTime": None, "lastTransitionTime": started, "status": "True", "type": "Initialized"},
-                    {"lastProbeTime": None, "lastTransitionTime": started, "status": "True" if all_ready else "False", "type": "Ready"},
-                    {"lastProbeTime": None, "lastTransitionTime": started, "status": "True" if all_ready else "False", "type": "ContainersReady"},
-                    {"lastProbeTime": None, "lastTransitionTime": started, "status": "True", "type": "PodScheduled"},
-                ],
-                "containerStatuses": statuses,
-                "hostIP": "10.0.%d.1%d" % (1 + (node + i) % 2, 1 + (node + i) % 2),
-                "phase": "Running",
-                "podIP": ip,
-                "podIPs": [{"ip": ip}],
-                "qosClass": "Burstable",
-                "startTime": started,
-            },
-        }
-        objs.append(pod_obj)
-        PODS.append((ns, pod, [c["name"] for c in containers], all_ready))
+        node_name = NODES[i] if kind == "DaemonSet" else NODES[1 + (node + i) % 2]
+        generate_name = owner_name + "-" if kind == "Deployment" else name + "-"
+        objs.append(pod_object(ns, pod, template_spec, pod_labels, owner_kind, owner_name,
+                               days(4) if kind in ("Deployment", "DaemonSet") else 45, started, statuses, node_name,
+                               generate_name, annotations=pod_annotations))
     return objs
 
 
@@ -1667,6 +1713,118 @@ def apps_workloads():
     add("workloads.yaml", *objs)
     return {"podinfo": [o["metadata"]["name"] for o in p[1:]], "frontend": f[1]["metadata"]["name"],
             "ksm": k[1]["metadata"]["name"], "cert-manager": cm[1]["metadata"]["name"]}
+
+
+def job(ns, name, containers, started_ago, seconds, failed=False, owner=None, labels=None, backoff_limit=6):
+    """A Job that ran one pod to completion (or failure) `started_ago` minutes ago; returns [job, pod]."""
+    job_uid = uid("batch", "Job", ns, name)
+    selector = {"batch.kubernetes.io/controller-uid": job_uid}
+    pod_labels = {"batch.kubernetes.io/controller-uid": job_uid, "batch.kubernetes.io/job-name": name,
+                  "controller-uid": job_uid, "job-name": name}
+    template_spec = pod_template_spec(containers, "default", restart_policy="Never")
+    template_spec.pop("securityContext")
+    start, finish = at(started_ago), at(started_ago, -seconds)
+    if failed:
+        conditions = [
+            {"lastProbeTime": finish, "lastTransitionTime": finish, "message": "Job has reached the specified backoff limit",
+             "reason": "BackoffLimitExceeded", "status": "True", "type": "FailureTarget"},
+            {"lastProbeTime": finish, "lastTransitionTime": finish, "message": "Job has reached the specified backoff limit",
+             "reason": "BackoffLimitExceeded", "status": "True", "type": "Failed"}]
+        status = {"conditions": conditions, "failed": 1, "ready": 0, "startTime": start, "terminating": 0, "uncountedTerminatedPods": {}}
+    else:
+        conditions = [
+            {"lastProbeTime": finish, "lastTransitionTime": finish, "message": "Reached expected number of succeeded pods",
+             "reason": "CompletionsReached", "status": "True", "type": "SuccessCriteriaMet"},
+            {"lastProbeTime": finish, "lastTransitionTime": finish, "message": "Reached expected number of succeeded pods",
+             "reason": "CompletionsReached", "status": "True", "type": "Complete"}]
+        status = {"completionTime": finish, "conditions": conditions, "ready": 0, "startTime": start, "succeeded": 1,
+                  "terminating": 0, "uncountedTerminatedPods": {}}
+    job_labels = dict(pod_labels)
+    job_labels.update(labels or {})
+    spec = {"backoffLimit": backoff_limit, "completionMode": "NonIndexed", "completions": 1, "manualSelector": False,
+            "parallelism": 1, "podReplacementPolicy": "TerminatingOrFailed", "selector": {"matchLabels": selector},
+            "suspend": False, "template": {"metadata": {"labels": dict(pod_labels)}, "spec": template_spec}}
+    owner_refs = None
+    if owner:
+        owner_refs = [{"apiVersion": "batch/v1", "blockOwnerDeletion": True, "controller": True, "kind": "CronJob",
+                       "name": owner, "uid": uid("batch", "CronJob", ns, owner)}]
+    job_obj = {"apiVersion": "batch/v1", "kind": "Job",
+               "metadata": meta("batch", "Job", name, ns, started_ago, job_labels, None, 1, None, owner_refs),
+               "spec": spec, "status": status}
+    pod = "%s-%s" % (name, pod_suffix("job/" + ns + name))
+    exit_code = 1 if failed else 0
+    statuses = [container_status(pod, c, start, {
+        "ready": False, "started": False,
+        "state": {"terminated": {"containerID": "containerd://" + hexdigest("cid/%s/%s" % (pod, c["name"])), "exitCode": exit_code,
+                                 "finishedAt": finish, "reason": "Error" if failed else "Completed", "startedAt": start}}})
+                for c in containers]
+    pod_obj = pod_object(ns, pod, template_spec, pod_labels, "Job", name, started_ago, start, statuses, NODES[1 + started_ago % 2],
+                         name + "-", phase="Failed" if failed else "Succeeded")
+    return [job_obj, pod_obj]
+
+
+def batch_and_daemon_workloads():
+    """A DaemonSet, a Job, a CronJob with two runs (the latest failed) and a two-container pod with a
+    default-container annotation, with their pods and logs: what get_kubernetes_logs resolves."""
+    objs = []
+    # Two containers, the default one named by the annotation kubectl honours.
+    api = workload("apps", "api", [{"name": "api", "image": "ghcr.io/acme-corp/webapp-api:2.11.0", "port": 8080},
+                                   {"name": "oauth2-proxy", "image": "quay.io/oauth2-proxy/oauth2-proxy:v7.12.0", "port": 4180, "port_name": "proxy"}],
+                   labels={"app.kubernetes.io/name": "api"}, created=days(12),
+                   pod_annotations={"kubectl.kubernetes.io/default-container": "api"})
+    objs.extend(api)
+    api_pod = api[1]["metadata"]["name"]
+    for m in range(12, 0, -3):
+        log("apps", api_pod, "api", m, 0, json.dumps({"time": at_milli(m), "level": "INFO", "msg": "GET /v1/orders", "status": 200,
+                                                     "duration_ms": 9 + m}, separators=(",", ":")))
+        log("apps", api_pod, "oauth2-proxy", m, 1, '10.244.1.1:%d - - [%s] api.acme.example GET - "/oauth2/auth" HTTP/1.1 "kube-probe/1.33" 202 0 0.001'
+            % (42000 + m, (NOW - dt.timedelta(minutes=m, seconds=1)).strftime("%Y/%m/%d %H:%M:%S")))
+    log("apps", api_pod, "api", 2, 30, json.dumps({"time": at_milli(2, 30), "level": "ERROR", "msg": "payment provider timeout",
+                                                  "order": "A-1042", "error": "context deadline exceeded"}, separators=(",", ":")))
+    # A DaemonSet: one pod per node.
+    ne = workload("monitoring", "node-exporter", [{"name": "node-exporter", "image": "quay.io/prometheus/node-exporter:v1.10.2", "port": 9100,
+                                                   "port_name": "metrics", "args": ["--path.rootfs=/host/root", "--web.listen-address=[$(HOST_IP)]:9100"]}],
+                  labels={"app.kubernetes.io/name": "node-exporter"}, kind="DaemonSet", created=days(35))
+    ne[0]["metadata"]["labels"].update(FLUX_LABELS)
+    ne[0]["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] = "monitoring-controllers"
+    objs.extend(ne)
+    for i, o in enumerate(ne[1:]):
+        pod = o["metadata"]["name"]
+        log("monitoring", pod, "node-exporter", days(4), -i, 'ts=%s caller=node_exporter.go:193 level=info msg="Starting node_exporter" version="(version=1.10.2)"' % at_milli(days(4), -i))
+        log("monitoring", pod, "node-exporter", days(4), -i - 1, 'ts=%s caller=tls_config.go:347 level=info msg="Listening on" address=[10.0.%d.1%d]:9100' % (at_milli(days(4), -i - 1), i, i))
+        if i == 2:
+            log("monitoring", pod, "node-exporter", 17, 0, 'ts=%s caller=collector.go:169 level=error msg="collector failed" name=hwmon duration_seconds=0.002 err="open /host/sys/class/hwmon/hwmon3/temp1_input: no such device"' % at_milli(17))
+    # A Job run once by hand.
+    migrate = job("apps", "db-migrate", [{"name": "migrate", "image": "ghcr.io/acme-corp/webapp-tools:1.4.0", "args": ["migrate", "--to=latest"]}],
+                  started_ago=days(2), seconds=41, labels={"app.kubernetes.io/name": "db-migrate"})
+    objs.extend(migrate)
+    mpod = migrate[1]["metadata"]["name"]
+    log("apps", mpod, "migrate", days(2), -2, "connecting to postgres://orders-db.apps.svc:5432/orders")
+    log("apps", mpod, "migrate", days(2), -30, "applied 20261119_add_order_index (28.4s)")
+    log("apps", mpod, "migrate", days(2), -40, "migrations: 43 applied, 0 pending")
+    # A CronJob: the 04:00 run succeeded, the 05:00 run failed (the newest Job is the one to read).
+    backup_containers = [{"name": "backup", "image": "ghcr.io/acme-corp/pg-backup:0.9.1", "args": ["--bucket=s3://acme-backups/orders"]}]
+    template = {"metadata": {}, "spec": {"backoffLimit": 0, "template": {"metadata": {}, "spec": pod_template_spec(backup_containers, "default", restart_policy="Never")}}}
+    template["spec"]["template"]["spec"].pop("securityContext")
+    runs = []
+    for minutes_ago, failed in ((90, False), (30, True)):
+        scheduled = NOW - dt.timedelta(minutes=minutes_ago)
+        runs.append(job("apps", "backup-%d" % (int(scheduled.timestamp()) // 60), backup_containers, minutes_ago,
+                        seconds=12 if failed else 95, failed=failed, owner="backup", backoff_limit=0))
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": meta("batch", "CronJob", "backup", "apps", days(20), {"app.kubernetes.io/name": "backup"}, None, 1),
+            "spec": {"concurrencyPolicy": "Forbid", "failedJobsHistoryLimit": 1, "jobTemplate": template, "schedule": "0 * * * *",
+                     "successfulJobsHistoryLimit": 3, "suspend": False},
+            "status": {"lastScheduleTime": at(30), "lastSuccessfulTime": at(90, -95)}}
+    objs.append(cron)
+    for run in runs:
+        objs.extend(run)
+    ok_pod, failed_pod = runs[0][1]["metadata"]["name"], runs[1][1]["metadata"]["name"]
+    log("apps", ok_pod, "backup", 90, -1, "pg_dump: dumping database orders (schema public)")
+    log("apps", ok_pod, "backup", 90, -94, "upload complete: s3://acme-backups/orders/%s.sql.gz (412 MiB)" % (NOW - dt.timedelta(minutes=90)).strftime("%Y%m%dT%H%M"))
+    log("apps", failed_pod, "backup", 30, -1, "pg_dump: dumping database orders (schema public)")
+    log("apps", failed_pod, "backup", 30, -11, 'pg_dump: error: connection to server at "orders-db.apps.svc" (10.96.41.7), port 5432 failed: FATAL:  password authentication failed for user "backup"')
+    add("workloads.yaml", *objs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2058,6 +2216,7 @@ def main():
     flux_operator()
     controllers()
     names = apps_workloads()
+    batch_and_daemon_workloads()
     secrets_and_configmaps()
     events(names)
     controller_logs(names)
@@ -2073,7 +2232,7 @@ def main():
         "image-automation.yaml": "Flux image automation: ImageRepository, ImagePolicy, ImageUpdateAutomation.",
         "flux-operator.yaml": "Flux Operator: FluxInstance, FluxReport, ResourceSets, ResourceSetInputProviders; source-watcher ArtifactGenerators.",
         "flux-controllers.yaml": "The Flux controllers and the operator: Deployments, Pods, ServiceAccounts, Services in flux-system.",
-        "workloads.yaml": "Application workloads: Deployments, a StatefulSet, their Pods and Services.",
+        "workloads.yaml": "Application workloads: Deployments, a StatefulSet, a DaemonSet, a Job, a CronJob with its Jobs, their Pods and Services.",
         "secrets.yaml": "Secrets (some applied with kubectl, so their last-applied annotation holds the secret data).",
         "configmaps.yaml": "ConfigMaps.",
         "events.yaml": "core/v1 Events: Flux reconciliation noise and failures, kubelet and scheduler series.",

@@ -1,0 +1,241 @@
+//! `get_kubeconfig_contexts`: the contexts of the merged kubeconfig, read again on every call,
+//! with the one this session's calls go to. Never a credential: no users, tokens or certificates.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{Args, Ctx, Tool, ToolError};
+use crate::kube::config::Kubeconfig;
+
+pub const TOOL: Tool = Tool {
+    name: "get_kubeconfig_contexts",
+    title: "List kubeconfig contexts",
+    description: "Lists the Kubernetes contexts of the kubeconfig (all KUBECONFIG files merged, \
+        like kubectl): name, cluster, namespace and API server, and which one is current for this \
+        session. Use a context name as the context argument of any cluster tool to query that \
+        cluster for one call, or switch the session with set_kubeconfig_context.",
+    input_schema,
+    read_only: true,
+    in_cluster: false,
+    open_world: false,
+    call,
+};
+
+fn input_schema() -> Value {
+    json!({"type": "object", "properties": {}, "required": [], "additionalProperties": false})
+}
+
+/// The context later calls of this session go to, and what chose it.
+pub(super) struct Current {
+    pub name: String,
+    pub chosen_by: &'static str,
+}
+
+/// The session's choice (`set_kubeconfig_context`), else `--kube-context`, else the
+/// kubeconfig's `current-context`: the order `Ctx::cluster` applies to a call without a
+/// `context` argument.
+pub(super) fn current(ctx: &Ctx, kc: &Kubeconfig) -> Option<Current> {
+    let session = ctx
+        .session
+        .context
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if let Some(name) = session {
+        return Some(Current {
+            name,
+            chosen_by: "set_kubeconfig_context in this session",
+        });
+    }
+    let flag = kc.overrides().context.as_deref().filter(|c| !c.is_empty());
+    let (name, chosen_by) = match flag {
+        Some(name) => (name, "the server's --kube-context flag"),
+        None => (kc.current_context()?, "current-context of the kubeconfig"),
+    };
+    Some(Current {
+        name: name.to_string(),
+        chosen_by,
+    })
+}
+
+/// `https://user:pass@host:6443/x` → `https://host:6443/x`: a server URL may carry basic-auth
+/// credentials, and those never reach the agent.
+pub(super) fn server_without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    format!("{scheme}://{host}{path}")
+}
+
+#[derive(Serialize)]
+struct Listing {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_from: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    kubeconfig: Vec<String>,
+    contexts: Vec<Entry>,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    name: String,
+    cluster: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    // The server URL is shown although upstream leaves it out. It is not a secret (userinfo
+    // is stripped), the agent already sees it in every connection error, and it is often the
+    // only thing that tells two clusters apart (`kind-dev` vs an EKS ARN, two contexts on one
+    // cluster with different users). Users, tokens and certificates are never listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<String>,
+    /// Why the context cannot be used (missing cluster, unreadable certificate file, ...):
+    /// found before the agent tries it. The kubeconfig errors name files and fields only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    current: bool,
+}
+
+fn call(ctx: &Ctx, _args: &Args) -> Result<String, ToolError> {
+    // Read the files again: a context added with `kubectl config` or a cloud CLI since the
+    // server started shows up without a restart.
+    let kc = ctx.clusters.reload()?;
+    let current = current(ctx, &kc);
+    let infos = kc.contexts();
+    let contexts: Vec<Entry> = infos
+        .iter()
+        .map(|info| {
+            let (server, problem) = match kc.resolve(Some(&info.name)) {
+                Ok(conn) => (Some(server_without_userinfo(&conn.server)), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            Entry {
+                name: info.name.clone(),
+                cluster: info.cluster.clone(),
+                namespace: info.namespace.clone(),
+                server,
+                problem,
+                current: current.as_ref().is_some_and(|c| c.name == info.name),
+            }
+        })
+        .collect();
+    let note = match &current {
+        None if infos.is_empty() => Some("the kubeconfig defines no contexts".to_string()),
+        None => Some(
+            "no context is current: pass the context argument to cluster tools or call \
+             set_kubeconfig_context"
+                .to_string(),
+        ),
+        Some(c) if !infos.iter().any(|i| i.name == c.name) => Some(format!(
+            "the current context {:?} is not defined in the kubeconfig: cluster calls without a \
+             context argument will fail; pick one below with set_kubeconfig_context",
+            c.name
+        )),
+        Some(_) => None,
+    };
+    let listing = Listing {
+        current_from: current.as_ref().map(|c| c.chosen_by),
+        current: current.map(|c| c.name),
+        note,
+        kubeconfig: kc.files().iter().map(|p| p.display().to_string()).collect(),
+        contexts,
+    };
+    serde_norway::to_string(&listing)
+        .map_err(|e| ToolError::Failed(format!("cannot render the context list: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::config::Env;
+    use crate::tools::{Clusters, Session, Settings};
+    use serde_json::Map;
+    use std::path::{Path, PathBuf};
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fomcp-contexts-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    const CONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: dev\n\
+        clusters:\n- name: c1\n  cluster:\n    server: https://admin:hunter2@k8s.example.com:6443\n\
+        users:\n- name: u1\n  user:\n    token: tok-abcdef-123456\n\
+        contexts:\n- name: dev\n  context:\n    cluster: c1\n    user: u1\n    namespace: apps\n\
+        - name: broken\n  context:\n    cluster: gone\n    user: u1\n";
+
+    fn run(path: &Path, session: &Session, flag: Option<&str>) -> Result<String, ToolError> {
+        let mut settings = Settings::default();
+        settings.kube.kubeconfig = Some(path.to_path_buf());
+        settings.kube.context = flag.map(str::to_string);
+        let clusters = Clusters::new(&settings, Env::default());
+        let ctx = Ctx {
+            settings: &settings,
+            session,
+            clusters: &clusters,
+        };
+        (TOOL.call)(&ctx, &Args(&Map::new()))
+    }
+
+    #[test]
+    fn lists_contexts_with_servers_and_problems_but_no_credentials() {
+        let dir = scratch("list");
+        let path = dir.join("config");
+        std::fs::write(&path, CONFIG).expect("write");
+        let out = run(&path, &Session::default(), None).expect("list");
+        let expected = format!(
+            "current: dev\ncurrent_from: current-context of the kubeconfig\nkubeconfig:\n- {}\n\
+             contexts:\n- name: broken\n  cluster: gone\n  problem: context \"broken\" in {} \
+             refers to cluster \"gone\", which no kubeconfig file defines\n\
+             - name: dev\n  cluster: c1\n  namespace: apps\n  server: https://k8s.example.com:6443\n  current: true\n",
+            path.display(),
+            path.display()
+        );
+        assert_eq!(out, expected);
+        assert!(!out.contains("hunter2") && !out.contains("tok-abcdef"));
+    }
+
+    #[test]
+    fn the_session_choice_wins_over_the_flag_and_the_file() {
+        let dir = scratch("session");
+        let path = dir.join("config");
+        std::fs::write(&path, CONFIG).expect("write");
+        let out = run(&path, &Session::default(), Some("broken")).expect("flag");
+        assert!(
+            out.starts_with("current: broken\ncurrent_from: the server's --kube-context flag\n"),
+            "{out}"
+        );
+        let session = Session::default();
+        *session.context.lock().expect("lock") = Some("dev".into());
+        let out = run(&path, &session, Some("broken")).expect("session");
+        assert!(
+            out.starts_with("current: dev\ncurrent_from: set_kubeconfig_context in this session\n"),
+            "{out}"
+        );
+        *session.context.lock().expect("lock") = Some("removed".into());
+        let out = run(&path, &session, None).expect("stale");
+        let parsed: Value = serde_norway::from_str(&out).expect("YAML");
+        let note = parsed["note"].as_str().unwrap_or_default();
+        assert!(
+            note.starts_with("the current context \"removed\" is not defined"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn userinfo_is_stripped_from_servers() {
+        assert_eq!(
+            server_without_userinfo("https://a:b@h:6443/p"),
+            "https://h:6443/p"
+        );
+        assert_eq!(server_without_userinfo("https://h"), "https://h");
+        assert_eq!(server_without_userinfo("h:1"), "h:1");
+    }
+}

@@ -1,0 +1,977 @@
+//! `get_kubernetes_logs`: the tail of a container's log, for a pod or for a workload
+//! (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, the latest Job of a CronJob) whose
+//! pods are picked like `kubectl logs deploy/NAME` does, so the agent needs one call, not three.
+
+use std::cmp::Reverse;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::cluster::{Cluster, context_property};
+use super::{Args, Ctx, Tool, ToolError};
+use crate::kube::Error;
+use crate::kube::client::LogOptions;
+use crate::kube::discovery::{Resource, close_matches};
+use crate::kube::list::ListOptions;
+
+pub const TOOL: Tool = Tool {
+    name: "get_kubernetes_logs",
+    title: "Get container logs",
+    description: "Gets the last lines of a container's log. pod_name is a pod, or a workload \
+        as deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME, job/NAME or \
+        cronjob/NAME (its latest Job); a plain name that is no pod but a Deployment, StatefulSet, \
+        DaemonSet or Job works too. For a workload, up to 3 of its pods are shown, running and \
+        newest first. container_name may be omitted when the pod has one container or names a \
+        default one. Capped at 256 KiB.",
+    input_schema,
+    read_only: true,
+    in_cluster: true,
+    open_world: true,
+    call,
+};
+
+fn input_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "pod_name": {
+                "type": "string",
+                "description": "The pod, or a workload as deployment/NAME, statefulset/NAME, \
+                    daemonset/NAME, replicaset/NAME, job/NAME or cronjob/NAME."
+            },
+            "container_name": {
+                "type": "string",
+                "description": "The container; optional when the pod has one container or a \
+                    kubectl.kubernetes.io/default-container annotation."
+            },
+            "pod_namespace": {
+                "type": "string",
+                "description": "The namespace of the pod or workload."
+            },
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "default": DEFAULT_LINES,
+                "description": "How many of the last log lines to return, per pod."
+            },
+            "previous": {
+                "type": "boolean",
+                "default": false,
+                "description": "The log of the previous, terminated instance of the container \
+                    (after a crash or restart)."
+            },
+            "context": context_property()
+        },
+        "required": ["pod_name", "pod_namespace"],
+        "additionalProperties": false
+    })
+}
+
+const DEFAULT_LINES: u64 = 100;
+/// The most log text one call returns (upstream's cap, shared by the pods of a workload).
+const MAX_BYTES: u64 = 256 << 10;
+/// How many pods of a workload get their logs shown.
+const MAX_PODS: usize = 3;
+/// The annotation kubectl reads to pick a pod's container when none is named.
+const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
+/// Pod names listed in a "not shown" or "did you mean" line.
+const NAMES_LISTED: usize = 10;
+/// Objects read to find a workload's pods or close names: a bound for a DaemonSet on a
+/// thousand nodes or a crowded namespace, far above what the output names.
+const LIST_AT_MOST: usize = 500;
+
+fn pods() -> Resource {
+    Resource::new("v1", "Pod", "pods", true)
+}
+
+/// Up to [`LIST_AT_MOST`] objects, and whether there are more.
+fn list_some(
+    cluster: &Cluster,
+    resource: &Resource,
+    options: ListOptions,
+) -> Result<(Vec<Value>, bool), Error> {
+    let mut items = Vec::new();
+    let options = ListOptions {
+        limit: Some(LIST_AT_MOST),
+        ..options
+    };
+    let info = cluster.client.list(resource, &options, |item| {
+        items.push(item);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok((items, info.more))
+}
+
+/// `500 pods` or `more than 500 pods`.
+fn count(n: usize, more: bool, word: &str) -> String {
+    if more {
+        format!("more than {n} {word}s")
+    } else {
+        plural(n, word)
+    }
+}
+
+/// The workload kinds `pod_name` may name, with the prefixes kubectl accepts for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    ReplicaSet,
+    Job,
+    CronJob,
+}
+
+impl Workload {
+    const ALL: [Workload; 6] = [
+        Workload::Deployment,
+        Workload::StatefulSet,
+        Workload::DaemonSet,
+        Workload::ReplicaSet,
+        Workload::Job,
+        Workload::CronJob,
+    ];
+    /// Tried, in this order, for a plain name that is not a pod.
+    const BY_NAME: [Workload; 4] = [
+        Workload::Deployment,
+        Workload::StatefulSet,
+        Workload::DaemonSet,
+        Workload::Job,
+    ];
+
+    /// kubectl's resource forms: kind, plural and short name, any case.
+    fn from_prefix(prefix: &str) -> Option<Workload> {
+        let p = prefix.to_ascii_lowercase();
+        Workload::ALL.into_iter().find(|w| {
+            let r = w.resource();
+            p == r.singular || p == r.plural || w.short() == Some(p.as_str())
+        })
+    }
+
+    fn short(self) -> Option<&'static str> {
+        match self {
+            Workload::Deployment => Some("deploy"),
+            Workload::StatefulSet => Some("sts"),
+            Workload::DaemonSet => Some("ds"),
+            Workload::ReplicaSet => Some("rs"),
+            Workload::Job => None,
+            Workload::CronJob => Some("cj"),
+        }
+    }
+
+    fn resource(self) -> Resource {
+        match self {
+            Workload::Deployment => Resource::new("apps/v1", "Deployment", "deployments", true),
+            Workload::StatefulSet => Resource::new("apps/v1", "StatefulSet", "statefulsets", true),
+            Workload::DaemonSet => Resource::new("apps/v1", "DaemonSet", "daemonsets", true),
+            Workload::ReplicaSet => Resource::new("apps/v1", "ReplicaSet", "replicasets", true),
+            Workload::Job => Resource::new("batch/v1", "Job", "jobs", true),
+            Workload::CronJob => Resource::new("batch/v1", "CronJob", "cronjobs", true),
+        }
+    }
+}
+
+/// What `pod_name` asks for.
+enum Target<'a> {
+    Pod(&'a str),
+    Workload(Workload, &'a str),
+}
+
+fn parse_target(pod_name: &str) -> Result<Target<'_>, ToolError> {
+    let Some((prefix, name)) = pod_name.split_once('/') else {
+        return Ok(Target::Pod(pod_name));
+    };
+    let name = name.trim();
+    if name.is_empty() || name.contains('/') {
+        return Err(ToolError::InvalidArgument(format!(
+            "pod_name {pod_name:?} is not a pod name or KIND/NAME"
+        )));
+    }
+    if ["pod", "pods", "po"].contains(&prefix.to_ascii_lowercase().as_str()) {
+        return Ok(Target::Pod(name));
+    }
+    match Workload::from_prefix(prefix) {
+        Some(w) => Ok(Target::Workload(w, name)),
+        None => Err(ToolError::InvalidArgument(format!(
+            "pod_name {pod_name:?}: {prefix:?} is not a workload kind; use a pod name or \
+             deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME, job/NAME or \
+             cronjob/NAME"
+        ))),
+    }
+}
+
+/// The options every pod's log is read with.
+struct Wanted<'a> {
+    container: Option<&'a str>,
+    lines: u64,
+    previous: bool,
+}
+
+fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
+    let pod_name = args.str("pod_name")?;
+    let namespace = args.str("pod_namespace")?;
+    let wanted = Wanted {
+        container: args.opt_str("container_name")?,
+        // 0 is "the default" to several clients; the API would answer no lines at all.
+        lines: match args.opt_u64("limit")? {
+            None | Some(0) => DEFAULT_LINES,
+            Some(n) => n,
+        },
+        previous: args.opt_bool("previous")?.unwrap_or(false),
+    };
+    let target = parse_target(pod_name)?;
+    let cluster = ctx.cluster(args)?;
+    match target {
+        Target::Pod(name) => match cluster.client.get(&pods(), namespace, name) {
+            Ok(pod) => {
+                let mut out = String::new();
+                pod_section(&cluster, &pod, &wanted, MAX_BYTES, &mut out)?;
+                Ok(out)
+            }
+            Err(e) if e.is_not_found() => {
+                let Some((kind, object)) = workload_named(&cluster, namespace, name) else {
+                    let mut message = not_found(&cluster, &pods(), namespace, name);
+                    message.push_str(
+                        "; no Deployment, StatefulSet, DaemonSet or Job has that name either",
+                    );
+                    return Err(ToolError::Failed(message));
+                };
+                let note = format!(
+                    "No pod is named {name}; {} {name} is used instead.\n",
+                    kind.resource().kind
+                );
+                workload_logs(&cluster, namespace, kind, &object, &wanted).map(|s| note + &s)
+            }
+            Err(e) => Err(cluster.error(e)),
+        },
+        Target::Workload(kind, name) => {
+            let object = match cluster.client.get(&kind.resource(), namespace, name) {
+                Ok(o) => o,
+                Err(e) if e.is_not_found() => {
+                    return Err(ToolError::Failed(not_found(
+                        &cluster,
+                        &kind.resource(),
+                        namespace,
+                        name,
+                    )));
+                }
+                Err(e) => return Err(cluster.error(e)),
+            };
+            workload_logs(&cluster, namespace, kind, &object, &wanted)
+        }
+    }
+}
+
+/// The first workload named `name` (a plain `pod_name` that is no pod). Refusals and other
+/// errors count as "not this kind": the answer is then the pod-not-found message.
+fn workload_named(cluster: &Cluster, namespace: &str, name: &str) -> Option<(Workload, Value)> {
+    Workload::BY_NAME.into_iter().find_map(|kind| {
+        cluster
+            .client
+            .get(&kind.resource(), namespace, name)
+            .ok()
+            .map(|object| (kind, object))
+    })
+}
+
+/// `pod "x" not found in namespace "apps"; did you mean a or b? (12 pods in the namespace)`.
+/// Lists the namespace's objects of that kind for close names; if even that fails, says only
+/// what was not found.
+pub(super) fn not_found(
+    cluster: &Cluster,
+    resource: &Resource,
+    namespace: &str,
+    name: &str,
+) -> String {
+    let label = resource.kind.to_ascii_lowercase();
+    let mut out = format!(
+        "context {}: {label} {name:?} not found in namespace {namespace:?}",
+        cluster.context()
+    );
+    let options = ListOptions {
+        namespace: Some(namespace.to_string()),
+        ..ListOptions::default()
+    };
+    let Ok((objects, more)) = list_some(cluster, resource, options) else {
+        return out;
+    };
+    let names: Vec<&str> = objects
+        .iter()
+        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+        .collect();
+    if names.is_empty() {
+        let _ = write!(
+            out,
+            " (the namespace has no {}: check the namespace name)",
+            resource.plural
+        );
+        return out;
+    }
+    let mut close = close_matches(name, names.iter().copied(), 3);
+    // Pods of one workload differ only in their generated suffix (`web-5d4f8-x2k9p`): offer
+    // the pods that share the name up to its last dash.
+    if let Some(cut) = name.rfind('-').filter(|&i| i >= 3) {
+        let stem = &name[..=cut];
+        for n in names.iter().filter(|n| n.starts_with(stem)) {
+            if !close.contains(n) && close.len() < 5 {
+                close.push(n);
+            }
+        }
+    }
+    if !close.is_empty() {
+        let _ = write!(out, "; did you mean {}?", close.join(" or "));
+    } else if names.len() <= NAMES_LISTED {
+        let _ = write!(out, "; {} there: {}", resource.plural, names.join(", "));
+        return out;
+    }
+    let word = resource.singular.as_str();
+    let _ = write!(
+        out,
+        " ({} in the namespace)",
+        count(names.len(), more, word)
+    );
+    out
+}
+
+/// The logs of a workload's pods: up to [`MAX_PODS`] of those its selector matches, running
+/// ones first, newest first (kubectl picks one pod the same way; we show a few, since the
+/// failing replica is not always the newest).
+fn workload_logs(
+    cluster: &Cluster,
+    namespace: &str,
+    kind: Workload,
+    object: &Value,
+    wanted: &Wanted,
+) -> Result<String, ToolError> {
+    let name = text(object, "/metadata/name");
+    let label = format!("{}/{name}", kind.resource().singular);
+    let mut out = String::new();
+    let job;
+    let owner = if kind == Workload::CronJob {
+        job = latest_job(cluster, namespace, object)?;
+        let _ = writeln!(
+            out,
+            "{label}: latest Job {} (created {}{}).",
+            text(&job, "/metadata/name"),
+            text(&job, "/metadata/creationTimestamp"),
+            job_outcome(&job)
+        );
+        &job
+    } else {
+        object
+    };
+    let owner_label = if kind == Workload::CronJob {
+        format!("job/{}", text(owner, "/metadata/name"))
+    } else {
+        label
+    };
+    let selector = owner
+        .pointer("/spec/selector")
+        .and_then(label_selector)
+        .ok_or_else(|| {
+            ToolError::Failed(format!(
+                "context {}: {owner_label} has no pod selector, so its pods cannot be found",
+                cluster.context()
+            ))
+        })?;
+    let options = ListOptions {
+        namespace: Some(namespace.to_string()),
+        label_selector: Some(selector.clone()),
+        ..ListOptions::default()
+    };
+    let (mut pods, more) = list_some(cluster, &pods(), options).map_err(|e| cluster.error(e))?;
+    if pods.is_empty() {
+        return Err(ToolError::Failed(format!(
+            "context {}: {owner_label} in namespace {namespace} has no pods (selector \
+             {selector}){}",
+            cluster.context(),
+            replicas_note(owner)
+        )));
+    }
+    pods.sort_by(|a, b| pod_order(a).cmp(&pod_order(b)));
+    let shown = pods.len().min(MAX_PODS);
+    let names = |ps: &[Value]| -> Vec<String> {
+        ps.iter()
+            .map(|p| text(p, "/metadata/name").to_string())
+            .collect()
+    };
+    let _ = write!(
+        out,
+        "{owner_label} in namespace {namespace} selects {} (selector {selector}); ",
+        count(pods.len(), more, "pod")
+    );
+    if pods.len() == 1 && !more {
+        out.push_str("showing its logs.\n");
+    } else if shown == pods.len() {
+        let _ = writeln!(out, "showing logs of all, running and newest first.");
+    } else {
+        let rest = names(&pods[shown..]);
+        let listed: Vec<&str> = rest.iter().take(NAMES_LISTED).map(String::as_str).collect();
+        let more = if rest.len() > listed.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "showing logs of {shown}, running and newest first; not shown: {}{more}.",
+            listed.join(", ")
+        );
+    }
+    let budget = MAX_BYTES / shown as u64;
+    let mut failures = Vec::new();
+    for pod in &pods[..shown] {
+        if let Err(e) = pod_section(cluster, pod, wanted, budget, &mut out) {
+            // A wrong container name is wrong for every pod of the template: stop at once.
+            if matches!(e, ToolError::InvalidArgument(_)) {
+                return Err(e);
+            }
+            let _ = writeln!(
+                out,
+                "==> pod {namespace}/{} <==",
+                text(pod, "/metadata/name")
+            );
+            let _ = writeln!(out, "(no logs: {e})");
+            failures.push(e);
+        }
+    }
+    if failures.len() == shown {
+        // Nothing to show at all: the agent gets the reason as an error, not an empty log.
+        return Err(failures.remove(0));
+    }
+    Ok(out)
+}
+
+/// Running pods first, then the newest, then by name.
+fn pod_order(p: &Value) -> (bool, Reverse<&str>, &str) {
+    (
+        text(p, "/status/phase") != "Running",
+        Reverse(text(p, "/metadata/creationTimestamp")),
+        text(p, "/metadata/name"),
+    )
+}
+
+/// The newest Job a CronJob created (by owner reference, as `kubectl logs cronjob/x` would
+/// need to find it).
+fn latest_job(cluster: &Cluster, namespace: &str, cronjob: &Value) -> Result<Value, ToolError> {
+    let name = text(cronjob, "/metadata/name");
+    let uid = text(cronjob, "/metadata/uid");
+    let jobs = cluster
+        .client
+        .list_all(
+            &Workload::Job.resource(),
+            &ListOptions {
+                namespace: Some(namespace.to_string()),
+                ..ListOptions::default()
+            },
+        )
+        .map_err(|e| cluster.error(e))?;
+    let owned = |job: &&Value| {
+        job.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| {
+                refs.iter().any(|r| {
+                    text(r, "/kind") == "CronJob"
+                        && text(r, "/name") == name
+                        && (uid.is_empty() || text(r, "/uid") == uid)
+                })
+            })
+    };
+    jobs.iter()
+        .filter(owned)
+        .max_by_key(|j| {
+            (
+                text(j, "/metadata/creationTimestamp"),
+                text(j, "/metadata/name"),
+            )
+        })
+        .cloned()
+        .ok_or_else(|| {
+            let last = text(cronjob, "/status/lastScheduleTime");
+            let when = if last.is_empty() {
+                "it has never been scheduled".to_string()
+            } else {
+                format!("last scheduled {last}; its Jobs may have been cleaned up")
+            };
+            ToolError::Failed(format!(
+                "context {}: cronjob/{name} in namespace {namespace} has no Jobs ({when})",
+                cluster.context()
+            ))
+        })
+}
+
+/// `, failed: BackoffLimitExceeded` / `, complete` / `, running`, from a Job's conditions.
+fn job_outcome(job: &Value) -> String {
+    let conditions = job
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let holds = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| text(c, "/type") == t && text(c, "/status") == "True")
+    };
+    if let Some(c) = holds("Failed") {
+        let reason = text(c, "/reason");
+        return if reason.is_empty() {
+            ", failed".to_string()
+        } else {
+            format!(", failed: {reason}")
+        };
+    }
+    if holds("Complete").is_some() {
+        return ", complete".to_string();
+    }
+    ", running".to_string()
+}
+
+/// `; spec.replicas is 0` when a scaled-down workload explains why it has no pods.
+fn replicas_note(object: &Value) -> String {
+    match object.pointer("/spec/replicas").and_then(Value::as_u64) {
+        Some(0) => "; spec.replicas is 0".to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A `LabelSelector` (`matchLabels` and `matchExpressions`) as the query string the API takes;
+/// `None` when it selects nothing or everything.
+fn label_selector(selector: &Value) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in labels {
+            parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
+        }
+    }
+    for e in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = text(e, "/key");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|vs| vs.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let part = match text(e, "/operator") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => return None,
+        };
+        parts.push(part);
+    }
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// The container to read: the one named, else the only one, else the pod's default-container
+/// annotation (kubectl's rule); otherwise an error that lists them.
+fn pick_container<'a>(pod: &'a Value, wanted: Option<&'a str>) -> Result<&'a str, ToolError> {
+    let names = |field: &str| -> Vec<&'a str> {
+        pod.pointer(field)
+            .and_then(Value::as_array)
+            .map(|cs| cs.iter().map(|c| text(c, "/name")).collect())
+            .unwrap_or_default()
+    };
+    let (containers, init) = (names("/spec/containers"), names("/spec/initContainers"));
+    let known = |c: &str| containers.contains(&c) || init.contains(&c);
+    let pod_name = format!(
+        "{}/{}",
+        text(pod, "/metadata/namespace"),
+        text(pod, "/metadata/name")
+    );
+    let listing = || {
+        let mut s = format!("containers: {}", containers.join(", "));
+        if !init.is_empty() {
+            let _ = write!(s, "; init containers: {}", init.join(", "));
+        }
+        s
+    };
+    if let Some(c) = wanted {
+        if known(c) {
+            return Ok(c);
+        }
+        return Err(ToolError::InvalidArgument(format!(
+            "container {c:?} not found in pod {pod_name}; {}",
+            listing()
+        )));
+    }
+    if let [only] = containers.as_slice() {
+        return Ok(only);
+    }
+    // The annotation key holds a `/`, so it is looked up by key, not by JSON pointer.
+    let annotated = pod
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(DEFAULT_CONTAINER))
+        .and_then(Value::as_str)
+        .filter(|c| known(c));
+    match annotated {
+        Some(c) => Ok(c),
+        None => Err(ToolError::InvalidArgument(format!(
+            "pod {pod_name} has {} containers and no {DEFAULT_CONTAINER} annotation: pass \
+             container_name; {}",
+            containers.len(),
+            listing()
+        ))),
+    }
+}
+
+/// Appends one pod's section: a `==> pod ns/name, container c ... <==` header, then the log
+/// lines verbatim, then notes (empty log, byte cap).
+fn pod_section(
+    cluster: &Cluster,
+    pod: &Value,
+    wanted: &Wanted,
+    budget: u64,
+    out: &mut String,
+) -> Result<(), ToolError> {
+    let container = pick_container(pod, wanted.container)?;
+    let namespace = text(pod, "/metadata/namespace");
+    let name = text(pod, "/metadata/name");
+    let status = container_status(pod, container);
+    let fetched = tail(cluster, namespace, name, container, wanted, budget).map_err(|e| {
+        let mut message = cluster.error(e).to_string();
+        if wanted.previous && message.contains("previous terminated container") {
+            let restarts = status.as_ref().map_or(0, |s| s.restarts);
+            let _ = write!(
+                message,
+                " (container {container} has restarted {restarts} times, so there is no \
+                 previous instance to read: omit previous to get the current log)"
+            );
+        }
+        ToolError::Failed(message)
+    })?;
+    let lines = fetched.text.lines().count() as u64;
+    let _ = write!(out, "==> pod {namespace}/{name}, container {container}");
+    if wanted.previous {
+        out.push_str(", previous instance");
+    }
+    if let Some(s) = status.as_ref().and_then(ContainerState::summary) {
+        let _ = write!(out, " ({s})");
+    }
+    if lines >= wanted.lines {
+        let _ = write!(out, ", last {}", plural(lines as usize, "line"));
+    }
+    out.push_str(" <==\n");
+    if fetched.text.is_empty() {
+        let which = if wanted.previous {
+            "the previous instance of container"
+        } else {
+            "container"
+        };
+        let _ = writeln!(
+            out,
+            "(no log lines for {which} {container} of pod {namespace}/{name})"
+        );
+    } else {
+        out.push_str(&fetched.text);
+        if !fetched.text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    if let Some(note) = fetched.note {
+        let _ = writeln!(out, "({note})");
+    }
+    Ok(())
+}
+
+/// A container's log text and a note about the byte cap, if it applied.
+struct Tail {
+    text: String,
+    note: Option<String>,
+}
+
+/// The last `wanted.lines` lines within `budget` bytes. The API's `limitBytes` keeps the
+/// *start* of the requested tail, which would cut off the newest lines, the ones that matter
+/// during an incident; so when the cap is hit we ask again for as many lines as fitted,
+/// which are then the newest ones (twice at most).
+fn tail(
+    cluster: &Cluster,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    wanted: &Wanted,
+    budget: u64,
+) -> Result<Tail, Error> {
+    let mut lines = wanted.lines;
+    let mut attempt = 0;
+    loop {
+        let logs = cluster.client.logs(
+            namespace,
+            pod,
+            &LogOptions {
+                container: Some(container.to_string()),
+                tail_lines: Some(lines),
+                limit_bytes: Some(budget),
+                previous: wanted.previous,
+            },
+        )?;
+        let cap = format!("{} KiB", budget >> 10);
+        if !logs.truncated {
+            let note = (attempt > 0).then(|| {
+                format!(
+                    "output capped at {cap}: these are the last {} of the {} lines asked for",
+                    logs.text.lines().count(),
+                    wanted.lines
+                )
+            });
+            return Ok(Tail {
+                text: logs.text,
+                note,
+            });
+        }
+        let complete = logs.text.matches('\n').count() as u64;
+        if attempt == 2 || complete < 2 {
+            // Keep whole lines only; say that the newest ones may be missing.
+            let text = match logs.text.rfind('\n') {
+                Some(i) => logs.text[..=i].to_string(),
+                None => logs.text,
+            };
+            return Ok(Tail {
+                text,
+                note: Some(format!(
+                    "output capped at {cap}: the newest lines did not fit; lower limit to see them"
+                )),
+            });
+        }
+        // Line lengths vary: aim a little below what fitted.
+        lines = (complete * 9 / 10).max(1);
+        attempt += 1;
+    }
+}
+
+/// Where a container stands, from the pod's status: what the header says when it is not
+/// simply running.
+pub(super) struct ContainerState {
+    state: String,
+    restarts: u64,
+    last_exit: Option<String>,
+}
+
+impl ContainerState {
+    /// `waiting: CrashLoopBackOff; 7 restarts; last exit 1 (Error) at 2026-11-21T05:26:00Z`;
+    /// `None` for a container that is running and never restarted.
+    pub(super) fn summary(&self) -> Option<String> {
+        if self.state == "running" && self.restarts == 0 {
+            return None;
+        }
+        let mut s = self.state.clone();
+        if self.restarts > 0 {
+            let _ = write!(s, "; {}", plural(self.restarts as usize, "restart"));
+        }
+        if let Some(exit) = &self.last_exit {
+            let _ = write!(s, "; last {exit}");
+        }
+        Some(s)
+    }
+}
+
+pub(super) fn container_status(pod: &Value, container: &str) -> Option<ContainerState> {
+    let status = ["/status/containerStatuses", "/status/initContainerStatuses"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .find(|s| text(s, "/name") == container)?;
+    let state = status.get("state").and_then(Value::as_object);
+    let state = match state.and_then(|m| m.iter().next()) {
+        Some((phase, _)) if phase == "running" => "running".to_string(),
+        Some((phase, detail)) if phase == "terminated" => {
+            format!("terminated: exit {}", exit(detail))
+        }
+        Some((phase, detail)) => match text(detail, "/reason") {
+            "" => phase.clone(),
+            reason => format!("{phase}: {reason}"),
+        },
+        None => "unknown".to_string(),
+    };
+    let last_exit = status
+        .pointer("/lastState/terminated")
+        .map(|t| format!("exit {} at {}", exit(t), text(t, "/finishedAt")));
+    Some(ContainerState {
+        state,
+        restarts: status
+            .get("restartCount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        last_exit,
+    })
+}
+
+/// `1 (Error)`, `0 (Completed)`.
+fn exit(terminated: &Value) -> String {
+    let code = terminated
+        .get("exitCode")
+        .and_then(Value::as_i64)
+        .map_or("?".to_string(), |c| c.to_string());
+    match text(terminated, "/reason") {
+        "" => code,
+        reason => format!("{code} ({reason})"),
+    }
+}
+
+fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_name_takes_kubectl_workload_forms() {
+        let target = |s: &str| match parse_target(s) {
+            Ok(Target::Pod(n)) => format!("pod {n}"),
+            Ok(Target::Workload(w, n)) => format!("{w:?} {n}"),
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(target("web-1"), "pod web-1");
+        assert_eq!(target("pod/web-1"), "pod web-1");
+        assert_eq!(target("po/web-1"), "pod web-1");
+        assert_eq!(target("deploy/web"), "Deployment web");
+        assert_eq!(target("Deployment/web"), "Deployment web");
+        assert_eq!(target("deployments/web"), "Deployment web");
+        assert_eq!(target("sts/db"), "StatefulSet db");
+        assert_eq!(target("statefulset/db"), "StatefulSet db");
+        assert_eq!(target("ds/agent"), "DaemonSet agent");
+        assert_eq!(target("daemonset/agent"), "DaemonSet agent");
+        assert_eq!(target("rs/web-5d4f8"), "ReplicaSet web-5d4f8");
+        assert_eq!(target("job/migrate"), "Job migrate");
+        assert_eq!(target("cronjob/backup"), "CronJob backup");
+        assert_eq!(target("cj/backup"), "CronJob backup");
+        assert!(
+            target("svc/web")
+                .starts_with("error: pod_name \"svc/web\": \"svc\" is not a workload kind")
+        );
+        assert!(target("deploy/").starts_with("error: pod_name \"deploy/\" is not"));
+        assert!(target("a/b/c").starts_with("error:"));
+    }
+
+    #[test]
+    fn selectors_become_query_strings() {
+        let sel = json!({
+            "matchLabels": {"app": "web", "tier": "front"},
+            "matchExpressions": [
+                {"key": "env", "operator": "In", "values": ["prod", "staging"]},
+                {"key": "canary", "operator": "DoesNotExist"},
+                {"key": "zone", "operator": "NotIn", "values": ["a"]},
+                {"key": "team", "operator": "Exists"}
+            ]
+        });
+        assert_eq!(
+            label_selector(&sel).as_deref(),
+            Some("app=web,tier=front,env in (prod,staging),!canary,zone notin (a),team")
+        );
+        assert_eq!(label_selector(&json!({})), None);
+        assert_eq!(
+            label_selector(&json!({"matchExpressions": [{"key": "k", "operator": "Gt"}]})),
+            None
+        );
+    }
+
+    fn pod(containers: &[&str], init: &[&str], default: Option<&str>) -> Value {
+        let list =
+            |names: &[&str]| -> Vec<Value> { names.iter().map(|n| json!({"name": n})).collect() };
+        let mut p = json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"containers": list(containers), "initContainers": list(init)}
+        });
+        if let Some(d) = default {
+            p["metadata"]["annotations"] = json!({DEFAULT_CONTAINER: d});
+        }
+        p
+    }
+
+    #[test]
+    fn the_container_is_named_single_or_annotated() {
+        let one = pod(&["app"], &[], None);
+        assert_eq!(pick_container(&one, None), Ok("app"));
+        let two = pod(&["app", "proxy"], &["init"], Some("app"));
+        assert_eq!(pick_container(&two, None), Ok("app"));
+        assert_eq!(pick_container(&two, Some("proxy")), Ok("proxy"));
+        assert_eq!(pick_container(&two, Some("init")), Ok("init"));
+        assert_eq!(
+            pick_container(&two, Some("nginx")),
+            Err(ToolError::InvalidArgument(
+                "container \"nginx\" not found in pod ns/p; containers: app, proxy; init containers: init".into()
+            ))
+        );
+        // An annotation naming a container that does not exist does not count.
+        let stale = pod(&["app", "proxy"], &[], Some("gone"));
+        assert_eq!(
+            pick_container(&stale, None),
+            Err(ToolError::InvalidArgument(
+                "pod ns/p has 2 containers and no kubectl.kubernetes.io/default-container \
+                 annotation: pass container_name; containers: app, proxy"
+                    .into()
+            ))
+        );
+    }
+
+    #[test]
+    fn container_state_is_summarised_only_when_not_plainly_running() {
+        let p = json!({"status": {"containerStatuses": [
+            {"name": "ok", "restartCount": 0, "state": {"running": {"startedAt": "t"}}},
+            {"name": "crash", "restartCount": 7,
+             "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+             "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": "T"}}},
+            {"name": "done", "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
+        ]}});
+        let summary = |c: &str| container_status(&p, c).and_then(|s| s.summary());
+        assert_eq!(summary("ok"), None);
+        assert_eq!(
+            summary("crash").as_deref(),
+            Some("waiting: CrashLoopBackOff; 7 restarts; last exit 1 (Error) at T")
+        );
+        assert_eq!(
+            summary("done").as_deref(),
+            Some("terminated: exit 0 (Completed)")
+        );
+        assert!(container_status(&p, "missing").is_none());
+    }
+
+    #[test]
+    fn running_pods_come_first_then_the_newest() {
+        let p = |name: &str, phase: &str, created: &str| json!({"metadata": {"name": name, "creationTimestamp": created}, "status": {"phase": phase}});
+        let mut pods = [
+            p("old-running", "Running", "2026-01-01T00:00:00Z"),
+            p("new-failed", "Failed", "2026-03-01T00:00:00Z"),
+            p("new-running", "Running", "2026-02-01T00:00:00Z"),
+            p("pending", "Pending", "2026-02-15T00:00:00Z"),
+        ];
+        pods.sort_by(|a, b| pod_order(a).cmp(&pod_order(b)));
+        let names: Vec<&str> = pods.iter().map(|p| text(p, "/metadata/name")).collect();
+        assert_eq!(
+            names,
+            ["new-running", "old-running", "new-failed", "pending"]
+        );
+    }
+
+    #[test]
+    fn job_outcomes() {
+        let job = |conditions: Value| json!({"status": {"conditions": conditions}});
+        assert_eq!(
+            job_outcome(&job(
+                json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}])
+            )),
+            ", failed: BackoffLimitExceeded"
+        );
+        assert_eq!(
+            job_outcome(&job(json!([{"type": "Complete", "status": "True"}]))),
+            ", complete"
+        );
+        assert_eq!(job_outcome(&json!({})), ", running");
+    }
+}

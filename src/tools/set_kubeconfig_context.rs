@@ -1,0 +1,186 @@
+//! `set_kubeconfig_context`: which context the cluster tools of this MCP session use when a call
+//! names none. Kept in the session only; the kubeconfig file is never written.
+
+use serde_json::{Value, json};
+
+use super::get_kubeconfig_contexts::{current, server_without_userinfo};
+use super::{Args, Ctx, Tool, ToolError};
+use crate::kube::discovery::close_matches;
+
+pub const TOOL: Tool = Tool {
+    name: "set_kubeconfig_context",
+    title: "Switch kubeconfig context",
+    description: "Switches the Kubernetes context used by the following cluster tool calls of \
+        this session (the kubeconfig file is not changed, other sessions are not affected). \
+        Names come from get_kubeconfig_contexts. To query another cluster for a single call, \
+        pass its context argument instead.",
+    input_schema,
+    read_only: true,
+    in_cluster: false,
+    open_world: false,
+    call,
+};
+
+fn input_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "name": {
+                "type": "string",
+                "description": "The context name, as listed by get_kubeconfig_contexts."
+            }
+        },
+        "required": ["name"],
+        "additionalProperties": false
+    })
+}
+
+/// How many context names an error lists before it says how many more there are.
+const LISTED: usize = 20;
+
+fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
+    let name = args.str("name")?;
+    // Read the files again so a context added since the server started can be chosen.
+    let kc = ctx.clusters.reload()?;
+    let before = current(ctx, &kc);
+    let names: Vec<String> = kc.contexts().into_iter().map(|c| c.name).collect();
+    if !names.iter().any(|n| n == name) {
+        return Err(ToolError::InvalidArgument(unknown(name, &names)));
+    }
+    // Refuse a context that cannot work (its cluster is missing, a certificate file is
+    // unreadable) rather than let every later call fail with it; the session is unchanged.
+    let conn = kc.resolve(Some(name)).map_err(|e| {
+        let keeps = match &before {
+            Some(c) => format!("; this session still uses context {}", c.name),
+            None => String::new(),
+        };
+        ToolError::Failed(format!("context {name} cannot be used: {e}{keeps}"))
+    })?;
+    *ctx.session
+        .context
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(name.to_string());
+    let mut out = format!(
+        "This session now uses context {name}: cluster {}, server {}, default namespace {}.\n\
+         Cluster tool calls without a context argument go there; the kubeconfig file is unchanged.",
+        conn.cluster,
+        server_without_userinfo(&conn.server),
+        conn.namespace
+    );
+    if let Some(before) = before.filter(|b| b.name != name) {
+        out.push_str(&format!("\nBefore: context {}.", before.name));
+    }
+    Ok(out)
+}
+
+/// `context "prd" does not exist; did you mean prod? Contexts: dev, prod`.
+fn unknown(name: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        return format!("context {name:?} does not exist: the kubeconfig defines no contexts");
+    }
+    let mut out = format!("context {name:?} does not exist");
+    let close = close_matches(name, names.iter().map(String::as_str), 3);
+    if !close.is_empty() {
+        out.push_str(&format!("; did you mean {}?", close.join(" or ")));
+    }
+    let shown: Vec<&str> = names.iter().take(LISTED).map(String::as_str).collect();
+    out.push_str(&format!(" The kubeconfig defines: {}", shown.join(", ")));
+    if names.len() > LISTED {
+        out.push_str(&format!(" (and {} more)", names.len() - LISTED));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::config::Env;
+    use crate::tools::{Clusters, Session, Settings};
+    use serde_json::Map;
+
+    const CONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: dev\n\
+        clusters:\n- name: c1\n  cluster:\n    server: https://k8s.example.com:6443\n\
+        - name: c2\n  cluster:\n    server: https://prod.example.com\n\
+        contexts:\n- name: dev\n  context:\n    cluster: c1\n\
+        - name: prod\n  context:\n    cluster: c2\n    namespace: apps\n\
+        - name: broken\n  context:\n    cluster: gone\n";
+
+    fn setup(tag: &str) -> Settings {
+        let dir = std::env::temp_dir().join(format!("fomcp-setctx-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("config");
+        std::fs::write(&path, CONFIG).expect("write");
+        let mut settings = Settings::default();
+        settings.kube.kubeconfig = Some(path);
+        settings
+    }
+
+    fn set(settings: &Settings, session: &Session, name: &str) -> Result<String, ToolError> {
+        let clusters = Clusters::new(settings, Env::default());
+        let ctx = Ctx {
+            settings,
+            session,
+            clusters: &clusters,
+        };
+        let mut args = Map::new();
+        args.insert("name".into(), json!(name));
+        (TOOL.call)(&ctx, &Args(&args))
+    }
+
+    fn chosen(session: &Session) -> Option<String> {
+        session.context.lock().expect("lock").clone()
+    }
+
+    #[test]
+    fn switching_is_kept_in_the_session_and_says_where_calls_go() {
+        let settings = setup("switch");
+        let session = Session::default();
+        let out = set(&settings, &session, "prod").expect("switch");
+        assert_eq!(
+            out,
+            "This session now uses context prod: cluster c2, server https://prod.example.com, \
+             default namespace apps.\nCluster tool calls without a context argument go there; \
+             the kubeconfig file is unchanged.\nBefore: context dev."
+        );
+        assert_eq!(chosen(&session).as_deref(), Some("prod"));
+        // Another session is not affected.
+        assert_eq!(chosen(&Session::default()), None);
+        let file = settings.kube.kubeconfig.as_ref().expect("path");
+        assert_eq!(std::fs::read_to_string(file).expect("read"), CONFIG);
+    }
+
+    #[test]
+    fn unknown_and_unusable_contexts_change_nothing() {
+        let settings = setup("refuse");
+        let session = Session::default();
+        let err = set(&settings, &session, "prd").expect_err("unknown");
+        assert_eq!(
+            err,
+            ToolError::InvalidArgument(
+                "context \"prd\" does not exist; did you mean prod? \
+                 The kubeconfig defines: broken, dev, prod"
+                    .into()
+            )
+        );
+        let err = set(&settings, &session, "broken")
+            .expect_err("unusable")
+            .to_string();
+        assert!(err.starts_with("context broken cannot be used: "), "{err}");
+        assert!(
+            err.ends_with("; this session still uses context dev"),
+            "{err}"
+        );
+        assert_eq!(chosen(&session), None);
+    }
+
+    #[test]
+    fn long_context_lists_are_cut() {
+        let names: Vec<String> = (0..25).map(|i| format!("ctx-{i:02}")).collect();
+        let text = unknown("nope", &names);
+        assert!(text.ends_with("ctx-19 (and 5 more)"), "{text}");
+        assert_eq!(
+            unknown("x", &[]),
+            "context \"x\" does not exist: the kubeconfig defines no contexts"
+        );
+    }
+}

@@ -1,0 +1,661 @@
+//! The cluster tools of this area through the real binary (`serve`, MCP over pipes) against the
+//! test API server: golden outputs, every error path, session-scoped contexts, `--read-only`,
+//! in-cluster hiding and the tool-call log.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::apiserver::{ApiServer, Deny, Identity, Options};
+use crate::support::{Mcp, command, golden, scratch_dir};
+
+/// The tools this module covers, with the arguments of one successful call each.
+const TOOLS: [&str; 5] = [
+    "get_kubeconfig_contexts",
+    "get_kubernetes_api_versions",
+    "get_kubernetes_logs",
+    "get_kubernetes_metrics",
+    "set_kubeconfig_context",
+];
+
+/// One `serve` process talking to one test API server through a kubeconfig in a scratch dir.
+struct Session {
+    server: ApiServer,
+    mcp: Mcp,
+    dir: PathBuf,
+    next_id: i64,
+}
+
+impl Session {
+    fn start(test: &str, options: Options, args: &[&str]) -> Session {
+        let server = ApiServer::start(options);
+        let dir = scratch_dir(&format!("tools-{test}"));
+        let kubeconfig = dir.join("kubeconfig");
+        server
+            .write_kubeconfig(&kubeconfig, Identity::ClientCert)
+            .expect("write kubeconfig");
+        let kubeconfig = kubeconfig.display().to_string();
+        let mut all = vec!["--kubeconfig", kubeconfig.as_str()];
+        all.extend_from_slice(args);
+        let mut mcp = Mcp::serve(&all);
+        mcp.handshake("2025-06-18");
+        Session {
+            server,
+            mcp,
+            dir,
+            next_id: 1,
+        }
+    }
+
+    /// The text of a tool result and whether it is an error.
+    fn call(&mut self, tool: &str, args: Value) -> (String, bool) {
+        call(&mut self.mcp, &mut self.next_id, tool, args)
+    }
+
+    /// The text of a successful call, with the run's URL and folder made stable.
+    #[track_caller]
+    fn ok(&mut self, tool: &str, args: Value) -> String {
+        let (text, is_error) = self.call(tool, args.clone());
+        assert!(!is_error, "{tool} {args} failed: {text}");
+        self.stable(&text)
+    }
+
+    /// The text of a failed call, made stable, with a final newline (for golden files).
+    #[track_caller]
+    fn err(&mut self, tool: &str, args: Value) -> String {
+        let (text, is_error) = self.call(tool, args.clone());
+        assert!(is_error, "{tool} {args} should fail, got: {text}");
+        self.stable(&text) + "\n"
+    }
+
+    fn stable(&self, text: &str) -> String {
+        text.replace(&self.server.url(), "https://127.0.0.1:PORT")
+            .replace(&self.dir.display().to_string(), "<dir>")
+    }
+}
+
+fn call(mcp: &mut Mcp, next_id: &mut i64, tool: &str, args: Value) -> (String, bool) {
+    let id = *next_id;
+    *next_id += 1;
+    let r = mcp.request(
+        json!(id),
+        "tools/call",
+        json!({"name": tool, "arguments": args}),
+    );
+    let result = &r["result"];
+    assert!(result.is_object(), "tools/call {tool}: {r}");
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (text, result["isError"] == json!(true))
+}
+
+fn tool_names(mcp: &mut Mcp) -> Vec<String> {
+    let r = mcp.request(json!("list"), "tools/list", json!({}));
+    r["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+// ---- get_kubernetes_logs -----------------------------------------------------------------
+
+#[test]
+fn logs_of_pods_and_workloads() {
+    let mut s = Session::start("logs", Options::default(), &[]);
+    let cases = [
+        (
+            "pod",
+            json!({"pod_name": "kustomize-controller-dh7rk62ks-2dwjq", "pod_namespace": "flux-system", "limit": 4}),
+        ),
+        (
+            "plain-name-is-a-deployment",
+            json!({"pod_name": "podinfo", "pod_namespace": "apps", "limit": "2"}),
+        ),
+        (
+            "default-container",
+            json!({"pod_name": "deploy/api", "pod_namespace": "apps", "limit": 3}),
+        ),
+        (
+            "named-container",
+            json!({"pod_name": "frontend-t9gs75xc2-2lb5r", "container_name": "nginx", "pod_namespace": "apps", "limit": 2}),
+        ),
+        (
+            "init-container",
+            json!({"pod_name": "deployment/frontend", "container_name": "migrate", "pod_namespace": "apps"}),
+        ),
+        (
+            "previous",
+            json!({"pod_name": "sts/redis-master", "pod_namespace": "apps", "previous": "true"}),
+        ),
+        (
+            "daemonset",
+            json!({"pod_name": "ds/node-exporter", "pod_namespace": "monitoring", "limit": 1}),
+        ),
+        (
+            "job",
+            json!({"pod_name": "job/db-migrate", "pod_namespace": "apps"}),
+        ),
+        (
+            "cronjob-latest-job",
+            json!({"pod_name": "cronjob/backup", "pod_namespace": "apps"}),
+        ),
+        (
+            "no-log-lines",
+            json!({"pod_name": "kube-prometheus-stack-operator-2w8cc7v8j-5622t", "pod_namespace": "monitoring"}),
+        ),
+    ];
+    for (case, args) in cases {
+        let out = s.ok("get_kubernetes_logs", args);
+        golden(&format!("get_kubernetes_logs.{case}.txt"), &out);
+    }
+}
+
+#[test]
+fn logs_errors_say_what_to_do() {
+    let mut s = Session::start("logs-errors", Options::default(), &[]);
+    let cases = [
+        (
+            "pod-not-found",
+            json!({"pod_name": "podinfo-28pwq49wq-rcszx", "pod_namespace": "apps"}),
+        ),
+        (
+            "namespace-without-pods",
+            json!({"pod_name": "web", "pod_namespace": "default"}),
+        ),
+        (
+            "workload-not-found",
+            json!({"pod_name": "deploy/podinf", "pod_namespace": "apps"}),
+        ),
+        (
+            "unknown-workload-kind",
+            json!({"pod_name": "svc/podinfo", "pod_namespace": "apps"}),
+        ),
+        (
+            "container-ambiguous",
+            json!({"pod_name": "frontend-t9gs75xc2-2lb5r", "pod_namespace": "apps"}),
+        ),
+        (
+            "container-not-found",
+            json!({"pod_name": "deploy/podinfo", "container_name": "app", "pod_namespace": "apps"}),
+        ),
+        (
+            "previous-missing",
+            json!({"pod_name": "podinfo-28pwq49wq-rcszv", "pod_namespace": "apps", "previous": true}),
+        ),
+        (
+            "unknown-context",
+            json!({"pod_name": "podinfo", "pod_namespace": "apps", "context": "prod"}),
+        ),
+        ("missing-namespace", json!({"pod_name": "podinfo"})),
+    ];
+    for (case, args) in cases {
+        let out = s.err("get_kubernetes_logs", args);
+        golden(&format!("get_kubernetes_logs.error.{case}.txt"), &out);
+    }
+}
+
+#[test]
+fn logs_refused_by_rbac_quote_the_server() {
+    let options = Options {
+        deny: vec![Deny::new("get", "", "pods/log").in_namespace("apps")],
+        ..Options::default()
+    };
+    let mut s = Session::start("logs-rbac", options, &[]);
+    let out = s.err(
+        "get_kubernetes_logs",
+        json!({"pod_name": "redis-master-0", "pod_namespace": "apps"}),
+    );
+    golden("get_kubernetes_logs.error.forbidden.txt", &out);
+    // Other namespaces are still readable.
+    s.ok(
+        "get_kubernetes_logs",
+        json!({"pod_name": "ds/node-exporter", "pod_namespace": "monitoring"}),
+    );
+    // Every request was a read.
+    assert!(s.server.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[test]
+fn logs_are_capped_and_keep_the_newest_lines() {
+    let dir = scratch_dir("tools-logs-cap");
+    let data = dir.join("cluster");
+    copy_dir(&crate::apiserver::default_data_dir(), &data);
+    // 4000 lines of 100 bytes: 400 KB, more than the 256 KiB cap.
+    let log = (0..4000)
+        .map(|i| format!("2026-11-21T05:00:00Z line {i:05} {}\n", "x".repeat(78)))
+        .collect::<String>();
+    let file = data.join("logs/apps/redis-master-0/redis.log");
+    std::fs::write(&file, log).expect("write log");
+    let options = Options {
+        data_dir: data,
+        ..Options::default()
+    };
+    let mut s = Session::start("logs-cap-session", options, &[]);
+    let out = s.ok(
+        "get_kubernetes_logs",
+        json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "limit": 4000}),
+    );
+    assert!(out.len() <= 256 * 1024 + 1024, "{} bytes", out.len());
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("line ")).collect();
+    assert!(lines.len() > 2000, "{} lines", lines.len());
+    assert_eq!(
+        lines.last().map(|l| &l[..10]),
+        Some("line 03999"),
+        "the newest line is kept"
+    );
+    let note = out.lines().last().unwrap_or_default();
+    assert!(
+        note.starts_with("(output capped at 256 KiB: these are the last ")
+            && note.ends_with(" of the 4000 lines asked for)"),
+        "{note}"
+    );
+    // Every request asked the server for at most 256 KiB.
+    let limits: Vec<String> = s
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .filter_map(|r| r.param("limitBytes").map(str::to_string))
+        .collect();
+    assert!(
+        !limits.is_empty() && limits.iter().all(|l| l == "262144"),
+        "{limits:?}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+// ---- get_kubernetes_metrics ---------------------------------------------------------------
+
+#[test]
+fn metrics_in_millicores_and_mib() {
+    let mut s = Session::start("metrics", Options::default(), &[]);
+    let cases = [
+        ("namespace", json!({"pod_namespace": "flux-system"})),
+        (
+            "selector",
+            json!({"pod_namespace": "apps", "pod_selector": "app.kubernetes.io/name in (api,frontend)"}),
+        ),
+        (
+            "pod",
+            json!({"pod_namespace": "apps", "pod_name": "api-cxdc8ng5m-qjzsj"}),
+        ),
+        (
+            "truncated",
+            json!({"pod_namespace": "flux-system", "limit": 2}),
+        ),
+        (
+            "nothing-matches",
+            json!({"pod_namespace": "apps", "pod_selector": "app=nothing"}),
+        ),
+    ];
+    for (case, args) in cases {
+        let out = s.ok("get_kubernetes_metrics", args);
+        golden(&format!("get_kubernetes_metrics.{case}.txt"), &out);
+    }
+    let cases = [
+        (
+            "pod-not-running",
+            json!({"pod_namespace": "apps", "pod_name": "redis-master-0"}),
+        ),
+        (
+            "pod-not-found",
+            json!({"pod_namespace": "apps", "pod_name": "api-cxdc8ng5m-qjzsk"}),
+        ),
+        (
+            "name-and-selector",
+            json!({"pod_namespace": "apps", "pod_name": "a", "pod_selector": "b=c"}),
+        ),
+    ];
+    for (case, args) in cases {
+        let out = s.err("get_kubernetes_metrics", args);
+        golden(&format!("get_kubernetes_metrics.error.{case}.txt"), &out);
+    }
+}
+
+#[test]
+fn metrics_without_metrics_server_say_how_to_check() {
+    let options = Options {
+        no_metrics: true,
+        ..Options::default()
+    };
+    let mut s = Session::start("metrics-absent", options, &[]);
+    let out = s.err("get_kubernetes_metrics", json!({"pod_namespace": "apps"}));
+    golden(
+        "get_kubernetes_metrics.error.metrics-server-absent.txt",
+        &out,
+    );
+}
+
+// ---- get_kubernetes_api_versions ----------------------------------------------------------
+
+#[test]
+fn api_versions_from_discovery() {
+    let mut s = Session::start("api-versions", Options::default(), &[]);
+    let out = s.ok("get_kubernetes_api_versions", json!({}));
+    golden("get_kubernetes_api_versions.txt", &out);
+}
+
+#[test]
+fn api_versions_with_revoked_credentials() {
+    let s = Session::start("api-versions-bad-token", Options::default(), &[]);
+    // Another user's kubeconfig whose token the server no longer accepts: 401, named as such.
+    let kubeconfig = s.dir.join("revoked");
+    s.server
+        .write_kubeconfig(&kubeconfig, Identity::Token)
+        .expect("write");
+    s.server.revoke_token(s.server.token());
+    let kubeconfig = kubeconfig.display().to_string();
+    let mut mcp = Mcp::serve(&["--kubeconfig", &kubeconfig]);
+    mcp.handshake("2025-06-18");
+    let (text, is_error) = call(&mut mcp, &mut 1, "get_kubernetes_api_versions", json!({}));
+    assert!(is_error, "{text}");
+    assert!(
+        text.starts_with("context flux-test: ") && text.contains("Unauthorized"),
+        "{text}"
+    );
+    assert!(text.contains("refresh them"), "{text}");
+    assert!(!text.contains(s.server.token()), "{text}");
+}
+
+// ---- kubeconfig contexts --------------------------------------------------------------------
+
+/// A kubeconfig with contexts `blue` (current) and `green`, one per API server.
+fn two_clusters(blue: &ApiServer, green: &ApiServer, dir: &Path) -> PathBuf {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let cluster = |name: &str, s: &ApiServer| {
+        format!(
+            "- name: {name}-cluster\n  cluster:\n    server: {}\n    certificate-authority-data: {}\n",
+            s.url(),
+            b64(s.ca_pem())
+        )
+    };
+    let user = |name: &str, s: &ApiServer| {
+        format!(
+            "- name: {name}-admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+            b64(s.client_cert_pem()),
+            b64(s.client_key_pem())
+        )
+    };
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: blue\nclusters:\n{}{}users:\n{}{}\
+         contexts:\n- name: blue\n  context:\n    cluster: blue-cluster\n    user: blue-admin\n\
+         - name: green\n  context:\n    cluster: green-cluster\n    user: green-admin\n    namespace: apps\n",
+        cluster("blue", blue),
+        cluster("green", green),
+        user("blue", blue),
+        user("green", green),
+    );
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path
+}
+
+fn discovery_requests(server: &ApiServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api" || r.path == "/apis")
+        .count()
+}
+
+#[test]
+fn set_kubeconfig_context_switches_this_session_only() {
+    let blue = ApiServer::start(Options::default());
+    let green = ApiServer::start(Options::default());
+    let dir = scratch_dir("tools-contexts");
+    let kubeconfig = two_clusters(&blue, &green, &dir);
+    let original = std::fs::read_to_string(&kubeconfig).expect("read");
+    let path = kubeconfig.display().to_string();
+    let stable = |text: &str| {
+        text.replace(&blue.url(), "https://127.0.0.1:BLUE")
+            .replace(&green.url(), "https://127.0.0.1:GREEN")
+            .replace(&dir.display().to_string(), "<dir>")
+    };
+    let mut one = Mcp::serve(&["--kubeconfig", &path]);
+    one.handshake("2025-06-18");
+    let mut other = Mcp::serve(&["--kubeconfig", &path]);
+    other.handshake("2025-06-18");
+    let (mut id_one, mut id_other) = (1, 1);
+
+    let (text, err) = call(&mut one, &mut id_one, "get_kubeconfig_contexts", json!({}));
+    assert!(!err, "{text}");
+    golden("get_kubeconfig_contexts.txt", &stable(&text));
+
+    let (text, err) = call(
+        &mut one,
+        &mut id_one,
+        "set_kubeconfig_context",
+        json!({"name": "green"}),
+    );
+    assert!(!err, "{text}");
+    golden("set_kubeconfig_context.txt", &stable(&text));
+
+    // A call without a context argument now goes to green, from this session only.
+    let (text, err) = call(
+        &mut one,
+        &mut id_one,
+        "get_kubernetes_api_versions",
+        json!({}),
+    );
+    assert!(!err, "{text}");
+    assert_eq!(discovery_requests(&blue), 0);
+    assert!(discovery_requests(&green) > 0);
+    let (text, err) = call(
+        &mut other,
+        &mut id_other,
+        "get_kubernetes_api_versions",
+        json!({}),
+    );
+    assert!(!err, "{text}");
+    assert!(
+        discovery_requests(&blue) > 0,
+        "the other session stays on blue"
+    );
+
+    // The context argument targets a cluster for one call without changing the session.
+    blue.clear_requests();
+    green.clear_requests();
+    let (text, err) = call(
+        &mut one,
+        &mut id_one,
+        "get_kubernetes_logs",
+        json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "context": "blue", "limit": 1}),
+    );
+    assert!(!err, "{text}");
+    assert!(blue.requests().iter().any(|r| r.path.ends_with("/log")));
+    assert!(green.requests().is_empty());
+    let (text, _) = call(&mut one, &mut id_one, "get_kubeconfig_contexts", json!({}));
+    assert!(
+        text.starts_with("current: green\ncurrent_from: set_kubeconfig_context in this session\n"),
+        "{text}"
+    );
+    let (text, _) = call(
+        &mut other,
+        &mut id_other,
+        "get_kubeconfig_contexts",
+        json!({}),
+    );
+    assert!(text.starts_with("current: blue\n"), "{text}");
+
+    // Unknown names are refused with suggestions, and nothing changes.
+    let (text, err) = call(
+        &mut one,
+        &mut id_one,
+        "set_kubeconfig_context",
+        json!({"name": "gren"}),
+    );
+    assert!(err);
+    assert_eq!(
+        text,
+        "context \"gren\" does not exist; did you mean green? The kubeconfig defines: blue, green"
+    );
+    let (text, _) = call(&mut one, &mut id_one, "get_kubeconfig_contexts", json!({}));
+    assert!(text.starts_with("current: green\n"), "{text}");
+
+    // Credentials never reach the agent, and the file is never written.
+    for secret in [blue.client_key_pem(), green.client_key_pem()] {
+        let key_line = secret.lines().nth(1).unwrap_or_default();
+        assert!(!text.contains(key_line));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&kubeconfig).expect("read"),
+        original
+    );
+}
+
+#[test]
+fn contexts_added_to_the_file_show_up_without_a_restart() {
+    let s = Session::start("contexts-reload", Options::default(), &[]);
+    let kubeconfig = s.dir.join("kubeconfig");
+    let mut mcp = s.mcp;
+    let mut id = 100;
+    let (text, _) = call(
+        &mut mcp,
+        &mut id,
+        "set_kubeconfig_context",
+        json!({"name": "late"}),
+    );
+    assert!(
+        text.starts_with("context \"late\" does not exist"),
+        "{text}"
+    );
+    let mut config = std::fs::read_to_string(&kubeconfig).expect("read");
+    config = config.replace(
+        "contexts:\n",
+        "contexts:\n- name: late\n  context:\n    cluster: flux-test\n    user: flux-test\n    namespace: flux-system\n",
+    );
+    std::fs::write(&kubeconfig, config).expect("write");
+    let (text, err) = call(
+        &mut mcp,
+        &mut id,
+        "set_kubeconfig_context",
+        json!({"name": "late"}),
+    );
+    assert!(!err, "{text}");
+    assert!(text.contains("default namespace flux-system"), "{text}");
+}
+
+// ---- the toolbox: read-only, in-cluster, call log -------------------------------------------
+
+#[test]
+fn read_only_keeps_every_tool_of_this_area() {
+    let mut mcp = Mcp::serve(&["--read-only"]);
+    mcp.handshake("2025-06-18");
+    let r = mcp.request(json!(1), "tools/list", json!({}));
+    let tools = r["result"]["tools"].as_array().expect("tools").clone();
+    for name in TOOLS {
+        let tool = tools
+            .iter()
+            .find(|t| t["name"] == json!(name))
+            .unwrap_or_else(|| panic!("{name} is hidden by --read-only"));
+        assert_eq!(tool["annotations"]["readOnlyHint"], json!(true), "{name}");
+        assert_eq!(
+            tool["annotations"]["destructiveHint"],
+            json!(false),
+            "{name}"
+        );
+        let cluster_tool = name.starts_with("get_kubernetes_");
+        assert_eq!(
+            tool["annotations"]["openWorldHint"],
+            json!(cluster_tool),
+            "{name}"
+        );
+        if cluster_tool {
+            assert!(
+                tool["inputSchema"]["properties"]["context"].is_object(),
+                "{name} takes a context"
+            );
+        }
+    }
+}
+
+#[test]
+fn in_a_cluster_the_context_tools_are_not_offered() {
+    let mut cmd = command();
+    cmd.arg("serve").env("KUBERNETES_SERVICE_HOST", "10.96.0.1");
+    let mut mcp = Mcp::spawn(&mut cmd);
+    mcp.handshake("2025-06-18");
+    let names = tool_names(&mut mcp);
+    for name in TOOLS {
+        let offered = names.iter().any(|n| n == name);
+        assert_eq!(
+            offered,
+            !name.ends_with("_context") && !name.ends_with("_contexts"),
+            "{name}"
+        );
+    }
+    let r = mcp.request(
+        json!(2),
+        "tools/call",
+        json!({"name": "set_kubeconfig_context", "arguments": {"name": "x"}}),
+    );
+    assert_eq!(r["error"]["code"], json!(-32602), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("inside a cluster"),
+        "{r}"
+    );
+}
+
+#[test]
+fn the_call_log_records_cluster_calls_without_secrets() {
+    let dir = scratch_dir("tools-call-log");
+    let log = dir.join("calls.jsonl");
+    let log_arg = format!("--tool-call-log-file={}", log.display());
+    let mut s = Session::start("call-log", Options::default(), &[&log_arg]);
+    s.ok(
+        "get_kubernetes_logs",
+        json!({"pod_name": "deploy/api", "pod_namespace": "apps", "limit": 1}),
+    );
+    s.err(
+        "get_kubernetes_logs",
+        json!({"pod_name": "nope", "pod_namespace": "apps"}),
+    );
+    let (status, _, _) = s.mcp.finish();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).expect("log written");
+    let entries: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(entries.len(), 2, "{text}");
+    assert_eq!(entries[0]["tool"], json!("get_kubernetes_logs"));
+    assert_eq!(
+        entries[0]["arguments"],
+        json!({"pod_name": "deploy/api", "pod_namespace": "apps", "limit": 1})
+    );
+    assert_eq!(entries[0]["is_error"], json!(false));
+    assert!(entries[0]["result_bytes"].as_u64().unwrap_or(0) > 100);
+    assert_eq!(entries[1]["is_error"], json!(true));
+    assert!(
+        entries[1]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"nope\" not found"),
+        "{text}"
+    );
+    // No log line of the pod (outputs are not logged), no credential.
+    assert!(!text.contains("payment provider timeout"), "{text}");
+    let key_line = s.server.client_key_pem().lines().nth(1).unwrap_or_default();
+    assert!(!text.contains(key_line));
+    assert!(!text.contains(s.server.token()));
+}
