@@ -22,10 +22,17 @@ use crate::mcp::server::{
 pub use cluster::{Cluster, Clusters};
 
 pub mod cluster;
+pub mod objects;
 pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
-pub const REGISTRY: &[Tool] = &[search_flux_docs::TOOL];
+pub const REGISTRY: &[Tool] = &[
+    get_flux_instance::TOOL,
+    get_kubernetes_resources::TOOL,
+    search_flux_docs::TOOL,
+];
+mod get_flux_instance;
+mod get_kubernetes_resources;
 mod search_flux_docs;
 
 /// A tool's static description and entry point.
