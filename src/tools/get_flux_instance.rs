@@ -103,7 +103,10 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             .or_else(|| controllers.namespaces.iter().next().cloned())
             .unwrap_or_else(|| FLUX_NAMESPACE.to_string());
         out.push_str("---\n");
-        let mut head = vec![format!("no FluxInstance in context {}: {why}", cluster.context())];
+        let mut head = vec![format!(
+            "no FluxInstance in context {}: {why}",
+            cluster.context()
+        )];
         head.extend(controllers.facts());
         head.extend(controllers.notes.iter().map(|n| format!("note: {n}")));
         out.push_str(&yaml::comment(&head.join("\n")));
@@ -227,7 +230,10 @@ fn instance_facts(cluster: &Cluster, instances: &[Value], reports: &[Value]) -> 
     let mut troubled = Vec::new();
     for r in spec["reconcilers"].as_array().into_iter().flatten() {
         let s = &r["stats"];
-        let (failing, suspended) = (s["failing"].as_u64().unwrap_or(0), s["suspended"].as_u64().unwrap_or(0));
+        let (failing, suspended) = (
+            s["failing"].as_u64().unwrap_or(0),
+            s["suspended"].as_u64().unwrap_or(0),
+        );
         let kind = text(&r["kind"]);
         if failing == 0 && suspended == 0 {
             healthy.push(kind);
@@ -243,7 +249,10 @@ fn instance_facts(cluster: &Cluster, instances: &[Value], reports: &[Value]) -> 
         lines.extend(troubled);
     }
     if !healthy.is_empty() {
-        lines.push(format!("reconcilers with none failing or suspended: {}", healthy.join(", ")));
+        lines.push(format!(
+            "reconcilers with none failing or suspended: {}",
+            healthy.join(", ")
+        ));
     }
     let sync = &spec["sync"];
     if sync.is_object() {
@@ -280,7 +289,11 @@ impl Controllers {
             .iter()
             .filter_map(|c| c["version"].as_str())
             .collect();
-        let ready = self.found.iter().filter(|c| c["ready"] == json!(true)).count();
+        let ready = self
+            .found
+            .iter()
+            .filter(|c| c["ready"] == json!(true))
+            .count();
         let mut lines = vec![format!(
             "Flux controllers found as Deployments: {ready} of {} ready",
             self.found.len()
@@ -317,7 +330,10 @@ fn find_controllers(cluster: &Cluster) -> Result<Controllers, ToolError> {
     ];
     for options in &scopes {
         let result = cluster.client.list(&deployments, options, |d| {
-            let ns = d["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+            let ns = d["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             let name = d["metadata"]["name"].as_str().unwrap_or("").to_string();
             if seen.insert((ns.clone(), name)) {
                 namespaces.insert(ns);
@@ -351,7 +367,10 @@ fn controller(d: &Value) -> Value {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let images: Vec<&str> = containers.iter().filter_map(|c| c["image"].as_str()).collect();
+    let images: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c["image"].as_str())
+        .collect();
     let wanted = d["spec"]["replicas"].as_u64().unwrap_or(1);
     let ready = d["status"]["readyReplicas"].as_u64().unwrap_or(0);
     let available = d["status"]["conditions"]
@@ -393,7 +412,11 @@ fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
             )));
         }
         Ok(mut pods) => {
-            pods.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+            pods.sort_by(|a, b| {
+                a["metadata"]["name"]
+                    .as_str()
+                    .cmp(&b["metadata"]["name"].as_str())
+            });
             out.push_str(&yaml::comment(&format!(
                 "pod metrics in namespace {namespace} (metrics-server; CPU in millicores, memory in MiB)"
             )));
@@ -479,7 +502,8 @@ mod tests {
 
     #[test]
     fn quantities_in_base_units() {
-        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9 * b.abs().max(1.0));
+        let close =
+            |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9 * b.abs().max(1.0));
         assert!(close(quantity("250m"), 0.25));
         assert!(close(quantity("2186543n"), 0.002_186_543));
         assert!(close(quantity("1"), 1.0));

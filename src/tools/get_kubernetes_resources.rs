@@ -99,7 +99,8 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let namespace = args.opt_str("namespace")?.map(str::trim);
     let selector = args.opt_str("selector")?.map(label_selector);
     let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
-    let fields = Fields::parse(&args.opt_str_list("fields")?).map_err(ToolError::InvalidArgument)?;
+    let fields =
+        Fields::parse(&args.opt_str_list("fields")?).map_err(ToolError::InvalidArgument)?;
     let cluster = ctx.cluster(args)?;
     let resource = cluster
         .client
@@ -118,6 +119,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             get_one(&cluster, &query, name, batch)
         }
         _ => {
+            batch.brief_headlines();
             let info = cluster
                 .client
                 .list(&resource, &query.list_options(), |obj| {
@@ -207,12 +209,15 @@ impl Query<'_> {
         let t: Tally = batch.tally();
         let flux = t.ready + t.failing + t.progressing + t.suspended + t.no_status;
         if flux > 0 {
-            let mut counts = format!(
-                "{} ready, {} failing, {} progressing, {} suspended",
-                t.ready, t.failing, t.progressing, t.suspended
-            );
-            if t.no_status > 0 {
-                counts.push_str(&format!(", {} without status", t.no_status));
+            let mut counts = format!("{} ready, {} failing", t.ready, t.failing);
+            for (n, what) in [
+                (t.progressing, "progressing"),
+                (t.suspended, "suspended"),
+                (t.no_status, "without status"),
+            ] {
+                if n > 0 {
+                    counts.push_str(&format!(", {n} {what}"));
+                }
             }
             lines[0].push_str(": ");
             lines[0].push_str(&counts);
@@ -234,7 +239,12 @@ impl Query<'_> {
     }
 }
 
-fn get_one(cluster: &Cluster, query: &Query, name: &str, mut batch: Batch) -> Result<String, ToolError> {
+fn get_one(
+    cluster: &Cluster,
+    query: &Query,
+    name: &str,
+    mut batch: Batch,
+) -> Result<String, ToolError> {
     let namespace = query.namespace.unwrap_or("");
     match cluster.client.get(query.resource, namespace, name) {
         Ok(obj) => batch.add(obj),
@@ -262,7 +272,10 @@ fn not_found(cluster: &Cluster, query: &Query, name: &str) -> ToolError {
     let mut msg = format!("{what} in context {}", cluster.context());
     let close = similar_names(cluster, query, name);
     if !close.is_empty() {
-        let scope = query.namespace.map(|ns| format!(" in {ns}")).unwrap_or_default();
+        let scope = query
+            .namespace
+            .map(|ns| format!(" in {ns}"))
+            .unwrap_or_default();
         msg.push_str(&format!("; similar names{scope}: {}", close.join(", ")));
     }
     ToolError::Failed(msg)
@@ -276,7 +289,8 @@ fn similar_names(cluster: &Cluster, query: &Query, wanted: &str) -> Vec<String> 
     };
     let target = format!("{path}?limit={NAMES_SCANNED}");
     // Metadata only: what kubectl asks for when it needs names, far smaller than the objects.
-    let accept = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json";
+    let accept =
+        "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json";
     let Ok(list) = cluster.client.get_path_accept(&target, accept) else {
         return Vec::new();
     };
@@ -357,7 +371,8 @@ fn label_selector(s: &str) -> String {
             || t == "in"
             || t == "notin"
     };
-    let operator_end = |t: &str| t.ends_with(['=', '!', ',', '<', '>']) || t == "in" || t == "notin";
+    let operator_end =
+        |t: &str| t.ends_with(['=', '!', ',', '<', '>']) || t == "in" || t == "notin";
     let mut out = String::new();
     for (i, t) in tokens.iter().enumerate() {
         if i > 0 {
@@ -385,11 +400,17 @@ mod tests {
     #[test]
     fn selectors_in_both_forms() {
         assert_eq!(label_selector("app=podinfo"), "app=podinfo");
-        assert_eq!(label_selector("app=podinfo tier=web"), "app=podinfo,tier=web");
+        assert_eq!(
+            label_selector("app=podinfo tier=web"),
+            "app=podinfo,tier=web"
+        );
         assert_eq!(label_selector("  a=1   b!=2 c "), "a=1,b!=2,c");
         assert_eq!(label_selector("a=1,b=2"), "a=1,b=2");
         assert_eq!(label_selector("a=1, b=2"), "a=1, b=2");
-        assert_eq!(label_selector("env in (prod, staging) tier"), "env in (prod, staging),tier");
+        assert_eq!(
+            label_selector("env in (prod, staging) tier"),
+            "env in (prod, staging),tier"
+        );
         assert_eq!(label_selector("tier != db app"), "tier != db,app");
         assert_eq!(label_selector("a = 1 !b"), "a = 1,!b");
         assert_eq!(label_selector("env notin (a) x==y"), "env notin (a),x==y");

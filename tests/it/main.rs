@@ -14,3 +14,4 @@ mod docs;
 mod kube_client;
 mod kubeconfig;
 mod protocol;
+mod resources;

@@ -125,7 +125,10 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn label(&self) -> String {
-        format!("{} {} {}/{}", self.role, self.kind, self.namespace, self.name)
+        format!(
+            "{} {} {}/{}",
+            self.role, self.kind, self.namespace, self.name
+        )
     }
 }
 
@@ -288,8 +291,16 @@ pub fn upstream_line(u: &Upstream, finding: &Finding) -> String {
 }
 
 /// The first lines of a failing or suspended object's document (without `# `); nothing for
-/// a healthy one, so healthy objects stay short.
-pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health) -> Vec<String> {
+/// a healthy one, so healthy objects stay short. `brief` gives reasons without messages, for
+/// lists whose summary already quotes each failing object's message.
+pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health, brief: bool) -> Vec<String> {
+    let text = |c: &Condition| {
+        if brief && !c.reason.is_empty() {
+            c.reason.clone()
+        } else {
+            c.text()
+        }
+    };
     let who = if namespace.is_empty() {
         format!("{kind} {name}")
     } else {
@@ -297,23 +308,21 @@ pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health) -> Vec<Stri
     };
     let mut lines = Vec::new();
     match h.state {
-        State::Failing => {
-            match &h.ready {
-                Some(r) if r.status != "True" => {
-                    lines.push(format!("NOT READY {who}: {}", r.text()));
-                    if let Some(s) = &h.stalled
-                        && s.text() != r.text()
-                    {
-                        lines.push(format!("stalled: {}", s.text()));
-                    }
-                }
-                _ => {
-                    if let Some(s) = &h.stalled {
-                        lines.push(format!("STALLED {who}: {}", s.text()));
-                    }
+        State::Failing => match &h.ready {
+            Some(r) if r.status != "True" => {
+                lines.push(format!("NOT READY {who}: {}", text(r)));
+                if let Some(s) = &h.stalled
+                    && s.text() != r.text()
+                {
+                    lines.push(format!("stalled: {}", text(s)));
                 }
             }
-        }
+            _ => {
+                if let Some(s) = &h.stalled {
+                    lines.push(format!("STALLED {who}: {}", text(s)));
+                }
+            }
+        },
         State::Suspended => {
             let mut line = format!("SUSPENDED {who}: reconciliation is suspended");
             if let Some(p) = h.problem() {
@@ -324,6 +333,30 @@ pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health) -> Vec<Stri
         _ => {}
     }
     lines
+}
+
+/// The messages [`headline`] (or, `brief`, the list summary line from [`Health::problem`])
+/// quotes for a failing object.
+pub fn quoted_messages(h: &Health, brief: bool) -> Vec<String> {
+    let ready = h.ready.as_ref().filter(|r| r.status != "True");
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |c: &Condition| {
+        if !c.message.is_empty() && !out.contains(&c.message) {
+            out.push(c.message.clone());
+        }
+    };
+    match (ready, &h.stalled) {
+        (Some(r), _) if brief => push(r),
+        (None, Some(s)) => push(s),
+        (Some(r), stalled) => {
+            push(r);
+            if let Some(s) = stalled {
+                push(s);
+            }
+        }
+        (None, None) => {}
+    }
+    out
 }
 
 #[cfg(test)]
@@ -342,9 +375,18 @@ mod tests {
     #[test]
     fn states_follow_ready_stalled_and_suspend() {
         let s = |c: Value| health(&with_conditions(c)).state;
-        assert_eq!(s(json!([{"type": "Ready", "status": "True"}])), State::Ready);
-        assert_eq!(s(json!([{"type": "Ready", "status": "False"}])), State::Failing);
-        assert_eq!(s(json!([{"type": "Ready", "status": "Unknown"}])), State::Progressing);
+        assert_eq!(
+            s(json!([{"type": "Ready", "status": "True"}])),
+            State::Ready
+        );
+        assert_eq!(
+            s(json!([{"type": "Ready", "status": "False"}])),
+            State::Failing
+        );
+        assert_eq!(
+            s(json!([{"type": "Ready", "status": "Unknown"}])),
+            State::Progressing
+        );
         assert_eq!(
             s(json!([{"type": "Ready", "status": "True"}, {"type": "Stalled", "status": "True"}])),
             State::Failing
@@ -353,7 +395,8 @@ mod tests {
         let mut o = with_conditions(json!([{"type": "Ready", "status": "False"}]));
         o["spec"]["suspend"] = json!(true);
         assert_eq!(health(&o).state, State::Suspended);
-        let rs = json!({"metadata": {"annotations": {"fluxcd.controlplane.io/reconcile": "disabled"}}});
+        let rs =
+            json!({"metadata": {"annotations": {"fluxcd.controlplane.io/reconcile": "disabled"}}});
         assert_eq!(health(&rs).state, State::Suspended);
     }
 
@@ -365,7 +408,7 @@ mod tests {
             {"type": "Ready", "status": "False", "reason": "InstallFailed",
              "message": "Helm install failed for release apps/redis: context deadline exceeded\nsecond line"},
         ]));
-        let lines = headline("HelmRelease", "apps", "redis", &health(&o));
+        let lines = headline("HelmRelease", "apps", "redis", &health(&o), false);
         assert_eq!(
             lines,
             [
@@ -373,8 +416,28 @@ mod tests {
                 "stalled: RetriesExceeded: Failed to install after 4 attempt(s)",
             ]
         );
+        assert_eq!(
+            headline("HelmRelease", "apps", "redis", &health(&o), true),
+            [
+                "NOT READY HelmRelease apps/redis: InstallFailed",
+                "stalled: RetriesExceeded"
+            ]
+        );
+        let h = health(&o);
+        assert_eq!(
+            quoted_messages(&h, false),
+            [
+                "Helm install failed for release apps/redis: context deadline exceeded\nsecond line",
+                "Failed to install after 4 attempt(s)"
+            ]
+        );
+        assert_eq!(quoted_messages(&h, true).len(), 1);
+        assert_eq!(
+            Some(format!("InstallFailed: {}", quoted_messages(&h, true)[0])),
+            h.problem()
+        );
         let ok = with_conditions(json!([{"type": "Ready", "status": "True"}]));
-        assert!(headline("HelmRelease", "apps", "redis", &health(&ok)).is_empty());
+        assert!(headline("HelmRelease", "apps", "redis", &health(&ok), false).is_empty());
     }
 
     #[test]
@@ -398,25 +461,35 @@ mod tests {
         let labels: Vec<String> = upstreams(&ks).iter().map(Upstream::label).collect();
         assert_eq!(
             labels,
-            ["source GitRepository flux-system/flux-system",
-             "dependency Kustomization flux-system/infra",
-             "dependency Kustomization data/db"]
+            [
+                "source GitRepository flux-system/flux-system",
+                "dependency Kustomization flux-system/infra",
+                "dependency Kustomization data/db"
+            ]
         );
         let chart_ref = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
             "metadata": {"name": "cm", "namespace": "cert-manager"},
             "spec": {"chartRef": {"kind": "OCIRepository", "name": "cert-manager",
                                   "namespace": "flux-system"}}});
-        assert_eq!(upstreams(&chart_ref)[0].label(), "source OCIRepository flux-system/cert-manager");
+        assert_eq!(
+            upstreams(&chart_ref)[0].label(),
+            "source OCIRepository flux-system/cert-manager"
+        );
         let rset = json!({"apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
             "metadata": {"name": "t", "namespace": "flux-system"},
             "spec": {"dependsOn": [{"apiVersion": "apiextensions.k8s.io/v1",
                 "kind": "CustomResourceDefinition", "name": "x", "ready": false}]}});
         let u = &upstreams(&rset)[0];
-        assert_eq!((u.group.as_str(), u.kind.as_str(), u.must_be_ready),
-                   ("apiextensions.k8s.io", "CustomResourceDefinition", false));
+        assert_eq!(
+            (u.group.as_str(), u.kind.as_str(), u.must_be_ready),
+            ("apiextensions.k8s.io", "CustomResourceDefinition", false)
+        );
         let policy = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
             "metadata": {"name": "p", "namespace": "ns"}, "spec": {"imageRepositoryRef": {"name": "r"}}});
-        assert_eq!(upstreams(&policy)[0].label(), "image repository ImageRepository ns/r");
+        assert_eq!(
+            upstreams(&policy)[0].label(),
+            "image repository ImageRepository ns/r"
+        );
         assert!(upstreams(&json!({"kind": "ConfigMap", "apiVersion": "v1"})).is_empty());
     }
 
@@ -430,14 +503,19 @@ mod tests {
             name: "apps".into(),
             must_be_ready: true,
         };
-        let failing = health(&json!({"status": {"conditions": [{"type": "Ready", "status": "False",
-            "reason": "GitOperationFailed", "message": "authentication required"}]}}));
+        let failing = health(
+            &json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+            "reason": "GitOperationFailed", "message": "authentication required"}]}}),
+        );
         assert_eq!(
             upstream_line(&u, &Finding::Seen(failing.clone())),
             "source GitRepository flux-system/apps: not ready: GitOperationFailed: authentication required"
         );
         assert!(Finding::Seen(failing).is_problem(true));
-        assert_eq!(upstream_line(&u, &Finding::NotFound), "source GitRepository flux-system/apps: not found");
+        assert_eq!(
+            upstream_line(&u, &Finding::NotFound),
+            "source GitRepository flux-system/apps: not found"
+        );
         assert!(!Finding::NotChecked.is_problem(true));
     }
 }

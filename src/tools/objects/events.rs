@@ -25,7 +25,10 @@ pub enum Scope<'a> {
     AllNamespaces,
     Namespace(&'a str),
     /// One object's events only.
-    Object { namespace: &'a str, name: &'a str },
+    Object {
+        namespace: &'a str,
+        name: &'a str,
+    },
 }
 
 /// The events of one kind, grouped by involved object.
@@ -96,7 +99,11 @@ impl Events {
         let (time, at) = last_seen(event);
         let mut line = Map::new();
         line.insert("time".into(), json!(time));
-        for (key, from) in [("type", "type"), ("reason", "reason"), ("message", "message")] {
+        for (key, from) in [
+            ("type", "type"),
+            ("reason", "reason"),
+            ("message", "message"),
+        ] {
             if let Some(v) = event[from].as_str().filter(|s| !s.is_empty()) {
                 line.insert(key.into(), json!(v));
             }
@@ -241,7 +248,10 @@ mod tests {
     #[test]
     fn times_parse_with_fractions_and_offsets() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some((0, 0)));
-        assert_eq!(parse_rfc3339("2026-11-21T05:29:00.210374Z").map(|t| t.1), Some(210_374_000));
+        assert_eq!(
+            parse_rfc3339("2026-11-21T05:29:00.210374Z").map(|t| t.1),
+            Some(210_374_000)
+        );
         assert_eq!(
             parse_rfc3339("2026-11-21T06:29:00+01:00"),
             parse_rfc3339("2026-11-21T05:29:00Z")
@@ -254,27 +264,64 @@ mod tests {
     fn events_are_grouped_sorted_and_capped() {
         let mut ev = Events::default();
         for i in (0..15).rev() {
-            ev.add(&event("a", Some("u1"), "Failed", &format!("2026-01-01T00:00:{i:02}Z"), &format!("m{i}")));
+            ev.add(&event(
+                "a",
+                Some("u1"),
+                "Failed",
+                &format!("2026-01-01T00:00:{i:02}Z"),
+                &format!("m{i}"),
+            ));
         }
-        ev.add(&event("a", Some("u1"), "ReconciliationSucceeded", "2026-01-01T00:01:00Z", "ok"));
-        ev.add(&event("b", None, "Progressing", "2026-01-01T00:00:00Z", "other"));
+        ev.add(&event(
+            "a",
+            Some("u1"),
+            "ReconciliationSucceeded",
+            "2026-01-01T00:01:00Z",
+            "ok",
+        ));
+        ev.add(&event(
+            "b",
+            None,
+            "Progressing",
+            "2026-01-01T00:00:00Z",
+            "other",
+        ));
         let a = ev.take("ns", "a", Some("u1"));
         let messages: Vec<&str> = a.iter().map(|e| e["message"].as_str().unwrap()).collect();
-        assert_eq!(messages, (5..15).map(|i| format!("m{i}")).collect::<Vec<_>>());
+        assert_eq!(
+            messages,
+            (5..15).map(|i| format!("m{i}")).collect::<Vec<_>>()
+        );
         assert_eq!(
             a[0],
             json!({"time": "2026-01-01T00:00:05Z", "type": "Warning", "reason": "Failed",
                    "message": "m5", "count": 2})
         );
-        assert_eq!(ev.take("ns", "b", Some("any")).len(), 1, "no uid on the event: kept");
+        assert_eq!(
+            ev.take("ns", "b", Some("any")).len(),
+            1,
+            "no uid on the event: kept"
+        );
         assert!(ev.take("ns", "a", Some("u1")).is_empty(), "taken once");
     }
 
     #[test]
     fn events_of_an_earlier_object_with_the_same_name_are_left_out() {
         let mut ev = Events::default();
-        ev.add(&event("a", Some("old"), "Failed", "2026-01-01T00:00:00Z", "before"));
-        ev.add(&event("a", Some("new"), "Failed", "2026-01-01T00:00:01Z", "after"));
+        ev.add(&event(
+            "a",
+            Some("old"),
+            "Failed",
+            "2026-01-01T00:00:00Z",
+            "before",
+        ));
+        ev.add(&event(
+            "a",
+            Some("new"),
+            "Failed",
+            "2026-01-01T00:00:01Z",
+            "after",
+        ));
         let a = ev.take("ns", "a", Some("new"));
         assert_eq!(a.len(), 1);
         assert_eq!(a[0]["message"], "after");

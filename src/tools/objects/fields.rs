@@ -56,9 +56,11 @@ impl Filter {
 fn loose_eq(got: &Value, want: &Value) -> bool {
     got == want
         || match (got, want) {
-            (Value::String(g), other) | (other, Value::String(g)) => {
-                !other.is_string() && *g == other.to_string()
-            }
+            (Value::String(g), other) | (other, Value::String(g)) => match other {
+                Value::Number(n) => g.trim().parse::<f64>().ok() == n.as_f64(),
+                Value::Bool(b) => g.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+                _ => false,
+            },
             _ => false,
         }
 }
@@ -185,7 +187,9 @@ impl Pick {
     fn into_value(self) -> Value {
         match self {
             Pick::Whole(v) => v,
-            Pick::Map(m) => Value::Object(m.into_iter().map(|(k, p)| (k, p.into_value())).collect()),
+            Pick::Map(m) => {
+                Value::Object(m.into_iter().map(|(k, p)| (k, p.into_value())).collect())
+            }
             Pick::List(l) => Value::Array(l.into_values().map(Pick::into_value).collect()),
         }
     }
@@ -442,7 +446,9 @@ fn literal(s: &str) -> Result<Value, String> {
     if !s.is_empty() && !s.contains(char::is_whitespace) {
         return Ok(Value::String(s.to_string()));
     }
-    Err(format!("{s:?} is not a quoted string, a number or a boolean"))
+    Err(format!(
+        "{s:?} is not a quoted string, a number or a boolean"
+    ))
 }
 
 #[cfg(test)]
@@ -478,8 +484,14 @@ mod tests {
     #[test]
     fn spellings_parse_to_the_same_steps() {
         let want = parse_path("status.conditions").unwrap();
-        for s in [".status.conditions", "{.status.conditions}", "$.status.conditions",
-                  " status . conditions ", "['status']['conditions']", "status[\"conditions\"]"] {
+        for s in [
+            ".status.conditions",
+            "{.status.conditions}",
+            "$.status.conditions",
+            " status . conditions ",
+            "['status']['conditions']",
+            "status[\"conditions\"]",
+        ] {
             assert_eq!(parse_path(s).unwrap(), want, "{s}");
         }
         assert_eq!(
@@ -503,17 +515,35 @@ mod tests {
     #[test]
     fn indexes_wildcards_and_filters() {
         let (v, _) = select(&["status.conditions[0]"]);
-        assert_eq!(v["status"]["conditions"], json!([object()["status"]["conditions"][0]]));
+        assert_eq!(
+            v["status"]["conditions"],
+            json!([object()["status"]["conditions"][0]])
+        );
         let (v, _) = select(&["status.conditions[-1].reason"]);
-        assert_eq!(v["status"]["conditions"], json!([{"reason": "InstallFailed"}]));
+        assert_eq!(
+            v["status"]["conditions"],
+            json!([{"reason": "InstallFailed"}])
+        );
         let (v, _) = select(&["status.conditions[*].message"]);
-        assert_eq!(v["status"]["conditions"], json!([{"message": "m0"}, {"message": "m1"}]));
+        assert_eq!(
+            v["status"]["conditions"],
+            json!([{"message": "m0"}, {"message": "m1"}])
+        );
         let (v, _) = select(&[r#"status.conditions[?(@.type=="Ready")]"#]);
-        assert_eq!(v["status"]["conditions"], json!([object()["status"]["conditions"][1]]));
+        assert_eq!(
+            v["status"]["conditions"],
+            json!([object()["status"]["conditions"][1]])
+        );
         let (v, _) = select(&["status.conditions[?(@.status != 'True')].reason"]);
-        assert_eq!(v["status"]["conditions"], json!([{"reason": "InstallFailed"}]));
+        assert_eq!(
+            v["status"]["conditions"],
+            json!([{"reason": "InstallFailed"}])
+        );
         let (v, _) = select(&["metadata.labels['app.kubernetes.io/name']"]);
-        assert_eq!(v["metadata"]["labels"], json!({"app.kubernetes.io/name": "redis"}));
+        assert_eq!(
+            v["metadata"]["labels"],
+            json!({"app.kubernetes.io/name": "redis"})
+        );
         assert_eq!(v["metadata"]["name"], "redis");
     }
 
@@ -549,7 +579,11 @@ mod tests {
     #[test]
     fn bad_paths_say_what_is_wrong() {
         let err = |s: &str| Fields::parse(&[s.to_string()]).unwrap_err();
-        assert!(err("status.conditions[").contains("not closed"), "{}", err("status.conditions["));
+        assert!(
+            err("status.conditions[").contains("not closed"),
+            "{}",
+            err("status.conditions[")
+        );
         assert!(err("status..x").contains("empty key"));
         assert!(err("status.").contains("ends with"));
         assert!(err("a[?(type==1)]").contains("must start with @."));

@@ -80,7 +80,9 @@ pub fn storage_ref(hr: &Value) -> Result<StorageRef, String> {
     let spec = &hr["spec"];
     let status = &hr["status"];
     if spec.get("kubeConfig").is_some_and(|k| !k.is_null()) {
-        return Err("not read: the release is installed in a remote cluster (spec.kubeConfig)".into());
+        return Err(
+            "not read: the release is installed in a remote cluster (spec.kubeConfig)".into(),
+        );
     }
     let own_ns = hr["metadata"]["namespace"].as_str().unwrap_or("");
     let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
@@ -100,10 +102,11 @@ pub fn storage_ref(hr: &Value) -> Result<StorageRef, String> {
     // No history yet: the name helm-controller would use (spec.releaseName, else
     // `<targetNamespace>-<name>` when a target namespace is set, else the object's name).
     let name = hr["metadata"]["name"].as_str().unwrap_or("");
-    let release = text(&spec["releaseName"]).unwrap_or_else(|| match text(&spec["targetNamespace"]) {
-        Some(target) => format!("{target}-{name}"),
-        None => name.to_string(),
-    });
+    let release =
+        text(&spec["releaseName"]).unwrap_or_else(|| match text(&spec["targetNamespace"]) {
+            Some(target) => format!("{target}-{name}"),
+            None => name.to_string(),
+        });
     Ok(StorageRef {
         namespace,
         release,
@@ -306,7 +309,10 @@ fn read_manifest(
                 continue;
             };
             let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-            let mut namespace = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+            let mut namespace = obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             if namespace.is_empty() && namespaced(api_version, kind).unwrap_or(true) {
                 namespace = release_ns.to_string();
             }
@@ -358,7 +364,18 @@ pub(crate) mod tests {
     /// A gzip member written by hand (header with a file name, deflate, trailer), so the
     /// reader is tested against the format and not against itself.
     pub(crate) fn gzip(data: &[u8], name: Option<&str>) -> Vec<u8> {
-        let mut out = vec![0x1f, 0x8b, 8, if name.is_some() { 0x08 } else { 0 }, 0, 0, 0, 0, 0, 3];
+        let mut out = vec![
+            0x1f,
+            0x8b,
+            8,
+            if name.is_some() { 0x08 } else { 0 },
+            0,
+            0,
+            0,
+            0,
+            0,
+            3,
+        ];
         if let Some(n) = name {
             out.extend_from_slice(n.as_bytes());
             out.push(0);
@@ -434,7 +451,10 @@ spec:
     fn gunzip_reads_headers_with_optional_fields() {
         let data = b"hello helm release".repeat(20);
         assert_eq!(gunzip(&gzip(&data, None), 1 << 20).unwrap(), data);
-        assert_eq!(gunzip(&gzip(&data, Some("release.json")), 1 << 20).unwrap(), data);
+        assert_eq!(
+            gunzip(&gzip(&data, Some("release.json")), 1 << 20).unwrap(),
+            data
+        );
     }
 
     #[test]
@@ -444,8 +464,14 @@ spec:
         let mut crc = good.clone();
         let n = crc.len();
         crc[n - 8] ^= 1;
-        assert_eq!(gunzip(&crc, 1 << 20), Err(Error::Gzip("CRC-32 mismatch".into())));
-        assert!(matches!(gunzip(&good[..good.len() - 12], 1 << 20), Err(Error::Gzip(_))));
+        assert_eq!(
+            gunzip(&crc, 1 << 20),
+            Err(Error::Gzip("CRC-32 mismatch".into()))
+        );
+        assert!(matches!(
+            gunzip(&good[..good.len() - 12], 1 << 20),
+            Err(Error::Gzip(_))
+        ));
         assert_eq!(
             gunzip(&good, 100),
             Err(Error::TooLarge {
@@ -453,7 +479,10 @@ spec:
                 limit: 100
             })
         );
-        assert!(matches!(gunzip(b"not gzip at all, nope", 100), Err(Error::Gzip(_))));
+        assert!(matches!(
+            gunzip(b"not gzip at all, nope", 100),
+            Err(Error::Gzip(_))
+        ));
     }
 
     #[test]
@@ -462,14 +491,28 @@ spec:
                              "info": {"status": "deployed"}, "manifest": MANIFEST,
                              "config": {"password": "from-values"}});
         let r = decode_release(&api_value(&release), cluster_scoped).unwrap();
-        assert_eq!((r.name.as_str(), r.version, r.status.as_str()), ("web", 4, "deployed"));
+        assert_eq!(
+            (r.name.as_str(), r.version, r.status.as_str()),
+            ("web", 4, "deployed")
+        );
         let labels: Vec<String> = r.objects.iter().map(InventoryEntry::label).collect();
         assert_eq!(
             labels,
-            ["ServiceAccount apps/web", "ClusterRole web-reader", "Deployment other/web",
-             "CronJob apps/warm"]
+            [
+                "ServiceAccount apps/web",
+                "ClusterRole web-reader",
+                "Deployment other/web",
+                "CronJob apps/warm"
+            ]
         );
-        assert_eq!(r.images, ["busybox:1.36", "ghcr.io/acme/web:1.2.3", "ghcr.io/acme/tools:0.1"]);
+        assert_eq!(
+            r.images,
+            [
+                "busybox:1.36",
+                "ghcr.io/acme/web:1.2.3",
+                "ghcr.io/acme/tools:0.1"
+            ]
+        );
         assert!(r.unreadable_documents.is_empty());
     }
 
@@ -487,23 +530,31 @@ spec:
         let b64 = base64::engine::general_purpose::STANDARD;
         assert_eq!(
             decode_release("%%%", cluster_scoped),
-            Err(Error::Base64 { layer: "Secret value" })
+            Err(Error::Base64 {
+                layer: "Secret value"
+            })
         );
         assert_eq!(
             decode_release(&b64.encode("not base64 !!"), cluster_scoped),
-            Err(Error::Base64 { layer: "Helm release text" })
+            Err(Error::Base64 {
+                layer: "Helm release text"
+            })
         );
         let secret_json = "{\"config\": {\"password\": \"s3cr3t\"";
         let err = decode_release(&b64.encode(b64.encode(secret_json)), cluster_scoped).unwrap_err();
         assert!(matches!(err, Error::Json { .. }));
         assert!(!err.to_string().contains("s3cr3t"), "{err}");
         let no_manifest = json!({"name": "a"});
-        assert_eq!(decode_release(&api_value(&no_manifest), cluster_scoped), Err(Error::NoManifest));
+        assert_eq!(
+            decode_release(&api_value(&no_manifest), cluster_scoped),
+            Err(Error::NoManifest)
+        );
     }
 
     #[test]
     fn broken_manifest_documents_are_counted_not_fatal() {
-        let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\nkey: [unclosed\n";
+        let manifest =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\nkey: [unclosed\n";
         let release = json!({"name": "a", "namespace": "n", "version": 1, "manifest": manifest});
         let r = decode_release(&api_value(&release), cluster_scoped).unwrap();
         assert_eq!(r.objects.len(), 1);
@@ -519,19 +570,26 @@ spec:
                 {"name": "frontend", "version": 2}]}});
         let r = storage_ref(&hr).unwrap();
         assert_eq!(r.namespace, "store");
-        assert_eq!(r.secret_name(r.version.unwrap()), "sh.helm.release.v1.frontend.v3");
+        assert_eq!(
+            r.secret_name(r.version.unwrap()),
+            "sh.helm.release.v1.frontend.v3"
+        );
     }
 
     #[test]
     fn without_history_the_release_name_is_derived() {
         let hr = |spec: Value| json!({"metadata": {"name": "podinfo", "namespace": "apps"}, "spec": spec});
         let r = storage_ref(&hr(json!({}))).unwrap();
-        assert_eq!((r.release.as_str(), r.namespace.as_str(), r.version), ("podinfo", "apps", None));
+        assert_eq!(
+            (r.release.as_str(), r.namespace.as_str(), r.version),
+            ("podinfo", "apps", None)
+        );
         let r = storage_ref(&hr(json!({"targetNamespace": "prod"}))).unwrap();
         assert_eq!(r.release, "prod-podinfo");
         let r = storage_ref(&hr(json!({"targetNamespace": "prod", "releaseName": "pi"}))).unwrap();
         assert_eq!(r.release, "pi");
-        let err = storage_ref(&hr(json!({"kubeConfig": {"secretRef": {"name": "k"}}}))).unwrap_err();
+        let err =
+            storage_ref(&hr(json!({"kubeConfig": {"secretRef": {"name": "k"}}}))).unwrap_err();
         assert!(err.contains("remote cluster"), "{err}");
     }
 }

@@ -134,6 +134,12 @@ pub fn lean(obj: &mut Value) {
         .get("metadata")
         .and_then(|m| m.get("generation"))
         .and_then(Value::as_u64);
+    let flux = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .and_then(|av| av.split_once('/'))
+        .is_some_and(|(group, _)| super::is_flux_group(group));
+    let spec = map.get("spec").cloned().unwrap_or(Value::Null);
     if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
         // Flux keeps releases/snapshots newest first; the latest is what explains the present.
         if let Some(Value::Array(history)) = status.get_mut("history") {
@@ -144,37 +150,189 @@ pub fn lean(obj: &mut Value) {
         {
             *inventory = summary;
         }
+        if flux {
+            drop_repeats(status, &spec);
+            drop_shared_transition_times(status);
+        }
+        dedupe_condition_messages(status);
     }
     let lagging = generation.is_none_or(|g| drop_current_generations(map, g));
     if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
         lean_metadata(meta, lagging);
+        // When a Flux object was created says little about its state: its conditions'
+        // transition times and its history say when things changed. (A Pod's age matters,
+        // so other kinds keep it.)
+        if flux {
+            meta.remove("creationTimestamp");
+        }
     }
     prune(obj, &mut Vec::new());
 }
 
-/// Removes every `observedGeneration` equal to `generation` (status and conditions): the
-/// controller has seen the latest spec, which is the normal case. Returns true when one that
-/// lags remains, so the reader needs `metadata.generation` to compare.
+/// Removes every `observedGeneration` (and helm-controller's `lastAttemptedGeneration`)
+/// equal to `generation`, in status and conditions: the controller has seen the latest spec,
+/// which is the normal case. Returns true when one that lags remains, so the reader needs
+/// `metadata.generation` to compare.
 fn drop_current_generations(map: &mut Map<String, Value>, generation: u64) -> bool {
     let mut lagging = false;
-    let mut check = |holder: &mut Map<String, Value>| {
-        match holder.get("observedGeneration").and_then(Value::as_u64) {
-            Some(g) if g == generation => {
-                holder.remove("observedGeneration");
-            }
-            Some(_) => lagging = true,
-            None => {}
+    let mut check = |holder: &mut Map<String, Value>, key: &str| match holder
+        .get(key)
+        .and_then(Value::as_u64)
+    {
+        Some(g) if g == generation => {
+            holder.remove(key);
         }
+        Some(_) => lagging = true,
+        None => {}
     };
     if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
-        check(status);
+        check(status, "observedGeneration");
+        check(status, "lastAttemptedGeneration");
         if let Some(Value::Array(conditions)) = status.get_mut("conditions") {
             for c in conditions.iter_mut().filter_map(Value::as_object_mut) {
-                check(c);
+                check(c, "observedGeneration");
             }
         }
     }
     lagging
+}
+
+/// Drops Flux status fields that only repeat another one or are internal to the controller:
+/// - `lastAttemptedRevision` equal to `lastAppliedRevision` (or, for a HelmRelease, to the
+///   latest release's chart version) and `lastAttemptedConfigDigest` equal to the latest
+///   release's: the last attempt is what is applied, the normal case;
+/// - the artifact's `url` and `path` (and the older `status.url`): where source-controller
+///   serves the tarball inside the cluster, derived from kind, namespace and name; the
+///   revision and digest identify the artifact;
+/// - `observed<Field>` equal to `spec.<field>` (`observedExclusionList`, `observedIgnore`):
+///   the controller has acted on the spec as written; one that differs is kept;
+/// - image-reflector-controller's `canonicalImageName` equal to `spec.image`.
+fn drop_repeats(status: &mut Map<String, Value>, spec: &Value) {
+    let observed: Vec<String> = status
+        .keys()
+        .filter(|k| {
+            k.strip_prefix("observed").is_some_and(|rest| {
+                rest != "Generation" && rest.starts_with(|c: char| c.is_ascii_uppercase())
+            })
+        })
+        .cloned()
+        .collect();
+    for key in observed {
+        let field = key["observed".len()..].to_string();
+        let field = field[..1].to_ascii_lowercase() + &field[1..];
+        if spec.get(&field).is_some() && spec.get(&field) == status.get(&key) {
+            status.remove(&key);
+        }
+    }
+    if spec.get("image").is_some() && spec.get("image") == status.get("canonicalImageName") {
+        status.remove("canonicalImageName");
+    }
+    let latest = status
+        .get("history")
+        .and_then(|h| h.get(0))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let attempted = status.get("lastAttemptedRevision").cloned();
+    if attempted.is_some()
+        && (attempted.as_ref() == status.get("lastAppliedRevision")
+            || attempted.as_ref() == latest.get("chartVersion"))
+    {
+        status.remove("lastAttemptedRevision");
+    }
+    if status.get("lastAttemptedConfigDigest").is_some()
+        && status.get("lastAttemptedConfigDigest") == latest.get("configDigest")
+    {
+        status.remove("lastAttemptedConfigDigest");
+    }
+    status.remove("url");
+    if let Some(artifact) = status.get_mut("artifact").and_then(Value::as_object_mut) {
+        artifact.remove("url");
+        artifact.remove("path");
+    }
+    // helm-controller's fingerprints of the release record and of the values: internal to its
+    // drift detection; the chart version, status and times say what was released.
+    if let Some(Value::Array(history)) = status.get_mut("history") {
+        for entry in history.iter_mut().filter_map(Value::as_object_mut) {
+            entry.remove("digest");
+            entry.remove("configDigest");
+        }
+    }
+    // kustomize-controller writes the applied revision into the Ready message too.
+    let ready_message = ready_condition(status)
+        .and_then(|c| c.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let (Some(m), Some(Value::String(rev))) = (ready_message, status.get("lastAppliedRevision"))
+        && m == format!("Applied revision: {rev}")
+    {
+        status.remove("lastAppliedRevision");
+    }
+}
+
+fn ready_condition(status: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    status
+        .get("conditions")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_object)
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+}
+
+/// A condition that changed at the same moment as Ready (most do: controllers set them
+/// together) drops its `lastTransitionTime`; one that changed at another time keeps it.
+fn drop_shared_transition_times(status: &mut Map<String, Value>) {
+    let Some(ready_time) = ready_condition(status)
+        .and_then(|c| c.get("lastTransitionTime"))
+        .cloned()
+    else {
+        return;
+    };
+    let Some(Value::Array(conditions)) = status.get_mut("conditions") else {
+        return;
+    };
+    for c in conditions.iter_mut().filter_map(Value::as_object_mut) {
+        let is_ready = c.get("type").and_then(Value::as_str) == Some("Ready");
+        if !is_ready && c.get("lastTransitionTime") == Some(&ready_time) {
+            c.remove("lastTransitionTime");
+        }
+    }
+}
+
+/// Conditions that carry the same message as another (Ready and Released, Ready and
+/// FetchFailed, Ready and Healthy) keep it once: the later ones say `(same as Ready)`. Ready
+/// keeps its own, whatever its position. Every message still appears, verbatim.
+fn dedupe_condition_messages(status: &mut Map<String, Value>) {
+    let Some(Value::Array(conditions)) = status.get_mut("conditions") else {
+        return;
+    };
+    let mut order: Vec<usize> = (0..conditions.len()).collect();
+    order.sort_by_key(|&i| conditions[i].get("type").and_then(Value::as_str) != Some("Ready"));
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for i in order {
+        let Some(c) = conditions[i].as_object_mut() else {
+            continue;
+        };
+        let Some(message) = c
+            .get("message")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+        else {
+            continue;
+        };
+        if let Some((_, first)) = kept.iter().find(|(m, _)| m == message) {
+            c.insert(
+                "message".into(),
+                Value::String(format!("(same as {first})")),
+            );
+        } else {
+            let kind = c
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            kept.push((message.to_string(), kind));
+        }
+    }
 }
 
 fn lean_metadata(meta: &mut Map<String, Value>, keep_generation: bool) {
@@ -223,7 +381,7 @@ fn prune(v: &mut Value, path: &mut Vec<String>) {
                 prune(item, path);
             }
             path.pop();
-            items.retain(|i| !matches!(i, Value::Null));
+            items.retain(|i| !i.is_null() && (i.is_string() || !is_empty(i)));
         }
         _ => {}
     }
@@ -317,8 +475,8 @@ fn summarise_entries(inventory: &Value) -> Option<Value> {
     Some(summarise(&parsed, &[], INVENTORY_LIST_MAX))
 }
 
-/// An inventory summary: the total, a count per kind, the entries when there are at most
-/// `list_max`, and the container images (Helm releases).
+/// An inventory summary: the total and the entries when there are at most `list_max`, else
+/// a count per kind; the container images (Helm releases).
 pub fn summarise(entries: &[InventoryEntry], images: &[String], list_max: usize) -> Value {
     let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
     for e in entries {
@@ -326,11 +484,11 @@ pub fn summarise(entries: &[InventoryEntry], images: &[String], list_max: usize)
     }
     let mut out = Map::new();
     out.insert("total".into(), json!(entries.len()));
-    out.insert("kinds".into(), json!(kinds));
     if entries.len() <= list_max {
         let labels: Vec<String> = entries.iter().map(InventoryEntry::label).collect();
         out.insert("entries".into(), json!(labels));
     } else {
+        out.insert("kinds".into(), json!(kinds));
         out.insert(
             "entries".into(),
             json!(format!(
@@ -374,12 +532,18 @@ mod tests {
         assert_eq!(s["data"]["empty"], "<masked: 0 bytes>");
         assert_eq!(s["stringData"]["token"], "<masked: 3 bytes>");
         let ann = &s["metadata"]["annotations"];
-        assert!(ann.get("kubectl.kubernetes.io/last-applied-configuration").is_none());
+        assert!(
+            ann.get("kubectl.kubernetes.io/last-applied-configuration")
+                .is_none()
+        );
         assert_eq!(ann["note"], "<masked: 18 bytes>");
         assert_eq!(ann["owner"], "team-a");
         assert!(s["metadata"].get("managedFields").is_none());
         let text = s.to_string();
-        assert!(!text.contains("hunter2") && !text.contains("aHVudGVy"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("aHVudGVy"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -400,7 +564,8 @@ mod tests {
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}});
         sanitize(&mut cm, true);
         assert_eq!(cm["data"]["k"], "v");
-        let mut other = json!({"apiVersion": "example.com/v1", "kind": "Secret", "data": {"k": "v"}});
+        let mut other =
+            json!({"apiVersion": "example.com/v1", "kind": "Secret", "data": {"k": "v"}});
         sanitize(&mut other, true);
         assert_eq!(other["data"]["k"], "v");
     }
@@ -425,7 +590,7 @@ mod tests {
                 "observedGeneration": 2,
                 "conditions": [{"type": "Ready", "status": "False", "reason": "R",
                                 "message": "", "observedGeneration": 2}],
-                "history": [{"digest": "new"}, {"digest": "old"}],
+                "history": [{"version": 2, "digest": "d2"}, {"version": 1}],
             },
         });
         lean(&mut o);
@@ -437,9 +602,90 @@ mod tests {
                 "spec": {"path": "./", "suspend": false},
                 "status": {
                     "conditions": [{"type": "Ready", "status": "False", "reason": "R"}],
-                    "history": [{"digest": "new"}],
+                    "history": [{"version": 2}],
                 },
             })
+        );
+    }
+
+    #[test]
+    fn repeated_condition_messages_are_kept_once() {
+        let mut o = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "status": {"conditions": [
+                {"type": "Released", "status": "False", "message": "install failed"},
+                {"type": "Ready", "status": "False", "message": "install failed"},
+                {"type": "Stalled", "status": "True", "message": "retries exhausted"},
+                {"type": "Remediated", "status": "True", "message": "retries exhausted"},
+            ],
+            "history": [{"chartVersion": "1.0.0", "configDigest": "sha256:a"}],
+            "lastAttemptedRevision": "1.0.0", "lastAttemptedConfigDigest": "sha256:a",
+            "artifact": {"revision": "r", "url": "http://x/y.tgz", "path": "y.tgz"},
+            "url": "http://x/latest.tgz"}});
+        lean(&mut o);
+        let messages: Vec<&str> = o["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "(same as Ready)",
+                "install failed",
+                "retries exhausted",
+                "(same as Stalled)"
+            ]
+        );
+        let status = &o["status"];
+        assert!(status.get("lastAttemptedRevision").is_none());
+        assert!(status.get("lastAttemptedConfigDigest").is_none());
+        assert!(status.get("url").is_none());
+        assert_eq!(status["artifact"], json!({"revision": "r"}));
+    }
+
+    #[test]
+    fn transition_times_shared_with_ready_and_repeated_revisions_go() {
+        let mut o = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "status": {"conditions": [
+                {"type": "Ready", "status": "True", "message": "Applied revision: main@sha1:a",
+                 "lastTransitionTime": "t1"},
+                {"type": "Healthy", "status": "True", "message": "ok", "lastTransitionTime": "t1"},
+                {"type": "Reconciling", "status": "True", "message": "x", "lastTransitionTime": "t0"},
+            ], "lastAppliedRevision": "main@sha1:a"}});
+        lean(&mut o);
+        let c = &o["status"]["conditions"];
+        assert_eq!(c[0]["lastTransitionTime"], "t1");
+        assert!(c[1].get("lastTransitionTime").is_none());
+        assert_eq!(c[2]["lastTransitionTime"], "t0");
+        assert!(o["status"].get("lastAppliedRevision").is_none());
+    }
+
+    #[test]
+    fn observed_copies_of_the_spec_go_unless_they_differ() {
+        let mut o = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+            "spec": {"image": "ghcr.io/a/b", "exclusionList": ["x"], "ignore": "a"},
+            "status": {"canonicalImageName": "ghcr.io/a/b", "observedExclusionList": ["x"],
+                       "observedIgnore": "old", "observedSourcesDigest": "d"}});
+        lean(&mut o);
+        assert_eq!(
+            o["status"],
+            json!({"observedIgnore": "old", "observedSourcesDigest": "d"})
+        );
+    }
+
+    #[test]
+    fn attempts_that_differ_from_what_is_applied_are_kept() {
+        let mut o = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"generation": 2},
+            "status": {"lastAppliedRevision": "main@sha1:a", "lastAttemptedRevision": "main@sha1:b"}});
+        lean(&mut o);
+        assert_eq!(o["status"]["lastAttemptedRevision"], "main@sha1:b");
+        let mut cm = json!({"apiVersion": "v1", "kind": "Thing", "status": {"url": "kept"}});
+        lean(&mut cm);
+        assert_eq!(
+            cm["status"]["url"], "kept",
+            "only Flux objects lose their artifact URL"
         );
     }
 
@@ -455,7 +701,11 @@ mod tests {
         assert_eq!(o["metadata"]["generation"], 3);
         assert_eq!(o["metadata"]["finalizers"], json!(["f"]));
         assert_eq!(o["status"]["observedGeneration"], 2);
-        assert!(o["status"]["conditions"][0].get("observedGeneration").is_none());
+        assert!(
+            o["status"]["conditions"][0]
+                .get("observedGeneration")
+                .is_none()
+        );
     }
 
     #[test]
@@ -478,9 +728,13 @@ mod tests {
         assert_eq!(e.label(), "Deployment apps/podinfo");
         assert_eq!(e.api_version(), "apps/v1");
         let e = InventoryEntry::from_flux_id("_apps__Namespace", "v1").unwrap();
-        assert_eq!((e.label(), e.api_version()), ("Namespace apps".into(), "v1".into()));
-        let e = InventoryEntry::from_flux_id("_system:a_b_rbac.authorization.k8s.io_ClusterRole", "v1")
-            .unwrap();
+        assert_eq!(
+            (e.label(), e.api_version()),
+            ("Namespace apps".into(), "v1".into())
+        );
+        let e =
+            InventoryEntry::from_flux_id("_system:a_b_rbac.authorization.k8s.io_ClusterRole", "v1")
+                .unwrap();
         assert_eq!(e.name, "system:a_b");
         assert!(InventoryEntry::from_flux_id("nonsense", "v1").is_none());
     }
@@ -495,7 +749,7 @@ mod tests {
         lean(&mut o);
         assert_eq!(
             o["status"]["inventory"],
-            json!({"total": 4, "kinds": {"ConfigMap": 3, "Deployment": 1},
+            json!({"total": 4,
                    "entries": ["ConfigMap apps/cm0", "ConfigMap apps/cm1", "ConfigMap apps/cm2",
                                "Deployment apps/web"]})
         );
@@ -505,6 +759,7 @@ mod tests {
         let mut o = json!({"status": {"inventory": {"entries": many}}});
         lean(&mut o);
         assert_eq!(o["status"]["inventory"]["total"], 25);
+        assert_eq!(o["status"]["inventory"]["kinds"], json!({"ConfigMap": 25}));
         let note = o["status"]["inventory"]["entries"].as_str().unwrap();
         assert!(note.starts_with("25 entries, not listed"), "{note}");
     }

@@ -59,6 +59,10 @@ struct Doc {
     flux: bool,
     health: Option<Health>,
     upstreams: Vec<Upstream>,
+    /// `(type, message)` of each condition, to spot events that repeat one.
+    condition_messages: Vec<(String, String)>,
+    /// Messages quoted above the document (headline or list summary).
+    quoted: Vec<String>,
     /// Comment lines above the document (diagnosis first, then notes).
     header: Vec<String>,
     notes: Vec<String>,
@@ -91,6 +95,8 @@ pub struct Batch<'a> {
     helm_left: usize,
     helm_skipped: usize,
     notes: Vec<String>,
+    /// Headlines give reasons only (the list summary quotes the messages).
+    brief_headlines: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -106,6 +112,22 @@ impl<'a> Batch<'a> {
             helm_left: HELM_INVENTORIES,
             helm_skipped: 0,
             notes: Vec::new(),
+            brief_headlines: false,
+        }
+    }
+
+    /// For a list whose summary quotes every failing object's message: the headline above
+    /// each document then names the reason only. Call before adding objects.
+    pub fn brief_headlines(&mut self) {
+        self.brief_headlines = true;
+    }
+
+    /// What a condition or event says instead of a message quoted above the document.
+    fn quoted_phrase(&self) -> &'static str {
+        if self.brief_headlines {
+            "(quoted in the summary above)"
+        } else {
+            "(quoted in the first lines above)"
         }
     }
 
@@ -140,10 +162,7 @@ impl<'a> Batch<'a> {
         let flux = is_flux_group(group);
         let uid = obj["metadata"]["uid"].as_str().map(str::to_string);
         let (health, upstreams) = if flux {
-            (
-                Some(diagnosis::health(&obj)),
-                diagnosis::upstreams(&obj),
-            )
+            (Some(diagnosis::health(&obj)), diagnosis::upstreams(&obj))
         } else {
             (None, Vec::new())
         };
@@ -151,6 +170,18 @@ impl<'a> Batch<'a> {
             self.known
                 .insert(key.clone(), (Finding::Seen(h.clone()), upstreams.clone()));
         }
+        let condition_messages: Vec<(String, String)> = obj["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                let message = c["message"].as_str().filter(|m| !m.is_empty())?;
+                Some((
+                    c["type"].as_str().unwrap_or("").to_string(),
+                    message.to_string(),
+                ))
+            })
+            .collect();
         let mut notes = Vec::new();
         let wants_inventory = self
             .fields
@@ -169,6 +200,14 @@ impl<'a> Batch<'a> {
         } else {
             None
         };
+        // A failing object's problem is quoted above its document (or in the list summary);
+        // in the lean output its conditions then point there rather than repeat it.
+        let quoted = match (&health, self.fields) {
+            (Some(h), None) if h.state == State::Failing => {
+                diagnosis::quoted_messages(h, self.brief_headlines)
+            }
+            _ => Vec::new(),
+        };
         let body_value = match self.fields {
             Some(f) => {
                 if let Some(inv) = inventory {
@@ -178,6 +217,7 @@ impl<'a> Batch<'a> {
             }
             None => {
                 lean::lean(&mut obj);
+                refer_to_quoted(&mut obj, &quoted, &condition_messages, self.quoted_phrase());
                 if let Some(inv) = inventory {
                     set_status_field(&mut obj, "inventory", inv);
                 }
@@ -190,6 +230,8 @@ impl<'a> Batch<'a> {
             flux,
             health,
             upstreams,
+            condition_messages,
+            quoted,
             header: Vec::new(),
             notes,
             body: yaml::document(&body_value),
@@ -281,6 +323,7 @@ impl<'a> Batch<'a> {
             .filter(|d| d.flux)
             .map(|d| d.key.kind.clone())
             .collect();
+        let phrase = self.quoted_phrase();
         for kind in kinds {
             let of_kind: Vec<usize> = (0..self.docs.len())
                 .filter(|&i| self.docs[i].flux && self.docs[i].key.kind == kind)
@@ -314,12 +357,27 @@ impl<'a> Batch<'a> {
                 Ok(mut found) => {
                     for i in of_kind {
                         let d = &mut self.docs[i];
-                        let list =
+                        let mut list =
                             found.take(&events_namespace(&d.key), &d.key.name, d.uid.as_deref());
+                        if self.fields.is_none() {
+                            let healthy =
+                                d.health.as_ref().is_some_and(|h| h.state == State::Ready);
+                            for e in list.iter_mut() {
+                                if e["message"]
+                                    .as_str()
+                                    .is_some_and(|m| d.quoted.iter().any(|q| q == m))
+                                {
+                                    e["message"] = json!(phrase);
+                                }
+                            }
+                            refer_to_conditions(&mut list, &d.condition_messages, healthy);
+                        }
                         d.events = Some(list);
                     }
                 }
-                Err(e) => self.notes.push(format!("events of {kind} objects not shown: {e}")),
+                Err(e) => self
+                    .notes
+                    .push(format!("events of {kind} objects not shown: {e}")),
             }
         }
     }
@@ -333,7 +391,13 @@ impl<'a> Batch<'a> {
                 continue;
             };
             let k = self.docs[i].key.clone();
-            let mut lines = diagnosis::headline(&k.kind, &k.namespace, &k.name, &health);
+            let mut lines = diagnosis::headline(
+                &k.kind,
+                &k.namespace,
+                &k.name,
+                &health,
+                self.brief_headlines,
+            );
             if health.state == State::Failing {
                 let upstreams = self.docs[i].upstreams.clone();
                 for u in &upstreams {
@@ -460,6 +524,53 @@ impl<'a> Batch<'a> {
             }
         }
         out
+    }
+}
+
+/// In a lean object, a condition whose message is `quoted` above the document (or that was
+/// reduced to `(same as <type>)` of such a condition) says `phrase` instead.
+fn refer_to_quoted(obj: &mut Value, quoted: &[String], raw: &[(String, String)], phrase: &str) {
+    if quoted.is_empty() {
+        return;
+    }
+    let Some(conditions) = obj["status"]["conditions"].as_array_mut() else {
+        return;
+    };
+    for c in conditions.iter_mut() {
+        let Some(message) = c["message"].as_str() else {
+            continue;
+        };
+        let is_quoted = quoted.iter().any(|q| q == message)
+            || raw
+                .iter()
+                .any(|(kind, m)| quoted.contains(m) && message == format!("(same as {kind})"));
+        if is_quoted {
+            c["message"] = json!(phrase);
+        }
+    }
+}
+
+/// An event that repeats a condition's message word for word (the controller records both)
+/// says `(same as condition Ready)` instead; Ready is preferred when several match. For a
+/// healthy object such an event says nothing the condition does not, and goes: healthy
+/// objects stay short.
+fn refer_to_conditions(events: &mut Vec<Value>, conditions: &[(String, String)], healthy: bool) {
+    let same_as = |e: &Value| {
+        let message = e["message"].as_str()?;
+        conditions
+            .iter()
+            .filter(|(_, m)| m == message)
+            .min_by_key(|(t, _)| t != "Ready")
+            .map(|(kind, _)| kind.clone())
+    };
+    if healthy {
+        events.retain(|e| same_as(e).is_none());
+        return;
+    }
+    for e in events.iter_mut() {
+        if let Some(kind) = same_as(e) {
+            e["message"] = Value::String(format!("(same as condition {kind})"));
+        }
     }
 }
 

@@ -16,7 +16,10 @@ enum Place {
     Condition,
     /// An item of the top-level `events` list.
     Event,
-    /// Anywhere else: keys sorted (serde_json maps are already sorted).
+    /// A `status.inventory` summary.
+    Inventory,
+    /// Anywhere else: `kind`, `name`, `namespace` first (a reference reads as one), then the
+    /// keys sorted (serde_json maps are sorted).
     Other,
 }
 
@@ -27,7 +30,8 @@ fn leading_keys(place: Place) -> &'static [&'static str] {
         Place::Metadata => &["name", "namespace"],
         Place::Condition => &["type", "status", "reason", "message", "lastTransitionTime"],
         Place::Event => &["time", "type", "reason", "message"],
-        Place::Other => &[],
+        Place::Inventory => &["total", "kinds", "entries", "images"],
+        Place::Other => &["kind", "name", "namespace"],
     }
 }
 
@@ -117,6 +121,7 @@ fn convert_child(child: &Value, parent: Place, key: &str) -> Yaml {
         (Place::Root, "events", Value::Array(items)) => {
             Yaml::Sequence(items.iter().map(|i| convert(i, Place::Event)).collect())
         }
+        (_, "inventory", Value::Object(_)) => convert(child, Place::Inventory),
         (_, "conditions", Value::Array(items)) => {
             Yaml::Sequence(items.iter().map(|i| convert(i, Place::Condition)).collect())
         }
@@ -163,7 +168,7 @@ mod tests {
                                        "status": "False", "type": "Ready", "observedGeneration": 2}]},
             "events": [{"message": "e", "time": "t0", "type": "Warning", "reason": "Failed"}],
             "data": {"b": "2", "a": "1"},
-            "spec": {"z": 1, "a": 2},
+            "spec": {"z": 1, "a": 2, "list": [{"value": 1, "name": "first"}]},
             "metadata": {"labels": {"x": "y"}, "namespace": "ns", "name": "n"},
             "kind": "K",
             "apiVersion": "g/v1",
@@ -179,6 +184,9 @@ metadata:
     x: y
 spec:
   a: 2
+  list:
+  - name: first
+    value: 1
   z: 1
 status:
   conditions:
