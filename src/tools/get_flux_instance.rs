@@ -54,74 +54,116 @@ fn input_schema() -> Value {
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let cluster = ctx.cluster(args)?;
-    let client = &cluster.client;
-    let discovery = client.discovery().map_err(|e| cluster.error(e))?;
+    let discovery = cluster.client.discovery().map_err(|e| cluster.error(e))?;
     let operator_served = discovery.has_group(OPERATOR_GROUP);
-    let mut batch = Batch::new(&cluster, ctx.settings.mask_secrets, None);
-    let mut facts: Vec<String> = Vec::new();
-    let mut instances = Vec::new();
-    let mut reports = Vec::new();
+    let mut found = Found::default();
     if operator_served {
-        instances = list_kind(&cluster, "FluxInstance")?;
-        reports = list_kind(&cluster, "FluxReport")?;
+        found.instances = list_kind(&cluster, "FluxInstance")?;
+        // The report adds facts; without it (RBAC, an older operator) the instance still
+        // answers the question, so its failure is a note.
+        match list_kind(&cluster, "FluxReport") {
+            Ok(r) => found.reports = r,
+            Err(e) => found
+                .notes
+                .push(format!("the FluxReport cannot be read: {e}")),
+        }
     }
-    let mut out = String::new();
-    let metrics_ns;
-    if let Some(instance) = instances.first() {
-        facts.extend(instance_facts(&cluster, &instances, &reports));
-        metrics_ns = namespace_of(reports.first().unwrap_or(instance));
-        for obj in instances.into_iter().chain(reports) {
+    let (mut out, metrics_ns) = if found.instances.is_empty() {
+        without_instance(&cluster, operator_served, found)?
+    } else {
+        with_instance(&cluster, found)
+    };
+    out.push_str(&pod_metrics(&cluster, &metrics_ns));
+    Ok(out)
+}
+
+/// The Flux Operator objects found.
+#[derive(Default)]
+struct Found {
+    instances: Vec<Value>,
+    reports: Vec<Value>,
+    notes: Vec<String>,
+}
+
+/// Key facts, then the FluxInstance and FluxReport documents; and the namespace whose pods
+/// are Flux.
+fn with_instance(cluster: &Cluster, found: Found) -> (String, String) {
+    let mut facts = instance_facts(cluster, &found.instances, &found.reports);
+    let first = found.reports.first().or(found.instances.first());
+    let metrics_ns = first.map_or_else(|| FLUX_NAMESPACE.to_string(), namespace_of);
+    // Masked whatever --mask-secrets says, as upstream does: nothing here needs a value.
+    let mut batch = Batch::new(cluster, true, None);
+    for obj in found.instances.into_iter().chain(found.reports) {
+        batch.add(obj);
+    }
+    batch.attach_events();
+    batch.diagnose();
+    facts.extend(
+        found
+            .notes
+            .iter()
+            .chain(&batch.notes())
+            .map(|n| format!("note: {n}")),
+    );
+    let mut out = String::from("---\n");
+    out.push_str(&yaml::comment(&facts.join("\n")));
+    out.push_str(&batch.render());
+    (out, metrics_ns)
+}
+
+/// No FluxInstance: say so, then what is there (controllers found as Deployments, a
+/// FluxReport if the operator wrote one). No Flux at all is an error that says what to do.
+fn without_instance(
+    cluster: &Cluster,
+    operator_served: bool,
+    found: Found,
+) -> Result<(String, String), ToolError> {
+    let why = if operator_served {
+        "the Flux Operator API (fluxcd.controlplane.io) is served but there is no FluxInstance"
+    } else {
+        "the Flux Operator is not installed (the cluster does not serve fluxcd.controlplane.io)"
+    };
+    let controllers = find_controllers(cluster)?;
+    if controllers.found.is_empty() && found.reports.is_empty() {
+        return Err(ToolError::Failed(format!(
+            "Flux was not found in context {}: no FluxInstance, no Deployment in namespace \
+             {FLUX_NAMESPACE} and none labelled {PART_OF_FLUX} in any namespace. Install \
+             Flux (flux install, or the Flux Operator with a FluxInstance), or check that \
+             this is the right cluster (see get_kubeconfig_contexts).",
+            cluster.context()
+        )));
+    }
+    let metrics_ns = found
+        .reports
+        .first()
+        .map(namespace_of)
+        .or_else(|| controllers.namespaces.iter().next().cloned())
+        .unwrap_or_else(|| FLUX_NAMESPACE.to_string());
+    let mut head = vec![format!(
+        "no FluxInstance in context {}: {why}",
+        cluster.context()
+    )];
+    head.extend(controllers.facts());
+    head.extend(
+        found
+            .notes
+            .iter()
+            .chain(&controllers.notes)
+            .map(|n| format!("note: {n}")),
+    );
+    let mut out = String::from("---\n");
+    out.push_str(&yaml::comment(&head.join("\n")));
+    out.push_str(&yaml::value(&json!({ "controllers": controllers.found })));
+    if !found.reports.is_empty() {
+        let mut batch = Batch::new(cluster, true, None);
+        for obj in found.reports {
             batch.add(obj);
         }
         batch.attach_events();
         batch.diagnose();
-        out.push_str("---\n");
-        out.push_str(&yaml::comment(&facts.join("\n")));
-        for note in batch.notes() {
-            out.push_str(&yaml::comment(&format!("note: {note}")));
-        }
         out.push_str(&batch.render());
-    } else {
-        let why = if operator_served {
-            "the Flux Operator API (fluxcd.controlplane.io) is served but there is no FluxInstance"
-        } else {
-            "the Flux Operator is not installed (the cluster does not serve fluxcd.controlplane.io)"
-        };
-        let controllers = find_controllers(&cluster)?;
-        if controllers.found.is_empty() && reports.is_empty() {
-            return Err(ToolError::Failed(format!(
-                "Flux was not found in context {}: no FluxInstance, no Deployment in namespace \
-                 {FLUX_NAMESPACE} and none labelled {PART_OF_FLUX} in any namespace. Install \
-                 Flux (flux install, or the Flux Operator with a FluxInstance), or check that \
-                 this is the right cluster (see get_kubeconfig_contexts).",
-                cluster.context()
-            )));
-        }
-        metrics_ns = reports
-            .first()
-            .map(namespace_of)
-            .or_else(|| controllers.namespaces.iter().next().cloned())
-            .unwrap_or_else(|| FLUX_NAMESPACE.to_string());
-        out.push_str("---\n");
-        let mut head = vec![format!(
-            "no FluxInstance in context {}: {why}",
-            cluster.context()
-        )];
-        head.extend(controllers.facts());
-        head.extend(controllers.notes.iter().map(|n| format!("note: {n}")));
-        out.push_str(&yaml::comment(&head.join("\n")));
-        out.push_str(&yaml::value(&json!({ "controllers": controllers.found })));
-        if !reports.is_empty() {
-            for obj in reports {
-                batch.add(obj);
-            }
-            batch.attach_events();
-            batch.diagnose();
-            out.push_str(&batch.render());
-        }
     }
-    out.push_str(&pod_metrics(&cluster, &metrics_ns));
-    Ok(out)
+    Ok((out, metrics_ns))
 }
 
 fn namespace_of(obj: &Value) -> String {

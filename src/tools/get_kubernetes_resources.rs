@@ -23,19 +23,18 @@ pub const TOOL: Tool = Tool {
     title: "Get Kubernetes resources",
     description: "Gets Kubernetes objects of any kind as YAML: one by name, or a list (all \
         namespaces unless namespace is given; at most limit objects, default 100, 0 for all). \
-        For Flux objects the root cause comes first: a failing object's document starts with \
-        comment lines giving its Ready/Stalled reason and message and the state of its source \
-        and dependencies, and a list starts with a summary (ready/failing/progressing/suspended \
-        counts and one line per failing object). Flux objects also get their recent events \
-        (oldest first, without ReconciliationSucceeded) and a HelmRelease its inventory read \
-        from Helm storage (objects and container images). Output is lean: no managedFields, \
-        no null or empty fields, status.history shows its latest entry only, inventories are \
-        counted per kind (entries listed when 20 or fewer), observedGeneration appears only \
-        when it lags metadata.generation; condition messages are never shortened. Use fields \
-        to get just some paths, e.g. [\"status.conditions\", \"spec.interval\"] (also \
-        status.history and status.inventory in full, events). Secret values are masked \
-        (<masked: N bytes>) unless the server runs with --mask-secrets=false, in which case \
-        they are shown base64-encoded as the API returns them.",
+        For Flux objects the root cause comes first: a failing object starts with comment lines \
+        giving its Ready/Stalled reason and message and the state of its source and \
+        dependencies; a list starts with a summary (counts by state, one line per failing \
+        object). Flux objects also get their recent events (without ReconciliationSucceeded) \
+        and a HelmRelease its inventory from Helm storage (objects and images). Output is lean: \
+        no empty fields, no managedFields, no creation time on Flux objects, status.history \
+        keeps its latest entry, inventories are summarised, observedGeneration shows only when \
+        it lags; a message quoted above or repeated is written once and referred to. Use \
+        fields for just some paths, e.g. [\"status.conditions\", \"spec.interval\"] \
+        (status.history, status.inventory and events come in full). Secret values read \
+        <masked: N bytes> unless the server runs with --mask-secrets=false (then base64, as \
+        the API returns them).",
     input_schema,
     read_only: true,
     in_cluster: true,

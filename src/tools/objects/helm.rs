@@ -124,9 +124,9 @@ pub struct Release {
     pub objects: Vec<InventoryEntry>,
     /// Container images of the workloads in the manifest, in manifest order, without repeats.
     pub images: Vec<String>,
-    /// The position of the first manifest document that could not be read (nothing after
-    /// it is read either).
-    pub unreadable_documents: Vec<usize>,
+    /// The position (from 1) of the first manifest document that could not be read; nothing
+    /// after it is read either.
+    pub first_unreadable_document: Option<usize>,
 }
 
 /// Decodes the `data.release` value of a Helm storage Secret as the API returns it and reads
@@ -143,7 +143,8 @@ pub fn decode_release(
     })?;
     let manifest = release["manifest"].as_str().ok_or(Error::NoManifest)?;
     let namespace = release["namespace"].as_str().unwrap_or("").to_string();
-    let (objects, images, unreadable_documents) = read_manifest(manifest, &namespace, namespaced);
+    let (objects, images, first_unreadable_document) =
+        read_manifest(manifest, &namespace, namespaced);
     Ok(Release {
         name: release["name"].as_str().unwrap_or("").to_string(),
         version: release["version"].as_u64().unwrap_or(0),
@@ -151,7 +152,7 @@ pub fn decode_release(
         namespace,
         objects,
         images,
-        unreadable_documents,
+        first_unreadable_document,
     })
 }
 
@@ -271,7 +272,7 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-type ManifestContents = (Vec<InventoryEntry>, Vec<String>, Vec<usize>);
+type ManifestContents = (Vec<InventoryEntry>, Vec<String>, Option<usize>);
 
 /// The objects of a multi-document manifest, with the release namespace given to namespaced
 /// objects that name none (what Helm does when it installs them), and their container images.
@@ -282,14 +283,14 @@ fn read_manifest(
 ) -> ManifestContents {
     let mut objects = Vec::new();
     let mut images: Vec<String> = Vec::new();
-    let mut unreadable = Vec::new();
+    let mut unreadable = None;
     for (i, doc) in serde_norway::Deserializer::from_str(manifest).enumerate() {
         let value = match <Value as serde::Deserialize>::deserialize(doc) {
             Ok(v) => v,
             Err(_) => {
                 // The parser cannot resynchronise after a syntax error (it would report the
                 // same error forever): the rest of the manifest is unreadable.
-                unreadable.push(i + 1);
+                unreadable = Some(i + 1);
                 break;
             }
         };
@@ -513,7 +514,7 @@ spec:
                 "ghcr.io/acme/tools:0.1"
             ]
         );
-        assert!(r.unreadable_documents.is_empty());
+        assert_eq!(r.first_unreadable_document, None);
     }
 
     #[test]
@@ -558,7 +559,7 @@ spec:
         let release = json!({"name": "a", "namespace": "n", "version": 1, "manifest": manifest});
         let r = decode_release(&api_value(&release), cluster_scoped).unwrap();
         assert_eq!(r.objects.len(), 1);
-        assert_eq!(r.unreadable_documents, [2]);
+        assert_eq!(r.first_unreadable_document, Some(2));
     }
 
     #[test]

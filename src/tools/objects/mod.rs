@@ -140,11 +140,6 @@ impl<'a> Batch<'a> {
         self.docs.is_empty()
     }
 
-    /// A note for the whole answer (shown by [`Batch::notes`]).
-    pub fn note(&mut self, text: String) {
-        self.notes.push(text);
-    }
-
     /// Shapes one object and renders it. Only the rendered text and a few facts are kept.
     pub fn add(&mut self, mut obj: Value) {
         lean::sanitize(&mut obj, self.mask_secrets);
@@ -302,8 +297,10 @@ impl<'a> Batch<'a> {
             lean::INVENTORY_LIST_MAX
         };
         let mut summary = lean::summarise(&release.objects, &release.images, list_max);
-        if !release.unreadable_documents.is_empty() {
-            summary["unreadableManifestDocuments"] = json!(release.unreadable_documents);
+        if let Some(n) = release.first_unreadable_document {
+            summary["unreadable"] = json!(format!(
+                "manifest document {n} and the ones after it are not valid YAML"
+            ));
         }
         Ok(summary)
     }
