@@ -252,11 +252,12 @@ fn get_one(
     }
     batch.attach_events();
     batch.diagnose();
-    let mut out = String::new();
+    // The document first (its headline says what is wrong); notes about what could not be
+    // added (events, fields that matched nothing) after it.
+    let mut out = batch.render();
     for note in batch.notes() {
         out.push_str(&yaml::comment(&format!("note: {note}")));
     }
-    out.push_str(&batch.render());
     Ok(out)
 }
 

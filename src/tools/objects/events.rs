@@ -91,6 +91,7 @@ impl Events {
             involved["name"].as_str(),
             involved["namespace"]
                 .as_str()
+                .filter(|ns| !ns.is_empty())
                 .or(event["metadata"]["namespace"].as_str())
                 .unwrap_or(""),
         ) else {

@@ -202,8 +202,8 @@ fn drop_current_generations(map: &mut Map<String, Value>, generation: u64) -> bo
 ///   latest release's chart version) and `lastAttemptedConfigDigest` equal to the latest
 ///   release's: the last attempt is what is applied, the normal case;
 /// - the artifact's `url` and `path` (and the older `status.url`): where source-controller
-///   serves the tarball inside the cluster, derived from kind, namespace and name; the
-///   revision and digest identify the artifact;
+///   serves the tarball inside the cluster, derived from kind, namespace and name; and its
+///   `digest`, the tarball's checksum consumers verify: the revision says what it holds;
 /// - `observed<Field>` equal to `spec.<field>` (`observedExclusionList`, `observedIgnore`):
 ///   the controller has acted on the spec as written; one that differs is kept;
 /// - image-reflector-controller's `canonicalImageName` equal to `spec.image`.
@@ -246,8 +246,9 @@ fn drop_repeats(status: &mut Map<String, Value>, spec: &Value) {
     }
     status.remove("url");
     if let Some(artifact) = status.get_mut("artifact").and_then(Value::as_object_mut) {
-        artifact.remove("url");
-        artifact.remove("path");
+        for key in ["url", "path", "digest"] {
+            artifact.remove(key);
+        }
     }
     // helm-controller's fingerprints of the release record and of the values: internal to its
     // drift detection; the chart version, status and times say what was released.
@@ -619,7 +620,8 @@ mod tests {
             ],
             "history": [{"chartVersion": "1.0.0", "configDigest": "sha256:a"}],
             "lastAttemptedRevision": "1.0.0", "lastAttemptedConfigDigest": "sha256:a",
-            "artifact": {"revision": "r", "url": "http://x/y.tgz", "path": "y.tgz"},
+            "artifact": {"revision": "r", "url": "http://x/y.tgz", "path": "y.tgz",
+                         "digest": "sha256:0"},
             "url": "http://x/latest.tgz"}});
         lean(&mut o);
         let messages: Vec<&str> = o["status"]["conditions"]
