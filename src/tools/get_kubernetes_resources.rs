@@ -98,8 +98,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let namespace = args.opt_str("namespace")?.map(str::trim);
     let selector = args.opt_str("selector")?.map(label_selector);
     let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
-    let fields =
-        Fields::parse(&args.opt_str_list("fields")?).map_err(ToolError::InvalidArgument)?;
+    let fields = Fields::parse(&fields_arg(args)?).map_err(ToolError::InvalidArgument)?;
     let cluster = ctx.cluster(args)?;
     let resource = cluster
         .client
@@ -147,6 +146,18 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             Ok(out)
         }
     }
+}
+
+/// The `fields` paths: a list, a comma-separated string, or a list sent as a JSON string
+/// (some clients stringify array arguments).
+fn fields_arg(args: &Args) -> Result<Vec<String>, ToolError> {
+    if let Some(Value::String(text)) = args.0.get("fields")
+        && text.trim_start().starts_with('[')
+        && let Ok(list) = serde_json::from_str::<Vec<String>>(text)
+    {
+        return Ok(list);
+    }
+    args.opt_str_list("fields")
 }
 
 /// What the caller asked for.
@@ -264,12 +275,12 @@ fn get_one(
 /// `HelmRelease apps/podinfoo not found in context dev; similar names in apps: podinfo`.
 fn not_found(cluster: &Cluster, query: &Query, name: &str) -> ToolError {
     let kind = &query.resource.kind;
-    let what = match (query.resource.namespaced, query.namespace) {
-        (true, Some(ns)) => format!("{kind} {ns}/{name} not found"),
-        (true, None) => format!("{kind} {name} not found in any namespace"),
-        (false, _) => format!("{kind} {name} not found"),
+    let context = cluster.context();
+    let mut msg = match (query.resource.namespaced, query.namespace) {
+        (true, Some(ns)) => format!("{kind} {ns}/{name} not found in context {context}"),
+        (true, None) => format!("{kind} {name} not found in any namespace of context {context}"),
+        (false, _) => format!("{kind} {name} not found in context {context}"),
     };
-    let mut msg = format!("{what} in context {}", cluster.context());
     let close = similar_names(cluster, query, name);
     if !close.is_empty() {
         let scope = query
@@ -425,6 +436,27 @@ mod tests {
         assert_eq!(name_similarity("a", "b"), None);
         assert!(
             name_similarity("podinfoo", "podinfo") > name_similarity("podinfoo", "podinfo-canary")
+        );
+    }
+
+    #[test]
+    fn fields_arrive_in_three_shapes() {
+        let parse = |v: Value| {
+            let map = json!({ "fields": v })
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            fields_arg(&Args(&map))
+        };
+        let want = Ok(vec![
+            "status.conditions".to_string(),
+            "spec.interval".to_string(),
+        ]);
+        assert_eq!(parse(json!(["status.conditions", "spec.interval"])), want);
+        assert_eq!(parse(json!("status.conditions, spec.interval")), want);
+        assert_eq!(
+            parse(json!("[\"status.conditions\", \"spec.interval\"]")),
+            want
         );
     }
 

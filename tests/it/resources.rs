@@ -370,6 +370,51 @@ fn without_metrics_server_the_instance_says_so_in_one_line() {
     assert!(!out.contains("cpuMillicores"), "{out}");
 }
 
+#[test]
+fn suspended_and_remote_objects_say_so() {
+    let suspended = json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "frozen", "namespace": "apps", "generation": 3},
+        "spec": {"suspend": true, "interval": "10m", "path": "./frozen", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "webapp"}},
+        "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "False",
+            "reason": "BuildFailed", "message": "kustomize build failed: missing resource",
+            "lastTransitionTime": "2026-11-20T10:00:00Z", "observedGeneration": 2}]},
+    });
+    let remote = json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "edge", "namespace": "apps"},
+        "spec": {"interval": "10m", "kubeConfig": {"secretRef": {"name": "edge-kubeconfig"}},
+                 "chartRef": {"kind": "OCIRepository", "name": "podinfo"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "InstallSucceeded",
+            "message": "Helm install succeeded"}],
+            "history": [{"name": "edge", "namespace": "apps", "version": 1, "status": "deployed"}]},
+    });
+    let mut s = setup(
+        "suspended-remote",
+        Options {
+            extra_objects: vec![suspended, remote],
+            ..Options::default()
+        },
+        &[],
+    );
+    let out = s.resources(json!({"kind": "Kustomization", "name": "frozen", "namespace": "apps"}));
+    assert!(out.starts_with("---\n# SUSPENDED Kustomization apps/frozen: reconciliation is suspended; last status: BuildFailed: kustomize build failed: missing resource\n"), "{out}");
+    // The spec changed after the last reconciliation: both generations are shown.
+    assert!(
+        out.contains("\n  generation: 3\n") && out.contains("\n  observedGeneration: 2\n"),
+        "{out}"
+    );
+    let out = s.resources(json!({"kind": "HelmRelease", "name": "edge", "namespace": "apps"}));
+    assert!(out.starts_with("---\n# Helm inventory not read: the release is installed in a remote cluster (spec.kubeConfig)\n"), "{out}");
+    assert!(
+        !s.server
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("sh.helm.release.v1.edge"))
+    );
+}
+
 // ---- error paths -----------------------------------------------------------------------------
 
 #[test]
@@ -454,7 +499,7 @@ fn a_missing_object_is_an_error_with_close_names() {
     );
     assert_eq!(
         err,
-        "HelmRelease nope-at-all not found in any namespace in context flux-test"
+        "HelmRelease nope-at-all not found in any namespace of context flux-test"
     );
 }
 
