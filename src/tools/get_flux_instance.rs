@@ -88,7 +88,7 @@ struct Found {
 /// Key facts, then the FluxInstance and FluxReport documents; and the namespace whose pods
 /// are Flux.
 fn with_instance(cluster: &Cluster, found: Found) -> (String, String) {
-    let mut facts = instance_facts(cluster, &found.instances, &found.reports);
+    let mut facts = instance_facts(cluster.context(), &found.instances, &found.reports);
     let first = found.reports.first().or(found.instances.first());
     let metrics_ns = first.map_or_else(|| FLUX_NAMESPACE.to_string(), namespace_of);
     // Masked whatever --mask-secrets says, as upstream does: nothing here needs a value.
@@ -187,7 +187,7 @@ fn list_kind(cluster: &Cluster, kind: &str) -> Result<Vec<Value>, ToolError> {
 
 /// The key facts: the instance's health, the distribution, each component, the reconcilers
 /// that have failing or suspended objects, the sync.
-fn instance_facts(cluster: &Cluster, instances: &[Value], reports: &[Value]) -> Vec<String> {
+fn instance_facts(context: &str, instances: &[Value], reports: &[Value]) -> Vec<String> {
     let mut lines = Vec::new();
     let report = reports.first();
     let spec = report.map(|r| &r["spec"]);
@@ -203,7 +203,7 @@ fn instance_facts(cluster: &Cluster, instances: &[Value], reports: &[Value]) -> 
             })
         })
         .unwrap_or_else(|| "version unknown".to_string());
-    lines.push(format!("Flux {version} in context {}", cluster.context()));
+    lines.push(format!("Flux {version} in context {context}"));
     for inst in instances {
         let h = super::objects::diagnosis::health(inst);
         let state = match h.problem() {
@@ -257,7 +257,9 @@ fn instance_facts(cluster: &Cluster, instances: &[Value], reports: &[Value]) -> 
         .iter()
         .filter(|c| c["ready"].as_bool() == Some(true))
         .count();
-    lines.push(format!("components: {ready} of {} ready", components.len()));
+    if !components.is_empty() {
+        lines.push(format!("components: {ready} of {} ready", components.len()));
+    }
     for comp in &components {
         let image = text(&comp["image"]);
         let image = image.split('@').next().unwrap_or("");
@@ -556,6 +558,48 @@ mod tests {
         assert!(close(quantity("128974848"), 128_974_848.0));
         assert_eq!(quantity("12x"), None);
         assert_eq!(quantity(""), None);
+    }
+
+    #[test]
+    fn key_facts_put_problems_first_and_count_healthy_kinds_once() {
+        let instance = json!({"metadata": {"name": "flux", "namespace": "flux-system"},
+            "status": {"conditions": [{"type": "Ready", "status": "False",
+                "reason": "ReconciliationFailed", "message": "pull failed"}],
+                "history": [{"metadata": {"flux": "v2.7.1"}}]}});
+        let report = json!({"metadata": {"namespace": "flux-system"}, "spec": {
+            "distribution": {"version": "v2.7.2", "status": "Installed"},
+            "components": [
+                {"name": "source-controller", "ready": true,
+                 "image": "ghcr.io/fluxcd/source-controller:v1.7.2@sha256:abc"},
+                {"name": "helm-controller", "ready": false, "status": "Failed: crash loop",
+                 "image": "ghcr.io/fluxcd/helm-controller:v1.4.2"}],
+            "reconcilers": [
+                {"kind": "Kustomization", "stats": {"failing": 2, "running": 5, "suspended": 1}},
+                {"kind": "Alert", "stats": {"failing": 0, "running": 2, "suspended": 0}},
+                {"kind": "Provider", "stats": {"failing": 0, "running": 2, "suspended": 0}}],
+            "sync": {"id": "kustomization/flux-system", "ready": false, "status": "not ready",
+                     "source": "https://example.com/fleet.git", "path": "clusters/prod"}}});
+        assert_eq!(
+            instance_facts("dev", &[instance.clone()], &[report]),
+            [
+                "Flux v2.7.2 in context dev",
+                "FluxInstance flux-system/flux: failing: ReconciliationFailed: pull failed",
+                "distribution: status Installed",
+                "components: 1 of 2 ready",
+                "- source-controller: ready (ghcr.io/fluxcd/source-controller:v1.7.2)",
+                "- helm-controller: NOT READY: Failed: crash loop (ghcr.io/fluxcd/helm-controller:v1.4.2)",
+                "reconcilers with failing or suspended objects:",
+                "- Kustomization: 2 failing, 1 suspended, 5 running",
+                "reconcilers with none failing or suspended: Alert, Provider",
+                "sync kustomization/flux-system: NOT READY: not ready (source https://example.com/fleet.git, path clusters/prod)",
+            ]
+        );
+        let without_report = instance_facts("dev", &[instance], &[]);
+        assert_eq!(without_report[0], "Flux v2.7.1 in context dev");
+        assert!(
+            without_report[2].starts_with("no FluxReport yet"),
+            "{without_report:?}"
+        );
     }
 
     #[test]
