@@ -580,7 +580,7 @@ mod tests {
             "sync": {"id": "kustomization/flux-system", "ready": false, "status": "not ready",
                      "source": "https://example.com/fleet.git", "path": "clusters/prod"}}});
         assert_eq!(
-            instance_facts("dev", &[instance.clone()], &[report]),
+            instance_facts("dev", std::slice::from_ref(&instance), &[report]),
             [
                 "Flux v2.7.2 in context dev",
                 "FluxInstance flux-system/flux: failing: ReconciliationFailed: pull failed",
