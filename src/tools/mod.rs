@@ -22,21 +22,26 @@ use crate::mcp::server::{
 pub use cluster::{Cluster, Clusters};
 
 pub mod cluster;
+pub mod objects;
 pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
 pub const REGISTRY: &[Tool] = &[
+    get_flux_instance::TOOL,
     get_kubeconfig_contexts::TOOL,
     get_kubernetes_api_versions::TOOL,
     get_kubernetes_logs::TOOL,
     get_kubernetes_metrics::TOOL,
+    get_kubernetes_resources::TOOL,
     search_flux_docs::TOOL,
     set_kubeconfig_context::TOOL,
 ];
+mod get_flux_instance;
 mod get_kubeconfig_contexts;
 mod get_kubernetes_api_versions;
 mod get_kubernetes_logs;
 mod get_kubernetes_metrics;
+mod get_kubernetes_resources;
 mod search_flux_docs;
 mod set_kubeconfig_context;
 

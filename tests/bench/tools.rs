@@ -1,2 +1,534 @@
-//! Benchmarks: tools. Stub.
-pub fn run() {}
+//! `make bench`, tools section: what the lean pipeline saves and costs.
+//!
+//! 1. Bytes per Flux object: our `get_kubernetes_resources` answers (each object by name, and
+//!    each kind listed) for every Flux kind of the test cluster against the upstream-style
+//!    output (the whole object minus managedFields and the last-applied annotation, keys
+//!    sorted, plus `status.events` and a HelmRelease's `status.inventory` as upstream attaches
+//!    them), per kind and overall, and a check that every condition message of the input is in
+//!    our answers. Goal: at least 30% fewer bytes.
+//!    `BENCH_TOOLS_DUMP=<dir>` writes both answers of each kind there.
+//! 2. One `get_kubernetes_resources` call for 1 000 Kustomizations through the real binary
+//!    against downloading the same objects raw with the REST client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flux_operator_mcp::kube::client::{Client, ClientOptions};
+use flux_operator_mcp::kube::config::{self, Env, Overrides};
+use flux_operator_mcp::kube::list::ListOptions;
+use flux_operator_mcp::kube::{NetworkEnv, discovery::Resource};
+use serde_json::{Value, json};
+
+use crate::apiserver::{ApiServer, Identity, Options, Synthetic};
+
+/// The Flux kinds of the test cluster, in the order the table prints them.
+const FLUX_KINDS: &[&str] = &[
+    "GitRepository",
+    "OCIRepository",
+    "HelmRepository",
+    "HelmChart",
+    "Bucket",
+    "ExternalArtifact",
+    "Kustomization",
+    "HelmRelease",
+    "Alert",
+    "Provider",
+    "Receiver",
+    "ImageRepository",
+    "ImagePolicy",
+    "ImageUpdateAutomation",
+    "FluxInstance",
+    "FluxReport",
+    "ResourceSet",
+    "ResourceSetInputProvider",
+    "ArtifactGenerator",
+];
+const SAVING_GOAL: f64 = 0.30;
+const BIG_LIST: usize = 1_000;
+const BIG_NAMESPACE: &str = "bench";
+const RUNS: usize = 5;
+
+pub fn run() {
+    println!("\n== tools: get_kubernetes_resources");
+    let dir = std::env::temp_dir().join(format!(
+        "flux-operator-mcp-bench-tools-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("bench dir {}: {e}", dir.display());
+    }
+    bytes_per_object(&dir);
+    big_list(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- a minimal MCP client over pipes -----------------------------------------------------------
+
+/// The binary under measurement: the static one `make static` built, else cargo's.
+fn binary() -> PathBuf {
+    let static_bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/x86_64-unknown-linux-musl/release/flux-operator-mcp");
+    if static_bin.is_file() {
+        static_bin
+    } else {
+        PathBuf::from(env!("CARGO_BIN_EXE_flux-operator-mcp"))
+    }
+}
+
+struct McpPipe {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    id: u64,
+}
+
+impl McpPipe {
+    fn start(kubeconfig: &Path) -> McpPipe {
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .env_clear()
+            .env("HOME", "/nonexistent-home-for-bench")
+            .env("KUBECONFIG", kubeconfig)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary().display()));
+        let (Some(input), Some(out)) = (child.stdin.take(), child.stdout.take()) else {
+            panic!("the server's pipes are missing");
+        };
+        let mut pipe = McpPipe {
+            child,
+            input,
+            output: BufReader::new(out),
+            id: 0,
+        };
+        pipe.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "bench", "version": "1"}}),
+        );
+        pipe.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        pipe
+    }
+
+    fn send(&mut self, message: &Value) {
+        let line = format!("{message}\n");
+        if let Err(e) = self
+            .input
+            .write_all(line.as_bytes())
+            .and_then(|()| self.input.flush())
+        {
+            panic!("write to the server: {e}");
+        }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": self.id, "method": method, "params": params}));
+        let mut line = String::new();
+        match self.output.read_line(&mut line) {
+            Ok(n) if n > 0 => {}
+            other => panic!("no answer to {method}: {other:?}"),
+        }
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad answer: {e}"));
+        assert_eq!(v["id"], json!(self.id), "{line}");
+        v["result"].clone()
+    }
+
+    /// A tool's text; panics on an error result (the bench data must be served).
+    fn tool(&mut self, name: &str, arguments: Value) -> String {
+        let r = self.request("tools/call", json!({"name": name, "arguments": arguments}));
+        let text = r["content"][0]["text"].as_str().unwrap_or("").to_string();
+        assert!(r["isError"] != json!(true), "{name} failed: {text}");
+        text
+    }
+}
+
+impl Drop for McpPipe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client for the kubeconfig's current context, as the binary builds it.
+fn client(kubeconfig: &Path) -> Client {
+    let overrides = Overrides {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        ..Overrides::default()
+    };
+    let kc =
+        config::load(&overrides, &Env::default()).unwrap_or_else(|e| panic!("kubeconfig: {e}"));
+    let conn = kc.resolve(None).unwrap_or_else(|e| panic!("context: {e}"));
+    let options = ClientOptions {
+        timeout: Duration::from_secs(60),
+        env: NetworkEnv::default(),
+    };
+    Client::new(&conn, options).unwrap_or_else(|e| panic!("client: {e}"))
+}
+
+fn serve(dir: &Path, tag: &str, options: Options) -> (ApiServer, PathBuf) {
+    let server = ApiServer::start(options);
+    let kubeconfig = dir.join(format!("{tag}.kubeconfig"));
+    if let Err(e) = server.write_kubeconfig(&kubeconfig, Identity::ClientCert) {
+        panic!("write {}: {e}", kubeconfig.display());
+    }
+    (server, kubeconfig)
+}
+
+// ---- 1. bytes per object ---------------------------------------------------------------------
+
+/// The upstream server's output for these objects: each object whole except managedFields and
+/// the last-applied annotation, with `status.events` (`lastTimestamp`, `type`, `message` of
+/// every event but ReconciliationSucceeded, oldest first) and, for a HelmRelease,
+/// `status.inventory` (`apiVersion`, `kind`, `name`, `namespace`, `containers[].image` of each
+/// object of the latest release), YAML with sorted keys, `---` before each document.
+fn upstream_style(client: &Client, objects: &[Value]) -> String {
+    let events = Resource::new("v1", "Event", "events", true);
+    let mut out = String::new();
+    for obj in objects {
+        let mut o = obj.clone();
+        if let Some(meta) = o["metadata"].as_object_mut() {
+            meta.remove("managedFields");
+            let empty = meta
+                .get_mut("annotations")
+                .and_then(Value::as_object_mut)
+                .map(|a| {
+                    a.remove("kubectl.kubernetes.io/last-applied-configuration");
+                    a.is_empty()
+                });
+            if empty == Some(true) {
+                meta.remove("annotations");
+            }
+        }
+        let ns = o["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let selector = format!(
+            "involvedObject.kind={},involvedObject.name={},reason!=ReconciliationSucceeded",
+            o["kind"].as_str().unwrap_or(""),
+            o["metadata"]["name"].as_str().unwrap_or("")
+        );
+        let options = ListOptions {
+            namespace: Some(ns),
+            field_selector: Some(selector),
+            limit: Some(100),
+            ..ListOptions::default()
+        };
+        let mut found = client
+            .list_all(&events, &options)
+            .unwrap_or_else(|e| panic!("events: {e}"));
+        let when = |e: &Value| {
+            e["lastTimestamp"]
+                .as_str()
+                .or(e["eventTime"].as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        found.sort_by_key(when);
+        if !found.is_empty() {
+            let list: Vec<Value> = found
+                .iter()
+                .map(|e| json!({"lastTimestamp": when(e), "type": e["type"], "message": e["message"]}))
+                .collect();
+            o["status"]["events"] = Value::Array(list);
+        }
+        if o["kind"] == "HelmRelease"
+            && let Some(inventory) = upstream_helm_inventory(client, &o)
+        {
+            o["status"]["inventory"] = inventory;
+        }
+        out.push_str("---\n");
+        out.push_str(&serde_norway::to_string(&o).unwrap_or_else(|e| panic!("yaml: {e}")));
+    }
+    out
+}
+
+/// The inventory upstream attaches to a HelmRelease: its latest release's objects, each with
+/// the images of its pod template. `None` when the release cannot be read (upstream then
+/// attaches nothing either).
+fn upstream_helm_inventory(client: &Client, hr: &Value) -> Option<Value> {
+    use base64::Engine as _;
+    let latest = &hr["status"]["history"][0];
+    let ns = hr["status"]["storageNamespace"].as_str()?;
+    let name = format!(
+        "sh.helm.release.v1.{}.v{}",
+        latest["name"].as_str()?,
+        latest["version"].as_u64()?
+    );
+    let secrets = Resource::new("v1", "Secret", "secrets", true);
+    let secret = client.get(&secrets, ns, &name).ok()?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let text = b64.decode(secret["data"]["release"].as_str()?).ok()?;
+    let gz = b64.decode(text).ok()?;
+    let json = flux_operator_mcp::tools::objects::helm::gunzip(&gz, 32 << 20).ok()?;
+    let release: Value = serde_json::from_slice(&json).ok()?;
+    let release_ns = release["namespace"].as_str().unwrap_or("");
+    let mut entries = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(release["manifest"].as_str()?) {
+        let Ok(obj) = <Value as serde::Deserialize>::deserialize(doc) else {
+            break;
+        };
+        if obj.is_null() {
+            continue;
+        }
+        let mut entry = json!({"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+                               "name": obj["metadata"]["name"]});
+        let cluster_scoped = matches!(
+            obj["kind"].as_str(),
+            Some("ClusterRole" | "ClusterRoleBinding" | "Namespace" | "CustomResourceDefinition")
+        );
+        if !cluster_scoped {
+            let ns = obj["metadata"]["namespace"].as_str().unwrap_or(release_ns);
+            entry["namespace"] = json!(ns);
+        }
+        let pod = &obj["spec"]["template"]["spec"];
+        let images: Vec<Value> = ["initContainers", "containers"]
+            .iter()
+            .filter_map(|k| pod[*k].as_array())
+            .flatten()
+            .map(|c| json!({"image": c["image"]}))
+            .collect();
+        if !images.is_empty() {
+            entry["containers"] = Value::Array(images);
+        }
+        entries.push(entry);
+    }
+    Some(Value::Array(entries))
+}
+
+/// Every condition message of `objects` found neither in a condition of `answer`'s documents
+/// nor, verbatim, in its comment lines (where the headline and the list summary quote them).
+fn lost_messages(objects: &[Value], answer: &str) -> Vec<String> {
+    let docs: Vec<Value> = serde_norway::Deserializer::from_str(answer)
+        .filter_map(|d| <Value as serde::Deserialize>::deserialize(d).ok())
+        .collect();
+    let comments: String = answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("# ").or_else(|| (l == "#").then_some("")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut lost = Vec::new();
+    for obj in objects {
+        for c in obj["status"]["conditions"].as_array().into_iter().flatten() {
+            let Some(m) = c["message"].as_str().filter(|m| !m.is_empty()) else {
+                continue;
+            };
+            let kept = docs.iter().any(|d| {
+                d["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|x| x["message"].as_str() == Some(m))
+            });
+            if !kept && !comments.contains(m) {
+                lost.push(m.to_string());
+            }
+        }
+    }
+    lost
+}
+
+fn bytes_per_object(dir: &Path) {
+    let (_server, kubeconfig) = serve(dir, "bytes", Options::default());
+    let client = client(&kubeconfig);
+    let mut mcp = McpPipe::start(&kubeconfig);
+    println!(
+        "1. bytes per Flux object on the test cluster: upstream-style vs our answers (diagnosis, events"
+    );
+    println!(
+        "   and Helm inventories included), getting each object by name and listing each kind"
+    );
+    println!(
+        "  {:<26} {:>4} {:>9} {:>9} {:>6} {:>9} {:>6} {:>5}",
+        "kind", "objs", "upstream", "get", "saved", "list", "saved", "lost"
+    );
+    let (mut total_up, mut total_get, mut total_list) = (0usize, 0usize, 0usize);
+    let (mut total_objects, mut total_lost) = (0usize, 0usize);
+    // (upstream bytes, our bytes) of healthy and of failing objects, got by name.
+    let mut by_health = ((0usize, 0usize), (0usize, 0usize));
+    for kind in FLUX_KINDS {
+        let resource = client
+            .resolve(None, kind)
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let objects = client
+            .list_all(&resource, &ListOptions::default())
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        if objects.is_empty() {
+            continue;
+        }
+        let upstream = upstream_style(&client, &objects);
+        let ours = mcp.tool(
+            "get_kubernetes_resources",
+            json!({"kind": kind, "limit": 0}),
+        );
+        let mut each = String::new();
+        for obj in &objects {
+            let one = mcp.tool(
+                "get_kubernetes_resources",
+                json!({"kind": kind, "name": obj["metadata"]["name"],
+                       "namespace": obj["metadata"]["namespace"]}),
+            );
+            let up = upstream_style(&client, std::slice::from_ref(obj)).len();
+            // A failing object's answer starts with its headline (root cause, sources).
+            let slot = if one.starts_with("---\n# NOT READY") || one.starts_with("---\n# STALLED") {
+                &mut by_health.1
+            } else {
+                &mut by_health.0
+            };
+            slot.0 += up;
+            slot.1 += one.len();
+            each.push_str(&one);
+        }
+        if let Some(dump) = std::env::var_os("BENCH_TOOLS_DUMP") {
+            // Both answers side by side, to see where the bytes go.
+            let dump = PathBuf::from(dump);
+            let _ = std::fs::create_dir_all(&dump);
+            let _ = std::fs::write(dump.join(format!("{kind}.upstream.yaml")), &upstream);
+            let _ = std::fs::write(dump.join(format!("{kind}.ours.yaml")), &ours);
+            let _ = std::fs::write(dump.join(format!("{kind}.get.yaml")), &each);
+        }
+        let mut lost = lost_messages(&objects, &ours);
+        lost.extend(lost_messages(&objects, &each));
+        let n = objects.len();
+        println!(
+            "  {:<26} {:>4} {:>9} {:>9} {:>5.0}% {:>9} {:>5.0}% {:>5}",
+            kind,
+            n,
+            upstream.len() / n,
+            each.len() / n,
+            saving(upstream.len(), each.len()) * 100.0,
+            ours.len() / n,
+            saving(upstream.len(), ours.len()) * 100.0,
+            lost.len()
+        );
+        for m in &lost {
+            println!("    LOST: {m}");
+        }
+        total_up += upstream.len();
+        total_get += each.len();
+        total_list += ours.len();
+        total_objects += n;
+        total_lost += lost.len();
+    }
+    let n = total_objects.max(1);
+    let (saved_get, saved_list) = (saving(total_up, total_get), saving(total_up, total_list));
+    println!(
+        "  {:<26} {:>4} {:>9} {:>9} {:>5.0}% {:>9} {:>5.0}% {:>5}",
+        "all Flux objects",
+        total_objects,
+        total_up / n,
+        total_get / n,
+        saved_get * 100.0,
+        total_list / n,
+        saved_list * 100.0,
+        total_lost
+    );
+    let ((hu, ho), (fu, fo)) = by_health;
+    println!(
+        "  by name, healthy objects: {:.0}% fewer bytes; failing ones: {:.0}% (their answers add the \
+         headline and the state of their sources and dependencies)",
+        saving(hu, ho) * 100.0,
+        saving(fu, fo) * 100.0
+    );
+    let met = |saved: f64| {
+        if saved >= SAVING_GOAL && total_lost == 0 {
+            "met"
+        } else {
+            "NOT MET"
+        }
+    };
+    println!(
+        "  goal: at least {:.0}% fewer bytes, no condition message lost: get {}, list {}",
+        SAVING_GOAL * 100.0,
+        met(saved_get),
+        met(saved_list)
+    );
+}
+
+fn saving(upstream: usize, ours: usize) -> f64 {
+    if upstream == 0 {
+        return 0.0;
+    }
+    1.0 - ours as f64 / upstream as f64
+}
+
+// ---- 2. a big list ---------------------------------------------------------------------------
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn big_list(dir: &Path) {
+    let (_server, kubeconfig) = serve(
+        dir,
+        "big",
+        Options {
+            synthetic: vec![Synthetic::new(
+                "kustomize.toolkit.fluxcd.io/v1",
+                "Kustomization",
+                BIG_NAMESPACE,
+                BIG_LIST,
+            )],
+            ..Options::default()
+        },
+    );
+    let client = client(&kubeconfig);
+    let resource = client
+        .resolve(Some("kustomize.toolkit.fluxcd.io"), "Kustomization")
+        .unwrap_or_else(|e| panic!("resolve: {e}"));
+    let options = ListOptions {
+        namespace: Some(BIG_NAMESPACE.to_string()),
+        ..ListOptions::default()
+    };
+    let mut raw = Vec::new();
+    for _ in 0..=RUNS {
+        let t = Instant::now();
+        let items = client
+            .list_all(&resource, &options)
+            .unwrap_or_else(|e| panic!("list: {e}"));
+        raw.push(t.elapsed());
+        assert_eq!(items.len(), BIG_LIST);
+    }
+    raw.remove(0); // the first one paid the TLS handshake
+    let mut mcp = McpPipe::start(&kubeconfig);
+    let args = json!({"kind": "Kustomization", "namespace": BIG_NAMESPACE, "limit": 0});
+    let mut tool = Vec::new();
+    let mut answer_bytes = 0;
+    for _ in 0..=RUNS {
+        let t = Instant::now();
+        let text = mcp.tool("get_kubernetes_resources", args.clone());
+        tool.push(t.elapsed());
+        answer_bytes = text.len();
+        assert_eq!(text.matches("\nkind: Kustomization\n").count(), BIG_LIST);
+    }
+    tool.remove(0); // the first one paid discovery and the handshake
+    let (raw, tool) = (median(raw), median(tool));
+    println!(
+        "2. {BIG_LIST} Kustomizations, median of {RUNS} (after one warm-up; binary {})",
+        binary().display()
+    );
+    println!(
+        "  raw list with the REST client (parsed JSON):      {:>8.1} ms",
+        ms(raw)
+    );
+    println!(
+        "  get_kubernetes_resources through the binary:       {:>8.1} ms ({} KiB of YAML)",
+        ms(tool),
+        answer_bytes / 1024
+    );
+    println!(
+        "  ratio tool / raw:                                  {:>8.2}x",
+        tool.as_secs_f64() / raw.as_secs_f64().max(1e-9)
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

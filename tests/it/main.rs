@@ -15,4 +15,5 @@ mod docs;
 mod kube_client;
 mod kubeconfig;
 mod protocol;
+mod resources;
 mod tools;

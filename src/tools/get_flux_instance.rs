@@ -1,0 +1,632 @@
+//! `get_flux_instance`: the state of Flux in a cluster. With the Flux Operator: its
+//! FluxInstance and FluxReport (through the objects pipeline: lean, events, diagnosis) with the
+//! report's key facts first; without it: the Flux controllers found as Deployments, so plain
+//! `flux install` clusters are served too. Then the pod metrics of the Flux namespace when
+//! metrics-server answers.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use serde_json::{Map, Value, json};
+
+use super::objects::{Batch, yaml};
+use super::{Args, Cluster, Ctx, Tool, ToolError, cluster};
+use crate::kube;
+use crate::kube::client::PodSelection;
+use crate::kube::discovery::Resource;
+use crate::kube::list::ListOptions;
+
+const OPERATOR_GROUP: &str = "fluxcd.controlplane.io";
+/// Where `flux install` and the Flux Operator put the controllers by default.
+const FLUX_NAMESPACE: &str = "flux-system";
+/// The label `flux install` and the Flux Operator put on every controller.
+const PART_OF_FLUX: &str = "app.kubernetes.io/part-of=flux";
+/// Pods whose metrics are shown.
+const METRICS_PODS: usize = 100;
+
+pub const TOOL: Tool = Tool {
+    name: "get_flux_instance",
+    title: "Get the Flux installation",
+    description: "Reports how Flux is installed and doing in the cluster; call it first. With the \
+        Flux Operator: the key facts (Flux version and distribution, each controller's \
+        readiness and image, per kind how many objects are failing or suspended, the sync \
+        status), then the FluxInstance and FluxReport objects with their recent events. \
+        Without the Flux Operator: the Flux controllers found as Deployments with their \
+        versions and readiness. Ends with the CPU (millicores) and memory (MiB) of the pods in \
+        the Flux namespace when metrics-server is available.",
+    input_schema,
+    read_only: true,
+    in_cluster: true,
+    open_world: true,
+    call,
+};
+
+fn input_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            cluster::CONTEXT_ARG: cluster::context_property(),
+        },
+        "required": [],
+        "additionalProperties": false
+    })
+}
+
+fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
+    let cluster = ctx.cluster(args)?;
+    let discovery = cluster.client.discovery().map_err(|e| cluster.error(e))?;
+    let operator_served = discovery.has_group(OPERATOR_GROUP);
+    let mut found = Found::default();
+    if operator_served {
+        found.instances = list_kind(&cluster, "FluxInstance")?;
+        // The report adds facts; without it (RBAC, an older operator) the instance still
+        // answers the question, so its failure is a note.
+        match list_kind(&cluster, "FluxReport") {
+            Ok(r) => found.reports = r,
+            Err(e) => found
+                .notes
+                .push(format!("the FluxReport cannot be read: {e}")),
+        }
+    }
+    let (mut out, metrics_ns) = if found.instances.is_empty() {
+        without_instance(&cluster, operator_served, found)?
+    } else {
+        with_instance(&cluster, found)
+    };
+    out.push_str(&pod_metrics(&cluster, &metrics_ns));
+    Ok(out)
+}
+
+/// The Flux Operator objects found.
+#[derive(Default)]
+struct Found {
+    instances: Vec<Value>,
+    reports: Vec<Value>,
+    notes: Vec<String>,
+}
+
+/// Key facts, then the FluxInstance and FluxReport documents; and the namespace whose pods
+/// are Flux.
+fn with_instance(cluster: &Cluster, found: Found) -> (String, String) {
+    let mut facts = instance_facts(cluster.context(), &found.instances, &found.reports);
+    let first = found.reports.first().or(found.instances.first());
+    let metrics_ns = first.map_or_else(|| FLUX_NAMESPACE.to_string(), namespace_of);
+    // Masked whatever --mask-secrets says, as upstream does: nothing here needs a value.
+    let mut batch = Batch::new(cluster, true, None);
+    for obj in found.instances.into_iter().chain(found.reports) {
+        batch.add(obj);
+    }
+    batch.attach_events();
+    batch.diagnose();
+    facts.extend(
+        found
+            .notes
+            .iter()
+            .chain(&batch.notes())
+            .map(|n| format!("note: {n}")),
+    );
+    let mut out = String::from("---\n");
+    out.push_str(&yaml::comment(&facts.join("\n")));
+    out.push_str(&batch.render());
+    (out, metrics_ns)
+}
+
+/// No FluxInstance: say so, then what is there (controllers found as Deployments, a
+/// FluxReport if the operator wrote one). No Flux at all is an error that says what to do.
+fn without_instance(
+    cluster: &Cluster,
+    operator_served: bool,
+    found: Found,
+) -> Result<(String, String), ToolError> {
+    let why = if operator_served {
+        "the Flux Operator API (fluxcd.controlplane.io) is served but there is no FluxInstance"
+    } else {
+        "the Flux Operator is not installed (the cluster does not serve fluxcd.controlplane.io)"
+    };
+    let controllers = find_controllers(cluster)?;
+    if controllers.found.is_empty() && found.reports.is_empty() {
+        return Err(ToolError::Failed(format!(
+            "Flux was not found in context {}: no FluxInstance, no Deployment in namespace \
+             {FLUX_NAMESPACE} and none labelled {PART_OF_FLUX} in any namespace. Install \
+             Flux (flux install, or the Flux Operator with a FluxInstance), or check that \
+             this is the right cluster (see get_kubeconfig_contexts).",
+            cluster.context()
+        )));
+    }
+    let metrics_ns = found
+        .reports
+        .first()
+        .map(namespace_of)
+        .or_else(|| controllers.namespaces.iter().next().cloned())
+        .unwrap_or_else(|| FLUX_NAMESPACE.to_string());
+    let mut head = vec![format!(
+        "no FluxInstance in context {}: {why}",
+        cluster.context()
+    )];
+    head.extend(controllers.facts());
+    head.extend(
+        found
+            .notes
+            .iter()
+            .chain(&controllers.notes)
+            .map(|n| format!("note: {n}")),
+    );
+    let mut out = String::from("---\n");
+    out.push_str(&yaml::comment(&head.join("\n")));
+    out.push_str(&yaml::value(&json!({ "controllers": controllers.found })));
+    if !found.reports.is_empty() {
+        let mut batch = Batch::new(cluster, true, None);
+        for obj in found.reports {
+            batch.add(obj);
+        }
+        batch.attach_events();
+        batch.diagnose();
+        out.push_str(&batch.render());
+    }
+    Ok((out, metrics_ns))
+}
+
+fn namespace_of(obj: &Value) -> String {
+    obj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or(FLUX_NAMESPACE)
+        .to_string()
+}
+
+/// Every object of a Flux Operator kind, in all namespaces (there is one of each in practice).
+fn list_kind(cluster: &Cluster, kind: &str) -> Result<Vec<Value>, ToolError> {
+    let resource = cluster
+        .client
+        .resolve(Some(OPERATOR_GROUP), kind)
+        .map_err(|e| cluster.error(e))?;
+    cluster
+        .client
+        .list_all(&resource, &ListOptions::default())
+        .map_err(|e| cluster.error(e))
+}
+
+/// The key facts: the instance's health, the distribution, each component, the reconcilers
+/// that have failing or suspended objects, the sync.
+fn instance_facts(context: &str, instances: &[Value], reports: &[Value]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let report = reports.first();
+    let spec = report.map(|r| &r["spec"]);
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let version = spec
+        .map(|s| text(&s["distribution"]["version"]))
+        .filter(|v| !v.is_empty())
+        .or_else(|| {
+            instances.first().and_then(|i| {
+                i["status"]["history"][0]["metadata"]["flux"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+        })
+        .unwrap_or_else(|| "version unknown".to_string());
+    lines.push(format!("Flux {version} in context {context}"));
+    for inst in instances {
+        let h = super::objects::diagnosis::health(inst);
+        let state = match h.problem() {
+            Some(p) => format!("{}: {p}", h.state.label()),
+            None => h.state.label().to_string(),
+        };
+        lines.push(format!(
+            "FluxInstance {}/{}: {state}",
+            namespace_of(inst),
+            text(&inst["metadata"]["name"])
+        ));
+    }
+    let Some(spec) = spec else {
+        lines.push("no FluxReport yet: the Flux Operator has not reported on this instance".into());
+        return lines;
+    };
+    let d = &spec["distribution"];
+    let mut dist = Vec::new();
+    for (label, key) in [
+        ("status", "status"),
+        ("managed by", "managedBy"),
+        ("entitlement", "entitlement"),
+    ] {
+        if let Some(v) = d[key].as_str().filter(|v| !v.is_empty()) {
+            dist.push(format!("{label} {v}"));
+        }
+    }
+    if !dist.is_empty() {
+        lines.push(format!("distribution: {}", dist.join(", ")));
+    }
+    let op = &spec["operator"];
+    let c = &spec["cluster"];
+    let mut platform = Vec::new();
+    if let Some(v) = op["version"].as_str() {
+        platform.push(format!("operator {v}"));
+    }
+    if let Some(v) = c["serverVersion"].as_str() {
+        platform.push(format!("Kubernetes {v}"));
+    }
+    if let Some(n) = c["nodes"].as_u64() {
+        platform.push(format!("{n} nodes"));
+    }
+    if let Some(p) = c["platform"].as_str() {
+        platform.push(p.to_string());
+    }
+    if !platform.is_empty() {
+        lines.push(platform.join(", "));
+    }
+    let components = spec["components"].as_array().cloned().unwrap_or_default();
+    let ready = components
+        .iter()
+        .filter(|c| c["ready"].as_bool() == Some(true))
+        .count();
+    if !components.is_empty() {
+        lines.push(format!("components: {ready} of {} ready", components.len()));
+    }
+    for comp in &components {
+        let image = text(&comp["image"]);
+        let image = image.split('@').next().unwrap_or("");
+        let state = if comp["ready"].as_bool() == Some(true) {
+            "ready".to_string()
+        } else {
+            format!("NOT READY: {}", text(&comp["status"]))
+        };
+        lines.push(format!("- {}: {state} ({image})", text(&comp["name"])));
+    }
+    let mut healthy = Vec::new();
+    let mut troubled = Vec::new();
+    for r in spec["reconcilers"].as_array().into_iter().flatten() {
+        let s = &r["stats"];
+        let (failing, suspended) = (
+            s["failing"].as_u64().unwrap_or(0),
+            s["suspended"].as_u64().unwrap_or(0),
+        );
+        let kind = text(&r["kind"]);
+        if failing == 0 && suspended == 0 {
+            healthy.push(kind);
+        } else {
+            troubled.push(format!(
+                "- {kind}: {failing} failing, {suspended} suspended, {} running",
+                s["running"].as_u64().unwrap_or(0)
+            ));
+        }
+    }
+    if !troubled.is_empty() {
+        lines.push("reconcilers with failing or suspended objects:".into());
+        lines.extend(troubled);
+    }
+    if !healthy.is_empty() {
+        lines.push(format!(
+            "reconcilers with none failing or suspended: {}",
+            healthy.join(", ")
+        ));
+    }
+    let sync = &spec["sync"];
+    if sync.is_object() {
+        let state = if sync["ready"].as_bool() == Some(true) {
+            "ready"
+        } else {
+            "NOT READY"
+        };
+        lines.push(format!(
+            "sync {}: {state}: {} (source {}, path {})",
+            text(&sync["id"]),
+            text(&sync["status"]),
+            text(&sync["source"]),
+            text(&sync["path"])
+        ));
+    }
+    lines
+}
+
+/// Flux controllers found as Deployments.
+struct Controllers {
+    found: Vec<Value>,
+    namespaces: BTreeSet<String>,
+    notes: Vec<String>,
+}
+
+impl Controllers {
+    fn facts(&self) -> Vec<String> {
+        if self.found.is_empty() {
+            return vec!["no Flux controller Deployment found".into()];
+        }
+        let versions: BTreeSet<&str> = self
+            .found
+            .iter()
+            .filter_map(|c| c["version"].as_str())
+            .collect();
+        let ready = self
+            .found
+            .iter()
+            .filter(|c| c["ready"] == json!(true))
+            .count();
+        let mut lines = vec![format!(
+            "Flux controllers found as Deployments: {ready} of {} ready",
+            self.found.len()
+        )];
+        if !versions.is_empty() {
+            lines.push(format!(
+                "Flux version (app.kubernetes.io/version of the controllers): {}",
+                versions.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        lines
+    }
+}
+
+/// Deployments in `flux-system` and those labelled `app.kubernetes.io/part-of=flux` anywhere
+/// (`flux install --namespace` puts them elsewhere), each with its images, version and
+/// readiness.
+fn find_controllers(cluster: &Cluster) -> Result<Controllers, ToolError> {
+    let deployments = Resource::new("apps/v1", "Deployment", "deployments", true);
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
+    let mut namespaces = BTreeSet::new();
+    let mut notes = Vec::new();
+    let mut failures = Vec::new();
+    let scopes = [
+        ListOptions {
+            namespace: Some(FLUX_NAMESPACE.to_string()),
+            ..ListOptions::default()
+        },
+        ListOptions {
+            label_selector: Some(PART_OF_FLUX.to_string()),
+            ..ListOptions::default()
+        },
+    ];
+    for options in &scopes {
+        let result = cluster.client.list(&deployments, options, |d| {
+            let ns = d["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let name = d["metadata"]["name"].as_str().unwrap_or("").to_string();
+            if seen.insert((ns.clone(), name)) {
+                namespaces.insert(ns);
+                found.push(controller(&d));
+            }
+            ControlFlow::Continue(())
+        });
+        if let Err(e) = result {
+            failures.push(e);
+        }
+    }
+    if failures.len() == scopes.len() {
+        // Both lists failed: nothing can be said, and "not found" would be a lie.
+        let e = failures.swap_remove(0);
+        return Err(cluster.error(e));
+    }
+    for e in failures {
+        notes.push(format!("some Deployments could not be listed: {e}"));
+    }
+    Ok(Controllers {
+        found,
+        namespaces,
+        notes,
+    })
+}
+
+/// One Deployment as a controller summary.
+fn controller(d: &Value) -> Value {
+    let labels = &d["metadata"]["labels"];
+    let containers = d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let images: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c["image"].as_str())
+        .collect();
+    let wanted = d["spec"]["replicas"].as_u64().unwrap_or(1);
+    let ready = d["status"]["readyReplicas"].as_u64().unwrap_or(0);
+    let available = d["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Available");
+    let mut out = Map::new();
+    out.insert("name".into(), d["metadata"]["name"].clone());
+    out.insert("namespace".into(), d["metadata"]["namespace"].clone());
+    out.insert("ready".into(), json!(wanted > 0 && ready >= wanted));
+    out.insert("replicas".into(), json!(format!("{ready}/{wanted}")));
+    if let Some(v) = labels["app.kubernetes.io/version"].as_str() {
+        out.insert("version".into(), json!(v));
+    }
+    out.insert("images".into(), json!(images));
+    if let Some(a) = available.filter(|a| a["status"] != "True") {
+        let cond = super::objects::diagnosis::Condition {
+            status: a["status"].as_str().unwrap_or("").into(),
+            reason: a["reason"].as_str().unwrap_or("").into(),
+            message: a["message"].as_str().unwrap_or("").into(),
+        };
+        out.insert("available".into(), json!(cond.text()));
+    }
+    Value::Object(out)
+}
+
+/// The pods' CPU and memory in `namespace`, or one line saying why there are none.
+fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
+    let selection = PodSelection::Matching {
+        label_selector: None,
+        limit: Some(METRICS_PODS),
+    };
+    let mut out = String::from("---\n");
+    match cluster.client.pod_metrics(Some(namespace), &selection) {
+        Ok(pods) if pods.is_empty() => {
+            out.push_str(&yaml::comment(&format!(
+                "pod metrics: metrics-server reports no pods in namespace {namespace}"
+            )));
+        }
+        Ok(mut pods) => {
+            pods.sort_by(|a, b| {
+                a["metadata"]["name"]
+                    .as_str()
+                    .cmp(&b["metadata"]["name"].as_str())
+            });
+            out.push_str(&yaml::comment(&format!(
+                "pod metrics in namespace {namespace} (metrics-server; CPU in millicores, memory in MiB)"
+            )));
+            let rows: Vec<Value> = pods.iter().map(pod_usage).collect();
+            out.push_str(&yaml::value(&json!({ "pods": rows })));
+        }
+        Err(e @ kube::Error::MetricsUnavailable { .. }) => {
+            out.push_str(&yaml::comment(&format!("pod metrics: not available: {e}")));
+        }
+        Err(e) => {
+            out.push_str(&yaml::comment(&format!("pod metrics: cannot be read: {e}")));
+        }
+    }
+    out
+}
+
+fn pod_usage(pod: &Value) -> Value {
+    let containers: Vec<Value> = pod["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let cpu = c["usage"]["cpu"].as_str().unwrap_or("");
+            let memory = c["usage"]["memory"].as_str().unwrap_or("");
+            let mut row = Map::new();
+            row.insert("name".into(), c["name"].clone());
+            row.insert("cpu".into(), json!(cpu));
+            if let Some(m) = quantity(cpu) {
+                row.insert("cpuMillicores".into(), json!(round2(m * 1000.0)));
+            }
+            row.insert("memory".into(), json!(memory));
+            if let Some(b) = quantity(memory) {
+                row.insert("memoryMiB".into(), json!(round2(b / (1024.0 * 1024.0))));
+            }
+            Value::Object(row)
+        })
+        .collect();
+    json!({"name": pod["metadata"]["name"], "containers": containers})
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A Kubernetes quantity (`250m`, `1234567n`, `23456Ki`, `1.5Gi`, `2e3`, `1M`) in base units
+/// (cores, bytes).
+fn quantity(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+        .or_else(|| {
+            // A trailing `E` is the exa suffix, not an exponent.
+            q.ends_with('E').then(|| q.len() - 1)
+        })
+        .unwrap_or(q.len());
+    let (number, suffix) = q.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let factor = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        _ => return None,
+    };
+    Some(n * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_in_base_units() {
+        let close =
+            |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9 * b.abs().max(1.0));
+        assert!(close(quantity("250m"), 0.25));
+        assert!(close(quantity("2186543n"), 0.002_186_543));
+        assert!(close(quantity("1"), 1.0));
+        assert!(close(quantity("23456Ki"), 23456.0 * 1024.0));
+        assert!(close(quantity("1.5Gi"), 1.5 * 1024.0 * 1024.0 * 1024.0));
+        assert!(close(quantity("2e3"), 2000.0));
+        assert!(close(quantity("1E"), 1e18));
+        assert!(close(quantity("128974848"), 128_974_848.0));
+        assert_eq!(quantity("12x"), None);
+        assert_eq!(quantity(""), None);
+    }
+
+    #[test]
+    fn key_facts_put_problems_first_and_count_healthy_kinds_once() {
+        let instance = json!({"metadata": {"name": "flux", "namespace": "flux-system"},
+            "status": {"conditions": [{"type": "Ready", "status": "False",
+                "reason": "ReconciliationFailed", "message": "pull failed"}],
+                "history": [{"metadata": {"flux": "v2.7.1"}}]}});
+        let report = json!({"metadata": {"namespace": "flux-system"}, "spec": {
+            "distribution": {"version": "v2.7.2", "status": "Installed"},
+            "components": [
+                {"name": "source-controller", "ready": true,
+                 "image": "ghcr.io/fluxcd/source-controller:v1.7.2@sha256:abc"},
+                {"name": "helm-controller", "ready": false, "status": "Failed: crash loop",
+                 "image": "ghcr.io/fluxcd/helm-controller:v1.4.2"}],
+            "reconcilers": [
+                {"kind": "Kustomization", "stats": {"failing": 2, "running": 5, "suspended": 1}},
+                {"kind": "Alert", "stats": {"failing": 0, "running": 2, "suspended": 0}},
+                {"kind": "Provider", "stats": {"failing": 0, "running": 2, "suspended": 0}}],
+            "sync": {"id": "kustomization/flux-system", "ready": false, "status": "not ready",
+                     "source": "https://example.com/fleet.git", "path": "clusters/prod"}}});
+        assert_eq!(
+            instance_facts("dev", std::slice::from_ref(&instance), &[report]),
+            [
+                "Flux v2.7.2 in context dev",
+                "FluxInstance flux-system/flux: failing: ReconciliationFailed: pull failed",
+                "distribution: status Installed",
+                "components: 1 of 2 ready",
+                "- source-controller: ready (ghcr.io/fluxcd/source-controller:v1.7.2)",
+                "- helm-controller: NOT READY: Failed: crash loop (ghcr.io/fluxcd/helm-controller:v1.4.2)",
+                "reconcilers with failing or suspended objects:",
+                "- Kustomization: 2 failing, 1 suspended, 5 running",
+                "reconcilers with none failing or suspended: Alert, Provider",
+                "sync kustomization/flux-system: NOT READY: not ready (source https://example.com/fleet.git, path clusters/prod)",
+            ]
+        );
+        let without_report = instance_facts("dev", &[instance], &[]);
+        assert_eq!(without_report[0], "Flux v2.7.1 in context dev");
+        assert!(
+            without_report[2].starts_with("no FluxReport yet"),
+            "{without_report:?}"
+        );
+    }
+
+    #[test]
+    fn pod_usage_shows_raw_and_converted_values() {
+        let pod = json!({"metadata": {"name": "p"}, "containers": [
+            {"name": "manager", "usage": {"cpu": "2186543n", "memory": "39124Ki"}}]});
+        assert_eq!(
+            pod_usage(&pod),
+            json!({"name": "p", "containers": [{"name": "manager", "cpu": "2186543n",
+                "cpuMillicores": 2.19, "memory": "39124Ki", "memoryMiB": 38.21}]})
+        );
+    }
+
+    #[test]
+    fn controllers_report_readiness_version_and_images() {
+        let d = json!({"metadata": {"name": "source-controller", "namespace": "flux-system",
+                "labels": {"app.kubernetes.io/version": "v2.7.2"}},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                {"name": "manager", "image": "ghcr.io/fluxcd/source-controller:v1.7.2"}]}}},
+            "status": {"readyReplicas": 0, "conditions": [{"type": "Available", "status": "False",
+                "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."}]}});
+        assert_eq!(
+            controller(&d),
+            json!({"name": "source-controller", "namespace": "flux-system", "ready": false,
+                   "replicas": "0/1", "version": "v2.7.2",
+                   "images": ["ghcr.io/fluxcd/source-controller:v1.7.2"],
+                   "available": "MinimumReplicasUnavailable: Deployment does not have minimum availability."})
+        );
+    }
+}

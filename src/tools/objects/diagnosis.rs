@@ -1,0 +1,521 @@
+//! Root cause first: the health of a Flux object read from its conditions (kstatus as Flux
+//! controllers write it: `Ready`, `Stalled`, `spec.suspend`), the objects it depends on
+//! (its source, chart, `dependsOn`, image repository, provider), and the comment lines that go
+//! above its document so the first thing the agent reads says what is wrong and where.
+
+use serde_json::Value;
+
+/// Where a Flux object stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Ready,
+    /// `Ready=False` or `Stalled=True`.
+    Failing,
+    /// `Ready=Unknown`: a reconciliation is under way.
+    Progressing,
+    /// `spec.suspend: true`, or the Flux Operator's `fluxcd.controlplane.io/reconcile: disabled`.
+    Suspended,
+    /// No `Ready` condition (not reconciled yet, or a kind without status such as a v1beta3
+    /// Provider).
+    NoStatus,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Ready => "ready",
+            State::Failing => "failing",
+            State::Progressing => "progressing",
+            State::Suspended => "suspended",
+            State::NoStatus => "no status",
+        }
+    }
+}
+
+/// One condition, as far as a diagnosis needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Condition {
+    /// `Reason: message` (message verbatim), or whichever of the two exists.
+    pub fn text(&self) -> String {
+        match (self.reason.is_empty(), self.message.is_empty()) {
+            (false, false) => format!("{}: {}", self.reason, self.message),
+            (false, true) => self.reason.clone(),
+            (true, false) => self.message.clone(),
+            (true, true) => format!("status {}", self.status),
+        }
+    }
+}
+
+/// The health of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub state: State,
+    pub ready: Option<Condition>,
+    pub stalled: Option<Condition>,
+}
+
+impl Health {
+    /// The most telling reason and message: Ready's when it is not True, else Stalled's.
+    pub fn problem(&self) -> Option<String> {
+        match (&self.ready, &self.stalled) {
+            (Some(r), _) if r.status != "True" => Some(r.text()),
+            (_, Some(s)) => Some(s.text()),
+            _ => None,
+        }
+    }
+}
+
+fn condition(obj: &Value, kind: &str) -> Option<Condition> {
+    let c = obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"].as_str() == Some(kind))?;
+    let text = |k: &str| c[k].as_str().unwrap_or("").to_string();
+    Some(Condition {
+        status: text("status"),
+        reason: text("reason"),
+        message: text("message"),
+    })
+}
+
+/// Reads an object's health from its conditions.
+pub fn health(obj: &Value) -> Health {
+    let ready = condition(obj, "Ready");
+    let stalled = condition(obj, "Stalled").filter(|s| s.status == "True");
+    let suspended = obj["spec"]["suspend"].as_bool() == Some(true)
+        || obj["metadata"]["annotations"]["fluxcd.controlplane.io/reconcile"].as_str()
+            == Some("disabled");
+    let state = if suspended {
+        State::Suspended
+    } else if stalled.is_some() {
+        State::Failing
+    } else {
+        match ready.as_ref().map(|r| r.status.as_str()) {
+            Some("True") => State::Ready,
+            Some("False") => State::Failing,
+            Some(_) => State::Progressing,
+            None => State::NoStatus,
+        }
+    };
+    Health {
+        state,
+        ready,
+        stalled,
+    }
+}
+
+/// An object another one needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Upstream {
+    /// `source`, `dependency`, `image repository`, `provider`.
+    pub role: &'static str,
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// False for a `dependsOn` entry that asks only for existence (ResourceSet `ready: false`).
+    pub must_be_ready: bool,
+}
+
+impl Upstream {
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} {}/{}",
+            self.role, self.kind, self.namespace, self.name
+        )
+    }
+}
+
+const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
+
+/// The objects `obj` depends on, in the order worth checking: its source first, then its
+/// `dependsOn` entries. Empty for kinds that depend on nothing.
+pub fn upstreams(obj: &Value) -> Vec<Upstream> {
+    let api_version = obj["apiVersion"].as_str().unwrap_or("");
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    let kind = obj["kind"].as_str().unwrap_or("");
+    let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
+    let spec = &obj["spec"];
+    let mut out = Vec::new();
+    let mut add = |role, r: &Value, default_group: &str, default_kind: &str| {
+        if let Some(u) = reference(role, r, default_group, default_kind, ns) {
+            out.push(u);
+        }
+    };
+    match (group, kind) {
+        ("kustomize.toolkit.fluxcd.io", "Kustomization") => {
+            add("source", &spec["sourceRef"], SOURCE_GROUP, "");
+        }
+        ("helm.toolkit.fluxcd.io", "HelmRelease") => {
+            if spec["chartRef"].is_object() {
+                add("source", &spec["chartRef"], SOURCE_GROUP, "");
+            } else if spec["chart"].is_object() {
+                // helm-controller makes a HelmChart `<namespace>-<name>` next to the chart's
+                // source and records it as `status.helmChart` (`namespace/name`).
+                let name = obj["metadata"]["name"].as_str().unwrap_or("");
+                let source_ns = spec["chart"]["spec"]["sourceRef"]["namespace"]
+                    .as_str()
+                    .unwrap_or(ns);
+                let (chart_ns, chart_name) = obj["status"]["helmChart"]
+                    .as_str()
+                    .and_then(|s| s.split_once('/'))
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .unwrap_or_else(|| (source_ns.to_string(), format!("{ns}-{name}")));
+                out.push(Upstream {
+                    role: "source",
+                    group: SOURCE_GROUP.into(),
+                    kind: "HelmChart".into(),
+                    namespace: chart_ns,
+                    name: chart_name,
+                    must_be_ready: true,
+                });
+            }
+        }
+        (SOURCE_GROUP, "HelmChart") => add("source", &spec["sourceRef"], SOURCE_GROUP, ""),
+        ("image.toolkit.fluxcd.io", "ImagePolicy") => add(
+            "image repository",
+            &spec["imageRepositoryRef"],
+            group,
+            "ImageRepository",
+        ),
+        ("image.toolkit.fluxcd.io", "ImageUpdateAutomation") => {
+            add("source", &spec["sourceRef"], SOURCE_GROUP, "GitRepository");
+        }
+        ("notification.toolkit.fluxcd.io", "Alert") => {
+            add("provider", &spec["providerRef"], group, "Provider");
+        }
+        ("source.extensions.fluxcd.io", "ArtifactGenerator") => {
+            for s in spec["sources"].as_array().into_iter().flatten() {
+                add("source", s, SOURCE_GROUP, "");
+            }
+        }
+        _ => {}
+    }
+    // Kustomization and HelmRelease `dependsOn` name objects of their own kind; the Flux
+    // Operator's (ResourceSet) name any kind with its apiVersion.
+    for d in spec["dependsOn"].as_array().into_iter().flatten() {
+        if let Some(mut u) = reference("dependency", d, group, kind, ns) {
+            u.must_be_ready = d["ready"].as_bool() != Some(false);
+            out.push(u);
+        }
+    }
+    out
+}
+
+/// A `{apiVersion?, kind?, name, namespace?}` reference; the namespace defaults to the
+/// referring object's, as every Flux controller does.
+fn reference(
+    role: &'static str,
+    r: &Value,
+    default_group: &str,
+    default_kind: &str,
+    ns: &str,
+) -> Option<Upstream> {
+    let name = r["name"].as_str().filter(|n| !n.is_empty())?;
+    let kind = r["kind"]
+        .as_str()
+        .filter(|k| !k.is_empty())
+        .unwrap_or(default_kind);
+    if kind.is_empty() {
+        return None;
+    }
+    let group = r["apiVersion"]
+        .as_str()
+        .map(|av| av.split_once('/').map_or("", |(g, _)| g))
+        .unwrap_or(default_group);
+    Some(Upstream {
+        role,
+        group: group.to_string(),
+        kind: kind.to_string(),
+        namespace: r["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(ns)
+            .to_string(),
+        name: name.to_string(),
+        must_be_ready: true,
+    })
+}
+
+/// What was found about an upstream object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Seen(Health),
+    NotFound,
+    /// The lookup failed (RBAC, timeout): the error as the server worded it.
+    Unreadable(String),
+    /// Not looked up: the per-call lookup budget was spent.
+    NotChecked,
+}
+
+impl Finding {
+    /// Whether this finding is a likely cause of the dependent's failure.
+    pub fn is_problem(&self, must_be_ready: bool) -> bool {
+        match self {
+            Finding::Seen(h) => must_be_ready && h.state != State::Ready,
+            Finding::NotFound | Finding::Unreadable(_) => true,
+            Finding::NotChecked => false,
+        }
+    }
+}
+
+/// The line about one upstream object, e.g. `source GitRepository flux-system/apps: not
+/// ready: GitOperationFailed: ...`.
+pub fn upstream_line(u: &Upstream, finding: &Finding) -> String {
+    let what = match finding {
+        Finding::Seen(h) => match h.state {
+            State::Ready => "ready".to_string(),
+            State::Suspended => match h.problem() {
+                Some(p) => format!("suspended; last status: {p}"),
+                None => "suspended".to_string(),
+            },
+            State::NoStatus if !u.must_be_ready => "exists".to_string(),
+            State::NoStatus => "no Ready condition yet".to_string(),
+            state => match h.problem() {
+                Some(p) if state == State::Progressing => format!("progressing: {p}"),
+                Some(p) => format!("not ready: {p}"),
+                None => "not ready".to_string(),
+            },
+        },
+        Finding::NotFound => "not found".to_string(),
+        Finding::Unreadable(e) => format!("cannot be read: {e}"),
+        Finding::NotChecked => "not checked (lookup budget for this call spent)".to_string(),
+    };
+    format!("{}: {what}", u.label())
+}
+
+/// The first lines of a failing or suspended object's document (without `# `); nothing for
+/// a healthy one, so healthy objects stay short. `brief` gives reasons without messages, for
+/// lists whose summary already quotes each failing object's message.
+pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health, brief: bool) -> Vec<String> {
+    let text = |c: &Condition| {
+        if brief && !c.reason.is_empty() {
+            c.reason.clone()
+        } else {
+            c.text()
+        }
+    };
+    let who = if namespace.is_empty() {
+        format!("{kind} {name}")
+    } else {
+        format!("{kind} {namespace}/{name}")
+    };
+    let mut lines = Vec::new();
+    match h.state {
+        State::Failing => match &h.ready {
+            Some(r) if r.status != "True" => {
+                lines.push(format!("NOT READY {who}: {}", text(r)));
+                if let Some(s) = &h.stalled
+                    && s.text() != r.text()
+                {
+                    lines.push(format!("stalled: {}", text(s)));
+                }
+            }
+            _ => {
+                if let Some(s) = &h.stalled {
+                    lines.push(format!("STALLED {who}: {}", text(s)));
+                }
+            }
+        },
+        State::Suspended => {
+            let mut line = format!("SUSPENDED {who}: reconciliation is suspended");
+            if let Some(p) = h.problem() {
+                line.push_str(&format!("; last status: {p}"));
+            }
+            lines.push(line);
+        }
+        _ => {}
+    }
+    lines
+}
+
+/// The messages [`headline`] (or, `brief`, the list summary line from [`Health::problem`])
+/// quotes for a failing object.
+pub fn quoted_messages(h: &Health, brief: bool) -> Vec<String> {
+    let ready = h.ready.as_ref().filter(|r| r.status != "True");
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |c: &Condition| {
+        if !c.message.is_empty() && !out.contains(&c.message) {
+            out.push(c.message.clone());
+        }
+    };
+    match (ready, &h.stalled) {
+        (Some(r), _) if brief => push(r),
+        (None, Some(s)) => push(s),
+        (Some(r), stalled) => {
+            push(r);
+            if let Some(s) = stalled {
+                push(s);
+            }
+        }
+        (None, None) => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn with_conditions(conds: Value) -> Value {
+        json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+               "metadata": {"name": "redis", "namespace": "apps"},
+               "spec": {"chart": {"spec": {"sourceRef": {"kind": "HelmRepository",
+                        "name": "bitnami", "namespace": "flux-system"}}}},
+               "status": {"conditions": conds, "helmChart": "flux-system/apps-redis"}})
+    }
+
+    #[test]
+    fn states_follow_ready_stalled_and_suspend() {
+        let s = |c: Value| health(&with_conditions(c)).state;
+        assert_eq!(
+            s(json!([{"type": "Ready", "status": "True"}])),
+            State::Ready
+        );
+        assert_eq!(
+            s(json!([{"type": "Ready", "status": "False"}])),
+            State::Failing
+        );
+        assert_eq!(
+            s(json!([{"type": "Ready", "status": "Unknown"}])),
+            State::Progressing
+        );
+        assert_eq!(
+            s(json!([{"type": "Ready", "status": "True"}, {"type": "Stalled", "status": "True"}])),
+            State::Failing
+        );
+        assert_eq!(s(json!([])), State::NoStatus);
+        let mut o = with_conditions(json!([{"type": "Ready", "status": "False"}]));
+        o["spec"]["suspend"] = json!(true);
+        assert_eq!(health(&o).state, State::Suspended);
+        let rs =
+            json!({"metadata": {"annotations": {"fluxcd.controlplane.io/reconcile": "disabled"}}});
+        assert_eq!(health(&rs).state, State::Suspended);
+    }
+
+    #[test]
+    fn the_headline_says_what_is_wrong_verbatim() {
+        let o = with_conditions(json!([
+            {"type": "Stalled", "status": "True", "reason": "RetriesExceeded",
+             "message": "Failed to install after 4 attempt(s)"},
+            {"type": "Ready", "status": "False", "reason": "InstallFailed",
+             "message": "Helm install failed for release apps/redis: context deadline exceeded\nsecond line"},
+        ]));
+        let lines = headline("HelmRelease", "apps", "redis", &health(&o), false);
+        assert_eq!(
+            lines,
+            [
+                "NOT READY HelmRelease apps/redis: InstallFailed: Helm install failed for release apps/redis: context deadline exceeded\nsecond line",
+                "stalled: RetriesExceeded: Failed to install after 4 attempt(s)",
+            ]
+        );
+        assert_eq!(
+            headline("HelmRelease", "apps", "redis", &health(&o), true),
+            [
+                "NOT READY HelmRelease apps/redis: InstallFailed",
+                "stalled: RetriesExceeded"
+            ]
+        );
+        let h = health(&o);
+        assert_eq!(
+            quoted_messages(&h, false),
+            [
+                "Helm install failed for release apps/redis: context deadline exceeded\nsecond line",
+                "Failed to install after 4 attempt(s)"
+            ]
+        );
+        assert_eq!(quoted_messages(&h, true).len(), 1);
+        assert_eq!(
+            Some(format!("InstallFailed: {}", quoted_messages(&h, true)[0])),
+            h.problem()
+        );
+        let ok = with_conditions(json!([{"type": "Ready", "status": "True"}]));
+        assert!(headline("HelmRelease", "apps", "redis", &health(&ok), false).is_empty());
+    }
+
+    #[test]
+    fn upstreams_of_each_kind() {
+        let hr = with_conditions(json!([]));
+        assert_eq!(
+            upstreams(&hr),
+            [Upstream {
+                role: "source",
+                group: SOURCE_GROUP.into(),
+                kind: "HelmChart".into(),
+                namespace: "flux-system".into(),
+                name: "apps-redis".into(),
+                must_be_ready: true,
+            }]
+        );
+        let ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "apps", "namespace": "flux-system"},
+            "spec": {"sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+                     "dependsOn": [{"name": "infra"}, {"name": "db", "namespace": "data"}]}});
+        let labels: Vec<String> = upstreams(&ks).iter().map(Upstream::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "source GitRepository flux-system/flux-system",
+                "dependency Kustomization flux-system/infra",
+                "dependency Kustomization data/db"
+            ]
+        );
+        let chart_ref = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "cm", "namespace": "cert-manager"},
+            "spec": {"chartRef": {"kind": "OCIRepository", "name": "cert-manager",
+                                  "namespace": "flux-system"}}});
+        assert_eq!(
+            upstreams(&chart_ref)[0].label(),
+            "source OCIRepository flux-system/cert-manager"
+        );
+        let rset = json!({"apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+            "metadata": {"name": "t", "namespace": "flux-system"},
+            "spec": {"dependsOn": [{"apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition", "name": "x", "ready": false}]}});
+        let u = &upstreams(&rset)[0];
+        assert_eq!(
+            (u.group.as_str(), u.kind.as_str(), u.must_be_ready),
+            ("apiextensions.k8s.io", "CustomResourceDefinition", false)
+        );
+        let policy = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+            "metadata": {"name": "p", "namespace": "ns"}, "spec": {"imageRepositoryRef": {"name": "r"}}});
+        assert_eq!(
+            upstreams(&policy)[0].label(),
+            "image repository ImageRepository ns/r"
+        );
+        assert!(upstreams(&json!({"kind": "ConfigMap", "apiVersion": "v1"})).is_empty());
+    }
+
+    #[test]
+    fn upstream_lines_say_what_was_found() {
+        let u = Upstream {
+            role: "source",
+            group: SOURCE_GROUP.into(),
+            kind: "GitRepository".into(),
+            namespace: "flux-system".into(),
+            name: "apps".into(),
+            must_be_ready: true,
+        };
+        let failing = health(
+            &json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+            "reason": "GitOperationFailed", "message": "authentication required"}]}}),
+        );
+        assert_eq!(
+            upstream_line(&u, &Finding::Seen(failing.clone())),
+            "source GitRepository flux-system/apps: not ready: GitOperationFailed: authentication required"
+        );
+        assert!(Finding::Seen(failing).is_problem(true));
+        assert_eq!(
+            upstream_line(&u, &Finding::NotFound),
+            "source GitRepository flux-system/apps: not found"
+        );
+        assert!(!Finding::NotChecked.is_problem(true));
+    }
+}

@@ -1,0 +1,768 @@
+//! What every returned object goes through: the security pass (managed fields and full-object
+//! annotation copies removed, Secret values masked) that always runs, and the lean pass that
+//! saves tokens (no null/empty fields, latest `status.history` entry only, inventories
+//! summarised, up-to-date `observedGeneration`s dropped). Condition messages are never touched.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use crate::kube::SecretBytes;
+
+/// Annotations that hold a whole copy of the object as it was applied. kubectl's holds a
+/// Secret's `data`/`stringData` in clear (kubectl apply stores the input manifest), kapp's and
+/// Banzai Cloud's k8s-objectmatcher's do the same, so they go whatever the masking setting.
+const FULL_COPY_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kapp.k14s.io/original",
+    "banzaicloud.com/last-applied",
+];
+
+/// Inventories up to this many entries are listed; bigger ones are counted per kind only.
+pub const INVENTORY_LIST_MAX: usize = 20;
+
+/// Decoded Secret values shorter than this are not searched for in annotations: a value such
+/// as `true` or `admin` would match unrelated text.
+const MIN_LEAK_LEN: usize = 8;
+
+/// The security pass: runs on every object returned, in every mode.
+///
+/// - `metadata.managedFields` goes (noise, and it names every field a manager owns);
+/// - annotations that copy the whole applied object go (they hold Secret data in clear);
+/// - with `mask`, a Secret's `data` and `stringData` values become `<masked: N bytes>`, keys
+///   kept (`kubectl describe secret` shows sizes the same way), and any annotation of the Secret
+///   that contains one of its values is masked too. Helm storage Secrets are Secrets.
+pub fn sanitize(obj: &mut Value, mask: bool) {
+    let is_secret = is_core(obj, "Secret");
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            for key in FULL_COPY_ANNOTATIONS {
+                ann.remove(*key);
+            }
+        }
+    }
+    if !(is_secret && mask) {
+        return;
+    }
+    let values = secret_values(map);
+    if let Some(ann) = map
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+        .and_then(Value::as_object_mut)
+    {
+        for v in ann.values_mut() {
+            if let Value::String(text) = v
+                && values.iter().any(|s| leaks(text, s))
+            {
+                *v = Value::String(masked(text.len()));
+            }
+        }
+    }
+    if let Some(data) = map.get_mut("data").and_then(Value::as_object_mut) {
+        for v in data.values_mut() {
+            let size = v.as_str().map_or(0, base64_decoded_len);
+            *v = Value::String(masked(size));
+        }
+    }
+    if let Some(data) = map.get_mut("stringData").and_then(Value::as_object_mut) {
+        for v in data.values_mut() {
+            let size = v.as_str().map_or(0, str::len);
+            *v = Value::String(masked(size));
+        }
+    }
+}
+
+/// True when `obj` is the core (`v1`) kind `kind`.
+fn is_core(obj: &Value, kind: &str) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some(kind)
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
+}
+
+fn masked(size: usize) -> String {
+    format!("<masked: {size} bytes>")
+}
+
+/// Every value of a Secret worth looking for elsewhere: each `data` value both as sent (base64)
+/// and decoded, each `stringData` value. Held as [`SecretBytes`] so a debug print cannot show
+/// them.
+fn secret_values(secret: &Map<String, Value>) -> Vec<SecretBytes> {
+    let mut out = Vec::new();
+    let mut add = |bytes: Vec<u8>| {
+        if bytes.len() >= MIN_LEAK_LEN {
+            out.push(SecretBytes::new(bytes));
+        }
+    };
+    if let Some(data) = secret.get("data").and_then(Value::as_object) {
+        for v in data.values().filter_map(Value::as_str) {
+            add(v.as_bytes().to_vec());
+            if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(v) {
+                add(decoded);
+            }
+        }
+    }
+    if let Some(data) = secret.get("stringData").and_then(Value::as_object) {
+        for v in data.values().filter_map(Value::as_str) {
+            add(v.as_bytes().to_vec());
+        }
+    }
+    out
+}
+
+fn leaks(text: &str, secret: &SecretBytes) -> bool {
+    let needle = secret.expose();
+    text.as_bytes().windows(needle.len()).any(|w| w == needle)
+}
+
+/// The length of what a standard, padded base64 text decodes to, without decoding it.
+fn base64_decoded_len(s: &str) -> usize {
+    let s = s.trim_end();
+    let pad = s.bytes().rev().take_while(|&b| b == b'=').count();
+    (s.len() / 4 * 3 + (s.len() % 4).saturating_sub(1)).saturating_sub(pad)
+}
+
+/// The lean pass, for objects returned whole (not through `fields`).
+pub fn lean(obj: &mut Value) {
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let generation = map
+        .get("metadata")
+        .and_then(|m| m.get("generation"))
+        .and_then(Value::as_u64);
+    let flux = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .and_then(|av| av.split_once('/'))
+        .is_some_and(|(group, _)| super::is_flux_group(group));
+    let spec = map.get("spec").cloned().unwrap_or(Value::Null);
+    if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
+        // Flux keeps releases/snapshots newest first; the latest is what explains the present.
+        if let Some(Value::Array(history)) = status.get_mut("history") {
+            history.truncate(1);
+        }
+        if let Some(inventory) = status.get_mut("inventory")
+            && let Some(summary) = summarise_entries(inventory)
+        {
+            *inventory = summary;
+        }
+        if flux {
+            drop_repeats(status, &spec);
+            drop_shared_transition_times(status);
+        }
+        dedupe_condition_messages(status);
+    }
+    let lagging = generation.is_none_or(|g| drop_current_generations(map, g));
+    if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+        lean_metadata(meta, lagging);
+        // When a Flux object was created says little about its state: its conditions'
+        // transition times and its history say when things changed. (A Pod's age matters,
+        // so other kinds keep it.)
+        if flux {
+            meta.remove("creationTimestamp");
+        }
+    }
+    prune(obj, &mut Vec::new());
+}
+
+/// Removes every `observedGeneration` (and helm-controller's `lastAttemptedGeneration`)
+/// equal to `generation`, in status and conditions: the controller has seen the latest spec,
+/// which is the normal case. Returns true when one that lags remains, so the reader needs
+/// `metadata.generation` to compare.
+fn drop_current_generations(map: &mut Map<String, Value>, generation: u64) -> bool {
+    let mut lagging = false;
+    let mut check = |holder: &mut Map<String, Value>, key: &str| match holder
+        .get(key)
+        .and_then(Value::as_u64)
+    {
+        Some(g) if g == generation => {
+            holder.remove(key);
+        }
+        Some(_) => lagging = true,
+        None => {}
+    };
+    if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
+        check(status, "observedGeneration");
+        check(status, "lastAttemptedGeneration");
+        if let Some(Value::Array(conditions)) = status.get_mut("conditions") {
+            for c in conditions.iter_mut().filter_map(Value::as_object_mut) {
+                check(c, "observedGeneration");
+            }
+        }
+    }
+    lagging
+}
+
+/// Drops Flux status fields that only repeat another one or are internal to the controller:
+/// - `lastAttemptedRevision` equal to `lastAppliedRevision` (or, for a HelmRelease, to the
+///   latest release's chart version) and `lastAttemptedConfigDigest` equal to the latest
+///   release's: the last attempt is what is applied, the normal case;
+/// - the artifact's `url` and `path` (and the older `status.url`): where source-controller
+///   serves the tarball inside the cluster, derived from kind, namespace and name; and its
+///   `digest`, the tarball's checksum consumers verify: the revision says what it holds;
+/// - `observed<Field>` equal to `spec.<field>` (`observedExclusionList`, `observedIgnore`):
+///   the controller has acted on the spec as written; one that differs is kept;
+/// - image-reflector-controller's `canonicalImageName` equal to `spec.image`.
+fn drop_repeats(status: &mut Map<String, Value>, spec: &Value) {
+    let observed: Vec<String> = status
+        .keys()
+        .filter(|k| {
+            k.strip_prefix("observed").is_some_and(|rest| {
+                rest != "Generation" && rest.starts_with(|c: char| c.is_ascii_uppercase())
+            })
+        })
+        .cloned()
+        .collect();
+    for key in observed {
+        let field = key["observed".len()..].to_string();
+        let field = field[..1].to_ascii_lowercase() + &field[1..];
+        if spec.get(&field).is_some() && spec.get(&field) == status.get(&key) {
+            status.remove(&key);
+        }
+    }
+    if spec.get("image").is_some() && spec.get("image") == status.get("canonicalImageName") {
+        status.remove("canonicalImageName");
+    }
+    let latest = status
+        .get("history")
+        .and_then(|h| h.get(0))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let attempted = status.get("lastAttemptedRevision").cloned();
+    if attempted.is_some()
+        && (attempted.as_ref() == status.get("lastAppliedRevision")
+            || attempted.as_ref() == latest.get("chartVersion"))
+    {
+        status.remove("lastAttemptedRevision");
+    }
+    if status.get("lastAttemptedConfigDigest").is_some()
+        && status.get("lastAttemptedConfigDigest") == latest.get("configDigest")
+    {
+        status.remove("lastAttemptedConfigDigest");
+    }
+    status.remove("url");
+    if let Some(artifact) = status.get_mut("artifact").and_then(Value::as_object_mut) {
+        for key in ["url", "path", "digest"] {
+            artifact.remove(key);
+        }
+    }
+    // helm-controller's fingerprints of the release record and of the values: internal to its
+    // drift detection; the chart version, status and times say what was released.
+    if let Some(Value::Array(history)) = status.get_mut("history") {
+        for entry in history.iter_mut().filter_map(Value::as_object_mut) {
+            entry.remove("digest");
+            entry.remove("configDigest");
+        }
+    }
+    // kustomize-controller writes the applied revision into the Ready message too.
+    let ready_message = ready_condition(status)
+        .and_then(|c| c.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let (Some(m), Some(Value::String(rev))) = (ready_message, status.get("lastAppliedRevision"))
+        && m == format!("Applied revision: {rev}")
+    {
+        status.remove("lastAppliedRevision");
+    }
+}
+
+fn ready_condition(status: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    status
+        .get("conditions")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_object)
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+}
+
+/// A condition that changed at the same moment as Ready (most do: controllers set them
+/// together) drops its `lastTransitionTime`; one that changed at another time keeps it.
+fn drop_shared_transition_times(status: &mut Map<String, Value>) {
+    let Some(ready_time) = ready_condition(status)
+        .and_then(|c| c.get("lastTransitionTime"))
+        .cloned()
+    else {
+        return;
+    };
+    let Some(Value::Array(conditions)) = status.get_mut("conditions") else {
+        return;
+    };
+    for c in conditions.iter_mut().filter_map(Value::as_object_mut) {
+        let is_ready = c.get("type").and_then(Value::as_str) == Some("Ready");
+        if !is_ready && c.get("lastTransitionTime") == Some(&ready_time) {
+            c.remove("lastTransitionTime");
+        }
+    }
+}
+
+/// Conditions that carry the same message as another (Ready and Released, Ready and
+/// FetchFailed, Ready and Healthy) keep it once: the later ones say `(same as Ready)`. Ready
+/// keeps its own, whatever its position. Every message still appears, verbatim.
+fn dedupe_condition_messages(status: &mut Map<String, Value>) {
+    let Some(Value::Array(conditions)) = status.get_mut("conditions") else {
+        return;
+    };
+    let mut order: Vec<usize> = (0..conditions.len()).collect();
+    order.sort_by_key(|&i| conditions[i].get("type").and_then(Value::as_str) != Some("Ready"));
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for i in order {
+        let Some(c) = conditions[i].as_object_mut() else {
+            continue;
+        };
+        let Some(message) = c
+            .get("message")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+        else {
+            continue;
+        };
+        if let Some((_, first)) = kept.iter().find(|(m, _)| m == message) {
+            c.insert(
+                "message".into(),
+                Value::String(format!("(same as {first})")),
+            );
+        } else {
+            let kind = c
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            kept.push((message.to_string(), kind));
+        }
+    }
+}
+
+fn lean_metadata(meta: &mut Map<String, Value>, keep_generation: bool) {
+    for key in ["uid", "resourceVersion", "selfLink"] {
+        meta.remove(key);
+    }
+    if !keep_generation {
+        meta.remove("generation");
+    }
+    // Finalizers explain something only while the object is being deleted (they hold it).
+    if !meta.contains_key("deletionTimestamp") {
+        meta.remove("finalizers");
+    }
+    if let Some(Value::Array(owners)) = meta.get_mut("ownerReferences") {
+        for o in owners.iter_mut().filter_map(Value::as_object_mut) {
+            o.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "name"));
+        }
+    }
+}
+
+/// Removes nulls, empty strings, empty maps and empty lists, except inside values that are the
+/// user's data (a Helm chart's `spec.values`, ConfigMap and Secret data, label and annotation
+/// values), where an empty value means something.
+fn prune(v: &mut Value, path: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for k in keys {
+                path.push(k.clone());
+                if is_user_data(path) {
+                    path.pop();
+                    continue;
+                }
+                if let Some(child) = map.get_mut(&k) {
+                    prune(child, path);
+                    if is_empty(child) {
+                        map.remove(&k);
+                    }
+                }
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            path.push("[]".into());
+            for item in items.iter_mut() {
+                prune(item, path);
+            }
+            path.pop();
+            items.retain(|i| !i.is_null() && (i.is_string() || !is_empty(i)));
+        }
+        _ => {}
+    }
+}
+
+fn is_user_data(path: &[String]) -> bool {
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    matches!(
+        p.as_slice(),
+        ["spec", "values", ..]
+            | ["data" | "stringData" | "binaryData", _, ..]
+            | ["metadata", "labels" | "annotations", _, ..]
+    )
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+/// One object an inventory lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryEntry {
+    /// `""` for the core group.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// `""` for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl InventoryEntry {
+    /// Parses a Flux inventory id, `<namespace>_<name>_<group>_<kind>` (kustomize-controller
+    /// and the Flux Operator write it; namespace and group may be empty). Names may contain
+    /// `_` (RBAC names can), namespaces, groups and kinds cannot: split from both ends.
+    pub fn from_flux_id(id: &str, version: &str) -> Option<InventoryEntry> {
+        let (namespace, rest) = id.split_once('_')?;
+        let (rest, kind) = rest.rsplit_once('_')?;
+        let (name, group) = rest.rsplit_once('_')?;
+        if kind.is_empty() || name.is_empty() {
+            return None;
+        }
+        Some(InventoryEntry {
+            group: group.to_string(),
+            version: version.to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// `Kind namespace/name`, or `Kind name` for a cluster-scoped object.
+    pub fn label(&self) -> String {
+        if self.namespace.is_empty() {
+            format!("{} {}", self.kind, self.name)
+        } else {
+            format!("{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// `status.inventory` as Flux writes it (`entries: [{id, v}]`) → its summary; `None` when the
+/// value has another shape (left as it is).
+fn summarise_entries(inventory: &Value) -> Option<Value> {
+    let entries = inventory.get("entries")?.as_array()?;
+    let parsed: Vec<InventoryEntry> = entries
+        .iter()
+        .filter_map(|e| {
+            let id = e.get("id")?.as_str()?;
+            let v = e.get("v").and_then(Value::as_str).unwrap_or("");
+            InventoryEntry::from_flux_id(id, v)
+        })
+        .collect();
+    if parsed.len() != entries.len() {
+        return None;
+    }
+    Some(summarise(&parsed, &[], INVENTORY_LIST_MAX))
+}
+
+/// An inventory summary: the total and the entries when there are at most `list_max`, else
+/// a count per kind; the container images (Helm releases).
+pub fn summarise(entries: &[InventoryEntry], images: &[String], list_max: usize) -> Value {
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in entries {
+        *kinds.entry(e.kind.as_str()).or_default() += 1;
+    }
+    let mut out = Map::new();
+    out.insert("total".into(), json!(entries.len()));
+    if entries.len() <= list_max {
+        let labels: Vec<String> = entries.iter().map(InventoryEntry::label).collect();
+        out.insert("entries".into(), json!(labels));
+    } else {
+        out.insert("kinds".into(), json!(kinds));
+        out.insert(
+            "entries".into(),
+            json!(format!(
+                "{} entries, not listed (more than {list_max}); pass fields \
+                 [\"status.inventory\"] to list them",
+                entries.len()
+            )),
+        );
+    }
+    if !images.is_empty() {
+        out.insert("images".into(), json!(images));
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "namespace": "ns",
+                "managedFields": [{"manager": "kubectl"}],
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{\"stringData\":{\"password\":\"hunter2-long\"}}",
+                    "note": "copy: hunter2-long",
+                    "owner": "team-a",
+                }},
+            "data": {"password": "aHVudGVyMi1sb25n", "empty": ""},
+            "stringData": {"token": "abc"},
+            "type": "Opaque",
+        })
+    }
+
+    #[test]
+    fn secrets_are_masked_keys_kept_sizes_shown() {
+        let mut s = secret();
+        sanitize(&mut s, true);
+        assert_eq!(s["data"]["password"], "<masked: 12 bytes>");
+        assert_eq!(s["data"]["empty"], "<masked: 0 bytes>");
+        assert_eq!(s["stringData"]["token"], "<masked: 3 bytes>");
+        let ann = &s["metadata"]["annotations"];
+        assert!(
+            ann.get("kubectl.kubernetes.io/last-applied-configuration")
+                .is_none()
+        );
+        assert_eq!(ann["note"], "<masked: 18 bytes>");
+        assert_eq!(ann["owner"], "team-a");
+        assert!(s["metadata"].get("managedFields").is_none());
+        let text = s.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("aHVudGVy"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unmasked_secrets_keep_values_but_never_the_last_applied_copy() {
+        let mut s = secret();
+        sanitize(&mut s, false);
+        assert_eq!(s["data"]["password"], "aHVudGVyMi1sb25n");
+        assert_eq!(s["stringData"]["token"], "abc");
+        assert!(
+            s["metadata"]["annotations"]
+                .get("kubectl.kubernetes.io/last-applied-configuration")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn only_core_secrets_are_masked() {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}});
+        sanitize(&mut cm, true);
+        assert_eq!(cm["data"]["k"], "v");
+        let mut other =
+            json!({"apiVersion": "example.com/v1", "kind": "Secret", "data": {"k": "v"}});
+        sanitize(&mut other, true);
+        assert_eq!(other["data"]["k"], "v");
+    }
+
+    #[test]
+    fn base64_sizes() {
+        for raw in ["", "a", "ab", "abc", "abcd", "hello world!"] {
+            let enc = base64::engine::general_purpose::STANDARD.encode(raw);
+            assert_eq!(base64_decoded_len(&enc), raw.len(), "{enc}");
+        }
+    }
+
+    #[test]
+    fn lean_drops_noise_and_keeps_meaning() {
+        let mut o = json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "a", "namespace": "ns", "uid": "u", "resourceVersion": "9",
+                         "generation": 2, "finalizers": ["finalizers.fluxcd.io"],
+                         "annotations": {}, "labels": {"empty": ""}},
+            "spec": {"healthChecks": [], "path": "./", "suspend": false, "postBuild": null},
+            "status": {
+                "observedGeneration": 2,
+                "conditions": [{"type": "Ready", "status": "False", "reason": "R",
+                                "message": "", "observedGeneration": 2}],
+                "history": [{"version": 2, "digest": "d2"}, {"version": 1}],
+            },
+        });
+        lean(&mut o);
+        assert_eq!(
+            o,
+            json!({
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": "a", "namespace": "ns", "labels": {"empty": ""}},
+                "spec": {"path": "./", "suspend": false},
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "False", "reason": "R"}],
+                    "history": [{"version": 2}],
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn repeated_condition_messages_are_kept_once() {
+        let mut o = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "status": {"conditions": [
+                {"type": "Released", "status": "False", "message": "install failed"},
+                {"type": "Ready", "status": "False", "message": "install failed"},
+                {"type": "Stalled", "status": "True", "message": "retries exhausted"},
+                {"type": "Remediated", "status": "True", "message": "retries exhausted"},
+            ],
+            "history": [{"chartVersion": "1.0.0", "configDigest": "sha256:a"}],
+            "lastAttemptedRevision": "1.0.0", "lastAttemptedConfigDigest": "sha256:a",
+            "artifact": {"revision": "r", "url": "http://x/y.tgz", "path": "y.tgz",
+                         "digest": "sha256:0"},
+            "url": "http://x/latest.tgz"}});
+        lean(&mut o);
+        let messages: Vec<&str> = o["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "(same as Ready)",
+                "install failed",
+                "retries exhausted",
+                "(same as Stalled)"
+            ]
+        );
+        let status = &o["status"];
+        assert!(status.get("lastAttemptedRevision").is_none());
+        assert!(status.get("lastAttemptedConfigDigest").is_none());
+        assert!(status.get("url").is_none());
+        assert_eq!(status["artifact"], json!({"revision": "r"}));
+    }
+
+    #[test]
+    fn transition_times_shared_with_ready_and_repeated_revisions_go() {
+        let mut o = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "status": {"conditions": [
+                {"type": "Ready", "status": "True", "message": "Applied revision: main@sha1:a",
+                 "lastTransitionTime": "t1"},
+                {"type": "Healthy", "status": "True", "message": "ok", "lastTransitionTime": "t1"},
+                {"type": "Reconciling", "status": "True", "message": "x", "lastTransitionTime": "t0"},
+            ], "lastAppliedRevision": "main@sha1:a"}});
+        lean(&mut o);
+        let c = &o["status"]["conditions"];
+        assert_eq!(c[0]["lastTransitionTime"], "t1");
+        assert!(c[1].get("lastTransitionTime").is_none());
+        assert_eq!(c[2]["lastTransitionTime"], "t0");
+        assert!(o["status"].get("lastAppliedRevision").is_none());
+    }
+
+    #[test]
+    fn observed_copies_of_the_spec_go_unless_they_differ() {
+        let mut o = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+            "spec": {"image": "ghcr.io/a/b", "exclusionList": ["x"], "ignore": "a"},
+            "status": {"canonicalImageName": "ghcr.io/a/b", "observedExclusionList": ["x"],
+                       "observedIgnore": "old", "observedSourcesDigest": "d"}});
+        lean(&mut o);
+        assert_eq!(
+            o["status"],
+            json!({"observedIgnore": "old", "observedSourcesDigest": "d"})
+        );
+    }
+
+    #[test]
+    fn attempts_that_differ_from_what_is_applied_are_kept() {
+        let mut o = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"generation": 2},
+            "status": {"lastAppliedRevision": "main@sha1:a", "lastAttemptedRevision": "main@sha1:b"}});
+        lean(&mut o);
+        assert_eq!(o["status"]["lastAttemptedRevision"], "main@sha1:b");
+        let mut cm = json!({"apiVersion": "v1", "kind": "Thing", "status": {"url": "kept"}});
+        lean(&mut cm);
+        assert_eq!(
+            cm["status"]["url"], "kept",
+            "only Flux objects lose their artifact URL"
+        );
+    }
+
+    #[test]
+    fn a_lagging_observed_generation_keeps_both_numbers() {
+        let mut o = json!({
+            "metadata": {"name": "a", "generation": 3, "deletionTimestamp": "t",
+                         "finalizers": ["f"]},
+            "status": {"observedGeneration": 2,
+                       "conditions": [{"type": "Ready", "observedGeneration": 3}]},
+        });
+        lean(&mut o);
+        assert_eq!(o["metadata"]["generation"], 3);
+        assert_eq!(o["metadata"]["finalizers"], json!(["f"]));
+        assert_eq!(o["status"]["observedGeneration"], 2);
+        assert!(
+            o["status"]["conditions"][0]
+                .get("observedGeneration")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn helm_values_and_data_keep_empty_values() {
+        let mut o = json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "r"},
+            "spec": {"values": {"auth": {"existingSecret": "", "list": []}}},
+            "data": {"k": ""},
+        });
+        lean(&mut o);
+        assert_eq!(o["spec"]["values"]["auth"]["existingSecret"], "");
+        assert_eq!(o["spec"]["values"]["auth"]["list"], json!([]));
+        assert_eq!(o["data"]["k"], "");
+    }
+
+    #[test]
+    fn flux_inventory_ids_parse_from_both_ends() {
+        let e = InventoryEntry::from_flux_id("apps_podinfo_apps_Deployment", "v1").unwrap();
+        assert_eq!(e.label(), "Deployment apps/podinfo");
+        assert_eq!(e.api_version(), "apps/v1");
+        let e = InventoryEntry::from_flux_id("_apps__Namespace", "v1").unwrap();
+        assert_eq!(
+            (e.label(), e.api_version()),
+            ("Namespace apps".into(), "v1".into())
+        );
+        let e =
+            InventoryEntry::from_flux_id("_system:a_b_rbac.authorization.k8s.io_ClusterRole", "v1")
+                .unwrap();
+        assert_eq!(e.name, "system:a_b");
+        assert!(InventoryEntry::from_flux_id("nonsense", "v1").is_none());
+    }
+
+    #[test]
+    fn inventories_are_summarised_and_listed_when_small() {
+        let entries: Vec<Value> = (0..3)
+            .map(|i| json!({"id": format!("apps_cm{i}__ConfigMap"), "v": "v1"}))
+            .chain([json!({"id": "apps_web_apps_Deployment", "v": "v1"})])
+            .collect();
+        let mut o = json!({"status": {"inventory": {"entries": entries}}});
+        lean(&mut o);
+        assert_eq!(
+            o["status"]["inventory"],
+            json!({"total": 4,
+                   "entries": ["ConfigMap apps/cm0", "ConfigMap apps/cm1", "ConfigMap apps/cm2",
+                               "Deployment apps/web"]})
+        );
+        let many: Vec<Value> = (0..25)
+            .map(|i| json!({"id": format!("apps_cm{i}__ConfigMap"), "v": "v1"}))
+            .collect();
+        let mut o = json!({"status": {"inventory": {"entries": many}}});
+        lean(&mut o);
+        assert_eq!(o["status"]["inventory"]["total"], 25);
+        assert_eq!(o["status"]["inventory"]["kinds"], json!({"ConfigMap": 25}));
+        let note = o["status"]["inventory"]["entries"].as_str().unwrap();
+        assert!(note.starts_with("25 entries, not listed"), "{note}");
+    }
+}

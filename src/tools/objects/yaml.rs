@@ -1,0 +1,246 @@
+//! YAML rendering of shaped objects: keys in a stable, reader-first order (apiVersion, kind,
+//! metadata, spec, status, then the rest; `name`/`namespace` first in metadata; `type`, `status`,
+//! `reason`, `message` first in a condition) and `# ` comment blocks that keep text verbatim.
+
+use serde_json::Value;
+use serde_norway::{Mapping, Number, Value as Yaml};
+
+/// Where a mapping sits, which decides the order of its keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The object itself.
+    Root,
+    /// `metadata` of the object.
+    Metadata,
+    /// An item of a `conditions` list.
+    Condition,
+    /// An item of the top-level `events` list.
+    Event,
+    /// A `status.inventory` summary.
+    Inventory,
+    /// Anywhere else: `kind`, `name`, `namespace` first (a reference reads as one), then the
+    /// keys sorted (serde_json maps are sorted).
+    Other,
+}
+
+/// The keys that come first at `place`, in order; the others follow alphabetically.
+fn leading_keys(place: Place) -> &'static [&'static str] {
+    match place {
+        Place::Root => &["apiVersion", "kind", "metadata", "spec", "status"],
+        Place::Metadata => &["name", "namespace"],
+        Place::Condition => &["type", "status", "reason", "message", "lastTransitionTime"],
+        Place::Event => &["time", "type", "reason", "message"],
+        Place::Inventory => &["total", "kinds", "entries", "images"],
+        Place::Other => &["kind", "name", "namespace"],
+    }
+}
+
+/// Keys that go last at the root: what the pipeline appends after the object's own fields.
+const TRAILING_ROOT_KEYS: &[&str] = &["events"];
+
+/// One YAML document (no `---`), ending in a newline.
+pub fn document(object: &Value) -> String {
+    render(&convert(object, Place::Root))
+}
+
+/// Any value as YAML with sorted keys (for values that are not Kubernetes objects).
+pub fn value(v: &Value) -> String {
+    render(&convert(v, Place::Other))
+}
+
+/// The YAML of a `key: <list>` block for the top level of a document, e.g. the events the
+/// pipeline appends after an object was rendered.
+pub fn root_entry(key: &str, v: &Value) -> String {
+    let place = if key == "events" {
+        Place::Event
+    } else {
+        Place::Other
+    };
+    let inner = match v {
+        Value::Array(items) => Yaml::Sequence(items.iter().map(|i| convert(i, place)).collect()),
+        other => convert(other, Place::Other),
+    };
+    let mut map = Mapping::new();
+    map.insert(Yaml::String(key.to_string()), inner);
+    render(&Yaml::Mapping(map))
+}
+
+fn render(v: &Yaml) -> String {
+    // Serialising a tree of strings, numbers, booleans and mappings with string keys cannot
+    // fail; should the emitter ever refuse, JSON is valid YAML and says the same.
+    serde_norway::to_string(v).unwrap_or_else(|_| {
+        let json: Value = serde_norway::from_value(v.clone()).unwrap_or(Value::Null);
+        format!("{json}\n")
+    })
+}
+
+fn convert(v: &Value, place: Place) -> Yaml {
+    match v {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Bool(*b),
+        Value::Number(n) => Yaml::Number(number(n)),
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(items) => {
+            Yaml::Sequence(items.iter().map(|i| convert(i, Place::Other)).collect())
+        }
+        Value::Object(map) => {
+            let mut out = Mapping::new();
+            let leading = leading_keys(place);
+            let trailing: &[&str] = if place == Place::Root {
+                TRAILING_ROOT_KEYS
+            } else {
+                &[]
+            };
+            let mut push = |k: &str, child: &Value| {
+                out.insert(Yaml::String(k.to_string()), convert_child(child, place, k));
+            };
+            for k in leading {
+                if let Some(child) = map.get(*k) {
+                    push(k, child);
+                }
+            }
+            for (k, child) in map {
+                if !leading.contains(&k.as_str()) && !trailing.contains(&k.as_str()) {
+                    push(k, child);
+                }
+            }
+            for k in trailing {
+                if let Some(child) = map.get(*k) {
+                    push(k, child);
+                }
+            }
+            Yaml::Mapping(out)
+        }
+    }
+}
+
+/// A child value, with the place its own mappings take.
+fn convert_child(child: &Value, parent: Place, key: &str) -> Yaml {
+    match (parent, key, child) {
+        (Place::Root, "metadata", _) => convert(child, Place::Metadata),
+        (Place::Root, "events", Value::Array(items)) => {
+            Yaml::Sequence(items.iter().map(|i| convert(i, Place::Event)).collect())
+        }
+        (_, "inventory", Value::Object(_)) => convert(child, Place::Inventory),
+        (_, "conditions", Value::Array(items)) => {
+            Yaml::Sequence(items.iter().map(|i| convert(i, Place::Condition)).collect())
+        }
+        _ => convert(child, Place::Other),
+    }
+}
+
+fn number(n: &serde_json::Number) -> Number {
+    if let Some(u) = n.as_u64() {
+        Number::from(u)
+    } else if let Some(i) = n.as_i64() {
+        Number::from(i)
+    } else {
+        Number::from(n.as_f64().unwrap_or(0.0))
+    }
+}
+
+/// `text` as YAML comment lines, each starting with `# `; every line of a multi-line text is
+/// kept (condition messages are never shortened), and blank lines stay as a bare `#`.
+pub fn comment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for line in text.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            out.push_str("#\n");
+        } else {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn root_metadata_and_condition_keys_come_in_reading_order() {
+        let obj = json!({
+            "status": {"conditions": [{"message": "m", "lastTransitionTime": "t", "reason": "R",
+                                       "status": "False", "type": "Ready", "observedGeneration": 2}]},
+            "events": [{"message": "e", "time": "t0", "type": "Warning", "reason": "Failed"}],
+            "data": {"b": "2", "a": "1"},
+            "spec": {"z": 1, "a": 2, "list": [{"value": 1, "name": "first"}]},
+            "metadata": {"labels": {"x": "y"}, "namespace": "ns", "name": "n"},
+            "kind": "K",
+            "apiVersion": "g/v1",
+        });
+        let text = document(&obj);
+        let expected = "\
+apiVersion: g/v1
+kind: K
+metadata:
+  name: n
+  namespace: ns
+  labels:
+    x: y
+spec:
+  a: 2
+  list:
+  - name: first
+    value: 1
+  z: 1
+status:
+  conditions:
+  - type: Ready
+    status: 'False'
+    reason: R
+    message: m
+    lastTransitionTime: t
+    observedGeneration: 2
+data:
+  a: '1'
+  b: '2'
+events:
+- time: t0
+  type: Warning
+  reason: Failed
+  message: e
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn long_and_multiline_strings_are_kept_whole() {
+        let long = "x".repeat(300);
+        let text = document(&json!({"message": long, "multi": "a\nb: c\n"}));
+        assert!(text.contains(&long), "{text}");
+        let back: Value = serde_norway::from_str(&text).unwrap();
+        assert_eq!(back["multi"], "a\nb: c\n");
+        assert_eq!(back["message"], json!(long));
+    }
+
+    #[test]
+    fn ambiguous_scalars_round_trip_as_strings() {
+        let v = json!({"a": "true", "b": "1.0", "c": "null", "d": "- x", "e": "# not a comment",
+                       "f": 3, "g": 2.5, "h": -1, "i": false});
+        let back: Value = serde_norway::from_str(&value(&v)).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn comments_keep_every_line() {
+        assert_eq!(comment("one\n\ntwo"), "# one\n#\n# two\n");
+        assert_eq!(comment("a: b"), "# a: b\n");
+    }
+
+    #[test]
+    fn root_entries_render_events_in_order() {
+        let text = root_entry(
+            "events",
+            &json!([{"message": "m", "reason": "R", "time": "t", "type": "Normal", "count": 3}]),
+        );
+        assert_eq!(
+            text,
+            "events:\n- time: t\n  type: Normal\n  reason: R\n  message: m\n  count: 3\n"
+        );
+    }
+}

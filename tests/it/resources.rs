@@ -1,0 +1,644 @@
+//! `get_kubernetes_resources` and `get_flux_instance` through the real binary (`serve` over
+//! pipes) against the test API server: golden outputs for the failure shapes an incident
+//! brings (install retries exhausted, dependency not ready, Git auth failure), lists with their
+//! summary, masking, `fields`, the instance with and without the Flux Operator, and every error
+//! path (403, unknown kind, not found, timeout, truncated list, no metrics-server).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::apiserver::{ApiServer, Deny, Fault, FaultKind, Identity, Options};
+use crate::support::{self, Mcp};
+
+/// A server, a kubeconfig for it, and the binary serving MCP with it.
+struct Setup {
+    server: ApiServer,
+    mcp: Mcp,
+    next_id: i64,
+    _dir: PathBuf,
+}
+
+fn setup(tag: &str, options: Options, flags: &[&str]) -> Setup {
+    let dir = support::scratch_dir(&format!("resources-{tag}"));
+    let server = ApiServer::start(options);
+    let kubeconfig = dir.join("kubeconfig");
+    server
+        .write_kubeconfig(&kubeconfig, Identity::ClientCert)
+        .expect("write kubeconfig");
+    let mut mcp = Mcp::spawn(
+        support::command()
+            .arg("serve")
+            .args(flags)
+            .env("KUBECONFIG", &kubeconfig),
+    );
+    mcp.handshake("2025-06-18");
+    Setup {
+        server,
+        mcp,
+        next_id: 1,
+        _dir: dir,
+    }
+}
+
+impl Setup {
+    /// Calls a tool; returns its text and whether it is an error result.
+    fn call(&mut self, tool: &str, arguments: Value) -> (String, bool) {
+        self.next_id += 1;
+        let r = self.mcp.request(
+            json!(self.next_id),
+            "tools/call",
+            json!({"name": tool, "arguments": arguments}),
+        );
+        let result = &r["result"];
+        assert!(result.is_object(), "no result: {r}");
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no text content: {r}"))
+            .to_string();
+        (text, result["isError"] == json!(true))
+    }
+
+    /// A call that must succeed.
+    #[track_caller]
+    fn ok(&mut self, tool: &str, arguments: Value) -> String {
+        let (text, is_error) = self.call(tool, arguments);
+        assert!(!is_error, "unexpected error: {text}");
+        text
+    }
+
+    /// A call that must fail.
+    #[track_caller]
+    fn err(&mut self, tool: &str, arguments: Value) -> String {
+        let (text, is_error) = self.call(tool, arguments);
+        assert!(is_error, "expected an error, got: {text}");
+        text
+    }
+
+    fn resources(&mut self, arguments: Value) -> String {
+        self.ok("get_kubernetes_resources", arguments)
+    }
+}
+
+fn default_setup(tag: &str) -> Setup {
+    setup(tag, Options::default(), &[])
+}
+
+/// Every YAML document of an answer parses (comments and all).
+#[track_caller]
+fn assert_yaml(text: &str) {
+    for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
+        if let Err(e) = <Value as serde::Deserialize>::deserialize(doc) {
+            panic!("document {} is not YAML: {e}\n{text}", i + 1);
+        }
+    }
+}
+
+// ---- goldens ---------------------------------------------------------------------------------
+
+#[test]
+fn a_failing_helmrelease_says_why_first() {
+    let mut s = default_setup("hr-failing");
+    let out = s.resources(
+        json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                                 "name": "redis", "namespace": "apps"}),
+    );
+    assert!(
+        out.starts_with(
+            "---\n# NOT READY HelmRelease apps/redis: InstallFailed: Helm install failed for release apps/redis with chart redis@20.1.4: context deadline exceeded\n# stalled: RetriesExceeded: Failed to install after 4 attempt(s)\n"
+        ),
+        "{out}"
+    );
+    assert_yaml(&out);
+    support::golden("resources/helmrelease-failing.yaml", &out);
+}
+
+#[test]
+fn a_kustomization_blocked_by_its_dependency_names_it() {
+    let mut s = default_setup("ks-dependency");
+    let out = s.resources(json!({"kind": "ks", "name": "monitoring-configs",
+                                 "namespace": "flux-system"}));
+    assert!(out.contains(
+        "# dependency Kustomization flux-system/monitoring-controllers: not ready: HealthCheckFailed: health check failed after 5m0.041s"
+    ), "{out}");
+    assert!(
+        out.contains("# source GitRepository flux-system/flux-system: ready\n"),
+        "{out}"
+    );
+    assert_yaml(&out);
+    support::golden("resources/kustomization-dependency.yaml", &out);
+}
+
+#[test]
+fn a_git_auth_failure_is_quoted_verbatim() {
+    let mut s = default_setup("git-auth");
+    let out = s.resources(json!({"kind": "GitRepository", "name": "infra-private",
+                                 "namespace": "flux-system"}));
+    assert!(out.starts_with("---\n# NOT READY GitRepository flux-system/infra-private: GitOperationFailed: failed to checkout and determine revision: unable to clone 'ssh://git@github.com/acme-corp/infra-private.git': ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain\n"), "{out}");
+    assert_yaml(&out);
+    support::golden("resources/gitrepository-auth.yaml", &out);
+}
+
+#[test]
+fn a_list_starts_with_its_summary() {
+    let mut s = default_setup("ks-list");
+    s.server.clear_requests();
+    let out = s.resources(json!({"kind": "Kustomization"}));
+    assert!(out.starts_with("---\n# 9 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 5 ready, 4 failing\n# failing:\n"), "{out}");
+    assert_yaml(&out);
+    support::golden("resources/kustomizations.yaml", &out);
+    // Events in bulk: one list for the kind, not one per object.
+    let event_lists: Vec<_> = s
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/events"))
+        .collect();
+    assert_eq!(
+        event_lists.len(),
+        2,
+        "one events LIST per namespace: {event_lists:?}"
+    );
+    for r in &event_lists {
+        assert_eq!(
+            r.param("fieldSelector"),
+            Some("involvedObject.kind=Kustomization,reason!=ReconciliationSucceeded")
+        );
+    }
+}
+
+#[test]
+fn helmreleases_carry_their_helm_inventory() {
+    let mut s = default_setup("hr-inventory");
+    let out = s.resources(json!({"kind": "HelmRelease", "namespace": "apps"}));
+    assert_yaml(&out);
+    support::golden("resources/helmreleases-apps.yaml", &out);
+    // The release name, not the chart's: webapp-frontend's release is `frontend`.
+    let frontend = out
+        .split("\n---\n")
+        .find(|d| d.contains("name: webapp-frontend"))
+        .expect("webapp-frontend document");
+    assert!(frontend.contains("inventory:"), "{frontend}");
+    assert!(
+        frontend.contains("ghcr.io/acme-corp/webapp-frontend:3.8.1"),
+        "{frontend}"
+    );
+}
+
+#[test]
+fn secrets_are_masked_by_default_and_never_leak_the_last_applied_copy() {
+    let mut s = default_setup("secret-masked");
+    let masked = s.resources(json!({"kind": "Secret", "name": "slack-bot-token",
+                                    "namespace": "flux-system"}));
+    assert!(masked.contains("token: '<masked: "), "{masked}");
+    assert!(
+        !masked.contains("xoxb-") && !masked.contains("last-applied"),
+        "{masked}"
+    );
+    support::golden("resources/secret-masked.yaml", &masked);
+    let helm = s.resources(
+        json!({"kind": "Secret", "name": "sh.helm.release.v1.podinfo.v3",
+                                  "namespace": "apps"}),
+    );
+    assert!(helm.contains("release: '<masked: "), "{helm}");
+
+    let mut plain = setup(
+        "secret-unmasked",
+        Options::default(),
+        &["--mask-secrets=false"],
+    );
+    let out = plain.resources(json!({"kind": "Secret", "name": "slack-bot-token",
+                                     "namespace": "flux-system"}));
+    assert!(
+        !out.contains("masked") && !out.contains("last-applied"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("xoxb-"),
+        "values stay base64 as the API sends them: {out}"
+    );
+    support::golden("resources/secret-unmasked.yaml", &out);
+}
+
+#[test]
+fn fields_reduce_each_object_to_the_paths_asked_for() {
+    let mut s = default_setup("fields");
+    let out = s.resources(json!({
+        "kind": "HelmRelease",
+        "fields": [".spec.interval", "{.status.conditions[?(@.type==\"Ready\")].message}",
+                   "status.history[*].version", "status.nothing"],
+    }));
+    assert_yaml(&out);
+    assert!(
+        out.contains("# note: fields: \"status.nothing\" matched nothing in any object"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("events:") && !out.contains("inventory"),
+        "{out}"
+    );
+    support::golden("resources/helmreleases-fields.yaml", &out);
+    let with_events = s.resources(
+        json!({"kind": "HelmRelease", "name": "redis", "namespace": "apps",
+                                         "fields": ["events", "status.inventory"]}),
+    );
+    assert!(with_events.contains("events:\n- time:"), "{with_events}");
+    assert!(with_events.contains("inventory:"), "{with_events}");
+}
+
+#[test]
+fn the_flux_instance_with_the_operator() {
+    let mut s = default_setup("instance");
+    let out = s.ok("get_flux_instance", json!({}));
+    assert!(
+        out.starts_with("---\n# Flux v2.7.2 in context flux-test\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("kind: FluxInstance") && out.contains("kind: FluxReport"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# pod metrics in namespace flux-system"),
+        "{out}"
+    );
+    assert_yaml(&out);
+    support::golden("resources/flux-instance.yaml", &out);
+}
+
+/// `testdata/cluster` without the Flux Operator: its objects, CRDs and Deployment removed.
+fn cluster_without_operator(dir: &Path, keep_controllers: bool) -> PathBuf {
+    let data = dir.join("cluster");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let source = support::testdata().join("cluster");
+    for entry in std::fs::read_dir(&source).expect("read testdata/cluster") {
+        let path = entry.expect("entry").path();
+        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !file.ends_with(".yaml") || file == "flux-operator.yaml" {
+            continue;
+        }
+        if !keep_controllers
+            && !matches!(
+                file,
+                "00-namespaces.yaml" | "00-crds.yaml" | "configmaps.yaml"
+            )
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read data file");
+        let kept: Vec<&str> = text
+            .split("\n---\n")
+            .filter(|doc| {
+                !doc.contains("group: fluxcd.controlplane.io")
+                    && !doc.contains("app.kubernetes.io/name: flux-operator")
+            })
+            .collect();
+        std::fs::write(data.join(file), kept.join("\n---\n")).expect("write data file");
+    }
+    data
+}
+
+#[test]
+fn the_flux_instance_without_the_operator_lists_the_controllers() {
+    let dir = support::scratch_dir("resources-no-operator-data");
+    let data = cluster_without_operator(&dir, true);
+    let mut s = setup(
+        "no-operator",
+        Options {
+            data_dir: data,
+            ..Options::default()
+        },
+        &[],
+    );
+    let out = s.ok("get_flux_instance", json!({}));
+    assert!(
+        out.starts_with(
+            "---\n# no FluxInstance in context flux-test: the Flux Operator is not installed"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("# Flux version (app.kubernetes.io/version of the controllers): v2.7.2"),
+        "{out}"
+    );
+    assert!(!out.contains("flux-operator:"), "{out}");
+    assert_yaml(&out);
+    support::golden("resources/flux-instance-no-operator.yaml", &out);
+}
+
+#[test]
+fn no_flux_at_all_is_a_clear_error() {
+    let dir = support::scratch_dir("resources-no-flux-data");
+    let data = cluster_without_operator(&dir, false);
+    let mut s = setup(
+        "no-flux",
+        Options {
+            data_dir: data,
+            ..Options::default()
+        },
+        &[],
+    );
+    let err = s.err("get_flux_instance", json!({}));
+    assert!(
+        err.starts_with("Flux was not found in context flux-test"),
+        "{err}"
+    );
+    assert!(err.contains("Install Flux"), "{err}");
+}
+
+#[test]
+fn without_metrics_server_the_instance_says_so_in_one_line() {
+    let mut s = setup(
+        "instance-no-metrics",
+        Options {
+            no_metrics: true,
+            ..Options::default()
+        },
+        &[],
+    );
+    let out = s.ok("get_flux_instance", json!({}));
+    let last = out.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with(
+            "# pod metrics: not available: the metrics API (metrics.k8s.io) is not available"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("cpuMillicores"), "{out}");
+}
+
+#[test]
+fn suspended_and_remote_objects_say_so() {
+    let suspended = json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "frozen", "namespace": "apps", "generation": 3},
+        "spec": {"suspend": true, "interval": "10m", "path": "./frozen", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "webapp"}},
+        "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "False",
+            "reason": "BuildFailed", "message": "kustomize build failed: missing resource",
+            "lastTransitionTime": "2026-11-20T10:00:00Z", "observedGeneration": 2}]},
+    });
+    let remote = json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "edge", "namespace": "apps"},
+        "spec": {"interval": "10m", "kubeConfig": {"secretRef": {"name": "edge-kubeconfig"}},
+                 "chartRef": {"kind": "OCIRepository", "name": "podinfo"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "InstallSucceeded",
+            "message": "Helm install succeeded"}],
+            "history": [{"name": "edge", "namespace": "apps", "version": 1, "status": "deployed"}]},
+    });
+    let mut s = setup(
+        "suspended-remote",
+        Options {
+            extra_objects: vec![suspended, remote],
+            ..Options::default()
+        },
+        &[],
+    );
+    let out = s.resources(json!({"kind": "Kustomization", "name": "frozen", "namespace": "apps"}));
+    assert!(out.starts_with("---\n# SUSPENDED Kustomization apps/frozen: reconciliation is suspended; last status: BuildFailed: kustomize build failed: missing resource\n"), "{out}");
+    // The spec changed after the last reconciliation: both generations are shown.
+    assert!(
+        out.contains("\n  generation: 3\n") && out.contains("\n  observedGeneration: 2\n"),
+        "{out}"
+    );
+    let out = s.resources(json!({"kind": "HelmRelease", "name": "edge", "namespace": "apps"}));
+    assert!(out.starts_with("---\n# Helm inventory not read: the release is installed in a remote cluster (spec.kubeConfig)\n"), "{out}");
+    assert!(
+        !s.server
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("sh.helm.release.v1.edge"))
+    );
+}
+
+// ---- error paths -----------------------------------------------------------------------------
+
+#[test]
+fn an_rbac_refusal_is_an_error_quoting_the_server() {
+    let mut s = setup(
+        "forbidden",
+        Options {
+            deny: vec![Deny::new("list", "helm.toolkit.fluxcd.io", "helmreleases")],
+            ..Options::default()
+        },
+        &[],
+    );
+    let err = s.err("get_kubernetes_resources", json!({"kind": "HelmRelease"}));
+    assert!(
+        err.starts_with("context flux-test: error from server (Forbidden): "),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"cannot list resource "helmreleases" in API group "helm.toolkit.fluxcd.io" at the cluster scope"#),
+        "{err}"
+    );
+    assert!(!err.contains("no HelmRelease"), "{err}");
+}
+
+#[test]
+fn side_lookups_that_are_refused_become_notes() {
+    let mut s = setup(
+        "forbidden-side",
+        Options {
+            deny: vec![
+                Deny::new("list", "", "events"),
+                Deny::new("get", "", "secrets"),
+                Deny::new("get", "source.toolkit.fluxcd.io", "helmcharts"),
+            ],
+            ..Options::default()
+        },
+        &[],
+    );
+    let out = s.resources(json!({"kind": "HelmRelease", "name": "redis", "namespace": "apps"}));
+    assert!(
+        out.contains(
+            "# note: events of HelmRelease objects not shown: error from server (Forbidden)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("# Helm inventory not read: error from server (Forbidden)"),
+        "{out}"
+    );
+    assert!(out.contains("# source HelmChart flux-system/apps-redis: cannot be read: error from server (Forbidden)"), "{out}");
+    assert!(out.contains("kind: HelmRelease"), "{out}");
+}
+
+#[test]
+fn an_unknown_kind_suggests_close_ones() {
+    let mut s = default_setup("unknown-kind");
+    let err = s.err("get_kubernetes_resources", json!({"kind": "Kustomisation"}));
+    assert!(
+        err.contains(r#"the server has no kind "Kustomisation""#),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean Kustomization (kustomize.toolkit.fluxcd.io/v1)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_object_is_an_error_with_close_names() {
+    let mut s = default_setup("not-found");
+    let err = s.err(
+        "get_kubernetes_resources",
+        json!({"kind": "HelmRelease", "name": "podinfoo", "namespace": "apps"}),
+    );
+    assert_eq!(
+        err,
+        "HelmRelease apps/podinfoo not found in context flux-test; similar names in apps: podinfo"
+    );
+    let err = s.err(
+        "get_kubernetes_resources",
+        json!({"kind": "HelmRelease", "name": "nope-at-all"}),
+    );
+    assert_eq!(
+        err,
+        "HelmRelease nope-at-all not found in any namespace of context flux-test"
+    );
+}
+
+#[test]
+fn an_empty_list_is_an_answer_that_says_where_it_looked() {
+    let mut s = default_setup("empty");
+    let out = s.resources(json!({"kind": "HelmRelease", "namespace": "default"}));
+    assert_eq!(
+        out,
+        "no HelmRelease (helm.toolkit.fluxcd.io/v2) in namespace default of context flux-test\n"
+    );
+    let out = s.resources(json!({"kind": "Kustomization", "selector": "team=none owner=nobody"}));
+    assert_eq!(
+        out,
+        "no Kustomization (kustomize.toolkit.fluxcd.io/v1) matching selector team=none,owner=nobody in any namespace of context flux-test\n"
+    );
+}
+
+#[test]
+fn a_cut_list_says_how_much_is_missing() {
+    let mut s = default_setup("truncated");
+    let out = s.resources(json!({"kind": "Kustomization", "limit": 2}));
+    let second = out.lines().nth(2).unwrap_or("");
+    assert_eq!(
+        second,
+        "# showing 2 of at least 9; narrow with namespace, selector or limit (limit 0 returns all)"
+    );
+    assert_eq!(out.matches("\nkind: Kustomization\n").count(), 2, "{out}");
+    let all = s.resources(json!({"kind": "Kustomization", "limit": 0}));
+    assert!(!all.contains("showing"), "{all}");
+    assert_eq!(all.matches("\nkind: Kustomization\n").count(), 9);
+}
+
+#[test]
+fn a_slow_server_times_out_within_the_budget() {
+    let mut s = setup("timeout", Options::default(), &["--timeout", "1s"]);
+    s.server
+        .inject(Fault::new("/helmreleases", FaultKind::Delay(Duration::from_secs(4))).always());
+    let started = std::time::Instant::now();
+    let err = s.err("get_kubernetes_resources", json!({"kind": "HelmRelease"}));
+    assert!(
+        err.starts_with("context flux-test: GET /apis/helm.toolkit.fluxcd.io/v2/helmreleases"),
+        "{err}"
+    );
+    assert!(err.contains("timeout"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn names_selectors_and_api_versions_are_read_leniently() {
+    let mut s = default_setup("lenient");
+    let out = s.resources(json!({"kind": "kustomizations", "name": "apps"}));
+    assert!(
+        out.contains("\n  name: apps\n  namespace: flux-system\n"),
+        "{out}"
+    );
+    let out = s.resources(json!({"apiVersion": "helm.toolkit.fluxcd.io", "kind": "hr",
+                                 "selector": "kustomize.toolkit.fluxcd.io/name=apps kustomize.toolkit.fluxcd.io/namespace=flux-system",
+                                 "limit": "3"}));
+    assert!(out.starts_with("---\n# 3 HelmRelease (helm.toolkit.fluxcd.io/v2) in any namespace of context flux-test, selector kustomize.toolkit.fluxcd.io/name=apps,kustomize.toolkit.fluxcd.io/namespace=flux-system"), "{out}");
+    let err = s.err(
+        "get_kubernetes_resources",
+        json!({"kind": "HelmRelease", "fields": ["status.conditions["]}),
+    );
+    assert!(err.starts_with("fields: \"status.conditions[\": "), "{err}");
+}
+
+#[test]
+fn every_condition_message_survives_the_lean_output() {
+    let mut s = default_setup("messages");
+    for kind in [
+        "Kustomization",
+        "HelmRelease",
+        "GitRepository",
+        "OCIRepository",
+        "HelmChart",
+        "Bucket",
+        "ImageRepository",
+        "ImagePolicy",
+        "ImageUpdateAutomation",
+        "Receiver",
+        "ResourceSet",
+        "ResourceSetInputProvider",
+        "FluxInstance",
+        "ArtifactGenerator",
+    ] {
+        let out = s.resources(json!({"kind": kind, "limit": 0}));
+        let parsed: Vec<Value> = serde_norway::Deserializer::from_str(&out)
+            .filter_map(|d| <Value as serde::Deserialize>::deserialize(d).ok())
+            .collect();
+        // The list summary quotes failing objects' messages verbatim in comment lines.
+        let comments: String = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ").or_else(|| (l == "#").then_some("")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let group_objects = load_objects(kind);
+        assert!(!group_objects.is_empty(), "no {kind} in testdata");
+        for obj in group_objects {
+            for c in obj["status"]["conditions"].as_array().into_iter().flatten() {
+                let Some(m) = c["message"].as_str().filter(|m| !m.is_empty()) else {
+                    continue;
+                };
+                let found = parsed.iter().any(|d| {
+                    d["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|x| x["message"].as_str() == Some(m))
+                });
+                assert!(
+                    found || comments.contains(m),
+                    "{kind}: condition message lost: {m}"
+                );
+            }
+        }
+    }
+}
+
+/// Objects of `kind` in testdata/cluster, read straight from the files.
+fn load_objects(kind: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(support::testdata().join("cluster")).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            if let Ok(v) = <Value as serde::Deserialize>::deserialize(doc)
+                && v["kind"] == json!(kind)
+            {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
