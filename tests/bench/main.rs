@@ -9,12 +9,25 @@ mod kube;
 mod startup;
 mod tools;
 
+/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools);
+/// no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
     }
-    startup::run();
-    kube::run();
-    docs::run();
-    tools::run();
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let sections: [(&str, fn()); 4] = [
+        ("startup", startup::run),
+        ("kube", kube::run),
+        ("docs", docs::run),
+        ("tools", tools::run),
+    ];
+    for (name, run) in sections {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            run();
+        }
+    }
 }

@@ -67,15 +67,11 @@ pub fn run() {
 
 // ---- a minimal MCP client over pipes -----------------------------------------------------------
 
-/// The binary under measurement: the static one `make static` built, else cargo's.
+/// The binary under measurement: the one cargo built for this bench from the current sources
+/// (a static binary left by an older `make static` could be stale; output bytes do not depend
+/// on the libc).
 fn binary() -> PathBuf {
-    let static_bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/x86_64-unknown-linux-musl/release/flux-operator-mcp");
-    if static_bin.is_file() {
-        static_bin
-    } else {
-        PathBuf::from(env!("CARGO_BIN_EXE_flux-operator-mcp"))
-    }
+    PathBuf::from(env!("CARGO_BIN_EXE_flux-operator-mcp"))
 }
 
 struct McpPipe {
