@@ -90,7 +90,7 @@ pub const FLAGS: &[Flag] = &[
         None,
         "true",
         Group::Server,
-        "replace Secret values with **** in tool output",
+        "mask Secret data values in tool output (keys and sizes stay)",
     ),
     flag(
         "timeout",
