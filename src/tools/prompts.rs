@@ -126,7 +126,8 @@ source-controller are running and ready; if they are not, that is the first prob
 2. Fetch the Kustomization with get_kubernetes_resources (apiVersion \
 kustomize.toolkit.fluxcd.io/v1, kind Kustomization, name {name}, namespace {namespace}). Read \
 status.conditions (Ready, Reconciling, Stalled, Healthy), the last applied and last attempted \
-revisions, spec.suspend, and the events attached to the object.
+revisions, spec.suspend, and the events attached to the object. When it is failing, the first \
+lines of the answer already give the state of its source and dependencies.
 3. Follow spec.sourceRef to its source (a GitRepository, OCIRepository or Bucket; its namespace \
 is the Kustomization's unless the reference names one) and fetch it the same way. A source that \
 is not ready holds back everything built from it.
@@ -135,7 +136,7 @@ is reconciled.
 5. Look at status.inventory. Fetch the objects named in the error, or a sample of the inventory, \
 and check their own status (pods not ready, failing jobs, missing CRDs).
 6. If the cause is still unclear, read the kustomize-controller logs with get_kubernetes_logs \
-(the kustomize-controller Deployment in the namespace get_flux_instance reported) and look for \
+(pod_name deploy/kustomize-controller in the namespace get_flux_instance reported) and look for \
 lines naming {namespace}/{name}.
 7. Report what is wrong, the evidence (conditions, events, log lines) and the change that would \
 fix it. Check field names with search_flux_docs before suggesting an edit to the manifest."
@@ -151,8 +152,10 @@ fn helmrelease_plan(name: &str, namespace: &str, cluster: Option<&str>) -> Strin
 source-controller are running and ready; if they are not, that is the first problem to report.
 2. Fetch the HelmRelease with get_kubernetes_resources (apiVersion helm.toolkit.fluxcd.io/v2, \
 kind HelmRelease, name {name}, namespace {namespace}). Read status.conditions (Ready, Released, \
-TestSuccess, Remediated, Stalled), status.history for the last install or upgrade attempts, the \
-failure counters, spec.suspend, and the events attached to the object.
+TestSuccess, Remediated, Stalled), the latest entry of status.history (pass fields \
+[\"status.history\"] to see every past release), the failure counters, spec.suspend, and the \
+events attached to the object. When it is failing, the first lines of the answer already give the \
+state of its chart source and dependencies.
 3. Find the chart source: spec.chartRef points at an OCIRepository or a HelmChart; spec.chart \
 makes Flux create a HelmChart named {namespace}-{name} in the namespace of \
 spec.chart.spec.sourceRef (a HelmRepository, GitRepository or Bucket). Fetch the chart object and \
@@ -163,9 +166,9 @@ asks for (Secret values are masked; do not try to read them).
 6. Look at status.inventory: the objects the release installed. Fetch the failing ones (pods not \
 ready, jobs that failed, pending volumes) and read their events; for crashing pods, read their \
 logs with get_kubernetes_logs.
-7. If the cause is still unclear, read the helm-controller logs with get_kubernetes_logs (the \
-helm-controller Deployment in the namespace get_flux_instance reported) and look for lines naming \
-{namespace}/{name}.
+7. If the cause is still unclear, read the helm-controller logs with get_kubernetes_logs \
+(pod_name deploy/helm-controller in the namespace get_flux_instance reported) and look for lines \
+naming {namespace}/{name}.
 8. Report what is wrong, the evidence (conditions, history, events, log lines) and the change \
 that would fix it. Check field names with search_flux_docs before suggesting an edit to the \
 manifest."
