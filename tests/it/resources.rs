@@ -288,6 +288,31 @@ fn secrets_are_masked_by_default_and_never_leak_the_last_applied_copy() {
 }
 
 #[test]
+fn flux_ownership_labels_read_as_one_line_except_when_labels_are_asked_for() {
+    let mut s = default_setup("ownership");
+    let out = s.resources(json!({"kind": "Deployment", "name": "podinfo", "namespace": "apps"}));
+    assert!(
+        out.starts_with("---\n# managed by HelmRelease apps/podinfo\napiVersion: apps/v1\n"),
+        "{out}"
+    );
+    assert!(!out.contains("helm.toolkit.fluxcd.io/"), "{out}");
+    assert!(
+        out.contains("app.kubernetes.io/name: podinfo"),
+        "other labels stay: {out}"
+    );
+    let labels = s.resources(
+        json!({"kind": "Deployment", "name": "podinfo", "namespace": "apps",
+                                    "fields": ["metadata.labels"]}),
+    );
+    assert!(!labels.contains("managed by"), "{labels}");
+    assert!(
+        labels.contains("helm.toolkit.fluxcd.io/name: podinfo")
+            && labels.contains("helm.toolkit.fluxcd.io/namespace: apps"),
+        "{labels}"
+    );
+}
+
+#[test]
 fn fields_reduce_each_object_to_the_paths_asked_for() {
     let mut s = default_setup("fields");
     let out = s.resources(json!({
@@ -435,7 +460,7 @@ fn without_metrics_server_the_instance_says_so_in_one_line() {
         ),
         "{out}"
     );
-    assert!(!out.contains("cpuMillicores"), "{out}");
+    assert!(!out.contains("# POD "), "no metrics table: {out}");
 }
 
 #[test]
