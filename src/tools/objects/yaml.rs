@@ -233,6 +233,20 @@ events:
     }
 
     #[test]
+    fn a_failing_object_can_lead_with_its_status() {
+        let obj = json!({"spec": {"a": 1}, "status": {"b": 2}, "metadata": {"name": "n"},
+                         "kind": "K", "apiVersion": "g/v1", "events": ["e"]});
+        assert_eq!(
+            document(&obj, Layout::StatusFirst),
+            "apiVersion: g/v1\nkind: K\nmetadata:\n  name: n\nstatus:\n  b: 2\nspec:\n  a: 1\nevents:\n- e\n"
+        );
+        assert_eq!(
+            document(&obj, Layout::SpecFirst),
+            "apiVersion: g/v1\nkind: K\nmetadata:\n  name: n\nspec:\n  a: 1\nstatus:\n  b: 2\nevents:\n- e\n"
+        );
+    }
+
+    #[test]
     fn long_and_multiline_strings_are_kept_whole() {
         let long = "x".repeat(300);
         let text = document(
