@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 use serde_json::{Map, Value, json};
 
 use super::objects::{Batch, yaml};
-use super::{Args, Cluster, Ctx, Tool, ToolError, cluster};
+use super::{Args, Cluster, Ctx, Tool, ToolError, cluster, get_kubernetes_metrics};
 use crate::kube;
 use crate::kube::client::PodSelection;
 use crate::kube::discovery::Resource;
@@ -206,8 +206,9 @@ fn instance_facts(context: &str, instances: &[Value], reports: &[Value]) -> Vec<
     lines.push(format!("Flux {version} in context {context}"));
     for inst in instances {
         let h = super::objects::diagnosis::health(inst);
-        let state = match h.problem() {
-            Some(p) => format!("{}: {p}", h.state.label()),
+        // The message shortened: the FluxInstance document below carries it verbatim.
+        let state = match h.problem_condition() {
+            Some(c) => format!("{}: {}", h.state.label(), c.brief()),
             None => h.state.label().to_string(),
         };
         lines.push(format!(
@@ -442,18 +443,16 @@ fn controller(d: &Value) -> Value {
     Value::Object(out)
 }
 
-/// The pods' CPU and memory in `namespace`, or one line saying why there are none.
+/// The pods' CPU and memory in `namespace`, in `get_kubernetes_metrics`' table (as comment
+/// lines: the answer stays a stream of YAML documents), or one line saying why there are none.
 fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
     let selection = PodSelection::Matching {
         label_selector: None,
         limit: Some(METRICS_PODS),
     };
-    let mut out = String::from("---\n");
-    match cluster.client.pod_metrics(Some(namespace), &selection) {
+    let text = match cluster.client.pod_metrics(Some(namespace), &selection) {
         Ok(pods) if pods.is_empty() => {
-            out.push_str(&yaml::comment(&format!(
-                "pod metrics: metrics-server reports no pods in namespace {namespace}"
-            )));
+            format!("pod metrics: metrics-server reports no pods in namespace {namespace}")
         }
         Ok(mut pods) => {
             pods.sort_by(|a, b| {
@@ -461,104 +460,19 @@ fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
                     .as_str()
                     .cmp(&b["metadata"]["name"].as_str())
             });
-            out.push_str(&yaml::comment(&format!(
-                "pod metrics in namespace {namespace} (metrics-server; CPU in millicores, memory in MiB)"
-            )));
-            let rows: Vec<Value> = pods.iter().map(pod_usage).collect();
-            out.push_str(&yaml::value(&json!({ "pods": rows })));
+            get_kubernetes_metrics::pod_table(namespace, &pods)
         }
         Err(e @ kube::Error::MetricsUnavailable { .. }) => {
-            out.push_str(&yaml::comment(&format!("pod metrics: not available: {e}")));
+            format!("pod metrics: not available: {e}")
         }
-        Err(e) => {
-            out.push_str(&yaml::comment(&format!("pod metrics: cannot be read: {e}")));
-        }
-    }
-    out
-}
-
-fn pod_usage(pod: &Value) -> Value {
-    let containers: Vec<Value> = pod["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            let cpu = c["usage"]["cpu"].as_str().unwrap_or("");
-            let memory = c["usage"]["memory"].as_str().unwrap_or("");
-            let mut row = Map::new();
-            row.insert("name".into(), c["name"].clone());
-            row.insert("cpu".into(), json!(cpu));
-            if let Some(m) = quantity(cpu) {
-                row.insert("cpuMillicores".into(), json!(round2(m * 1000.0)));
-            }
-            row.insert("memory".into(), json!(memory));
-            if let Some(b) = quantity(memory) {
-                row.insert("memoryMiB".into(), json!(round2(b / (1024.0 * 1024.0))));
-            }
-            Value::Object(row)
-        })
-        .collect();
-    json!({"name": pod["metadata"]["name"], "containers": containers})
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-/// A Kubernetes quantity (`250m`, `1234567n`, `23456Ki`, `1.5Gi`, `2e3`, `1M`) in base units
-/// (cores, bytes).
-fn quantity(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
-        .or_else(|| {
-            // A trailing `E` is the exa suffix, not an exponent.
-            q.ends_with('E').then(|| q.len() - 1)
-        })
-        .unwrap_or(q.len());
-    let (number, suffix) = q.split_at(split);
-    let n: f64 = number.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        _ => return None,
+        Err(e) => format!("pod metrics: cannot be read: {e}"),
     };
-    Some(n * factor)
+    format!("---\n{}", yaml::comment(text.trim_end()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantities_in_base_units() {
-        let close =
-            |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9 * b.abs().max(1.0));
-        assert!(close(quantity("250m"), 0.25));
-        assert!(close(quantity("2186543n"), 0.002_186_543));
-        assert!(close(quantity("1"), 1.0));
-        assert!(close(quantity("23456Ki"), 23456.0 * 1024.0));
-        assert!(close(quantity("1.5Gi"), 1.5 * 1024.0 * 1024.0 * 1024.0));
-        assert!(close(quantity("2e3"), 2000.0));
-        assert!(close(quantity("1E"), 1e18));
-        assert!(close(quantity("128974848"), 128_974_848.0));
-        assert_eq!(quantity("12x"), None);
-        assert_eq!(quantity(""), None);
-    }
 
     #[test]
     fn key_facts_put_problems_first_and_count_healthy_kinds_once() {
@@ -599,17 +513,6 @@ mod tests {
         assert!(
             without_report[2].starts_with("no FluxReport yet"),
             "{without_report:?}"
-        );
-    }
-
-    #[test]
-    fn pod_usage_shows_raw_and_converted_values() {
-        let pod = json!({"metadata": {"name": "p"}, "containers": [
-            {"name": "manager", "usage": {"cpu": "2186543n", "memory": "39124Ki"}}]});
-        assert_eq!(
-            pod_usage(&pod),
-            json!({"name": "p", "containers": [{"name": "manager", "cpu": "2186543n",
-                "cpuMillicores": 2.19, "memory": "39124Ki", "memoryMiB": 38.21}]})
         );
     }
 

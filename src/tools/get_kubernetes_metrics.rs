@@ -95,8 +95,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     };
     let cut = items.len() > limit;
     items.truncate(limit);
-    let pods: Vec<PodUsage> = items.iter().map(PodUsage::from_object).collect();
-    if pods.is_empty() {
+    if items.is_empty() {
         let matching = selector
             .map(|s| format!(" matching {s}"))
             .unwrap_or_default();
@@ -105,7 +104,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
              (metrics-server reports running pods only)."
         ));
     }
-    let mut out = render(namespace, &pods);
+    let mut out = pod_table(namespace, &items);
     if cut {
         let _ = writeln!(
             out,
@@ -208,6 +207,13 @@ impl PodUsage {
             timestamp: text(v, "/timestamp"),
         }
     }
+}
+
+/// The table of `PodMetrics` objects (as metrics-server returns them), the way this tool
+/// shows it; `get_flux_instance` shows the Flux pods with it too.
+pub(super) fn pod_table(namespace: &str, items: &[Value]) -> String {
+    let pods: Vec<PodUsage> = items.iter().map(PodUsage::from_object).collect();
+    render(namespace, &pods)
 }
 
 /// The table: one row per container, a `(pod total)` row for pods with several containers, and

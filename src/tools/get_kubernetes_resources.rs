@@ -3,6 +3,7 @@
 //! cause first). Errors of the API (RBAC, unknown kind, not found, timeout) are errors, never
 //! "no resources"; an empty list says where it looked; a cut list says so.
 
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use serde_json::{Value, json};
@@ -10,27 +11,30 @@ use serde_json::{Value, json};
 use super::objects::fields::Fields;
 use super::objects::{Batch, Tally, yaml};
 use super::{Args, Cluster, Ctx, Tool, ToolError, cluster};
-use crate::kube::discovery::Resource;
+use crate::kube::discovery::{Resource, close_matches};
 use crate::kube::list::ListOptions;
 
 /// Objects returned when the caller gives no `limit`.
 pub const DEFAULT_LIMIT: u64 = 100;
 /// Names read to suggest close matches for a name that is not found (one metadata-only LIST).
 const NAMES_SCANNED: usize = 500;
+/// Close names suggested for a name that is not found.
+const SIMILAR_NAMES: usize = 5;
 
 pub const TOOL: Tool = Tool {
     name: "get_kubernetes_resources",
     title: "Get Kubernetes resources",
     description: "Gets Kubernetes objects of any kind as YAML: one by name, or a list (all \
         namespaces unless namespace is given; at most limit objects, default 100, 0 for all). \
-        For Flux objects the root cause comes first: a failing object starts with comment lines \
-        giving its Ready/Stalled reason and message and the state of its source and \
-        dependencies; a list starts with a summary (counts by state, one line per failing \
-        object). Flux objects also get their recent events (without ReconciliationSucceeded) \
-        and a HelmRelease its inventory from Helm storage (objects and images). Output is lean: \
-        no empty fields, no managedFields, no creation time on Flux objects, status.history \
-        keeps its latest entry, inventories are summarised, observedGeneration shows only when \
-        it lags; a message quoted above or repeated is written once and referred to. Use \
+        For Flux objects the root cause comes first: a failing object starts with a comment \
+        line naming its Ready/Stalled reasons and the state of its source and dependencies, \
+        then its status (every condition message verbatim) before its spec; a list starts \
+        with a summary (counts by state, one line per failing object). Flux objects also get \
+        their recent events (one line each, without ReconciliationSucceeded) and a HelmRelease \
+        its inventory from Helm storage (objects and images). Output is lean: no empty \
+        fields, no managedFields, no creation time on Flux objects, status.history keeps its \
+        latest entry, inventories are summarised, observedGeneration shows only when it lags, \
+        Flux ownership labels read as one line (# managed by Kustomization ns/name). Use \
         fields for just some paths, e.g. [\"status.conditions\", \"spec.interval\"] \
         (status.history, status.inventory and events come in full). Secret values read \
         <masked: N bytes> unless the server runs with --mask-secrets=false (then base64, as \
@@ -117,7 +121,6 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             get_one(&cluster, &query, name, batch)
         }
         _ => {
-            batch.brief_headlines();
             let info = cluster
                 .client
                 .list(&resource, &query.list_options(), |obj| {
@@ -292,8 +295,10 @@ fn not_found(cluster: &Cluster, query: &Query, name: &str) -> ToolError {
     ToolError::Failed(msg)
 }
 
-/// Up to five names close to `wanted`, from one metadata-only LIST of the namespace (at most
-/// [`NAMES_SCANNED`] names; a failure just means no suggestions).
+/// Up to [`SIMILAR_NAMES`] names close to `wanted` (typos, prefixes: what
+/// [`close_matches`] counts as close), from one metadata-only LIST of the namespace (at most
+/// [`NAMES_SCANNED`] names; a failure just means no suggestions). Across namespaces a name is
+/// shown as `namespace/name`, once per namespace that has it.
 fn similar_names(cluster: &Cluster, query: &Query, wanted: &str) -> Vec<String> {
     let Ok(path) = query.resource.collection_path(query.namespace) else {
         return Vec::new();
@@ -305,52 +310,28 @@ fn similar_names(cluster: &Cluster, query: &Query, wanted: &str) -> Vec<String> 
     let Ok(list) = cluster.client.get_path_accept(&target, accept) else {
         return Vec::new();
     };
-    let mut scored: Vec<(u32, String)> = list["items"]
+    let found: Vec<(&str, &str)> = list["items"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|i| {
             let name = i["metadata"]["name"].as_str()?;
-            let ns = i["metadata"]["namespace"].as_str().unwrap_or("");
-            let score = name_similarity(wanted, name)?;
-            let shown = if query.namespace.is_none() && !ns.is_empty() {
-                format!("{ns}/{name}")
-            } else {
-                name.to_string()
-            };
-            Some((score, shown))
+            Some((i["metadata"]["namespace"].as_str().unwrap_or(""), name))
         })
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    scored.into_iter().take(5).map(|(_, n)| n).collect()
-}
-
-/// How alike two names are, in percent (Dice coefficient over character pairs), when they are
-/// alike enough to suggest: `podinfoo`/`podinfo`, `redis`/`redis-master`.
-fn name_similarity(wanted: &str, name: &str) -> Option<u32> {
-    let (a, b) = (wanted.to_ascii_lowercase(), name.to_ascii_lowercase());
-    if a == b {
-        return Some(100);
-    }
-    let pairs = |s: &str| -> Vec<(char, char)> {
-        let c: Vec<char> = s.chars().collect();
-        c.windows(2).map(|w| (w[0], w[1])).collect()
-    };
-    let (pa, mut pb) = (pairs(&a), pairs(&b));
-    if pa.is_empty() || pb.is_empty() {
-        return None;
-    }
-    let total = pa.len() + pb.len();
-    let mut common = 0;
-    for p in &pa {
-        if let Some(i) = pb.iter().position(|q| q == p) {
-            pb.swap_remove(i);
-            common += 1;
+    let names: BTreeSet<&str> = found.iter().map(|(_, n)| *n).collect();
+    let mut out = Vec::new();
+    for close in close_matches(wanted, names, SIMILAR_NAMES) {
+        for (ns, _) in found.iter().filter(|(_, n)| *n == close) {
+            out.push(if query.namespace.is_none() && !ns.is_empty() {
+                format!("{ns}/{close}")
+            } else {
+                close.to_string()
+            });
         }
     }
-    let score = (200 * common / total) as u32;
-    let contains = a.len() >= 3 && (b.contains(&a) || a.contains(&b));
-    (score >= 60 || contains).then_some(score.max(if contains { 60 } else { 0 }))
+    out.truncate(SIMILAR_NAMES);
+    out
 }
 
 /// Reads upstream's documented `k1=v1 k2=v2` form as well as the API's comma form: a space
@@ -425,18 +406,6 @@ mod tests {
         assert_eq!(label_selector("tier != db app"), "tier != db,app");
         assert_eq!(label_selector("a = 1 !b"), "a = 1,!b");
         assert_eq!(label_selector("env notin (a) x==y"), "env notin (a),x==y");
-    }
-
-    #[test]
-    fn similar_names_are_suggested() {
-        assert!(name_similarity("podinfoo", "podinfo").is_some());
-        assert!(name_similarity("redis", "redis-master").is_some());
-        assert!(name_similarity("webapp", "web-app").is_some());
-        assert_eq!(name_similarity("podinfo", "cert-manager"), None);
-        assert_eq!(name_similarity("a", "b"), None);
-        assert!(
-            name_similarity("podinfoo", "podinfo") > name_similarity("podinfoo", "podinfo-canary")
-        );
     }
 
     #[test]

@@ -97,6 +97,31 @@ fn assert_yaml(text: &str) {
 
 // ---- goldens ---------------------------------------------------------------------------------
 
+/// The documents of an answer, parsed (the comment-only summary document is `null`).
+fn documents(text: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(text)
+        .filter_map(|d| <Value as serde::Deserialize>::deserialize(d).ok())
+        .collect()
+}
+
+/// The condition `type` of the object `namespace/name` in an answer.
+#[track_caller]
+fn condition(text: &str, namespace: &str, name: &str, type_: &str) -> Value {
+    documents(text)
+        .into_iter()
+        .find(|d| {
+            d["metadata"]["name"] == json!(name) && d["metadata"]["namespace"] == json!(namespace)
+        })
+        .and_then(|d| {
+            d["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == json!(type_))
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("no {type_} condition for {namespace}/{name} in:\n{text}"))
+}
+
 #[test]
 fn a_failing_helmrelease_says_why_first() {
     let mut s = default_setup("hr-failing");
@@ -104,10 +129,28 @@ fn a_failing_helmrelease_says_why_first() {
         json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
                                  "name": "redis", "namespace": "apps"}),
     );
+    // Reasons and the state of the chart first, then the status (every message verbatim)
+    // before the spec.
     assert!(
         out.starts_with(
-            "---\n# NOT READY HelmRelease apps/redis: InstallFailed: Helm install failed for release apps/redis with chart redis@20.1.4: context deadline exceeded\n# stalled: RetriesExceeded: Failed to install after 4 attempt(s)\n"
+            "---\n# NOT READY HelmRelease apps/redis: InstallFailed; stalled: RetriesExceeded\n\
+             # source HelmChart flux-system/apps-redis: ready\n\
+             # managed by Kustomization flux-system/apps\n\
+             apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: redis\n  namespace: apps\nstatus:\n  conditions:\n"
         ),
+        "{out}"
+    );
+    assert!(out.find("\nstatus:\n") < out.find("\nspec:\n"), "{out}");
+    assert_eq!(
+        condition(&out, "apps", "redis", "Ready")["message"],
+        "Helm install failed for release apps/redis with chart redis@20.1.4: context deadline exceeded"
+    );
+    assert_eq!(
+        condition(&out, "apps", "redis", "Stalled")["message"],
+        "Failed to install after 4 attempt(s)"
+    );
+    assert!(
+        !out.contains("quoted in") && !out.contains("(same as"),
         "{out}"
     );
     assert_yaml(&out);
@@ -120,7 +163,7 @@ fn a_kustomization_blocked_by_its_dependency_names_it() {
     let out = s.resources(json!({"kind": "ks", "name": "monitoring-configs",
                                  "namespace": "flux-system"}));
     assert!(out.contains(
-        "# dependency Kustomization flux-system/monitoring-controllers: not ready: HealthCheckFailed: health check failed after 5m0.041s"
+        "# dependency Kustomization flux-system/monitoring-controllers: not ready: HealthCheckFailed: health check failed after 5m0.041s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']\n"
     ), "{out}");
     assert!(
         out.contains("# source GitRepository flux-system/flux-system: ready\n"),
@@ -135,7 +178,24 @@ fn a_git_auth_failure_is_quoted_verbatim() {
     let mut s = default_setup("git-auth");
     let out = s.resources(json!({"kind": "GitRepository", "name": "infra-private",
                                  "namespace": "flux-system"}));
-    assert!(out.starts_with("---\n# NOT READY GitRepository flux-system/infra-private: GitOperationFailed: failed to checkout and determine revision: unable to clone 'ssh://git@github.com/acme-corp/infra-private.git': ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain\n"), "{out}");
+    assert!(
+        out.starts_with(
+            "---\n# NOT READY GitRepository flux-system/infra-private: GitOperationFailed\n"
+        ),
+        "{out}"
+    );
+    let message = "failed to checkout and determine revision: unable to clone 'ssh://git@github.com/acme-corp/infra-private.git': ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain";
+    for type_ in ["Ready", "FetchFailed"] {
+        assert_eq!(
+            condition(&out, "flux-system", "infra-private", type_)["message"],
+            message
+        );
+    }
+    // The event that repeats the Ready message says so, in one line.
+    assert!(
+        out.contains("\n- '2026-11-21T05:28:00Z Warning GitOperationFailed (x19): same message as the Ready condition'\n"),
+        "{out}"
+    );
     assert_yaml(&out);
     support::golden("resources/gitrepository-auth.yaml", &out);
 }
@@ -146,6 +206,12 @@ fn a_list_starts_with_its_summary() {
     s.server.clear_requests();
     let out = s.resources(json!({"kind": "Kustomization"}));
     assert!(out.starts_with("---\n# 9 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 5 ready, 4 failing\n# failing:\n"), "{out}");
+    // A long Ready message is cut in the summary line, and whole in the object's conditions.
+    assert!(out.contains("\n# - flux-system/monitoring-controllers: HealthCheckFailed: health check failed after 5m0.041s: timeout waiting for: [Deployment/monitoring/kube-state-metrics s…\n"), "{out}");
+    assert_eq!(
+        condition(&out, "flux-system", "monitoring-controllers", "Ready")["message"],
+        "health check failed after 5m0.041s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']"
+    );
     assert_yaml(&out);
     support::golden("resources/kustomizations.yaml", &out);
     // Events in bulk: one list for the kind, not one per object.
@@ -222,6 +288,31 @@ fn secrets_are_masked_by_default_and_never_leak_the_last_applied_copy() {
 }
 
 #[test]
+fn flux_ownership_labels_read_as_one_line_except_when_labels_are_asked_for() {
+    let mut s = default_setup("ownership");
+    let out = s.resources(json!({"kind": "Deployment", "name": "podinfo", "namespace": "apps"}));
+    assert!(
+        out.starts_with("---\n# managed by HelmRelease apps/podinfo\napiVersion: apps/v1\n"),
+        "{out}"
+    );
+    assert!(!out.contains("helm.toolkit.fluxcd.io/"), "{out}");
+    assert!(
+        out.contains("app.kubernetes.io/name: podinfo"),
+        "other labels stay: {out}"
+    );
+    let labels = s.resources(
+        json!({"kind": "Deployment", "name": "podinfo", "namespace": "apps",
+                                    "fields": ["metadata.labels"]}),
+    );
+    assert!(!labels.contains("managed by"), "{labels}");
+    assert!(
+        labels.contains("helm.toolkit.fluxcd.io/name: podinfo")
+            && labels.contains("helm.toolkit.fluxcd.io/namespace: apps"),
+        "{labels}"
+    );
+}
+
+#[test]
 fn fields_reduce_each_object_to_the_paths_asked_for() {
     let mut s = default_setup("fields");
     let out = s.resources(json!({
@@ -259,10 +350,12 @@ fn the_flux_instance_with_the_operator() {
         out.contains("kind: FluxInstance") && out.contains("kind: FluxReport"),
         "{out}"
     );
+    // The same table get_kubernetes_metrics shows, as comment lines.
     assert!(
-        out.contains("# pod metrics in namespace flux-system"),
+        out.contains("\n# Pod metrics in namespace flux-system (metrics-server, sampled up to "),
         "{out}"
     );
+    assert!(out.contains("\n# POD "), "{out}");
     assert_yaml(&out);
     support::golden("resources/flux-instance.yaml", &out);
 }
@@ -367,7 +460,7 @@ fn without_metrics_server_the_instance_says_so_in_one_line() {
         ),
         "{out}"
     );
-    assert!(!out.contains("cpuMillicores"), "{out}");
+    assert!(!out.contains("# POD "), "no metrics table: {out}");
 }
 
 #[test]
@@ -399,7 +492,17 @@ fn suspended_and_remote_objects_say_so() {
         &[],
     );
     let out = s.resources(json!({"kind": "Kustomization", "name": "frozen", "namespace": "apps"}));
-    assert!(out.starts_with("---\n# SUSPENDED Kustomization apps/frozen: reconciliation is suspended; last status: BuildFailed: kustomize build failed: missing resource\n"), "{out}");
+    assert!(
+        out.starts_with(
+            "---\n# SUSPENDED Kustomization apps/frozen: reconciliation is suspended; last status: BuildFailed\n"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        condition(&out, "apps", "frozen", "Ready")["message"],
+        "kustomize build failed: missing resource"
+    );
+    assert!(out.find("\nstatus:\n") < out.find("\nspec:\n"), "{out}");
     // The spec changed after the last reconciliation: both generations are shown.
     assert!(
         out.contains("\n  generation: 3\n") && out.contains("\n  observedGeneration: 2\n"),
@@ -572,52 +675,73 @@ fn names_selectors_and_api_versions_are_read_leniently() {
 }
 
 #[test]
-fn every_condition_message_survives_the_lean_output() {
+fn every_condition_survives_the_lean_output_verbatim_in_its_own_object() {
     let mut s = default_setup("messages");
     for kind in [
         "Kustomization",
         "HelmRelease",
         "GitRepository",
         "OCIRepository",
+        "HelmRepository",
         "HelmChart",
         "Bucket",
+        "ExternalArtifact",
         "ImageRepository",
         "ImagePolicy",
         "ImageUpdateAutomation",
+        "Alert",
+        "Provider",
         "Receiver",
         "ResourceSet",
         "ResourceSetInputProvider",
         "FluxInstance",
+        "FluxReport",
         "ArtifactGenerator",
     ] {
-        let out = s.resources(json!({"kind": kind, "limit": 0}));
-        let parsed: Vec<Value> = serde_norway::Deserializer::from_str(&out)
-            .filter_map(|d| <Value as serde::Deserialize>::deserialize(d).ok())
-            .collect();
-        // The list summary quotes failing objects' messages verbatim in comment lines.
-        let comments: String = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("# ").or_else(|| (l == "#").then_some("")))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let group_objects = load_objects(kind);
-        assert!(!group_objects.is_empty(), "no {kind} in testdata");
-        for obj in group_objects {
-            for c in obj["status"]["conditions"].as_array().into_iter().flatten() {
-                let Some(m) = c["message"].as_str().filter(|m| !m.is_empty()) else {
+        let objects = load_objects(kind);
+        assert!(!objects.is_empty(), "no {kind} in testdata");
+        let list = s.resources(json!({"kind": kind, "limit": 0}));
+        let mut answers = vec![list];
+        for obj in &objects {
+            answers.push(
+                s.resources(json!({"kind": kind, "name": obj["metadata"]["name"],
+                                            "namespace": obj["metadata"]["namespace"]})),
+            );
+        }
+        for answer in &answers {
+            let docs = documents(answer);
+            for obj in &objects {
+                let meta = &obj["metadata"];
+                let doc = docs.iter().find(|d| {
+                    d["metadata"]["name"] == meta["name"]
+                        && d["metadata"]["namespace"] == meta["namespace"]
+                });
+                let Some(doc) = doc else {
+                    // A get by name answers with one object only.
                     continue;
                 };
-                let found = parsed.iter().any(|d| {
-                    d["status"]["conditions"]
+                // Type, status, reason and message of each condition, compared in that
+                // condition: a message quoted anywhere else does not count.
+                for c in obj["status"]["conditions"].as_array().into_iter().flatten() {
+                    let ours = doc["status"]["conditions"]
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .any(|x| x["message"].as_str() == Some(m))
-                });
-                assert!(
-                    found || comments.contains(m),
-                    "{kind}: condition message lost: {m}"
-                );
+                        .find(|x| x["type"] == c["type"]);
+                    let Some(ours) = ours else {
+                        panic!(
+                            "{kind} {}: condition {} lost:\n{answer}",
+                            meta["name"], c["type"]
+                        );
+                    };
+                    for key in ["status", "reason", "message"] {
+                        assert_eq!(
+                            ours[key], c[key],
+                            "{kind} {}: condition {} {key} changed:\n{answer}",
+                            meta["name"], c["type"]
+                        );
+                    }
+                }
             }
         }
     }

@@ -41,6 +41,27 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// The reason, or `status <status>` when the controller gave none.
+    pub fn label(&self) -> String {
+        if self.reason.is_empty() {
+            format!("status {}", self.status)
+        } else {
+            self.reason.clone()
+        }
+    }
+
+    /// `Reason: message`, the message cut as [`shortened`] does: for one-line summaries.
+    pub fn brief(&self) -> String {
+        let message = shortened(&self.message, SUMMARY_MESSAGE_CHARS);
+        if message.is_empty() {
+            self.label()
+        } else if self.reason.is_empty() {
+            message
+        } else {
+            format!("{}: {message}", self.reason)
+        }
+    }
+
     /// `Reason: message` (message verbatim), or whichever of the two exists.
     pub fn text(&self) -> String {
         match (self.reason.is_empty(), self.message.is_empty()) {
@@ -61,13 +82,18 @@ pub struct Health {
 }
 
 impl Health {
-    /// The most telling reason and message: Ready's when it is not True, else Stalled's.
-    pub fn problem(&self) -> Option<String> {
+    /// The most telling condition: Ready when it is not True, else Stalled when True.
+    pub fn problem_condition(&self) -> Option<&Condition> {
         match (&self.ready, &self.stalled) {
-            (Some(r), _) if r.status != "True" => Some(r.text()),
-            (_, Some(s)) => Some(s.text()),
+            (Some(r), _) if r.status != "True" => Some(r),
+            (_, Some(s)) => Some(s),
             _ => None,
         }
+    }
+
+    /// The most telling reason and message, verbatim (see [`Health::problem_condition`]).
+    pub fn problem(&self) -> Option<String> {
+        self.problem_condition().map(Condition::text)
     }
 }
 
@@ -266,23 +292,29 @@ impl Finding {
 }
 
 /// The line about one upstream object, e.g. `source GitRepository flux-system/apps: not
-/// ready: GitOperationFailed: ...`.
-pub fn upstream_line(u: &Upstream, finding: &Finding) -> String {
+/// ready: GitOperationFailed: ...`, its message verbatim; cut as [`Condition::brief`] does
+/// when `brief` (the upstream object's own document, in the same answer, has it whole).
+pub fn upstream_line(u: &Upstream, finding: &Finding, brief: bool) -> String {
     let what = match finding {
-        Finding::Seen(h) => match h.state {
-            State::Ready => "ready".to_string(),
-            State::Suspended => match h.problem() {
-                Some(p) => format!("suspended; last status: {p}"),
-                None => "suspended".to_string(),
-            },
-            State::NoStatus if !u.must_be_ready => "exists".to_string(),
-            State::NoStatus => "no Ready condition yet".to_string(),
-            state => match h.problem() {
-                Some(p) if state == State::Progressing => format!("progressing: {p}"),
-                Some(p) => format!("not ready: {p}"),
-                None => "not ready".to_string(),
-            },
-        },
+        Finding::Seen(h) => {
+            let problem = h
+                .problem_condition()
+                .map(|c| if brief { c.brief() } else { c.text() });
+            match h.state {
+                State::Ready => "ready".to_string(),
+                State::Suspended => match problem {
+                    Some(p) => format!("suspended; last status: {p}"),
+                    None => "suspended".to_string(),
+                },
+                State::NoStatus if !u.must_be_ready => "exists".to_string(),
+                State::NoStatus => "no Ready condition yet".to_string(),
+                state => match problem {
+                    Some(p) if state == State::Progressing => format!("progressing: {p}"),
+                    Some(p) => format!("not ready: {p}"),
+                    None => "not ready".to_string(),
+                },
+            }
+        }
         Finding::NotFound => "not found".to_string(),
         Finding::Unreadable(e) => format!("cannot be read: {e}"),
         Finding::NotChecked => "not checked (lookup budget for this call spent)".to_string(),
@@ -290,71 +322,66 @@ pub fn upstream_line(u: &Upstream, finding: &Finding) -> String {
     format!("{}: {what}", u.label())
 }
 
-/// The first lines of a failing or suspended object's document (without `# `); nothing for
-/// a healthy one, so healthy objects stay short. `brief` gives reasons without messages, for
-/// lists whose summary already quotes each failing object's message.
-pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health, brief: bool) -> Vec<String> {
-    let text = |c: &Condition| {
-        if brief && !c.reason.is_empty() {
-            c.reason.clone()
-        } else {
-            c.text()
-        }
-    };
+/// The first line of a failing or suspended object's document (without `# `): kind,
+/// namespace/name and the reasons of its Ready and Stalled conditions; nothing for a healthy
+/// object, so healthy objects stay short. The messages are not repeated here: a failing
+/// object's document puts `status` before `spec`, so each condition, message verbatim,
+/// follows within a few lines.
+pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health) -> Option<String> {
     let who = if namespace.is_empty() {
         format!("{kind} {name}")
     } else {
         format!("{kind} {namespace}/{name}")
     };
-    let mut lines = Vec::new();
     match h.state {
-        State::Failing => match &h.ready {
-            Some(r) if r.status != "True" => {
-                lines.push(format!("NOT READY {who}: {}", text(r)));
-                if let Some(s) = &h.stalled
-                    && s.text() != r.text()
-                {
-                    lines.push(format!("stalled: {}", text(s)));
+        State::Failing => Some(match (&h.ready, &h.stalled) {
+            (Some(r), stalled) if r.status != "True" => {
+                let mut line = format!("NOT READY {who}: {}", r.label());
+                if let Some(s) = stalled.as_ref().filter(|s| s.label() != r.label()) {
+                    line.push_str(&format!("; stalled: {}", s.label()));
                 }
+                line
             }
-            _ => {
-                if let Some(s) = &h.stalled {
-                    lines.push(format!("STALLED {who}: {}", text(s)));
-                }
-            }
-        },
+            (_, Some(s)) => format!("STALLED {who}: {}", s.label()),
+            // Failing means Ready is not True or Stalled is True: not reached.
+            _ => format!("NOT READY {who}"),
+        }),
         State::Suspended => {
             let mut line = format!("SUSPENDED {who}: reconciliation is suspended");
-            if let Some(p) = h.problem() {
-                line.push_str(&format!("; last status: {p}"));
+            if let Some(c) = h.problem_condition() {
+                line.push_str(&format!("; last status: {}", c.label()));
             }
-            lines.push(line);
+            Some(line)
         }
-        _ => {}
+        _ => None,
     }
-    lines
 }
 
-/// The messages [`headline`] (or, `brief`, the list summary line from [`Health::problem`])
-/// quotes for a failing object.
-pub fn quoted_messages(h: &Health, brief: bool) -> Vec<String> {
-    let ready = h.ready.as_ref().filter(|r| r.status != "True");
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |c: &Condition| {
-        if !c.message.is_empty() && !out.contains(&c.message) {
-            out.push(c.message.clone());
+/// Whether the document of an object in this state leads with its status: its conditions say
+/// what is wrong (Ready False, Stalled True), also while it is suspended.
+pub fn status_first(h: &Health) -> bool {
+    match h.state {
+        State::Failing => true,
+        State::Suspended => {
+            h.stalled.is_some() || h.ready.as_ref().is_some_and(|r| r.status == "False")
         }
-    };
-    match (ready, &h.stalled) {
-        (Some(r), _) if brief => push(r),
-        (None, Some(s)) => push(s),
-        (Some(r), stalled) => {
-            push(r);
-            if let Some(s) = stalled {
-                push(s);
-            }
-        }
-        (None, None) => {}
+        _ => false,
+    }
+}
+
+/// Summary lines quote a message up to about this many characters.
+pub const SUMMARY_MESSAGE_CHARS: usize = 100;
+
+/// `message` for a one-line summary: its first line, cut to `max` characters (on a character
+/// boundary) with `…` when anything was left out. The full message stays in the object's
+/// conditions.
+pub fn shortened(message: &str, max: usize) -> String {
+    let text = message.trim();
+    let first = text.lines().next().unwrap_or("").trim_end();
+    let mut out: String = first.chars().take(max).collect();
+    if out.len() < text.len() {
+        out.truncate(out.trim_end().len());
+        out.push('…');
     }
     out
 }
@@ -401,43 +428,90 @@ mod tests {
     }
 
     #[test]
-    fn the_headline_says_what_is_wrong_verbatim() {
+    fn the_headline_names_the_reasons_and_leaves_messages_to_the_conditions() {
         let o = with_conditions(json!([
             {"type": "Stalled", "status": "True", "reason": "RetriesExceeded",
              "message": "Failed to install after 4 attempt(s)"},
             {"type": "Ready", "status": "False", "reason": "InstallFailed",
              "message": "Helm install failed for release apps/redis: context deadline exceeded\nsecond line"},
         ]));
-        let lines = headline("HelmRelease", "apps", "redis", &health(&o), false);
-        assert_eq!(
-            lines,
-            [
-                "NOT READY HelmRelease apps/redis: InstallFailed: Helm install failed for release apps/redis: context deadline exceeded\nsecond line",
-                "stalled: RetriesExceeded: Failed to install after 4 attempt(s)",
-            ]
-        );
-        assert_eq!(
-            headline("HelmRelease", "apps", "redis", &health(&o), true),
-            [
-                "NOT READY HelmRelease apps/redis: InstallFailed",
-                "stalled: RetriesExceeded"
-            ]
-        );
         let h = health(&o);
         assert_eq!(
-            quoted_messages(&h, false),
-            [
-                "Helm install failed for release apps/redis: context deadline exceeded\nsecond line",
-                "Failed to install after 4 attempt(s)"
-            ]
+            headline("HelmRelease", "apps", "redis", &h).as_deref(),
+            Some("NOT READY HelmRelease apps/redis: InstallFailed; stalled: RetriesExceeded")
         );
-        assert_eq!(quoted_messages(&h, true).len(), 1);
+        assert!(status_first(&h));
         assert_eq!(
-            Some(format!("InstallFailed: {}", quoted_messages(&h, true)[0])),
-            h.problem()
+            h.problem().as_deref(),
+            Some(
+                "InstallFailed: Helm install failed for release apps/redis: context deadline exceeded\nsecond line"
+            )
+        );
+        let stalled_only = with_conditions(json!([
+            {"type": "Stalled", "status": "True", "reason": "InvalidPath", "message": "m"},
+            {"type": "Ready", "status": "True", "reason": "Succeeded"},
+        ]));
+        assert_eq!(
+            headline("HelmRelease", "apps", "redis", &health(&stalled_only)).as_deref(),
+            Some("STALLED HelmRelease apps/redis: InvalidPath")
+        );
+        let no_reason = with_conditions(json!([{"type": "Ready", "status": "False"}]));
+        assert_eq!(
+            headline("HelmRelease", "", "redis", &health(&no_reason)).as_deref(),
+            Some("NOT READY HelmRelease redis: status False")
         );
         let ok = with_conditions(json!([{"type": "Ready", "status": "True"}]));
-        assert!(headline("HelmRelease", "apps", "redis", &health(&ok), false).is_empty());
+        assert_eq!(headline("HelmRelease", "apps", "redis", &health(&ok)), None);
+        assert!(!status_first(&health(&ok)));
+    }
+
+    #[test]
+    fn a_suspended_object_leads_with_its_status_only_when_that_was_a_failure() {
+        let mut o = with_conditions(json!([{"type": "Ready", "status": "False",
+            "reason": "BuildFailed", "message": "kustomize build failed"}]));
+        o["spec"]["suspend"] = json!(true);
+        let h = health(&o);
+        assert_eq!(
+            headline("Kustomization", "apps", "frozen", &h).as_deref(),
+            Some(
+                "SUSPENDED Kustomization apps/frozen: reconciliation is suspended; last status: BuildFailed"
+            )
+        );
+        assert!(status_first(&h));
+        o["status"]["conditions"][0]["status"] = json!("True");
+        let h = health(&o);
+        assert_eq!(
+            headline("Kustomization", "apps", "frozen", &h).as_deref(),
+            Some("SUSPENDED Kustomization apps/frozen: reconciliation is suspended")
+        );
+        assert!(!status_first(&h));
+    }
+
+    #[test]
+    fn summaries_shorten_messages_on_character_boundaries() {
+        assert_eq!(shortened("short", 100), "short");
+        assert_eq!(shortened("  padded \n", 100), "padded");
+        assert_eq!(shortened("first line\nsecond", 100), "first line…");
+        let long = "é".repeat(150);
+        let cut = shortened(&long, 100);
+        assert_eq!(cut.chars().count(), 101);
+        assert!(cut.ends_with('…') && cut.starts_with("éé"), "{cut}");
+        assert_eq!(shortened("ab cd", 3), "ab…", "no space before the ellipsis");
+        let c = Condition {
+            status: "False".into(),
+            reason: "HealthCheckFailed".into(),
+            message: "x".repeat(120),
+        };
+        assert_eq!(
+            c.brief(),
+            format!("HealthCheckFailed: {}…", "x".repeat(100))
+        );
+        let bare = Condition {
+            status: "False".into(),
+            reason: String::new(),
+            message: String::new(),
+        };
+        assert_eq!(bare.brief(), "status False");
     }
 
     #[test]
@@ -508,12 +582,30 @@ mod tests {
             "reason": "GitOperationFailed", "message": "authentication required"}]}}),
         );
         assert_eq!(
-            upstream_line(&u, &Finding::Seen(failing.clone())),
+            upstream_line(&u, &Finding::Seen(failing.clone()), false),
             "source GitRepository flux-system/apps: not ready: GitOperationFailed: authentication required"
+        );
+        let long = health(
+            &json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+            "reason": "GitOperationFailed", "message": "y".repeat(150)}]}}),
+        );
+        assert_eq!(
+            upstream_line(&u, &Finding::Seen(long.clone()), false),
+            format!(
+                "source GitRepository flux-system/apps: not ready: GitOperationFailed: {}",
+                "y".repeat(150)
+            )
+        );
+        assert_eq!(
+            upstream_line(&u, &Finding::Seen(long), true),
+            format!(
+                "source GitRepository flux-system/apps: not ready: GitOperationFailed: {}…",
+                "y".repeat(100)
+            )
         );
         assert!(Finding::Seen(failing).is_problem(true));
         assert_eq!(
-            upstream_line(&u, &Finding::NotFound),
+            upstream_line(&u, &Finding::NotFound, false),
             "source GitRepository flux-system/apps: not found"
         );
         assert!(!Finding::NotChecked.is_problem(true));

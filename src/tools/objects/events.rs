@@ -1,7 +1,8 @@
 //! Recent events of Flux objects, fetched in bulk: one Events LIST per namespace (or one for
 //! the whole cluster) filtered by the server on `involvedObject.kind` and
 //! `reason!=ReconciliationSucceeded` (the success noise a controller emits on every interval),
-//! grouped here by involved object, oldest to newest, the last few kept, messages verbatim.
+//! grouped here by involved object, oldest to newest, the last few kept, messages verbatim;
+//! and the one-line form the lean output gives each event.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -156,6 +157,34 @@ impl Events {
         keep_latest(&mut list, PER_OBJECT);
         list.into_iter().map(|e| Value::Object(e.line)).collect()
     }
+}
+
+/// One event, as [`Events::take`] gives it, in the line the lean output shows:
+/// `<time> <type> <reason> (x<count>): <message>`, the count only when above one, and
+/// `same message as the <type> condition` instead of a message that a condition of the
+/// object carries word for word (controllers record both; the condition holds it verbatim).
+pub fn line(event: &Value, same_as_condition: Option<&str>) -> String {
+    let mut out = String::new();
+    for key in ["time", "type", "reason"] {
+        if let Some(v) = event[key].as_str().filter(|v| !v.is_empty()) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(v);
+        }
+    }
+    if let Some(n) = event["count"].as_u64().filter(|&n| n > 1) {
+        out.push_str(&format!(" (x{n})"));
+    }
+    let message = match same_as_condition {
+        Some(kind) => Some(format!("same message as the {kind} condition")),
+        None => event["message"].as_str().map(str::to_string),
+    };
+    if let Some(m) = message.filter(|m| !m.is_empty()) {
+        out.push_str(": ");
+        out.push_str(&m);
+    }
+    out
 }
 
 /// Sorts oldest first (ties keep list order) and keeps the last `n`.
@@ -326,6 +355,22 @@ mod tests {
         let a = ev.take("ns", "a", Some("new"));
         assert_eq!(a.len(), 1);
         assert_eq!(a[0]["message"], "after");
+    }
+
+    #[test]
+    fn an_event_is_one_line_with_its_message_verbatim() {
+        let e = json!({"time": "2026-11-21T05:21:00Z", "type": "Warning",
+                       "reason": "ArtifactFailed", "message": "a: b\nsecond line", "count": 20});
+        assert_eq!(
+            line(&e, None),
+            "2026-11-21T05:21:00Z Warning ArtifactFailed (x20): a: b\nsecond line"
+        );
+        assert_eq!(
+            line(&e, Some("Ready")),
+            "2026-11-21T05:21:00Z Warning ArtifactFailed (x20): same message as the Ready condition"
+        );
+        let once = json!({"time": "t", "type": "Normal", "reason": "Progressing", "count": 1});
+        assert_eq!(line(&once, None), "t Normal Progressing");
     }
 
     #[test]

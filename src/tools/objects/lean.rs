@@ -1,7 +1,8 @@
 //! What every returned object goes through: the security pass (managed fields and full-object
 //! annotation copies removed, Secret values masked) that always runs, and the lean pass that
 //! saves tokens (no null/empty fields, latest `status.history` entry only, inventories
-//! summarised, up-to-date `observedGeneration`s dropped). Condition messages are never touched.
+//! summarised, up-to-date `observedGeneration`s dropped, Flux ownership labels folded into one
+//! line). A condition's type, status, reason and message are never touched.
 
 use std::collections::BTreeMap;
 
@@ -125,6 +126,42 @@ fn base64_decoded_len(s: &str) -> usize {
     (s.len() / 4 * 3 + (s.len() % 4).saturating_sub(1)).saturating_sub(pad)
 }
 
+/// The label prefixes with which Flux marks what it applied, and the kind that applied it:
+/// kustomize-controller labels every object of a Kustomization with
+/// `kustomize.toolkit.fluxcd.io/name` and `/namespace`, helm-controller every object of a
+/// release with `helm.toolkit.fluxcd.io/name` and `/namespace`.
+const OWNER_LABELS: &[(&str, &str)] = &[
+    ("kustomize.toolkit.fluxcd.io", "Kustomization"),
+    ("helm.toolkit.fluxcd.io", "HelmRelease"),
+];
+
+/// Takes each Flux ownership label pair (`<prefix>/name` with `<prefix>/namespace`) out of
+/// the labels and returns a line per pair, `managed by Kustomization flux-system/apps`: two
+/// long labels say in five words which object to look at next. A `name` without its
+/// `namespace` (or the reverse) is not Flux's pair and stays a label.
+pub fn fold_ownership(obj: &mut Value) -> Vec<String> {
+    let Some(labels) = obj
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("labels"))
+        .and_then(Value::as_object_mut)
+    else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for (prefix, kind) in OWNER_LABELS {
+        let (name_key, ns_key) = (format!("{prefix}/name"), format!("{prefix}/namespace"));
+        let (Some(Value::String(name)), Some(Value::String(ns))) =
+            (labels.get(&name_key), labels.get(&ns_key))
+        else {
+            continue;
+        };
+        lines.push(format!("managed by {kind} {ns}/{name}"));
+        labels.remove(&name_key);
+        labels.remove(&ns_key);
+    }
+    lines
+}
+
 /// The lean pass, for objects returned whole (not through `fields`).
 pub fn lean(obj: &mut Value) {
     let Some(map) = obj.as_object_mut() else {
@@ -140,6 +177,12 @@ pub fn lean(obj: &mut Value) {
         .and_then(|av| av.split_once('/'))
         .is_some_and(|(group, _)| super::is_flux_group(group));
     let spec = map.get("spec").cloned().unwrap_or(Value::Null);
+    let meta = map.get("metadata").cloned().unwrap_or(Value::Null);
+    let kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
         // Flux keeps releases/snapshots newest first; the latest is what explains the present.
         if let Some(Value::Array(history)) = status.get_mut("history") {
@@ -153,8 +196,32 @@ pub fn lean(obj: &mut Value) {
         if flux {
             drop_repeats(status, &spec);
             drop_shared_transition_times(status);
+            match kind.as_str() {
+                "HelmRelease" => drop_release_defaults(status, &meta, &spec),
+                "ArtifactGenerator" => drop_artifact_file_names(status),
+                _ => {}
+            }
         }
-        dedupe_condition_messages(status);
+    }
+    if flux
+        && kind == "FluxReport"
+        && let Some(Value::Array(reconcilers)) =
+            map.get_mut("spec").and_then(|s| s.get_mut("reconcilers"))
+    {
+        for r in reconcilers.iter_mut() {
+            if let Some(line) = reconciler_line(r) {
+                *r = Value::String(line);
+            }
+        }
+    }
+    // `suspend: false` is what every Flux object that is not suspended says (the API server
+    // or the manifest writes the default); a suspended one says `suspend: true` and gets a
+    // SUSPENDED headline.
+    if flux
+        && let Some(spec) = map.get_mut("spec").and_then(Value::as_object_mut)
+        && spec.get("suspend") == Some(&Value::Bool(false))
+    {
+        spec.remove("suspend");
     }
     let lagging = generation.is_none_or(|g| drop_current_generations(map, g));
     if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -206,7 +273,9 @@ fn drop_current_generations(map: &mut Map<String, Value>, generation: u64) -> bo
 ///   `digest`, the tarball's checksum consumers verify: the revision says what it holds;
 /// - `observed<Field>` equal to `spec.<field>` (`observedExclusionList`, `observedIgnore`):
 ///   the controller has acted on the spec as written; one that differs is kept;
-/// - image-reflector-controller's `canonicalImageName` equal to `spec.image`.
+/// - image-reflector-controller's `canonicalImageName` equal to `spec.image`;
+/// - the artifact's `revision` when the ArtifactInStorage (or a True Ready) message quotes it,
+///   and `lastAppliedRevision` when the Ready message is `Applied revision: <it>`.
 fn drop_repeats(status: &mut Map<String, Value>, spec: &Value) {
     let observed: Vec<String> = status
         .keys()
@@ -258,6 +327,32 @@ fn drop_repeats(status: &mut Map<String, Value>, spec: &Value) {
             entry.remove("configDigest");
         }
     }
+    // source-controller writes the stored artifact's revision, quoted, into the message of
+    // ArtifactInStorage (and of Ready while healthy): `stored artifact for revision
+    // 'main@sha1:…'`, `pulled 'podinfo' chart with version '6.9.2'`. A revision that no
+    // such message quotes (a newer artifact is being built, say) stays.
+    let stored_revision = status
+        .get("artifact")
+        .and_then(|a| a.get("revision"))
+        .and_then(Value::as_str)
+        .map(|rev| format!("'{rev}'"));
+    if let Some(quoted) = stored_revision {
+        let quoted_by_a_condition = status
+            .get("conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                matches!(c["type"].as_str(), Some("ArtifactInStorage" | "Ready"))
+                    && c["status"] == "True"
+                    && c["message"].as_str().is_some_and(|m| m.contains(&quoted))
+            });
+        if quoted_by_a_condition
+            && let Some(artifact) = status.get_mut("artifact").and_then(Value::as_object_mut)
+        {
+            artifact.remove("revision");
+        }
+    }
     // kustomize-controller writes the applied revision into the Ready message too.
     let ready_message = ready_condition(status)
         .and_then(|c| c.get("message"))
@@ -268,6 +363,85 @@ fn drop_repeats(status: &mut Map<String, Value>, spec: &Value) {
     {
         status.remove("lastAppliedRevision");
     }
+}
+
+/// Drops what a HelmRelease's status repeats from its own metadata and spec: the latest
+/// release's `name` and `namespace` equal to the HelmRelease's (helm-controller's default
+/// release name and target namespace), its `chartName` equal to `spec.chart.spec.chart`, and
+/// `storageNamespace` equal to the HelmRelease's namespace (the documented default). A value
+/// that differs (`releaseName`, `targetNamespace`, `storageNamespace` set) is kept.
+fn drop_release_defaults(status: &mut Map<String, Value>, meta: &Value, spec: &Value) {
+    let same =
+        |v: Option<&Value>, other: &Value| v.is_some() && v == Some(other) && !other.is_null();
+    if same(status.get("storageNamespace"), &meta["namespace"]) {
+        status.remove("storageNamespace");
+    }
+    if let Some(Value::Array(history)) = status.get_mut("history") {
+        for entry in history.iter_mut().filter_map(Value::as_object_mut) {
+            if same(entry.get("name"), &meta["name"]) {
+                entry.remove("name");
+            }
+            if same(entry.get("namespace"), &meta["namespace"]) {
+                entry.remove("namespace");
+            }
+            if same(entry.get("chartName"), &spec["chart"]["spec"]["chart"]) {
+                entry.remove("chartName");
+            }
+        }
+    }
+}
+
+/// An ArtifactGenerator's inventory names each stored tarball `<digest hex>.tar.gz` next to
+/// its `digest`: the file name says nothing the digest does not.
+fn drop_artifact_file_names(status: &mut Map<String, Value>) {
+    let Some(Value::Array(inventory)) = status.get_mut("inventory") else {
+        return;
+    };
+    for entry in inventory.iter_mut().filter_map(Value::as_object_mut) {
+        let derived = entry
+            .get("digest")
+            .and_then(Value::as_str)
+            .and_then(|d| d.split_once(':'))
+            .map(|(_, hex)| format!("{hex}.tar.gz"));
+        if derived.is_some() && entry.get("filename").and_then(Value::as_str) == derived.as_deref()
+        {
+            entry.remove("filename");
+        }
+    }
+}
+
+/// A FluxReport reconciler entry (`{apiVersion, kind, stats: {running, failing, suspended,
+/// totalSize?}}`, the operator's statistics for one kind) as one line, every number kept:
+/// `GitRepository (source.toolkit.fluxcd.io/v1): 3 running, 1 failing, 0 suspended, 149.6
+/// KiB stored`. `None` for an entry of another shape (left as it is).
+fn reconciler_line(r: &Value) -> Option<String> {
+    let r = r.as_object()?;
+    let stats = r.get("stats")?.as_object()?;
+    let known = |k: &String, allowed: &[&str]| allowed.contains(&k.as_str());
+    if !r.keys().all(|k| known(k, &["apiVersion", "kind", "stats"]))
+        || !stats
+            .keys()
+            .all(|k| known(k, &["running", "failing", "suspended", "totalSize"]))
+    {
+        return None;
+    }
+    let mut line = format!(
+        "{} ({}):",
+        r.get("kind")?.as_str()?,
+        r.get("apiVersion")?.as_str()?
+    );
+    let mut parts = Vec::new();
+    for key in ["running", "failing", "suspended"] {
+        if let Some(v) = stats.get(key) {
+            parts.push(format!("{} {key}", v.as_u64()?));
+        }
+    }
+    if let Some(size) = stats.get("totalSize") {
+        parts.push(format!("{} stored", size.as_str()?));
+    }
+    line.push(' ');
+    line.push_str(&parts.join(", "));
+    Some(line)
 }
 
 fn ready_condition(status: &Map<String, Value>) -> Option<&Map<String, Value>> {
@@ -295,43 +469,6 @@ fn drop_shared_transition_times(status: &mut Map<String, Value>) {
         let is_ready = c.get("type").and_then(Value::as_str) == Some("Ready");
         if !is_ready && c.get("lastTransitionTime") == Some(&ready_time) {
             c.remove("lastTransitionTime");
-        }
-    }
-}
-
-/// Conditions that carry the same message as another (Ready and Released, Ready and
-/// FetchFailed, Ready and Healthy) keep it once: the later ones say `(same as Ready)`. Ready
-/// keeps its own, whatever its position. Every message still appears, verbatim.
-fn dedupe_condition_messages(status: &mut Map<String, Value>) {
-    let Some(Value::Array(conditions)) = status.get_mut("conditions") else {
-        return;
-    };
-    let mut order: Vec<usize> = (0..conditions.len()).collect();
-    order.sort_by_key(|&i| conditions[i].get("type").and_then(Value::as_str) != Some("Ready"));
-    let mut kept: Vec<(String, String)> = Vec::new();
-    for i in order {
-        let Some(c) = conditions[i].as_object_mut() else {
-            continue;
-        };
-        let Some(message) = c
-            .get("message")
-            .and_then(Value::as_str)
-            .filter(|m| !m.is_empty())
-        else {
-            continue;
-        };
-        if let Some((_, first)) = kept.iter().find(|(m, _)| m == message) {
-            c.insert(
-                "message".into(),
-                Value::String(format!("(same as {first})")),
-            );
-        } else {
-            let kind = c
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string();
-            kept.push((message.to_string(), kind));
         }
     }
 }
@@ -586,7 +723,8 @@ mod tests {
             "metadata": {"name": "a", "namespace": "ns", "uid": "u", "resourceVersion": "9",
                          "generation": 2, "finalizers": ["finalizers.fluxcd.io"],
                          "annotations": {}, "labels": {"empty": ""}},
-            "spec": {"healthChecks": [], "path": "./", "suspend": false, "postBuild": null},
+            "spec": {"healthChecks": [], "path": "./", "suspend": false, "postBuild": null,
+                     "prune": false},
             "status": {
                 "observedGeneration": 2,
                 "conditions": [{"type": "Ready", "status": "False", "reason": "R",
@@ -600,7 +738,7 @@ mod tests {
             json!({
                 "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                 "metadata": {"name": "a", "namespace": "ns", "labels": {"empty": ""}},
-                "spec": {"path": "./", "suspend": false},
+                "spec": {"path": "./", "prune": false},
                 "status": {
                     "conditions": [{"type": "Ready", "status": "False", "reason": "R"}],
                     "history": [{"version": 2}],
@@ -610,40 +748,140 @@ mod tests {
     }
 
     #[test]
-    fn repeated_condition_messages_are_kept_once() {
+    fn condition_messages_stay_verbatim_even_when_repeated() {
+        let conditions = json!([
+            {"type": "Released", "status": "False", "reason": "InstallFailed",
+             "message": "install failed"},
+            {"type": "Ready", "status": "False", "reason": "InstallFailed",
+             "message": "install failed"},
+            {"type": "Stalled", "status": "True", "reason": "RetriesExceeded",
+             "message": "retries exhausted"},
+            {"type": "Remediated", "status": "True", "reason": "UninstallSucceeded",
+             "message": "retries exhausted"},
+        ]);
         let mut o = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
-            "status": {"conditions": [
-                {"type": "Released", "status": "False", "message": "install failed"},
-                {"type": "Ready", "status": "False", "message": "install failed"},
-                {"type": "Stalled", "status": "True", "message": "retries exhausted"},
-                {"type": "Remediated", "status": "True", "message": "retries exhausted"},
-            ],
+            "status": {"conditions": conditions,
             "history": [{"chartVersion": "1.0.0", "configDigest": "sha256:a"}],
             "lastAttemptedRevision": "1.0.0", "lastAttemptedConfigDigest": "sha256:a",
             "artifact": {"revision": "r", "url": "http://x/y.tgz", "path": "y.tgz",
                          "digest": "sha256:0"},
             "url": "http://x/latest.tgz"}});
         lean(&mut o);
-        let messages: Vec<&str> = o["status"]["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["message"].as_str().unwrap())
-            .collect();
-        assert_eq!(
-            messages,
-            [
-                "(same as Ready)",
-                "install failed",
-                "retries exhausted",
-                "(same as Stalled)"
-            ]
-        );
+        assert_eq!(o["status"]["conditions"], conditions);
         let status = &o["status"];
         assert!(status.get("lastAttemptedRevision").is_none());
         assert!(status.get("lastAttemptedConfigDigest").is_none());
         assert!(status.get("url").is_none());
         assert_eq!(status["artifact"], json!({"revision": "r"}));
+    }
+
+    #[test]
+    fn a_helm_release_drops_only_what_repeats_its_own_fields() {
+        let mut o = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "podinfo", "namespace": "apps"},
+            "spec": {"chart": {"spec": {"chart": "podinfo"}}},
+            "status": {"storageNamespace": "apps", "history": [
+                {"name": "podinfo", "namespace": "apps", "chartName": "podinfo",
+                 "chartVersion": "6.9.2", "status": "deployed", "version": 3}]}});
+        lean(&mut o);
+        assert_eq!(
+            o["status"],
+            json!({"history": [{"chartVersion": "6.9.2", "status": "deployed", "version": 3}]})
+        );
+        let mut other = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "webapp-frontend", "namespace": "apps"},
+            "spec": {"releaseName": "frontend", "chart": {"spec": {"chart": "./charts/webapp"}}},
+            "status": {"storageNamespace": "helm-store", "history": [
+                {"name": "frontend", "namespace": "web", "chartName": "webapp"}]}});
+        let before = other["status"].clone();
+        lean(&mut other);
+        assert_eq!(other["status"], before);
+    }
+
+    #[test]
+    fn an_artifact_revision_goes_only_when_a_true_condition_quotes_it() {
+        let source = |condition: Value| {
+            let mut o = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                "status": {"artifact": {"revision": "main@sha1:a", "size": 1},
+                           "conditions": [condition]}});
+            lean(&mut o);
+            o["status"]["artifact"].clone()
+        };
+        let stored = json!({"type": "ArtifactInStorage", "status": "True",
+                            "message": "stored artifact for revision 'main@sha1:a'"});
+        assert_eq!(source(stored), json!({"size": 1}));
+        let building = json!({"type": "Reconciling", "status": "True",
+                              "message": "building artifact: new revision 'main@sha1:a'"});
+        assert_eq!(source(building)["revision"], "main@sha1:a");
+        let other = json!({"type": "ArtifactInStorage", "status": "True",
+                           "message": "stored artifact for revision 'main@sha1:ab'"});
+        assert_eq!(source(other)["revision"], "main@sha1:a");
+    }
+
+    #[test]
+    fn artifact_file_names_derived_from_the_digest_go() {
+        let mut o = json!({"apiVersion": "source.extensions.fluxcd.io/v1beta1",
+            "kind": "ArtifactGenerator", "status": {"inventory": [
+                {"name": "a", "digest": "sha256:abc", "filename": "abc.tar.gz"},
+                {"name": "b", "digest": "sha256:def", "filename": "other.tar.gz"}]}});
+        lean(&mut o);
+        assert_eq!(
+            o["status"]["inventory"],
+            json!([{"name": "a", "digest": "sha256:abc"},
+                   {"name": "b", "digest": "sha256:def", "filename": "other.tar.gz"}])
+        );
+    }
+
+    #[test]
+    fn report_statistics_read_as_one_line_per_kind_every_number_kept() {
+        let mut o = json!({"apiVersion": "fluxcd.controlplane.io/v1", "kind": "FluxReport",
+        "spec": {"reconcilers": [
+            {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+             "stats": {"failing": 1, "running": 3, "suspended": 0, "totalSize": "149.6 KiB"}},
+            {"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+             "stats": {"failing": 0, "running": 2, "suspended": 0}},
+            {"apiVersion": "x/v1", "kind": "Future", "stats": {"running": 1, "new": 2}},
+        ]}});
+        lean(&mut o);
+        assert_eq!(
+            o["spec"]["reconcilers"],
+            json!([
+                "GitRepository (source.toolkit.fluxcd.io/v1): 3 running, 1 failing, 0 suspended, 149.6 KiB stored",
+                "Alert (notification.toolkit.fluxcd.io/v1beta3): 2 running, 0 failing, 0 suspended",
+                {"apiVersion": "x/v1", "kind": "Future", "stats": {"running": 1, "new": 2}},
+            ])
+        );
+    }
+
+    #[test]
+    fn flux_ownership_labels_fold_into_one_line_per_owner() {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+            "name": "podinfo", "namespace": "apps", "labels": {
+                "app": "podinfo",
+                "helm.toolkit.fluxcd.io/name": "podinfo",
+                "helm.toolkit.fluxcd.io/namespace": "apps",
+                "kustomize.toolkit.fluxcd.io/name": "apps",
+                "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}}});
+        assert_eq!(
+            fold_ownership(&mut d),
+            [
+                "managed by Kustomization flux-system/apps",
+                "managed by HelmRelease apps/podinfo"
+            ]
+        );
+        assert_eq!(d["metadata"]["labels"], json!({"app": "podinfo"}));
+        let mut half = json!({"metadata": {"labels": {"kustomize.toolkit.fluxcd.io/name": "x"}}});
+        assert!(fold_ownership(&mut half).is_empty());
+        assert_eq!(
+            half["metadata"]["labels"],
+            json!({"kustomize.toolkit.fluxcd.io/name": "x"})
+        );
+        let mut only = json!({"metadata": {"labels": {
+            "kustomize.toolkit.fluxcd.io/name": "apps",
+            "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}}});
+        assert_eq!(fold_ownership(&mut only).len(), 1);
+        lean(&mut only);
+        assert_eq!(only, json!({}), "an emptied label map goes");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The object-shaping pipeline shared by `get_kubernetes_resources` and `get_flux_instance`:
 //! a [`Batch`] takes the objects of one answer as they stream in, runs the security pass on
 //! each, reads a HelmRelease's inventory from Helm storage, reduces each object (lean, or to
-//! the caller's `fields`) and renders it at once; then attaches events (bulk lists, not one
-//! per object) and puts the root cause of each failing Flux object above its document.
+//! the caller's `fields`) and renders it at once, a failing object's status before its spec;
+//! then attaches events (bulk lists, not one per object, one line each) and puts the root
+//! cause of each failing Flux object (reasons, state of its source and dependencies) above
+//! its document. Condition messages are never shortened, replaced or referred to: each
+//! condition carries its own, verbatim.
 //!
 //! Extra cluster calls are bounded per answer: events are one LIST per kind and namespace (or
 //! one for the cluster), Helm inventories at most [`HELM_INVENTORIES`] GETs, upstream checks at
@@ -26,6 +29,7 @@ use crate::kube::discovery::Resource;
 use crate::kube::list::ListOptions;
 use diagnosis::{Finding, Health, State, Upstream};
 use fields::Fields;
+use yaml::Layout;
 
 /// Upstream objects (sources, dependencies) fetched per answer to explain failures.
 pub const UPSTREAM_LOOKUPS: usize = 6;
@@ -52,6 +56,17 @@ struct Key {
     name: String,
 }
 
+impl Upstream {
+    fn key(&self) -> Key {
+        Key {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 /// One rendered document and what the later steps need to know about it.
 struct Doc {
     key: Key,
@@ -61,11 +76,10 @@ struct Doc {
     upstreams: Vec<Upstream>,
     /// `(type, message)` of each condition, to spot events that repeat one.
     condition_messages: Vec<(String, String)>,
-    /// Messages quoted above the document (headline or list summary).
-    quoted: Vec<String>,
-    /// Comment lines above the document (diagnosis first, then notes).
+    /// Comment lines above the document: the diagnosis, then notes, then the Flux owner.
     header: Vec<String>,
     notes: Vec<String>,
+    managed_by: Vec<String>,
     body: String,
     events: Option<Vec<Value>>,
 }
@@ -78,7 +92,8 @@ pub struct Tally {
     pub progressing: usize,
     pub suspended: usize,
     pub no_status: usize,
-    /// `namespace/name: Reason: message` for each failing object, in list order.
+    /// `namespace/name: Reason: message` for each failing object, in list order, the message
+    /// shortened (see [`diagnosis::shortened`]).
     pub failures: Vec<String>,
 }
 
@@ -95,8 +110,6 @@ pub struct Batch<'a> {
     helm_left: usize,
     helm_skipped: usize,
     notes: Vec<String>,
-    /// Headlines give reasons only (the list summary quotes the messages).
-    brief_headlines: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -112,22 +125,6 @@ impl<'a> Batch<'a> {
             helm_left: HELM_INVENTORIES,
             helm_skipped: 0,
             notes: Vec::new(),
-            brief_headlines: false,
-        }
-    }
-
-    /// For a list whose summary quotes every failing object's message: the headline above
-    /// each document then names the reason only. Call before adding objects.
-    pub fn brief_headlines(&mut self) {
-        self.brief_headlines = true;
-    }
-
-    /// What a condition or event says instead of a message quoted above the document.
-    fn quoted_phrase(&self) -> &'static str {
-        if self.brief_headlines {
-            "(quoted in the summary above)"
-        } else {
-            "(quoted in the first lines above)"
         }
     }
 
@@ -195,14 +192,13 @@ impl<'a> Batch<'a> {
         } else {
             None
         };
-        // A failing object's problem is quoted above its document (or in the list summary);
-        // in the lean output its conditions then point there rather than repeat it.
-        let quoted = match (&health, self.fields) {
-            (Some(h), None) if h.state == State::Failing => {
-                diagnosis::quoted_messages(h, self.brief_headlines)
-            }
-            _ => Vec::new(),
+        // What is wrong with a failing object is in its conditions: they come first.
+        let layout = if health.as_ref().is_some_and(diagnosis::status_first) {
+            Layout::StatusFirst
+        } else {
+            Layout::SpecFirst
         };
+        let mut managed_by = Vec::new();
         let body_value = match self.fields {
             Some(f) => {
                 if let Some(inv) = inventory {
@@ -211,8 +207,8 @@ impl<'a> Batch<'a> {
                 f.select(&obj, &mut self.matched, is_events_path)
             }
             None => {
+                managed_by = lean::fold_ownership(&mut obj);
                 lean::lean(&mut obj);
-                refer_to_quoted(&mut obj, &quoted, &condition_messages, self.quoted_phrase());
                 if let Some(inv) = inventory {
                     set_status_field(&mut obj, "inventory", inv);
                 }
@@ -226,10 +222,10 @@ impl<'a> Batch<'a> {
             health,
             upstreams,
             condition_messages,
-            quoted,
             header: Vec::new(),
             notes,
-            body: yaml::document(&body_value),
+            managed_by,
+            body: yaml::document(&body_value, layout),
             events: None,
         });
     }
@@ -320,7 +316,6 @@ impl<'a> Batch<'a> {
             .filter(|d| d.flux)
             .map(|d| d.key.kind.clone())
             .collect();
-        let phrase = self.quoted_phrase();
         for kind in kinds {
             let of_kind: Vec<usize> = (0..self.docs.len())
                 .filter(|&i| self.docs[i].flux && self.docs[i].key.kind == kind)
@@ -354,22 +349,15 @@ impl<'a> Batch<'a> {
                 Ok(mut found) => {
                     for i in of_kind {
                         let d = &mut self.docs[i];
-                        let mut list =
+                        let list =
                             found.take(&events_namespace(&d.key), &d.key.name, d.uid.as_deref());
-                        if self.fields.is_none() {
+                        d.events = Some(if self.fields.is_none() {
                             let healthy =
                                 d.health.as_ref().is_some_and(|h| h.state == State::Ready);
-                            for e in list.iter_mut() {
-                                if e["message"]
-                                    .as_str()
-                                    .is_some_and(|m| d.quoted.iter().any(|q| q == m))
-                                {
-                                    e["message"] = json!(phrase);
-                                }
-                            }
-                            refer_to_conditions(&mut list, &d.condition_messages, healthy);
-                        }
-                        d.events = Some(list);
+                            event_lines(list, &d.condition_messages, healthy)
+                        } else {
+                            list
+                        });
                     }
                 }
                 Err(e) => self
@@ -379,7 +367,7 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Puts the diagnosis above each failing or suspended Flux object: what is wrong, then
+    /// Puts the diagnosis above each failing or suspended Flux object: its reasons, then
     /// the state of its source and of any dependency that is not ready, fetching those not
     /// already in the answer (at most [`UPSTREAM_LOOKUPS`] GETs per answer, remembered).
     pub fn diagnose(&mut self) {
@@ -388,13 +376,10 @@ impl<'a> Batch<'a> {
                 continue;
             };
             let k = self.docs[i].key.clone();
-            let mut lines = diagnosis::headline(
-                &k.kind,
-                &k.namespace,
-                &k.name,
-                &health,
-                self.brief_headlines,
-            );
+            let mut lines: Vec<String> =
+                diagnosis::headline(&k.kind, &k.namespace, &k.name, &health)
+                    .into_iter()
+                    .collect();
             if health.state == State::Failing {
                 let upstreams = self.docs[i].upstreams.clone();
                 for u in &upstreams {
@@ -410,7 +395,10 @@ impl<'a> Batch<'a> {
     fn explain_upstream(&mut self, u: &Upstream, depth: usize, lines: &mut Vec<String>) {
         let (finding, next) = self.find(u);
         if u.role == "source" || finding.is_problem(u.must_be_ready) {
-            let line = diagnosis::upstream_line(u, &finding);
+            // An upstream object listed whole in this same answer carries its message
+            // verbatim in its own document: here it is shortened.
+            let listed = self.fields.is_none() && self.docs.iter().any(|d| d.key == u.key());
+            let line = diagnosis::upstream_line(u, &finding, listed);
             lines.push(if depth == 0 {
                 line
             } else {
@@ -425,12 +413,7 @@ impl<'a> Batch<'a> {
     }
 
     fn find(&mut self, u: &Upstream) -> (Finding, Vec<Upstream>) {
-        let key = Key {
-            group: u.group.clone(),
-            kind: u.kind.clone(),
-            namespace: u.namespace.clone(),
-            name: u.name.clone(),
-        };
+        let key = u.key();
         if let Some(found) = self.known.get(&key) {
             return found.clone();
         }
@@ -473,8 +456,11 @@ impl<'a> Batch<'a> {
                     } else {
                         format!("{}/{}", d.key.namespace, d.key.name)
                     };
-                    t.failures
-                        .push(format!("{who}: {}", h.problem().unwrap_or_default()));
+                    let problem = h
+                        .problem_condition()
+                        .map(diagnosis::Condition::brief)
+                        .unwrap_or_default();
+                    t.failures.push(format!("{who}: {problem}"));
                 }
                 State::Progressing => t.progressing += 1,
                 State::Suspended => t.suspended += 1,
@@ -507,12 +493,13 @@ impl<'a> Batch<'a> {
         out
     }
 
-    /// Every document, each starting with `---`, its diagnosis and notes as comments.
+    /// Every document, each starting with `---`, its diagnosis, notes and Flux owner as
+    /// comments.
     pub fn render(&self) -> String {
         let mut out = String::new();
         for d in &self.docs {
             out.push_str("---\n");
-            for line in d.header.iter().chain(&d.notes) {
+            for line in d.header.iter().chain(&d.notes).chain(&d.managed_by) {
                 out.push_str(&yaml::comment(line));
             }
             out.push_str(&d.body);
@@ -524,51 +511,27 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// In a lean object, a condition whose message is `quoted` above the document (or that was
-/// reduced to `(same as <type>)` of such a condition) says `phrase` instead.
-fn refer_to_quoted(obj: &mut Value, quoted: &[String], raw: &[(String, String)], phrase: &str) {
-    if quoted.is_empty() {
-        return;
-    }
-    let Some(conditions) = obj["status"]["conditions"].as_array_mut() else {
-        return;
-    };
-    for c in conditions.iter_mut() {
-        let Some(message) = c["message"].as_str() else {
-            continue;
-        };
-        let is_quoted = quoted.iter().any(|q| q == message)
-            || raw
-                .iter()
-                .any(|(kind, m)| quoted.contains(m) && message == format!("(same as {kind})"));
-        if is_quoted {
-            c["message"] = json!(phrase);
-        }
-    }
-}
-
-/// An event that repeats a condition's message word for word (the controller records both)
-/// says `(same as condition Ready)` instead; Ready is preferred when several match. For a
-/// healthy object such an event says nothing the condition does not, and goes: healthy
-/// objects stay short.
-fn refer_to_conditions(events: &mut Vec<Value>, conditions: &[(String, String)], healthy: bool) {
-    let same_as = |e: &Value| {
-        let message = e["message"].as_str()?;
-        conditions
-            .iter()
-            .filter(|(_, m)| m == message)
-            .min_by_key(|(t, _)| t != "Ready")
-            .map(|(kind, _)| kind.clone())
-    };
-    if healthy {
-        events.retain(|e| same_as(e).is_none());
-        return;
-    }
-    for e in events.iter_mut() {
-        if let Some(kind) = same_as(e) {
-            e["message"] = Value::String(format!("(same as condition {kind})"));
-        }
-    }
+/// Events as the lean output shows them, one line each (see [`events::line`]). An event
+/// that repeats a condition's message word for word says so instead of repeating it (Ready
+/// named first when several match); for a healthy object such an event says nothing the
+/// condition does not, and goes: healthy objects stay short.
+fn event_lines(events: Vec<Value>, conditions: &[(String, String)], healthy: bool) -> Vec<Value> {
+    events
+        .into_iter()
+        .filter_map(|e| {
+            let same = e["message"].as_str().and_then(|message| {
+                conditions
+                    .iter()
+                    .filter(|(_, m)| m == message)
+                    .min_by_key(|(t, _)| t != "Ready")
+                    .map(|(t, _)| t.as_str())
+            });
+            if healthy && same.is_some() {
+                return None;
+            }
+            Some(Value::String(events::line(&e, same)))
+        })
+        .collect()
 }
 
 /// Paths answered by the events step rather than by the object.

@@ -1,15 +1,28 @@
 //! YAML rendering of shaped objects: keys in a stable, reader-first order (apiVersion, kind,
-//! metadata, spec, status, then the rest; `name`/`namespace` first in metadata; `type`, `status`,
-//! `reason`, `message` first in a condition) and `# ` comment blocks that keep text verbatim.
+//! metadata, spec, status, then the rest, or status before spec for a failing object;
+//! `name`/`namespace` first in metadata; `type`, `status`, `reason`, `message` first in a
+//! condition) and `# ` comment blocks that keep text verbatim.
 
 use serde_json::Value;
 use serde_norway::{Mapping, Number, Value as Yaml};
+
+/// The order of an object's top-level keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// apiVersion, kind, metadata, spec, status: the order `kubectl get -o yaml` prints.
+    SpecFirst,
+    /// apiVersion, kind, metadata, status, spec: for a failing object, so that its conditions
+    /// (what is wrong, verbatim) are among the first lines the agent reads.
+    StatusFirst,
+}
 
 /// Where a mapping sits, which decides the order of its keys.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
     /// The object itself.
     Root,
+    /// The object itself, status before spec.
+    RootStatusFirst,
     /// `metadata` of the object.
     Metadata,
     /// An item of a `conditions` list.
@@ -23,10 +36,17 @@ enum Place {
     Other,
 }
 
+impl Place {
+    fn is_root(self) -> bool {
+        matches!(self, Place::Root | Place::RootStatusFirst)
+    }
+}
+
 /// The keys that come first at `place`, in order; the others follow alphabetically.
 fn leading_keys(place: Place) -> &'static [&'static str] {
     match place {
         Place::Root => &["apiVersion", "kind", "metadata", "spec", "status"],
+        Place::RootStatusFirst => &["apiVersion", "kind", "metadata", "status", "spec"],
         Place::Metadata => &["name", "namespace"],
         Place::Condition => &["type", "status", "reason", "message", "lastTransitionTime"],
         Place::Event => &["time", "type", "reason", "message"],
@@ -39,8 +59,12 @@ fn leading_keys(place: Place) -> &'static [&'static str] {
 const TRAILING_ROOT_KEYS: &[&str] = &["events"];
 
 /// One YAML document (no `---`), ending in a newline.
-pub fn document(object: &Value) -> String {
-    render(&convert(object, Place::Root))
+pub fn document(object: &Value, layout: Layout) -> String {
+    let place = match layout {
+        Layout::SpecFirst => Place::Root,
+        Layout::StatusFirst => Place::RootStatusFirst,
+    };
+    render(&convert(object, place))
 }
 
 /// Any value as YAML with sorted keys (for values that are not Kubernetes objects).
@@ -86,7 +110,7 @@ fn convert(v: &Value, place: Place) -> Yaml {
         Value::Object(map) => {
             let mut out = Mapping::new();
             let leading = leading_keys(place);
-            let trailing: &[&str] = if place == Place::Root {
+            let trailing: &[&str] = if place.is_root() {
                 TRAILING_ROOT_KEYS
             } else {
                 &[]
@@ -116,9 +140,9 @@ fn convert(v: &Value, place: Place) -> Yaml {
 
 /// A child value, with the place its own mappings take.
 fn convert_child(child: &Value, parent: Place, key: &str) -> Yaml {
-    match (parent, key, child) {
-        (Place::Root, "metadata", _) => convert(child, Place::Metadata),
-        (Place::Root, "events", Value::Array(items)) => {
+    match (parent.is_root(), key, child) {
+        (true, "metadata", _) => convert(child, Place::Metadata),
+        (true, "events", Value::Array(items)) => {
             Yaml::Sequence(items.iter().map(|i| convert(i, Place::Event)).collect())
         }
         (_, "inventory", Value::Object(_)) => convert(child, Place::Inventory),
@@ -173,7 +197,7 @@ mod tests {
             "kind": "K",
             "apiVersion": "g/v1",
         });
-        let text = document(&obj);
+        let text = document(&obj, Layout::SpecFirst);
         let expected = "\
 apiVersion: g/v1
 kind: K
@@ -209,9 +233,26 @@ events:
     }
 
     #[test]
+    fn a_failing_object_can_lead_with_its_status() {
+        let obj = json!({"spec": {"a": 1}, "status": {"b": 2}, "metadata": {"name": "n"},
+                         "kind": "K", "apiVersion": "g/v1", "events": ["e"]});
+        assert_eq!(
+            document(&obj, Layout::StatusFirst),
+            "apiVersion: g/v1\nkind: K\nmetadata:\n  name: n\nstatus:\n  b: 2\nspec:\n  a: 1\nevents:\n- e\n"
+        );
+        assert_eq!(
+            document(&obj, Layout::SpecFirst),
+            "apiVersion: g/v1\nkind: K\nmetadata:\n  name: n\nspec:\n  a: 1\nstatus:\n  b: 2\nevents:\n- e\n"
+        );
+    }
+
+    #[test]
     fn long_and_multiline_strings_are_kept_whole() {
         let long = "x".repeat(300);
-        let text = document(&json!({"message": long, "multi": "a\nb: c\n"}));
+        let text = document(
+            &json!({"message": long, "multi": "a\nb: c\n"}),
+            Layout::SpecFirst,
+        );
         assert!(text.contains(&long), "{text}");
         let back: Value = serde_norway::from_str(&text).unwrap();
         assert_eq!(back["multi"], "a\nb: c\n");
