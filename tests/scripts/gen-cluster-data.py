@@ -1660,8 +1660,10 @@ def controllers():
 
 def apps_workloads():
     objs = []
-    helm_labels = lambda rel: {"app.kubernetes.io/instance": rel, "app.kubernetes.io/managed-by": "Helm",
-                               "helm.toolkit.fluxcd.io/name": rel, "helm.toolkit.fluxcd.io/namespace": "apps"}
+    # helm-controller labels what it installs with the HelmRelease's name, which differs from the
+    # Helm release name when spec.releaseName is set (webapp-frontend installs release frontend).
+    helm_labels = lambda rel, hr=None: {"app.kubernetes.io/instance": rel, "app.kubernetes.io/managed-by": "Helm",
+                                        "helm.toolkit.fluxcd.io/name": hr or rel, "helm.toolkit.fluxcd.io/namespace": "apps"}
     p = workload("apps", "podinfo", [{"name": "podinfo", "image": "ghcr.io/stefanprodan/podinfo:6.9.2", "port": 9898,
                                       "args": ["./podinfo", "--port=9898", "--level=info"]}], replicas=2,
                  labels={"app.kubernetes.io/name": "podinfo"}, created=days(34))
@@ -1675,9 +1677,9 @@ def apps_workloads():
                  labels={"app.kubernetes.io/name": "frontend"}, created=days(30),
                  init_containers=[{"name": "migrate", "image": "ghcr.io/acme-corp/webapp-tools:1.4.0", "args": ["migrate", "--wait"],
                                    "imagePullPolicy": "IfNotPresent"}])
-    f[0]["metadata"]["labels"] = dict(f[0]["metadata"]["labels"], **helm_labels("frontend"))
+    f[0]["metadata"]["labels"] = dict(f[0]["metadata"]["labels"], **helm_labels("frontend", "webapp-frontend"))
     objs.extend(f)
-    objs.append(service("apps", "frontend", 80, {"app.kubernetes.io/name": "frontend"}, dict({"app.kubernetes.io/name": "frontend"}, **helm_labels("frontend"))))
+    objs.append(service("apps", "frontend", 80, {"app.kubernetes.io/name": "frontend"}, dict({"app.kubernetes.io/name": "frontend"}, **helm_labels("frontend", "webapp-frontend"))))
     # redis-master-0: crash-looping; its previous container exited with an error.
     crash = {"redis": {
         "ready": False, "started": False,
