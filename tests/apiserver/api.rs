@@ -720,11 +720,16 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
             .filter_map(|c| c["name"].as_str().map(str::to_string))
             .collect()
     };
-    let (containers, init) = (names("containers"), names("initContainers"));
+    let (containers, init, ephemeral) = (
+        names("containers"),
+        names("initContainers"),
+        names("ephemeralContainers"),
+    );
     let container = match req.param("container").filter(|c| !c.is_empty()) {
         Some(c) => c.to_string(),
         None if containers.len() == 1 => containers[0].clone(),
         None => {
+            // The API server's wording (pkg/registry/core/pod: validateContainer).
             let mut msg = format!(
                 "a container name must be specified for pod {name}, choose one of: [{}]",
                 containers.join(" ")
@@ -735,24 +740,33 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
                     init.join(" ")
                 ));
             }
+            if !ephemeral.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the ephemeral containers: [{}]",
+                    ephemeral.join(" ")
+                ));
+            }
             return status::bad_request(&msg);
         }
     };
-    if !containers.contains(&container) && !init.contains(&container) {
+    if ![&containers, &init, &ephemeral]
+        .iter()
+        .any(|list| list.contains(&container))
+    {
         return status::bad_request(&format!(
             "container {container} is not valid for pod {name}"
         ));
     }
     let flag = |p: &str| req.param(p).is_some_and(|v| v == "true" || v == "1");
     let previous = flag("previous");
-    let text = match store.logs.get(namespace, name, &container, previous) {
+    let text: &[u8] = match store.logs.get(namespace, name, &container, previous) {
         Some(t) => t,
         None if previous => {
             return status::bad_request(&format!(
                 "previous terminated container \"{container}\" in pod \"{name}\" not found"
             ));
         }
-        None => "",
+        None => b"",
     };
     let int_param = |p: &str| -> Result<Option<i64>, Response> {
         match req.param(p).filter(|v| !v.is_empty()) {
@@ -805,15 +819,16 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
         (None, None) => None,
     };
     let timestamps = flag("timestamps");
-    let mut lines: Vec<&str> = text
-        .split_inclusive('\n')
-        .filter(|l| {
-            since.is_none_or(|s| {
-                l.split_once(' ')
-                    .and_then(|(ts, _)| clock::parse_rfc3339(ts))
-                    .is_none_or(|t| t >= s)
-            })
-        })
+    // Each line starts with its RFC 3339 timestamp and a space; the rest is the container's
+    // bytes as written.
+    let stamp = |l: &[u8]| -> Option<(i64, usize)> {
+        let end = l.iter().position(|&b| b == b' ')?;
+        let ts = std::str::from_utf8(&l[..end]).ok()?;
+        Some((clock::parse_rfc3339(ts)?, end + 1))
+    };
+    let mut lines: Vec<&[u8]> = text
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| since.is_none_or(|s| stamp(l).is_none_or(|(t, _)| t >= s)))
         .collect();
     if let Some(n) = tail {
         let n = n as usize;
@@ -821,16 +836,13 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
             lines.drain(..lines.len() - n);
         }
     }
-    let mut out = String::new();
+    let mut body = Vec::new();
     for l in lines {
-        match l.split_once(' ') {
-            Some((ts, rest)) if !timestamps && clock::parse_rfc3339(ts).is_some() => {
-                out.push_str(rest)
-            }
-            _ => out.push_str(l),
+        match stamp(l) {
+            Some((_, rest)) if !timestamps => body.extend_from_slice(&l[rest..]),
+            _ => body.extend_from_slice(l),
         }
     }
-    let mut body = out.into_bytes();
     if let Some(n) = limit_bytes {
         body.truncate(n as usize);
     }

@@ -253,7 +253,8 @@ fn logs_are_capped_and_keep_the_newest_lines() {
             && note.ends_with(" of the 4000 lines asked for)"),
         "{note}"
     );
-    // Every request asked the server for at most 256 KiB.
+    // One request, bounded: the server is asked for at most 4 × 256 KiB, and we keep the
+    // newest lines of that.
     let limits: Vec<String> = s
         .server
         .requests()
@@ -261,9 +262,115 @@ fn logs_are_capped_and_keep_the_newest_lines() {
         .filter(|r| r.path.ends_with("/log"))
         .filter_map(|r| r.param("limitBytes").map(str::to_string))
         .collect();
+    assert_eq!(limits, ["1048576"]);
+
+    // A tail longer than what one read may take: fewer, newest lines are asked for.
+    let big = (0..20_000)
+        .map(|i| format!("2026-11-21T05:00:00Z line {i:05} {}\n", "x".repeat(78)))
+        .collect::<String>();
+    std::fs::write(&file, big).expect("write log");
+    let s2_options = Options {
+        data_dir: file.ancestors().nth(4).expect("data dir").to_path_buf(),
+        ..Options::default()
+    };
+    let mut s2 = Session::start("logs-cap-session-2", s2_options, &[]);
+    let out = s2.ok(
+        "get_kubernetes_logs",
+        json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "limit": 20000}),
+    );
+    assert!(out.len() <= 256 * 1024 + 1024, "{} bytes", out.len());
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("line ")).collect();
+    assert!(lines.len() > 2000, "{} lines", lines.len());
+    assert_eq!(lines.last().map(|l| &l[..10]), Some("line 19999"));
+    let requests = s2
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .count();
+    assert_eq!(requests, 2, "one read cut short, then one that fits");
+}
+
+/// A pod with a sidecar (an init container that keeps running), an ephemeral debug container
+/// and a log that real containers write: one line far longer than the cap, bytes that are not
+/// UTF-8, then the newest lines, which are the ones an incident needs.
+#[test]
+fn logs_keep_the_newest_lines_past_a_huge_line_and_reach_ephemeral_containers() {
+    let dir = scratch_dir("tools-logs-odd");
+    let data = dir.join("cluster");
+    copy_dir(&crate::apiserver::default_data_dir(), &data);
+    let pod_dir = data.join("logs/apps/debug-me");
+    std::fs::create_dir_all(&pod_dir).expect("mkdir");
+    let mut log = b"2026-11-21T05:00:00Z starting\n".to_vec();
+    log.extend_from_slice(b"2026-11-21T05:00:01Z {\"dump\":\"");
+    log.extend(std::iter::repeat_n(b'A', 400 << 10));
+    log.extend_from_slice(b"\"}\n2026-11-21T05:00:02Z bad bytes \xff\xfe here\n");
+    log.extend_from_slice(b"2026-11-21T05:00:03Z newest line\n");
+    std::fs::write(pod_dir.join("app.log"), &log).expect("write log");
+    std::fs::write(
+        pod_dir.join("debugger.log"),
+        "2026-11-21T05:10:00Z debug shell ready\n",
+    )
+    .expect("write log");
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "debug-me", "namespace": "apps"},
+        "spec": {
+            "initContainers": [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}],
+            "containers": [{"name": "app", "image": "app:1"}],
+            "ephemeralContainers": [{"name": "debugger", "image": "busybox",
+                                     "targetContainerName": "app"}]
+        },
+        "status": {"phase": "Running",
+            "containerStatuses": [{"name": "app", "restartCount": 0,
+                                   "state": {"running": {"startedAt": "2026-11-21T05:00:00Z"}}}],
+            "ephemeralContainerStatuses": [{"name": "debugger", "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}
+    });
+    let options = Options {
+        data_dir: data,
+        extra_objects: vec![pod],
+        ..Options::default()
+    };
+    let mut s = Session::start("logs-odd-session", options, &[]);
+    let out = s.ok(
+        "get_kubernetes_logs",
+        json!({"pod_name": "debug-me", "pod_namespace": "apps"}),
+    );
+    assert!(out.len() <= 256 * 1024 + 1024, "{} bytes", out.len());
     assert!(
-        !limits.is_empty() && limits.iter().all(|l| l == "262144"),
-        "{limits:?}"
+        out.contains("\nnewest line\n"),
+        "the newest line is kept:\n{out:.300}"
+    );
+    assert!(
+        out.contains("\nbad bytes \u{fffd}\u{fffd} here\n"),
+        "invalid UTF-8 is replaced, not fatal"
+    );
+    assert!(out.contains("\nstarting\n"), "{out:.300}");
+    // The huge line is cut and says so, instead of pushing everything else out.
+    let huge = out
+        .lines()
+        .find(|l| l.starts_with("{\"dump\""))
+        .expect("the long line, cut");
+    assert!(huge.len() < 20 << 10, "{} bytes", huge.len());
+    assert!(huge.ends_with("bytes]"), "{}", &huge[huge.len() - 80..]);
+
+    let out = s.ok(
+        "get_kubernetes_logs",
+        json!({"pod_name": "debug-me", "pod_namespace": "apps", "container_name": "debugger"}),
+    );
+    assert!(
+        out.starts_with("==> pod apps/debug-me, container debugger (terminated: exit 0 (Completed)) <==\ndebug shell ready\n"),
+        "{out}"
+    );
+    let err = s.err(
+        "get_kubernetes_logs",
+        json!({"pod_name": "debug-me", "pod_namespace": "apps", "container_name": "nope"}),
+    );
+    assert_eq!(
+        err,
+        "container \"nope\" not found in pod apps/debug-me; containers: app; init containers: \
+         proxy; ephemeral containers: debugger\n"
     );
 }
 
