@@ -217,7 +217,8 @@ impl Authenticator {
             Some(at) => SystemTime::now() < at,
         });
         if !fresh {
-            *cached = Some(self.run_plugin(exec)?);
+            let previous = cached.as_ref().and_then(|c| c.token.clone());
+            *cached = Some(self.run_plugin(exec, previous.as_ref())?);
         }
         match cached.as_ref() {
             Some(creds) => Ok(pick(creds)),
@@ -235,7 +236,13 @@ impl Authenticator {
         }
     }
 
-    fn run_plugin(&self, exec: &ExecConfig) -> Result<ExecCredentials, Error> {
+    /// Runs the plugin once. `previous`: the token it gave last time, if any (its stderr
+    /// must not repeat it either).
+    fn run_plugin(
+        &self,
+        exec: &ExecConfig,
+        previous: Option<&Secret>,
+    ) -> Result<ExecCredentials, Error> {
         // client-go: "exec plugin cannot support interactive mode: standard input is not a
         // terminal". Our stdin is the MCP protocol, never a terminal.
         if exec.interactive_mode.as_deref() == Some("Always") {
@@ -283,7 +290,7 @@ impl Authenticator {
                 exec,
                 ExecProblem::Failed {
                     status: output.status,
-                    stderr: quote_stderr(&output.stderr),
+                    stderr: quote_stderr(&output.stderr, &plugin_secrets(exec, previous)),
                 },
             ));
         }
@@ -563,9 +570,11 @@ fn read_capped(mut from: impl Read, limit: u64) -> Vec<u8> {
 }
 
 /// The end of the plugin's stderr, trimmed, without terminal escapes, at most
-/// `STDERR_QUOTE_CHARS` characters.
-fn quote_stderr(stderr: &[u8]) -> String {
+/// `STDERR_QUOTE_CHARS` characters, with credentials it may repeat replaced by `<redacted>`
+/// (before it is cut, so a credential cannot be half-quoted).
+fn quote_stderr(stderr: &[u8], secrets: &[&str]) -> String {
     let text = super::config::strip_controls(&String::from_utf8_lossy(stderr));
+    let text = redact(&text, secrets);
     let text = text.trim();
     let count = text.chars().count();
     if count <= STDERR_QUOTE_CHARS {
@@ -573,6 +582,90 @@ fn quote_stderr(stderr: &[u8]) -> String {
     }
     let tail: String = text.chars().skip(count - STDERR_QUOTE_CHARS).collect();
     format!("...{tail}")
+}
+
+/// Words in an environment variable or flag name that say its value is a credential
+/// (`AWS_SECRET_ACCESS_KEY`, `--oidc-client-secret`, `--password`, `VAULT_TOKEN`).
+const CREDENTIAL_WORDS: [&str; 6] = ["secret", "token", "password", "passwd", "key", "credential"];
+
+fn names_a_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    CREDENTIAL_WORDS.iter().any(|w| name.contains(w))
+}
+
+/// What a plugin's stderr must not repeat: the values of its environment variables and
+/// flags whose names say they are credentials (`--flag=value` or `--flag value`), and the
+/// token it gave last time. Other arguments (a cluster name, a region) stay quotable: they
+/// are what a user needs to see.
+fn plugin_secrets<'a>(exec: &'a ExecConfig, previous: Option<&'a Secret>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = exec
+        .env
+        .iter()
+        .filter(|(name, _)| names_a_credential(name))
+        .map(|(_, value)| value.expose())
+        .collect();
+    let mut args = exec.args.iter().peekable();
+    while let Some(arg) = args.next() {
+        let Some(flag) = arg.strip_prefix('-') else {
+            continue;
+        };
+        match flag.split_once('=') {
+            Some((name, value)) if names_a_credential(name) => out.push(value),
+            None if names_a_credential(flag) => {
+                if let Some(value) = args.next_if(|v| !v.starts_with('-')) {
+                    out.push(value);
+                }
+            }
+            _ => {}
+        }
+    }
+    out.extend(previous.map(Secret::expose));
+    // Very short values would match ordinary words.
+    out.retain(|v| v.len() >= 4);
+    out
+}
+
+/// `text` with every `secrets` value, every JWT-shaped token (`eyJ…​.…​.…`, what OIDC and
+/// cloud plugins hand out) and every `Bearer <token>` replaced by `<redacted>`.
+fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        out = out.replace(s, "<redacted>");
+    }
+    let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=');
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    loop {
+        let jwt = rest.find("eyJ");
+        let bearer = rest.find("Bearer ").map(|i| i + "Bearer ".len());
+        let start = match (jwt, bearer) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        let len = rest[start..]
+            .find(|c: char| !token_char(c))
+            .unwrap_or(rest.len() - start);
+        let word = &rest[start..start + len];
+        // A JWT has two dots; a bearer token is any word after the scheme.
+        let is_token = if Some(start) == bearer {
+            len >= 8
+        } else {
+            word.matches('.').count() >= 2 && len >= 20
+        };
+        result.push_str(&rest[..start]);
+        if is_token {
+            result.push_str("<redacted>");
+            rest = &rest[start + len..];
+        } else {
+            // Not a token: keep one character and search on after it.
+            let step = rest[start..].chars().next().map_or(1, char::len_utf8);
+            result.push_str(&rest[start..start + step]);
+            rest = &rest[start + step..];
+        }
+    }
+    result.push_str(rest);
+    result
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1041,6 +1134,55 @@ mod tests {
         missing.install_hint = None;
         let e = auth_err(exec_auth(missing).authorization());
         assert!(e.contains("install it and make sure it is on PATH"), "{e}");
+    }
+
+    #[test]
+    fn exec_stderr_never_repeats_a_credential() {
+        let dir = TempDir::new("exec-echo");
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz";
+        let mut exec = exec_config(
+            &dir,
+            &[
+                ("FAKE_MODE", "fail-echo"),
+                ("FAKE_TOKEN", jwt),
+                ("FAKE_SECRET", "s3cr3t-from-env"),
+            ],
+        );
+        exec.args = vec![
+            "get-token".into(),
+            "--oidc-client-secret=s3cr3t-from-args".into(),
+            "--password".into(),
+            "s3cr3t-next-arg".into(),
+            "--cluster-name=prod-eu".into(),
+        ];
+        let e = auth_err(exec_auth(exec).authorization());
+        for secret in [
+            jwt,
+            "s3cr3t-from-env",
+            "s3cr3t-from-args",
+            "s3cr3t-next-arg",
+        ] {
+            assert!(!e.contains(secret), "{secret} in: {e}");
+        }
+        // What helps the user stays: the plugin's words and the harmless arguments.
+        assert!(e.contains("was rejected"), "{e}");
+        assert!(e.contains("--cluster-name=prod-eu"), "{e}");
+        assert!(e.contains("<redacted>"), "{e}");
+    }
+
+    #[test]
+    fn redaction_of_tokens_in_free_text() {
+        assert_eq!(
+            redact("got Authorization: Bearer abcdefgh123 back", &[]),
+            "got Authorization: Bearer <redacted> back"
+        );
+        assert_eq!(redact("Bearer x", &[]), "Bearer x", "too short to be one");
+        assert_eq!(
+            redact("id_token=eyJhbGciOi.eyJzdWIiOiJ4In0.sig, done", &[]),
+            "id_token=<redacted>, done"
+        );
+        assert_eq!(redact("eyJust a word", &[]), "eyJust a word");
+        assert_eq!(redact("pw hunter22 é", &["hunter22"]), "pw <redacted> é");
     }
 
     #[test]
