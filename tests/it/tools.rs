@@ -766,3 +766,104 @@ fn the_call_log_records_cluster_calls_without_secrets() {
     assert!(!text.contains(key_line));
     assert!(!text.contains(s.server.token()));
 }
+
+/// The bearer token of the kubeconfig and the value of a Secret in the cluster never reach
+/// the agent, the tool call log or stderr, whatever the call: outputs, RBAC refusals, broken
+/// connections, server errors, rejected credentials.
+#[test]
+fn no_output_error_or_log_line_carries_a_credential() {
+    use crate::apiserver::{Fault, FaultKind};
+    use base64::Engine as _;
+
+    const VALUE: &str = "s3cr3t-value-of-a-secret";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(VALUE);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "leak-probe", "namespace": "apps",
+                     "annotations": {"copied-by-a-tool": format!("password={VALUE}")}},
+        "data": {"password": encoded}, "stringData": {"again": VALUE}});
+    let server = ApiServer::start(Options {
+        extra_objects: vec![secret],
+        deny: vec![Deny::new("get", "", "pods/log").in_namespace("monitoring")],
+        ..Options::default()
+    });
+    let dir = scratch_dir("tools-no-credential");
+    let kubeconfig = dir.join("kubeconfig");
+    server
+        .write_kubeconfig(&kubeconfig, Identity::Token)
+        .expect("write kubeconfig");
+    let log = dir.join("calls.jsonl");
+    let mut mcp = Mcp::spawn(
+        command()
+            .arg("serve")
+            .arg(format!("--tool-call-log-file={}", log.display()))
+            .arg("--timeout=5s")
+            .env("KUBECONFIG", &kubeconfig),
+    );
+    mcp.handshake("2025-06-18");
+    let mut id = 1;
+    let mut outputs = Vec::new();
+    let mut run = |mcp: &mut Mcp, tool: &str, args: Value| {
+        let (text, _) = call(mcp, &mut id, tool, args);
+        outputs.push(text);
+    };
+    let calls = [
+        ("get_kubernetes_resources", json!({"kind": "Secret"})),
+        (
+            "get_kubernetes_resources",
+            json!({"kind": "Secret", "name": "leak-probe", "namespace": "apps"}),
+        ),
+        (
+            "get_kubernetes_resources",
+            json!({"kind": "Secret", "namespace": "apps", "fields": ["data", "stringData", "metadata.annotations"]}),
+        ),
+        ("get_flux_instance", json!({})),
+        ("get_kubernetes_api_versions", json!({})),
+        ("get_kubeconfig_contexts", json!({})),
+        (
+            "get_kubernetes_logs",
+            json!({"pod_name": "ds/node-exporter", "pod_namespace": "monitoring"}),
+        ),
+        (
+            "get_kubernetes_metrics",
+            json!({"pod_namespace": "flux-system"}),
+        ),
+    ];
+    for (tool, args) in calls.iter().cloned() {
+        run(&mut mcp, tool, args);
+    }
+    for fault in [
+        FaultKind::Status(500),
+        FaultKind::ConnectionReset,
+        FaultKind::TruncatedBody,
+    ] {
+        server.inject(Fault::new("/", fault).always());
+        run(
+            &mut mcp,
+            "get_kubernetes_resources",
+            json!({"kind": "Secret", "namespace": "apps"}),
+        );
+        server.clear_faults();
+    }
+    server.revoke_token(server.token());
+    for (tool, args) in calls.iter().cloned() {
+        run(&mut mcp, tool, args);
+    }
+    let (status, _, stderr) = mcp.finish();
+    assert!(status.success());
+    let log_text = std::fs::read_to_string(&log).expect("call log");
+    assert_eq!(log_text.lines().count(), calls.len() * 2 + 3, "{log_text}");
+    assert!(
+        outputs.iter().any(|o| o.contains("Unauthorized")),
+        "the revoked token was refused: {outputs:#?}"
+    );
+    assert!(outputs.iter().any(|o| o.contains("<masked: 24 bytes>")));
+    for (what, text) in outputs
+        .iter()
+        .map(|o| ("tool output", o.as_str()))
+        .chain([("call log", log_text.as_str()), ("stderr", stderr.as_str())])
+    {
+        for needle in [server.token(), VALUE, encoded.as_str()] {
+            assert!(!text.contains(needle), "{needle} in the {what}:\n{text}");
+        }
+    }
+}
