@@ -732,7 +732,7 @@ impl Client {
                 Ok(sent) => sent,
                 Err(SendFailure::Other(e)) => return Err(e),
                 Err(SendFailure::Transport(e)) => {
-                    let err = map_transport(e, req, budget, &self.inner.server);
+                    let err = map_transport(e, req, budget, &self.inner.server, &self.inner.tls);
                     let retry = req.method == Method::Get
                         && matches!(err, Error::Interrupted { .. })
                         && resets < RESET_RETRIES;
@@ -1080,7 +1080,13 @@ fn timeout(req: &Request, budget: Budget) -> Error {
 }
 
 /// Sort a ureq failure into connect / timeout / interrupted.
-fn map_transport(e: ureq::Error, req: &Request, budget: Budget, server: &str) -> Error {
+fn map_transport(
+    e: ureq::Error,
+    req: &Request,
+    budget: Budget,
+    server: &str,
+    tls: &TlsSettings,
+) -> Error {
     use std::io::ErrorKind as K;
     let connect = |detail: String| Error::Connect {
         server: server.to_string(),
@@ -1108,9 +1114,9 @@ fn map_transport(e: ureq::Error, req: &Request, budget: Budget, server: &str) ->
             path: req.target.clone(),
             detail: transport_detail(&e),
         },
-        ureq::Error::Rustls(ref tls) => Error::Tls {
+        ureq::Error::Rustls(ref e) => Error::Tls {
             server: server.to_string(),
-            detail: tls::explain(tls),
+            detail: tls::explain(e, tls.ca_source),
         },
         other => connect(transport_detail(&other)),
     }
@@ -1120,7 +1126,7 @@ fn map_transport(e: ureq::Error, req: &Request, budget: Budget, server: &str) ->
 fn transport_detail(e: &ureq::Error) -> String {
     use std::io::ErrorKind as K;
     match e {
-        ureq::Error::Rustls(tls) => tls::explain(tls),
+        ureq::Error::Rustls(tls) => format!("TLS: {tls}"),
         ureq::Error::Io(io) => match io.kind() {
             K::ConnectionRefused => "connection refused (is the API server running?)".into(),
             K::ConnectionReset => "connection reset by the server".into(),

@@ -133,6 +133,10 @@ pub struct TlsSettings {
     pub insecure_skip_verify: bool,
     /// `tls-server-name`: the name used for SNI and certificate verification.
     pub server_name: Option<String>,
+    /// Where `ca_pem` came from, for messages: `certificate-authority-data`,
+    /// `certificate-authority` or `--kube-certificate-authority`; `None` without a CA (the
+    /// system trust store is used then).
+    pub ca_source: Option<&'static str>,
 }
 
 /// How the user authenticates, as written in the kubeconfig (after overrides). `auth.rs` turns
@@ -1368,6 +1372,7 @@ fn transport(
         check_ca(pem).map_err(|problem| cluster.err(field, problem))?;
     }
     let tls = TlsSettings {
+        ca_source: ca_pem.is_some().then_some(field),
         ca_pem,
         insecure_skip_verify: c.insecure,
         server_name: c.tls_server_name.clone(),
@@ -1722,6 +1727,7 @@ impl fmt::Debug for TlsSettings {
             .field("ca_pem", &PemSize(self.ca_pem.as_deref()))
             .field("insecure_skip_verify", &self.insecure_skip_verify)
             .field("server_name", &self.server_name)
+            .field("ca_source", &self.ca_source)
             .finish()
     }
 }

@@ -56,6 +56,7 @@ fn connection(server: &ApiServer, who: As) -> Connection {
             ca_pem: Some(server.ca_pem().as_bytes().to_vec()),
             insecure_skip_verify: false,
             server_name: server.tls_server_name().map(str::to_string),
+            ca_source: Some("certificate-authority-data"),
         },
         proxy_url: None,
         auth,
@@ -184,12 +185,27 @@ fn a_server_certificate_from_another_ca_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "TLS handshake with {} failed: the server's certificate is not signed by a trusted \
-             authority (check certificate-authority-data)",
+            "TLS handshake with {} failed: the server's certificate is not signed by the \
+             certificate authority in certificate-authority-data (a recreated cluster has a new \
+             CA: fetch a fresh kubeconfig)",
             server.url()
         )
     );
     assert!(!err.is_transient(), "a wrong CA does not fix itself");
+}
+
+#[test]
+fn without_a_ca_the_error_says_none_is_set() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = connection(&server, As::Cert);
+    conn.tls.ca_pem = None;
+    conn.tls.ca_source = None;
+    let err = get_flux_system(&client_for(&conn)).expect_err("untrusted");
+    let text = err.to_string();
+    assert!(
+        text.contains("system trust store, and the cluster sets no certificate-authority-data"),
+        "{text}"
+    );
 }
 
 #[test]
