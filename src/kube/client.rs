@@ -224,7 +224,7 @@ impl std::fmt::Debug for Client {
 #[derive(Clone, Copy)]
 struct Budget {
     deadline: Instant,
-    /// What `Error::Timeout` reports.
+    /// What `Error::Timeout` reports: the configured per-call timeout.
     total: Duration,
 }
 
@@ -707,7 +707,9 @@ impl Client {
         let deadline = self.deadline.map_or(own, |d| d.min(own));
         Budget {
             deadline,
-            total: deadline.saturating_duration_since(now),
+            // What the user set (`--timeout`), even when an outer deadline (the tool call's,
+            // which started a little earlier) is what ends this call.
+            total: self.inner.timeout,
         }
     }
 

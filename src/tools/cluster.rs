@@ -147,7 +147,18 @@ impl Cluster {
         } else if e.is_forbidden() {
             " (RBAC refused this identity; the message names the verb and resource it lacks)"
         } else {
-            ""
+            match e {
+                kube::Error::Timeout { .. } => {
+                    " (a slow or unreachable API server: raise --timeout for a slow one, or \
+                     narrow the query with namespace, selector or limit)"
+                }
+                kube::Error::Connect { .. } => {
+                    " (check the server URL, VPN and proxy settings: HTTPS_PROXY, NO_PROXY, \
+                     proxy-url; `flux-operator-mcp check` shows what is used)"
+                }
+                _ if e.is_transient() => " (this may be temporary: retry the call)",
+                _ => "",
+            }
         };
         ToolError::Failed(format!("context {}: {e}{hint}", self.context()))
     }

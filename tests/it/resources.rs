@@ -647,7 +647,8 @@ fn a_slow_server_times_out_within_the_budget() {
         err.starts_with("context flux-test: GET /apis/helm.toolkit.fluxcd.io/v2/helmreleases"),
         "{err}"
     );
-    assert!(err.contains("timeout"), "{err}");
+    assert!(err.contains("no answer within the 1s timeout"), "{err}");
+    assert!(err.contains("raise --timeout"), "says what to do: {err}");
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "{:?}",
