@@ -504,8 +504,9 @@ impl Client {
     }
 
     /// Pod metrics from `metrics.k8s.io/v1beta1` (metrics-server). `namespace: None` means all
-    /// namespaces and needs `PodSelection::Matching`. When the metrics API is not served the
-    /// error is [`Error::MetricsUnavailable`], distinct from a pod that has no metrics (404).
+    /// namespaces and needs `PodSelection::Matching`. When the metrics API is not served, or
+    /// served but stale (metrics-server down), the error is [`Error::MetricsUnavailable`],
+    /// distinct from a pod that has no metrics (404).
     pub fn pod_metrics(
         &self,
         namespace: Option<&str>,
@@ -513,12 +514,27 @@ impl Client {
     ) -> Result<Vec<Value>, Error> {
         const GROUP: &str = "metrics.k8s.io";
         let resource = Resource::new("metrics.k8s.io/v1beta1", "PodMetrics", "pods", true);
-        if let Some(d) = self.cached_discovery()
-            && !d.has_group(GROUP)
-        {
-            return Err(Error::MetricsUnavailable {
-                detail: "the server does not list the metrics.k8s.io API group".into(),
-            });
+        // Discovery (cached for the client's life) tells an absent or a down metrics-server
+        // without waiting on retries of its 503s; if discovery itself fails, ask anyway.
+        if let Ok(d) = self.discovery() {
+            let prefix = format!("{GROUP}/");
+            if let Some(f) = d
+                .failures()
+                .iter()
+                .find(|f| f.group_version.starts_with(&prefix))
+            {
+                return Err(Error::MetricsUnavailable {
+                    detail: format!(
+                        "{} is registered but not answering: {}",
+                        f.group_version, f.error
+                    ),
+                });
+            }
+            if !d.has_group(GROUP) {
+                return Err(Error::MetricsUnavailable {
+                    detail: "the server does not list the metrics.k8s.io API group".into(),
+                });
+            }
         }
         let result = match selection {
             PodSelection::Named(name) => {
@@ -581,10 +597,6 @@ impl Client {
         let fresh = Arc::new(discovery::fetch(self)?);
         *cached = Some(fresh.clone());
         Ok(fresh)
-    }
-
-    fn cached_discovery(&self) -> Option<Arc<Discovery>> {
-        lock(&self.inner.discovery).clone()
     }
 
     /// The resource for `kind` in `api_version` (see [`Discovery::resolve`] for the accepted

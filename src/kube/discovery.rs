@@ -464,10 +464,13 @@ pub(crate) fn fetch(client: &Client) -> Result<Discovery, Error> {
     let (core, apis) = (core?, apis?);
 
     let mut groups = Vec::new();
+    let mut stale_failures = Vec::new();
     let mut pending: Vec<(usize, String, String)> = Vec::new(); // (group index, version, path)
     for (doc, is_core) in [(&core, true), (&apis, false)] {
         if doc.get("kind").and_then(Value::as_str) == Some("APIGroupDiscoveryList") {
-            groups.extend(parse_aggregated(doc, doc_path(is_core))?);
+            let (found, stale) = parse_aggregated(doc, doc_path(is_core))?;
+            groups.extend(found);
+            stale_failures.extend(stale);
         } else if is_core {
             let versions: ApiVersions = from_value(doc, "/api")?;
             let index = groups.len();
@@ -523,7 +526,7 @@ pub(crate) fn fetch(client: &Client) -> Result<Discovery, Error> {
             });
         }
     });
-    let mut failures = Vec::new();
+    let mut failures = stale_failures;
     for ((index, version, path), slot) in pending.into_iter().zip(results) {
         let group_version = path
             .trim_start_matches("/apis/")
@@ -588,10 +591,13 @@ fn from_value<T: serde::de::DeserializeOwned>(doc: &Value, path: &str) -> Result
 }
 
 /// `apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`: every group with its versions (preferred
-/// first) and their resources in one document.
-fn parse_aggregated(doc: &Value, path: &str) -> Result<Vec<Group>, Error> {
+/// first) and their resources in one document. A version marked `Stale` (an aggregated
+/// APIService whose backend does not answer, typically metrics-server) is a failure and its
+/// resources are left out, as client-go does ("stale GroupVersion discovery").
+fn parse_aggregated(doc: &Value, path: &str) -> Result<(Vec<Group>, Vec<DiscoveryFailure>), Error> {
     let list: AggregatedList = from_value(doc, path)?;
-    Ok(list
+    let mut stale = Vec::new();
+    let groups = list
         .items
         .into_iter()
         .map(|g| {
@@ -599,6 +605,22 @@ fn parse_aggregated(doc: &Value, path: &str) -> Result<Vec<Group>, Error> {
             let versions = g
                 .versions
                 .into_iter()
+                .filter(|v| {
+                    if v.freshness != "Stale" {
+                        return true;
+                    }
+                    stale.push(DiscoveryFailure {
+                        group_version: if name.is_empty() {
+                            v.version.clone()
+                        } else {
+                            format!("{name}/{}", v.version)
+                        },
+                        error: "stale: the API server cannot reach the service behind this \
+                                API (its APIService is not available)"
+                            .to_string(),
+                    });
+                    false
+                })
                 .map(|v| Version {
                     resources: v
                         .resources
@@ -620,7 +642,9 @@ fn parse_aggregated(doc: &Value, path: &str) -> Result<Vec<Group>, Error> {
                 .collect();
             Group { name, versions }
         })
-        .collect())
+        .filter(|g| !g.versions.is_empty())
+        .collect();
+    Ok((groups, stale))
 }
 
 #[derive(Deserialize)]
@@ -695,6 +719,9 @@ struct AggregatedVersion {
     version: String,
     #[serde(default)]
     resources: Vec<AggregatedResource>,
+    /// `Current` or `Stale`; absent means current.
+    #[serde(default)]
+    freshness: String,
 }
 
 #[derive(Deserialize)]
@@ -1015,7 +1042,8 @@ mod tests {
                 }]
             }]
         });
-        let groups = parse_aggregated(&doc, "/apis").expect("parses");
+        let (groups, stale) = parse_aggregated(&doc, "/apis").expect("parses");
+        assert!(stale.is_empty());
         let d = Discovery {
             groups,
             failures: Vec::new(),

@@ -327,6 +327,14 @@ fn parse_resource_path<'a>(
 }
 
 fn route(shared: &Shared, req: &Request, path: &str, user: &User) -> Response {
+    if shared.options.metrics_unavailable
+        && (path == "/apis/metrics.k8s.io" || path.starts_with("/apis/metrics.k8s.io/"))
+    {
+        // kube-aggregator's proxyError for an APIService without a ready backend: plain text.
+        let mut r = Response::json(503, b"service unavailable\n".to_vec());
+        r.content_type = "text/plain; charset=utf-8".into();
+        return r;
+    }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let discovery = [Format::Json, Format::Aggregated];
     match segs.as_slice() {
@@ -371,7 +379,18 @@ fn discovery_doc(doc: Option<Value>) -> Response {
 }
 
 fn aggregated(shared: &Shared, core: bool) -> Response {
-    let doc = shared.lock().store.registry.aggregated(core);
+    let mut doc = shared.lock().store.registry.aggregated(core);
+    if shared.options.metrics_unavailable {
+        // The API server keeps the last discovery it had of an unavailable APIService and
+        // marks it stale (apidiscovery.k8s.io/v2 DiscoveryFreshness).
+        for item in doc["items"].as_array_mut().into_iter().flatten() {
+            if item["metadata"]["name"] == "metrics.k8s.io" {
+                for v in item["versions"].as_array_mut().into_iter().flatten() {
+                    v["freshness"] = json!("Stale");
+                }
+            }
+        }
+    }
     let mut r = json_response(&doc);
     r.content_type = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList".into();
     r

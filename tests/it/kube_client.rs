@@ -889,6 +889,44 @@ fn metrics_server_missing_is_a_distinct_error() {
     assert!(server.requests().is_empty());
 }
 
+/// metrics-server installed but down: discovery reports the stale group version (as kubectl
+/// does: "unable to retrieve the complete list of server APIs") and drops its kinds; metrics
+/// calls are a `MetricsUnavailable` error at once, without a request to the dead backend.
+#[test]
+fn a_stale_metrics_api_is_a_discovery_failure_and_metrics_are_unavailable() {
+    let server = ApiServer::start(Options {
+        metrics_unavailable: true,
+        ..Options::default()
+    });
+    let c = client(&server, As::Cert);
+    let d = c.discovery().expect("discovery works without metrics");
+    assert_eq!(
+        d.failures()
+            .iter()
+            .map(|f| f.group_version.as_str())
+            .collect::<Vec<_>>(),
+        ["metrics.k8s.io/v1beta1"]
+    );
+    assert!(
+        d.failures()[0].error.contains("stale"),
+        "{:?}",
+        d.failures()
+    );
+    assert!(d.resources().all(|r| r.group != "metrics.k8s.io"));
+    assert!(c.resolve(None, "Kustomization").is_ok());
+    server.clear_requests();
+    let selection = PodSelection::Matching {
+        label_selector: None,
+        limit: None,
+    };
+    let err = c
+        .pod_metrics(Some("flux-system"), &selection)
+        .expect_err("down");
+    assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains("not answering"), "{err}");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
 /// A copy of `testdata/cluster` without its metrics objects, in a fresh temporary folder.
 fn data_without_metrics() -> std::path::PathBuf {
     let from = crate::apiserver::default_data_dir();

@@ -449,6 +449,35 @@ fn metrics_without_metrics_server_say_how_to_check() {
     );
 }
 
+/// metrics-server installed but down (its APIService unavailable): the metrics tool says so
+/// without waiting on the dead backend, and the API versions name the stale group.
+#[test]
+fn metrics_server_down_is_told_apart_from_absent() {
+    let options = Options {
+        metrics_unavailable: true,
+        ..Options::default()
+    };
+    let mut s = Session::start("metrics-down", options, &[]);
+    let out = s.err("get_kubernetes_metrics", json!({"pod_namespace": "apps"}));
+    assert!(
+        out.contains("metrics.k8s.io/v1beta1 is registered but not answering"),
+        "{out}"
+    );
+    assert!(
+        !s.server
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/apis/metrics.k8s.io")),
+        "no request to the dead backend"
+    );
+    let out = s.ok("get_kubernetes_api_versions", json!({}));
+    assert!(
+        out.contains("\nDiscovery failed for these group versions; their kinds are missing above:\n- metrics.k8s.io/v1beta1: stale"),
+        "{out}"
+    );
+    assert!(!out.contains("PodMetrics"), "{out}");
+}
+
 // ---- get_kubernetes_api_versions ----------------------------------------------------------
 
 #[test]
