@@ -53,7 +53,8 @@ fn input_schema() -> Value {
             "apiVersion": {
                 "type": "string",
                 "description": "API version, e.g. helm.toolkit.fluxcd.io/v2 or v1; a group alone \
-                    (kustomize.toolkit.fluxcd.io) or nothing picks the preferred version. See \
+                    (kustomize.toolkit.fluxcd.io) or nothing picks the preferred version, and a \
+                    version the cluster does not serve falls back to the one it serves. See \
                     get_kubernetes_api_versions."
             },
             "kind": {
@@ -104,11 +105,11 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
     let fields = Fields::parse(&fields_arg(args)?).map_err(ToolError::InvalidArgument)?;
     let cluster = ctx.cluster(args)?;
-    let resource = cluster
-        .client
-        .resolve(api_version, kind)
-        .map_err(|e| cluster.error(e))?;
+    let (resource, version_note) = resolve(&cluster, api_version, kind)?;
     let mut batch = Batch::new(&cluster, ctx.settings.mask_secrets, fields.as_ref());
+    if let Some(note) = version_note {
+        batch.note(note);
+    }
     let query = Query {
         resource: &resource,
         name,
@@ -149,6 +150,33 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             Ok(out)
         }
     }
+}
+
+/// The resource for `kind`. An apiVersion whose group serves the kind in another version
+/// only (an agent asking for Flux's latest `helm.toolkit.fluxcd.io/v2` on a cluster that still
+/// serves `v2beta1`, or for a retired `v1beta1`) falls back to the group's version for it,
+/// with a note saying so: the objects are the same, converted by the API server.
+fn resolve(
+    cluster: &Cluster,
+    api_version: Option<&str>,
+    kind: &str,
+) -> Result<(Resource, Option<String>), ToolError> {
+    let e = match cluster.client.resolve(api_version, kind) {
+        Ok(r) => return Ok((r, None)),
+        Err(e) => e,
+    };
+    let asked = api_version.map(str::trim);
+    if let (crate::kube::Error::UnknownKind { .. }, Some(asked)) = (&e, asked)
+        && let Some((group, _)) = asked.split_once('/')
+        && let Ok(r) = cluster.client.resolve(Some(group), kind)
+    {
+        let note = format!(
+            "{asked} is not served by this cluster; showing {}",
+            r.api_version()
+        );
+        return Ok((r, Some(note)));
+    }
+    Err(cluster.error(e))
 }
 
 /// The `fields` paths: a list, a comma-separated string, or a list sent as a JSON string

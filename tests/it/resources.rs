@@ -585,6 +585,45 @@ fn an_unknown_kind_suggests_close_ones() {
     );
 }
 
+/// An agent that asks for the apiVersion it knows (Flux's latest) on a cluster that serves
+/// the kind in another version of the same group gets the objects, with a note, not an error
+/// that costs a round trip; a kind the group does not serve at all is still an error.
+#[test]
+fn a_version_the_cluster_does_not_serve_falls_back_within_the_group() {
+    let mut s = default_setup("version-fallback");
+    let out = s.resources(json!({"apiVersion": "notification.toolkit.fluxcd.io/v1",
+                                 "kind": "Alert", "namespace": "flux-system"}));
+    assert!(
+        out.contains("\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "# note: notification.toolkit.fluxcd.io/v1 is not served by this cluster; \
+                      showing notification.toolkit.fluxcd.io/v1beta3\n"
+        ),
+        "{out}"
+    );
+    let one = s.resources(json!({"apiVersion": "source.toolkit.fluxcd.io/v1beta1",
+        "kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}));
+    assert!(
+        one.contains("\napiVersion: source.toolkit.fluxcd.io/v1\n"),
+        "{one}"
+    );
+    assert!(
+        one.contains("# note: source.toolkit.fluxcd.io/v1beta1 is not served"),
+        "{one}"
+    );
+    let err = s.err(
+        "get_kubernetes_resources",
+        json!({"apiVersion": "apps/v1", "kind": "Kustomization"}),
+    );
+    assert!(
+        err.contains("did you mean Kustomization (kustomize.toolkit.fluxcd.io/v1)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_missing_object_is_an_error_with_close_names() {
     let mut s = default_setup("not-found");

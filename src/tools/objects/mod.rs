@@ -128,6 +128,11 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// Adds a note for the whole answer (shown with the notes of [`Batch::notes`]).
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
     /// How many documents were added.
     pub fn len(&self) -> usize {
         self.docs.len()
