@@ -276,6 +276,10 @@ impl Query<'_> {
             lines.push("failing:".to_string());
             lines.extend(t.failures.iter().map(|f| format!("- {f}")));
         }
+        if !t.unreconciled.is_empty() {
+            lines.push("not reconciled yet:".to_string());
+            lines.extend(t.unreconciled.iter().map(|f| format!("- {f}")));
+        }
         lines.join("\n")
     }
 }

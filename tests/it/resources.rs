@@ -624,6 +624,38 @@ fn a_version_the_cluster_does_not_serve_falls_back_within_the_group() {
     );
 }
 
+/// A Flux object no controller has reconciled (no conditions at all: the controller is down,
+/// or does not watch that namespace or shard) says so first, with the state of its source;
+/// Alerts and Providers, which have no status in their current API, do not.
+#[test]
+fn a_never_reconciled_object_says_so_first() {
+    let ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "fresh", "namespace": "apps"},
+        "spec": {"interval": "5m", "path": "./fresh", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "not-there"}}});
+    let options = Options {
+        extra_objects: vec![ks],
+        ..Options::default()
+    };
+    let mut s = setup("never-reconciled", options, &[]);
+    let out = s.resources(json!({"kind": "Kustomization", "name": "fresh", "namespace": "apps"}));
+    assert!(
+        out.starts_with(
+            "---\n# NOT RECONCILED Kustomization apps/fresh: no status yet; is \
+             kustomize-controller running and watching this namespace? (get_flux_instance)\n\
+             # source GitRepository apps/not-there: not found\n"
+        ),
+        "{out}"
+    );
+    let list = s.resources(json!({"kind": "Kustomization", "namespace": "apps"}));
+    assert!(
+        list.contains("\n# not reconciled yet:\n# - apps/fresh\n"),
+        "{list}"
+    );
+    let alerts = s.resources(json!({"kind": "Alert"}));
+    assert!(!alerts.contains("NOT RECONCILED"), "{alerts}");
+}
+
 #[test]
 fn a_missing_object_is_an_error_with_close_names() {
     let mut s = default_setup("not-found");
