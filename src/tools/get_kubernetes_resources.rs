@@ -33,7 +33,8 @@ pub const TOOL: Tool = Tool {
         their recent events (one line each, without ReconciliationSucceeded) and a HelmRelease \
         its inventory from Helm storage (objects and images). Output is lean: no empty \
         fields, no managedFields, no creation time on Flux objects, status.history keeps its \
-        latest entry, inventories are summarised, observedGeneration shows only when it lags, \
+        latest entry, inventories are summarised, binaryData reads as its size, \
+        observedGeneration shows only when it lags, \
         Flux ownership labels read as one line (# managed by Kustomization ns/name). Use \
         fields for just some paths, e.g. [\"status.conditions\", \"spec.interval\"] \
         (status.history, status.inventory and events come in full). Secret values read \

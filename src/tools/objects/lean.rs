@@ -223,6 +223,14 @@ pub fn lean(obj: &mut Value) {
     {
         spec.remove("suspend");
     }
+    // A ConfigMap's binaryData (a keystore, a compressed blob) is base64 an agent cannot
+    // read: its size says what is there. `fields: ["binaryData"]` returns it as is.
+    if let Some(binary) = map.get_mut("binaryData").and_then(Value::as_object_mut) {
+        for v in binary.values_mut() {
+            let size = v.as_str().map_or(0, base64_decoded_len);
+            *v = Value::String(format!("<binary: {size} bytes>"));
+        }
+    }
     let lagging = generation.is_none_or(|g| drop_current_generations(map, g));
     if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
         lean_metadata(meta, lagging);
@@ -946,6 +954,16 @@ mod tests {
                 .get("observedGeneration")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn binary_data_reads_as_its_size() {
+        let blob = base64::engine::general_purpose::STANDARD.encode([0u8, 159, 146, 150, 255]);
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "data": {"a": "text"}, "binaryData": {"blob": blob}});
+        lean(&mut cm);
+        assert_eq!(cm["binaryData"]["blob"], "<binary: 5 bytes>");
+        assert_eq!(cm["data"]["a"], "text");
     }
 
     #[test]
