@@ -147,7 +147,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             for note in batch.notes() {
                 out.push_str(&yaml::comment(&format!("note: {note}")));
             }
-            out.push_str(&batch.render());
+            batch.render_into(&mut out);
             Ok(out)
         }
     }

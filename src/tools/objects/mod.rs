@@ -514,6 +514,14 @@ impl<'a> Batch<'a> {
     /// comments.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    /// [`Batch::render`] appended to `out`: a list of thousands of objects is then held once
+    /// as documents and once as the answer, not a third time as an intermediate string.
+    pub fn render_into(&self, out: &mut String) {
+        out.reserve(self.docs.iter().map(|d| d.body.len() + 64).sum());
         for d in &self.docs {
             out.push_str("---\n");
             for line in d.header.iter().chain(&d.notes).chain(&d.managed_by) {
@@ -524,7 +532,6 @@ impl<'a> Batch<'a> {
                 out.push_str(&yaml::root_entry("events", &Value::Array(events.clone())));
             }
         }
-        out
     }
 }
 
