@@ -2170,6 +2170,27 @@ pub(crate) mod tests {
         assert_eq!(bare.auth.exec.expect("exec").command, "aws");
     }
 
+    /// client-go expands neither `~` nor `$VAR` in path fields: `~/token` is a relative path,
+    /// made absolute against the file's folder like any other (and so is not found at home).
+    #[test]
+    fn tilde_and_variables_in_paths_are_not_expanded() {
+        let dir = TempDir::new("tilde");
+        dir.write("~/token", "from-a-folder-named-tilde");
+        let file = dir.write(
+            "config",
+            "clusters:\n- name: c\n  cluster: {server: https://x:1}\n\
+             users:\n- name: u\n  user: {tokenFile: ~/token}\n\
+             - name: v\n  user: {tokenFile: $HOME/token}\n\
+             contexts:\n- name: u\n  context: {cluster: c, user: u}\n\
+             - name: v\n  context: {cluster: c, user: v}\n",
+        );
+        let kc = load_one(&file, Overrides::default()).expect("load");
+        let conn = kc.resolve(Some("u")).expect("u");
+        assert_eq!(conn.auth.token_file, Some(dir.path().join("~/token")));
+        let e = err_text(kc.resolve(Some("v")));
+        assert!(e.contains("$HOME/token") && e.contains("tokenFile"), "{e}");
+    }
+
     #[test]
     fn data_fields_win_over_file_fields() {
         let dir = TempDir::new("data");
