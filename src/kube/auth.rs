@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -424,7 +424,7 @@ fn parse_exec_output(stdout: &[u8], api_version: &str) -> Result<ExecCredentials
     let refresh_after = match status.expiration.filter(|e| !e.is_empty()) {
         None => None,
         Some(text) => {
-            let expiry = parse_rfc3339(&text)
+            let expiry = super::time::parse_system_time(&text)
                 .ok_or_else(|| format!("its expirationTimestamp {text:?} is not RFC 3339"))?;
             let now = SystemTime::now();
             let lifetime = expiry.duration_since(now).unwrap_or_default();
@@ -436,67 +436,6 @@ fn parse_exec_output(stdout: &[u8], api_version: &str) -> Result<ExecCredentials
         client_cert,
         refresh_after,
     })
-}
-
-/// `2024-05-06T07:08:09Z`, with optional fraction and `±hh:mm` offset (metav1.Time's format).
-fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = b.get(range)?;
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(digits).ok()?.parse().ok()
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    if second > 60 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut nanos = 0u32;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let kept = &fraction[..digits.min(9)];
-        nanos = kept.parse::<u32>().ok()? * 10u32.pow(9 - kept.len() as u32);
-        rest = &fraction[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let o = rest.as_bytes();
-            if o.len() != 6 || o[3] != b':' || !matches!(o[0], b'+' | b'-') {
-                return None;
-            }
-            let h: i64 = rest[1..3].parse().ok()?;
-            let m: i64 = rest[4..6].parse().ok()?;
-            let sign = if o[0] == b'-' { -1 } else { 1 };
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    let secs = u64::try_from(secs).ok()?;
-    UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
 }
 
 struct PluginOutput {
@@ -1287,34 +1226,6 @@ mod tests {
         let debug = format!("{auth:?} {:?}", auth.config());
         for secret in ["hunter2", "hunter3", "hunter4", "hunter5"] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
-        }
-    }
-
-    #[test]
-    fn rfc3339_timestamps() {
-        let at =
-            |s: &str| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).expect("after epoch"));
-        assert_eq!(at("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
-        assert_eq!(
-            at("2024-02-29T12:34:56Z"),
-            Some(Duration::from_secs(1_709_210_096))
-        );
-        assert_eq!(
-            at("2024-02-29T14:34:56.25+02:00"),
-            Some(Duration::new(1_709_210_096, 250_000_000))
-        );
-        assert_eq!(
-            at("2024-02-29T12:34:56-00:30"),
-            Some(Duration::from_secs(1_709_211_896))
-        );
-        for bad in [
-            "",
-            "2024-02-29",
-            "2024-13-01T00:00:00Z",
-            "2024-02-29T12:34:56",
-            "x024-02-29T12:34:56Z",
-        ] {
-            assert_eq!(at(bad), None, "{bad}");
         }
     }
 
