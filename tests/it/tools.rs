@@ -509,6 +509,68 @@ fn api_versions_with_revoked_credentials() {
     assert!(!text.contains(s.server.token()), "{text}");
 }
 
+/// What the 401 message asks for works: after `oc login` (or any tool) writes a fresh token
+/// into the kubeconfig, the next call uses it, without restarting the server. Likewise a
+/// `kubectl config use-context` is followed, as every kubectl invocation would.
+#[test]
+fn a_kubeconfig_edited_mid_session_is_read_again() {
+    let s = Session::start("kubeconfig-edited", Options::default(), &[]);
+    let kubeconfig = s.dir.join("token-kubeconfig");
+    s.server
+        .write_kubeconfig(&kubeconfig, Identity::Token)
+        .expect("write");
+    let path = kubeconfig.display().to_string();
+    let mut mcp = Mcp::serve(&["--kubeconfig", &path]);
+    mcp.handshake("2025-06-18");
+    let mut id = 1;
+    let (text, is_error) = call(
+        &mut mcp,
+        &mut id,
+        "get_kubernetes_resources",
+        json!({"kind": "Namespace"}),
+    );
+    assert!(!is_error, "{text}");
+
+    s.server.revoke_token(s.server.token());
+    let (text, is_error) = call(
+        &mut mcp,
+        &mut id,
+        "get_kubernetes_resources",
+        json!({"kind": "Namespace"}),
+    );
+    assert!(is_error && text.contains("Unauthorized"), "{text}");
+
+    let fresh = s.server.add_token("kubernetes-admin", &["system:masters"]);
+    let config = std::fs::read_to_string(&kubeconfig)
+        .expect("read")
+        .replace(s.server.token(), &fresh);
+    std::fs::write(&kubeconfig, config).expect("write");
+    let (text, is_error) = call(
+        &mut mcp,
+        &mut id,
+        "get_kubernetes_resources",
+        json!({"kind": "Namespace"}),
+    );
+    assert!(!is_error, "the fresh token is used: {text}");
+
+    // The current context changes in the file (kubectl config use-context).
+    let config = std::fs::read_to_string(&kubeconfig).expect("read").replace(
+        "contexts:\n",
+        "contexts:\n- name: other\n  context:\n    cluster: flux-test\n    user: flux-test\n    namespace: apps\n",
+    );
+    let config = config.replace("current-context: flux-test", "current-context: other");
+    std::fs::write(&kubeconfig, config).expect("write");
+    let (text, _) = call(&mut mcp, &mut id, "get_kubeconfig_contexts", json!({}));
+    assert!(text.starts_with("current: other\n"), "{text}");
+    let (text, is_error) = call(
+        &mut mcp,
+        &mut id,
+        "get_kubernetes_logs",
+        json!({"pod_name": "nope", "pod_namespace": "apps"}),
+    );
+    assert!(is_error && text.starts_with("context other: "), "{text}");
+}
+
 // ---- kubeconfig contexts --------------------------------------------------------------------
 
 /// A kubeconfig with contexts `blue` (current) and `green`, one per API server.
