@@ -872,8 +872,13 @@ fn no_output_error_or_log_line_carries_a_credential() {
         "metadata": {"name": "leak-probe", "namespace": "apps",
                      "annotations": {"copied-by-a-tool": format!("password={VALUE}")}},
         "data": {"password": encoded}, "stringData": {"again": VALUE}});
+    // A ResourceSet that templates a Secret carries its value in its own spec.
+    let resource_set = json!({"apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+        "metadata": {"name": "leak-probe", "namespace": "apps"},
+        "spec": {"resources": [{"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "apps"}, "stringData": {"password": VALUE}}]}});
     let server = ApiServer::start(Options {
-        extra_objects: vec![secret],
+        extra_objects: vec![secret, resource_set],
         deny: vec![Deny::new("get", "", "pods/log").in_namespace("monitoring")],
         ..Options::default()
     });
@@ -906,6 +911,10 @@ fn no_output_error_or_log_line_carries_a_credential() {
         (
             "get_kubernetes_resources",
             json!({"kind": "Secret", "namespace": "apps", "fields": ["data", "stringData", "metadata.annotations"]}),
+        ),
+        (
+            "get_kubernetes_resources",
+            json!({"kind": "ResourceSet", "name": "leak-probe", "namespace": "apps"}),
         ),
         ("get_flux_instance", json!({})),
         ("get_kubernetes_api_versions", json!({})),
