@@ -13,7 +13,7 @@ use serde_json::Value;
 use ureq::http;
 
 use super::auth::{Authenticator, impersonation_headers};
-use super::config::{ClientCert, Connection, TlsSettings};
+use super::config::{ClientCert, Connection, TlsSettings, without_userinfo};
 use super::discovery::{self, Discovery, Resource};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
 use super::proxy::{self, NetworkEnv};
@@ -270,7 +270,7 @@ impl Client {
         let uri: http::Uri = base.parse().map_err(|_| {
             settings(SettingError::new(
                 "server",
-                format!("{:?} is not a URL", conn.server),
+                format!("{:?} is not a URL", without_userinfo(&conn.server)),
             ))
         })?;
         let scheme_ok = matches!(uri.scheme_str(), Some("https" | "http"));
@@ -279,7 +279,7 @@ impl Client {
                 "server",
                 format!(
                     "{:?} is not an http(s) URL with a host",
-                    display_server(&uri)
+                    without_userinfo(&base)
                 ),
             )));
         }
@@ -302,7 +302,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 context: conn.context.clone(),
-                server: display_server(&uri),
+                server: without_userinfo(&base),
                 base,
                 namespace: conn.namespace.clone(),
                 timeout: options.timeout,
@@ -936,23 +936,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `https://user:pass@host:6443/prefix` → `https://host:6443/prefix`.
-fn display_server(uri: &http::Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("https");
-    let host_port = uri
-        .authority()
-        .map(|a| {
-            a.as_str()
-                .rsplit('@')
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .unwrap_or_default();
-    let path = uri.path().trim_end_matches('/');
-    format!("{scheme}://{host_port}{path}")
-}
-
 /// `path?k=v&...` for the pairs that have a value, percent-encoded.
 fn with_query<'a>(
     path: &str,
@@ -1252,16 +1235,6 @@ mod tests {
     }
 
     #[test]
-    fn server_user_info_is_never_displayed() {
-        let uri: http::Uri = "https://admin:s3cret@k8s.example.com:6443/prefix/"
-            .parse()
-            .expect("uri");
-        assert_eq!(display_server(&uri), "https://k8s.example.com:6443/prefix");
-        let uri: http::Uri = "https://[::1]:6443".parse().expect("uri");
-        assert_eq!(display_server(&uri), "https://[::1]:6443");
-    }
-
-    #[test]
     fn scrub_removes_the_credential_we_sent() {
         let auth = Secret::new("Bearer abcdef123456");
         assert_eq!(
@@ -1316,6 +1289,16 @@ mod tests {
             errors[0].to_string(),
             r#"context "ctx": invalid server: "ftp://example.com" is not an http(s) URL with a host"#
         );
+        // A server that does not parse is quoted without its credentials.
+        for server in ["https://admin:s3cr3t pw@k8s", "ftp://admin:s3cr3t@k8s"] {
+            let conn = Connection {
+                server: server.into(),
+                ..conn.clone()
+            };
+            let e = Client::new(&conn, options.clone()).expect_err("refused");
+            let text = e.to_string();
+            assert!(!text.contains("s3cr3t") && text.contains("k8s"), "{text}");
+        }
     }
 
     #[test]

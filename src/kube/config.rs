@@ -1683,14 +1683,27 @@ pub(crate) fn strip_controls(text: &str) -> String {
     out
 }
 
-/// A URL with any `user:password@` part replaced, for `Debug` output.
-fn redact_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+/// `https://user:pass@host:6443/x` → `https://host:6443/x` (with or without a scheme): a
+/// server or proxy URL may carry basic-auth credentials, and no message, `Debug` output or
+/// tool answer shows them. Everything up to the last `@` before any query is dropped, so a
+/// password with an unescaped `/` or `@` does not leak either.
+pub fn without_userinfo(url: &str) -> String {
+    replace_userinfo(url, "")
+}
+
+/// For `Debug`: `http://<redacted>@proxy:3128` says that credentials are set, not what they are.
+pub(crate) fn redacted_userinfo(url: &str) -> String {
+    replace_userinfo(url, "<redacted>@")
+}
+
+fn replace_userinfo(url: &str, marker: &str) -> String {
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (&url[..scheme.len() + 3], rest),
+        None => ("", url),
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{prefix}{marker}{}", &rest[at + 1..]),
         None => url.to_string(),
     }
 }
@@ -1747,10 +1760,13 @@ impl fmt::Debug for Connection {
             .field("context", &self.context)
             .field("cluster", &self.cluster)
             .field("user", &self.user)
-            .field("server", &redact_userinfo(&self.server))
+            .field("server", &redacted_userinfo(&self.server))
             .field("namespace", &self.namespace)
             .field("tls", &self.tls)
-            .field("proxy_url", &self.proxy_url.as_deref().map(redact_userinfo))
+            .field(
+                "proxy_url",
+                &self.proxy_url.as_deref().map(redacted_userinfo),
+            )
             .field("auth", &self.auth)
             .field("impersonate", &self.impersonate)
             .finish()
@@ -2901,6 +2917,21 @@ pub(crate) mod tests {
             !debug.contains("hunter2") && !debug.contains("PRIVATE"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn userinfo_never_shows() {
+        for (url, shown) in [
+            ("https://a:b@h:6443/p", "https://h:6443/p"),
+            ("https://h", "https://h"),
+            ("h:1", "h:1"),
+            ("user:pw@proxy:3128", "proxy:3128"),
+            ("http://u:pa/ss@proxy:3128", "http://proxy:3128"),
+            ("http://u:p@ss@proxy:3128/", "http://proxy:3128/"),
+            ("https://h/x?q=a@b", "https://h/x?q=a@b"),
+        ] {
+            assert_eq!(without_userinfo(url), shown, "{url}");
+        }
     }
 
     #[test]
