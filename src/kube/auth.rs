@@ -114,6 +114,13 @@ impl Authenticator {
     /// The `Authorization` header value for the next request (`Bearer ...` or `Basic ...`),
     /// `None` when the identity is a client certificate only.
     pub fn authorization(&self) -> Result<Option<Secret>, Error> {
+        self.authorization_by(None)
+    }
+
+    /// [`Authenticator::authorization`] for a request that must be sent by `deadline`: an
+    /// exec plugin that has to run is killed then (or after its own timeout, if sooner), so a
+    /// call never outlasts its `--timeout` waiting for a credential.
+    pub fn authorization_by(&self, deadline: Option<Instant>) -> Result<Option<Secret>, Error> {
         self.refuse_auth_provider()?;
         if let Some(token) = self.config.token.as_ref().filter(|t| !t.is_empty()) {
             return Ok(Some(bearer(token)));
@@ -127,19 +134,27 @@ impl Authenticator {
             return Ok(Some(Secret::new(format!("Basic {encoded}"))));
         }
         if let Some(exec) = self.exec_in_use() {
-            return self.with_exec_credentials(exec, |c| c.token.as_ref().map(bearer));
+            return self.with_exec_credentials(exec, deadline, |c| c.token.as_ref().map(bearer));
         }
         Ok(None)
     }
 
     /// The client certificate and key to present (from the kubeconfig or an exec plugin).
     pub fn client_identity(&self) -> Result<Option<ClientCert>, Error> {
+        self.client_identity_by(None)
+    }
+
+    /// [`Authenticator::client_identity`] by `deadline` (see [`Authenticator::authorization_by`]).
+    pub fn client_identity_by(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<ClientCert>, Error> {
         self.refuse_auth_provider()?;
         if let Some(cert) = &self.config.client_cert {
             return Ok(Some(cert.clone()));
         }
         match self.exec_in_use() {
-            Some(exec) => self.with_exec_credentials(exec, |c| c.client_cert.clone()),
+            Some(exec) => self.with_exec_credentials(exec, deadline, |c| c.client_cert.clone()),
             None => Ok(None),
         }
     }
@@ -209,6 +224,7 @@ impl Authenticator {
     fn with_exec_credentials<T>(
         &self,
         exec: &ExecConfig,
+        deadline: Option<Instant>,
         pick: impl FnOnce(&ExecCredentials) -> T,
     ) -> Result<T, Error> {
         let mut cached = lock(&self.exec);
@@ -218,7 +234,7 @@ impl Authenticator {
         });
         if !fresh {
             let previous = cached.as_ref().and_then(|c| c.token.clone());
-            *cached = Some(self.run_plugin(exec, previous.as_ref())?);
+            *cached = Some(self.run_plugin(exec, previous.as_ref(), deadline)?);
         }
         match cached.as_ref() {
             Some(creds) => Ok(pick(creds)),
@@ -242,6 +258,7 @@ impl Authenticator {
         &self,
         exec: &ExecConfig,
         previous: Option<&Secret>,
+        deadline: Option<Instant>,
     ) -> Result<ExecCredentials, Error> {
         // client-go: "exec plugin cannot support interactive mode: standard input is not a
         // terminal". Our stdin is the MCP protocol, never a terminal.
@@ -283,8 +300,13 @@ impl Authenticator {
             };
             self.exec_err(exec, problem)
         })?;
-        let output = wait_with_timeout(child, self.exec_timeout)
-            .map_err(|problem| self.exec_err(exec, problem))?;
+        let call_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let limit = match call_left {
+            Some(left) if left < self.exec_timeout => Limit::Call(left),
+            _ => Limit::Plugin(self.exec_timeout),
+        };
+        let output =
+            wait_with_timeout(child, limit).map_err(|problem| self.exec_err(exec, problem))?;
         if !output.status.success() {
             return Err(self.exec_err(
                 exec,
@@ -451,7 +473,17 @@ enum Stream {
 
 /// Collect the plugin's output and exit status, killing it when `timeout` passes. The pipes
 /// are drained on their own threads so a chatty plugin cannot block on a full pipe.
-fn wait_with_timeout(mut child: Child, timeout: Duration) -> Result<PluginOutput, ExecProblem> {
+/// How long a plugin may run, and what set that limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The plugin timeout ([`DEFAULT_EXEC_TIMEOUT`]).
+    Plugin(Duration),
+    /// What was left of the call's `--timeout`.
+    Call(Duration),
+}
+
+fn wait_with_timeout(mut child: Child, limit: Limit) -> Result<PluginOutput, ExecProblem> {
+    let (Limit::Plugin(timeout) | Limit::Call(timeout)) = limit;
     let deadline = Instant::now() + timeout;
     let (tx, rx) = mpsc::channel();
     if let Some(out) = child.stdout.take() {
@@ -472,7 +504,7 @@ fn wait_with_timeout(mut child: Child, timeout: Duration) -> Result<PluginOutput
         // The reader threads finish on their own once the pipes close; nobody waits for them.
         let _ = child.kill();
         let _ = child.wait();
-        ExecProblem::Timeout(timeout)
+        ExecProblem::Timeout(limit)
     };
     while stdout.is_none() || stderr.is_none() {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -689,7 +721,7 @@ pub enum ExecProblem {
     Spawn(io::Error),
     /// `interactiveMode: Always`: the plugin wants a terminal we do not have.
     Interactive,
-    Timeout(Duration),
+    Timeout(Limit),
     /// Exited unsuccessfully; `stderr` is its trimmed, capped error output.
     Failed {
         status: ExitStatus,
@@ -753,9 +785,15 @@ impl fmt::Display for Error {
                          server cannot offer: its stdin carries the MCP protocol; log in with \
                          the plugin in a terminal first or use a non-interactive mode",
                     )?,
-                    ExecProblem::Timeout(after) => write!(
+                    ExecProblem::Timeout(Limit::Plugin(after)) => write!(
                         f,
                         "did not finish within {}s and was killed",
+                        after.as_secs_f32()
+                    )?,
+                    ExecProblem::Timeout(Limit::Call(after)) => write!(
+                        f,
+                        "did not finish within the {:.1}s left of this call's --timeout and was \
+                         killed; raise --timeout if the plugin needs longer",
                         after.as_secs_f32()
                     )?,
                     ExecProblem::Failed { status, stderr } => {

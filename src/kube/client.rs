@@ -287,7 +287,7 @@ impl Client {
             proxy::choose(&uri, conn.proxy_url.as_deref(), &options.env).map_err(settings)?;
         let server_name = tls::server_name(conn.tls.server_name.as_deref()).map_err(settings)?;
         let auth = Authenticator::new(conn.auth.clone(), &conn.context);
-        let identity = auth.client_identity()?;
+        let identity = auth.client_identity_by(Some(Instant::now() + options.timeout))?;
         let tls_config = tls::client_config(
             &conn.tls,
             identity.as_ref(),
@@ -813,10 +813,12 @@ impl Client {
         remaining: Duration,
     ) -> Result<(http::Response<ureq::Body>, Option<Secret>), SendFailure> {
         let inner = &self.inner;
-        let agent = self.agent().map_err(SendFailure::Other)?;
+        // An exec plugin that must run first gets what is left of the call, no more.
+        let deadline = Instant::now() + remaining;
+        let agent = self.agent(deadline).map_err(SendFailure::Other)?;
         let authorization = inner
             .auth
-            .authorization()
+            .authorization_by(Some(deadline))
             .map_err(|e| SendFailure::Other(Error::Auth(e)))?;
         let mut builder = http::Request::builder()
             .method(req.method.to_http())
@@ -833,6 +835,13 @@ impl Client {
             })?;
             header.set_sensitive(true);
             builder = builder.header("Authorization", header);
+        }
+        // The credentials may have taken time (an exec plugin): the request gets what is left.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(SendFailure::Transport(ureq::Error::Timeout(
+                ureq::Timeout::Global,
+            )));
         }
         for (name, value) in &inner.impersonate {
             let header = http::HeaderValue::from_str(value).map_err(|_| {
@@ -858,9 +867,9 @@ impl Client {
 
     /// The agent for the current client identity, rebuilt when an exec plugin hands out a
     /// different certificate.
-    fn agent(&self) -> Result<ureq::Agent, Error> {
+    fn agent(&self, deadline: Instant) -> Result<ureq::Agent, Error> {
         let inner = &self.inner;
-        let identity = inner.auth.client_identity()?;
+        let identity = inner.auth.client_identity_by(Some(deadline))?;
         let mut transport = lock(&inner.transport);
         if !same_identity(transport.identity.as_ref(), identity.as_ref()) {
             let tls_config = tls::client_config(

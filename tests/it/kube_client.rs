@@ -481,6 +481,45 @@ fn a_slow_server_times_out_within_the_budget() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+/// An exec plugin that hangs (a browser login nobody completes) ends with the call's
+/// `--timeout`, not the plugin's own 30 s, and the error says which limit it hit.
+#[test]
+fn a_hanging_exec_plugin_ends_with_the_call_timeout() {
+    use flux_operator_mcp::kube::config::ExecConfig;
+    let server = ApiServer::start(Options::default());
+    let plugin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/kubeconfig/plugin/fake-credential-plugin.sh");
+    let mut conn = connection(&server, As::Cert);
+    conn.auth = AuthConfig {
+        exec: Some(ExecConfig {
+            api_version: "client.authentication.k8s.io/v1".into(),
+            command: plugin.display().to_string(),
+            env: vec![("FAKE_MODE".into(), Secret::new("sleep"))],
+            ..ExecConfig::default()
+        }),
+        ..AuthConfig::default()
+    };
+    // The plugin may hand out a client certificate, so building the client already runs it.
+    let started = Instant::now();
+    let err = Client::new(&conn, options(Duration::from_millis(800)))
+        .and_then(|c| get_flux_system(&c))
+        .expect_err("no credential in time");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("--timeout") && text.contains("killed"),
+        "{text}"
+    );
+    assert!(
+        server.requests().is_empty(),
+        "nothing was sent without a credential"
+    );
+}
+
 // ---- lists -----------------------------------------------------------------------------------
 
 fn big_server(count: usize) -> ApiServer {
