@@ -275,6 +275,33 @@ impl Discovery {
         })
     }
 
+    /// Every group's resource for `kind` (a kind, plural, singular or short name, as
+    /// [`Discovery::resolve`] matches them), at the best kind of match any group offers, in
+    /// the order `resolve` prefers them: for telling a caller that a name is ambiguous (k3s's
+    /// `HelmChart` in helm.cattle.io next to Flux's, Crossplane's `Provider`).
+    pub fn matches(&self, kind: &str) -> Vec<Resource> {
+        let kind = kind.trim();
+        let per_group: Vec<(u8, &Resource)> = self
+            .groups
+            .iter()
+            .filter_map(|group| {
+                ordered_versions(group)
+                    .into_iter()
+                    .flat_map(|v| &v.resources)
+                    .filter_map(|r| match_tier(r, kind).map(|t| (t, r)))
+                    .min_by_key(|(t, _)| *t)
+            })
+            .collect();
+        let Some(best) = per_group.iter().map(|(t, _)| *t).min() else {
+            return Vec::new();
+        };
+        per_group
+            .into_iter()
+            .filter(|(t, _)| *t == best)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
     fn find(&self, scope: &Scope, kind: &str) -> Option<&Resource> {
         let mut best: Option<(u8, &Resource)> = None;
         for group in &self.groups {
@@ -922,6 +949,23 @@ mod tests {
             resolved(None, "OCIRepository"),
             "source.toolkit.fluxcd.io/v1beta2 OCIRepository"
         );
+    }
+
+    #[test]
+    fn matches_lists_every_group_at_the_best_tier() {
+        let names = |kind: &str| -> Vec<String> {
+            sample()
+                .matches(kind)
+                .iter()
+                .map(|r| format!("{} {}", r.api_version(), r.kind))
+                .collect()
+        };
+        assert_eq!(names("Event"), ["v1 Event", "events.k8s.io/v1 Event"]);
+        assert_eq!(
+            names("ks"),
+            ["kustomize.toolkit.fluxcd.io/v1 Kustomization"]
+        );
+        assert!(names("Frobnicator").is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use serde_json::{Value, json};
 
 use super::objects::fields::Fields;
-use super::objects::{Batch, Tally, yaml};
+use super::objects::{Batch, Tally, is_flux_group, yaml};
 use super::{Args, Cluster, Ctx, Tool, ToolError, cluster};
 use crate::kube::discovery::{Resource, close_matches};
 use crate::kube::list::ListOptions;
@@ -163,6 +163,7 @@ fn resolve(
     kind: &str,
 ) -> Result<(Resource, Option<String>), ToolError> {
     let e = match cluster.client.resolve(api_version, kind) {
+        Ok(r) if api_version.is_none() => return Ok(prefer_flux(cluster, kind, r)),
         Ok(r) => return Ok((r, None)),
         Err(e) => e,
     };
@@ -178,6 +179,36 @@ fn resolve(
         return Ok((r, Some(note)));
     }
     Err(cluster.error(e))
+}
+
+/// A kind name that several API groups serve, asked for without apiVersion: this server is
+/// about Flux, so a Flux group's kind is taken over kubectl's group order (on k3s,
+/// `helm.cattle.io` sorts before `source.toolkit.fluxcd.io` and would win `HelmChart`), and
+/// the answer names the others so the agent can ask for them.
+fn prefer_flux(cluster: &Cluster, kind: &str, resolved: Resource) -> (Resource, Option<String>) {
+    let Ok(discovery) = cluster.client.discovery() else {
+        return (resolved, None);
+    };
+    let all = discovery.matches(kind);
+    let flux = all
+        .iter()
+        .find(|r| is_flux_group(&r.group))
+        .cloned()
+        .filter(|_| all.len() > 1);
+    let Some(chosen) = flux else {
+        return (resolved, None);
+    };
+    let others: Vec<String> = all
+        .iter()
+        .filter(|r| r.group != chosen.group)
+        .map(Resource::api_version)
+        .collect();
+    let note = format!(
+        "{} is also served as {}; pass apiVersion to get those",
+        chosen.kind,
+        others.join(", ")
+    );
+    (chosen, Some(note))
 }
 
 /// The `fields` paths: a list, a comma-separated string, or a list sent as a JSON string

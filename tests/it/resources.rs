@@ -656,6 +656,43 @@ fn a_never_reconciled_object_says_so_first() {
     assert!(!alerts.contains("NOT RECONCILED"), "{alerts}");
 }
 
+/// k3s serves its own HelmChart (helm.cattle.io), which sorts before Flux's group: a kind
+/// without apiVersion goes to the Flux kind, and the answer names the other one.
+#[test]
+fn an_ambiguous_kind_prefers_flux_and_names_the_other() {
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "helmcharts.helm.cattle.io"},
+        "spec": {"group": "helm.cattle.io", "scope": "Namespaced",
+            "names": {"kind": "HelmChart", "listKind": "HelmChartList", "plural": "helmcharts",
+                      "singular": "helmchart"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                           "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let k3s = json!({"apiVersion": "helm.cattle.io/v1", "kind": "HelmChart",
+        "metadata": {"name": "traefik", "namespace": "kube-system"},
+        "spec": {"chart": "traefik"}});
+    let options = Options {
+        extra_objects: vec![crd, k3s],
+        ..Options::default()
+    };
+    let mut s = setup("ambiguous-kind", options, &[]);
+    let out = s.resources(json!({"kind": "HelmChart"}));
+    assert!(
+        out.contains("HelmChart (source.toolkit.fluxcd.io/v1)"),
+        "{out}"
+    );
+    assert!(!out.contains("traefik"), "{out}");
+    assert!(
+        out.contains(
+            "# note: HelmChart is also served as helm.cattle.io/v1; pass apiVersion to get those\n"
+        ),
+        "{out}"
+    );
+    let k3s = s.resources(json!({"apiVersion": "helm.cattle.io/v1", "kind": "HelmChart"}));
+    assert!(k3s.contains("name: traefik"), "{k3s}");
+    assert!(!k3s.contains("also served"), "{k3s}");
+}
+
 #[test]
 fn a_missing_object_is_an_error_with_close_names() {
     let mut s = default_setup("not-found");
