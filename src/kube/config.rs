@@ -431,7 +431,8 @@ struct RawUser {
     base_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// `Debug` by hand: arguments can hold secrets (see the impl).
+#[derive(Clone, Default)]
 struct RawExec {
     api_version: Option<String>,
     command: Option<String>,
@@ -1770,6 +1771,19 @@ impl fmt::Debug for Connection {
             .field("auth", &self.auth)
             .field("impersonate", &self.impersonate)
             .finish()
+    }
+}
+
+/// Like [`ExecConfig`]'s: argument count and variable names only.
+impl fmt::Debug for RawExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env_names: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("RawExec")
+            .field("api_version", &self.api_version)
+            .field("command", &self.command)
+            .field("args", &format_args!("<{} redacted>", self.args.len()))
+            .field("env", &env_names)
+            .finish_non_exhaustive()
     }
 }
 
