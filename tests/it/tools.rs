@@ -219,76 +219,59 @@ fn logs_refused_by_rbac_quote_the_server() {
     assert!(s.server.requests().iter().all(|r| r.method == "GET"));
 }
 
-#[test]
-fn logs_are_capped_and_keep_the_newest_lines() {
-    let dir = scratch_dir("tools-logs-cap");
+/// The logs of a container whose log has `count` lines of 100 bytes, asked for all of them:
+/// the answer, and the `limitBytes` of each log request the server saw.
+fn logs_of_lines(tag: &str, count: usize) -> (String, Vec<String>) {
+    let dir = scratch_dir(tag);
     let data = dir.join("cluster");
     copy_dir(&crate::apiserver::default_data_dir(), &data);
-    // 4000 lines of 100 bytes: 400 KB, more than the 256 KiB cap.
-    let log = (0..4000)
+    let log = (0..count)
         .map(|i| format!("2026-11-21T05:00:00Z line {i:05} {}\n", "x".repeat(78)))
         .collect::<String>();
-    let file = data.join("logs/apps/redis-master-0/redis.log");
-    std::fs::write(&file, log).expect("write log");
+    std::fs::write(data.join("logs/apps/redis-master-0/redis.log"), log).expect("write log");
     let options = Options {
         data_dir: data,
         ..Options::default()
     };
-    let mut s = Session::start("logs-cap-session", options, &[]);
+    let mut s = Session::start(&format!("{tag}-session"), options, &[]);
     let out = s.ok(
         "get_kubernetes_logs",
-        json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "limit": 4000}),
+        json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "limit": count}),
     );
     assert!(out.len() <= 256 * 1024 + 1024, "{} bytes", out.len());
+    let newest = format!("line {:05}", count - 1);
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("line ")).collect();
     assert!(lines.len() > 2000, "{} lines", lines.len());
     assert_eq!(
         lines.last().map(|l| &l[..10]),
-        Some("line 03999"),
+        Some(newest.as_str()),
         "the newest line is kept"
     );
+    let limits = s
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .map(|r| r.param("limitBytes").unwrap_or_default().to_string())
+        .collect();
+    (out, limits)
+}
+
+#[test]
+fn logs_are_capped_and_keep_the_newest_lines() {
+    // 4000 lines of 100 bytes: 400 KB, more than the 256 KiB cap, in one bounded request
+    // (at most 4 × 256 KiB) whose newest lines are kept.
+    let (out, limits) = logs_of_lines("tools-logs-cap", 4000);
     let note = out.lines().last().unwrap_or_default();
     assert!(
         note.starts_with("(output capped at 256 KiB: these are the last ")
             && note.ends_with(" of the 4000 lines asked for)"),
         "{note}"
     );
-    // One request, bounded: the server is asked for at most 4 × 256 KiB, and we keep the
-    // newest lines of that.
-    let limits: Vec<String> = s
-        .server
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/log"))
-        .filter_map(|r| r.param("limitBytes").map(str::to_string))
-        .collect();
     assert_eq!(limits, ["1048576"]);
-
-    // A tail longer than what one read may take: fewer, newest lines are asked for.
-    let big = (0..20_000)
-        .map(|i| format!("2026-11-21T05:00:00Z line {i:05} {}\n", "x".repeat(78)))
-        .collect::<String>();
-    std::fs::write(&file, big).expect("write log");
-    let s2_options = Options {
-        data_dir: file.ancestors().nth(4).expect("data dir").to_path_buf(),
-        ..Options::default()
-    };
-    let mut s2 = Session::start("logs-cap-session-2", s2_options, &[]);
-    let out = s2.ok(
-        "get_kubernetes_logs",
-        json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "limit": 20000}),
-    );
-    assert!(out.len() <= 256 * 1024 + 1024, "{} bytes", out.len());
-    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("line ")).collect();
-    assert!(lines.len() > 2000, "{} lines", lines.len());
-    assert_eq!(lines.last().map(|l| &l[..10]), Some("line 19999"));
-    let requests = s2
-        .server
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/log"))
-        .count();
-    assert_eq!(requests, 2, "one read cut short, then one that fits");
+    // 2 MB: more than one read may take; fewer, newest lines are asked for the second time.
+    let (_, limits) = logs_of_lines("tools-logs-cap-big", 20_000);
+    assert_eq!(limits.len(), 2, "one read cut short, then one that fits");
 }
 
 /// A pod with a sidecar (an init container that keeps running), an ephemeral debug container
