@@ -744,6 +744,45 @@ fn a_cut_list_says_how_much_is_missing() {
     assert_eq!(all.matches("\nkind: Kustomization\n").count(), 9);
 }
 
+/// `limit: 0` on thousands of objects pages through them (500 per request, following
+/// `continue`) rather than asking for one giant page, and every object arrives.
+#[test]
+fn everything_is_listed_page_by_page() {
+    use crate::apiserver::Synthetic;
+    let options = Options {
+        synthetic: vec![Synthetic::new(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "bench",
+            2_600,
+        )],
+        ..Options::default()
+    };
+    let mut s = setup("paged", options, &[]);
+    let out = s.resources(
+        json!({"kind": "Kustomization", "namespace": "bench", "limit": 0,
+                                 "fields": ["metadata.name"]}),
+    );
+    assert!(
+        out.starts_with(
+            "---\n# 2600 Kustomization (kustomize.toolkit.fluxcd.io/v1) in namespace bench"
+        ),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+    let pages: Vec<_> = s
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.path == "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/bench/kustomizations"
+        })
+        .collect();
+    assert_eq!(pages.len(), 6, "2600 objects in pages of 500");
+    assert!(pages.iter().all(|r| r.param("limit") == Some("500")));
+    assert!(pages[1..].iter().all(|r| r.param("continue").is_some()));
+}
+
 #[test]
 fn a_slow_server_times_out_within_the_budget() {
     let mut s = setup("timeout", Options::default(), &["--timeout", "1s"]);
