@@ -369,12 +369,17 @@ fn hint(e: &kube::Error, conn: &Connection) -> String {
         E::Settings { field, .. } => {
             format!("fix {field} of context {} in the kubeconfig", conn.context)
         }
-        E::Tls { .. } => format!(
-            "the server's certificate is not trusted or not valid for its name: check \
-             certificate-authority-data of cluster {cluster} (a recreated cluster has a new CA; \
-             fetch a fresh kubeconfig), or set tls-server-name when the certificate names \
-             another host"
-        ),
+        E::Tls { .. } => match conn.tls.ca_source {
+            Some(field) => format!(
+                "get the cluster's current CA into {field} of cluster {cluster} (a recreated \
+                 cluster has a new one: fetch a fresh kubeconfig); if the certificate is valid \
+                 for another host name, set tls-server-name"
+            ),
+            None => format!(
+                "add the cluster's CA as certificate-authority-data of cluster {cluster} (or point \
+                 SSL_CERT_FILE at a bundle that holds it)"
+            ),
+        },
         E::Connect { .. } => "the API server cannot be reached: check the server URL, VPN, \
              firewall and DNS, and the proxy settings (HTTPS_PROXY, NO_PROXY, proxy-url)"
             .to_string(),

@@ -13,7 +13,7 @@ use serde_json::Value;
 use ureq::http;
 
 use super::auth::{Authenticator, impersonation_headers};
-use super::config::{ClientCert, Connection, TlsSettings};
+use super::config::{ClientCert, Connection, TlsSettings, without_userinfo};
 use super::discovery::{self, Discovery, Resource};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
 use super::proxy::{self, NetworkEnv};
@@ -224,7 +224,7 @@ impl std::fmt::Debug for Client {
 #[derive(Clone, Copy)]
 struct Budget {
     deadline: Instant,
-    /// What `Error::Timeout` reports.
+    /// What `Error::Timeout` reports: the configured per-call timeout.
     total: Duration,
 }
 
@@ -270,7 +270,7 @@ impl Client {
         let uri: http::Uri = base.parse().map_err(|_| {
             settings(SettingError::new(
                 "server",
-                format!("{:?} is not a URL", conn.server),
+                format!("{:?} is not a URL", without_userinfo(&conn.server)),
             ))
         })?;
         let scheme_ok = matches!(uri.scheme_str(), Some("https" | "http"));
@@ -279,7 +279,7 @@ impl Client {
                 "server",
                 format!(
                     "{:?} is not an http(s) URL with a host",
-                    display_server(&uri)
+                    without_userinfo(&base)
                 ),
             )));
         }
@@ -287,7 +287,7 @@ impl Client {
             proxy::choose(&uri, conn.proxy_url.as_deref(), &options.env).map_err(settings)?;
         let server_name = tls::server_name(conn.tls.server_name.as_deref()).map_err(settings)?;
         let auth = Authenticator::new(conn.auth.clone(), &conn.context);
-        let identity = auth.client_identity()?;
+        let identity = auth.client_identity_by(Some(Instant::now() + options.timeout))?;
         let tls_config = tls::client_config(
             &conn.tls,
             identity.as_ref(),
@@ -302,7 +302,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 context: conn.context.clone(),
-                server: display_server(&uri),
+                server: without_userinfo(&base),
                 base,
                 namespace: conn.namespace.clone(),
                 timeout: options.timeout,
@@ -504,8 +504,9 @@ impl Client {
     }
 
     /// Pod metrics from `metrics.k8s.io/v1beta1` (metrics-server). `namespace: None` means all
-    /// namespaces and needs `PodSelection::Matching`. When the metrics API is not served the
-    /// error is [`Error::MetricsUnavailable`], distinct from a pod that has no metrics (404).
+    /// namespaces and needs `PodSelection::Matching`. When the metrics API is not served, or
+    /// served but stale (metrics-server down), the error is [`Error::MetricsUnavailable`],
+    /// distinct from a pod that has no metrics (404).
     pub fn pod_metrics(
         &self,
         namespace: Option<&str>,
@@ -513,12 +514,27 @@ impl Client {
     ) -> Result<Vec<Value>, Error> {
         const GROUP: &str = "metrics.k8s.io";
         let resource = Resource::new("metrics.k8s.io/v1beta1", "PodMetrics", "pods", true);
-        if let Some(d) = self.cached_discovery()
-            && !d.has_group(GROUP)
-        {
-            return Err(Error::MetricsUnavailable {
-                detail: "the server does not list the metrics.k8s.io API group".into(),
-            });
+        // Discovery (cached for the client's life) tells an absent or a down metrics-server
+        // without waiting on retries of its 503s; if discovery itself fails, ask anyway.
+        if let Ok(d) = self.discovery() {
+            let prefix = format!("{GROUP}/");
+            if let Some(f) = d
+                .failures()
+                .iter()
+                .find(|f| f.group_version.starts_with(&prefix))
+            {
+                return Err(Error::MetricsUnavailable {
+                    detail: format!(
+                        "{} is registered but not answering: {}",
+                        f.group_version, f.error
+                    ),
+                });
+            }
+            if !d.has_group(GROUP) {
+                return Err(Error::MetricsUnavailable {
+                    detail: "the server does not list the metrics.k8s.io API group".into(),
+                });
+            }
         }
         let result = match selection {
             PodSelection::Named(name) => {
@@ -581,10 +597,6 @@ impl Client {
         let fresh = Arc::new(discovery::fetch(self)?);
         *cached = Some(fresh.clone());
         Ok(fresh)
-    }
-
-    fn cached_discovery(&self) -> Option<Arc<Discovery>> {
-        lock(&self.inner.discovery).clone()
     }
 
     /// The resource for `kind` in `api_version` (see [`Discovery::resolve`] for the accepted
@@ -707,7 +719,9 @@ impl Client {
         let deadline = self.deadline.map_or(own, |d| d.min(own));
         Budget {
             deadline,
-            total: deadline.saturating_duration_since(now),
+            // What the user set (`--timeout`), even when an outer deadline (the tool call's,
+            // which started a little earlier) is what ends this call.
+            total: self.inner.timeout,
         }
     }
 
@@ -732,7 +746,7 @@ impl Client {
                 Ok(sent) => sent,
                 Err(SendFailure::Other(e)) => return Err(e),
                 Err(SendFailure::Transport(e)) => {
-                    let err = map_transport(e, req, budget, &self.inner.server);
+                    let err = map_transport(e, req, budget, &self.inner.server, &self.inner.tls);
                     let retry = req.method == Method::Get
                         && matches!(err, Error::Interrupted { .. })
                         && resets < RESET_RETRIES;
@@ -799,10 +813,12 @@ impl Client {
         remaining: Duration,
     ) -> Result<(http::Response<ureq::Body>, Option<Secret>), SendFailure> {
         let inner = &self.inner;
-        let agent = self.agent().map_err(SendFailure::Other)?;
+        // An exec plugin that must run first gets what is left of the call, no more.
+        let deadline = Instant::now() + remaining;
+        let agent = self.agent(deadline).map_err(SendFailure::Other)?;
         let authorization = inner
             .auth
-            .authorization()
+            .authorization_by(Some(deadline))
             .map_err(|e| SendFailure::Other(Error::Auth(e)))?;
         let mut builder = http::Request::builder()
             .method(req.method.to_http())
@@ -819,6 +835,13 @@ impl Client {
             })?;
             header.set_sensitive(true);
             builder = builder.header("Authorization", header);
+        }
+        // The credentials may have taken time (an exec plugin): the request gets what is left.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(SendFailure::Transport(ureq::Error::Timeout(
+                ureq::Timeout::Global,
+            )));
         }
         for (name, value) in &inner.impersonate {
             let header = http::HeaderValue::from_str(value).map_err(|_| {
@@ -844,9 +867,9 @@ impl Client {
 
     /// The agent for the current client identity, rebuilt when an exec plugin hands out a
     /// different certificate.
-    fn agent(&self) -> Result<ureq::Agent, Error> {
+    fn agent(&self, deadline: Instant) -> Result<ureq::Agent, Error> {
         let inner = &self.inner;
-        let identity = inner.auth.client_identity()?;
+        let identity = inner.auth.client_identity_by(Some(deadline))?;
         let mut transport = lock(&inner.transport);
         if !same_identity(transport.identity.as_ref(), identity.as_ref()) {
             let tls_config = tls::client_config(
@@ -920,23 +943,6 @@ fn same_identity(a: Option<&ClientCert>, b: Option<&ClientCert>) -> bool {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere cannot leave these values half-written: keep serving.
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// `https://user:pass@host:6443/prefix` → `https://host:6443/prefix`.
-fn display_server(uri: &http::Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("https");
-    let host_port = uri
-        .authority()
-        .map(|a| {
-            a.as_str()
-                .rsplit('@')
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .unwrap_or_default();
-    let path = uri.path().trim_end_matches('/');
-    format!("{scheme}://{host_port}{path}")
 }
 
 /// `path?k=v&...` for the pairs that have a value, percent-encoded.
@@ -1080,7 +1086,13 @@ fn timeout(req: &Request, budget: Budget) -> Error {
 }
 
 /// Sort a ureq failure into connect / timeout / interrupted.
-fn map_transport(e: ureq::Error, req: &Request, budget: Budget, server: &str) -> Error {
+fn map_transport(
+    e: ureq::Error,
+    req: &Request,
+    budget: Budget,
+    server: &str,
+    tls: &TlsSettings,
+) -> Error {
     use std::io::ErrorKind as K;
     let connect = |detail: String| Error::Connect {
         server: server.to_string(),
@@ -1108,9 +1120,9 @@ fn map_transport(e: ureq::Error, req: &Request, budget: Budget, server: &str) ->
             path: req.target.clone(),
             detail: transport_detail(&e),
         },
-        ureq::Error::Rustls(ref tls) => Error::Tls {
+        ureq::Error::Rustls(ref e) => Error::Tls {
             server: server.to_string(),
-            detail: tls::explain(tls),
+            detail: tls::explain(e, tls.ca_source),
         },
         other => connect(transport_detail(&other)),
     }
@@ -1120,7 +1132,7 @@ fn map_transport(e: ureq::Error, req: &Request, budget: Budget, server: &str) ->
 fn transport_detail(e: &ureq::Error) -> String {
     use std::io::ErrorKind as K;
     match e {
-        ureq::Error::Rustls(tls) => tls::explain(tls),
+        ureq::Error::Rustls(tls) => format!("TLS: {tls}"),
         ureq::Error::Io(io) => match io.kind() {
             K::ConnectionRefused => "connection refused (is the API server running?)".into(),
             K::ConnectionReset => "connection reset by the server".into(),
@@ -1232,16 +1244,6 @@ mod tests {
     }
 
     #[test]
-    fn server_user_info_is_never_displayed() {
-        let uri: http::Uri = "https://admin:s3cret@k8s.example.com:6443/prefix/"
-            .parse()
-            .expect("uri");
-        assert_eq!(display_server(&uri), "https://k8s.example.com:6443/prefix");
-        let uri: http::Uri = "https://[::1]:6443".parse().expect("uri");
-        assert_eq!(display_server(&uri), "https://[::1]:6443");
-    }
-
-    #[test]
     fn scrub_removes_the_credential_we_sent() {
         let auth = Secret::new("Bearer abcdef123456");
         assert_eq!(
@@ -1296,6 +1298,16 @@ mod tests {
             errors[0].to_string(),
             r#"context "ctx": invalid server: "ftp://example.com" is not an http(s) URL with a host"#
         );
+        // A server that does not parse is quoted without its credentials.
+        for server in ["https://admin:s3cr3t pw@k8s", "ftp://admin:s3cr3t@k8s"] {
+            let conn = Connection {
+                server: server.into(),
+                ..conn.clone()
+            };
+            let e = Client::new(&conn, options.clone()).expect_err("refused");
+            let text = e.to_string();
+            assert!(!text.contains("s3cr3t") && text.contains("k8s"), "{text}");
+        }
     }
 
     #[test]

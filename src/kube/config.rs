@@ -133,6 +133,10 @@ pub struct TlsSettings {
     pub insecure_skip_verify: bool,
     /// `tls-server-name`: the name used for SNI and certificate verification.
     pub server_name: Option<String>,
+    /// Where `ca_pem` came from, for messages: `certificate-authority-data`,
+    /// `certificate-authority` or `--kube-certificate-authority`; `None` without a CA (the
+    /// system trust store is used then).
+    pub ca_source: Option<&'static str>,
 }
 
 /// How the user authenticates, as written in the kubeconfig (after overrides). `auth.rs` turns
@@ -427,7 +431,8 @@ struct RawUser {
     base_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// `Debug` by hand: arguments can hold secrets (see the impl).
+#[derive(Clone, Default)]
 struct RawExec {
     api_version: Option<String>,
     command: Option<String>,
@@ -1368,6 +1373,7 @@ fn transport(
         check_ca(pem).map_err(|problem| cluster.err(field, problem))?;
     }
     let tls = TlsSettings {
+        ca_source: ca_pem.is_some().then_some(field),
         ca_pem,
         insecure_skip_verify: c.insecure,
         server_name: c.tls_server_name.clone(),
@@ -1678,14 +1684,27 @@ pub(crate) fn strip_controls(text: &str) -> String {
     out
 }
 
-/// A URL with any `user:password@` part replaced, for `Debug` output.
-fn redact_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+/// `https://user:pass@host:6443/x` → `https://host:6443/x` (with or without a scheme): a
+/// server or proxy URL may carry basic-auth credentials, and no message, `Debug` output or
+/// tool answer shows them. Everything up to the last `@` before any query is dropped, so a
+/// password with an unescaped `/` or `@` does not leak either.
+pub fn without_userinfo(url: &str) -> String {
+    replace_userinfo(url, "")
+}
+
+/// For `Debug`: `http://<redacted>@proxy:3128` says that credentials are set, not what they are.
+pub(crate) fn redacted_userinfo(url: &str) -> String {
+    replace_userinfo(url, "<redacted>@")
+}
+
+fn replace_userinfo(url: &str, marker: &str) -> String {
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (&url[..scheme.len() + 3], rest),
+        None => ("", url),
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{prefix}{marker}{}", &rest[at + 1..]),
         None => url.to_string(),
     }
 }
@@ -1722,6 +1741,7 @@ impl fmt::Debug for TlsSettings {
             .field("ca_pem", &PemSize(self.ca_pem.as_deref()))
             .field("insecure_skip_verify", &self.insecure_skip_verify)
             .field("server_name", &self.server_name)
+            .field("ca_source", &self.ca_source)
             .finish()
     }
 }
@@ -1741,13 +1761,29 @@ impl fmt::Debug for Connection {
             .field("context", &self.context)
             .field("cluster", &self.cluster)
             .field("user", &self.user)
-            .field("server", &redact_userinfo(&self.server))
+            .field("server", &redacted_userinfo(&self.server))
             .field("namespace", &self.namespace)
             .field("tls", &self.tls)
-            .field("proxy_url", &self.proxy_url.as_deref().map(redact_userinfo))
+            .field(
+                "proxy_url",
+                &self.proxy_url.as_deref().map(redacted_userinfo),
+            )
             .field("auth", &self.auth)
             .field("impersonate", &self.impersonate)
             .finish()
+    }
+}
+
+/// Like [`ExecConfig`]'s: argument count and variable names only.
+impl fmt::Debug for RawExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env_names: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("RawExec")
+            .field("api_version", &self.api_version)
+            .field("command", &self.command)
+            .field("args", &format_args!("<{} redacted>", self.args.len()))
+            .field("env", &env_names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -2162,6 +2198,27 @@ pub(crate) mod tests {
         // A bare command name is looked up in PATH, not in the folder.
         let bare = kc.resolve(Some("exec-path")).expect("exec-path");
         assert_eq!(bare.auth.exec.expect("exec").command, "aws");
+    }
+
+    /// client-go expands neither `~` nor `$VAR` in path fields: `~/token` is a relative path,
+    /// made absolute against the file's folder like any other (and so is not found at home).
+    #[test]
+    fn tilde_and_variables_in_paths_are_not_expanded() {
+        let dir = TempDir::new("tilde");
+        dir.write("~/token", "from-a-folder-named-tilde");
+        let file = dir.write(
+            "config",
+            "clusters:\n- name: c\n  cluster: {server: https://x:1}\n\
+             users:\n- name: u\n  user: {tokenFile: ~/token}\n\
+             - name: v\n  user: {tokenFile: $HOME/token}\n\
+             contexts:\n- name: u\n  context: {cluster: c, user: u}\n\
+             - name: v\n  context: {cluster: c, user: v}\n",
+        );
+        let kc = load_one(&file, Overrides::default()).expect("load");
+        let conn = kc.resolve(Some("u")).expect("u");
+        assert_eq!(conn.auth.token_file, Some(dir.path().join("~/token")));
+        let e = err_text(kc.resolve(Some("v")));
+        assert!(e.contains("$HOME/token") && e.contains("tokenFile"), "{e}");
     }
 
     #[test]
@@ -2874,6 +2931,21 @@ pub(crate) mod tests {
             !debug.contains("hunter2") && !debug.contains("PRIVATE"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn userinfo_never_shows() {
+        for (url, shown) in [
+            ("https://a:b@h:6443/p", "https://h:6443/p"),
+            ("https://h", "https://h"),
+            ("h:1", "h:1"),
+            ("user:pw@proxy:3128", "proxy:3128"),
+            ("http://u:pa/ss@proxy:3128", "http://proxy:3128"),
+            ("http://u:p@ss@proxy:3128/", "http://proxy:3128/"),
+            ("https://h/x?q=a@b", "https://h/x?q=a@b"),
+        ] {
+            assert_eq!(without_userinfo(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -275,6 +275,33 @@ impl Discovery {
         })
     }
 
+    /// Every group's resource for `kind` (a kind, plural, singular or short name, as
+    /// [`Discovery::resolve`] matches them), at the best kind of match any group offers, in
+    /// the order `resolve` prefers them: for telling a caller that a name is ambiguous (k3s's
+    /// `HelmChart` in helm.cattle.io next to Flux's, Crossplane's `Provider`).
+    pub fn matches(&self, kind: &str) -> Vec<Resource> {
+        let kind = kind.trim();
+        let per_group: Vec<(u8, &Resource)> = self
+            .groups
+            .iter()
+            .filter_map(|group| {
+                ordered_versions(group)
+                    .into_iter()
+                    .flat_map(|v| &v.resources)
+                    .filter_map(|r| match_tier(r, kind).map(|t| (t, r)))
+                    .min_by_key(|(t, _)| *t)
+            })
+            .collect();
+        let Some(best) = per_group.iter().map(|(t, _)| *t).min() else {
+            return Vec::new();
+        };
+        per_group
+            .into_iter()
+            .filter(|(t, _)| *t == best)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
     fn find(&self, scope: &Scope, kind: &str) -> Option<&Resource> {
         let mut best: Option<(u8, &Resource)> = None;
         for group in &self.groups {
@@ -464,10 +491,13 @@ pub(crate) fn fetch(client: &Client) -> Result<Discovery, Error> {
     let (core, apis) = (core?, apis?);
 
     let mut groups = Vec::new();
+    let mut stale_failures = Vec::new();
     let mut pending: Vec<(usize, String, String)> = Vec::new(); // (group index, version, path)
     for (doc, is_core) in [(&core, true), (&apis, false)] {
         if doc.get("kind").and_then(Value::as_str) == Some("APIGroupDiscoveryList") {
-            groups.extend(parse_aggregated(doc, doc_path(is_core))?);
+            let (found, stale) = parse_aggregated(doc, doc_path(is_core))?;
+            groups.extend(found);
+            stale_failures.extend(stale);
         } else if is_core {
             let versions: ApiVersions = from_value(doc, "/api")?;
             let index = groups.len();
@@ -523,7 +553,7 @@ pub(crate) fn fetch(client: &Client) -> Result<Discovery, Error> {
             });
         }
     });
-    let mut failures = Vec::new();
+    let mut failures = stale_failures;
     for ((index, version, path), slot) in pending.into_iter().zip(results) {
         let group_version = path
             .trim_start_matches("/apis/")
@@ -588,10 +618,13 @@ fn from_value<T: serde::de::DeserializeOwned>(doc: &Value, path: &str) -> Result
 }
 
 /// `apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`: every group with its versions (preferred
-/// first) and their resources in one document.
-fn parse_aggregated(doc: &Value, path: &str) -> Result<Vec<Group>, Error> {
+/// first) and their resources in one document. A version marked `Stale` (an aggregated
+/// APIService whose backend does not answer, typically metrics-server) is a failure and its
+/// resources are left out, as client-go does ("stale GroupVersion discovery").
+fn parse_aggregated(doc: &Value, path: &str) -> Result<(Vec<Group>, Vec<DiscoveryFailure>), Error> {
     let list: AggregatedList = from_value(doc, path)?;
-    Ok(list
+    let mut stale = Vec::new();
+    let groups = list
         .items
         .into_iter()
         .map(|g| {
@@ -599,6 +632,22 @@ fn parse_aggregated(doc: &Value, path: &str) -> Result<Vec<Group>, Error> {
             let versions = g
                 .versions
                 .into_iter()
+                .filter(|v| {
+                    if v.freshness != "Stale" {
+                        return true;
+                    }
+                    stale.push(DiscoveryFailure {
+                        group_version: if name.is_empty() {
+                            v.version.clone()
+                        } else {
+                            format!("{name}/{}", v.version)
+                        },
+                        error: "stale: the API server cannot reach the service behind this \
+                                API (its APIService is not available)"
+                            .to_string(),
+                    });
+                    false
+                })
                 .map(|v| Version {
                     resources: v
                         .resources
@@ -620,7 +669,9 @@ fn parse_aggregated(doc: &Value, path: &str) -> Result<Vec<Group>, Error> {
                 .collect();
             Group { name, versions }
         })
-        .collect())
+        .filter(|g| !g.versions.is_empty())
+        .collect();
+    Ok((groups, stale))
 }
 
 #[derive(Deserialize)]
@@ -695,6 +746,9 @@ struct AggregatedVersion {
     version: String,
     #[serde(default)]
     resources: Vec<AggregatedResource>,
+    /// `Current` or `Stale`; absent means current.
+    #[serde(default)]
+    freshness: String,
 }
 
 #[derive(Deserialize)]
@@ -898,6 +952,23 @@ mod tests {
     }
 
     #[test]
+    fn matches_lists_every_group_at_the_best_tier() {
+        let names = |kind: &str| -> Vec<String> {
+            sample()
+                .matches(kind)
+                .iter()
+                .map(|r| format!("{} {}", r.api_version(), r.kind))
+                .collect()
+        };
+        assert_eq!(names("Event"), ["v1 Event", "events.k8s.io/v1 Event"]);
+        assert_eq!(
+            names("ks"),
+            ["kustomize.toolkit.fluxcd.io/v1 Kustomization"]
+        );
+        assert!(names("Frobnicator").is_empty());
+    }
+
+    #[test]
     fn plural_dot_group_resolves() {
         assert_eq!(
             resolved(None, "helmreleases.helm.toolkit.fluxcd.io"),
@@ -1015,7 +1086,8 @@ mod tests {
                 }]
             }]
         });
-        let groups = parse_aggregated(&doc, "/apis").expect("parses");
+        let (groups, stale) = parse_aggregated(&doc, "/apis").expect("parses");
+        assert!(stale.is_empty());
         let d = Discovery {
             groups,
             failures: Vec::new(),

@@ -208,7 +208,7 @@ impl fmt::Display for Error {
             }
             Error::MetricsUnavailable { detail } => write!(
                 f,
-                "the metrics API (metrics.k8s.io) is not available; is metrics-server installed? ({detail})"
+                "the metrics API (metrics.k8s.io) is not available; is metrics-server installed and running? ({detail})"
             ),
             Error::InvalidRequest(detail) => write!(f, "invalid request: {detail}"),
         }

@@ -9,6 +9,7 @@ mod error;
 pub mod list;
 mod proxy;
 mod secret;
+pub mod time;
 pub mod tls;
 
 pub use error::{Error, Status, StatusDetails};

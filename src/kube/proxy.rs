@@ -48,28 +48,13 @@ impl NetworkEnv {
 
 impl fmt::Debug for NetworkEnv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hide = |v: &Option<String>| v.as_deref().map(without_userinfo);
+        let hide = |v: &Option<String>| v.as_deref().map(super::config::redacted_userinfo);
         f.debug_struct("NetworkEnv")
             .field("https_proxy", &hide(&self.https_proxy))
             .field("http_proxy", &hide(&self.http_proxy))
             .field("no_proxy", &self.no_proxy)
             .field("ssl_cert_file", &self.ssl_cert_file)
             .finish()
-    }
-}
-
-/// `http://user:pass@proxy:3128` → `http://<redacted>@proxy:3128`.
-fn without_userinfo(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let prefix = if scheme.is_empty() {
-        String::new()
-    } else {
-        format!("{scheme}://")
-    };
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{prefix}<redacted>@{host}{path}"),
-        None => url.to_string(),
     }
 }
 

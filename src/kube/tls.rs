@@ -351,20 +351,30 @@ impl ServerCertVerifier for InsecureVerifier {
 
 /// A one-line explanation of a TLS failure for a user who can act on it (which kubeconfig field
 /// to look at), rather than rustls's enum names.
-pub(crate) fn explain(e: &rustls::Error) -> String {
+/// `ca_source` names where the trusted CA came from (see [`TlsSettings::ca_source`]), so an
+/// untrusted certificate points at the field to fix.
+pub(crate) fn explain(e: &rustls::Error, ca_source: Option<&str>) -> String {
     use rustls::CertificateError as C;
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
-            C::UnknownIssuer => "the server's certificate is not signed by a trusted authority \
-                                 (check certificate-authority-data)"
-                .to_string(),
+            C::UnknownIssuer | C::BadSignature => match ca_source {
+                Some(field) => format!(
+                    "the server's certificate is not signed by the certificate authority in \
+                     {field} (a recreated cluster has a new CA: fetch a fresh kubeconfig)"
+                ),
+                None => "the server's certificate is not signed by an authority of the system \
+                         trust store, and the cluster sets no certificate-authority-data or \
+                         certificate-authority: add the cluster's CA there"
+                    .to_string(),
+            },
             C::NotValidForName | C::NotValidForNameContext { .. } => {
                 "the server's certificate is not valid for this host name \
                  (set tls-server-name to a name it is valid for)"
                     .to_string()
             }
             C::Expired | C::ExpiredContext { .. } => {
-                "the server's certificate has expired".to_string()
+                "the server's certificate has expired (or this machine's clock is wrong)"
+                    .to_string()
             }
             C::NotValidYet | C::NotValidYetContext { .. } => {
                 "the server's certificate is not valid yet (check the clock)".to_string()
@@ -487,8 +497,16 @@ mod tests {
     #[test]
     fn explanations_point_at_the_kubeconfig_field() {
         let e = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        assert!(explain(&e).contains("certificate-authority"));
+        assert!(
+            explain(&e, Some("certificate-authority"))
+                .contains("authority in certificate-authority ")
+        );
+        assert!(
+            explain(&e, Some("--kube-certificate-authority"))
+                .contains("in --kube-certificate-authority")
+        );
+        assert!(explain(&e, None).contains("sets no certificate-authority-data"));
         let e = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
-        assert!(explain(&e).contains("tls-server-name"));
+        assert!(explain(&e, None).contains("tls-server-name"));
     }
 }

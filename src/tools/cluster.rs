@@ -3,8 +3,9 @@
 //! cluster errors worded for the agent with the context named.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
@@ -30,8 +31,41 @@ pub struct Clusters {
     overrides: Overrides,
     env: Env,
     timeout: Duration,
-    kubeconfig: Mutex<Option<Arc<Kubeconfig>>>,
+    kubeconfig: Mutex<Option<Loaded>>,
     clients: Mutex<HashMap<String, Client>>,
+}
+
+/// The merged kubeconfig and what its files looked like when they were read.
+struct Loaded {
+    kc: Arc<Kubeconfig>,
+    stamps: Vec<Option<FileStamp>>,
+}
+
+/// Enough of a file's metadata to notice that it was rewritten or replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+/// The stamp of each file (`None`: it cannot be read any more).
+fn stamps(files: &[PathBuf]) -> Vec<Option<FileStamp>> {
+    files
+        .iter()
+        .map(|f| {
+            let meta = std::fs::metadata(f).ok()?;
+            #[cfg(unix)]
+            let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+            #[cfg(not(unix))]
+            let inode = 0;
+            Some(FileStamp {
+                modified: meta.modified().ok(),
+                len: meta.len(),
+                inode,
+            })
+        })
+        .collect()
 }
 
 impl Clusters {
@@ -47,36 +81,48 @@ impl Clusters {
         }
     }
 
-    /// The merged kubeconfig, loaded on first use. A failure is not remembered: a user who
-    /// fixes the file mid-session recovers without restarting the server.
+    /// The merged kubeconfig, loaded on first use and read again when one of its files
+    /// changed, as kubectl reads it on every run: a token that `oc login` or a refresh script
+    /// wrote, a `kubectl config use-context`, a fixed typo all apply to the next call. The
+    /// clients built from an outdated kubeconfig are dropped. A failure is not remembered: a
+    /// user who fixes the file mid-session recovers without restarting the server.
     pub fn kubeconfig(&self) -> Result<Arc<Kubeconfig>, ToolError> {
+        self.load(false)
+    }
+
+    /// Read the kubeconfig files again even when they look unchanged (the context tools do,
+    /// so a context added with `kubectl config` shows up at once).
+    pub fn reload(&self) -> Result<Arc<Kubeconfig>, ToolError> {
+        self.load(true)
+    }
+
+    fn load(&self, force: bool) -> Result<Arc<Kubeconfig>, ToolError> {
         let mut slot = self
             .kubeconfig
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(kc) = slot.as_ref() {
-            return Ok(kc.clone());
+        if let Some(loaded) = slot.as_ref()
+            && !force
+            && stamps(loaded.kc.files()) == loaded.stamps
+        {
+            return Ok(loaded.kc.clone());
         }
-        let kc = Arc::new(self.load()?);
-        *slot = Some(kc.clone());
+        let kc = config::load(&self.overrides, &self.env)
+            .map_err(|e| ToolError::Failed(format!("cannot load the kubeconfig: {e}")))?;
+        let stamps = stamps(kc.files());
+        let changed = slot.as_ref().is_some_and(|old| old.stamps != stamps);
+        if changed {
+            self.clients
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        }
+        let kc = Arc::new(kc);
+        *slot = Some(Loaded {
+            kc: kc.clone(),
+            stamps,
+        });
         Ok(kc)
-    }
-
-    /// Read the kubeconfig files again (the context tools do, so a context added with
-    /// `kubectl config` shows up). Clients already built are kept: a context whose connection
-    /// settings were edited takes effect after a server restart.
-    pub fn reload(&self) -> Result<Arc<Kubeconfig>, ToolError> {
-        let kc = Arc::new(self.load()?);
-        *self
-            .kubeconfig
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(kc.clone());
-        Ok(kc)
-    }
-
-    fn load(&self) -> Result<Kubeconfig, ToolError> {
-        config::load(&self.overrides, &self.env)
-            .map_err(|e| ToolError::Failed(format!("cannot load the kubeconfig: {e}")))
     }
 
     /// The client for `context` (`None`: the kubeconfig's current context), built once.
@@ -147,7 +193,18 @@ impl Cluster {
         } else if e.is_forbidden() {
             " (RBAC refused this identity; the message names the verb and resource it lacks)"
         } else {
-            ""
+            match e {
+                kube::Error::Timeout { .. } => {
+                    " (a slow or unreachable API server: raise --timeout for a slow one, or \
+                     narrow the query with namespace, selector or limit)"
+                }
+                kube::Error::Connect { .. } => {
+                    " (check the server URL, VPN and proxy settings: HTTPS_PROXY, NO_PROXY, \
+                     proxy-url; `flux-operator-mcp check` shows what is used)"
+                }
+                _ if e.is_transient() => " (this may be temporary: retry the call)",
+                _ => "",
+            }
         };
         ToolError::Failed(format!("context {}: {e}{hint}", self.context()))
     }

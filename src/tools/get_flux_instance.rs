@@ -107,7 +107,7 @@ fn with_instance(cluster: &Cluster, found: Found) -> (String, String) {
     );
     let mut out = String::from("---\n");
     out.push_str(&yaml::comment(&facts.join("\n")));
-    out.push_str(&batch.render());
+    batch.render_into(&mut out);
     (out, metrics_ns)
 }
 
@@ -161,7 +161,7 @@ fn without_instance(
         }
         batch.attach_events();
         batch.diagnose();
-        out.push_str(&batch.render());
+        batch.render_into(&mut out);
     }
     Ok((out, metrics_ns))
 }

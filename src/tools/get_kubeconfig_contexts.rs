@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Args, Ctx, Tool, ToolError};
-use crate::kube::config::Kubeconfig;
+use crate::kube::config::{Kubeconfig, without_userinfo};
 
 pub const TOOL: Tool = Tool {
     name: "get_kubeconfig_contexts",
@@ -58,18 +58,6 @@ pub(super) fn current(ctx: &Ctx, kc: &Kubeconfig) -> Option<Current> {
     })
 }
 
-/// `https://user:pass@host:6443/x` → `https://host:6443/x`: a server URL may carry basic-auth
-/// credentials, and those never reach the agent.
-pub(super) fn server_without_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let host = authority.rsplit('@').next().unwrap_or(authority);
-    format!("{scheme}://{host}{path}")
-}
-
 #[derive(Serialize)]
 struct Listing {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -112,7 +100,7 @@ fn call(ctx: &Ctx, _args: &Args) -> Result<String, ToolError> {
         .iter()
         .map(|info| {
             let (server, problem) = match kc.resolve(Some(&info.name)) {
-                Ok(conn) => (Some(server_without_userinfo(&conn.server)), None),
+                Ok(conn) => (Some(without_userinfo(&conn.server)), None),
                 Err(e) => (None, Some(e.to_string())),
             };
             Entry {
@@ -227,15 +215,5 @@ mod tests {
             note.starts_with("the current context \"removed\" is not defined"),
             "{out}"
         );
-    }
-
-    #[test]
-    fn userinfo_is_stripped_from_servers() {
-        assert_eq!(
-            server_without_userinfo("https://a:b@h:6443/p"),
-            "https://h:6443/p"
-        );
-        assert_eq!(server_without_userinfo("https://h"), "https://h");
-        assert_eq!(server_without_userinfo("h:1"), "h:1");
     }
 }

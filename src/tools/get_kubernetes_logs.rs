@@ -576,8 +576,17 @@ fn pick_container<'a>(pod: &'a Value, wanted: Option<&'a str>) -> Result<&'a str
             .map(|cs| cs.iter().map(|c| text(c, "/name")).collect())
             .unwrap_or_default()
     };
-    let (containers, init) = (names("/spec/containers"), names("/spec/initContainers"));
-    let known = |c: &str| containers.contains(&c) || init.contains(&c);
+    // `kubectl logs -c` reads ephemeral (debug) containers too.
+    let (containers, init, ephemeral) = (
+        names("/spec/containers"),
+        names("/spec/initContainers"),
+        names("/spec/ephemeralContainers"),
+    );
+    let known = |c: &str| {
+        [&containers, &init, &ephemeral]
+            .iter()
+            .any(|l| l.contains(&c))
+    };
     let pod_name = format!(
         "{}/{}",
         text(pod, "/metadata/namespace"),
@@ -587,6 +596,9 @@ fn pick_container<'a>(pod: &'a Value, wanted: Option<&'a str>) -> Result<&'a str
         let mut s = format!("containers: {}", containers.join(", "));
         if !init.is_empty() {
             let _ = write!(s, "; init containers: {}", init.join(", "));
+        }
+        if !ephemeral.is_empty() {
+            let _ = write!(s, "; ephemeral containers: {}", ephemeral.join(", "));
         }
         s
     };
@@ -684,10 +696,14 @@ struct Tail {
     note: Option<String>,
 }
 
-/// The last `wanted.lines` lines within `budget` bytes. The API's `limitBytes` keeps the
-/// *start* of the requested tail, which would cut off the newest lines, the ones that matter
-/// during an incident; so when the cap is hit we ask again for as many lines as fitted,
-/// which are then the newest ones (twice at most).
+/// The last `wanted.lines` lines within `budget` bytes, newest kept first.
+///
+/// The API's `limitBytes` keeps the *start* of the requested tail, which would cut off the
+/// newest lines, the ones that matter during an incident. So we read up to
+/// [`READ_FACTOR`]× the budget, keep the newest lines that fit, and cut any line longer than
+/// [`LINE_MAX`] (a stack dump or a JSON blob on one line would otherwise push every other
+/// line out). When even that read is cut short, we ask again for fewer lines (estimated
+/// from what fitted), and as a last resort for the newest line alone.
 fn tail(
     cluster: &Cluster,
     namespace: &str,
@@ -696,6 +712,7 @@ fn tail(
     wanted: &Wanted,
     budget: u64,
 ) -> Result<Tail, Error> {
+    let read_cap = budget.saturating_mul(READ_FACTOR);
     let mut lines = wanted.lines;
     let mut attempt = 0;
     loop {
@@ -705,41 +722,86 @@ fn tail(
             &LogOptions {
                 container: Some(container.to_string()),
                 tail_lines: Some(lines),
-                limit_bytes: Some(budget),
+                limit_bytes: Some(read_cap),
                 previous: wanted.previous,
             },
         )?;
-        let cap = format!("{} KiB", budget >> 10);
-        if !logs.truncated {
-            let note = (attempt > 0).then(|| {
-                format!(
-                    "output capped at {cap}: these are the last {} of the {} lines asked for",
-                    logs.text.lines().count(),
-                    wanted.lines
-                )
-            });
-            return Ok(Tail {
-                text: logs.text,
-                note,
-            });
+        if !logs.truncated || lines == 1 {
+            return Ok(fit(&logs.text, logs.truncated, budget, wanted.lines));
         }
-        let complete = logs.text.matches('\n').count() as u64;
-        if attempt == 2 || complete < 2 {
-            // Keep whole lines only; say that the newest ones may be missing.
-            let text = match logs.text.rfind('\n') {
-                Some(i) => logs.text[..=i].to_string(),
-                None => logs.text,
-            };
-            return Ok(Tail {
-                text,
-                note: Some(format!(
-                    "output capped at {cap}: the newest lines did not fit; lower limit to see them"
-                )),
-            });
-        }
-        // Line lengths vary: aim a little below what fitted.
-        lines = (complete * 9 / 10).max(1);
+        // The requested tail is longer than `read_cap` and the server sent its oldest part:
+        // ask for as many of the newest lines as would fit the budget if they are as long as
+        // those that came, and for the newest line alone on the last try.
         attempt += 1;
+        let complete = logs.text.matches('\n').count() as u64;
+        let estimate = complete.saturating_mul(budget) / read_cap * 9 / 10;
+        lines = if attempt >= TAIL_ATTEMPTS {
+            1
+        } else {
+            estimate.clamp(1, lines / 2)
+        };
+    }
+}
+
+/// Log bytes read per pod, as a multiple of its share of the output cap.
+const READ_FACTOR: u64 = 4;
+/// Requests for one container's tail before settling for its newest line.
+const TAIL_ATTEMPTS: u32 = 3;
+/// A longer log line is cut here (on a character boundary) and says how long it was.
+const LINE_MAX: usize = 16 << 10;
+
+/// The newest lines of `text` that fit in `budget` bytes, each cut to [`LINE_MAX`];
+/// `cut_short`: the read stopped inside the last line (it is longer than what was read).
+fn fit(text: &str, cut_short: bool, budget: u64, asked: u64) -> Tail {
+    let budget = usize::try_from(budget).unwrap_or(usize::MAX);
+    let all: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut kept: Vec<String> = Vec::new();
+    let mut used = 0;
+    let mut cut = 0;
+    for (i, line) in all.iter().enumerate().rev() {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        let partial = cut_short && i + 1 == all.len();
+        let shown = if body.len() > LINE_MAX || partial {
+            cut += 1;
+            let mut end = LINE_MAX.min(body.len());
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            let size = if partial {
+                format!("more than {} bytes", body.len())
+            } else {
+                format!("{} bytes", body.len())
+            };
+            format!("{} … [line cut: {size}]\n", &body[..end])
+        } else {
+            format!("{body}\n")
+        };
+        if used + shown.len() > budget && !kept.is_empty() {
+            break;
+        }
+        used += shown.len();
+        kept.push(shown);
+    }
+    let dropped = all.len() - kept.len();
+    kept.reverse();
+    let cap = format!("{} KiB", budget >> 10);
+    let mut notes = Vec::new();
+    if dropped > 0 || (cut_short && kept.len() as u64 == 1 && asked > 1) {
+        notes.push(format!(
+            "output capped at {cap}: these are the last {} of the {asked} lines asked for",
+            plural(kept.len(), "line")
+        ));
+    }
+    if cut > 0 {
+        notes.push(format!(
+            "{} longer than {} KiB cut",
+            plural(cut, "line"),
+            LINE_MAX >> 10
+        ));
+    }
+    Tail {
+        text: kept.concat(),
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
     }
 }
 
@@ -770,11 +832,15 @@ impl ContainerState {
 }
 
 pub(super) fn container_status(pod: &Value, container: &str) -> Option<ContainerState> {
-    let status = ["/status/containerStatuses", "/status/initContainerStatuses"]
-        .iter()
-        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
-        .flatten()
-        .find(|s| text(s, "/name") == container)?;
+    let status = [
+        "/status/containerStatuses",
+        "/status/initContainerStatuses",
+        "/status/ephemeralContainerStatuses",
+    ]
+    .iter()
+    .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+    .flatten()
+    .find(|s| text(s, "/name") == container)?;
     let state = status.get("state").and_then(Value::as_object);
     let state = match state.and_then(|m| m.iter().next()) {
         Some((phase, _)) if phase == "running" => "running".to_string(),

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use serde_json::{Value, json};
 
 use super::objects::fields::Fields;
-use super::objects::{Batch, Tally, yaml};
+use super::objects::{Batch, Tally, is_flux_group, yaml};
 use super::{Args, Cluster, Ctx, Tool, ToolError, cluster};
 use crate::kube::discovery::{Resource, close_matches};
 use crate::kube::list::ListOptions;
@@ -33,7 +33,8 @@ pub const TOOL: Tool = Tool {
         their recent events (one line each, without ReconciliationSucceeded) and a HelmRelease \
         its inventory from Helm storage (objects and images). Output is lean: no empty \
         fields, no managedFields, no creation time on Flux objects, status.history keeps its \
-        latest entry, inventories are summarised, observedGeneration shows only when it lags, \
+        latest entry, inventories are summarised, binaryData reads as its size, \
+        observedGeneration shows only when it lags, \
         Flux ownership labels read as one line (# managed by Kustomization ns/name). Use \
         fields for just some paths, e.g. [\"status.conditions\", \"spec.interval\"] \
         (status.history, status.inventory and events come in full). Secret values read \
@@ -53,7 +54,8 @@ fn input_schema() -> Value {
             "apiVersion": {
                 "type": "string",
                 "description": "API version, e.g. helm.toolkit.fluxcd.io/v2 or v1; a group alone \
-                    (kustomize.toolkit.fluxcd.io) or nothing picks the preferred version. See \
+                    (kustomize.toolkit.fluxcd.io) or nothing picks the preferred version, and a \
+                    version the cluster does not serve falls back to the one it serves. See \
                     get_kubernetes_api_versions."
             },
             "kind": {
@@ -104,11 +106,11 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
     let fields = Fields::parse(&fields_arg(args)?).map_err(ToolError::InvalidArgument)?;
     let cluster = ctx.cluster(args)?;
-    let resource = cluster
-        .client
-        .resolve(api_version, kind)
-        .map_err(|e| cluster.error(e))?;
+    let (resource, version_note) = resolve(&cluster, api_version, kind)?;
     let mut batch = Batch::new(&cluster, ctx.settings.mask_secrets, fields.as_ref());
+    if let Some(note) = version_note {
+        batch.note(note);
+    }
     let query = Query {
         resource: &resource,
         name,
@@ -145,10 +147,68 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             for note in batch.notes() {
                 out.push_str(&yaml::comment(&format!("note: {note}")));
             }
-            out.push_str(&batch.render());
+            batch.render_into(&mut out);
             Ok(out)
         }
     }
+}
+
+/// The resource for `kind`. An apiVersion whose group serves the kind in another version
+/// only (an agent asking for Flux's latest `helm.toolkit.fluxcd.io/v2` on a cluster that still
+/// serves `v2beta1`, or for a retired `v1beta1`) falls back to the group's version for it,
+/// with a note saying so: the objects are the same, converted by the API server.
+fn resolve(
+    cluster: &Cluster,
+    api_version: Option<&str>,
+    kind: &str,
+) -> Result<(Resource, Option<String>), ToolError> {
+    let e = match cluster.client.resolve(api_version, kind) {
+        Ok(r) if api_version.is_none() => return Ok(prefer_flux(cluster, kind, r)),
+        Ok(r) => return Ok((r, None)),
+        Err(e) => e,
+    };
+    let asked = api_version.map(str::trim);
+    if let (crate::kube::Error::UnknownKind { .. }, Some(asked)) = (&e, asked)
+        && let Some((group, _)) = asked.split_once('/')
+        && let Ok(r) = cluster.client.resolve(Some(group), kind)
+    {
+        let note = format!(
+            "{asked} is not served by this cluster; showing {}",
+            r.api_version()
+        );
+        return Ok((r, Some(note)));
+    }
+    Err(cluster.error(e))
+}
+
+/// A kind name that several API groups serve, asked for without apiVersion: this server is
+/// about Flux, so a Flux group's kind is taken over kubectl's group order (on k3s,
+/// `helm.cattle.io` sorts before `source.toolkit.fluxcd.io` and would win `HelmChart`), and
+/// the answer names the others so the agent can ask for them.
+fn prefer_flux(cluster: &Cluster, kind: &str, resolved: Resource) -> (Resource, Option<String>) {
+    let Ok(discovery) = cluster.client.discovery() else {
+        return (resolved, None);
+    };
+    let all = discovery.matches(kind);
+    let flux = all
+        .iter()
+        .find(|r| is_flux_group(&r.group))
+        .cloned()
+        .filter(|_| all.len() > 1);
+    let Some(chosen) = flux else {
+        return (resolved, None);
+    };
+    let others: Vec<String> = all
+        .iter()
+        .filter(|r| r.group != chosen.group)
+        .map(Resource::api_version)
+        .collect();
+    let note = format!(
+        "{} is also served as {}; pass apiVersion to get those",
+        chosen.kind,
+        others.join(", ")
+    );
+    (chosen, Some(note))
 }
 
 /// The `fields` paths: a list, a comma-separated string, or a list sent as a JSON string
@@ -247,6 +307,10 @@ impl Query<'_> {
         if !t.failures.is_empty() {
             lines.push("failing:".to_string());
             lines.extend(t.failures.iter().map(|f| format!("- {f}")));
+        }
+        if !t.unreconciled.is_empty() {
+            lines.push("not reconciled yet:".to_string());
+            lines.extend(t.unreconciled.iter().map(|f| format!("- {f}")));
         }
         lines.join("\n")
     }

@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::get_kubeconfig_contexts::{current, server_without_userinfo};
+use super::get_kubeconfig_contexts::current;
 use super::{Args, Ctx, Tool, ToolError};
+use crate::kube::config::without_userinfo;
 use crate::kube::discovery::close_matches;
 
 pub const TOOL: Tool = Tool {
@@ -64,7 +65,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         "This session now uses context {name}: cluster {}, server {}, default namespace {}.\n\
          Cluster tool calls without a context argument go there; the kubeconfig file is unchanged.",
         conn.cluster,
-        server_without_userinfo(&conn.server),
+        without_userinfo(&conn.server),
         conn.namespace
     );
     if let Some(before) = before.filter(|b| b.name != name) {

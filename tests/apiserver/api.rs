@@ -327,6 +327,14 @@ fn parse_resource_path<'a>(
 }
 
 fn route(shared: &Shared, req: &Request, path: &str, user: &User) -> Response {
+    if shared.options.metrics_unavailable
+        && (path == "/apis/metrics.k8s.io" || path.starts_with("/apis/metrics.k8s.io/"))
+    {
+        // kube-aggregator's proxyError for an APIService without a ready backend: plain text.
+        let mut r = Response::json(503, b"service unavailable\n".to_vec());
+        r.content_type = "text/plain; charset=utf-8".into();
+        return r;
+    }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let discovery = [Format::Json, Format::Aggregated];
     match segs.as_slice() {
@@ -371,7 +379,18 @@ fn discovery_doc(doc: Option<Value>) -> Response {
 }
 
 fn aggregated(shared: &Shared, core: bool) -> Response {
-    let doc = shared.lock().store.registry.aggregated(core);
+    let mut doc = shared.lock().store.registry.aggregated(core);
+    if shared.options.metrics_unavailable {
+        // The API server keeps the last discovery it had of an unavailable APIService and
+        // marks it stale (apidiscovery.k8s.io/v2 DiscoveryFreshness).
+        for item in doc["items"].as_array_mut().into_iter().flatten() {
+            if item["metadata"]["name"] == "metrics.k8s.io" {
+                for v in item["versions"].as_array_mut().into_iter().flatten() {
+                    v["freshness"] = json!("Stale");
+                }
+            }
+        }
+    }
     let mut r = json_response(&doc);
     r.content_type = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList".into();
     r
@@ -720,11 +739,16 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
             .filter_map(|c| c["name"].as_str().map(str::to_string))
             .collect()
     };
-    let (containers, init) = (names("containers"), names("initContainers"));
+    let (containers, init, ephemeral) = (
+        names("containers"),
+        names("initContainers"),
+        names("ephemeralContainers"),
+    );
     let container = match req.param("container").filter(|c| !c.is_empty()) {
         Some(c) => c.to_string(),
         None if containers.len() == 1 => containers[0].clone(),
         None => {
+            // The API server's wording (pkg/registry/core/pod: validateContainer).
             let mut msg = format!(
                 "a container name must be specified for pod {name}, choose one of: [{}]",
                 containers.join(" ")
@@ -735,24 +759,33 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
                     init.join(" ")
                 ));
             }
+            if !ephemeral.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the ephemeral containers: [{}]",
+                    ephemeral.join(" ")
+                ));
+            }
             return status::bad_request(&msg);
         }
     };
-    if !containers.contains(&container) && !init.contains(&container) {
+    if ![&containers, &init, &ephemeral]
+        .iter()
+        .any(|list| list.contains(&container))
+    {
         return status::bad_request(&format!(
             "container {container} is not valid for pod {name}"
         ));
     }
     let flag = |p: &str| req.param(p).is_some_and(|v| v == "true" || v == "1");
     let previous = flag("previous");
-    let text = match store.logs.get(namespace, name, &container, previous) {
+    let text: &[u8] = match store.logs.get(namespace, name, &container, previous) {
         Some(t) => t,
         None if previous => {
             return status::bad_request(&format!(
                 "previous terminated container \"{container}\" in pod \"{name}\" not found"
             ));
         }
-        None => "",
+        None => b"",
     };
     let int_param = |p: &str| -> Result<Option<i64>, Response> {
         match req.param(p).filter(|v| !v.is_empty()) {
@@ -805,15 +838,16 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
         (None, None) => None,
     };
     let timestamps = flag("timestamps");
-    let mut lines: Vec<&str> = text
-        .split_inclusive('\n')
-        .filter(|l| {
-            since.is_none_or(|s| {
-                l.split_once(' ')
-                    .and_then(|(ts, _)| clock::parse_rfc3339(ts))
-                    .is_none_or(|t| t >= s)
-            })
-        })
+    // Each line starts with its RFC 3339 timestamp and a space; the rest is the container's
+    // bytes as written.
+    let stamp = |l: &[u8]| -> Option<(i64, usize)> {
+        let end = l.iter().position(|&b| b == b' ')?;
+        let ts = std::str::from_utf8(&l[..end]).ok()?;
+        Some((clock::parse_rfc3339(ts)?, end + 1))
+    };
+    let mut lines: Vec<&[u8]> = text
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| since.is_none_or(|s| stamp(l).is_none_or(|(t, _)| t >= s)))
         .collect();
     if let Some(n) = tail {
         let n = n as usize;
@@ -821,16 +855,13 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
             lines.drain(..lines.len() - n);
         }
     }
-    let mut out = String::new();
+    let mut body = Vec::new();
     for l in lines {
-        match l.split_once(' ') {
-            Some((ts, rest)) if !timestamps && clock::parse_rfc3339(ts).is_some() => {
-                out.push_str(rest)
-            }
-            _ => out.push_str(l),
+        match stamp(l) {
+            Some((_, rest)) if !timestamps => body.extend_from_slice(&l[rest..]),
+            _ => body.extend_from_slice(l),
         }
     }
-    let mut body = out.into_bytes();
     if let Some(n) = limit_bytes {
         body.truncate(n as usize);
     }

@@ -25,6 +25,7 @@ OPTIONS:
   --deny RULE              refuse requests with a 403: verb:group:resource[:namespace],
                            e.g. list::secrets:flux-system (repeatable)
   --no-metrics             serve no metrics.k8s.io (metrics-server absent)
+  --metrics-unavailable    metrics.k8s.io registered but not answering (metrics-server down)
   --key-type TYPE          p256 (default), p384 or rsa
   --max-page-size N        serve at most N items per list page when a limit is given
   --ipv6                   listen on [::1]
@@ -102,6 +103,7 @@ fn run() -> Result<(), String> {
                 .deny
                 .push(parse_deny(&value(&mut parser, "--deny")?)?),
             Long("no-metrics") => options.no_metrics = true,
+            Long("metrics-unavailable") => options.metrics_unavailable = true,
             Long("key-type") => {
                 options.key_type = match value(&mut parser, "--key-type")?.as_str() {
                     "p256" => KeyType::EcP256,

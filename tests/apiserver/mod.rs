@@ -157,6 +157,10 @@ pub struct Options {
     pub deny: Vec<Deny>,
     /// Serve no `metrics.k8s.io` (metrics-server not installed).
     pub no_metrics: bool,
+    /// `metrics.k8s.io` is registered but its backend does not answer (metrics-server down,
+    /// the most common broken APIService): aggregated discovery marks it `Stale` and every
+    /// request under `/apis/metrics.k8s.io` gets the aggregator's plain-text 503.
+    pub metrics_unavailable: bool,
     /// Key algorithm of the CA, server and default client certificates. Default EC P-256.
     pub key_type: KeyType,
     /// Listen on `[::1]` instead of 127.0.0.1 (the certificate then also names ::1).
@@ -184,6 +188,7 @@ impl Default for Options {
             synthetic: Vec::new(),
             deny: Vec::new(),
             no_metrics: false,
+            metrics_unavailable: false,
             key_type: KeyType::EcP256,
             ipv6: false,
             dns_only_san: false,

@@ -61,15 +61,16 @@ impl fmt::Display for LoadError {
 pub type Key = (String, String);
 
 /// One container's log, lines prefixed with an RFC 3339 timestamp and a space (as the kubelet's
-/// CRI log files hold them).
+/// CRI log files hold them). Bytes, not text: a container may write anything, and the kubelet
+/// serves it as written (invalid UTF-8 included).
 #[derive(Clone, Debug, Default)]
-pub struct Logs(BTreeMap<(String, String, String, bool), String>);
+pub struct Logs(BTreeMap<(String, String, String, bool), Vec<u8>>);
 
 impl Logs {
-    pub fn get(&self, ns: &str, pod: &str, container: &str, previous: bool) -> Option<&str> {
+    pub fn get(&self, ns: &str, pod: &str, container: &str, previous: bool) -> Option<&[u8]> {
         self.0
             .get(&(ns.into(), pod.into(), container.into(), previous))
-            .map(String::as_str)
+            .map(Vec::as_slice)
     }
 
     fn load(dir: &Path) -> Result<Logs, LoadError> {
@@ -91,8 +92,7 @@ impl Logs {
                         } else {
                             continue;
                         };
-                    let text = std::fs::read_to_string(&file)
-                        .map_err(|e| LoadError::Io(file.clone(), e))?;
+                    let text = std::fs::read(&file).map_err(|e| LoadError::Io(file.clone(), e))?;
                     let name = |p: &Path| {
                         p.file_name()
                             .map(|n| n.to_string_lossy().into_owned())

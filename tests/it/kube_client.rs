@@ -56,6 +56,7 @@ fn connection(server: &ApiServer, who: As) -> Connection {
             ca_pem: Some(server.ca_pem().as_bytes().to_vec()),
             insecure_skip_verify: false,
             server_name: server.tls_server_name().map(str::to_string),
+            ca_source: Some("certificate-authority-data"),
         },
         proxy_url: None,
         auth,
@@ -184,12 +185,27 @@ fn a_server_certificate_from_another_ca_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "TLS handshake with {} failed: the server's certificate is not signed by a trusted \
-             authority (check certificate-authority-data)",
+            "TLS handshake with {} failed: the server's certificate is not signed by the \
+             certificate authority in certificate-authority-data (a recreated cluster has a new \
+             CA: fetch a fresh kubeconfig)",
             server.url()
         )
     );
     assert!(!err.is_transient(), "a wrong CA does not fix itself");
+}
+
+#[test]
+fn without_a_ca_the_error_says_none_is_set() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = connection(&server, As::Cert);
+    conn.tls.ca_pem = None;
+    conn.tls.ca_source = None;
+    let err = get_flux_system(&client_for(&conn)).expect_err("untrusted");
+    let text = err.to_string();
+    assert!(
+        text.contains("system trust store, and the cluster sets no certificate-authority-data"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -463,6 +479,45 @@ fn a_slow_server_times_out_within_the_budget() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// An exec plugin that hangs (a browser login nobody completes) ends with the call's
+/// `--timeout`, not the plugin's own 30 s, and the error says which limit it hit.
+#[test]
+fn a_hanging_exec_plugin_ends_with_the_call_timeout() {
+    use flux_operator_mcp::kube::config::ExecConfig;
+    let server = ApiServer::start(Options::default());
+    let plugin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/kubeconfig/plugin/fake-credential-plugin.sh");
+    let mut conn = connection(&server, As::Cert);
+    conn.auth = AuthConfig {
+        exec: Some(ExecConfig {
+            api_version: "client.authentication.k8s.io/v1".into(),
+            command: plugin.display().to_string(),
+            env: vec![("FAKE_MODE".into(), Secret::new("sleep"))],
+            ..ExecConfig::default()
+        }),
+        ..AuthConfig::default()
+    };
+    // The plugin may hand out a client certificate, so building the client already runs it.
+    let started = Instant::now();
+    let err = Client::new(&conn, options(Duration::from_millis(800)))
+        .and_then(|c| get_flux_system(&c))
+        .expect_err("no credential in time");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("--timeout") && text.contains("killed"),
+        "{text}"
+    );
+    assert!(
+        server.requests().is_empty(),
+        "nothing was sent without a credential"
+    );
 }
 
 // ---- lists -----------------------------------------------------------------------------------
@@ -871,6 +926,44 @@ fn metrics_server_missing_is_a_distinct_error() {
     let err = c.pod_metrics(None, &selection).expect_err("absent");
     assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
     assert!(server.requests().is_empty());
+}
+
+/// metrics-server installed but down: discovery reports the stale group version (as kubectl
+/// does: "unable to retrieve the complete list of server APIs") and drops its kinds; metrics
+/// calls are a `MetricsUnavailable` error at once, without a request to the dead backend.
+#[test]
+fn a_stale_metrics_api_is_a_discovery_failure_and_metrics_are_unavailable() {
+    let server = ApiServer::start(Options {
+        metrics_unavailable: true,
+        ..Options::default()
+    });
+    let c = client(&server, As::Cert);
+    let d = c.discovery().expect("discovery works without metrics");
+    assert_eq!(
+        d.failures()
+            .iter()
+            .map(|f| f.group_version.as_str())
+            .collect::<Vec<_>>(),
+        ["metrics.k8s.io/v1beta1"]
+    );
+    assert!(
+        d.failures()[0].error.contains("stale"),
+        "{:?}",
+        d.failures()
+    );
+    assert!(d.resources().all(|r| r.group != "metrics.k8s.io"));
+    assert!(c.resolve(None, "Kustomization").is_ok());
+    server.clear_requests();
+    let selection = PodSelection::Matching {
+        label_selector: None,
+        limit: None,
+    };
+    let err = c
+        .pod_metrics(Some("flux-system"), &selection)
+        .expect_err("down");
+    assert!(matches!(err, Error::MetricsUnavailable { .. }), "{err:?}");
+    assert!(err.to_string().contains("not answering"), "{err}");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
 }
 
 /// A copy of `testdata/cluster` without its metrics objects, in a fresh temporary folder.

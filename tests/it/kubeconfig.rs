@@ -113,7 +113,9 @@ fn every_case_resolves_context_and_namespace_like_kubectl() {
             "{}",
             case.name
         );
-        for context in &expected.contexts {
+        // A context whose cluster has no server cannot connect, for kubectl either ("no
+        // server found for cluster"); every_case_matches_what_kubectl_reported covers it.
+        for context in expected.contexts.iter().filter(|c| c.server.is_some()) {
             let conn = resolve(&case, &context.name);
             let namespace = case
                 .spec

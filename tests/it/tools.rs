@@ -219,51 +219,141 @@ fn logs_refused_by_rbac_quote_the_server() {
     assert!(s.server.requests().iter().all(|r| r.method == "GET"));
 }
 
-#[test]
-fn logs_are_capped_and_keep_the_newest_lines() {
-    let dir = scratch_dir("tools-logs-cap");
+/// The logs of a container whose log has `count` lines of 100 bytes, asked for all of them:
+/// the answer, and the `limitBytes` of each log request the server saw.
+fn logs_of_lines(tag: &str, count: usize) -> (String, Vec<String>) {
+    let dir = scratch_dir(tag);
     let data = dir.join("cluster");
     copy_dir(&crate::apiserver::default_data_dir(), &data);
-    // 4000 lines of 100 bytes: 400 KB, more than the 256 KiB cap.
-    let log = (0..4000)
+    let log = (0..count)
         .map(|i| format!("2026-11-21T05:00:00Z line {i:05} {}\n", "x".repeat(78)))
         .collect::<String>();
-    let file = data.join("logs/apps/redis-master-0/redis.log");
-    std::fs::write(&file, log).expect("write log");
+    std::fs::write(data.join("logs/apps/redis-master-0/redis.log"), log).expect("write log");
     let options = Options {
         data_dir: data,
         ..Options::default()
     };
-    let mut s = Session::start("logs-cap-session", options, &[]);
+    let mut s = Session::start(&format!("{tag}-session"), options, &[]);
     let out = s.ok(
         "get_kubernetes_logs",
-        json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "limit": 4000}),
+        json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "limit": count}),
     );
     assert!(out.len() <= 256 * 1024 + 1024, "{} bytes", out.len());
+    let newest = format!("line {:05}", count - 1);
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("line ")).collect();
     assert!(lines.len() > 2000, "{} lines", lines.len());
     assert_eq!(
         lines.last().map(|l| &l[..10]),
-        Some("line 03999"),
+        Some(newest.as_str()),
         "the newest line is kept"
     );
+    let limits = s
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .map(|r| r.param("limitBytes").unwrap_or_default().to_string())
+        .collect();
+    (out, limits)
+}
+
+#[test]
+fn logs_are_capped_and_keep_the_newest_lines() {
+    // 4000 lines of 100 bytes: 400 KB, more than the 256 KiB cap, in one bounded request
+    // (at most 4 × 256 KiB) whose newest lines are kept.
+    let (out, limits) = logs_of_lines("tools-logs-cap", 4000);
     let note = out.lines().last().unwrap_or_default();
     assert!(
         note.starts_with("(output capped at 256 KiB: these are the last ")
             && note.ends_with(" of the 4000 lines asked for)"),
         "{note}"
     );
-    // Every request asked the server for at most 256 KiB.
-    let limits: Vec<String> = s
-        .server
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/log"))
-        .filter_map(|r| r.param("limitBytes").map(str::to_string))
-        .collect();
+    assert_eq!(limits, ["1048576"]);
+    // 2 MB: more than one read may take; fewer, newest lines are asked for the second time.
+    let (_, limits) = logs_of_lines("tools-logs-cap-big", 20_000);
+    assert_eq!(limits.len(), 2, "one read cut short, then one that fits");
+}
+
+/// A pod with a sidecar (an init container that keeps running), an ephemeral debug container
+/// and a log that real containers write: one line far longer than the cap, bytes that are not
+/// UTF-8, then the newest lines, which are the ones an incident needs.
+#[test]
+fn logs_keep_the_newest_lines_past_a_huge_line_and_reach_ephemeral_containers() {
+    let dir = scratch_dir("tools-logs-odd");
+    let data = dir.join("cluster");
+    copy_dir(&crate::apiserver::default_data_dir(), &data);
+    let pod_dir = data.join("logs/apps/debug-me");
+    std::fs::create_dir_all(&pod_dir).expect("mkdir");
+    let mut log = b"2026-11-21T05:00:00Z starting\n".to_vec();
+    log.extend_from_slice(b"2026-11-21T05:00:01Z {\"dump\":\"");
+    log.extend(std::iter::repeat_n(b'A', 400 << 10));
+    log.extend_from_slice(b"\"}\n2026-11-21T05:00:02Z bad bytes \xff\xfe here\n");
+    log.extend_from_slice(b"2026-11-21T05:00:03Z newest line\n");
+    std::fs::write(pod_dir.join("app.log"), &log).expect("write log");
+    std::fs::write(
+        pod_dir.join("debugger.log"),
+        "2026-11-21T05:10:00Z debug shell ready\n",
+    )
+    .expect("write log");
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "debug-me", "namespace": "apps"},
+        "spec": {
+            "initContainers": [{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}],
+            "containers": [{"name": "app", "image": "app:1"}],
+            "ephemeralContainers": [{"name": "debugger", "image": "busybox",
+                                     "targetContainerName": "app"}]
+        },
+        "status": {"phase": "Running",
+            "containerStatuses": [{"name": "app", "restartCount": 0,
+                                   "state": {"running": {"startedAt": "2026-11-21T05:00:00Z"}}}],
+            "ephemeralContainerStatuses": [{"name": "debugger", "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}
+    });
+    let options = Options {
+        data_dir: data,
+        extra_objects: vec![pod],
+        ..Options::default()
+    };
+    let mut s = Session::start("logs-odd-session", options, &[]);
+    let out = s.ok(
+        "get_kubernetes_logs",
+        json!({"pod_name": "debug-me", "pod_namespace": "apps"}),
+    );
+    assert!(out.len() <= 256 * 1024 + 1024, "{} bytes", out.len());
     assert!(
-        !limits.is_empty() && limits.iter().all(|l| l == "262144"),
-        "{limits:?}"
+        out.contains("\nnewest line\n"),
+        "the newest line is kept:\n{out:.300}"
+    );
+    assert!(
+        out.contains("\nbad bytes \u{fffd}\u{fffd} here\n"),
+        "invalid UTF-8 is replaced, not fatal"
+    );
+    assert!(out.contains("\nstarting\n"), "{out:.300}");
+    // The huge line is cut and says so, instead of pushing everything else out.
+    let huge = out
+        .lines()
+        .find(|l| l.starts_with("{\"dump\""))
+        .expect("the long line, cut");
+    assert!(huge.len() < 20 << 10, "{} bytes", huge.len());
+    assert!(huge.ends_with("bytes]"), "{}", &huge[huge.len() - 80..]);
+
+    let out = s.ok(
+        "get_kubernetes_logs",
+        json!({"pod_name": "debug-me", "pod_namespace": "apps", "container_name": "debugger"}),
+    );
+    assert!(
+        out.starts_with("==> pod apps/debug-me, container debugger (terminated: exit 0 (Completed)) <==\ndebug shell ready\n"),
+        "{out}"
+    );
+    let err = s.err(
+        "get_kubernetes_logs",
+        json!({"pod_name": "debug-me", "pod_namespace": "apps", "container_name": "nope"}),
+    );
+    assert_eq!(
+        err,
+        "container \"nope\" not found in pod apps/debug-me; containers: app; init containers: \
+         proxy; ephemeral containers: debugger\n"
     );
 }
 
@@ -342,6 +432,35 @@ fn metrics_without_metrics_server_say_how_to_check() {
     );
 }
 
+/// metrics-server installed but down (its APIService unavailable): the metrics tool says so
+/// without waiting on the dead backend, and the API versions name the stale group.
+#[test]
+fn metrics_server_down_is_told_apart_from_absent() {
+    let options = Options {
+        metrics_unavailable: true,
+        ..Options::default()
+    };
+    let mut s = Session::start("metrics-down", options, &[]);
+    let out = s.err("get_kubernetes_metrics", json!({"pod_namespace": "apps"}));
+    assert!(
+        out.contains("metrics.k8s.io/v1beta1 is registered but not answering"),
+        "{out}"
+    );
+    assert!(
+        !s.server
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/apis/metrics.k8s.io")),
+        "no request to the dead backend"
+    );
+    let out = s.ok("get_kubernetes_api_versions", json!({}));
+    assert!(
+        out.contains("\nDiscovery failed for these group versions; their kinds are missing above:\n- metrics.k8s.io/v1beta1: stale"),
+        "{out}"
+    );
+    assert!(!out.contains("PodMetrics"), "{out}");
+}
+
 // ---- get_kubernetes_api_versions ----------------------------------------------------------
 
 #[test]
@@ -371,6 +490,68 @@ fn api_versions_with_revoked_credentials() {
     );
     assert!(text.contains("refresh them"), "{text}");
     assert!(!text.contains(s.server.token()), "{text}");
+}
+
+/// What the 401 message asks for works: after `oc login` (or any tool) writes a fresh token
+/// into the kubeconfig, the next call uses it, without restarting the server. Likewise a
+/// `kubectl config use-context` is followed, as every kubectl invocation would.
+#[test]
+fn a_kubeconfig_edited_mid_session_is_read_again() {
+    let s = Session::start("kubeconfig-edited", Options::default(), &[]);
+    let kubeconfig = s.dir.join("token-kubeconfig");
+    s.server
+        .write_kubeconfig(&kubeconfig, Identity::Token)
+        .expect("write");
+    let path = kubeconfig.display().to_string();
+    let mut mcp = Mcp::serve(&["--kubeconfig", &path]);
+    mcp.handshake("2025-06-18");
+    let mut id = 1;
+    let (text, is_error) = call(
+        &mut mcp,
+        &mut id,
+        "get_kubernetes_resources",
+        json!({"kind": "Namespace"}),
+    );
+    assert!(!is_error, "{text}");
+
+    s.server.revoke_token(s.server.token());
+    let (text, is_error) = call(
+        &mut mcp,
+        &mut id,
+        "get_kubernetes_resources",
+        json!({"kind": "Namespace"}),
+    );
+    assert!(is_error && text.contains("Unauthorized"), "{text}");
+
+    let fresh = s.server.add_token("kubernetes-admin", &["system:masters"]);
+    let config = std::fs::read_to_string(&kubeconfig)
+        .expect("read")
+        .replace(s.server.token(), &fresh);
+    std::fs::write(&kubeconfig, config).expect("write");
+    let (text, is_error) = call(
+        &mut mcp,
+        &mut id,
+        "get_kubernetes_resources",
+        json!({"kind": "Namespace"}),
+    );
+    assert!(!is_error, "the fresh token is used: {text}");
+
+    // The current context changes in the file (kubectl config use-context).
+    let config = std::fs::read_to_string(&kubeconfig).expect("read").replace(
+        "contexts:\n",
+        "contexts:\n- name: other\n  context:\n    cluster: flux-test\n    user: flux-test\n    namespace: apps\n",
+    );
+    let config = config.replace("current-context: flux-test", "current-context: other");
+    std::fs::write(&kubeconfig, config).expect("write");
+    let (text, _) = call(&mut mcp, &mut id, "get_kubeconfig_contexts", json!({}));
+    assert!(text.starts_with("current: other\n"), "{text}");
+    let (text, is_error) = call(
+        &mut mcp,
+        &mut id,
+        "get_kubernetes_logs",
+        json!({"pod_name": "nope", "pod_namespace": "apps"}),
+    );
+    assert!(is_error && text.starts_with("context other: "), "{text}");
 }
 
 // ---- kubeconfig contexts --------------------------------------------------------------------
@@ -658,4 +839,114 @@ fn the_call_log_records_cluster_calls_without_secrets() {
     let key_line = s.server.client_key_pem().lines().nth(1).unwrap_or_default();
     assert!(!text.contains(key_line));
     assert!(!text.contains(s.server.token()));
+}
+
+/// The bearer token of the kubeconfig and the value of a Secret in the cluster never reach
+/// the agent, the tool call log or stderr, whatever the call: outputs, RBAC refusals, broken
+/// connections, server errors, rejected credentials.
+#[test]
+fn no_output_error_or_log_line_carries_a_credential() {
+    use crate::apiserver::{Fault, FaultKind};
+    use base64::Engine as _;
+
+    const VALUE: &str = "s3cr3t-value-of-a-secret";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(VALUE);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "leak-probe", "namespace": "apps",
+                     "annotations": {"copied-by-a-tool": format!("password={VALUE}")}},
+        "data": {"password": encoded}, "stringData": {"again": VALUE}});
+    // A ResourceSet that templates a Secret carries its value in its own spec.
+    let resource_set = json!({"apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+        "metadata": {"name": "leak-probe", "namespace": "apps"},
+        "spec": {"resources": [{"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "apps"}, "stringData": {"password": VALUE}}]}});
+    let server = ApiServer::start(Options {
+        extra_objects: vec![secret, resource_set],
+        deny: vec![Deny::new("get", "", "pods/log").in_namespace("monitoring")],
+        ..Options::default()
+    });
+    let dir = scratch_dir("tools-no-credential");
+    let kubeconfig = dir.join("kubeconfig");
+    server
+        .write_kubeconfig(&kubeconfig, Identity::Token)
+        .expect("write kubeconfig");
+    let log = dir.join("calls.jsonl");
+    let mut mcp = Mcp::spawn(
+        command()
+            .arg("serve")
+            .arg(format!("--tool-call-log-file={}", log.display()))
+            .arg("--timeout=5s")
+            .env("KUBECONFIG", &kubeconfig),
+    );
+    mcp.handshake("2025-06-18");
+    let mut id = 1;
+    let mut outputs = Vec::new();
+    let mut run = |mcp: &mut Mcp, tool: &str, args: Value| {
+        let (text, _) = call(mcp, &mut id, tool, args);
+        outputs.push(text);
+    };
+    let calls = [
+        ("get_kubernetes_resources", json!({"kind": "Secret"})),
+        (
+            "get_kubernetes_resources",
+            json!({"kind": "Secret", "name": "leak-probe", "namespace": "apps"}),
+        ),
+        (
+            "get_kubernetes_resources",
+            json!({"kind": "Secret", "namespace": "apps", "fields": ["data", "stringData", "metadata.annotations"]}),
+        ),
+        (
+            "get_kubernetes_resources",
+            json!({"kind": "ResourceSet", "name": "leak-probe", "namespace": "apps"}),
+        ),
+        ("get_flux_instance", json!({})),
+        ("get_kubernetes_api_versions", json!({})),
+        ("get_kubeconfig_contexts", json!({})),
+        (
+            "get_kubernetes_logs",
+            json!({"pod_name": "ds/node-exporter", "pod_namespace": "monitoring"}),
+        ),
+        (
+            "get_kubernetes_metrics",
+            json!({"pod_namespace": "flux-system"}),
+        ),
+    ];
+    for (tool, args) in calls.iter().cloned() {
+        run(&mut mcp, tool, args);
+    }
+    for fault in [
+        FaultKind::Status(500),
+        FaultKind::ConnectionReset,
+        FaultKind::TruncatedBody,
+    ] {
+        server.inject(Fault::new("/", fault).always());
+        run(
+            &mut mcp,
+            "get_kubernetes_resources",
+            json!({"kind": "Secret", "namespace": "apps"}),
+        );
+        server.clear_faults();
+    }
+    server.revoke_token(server.token());
+    for (tool, args) in calls.iter().cloned() {
+        run(&mut mcp, tool, args);
+    }
+    let (status, _, stderr) = mcp.finish();
+    assert!(status.success());
+    let log_text = std::fs::read_to_string(&log).expect("call log");
+    assert_eq!(log_text.lines().count(), calls.len() * 2 + 3, "{log_text}");
+    assert!(
+        outputs.iter().any(|o| o.contains("Unauthorized")),
+        "the revoked token was refused: {outputs:#?}"
+    );
+    assert!(outputs.iter().any(|o| o.contains("<masked: 24 bytes>")));
+    for (what, text) in outputs
+        .iter()
+        .map(|o| ("tool output", o.as_str()))
+        .chain([("call log", log_text.as_str()), ("stderr", stderr.as_str())])
+    {
+        for needle in [server.token(), VALUE, encoded.as_str()] {
+            assert!(!text.contains(needle), "{needle} in the {what}:\n{text}");
+        }
+    }
 }

@@ -115,6 +115,7 @@ start main
 start restricted --deny list::secrets:flux-system --deny get::pods/log --key-type rsa --identity cert-rsa
 start tokens --identity token --key-type p384 --no-metrics
 start writes
+start stale --metrics-unavailable
 
 # Discovery and basics.
 check "version from /version" '"gitVersion": "v1\.33' main version -o json
@@ -181,6 +182,14 @@ check_error "forbidden logs" 'cannot get resource "pods/log" in API group "" in 
 check_error "not found" 'Error from server (NotFound): gitrepositories.source.toolkit.fluxcd.io "nope" not found' main get gitrepository nope -n flux-system
 check_error "unknown kind" "error: the server doesn't have a resource type \"widgets\"" main get widgets
 check_error "metrics API absent" 'Metrics API not available' tokens top pod -n flux-system
+# metrics-server down: its group is Stale in aggregated discovery; kubectl leaves it out quietly.
+check_error "metrics API down" 'Metrics API not available' stale top pod -n flux-system
+check "a stale group is left out of api-resources" 'kustomizations +ks' stale api-resources
+if grep -q 'metrics.k8s.io' "$WORK/out"; then
+    report no "a stale group has no kinds" "kubectl api-resources lists metrics.k8s.io"
+else
+    report yes "a stale group has no kinds" ""
+fi
 check_error "container required" 'a container name must be specified for pod' main get --raw "/api/v1/namespaces/apps/pods/$(kc main get pods -n apps -l app.kubernetes.io/name=frontend -o name | cut -d/ -f2)/log"
 
 # Writes, applied in memory (the read-only hardening tests assert our binary never sends them).

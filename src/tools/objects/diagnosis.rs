@@ -79,6 +79,8 @@ pub struct Health {
     pub state: State,
     pub ready: Option<Condition>,
     pub stalled: Option<Condition>,
+    /// True when the object has no condition at all: no controller has reconciled it.
+    pub unreconciled: bool,
 }
 
 impl Health {
@@ -129,11 +131,58 @@ pub fn health(obj: &Value) -> Health {
             None => State::NoStatus,
         }
     };
+    let unreconciled = obj["status"]["conditions"]
+        .as_array()
+        .is_none_or(|c| c.is_empty());
     Health {
         state,
         ready,
         stalled,
+        unreconciled,
     }
+}
+
+/// The controller that reconciles a Flux kind, for messages.
+pub fn controller(group: &str, kind: &str) -> &'static str {
+    match (group, kind) {
+        ("source.toolkit.fluxcd.io", _) => "source-controller",
+        ("kustomize.toolkit.fluxcd.io", _) => "kustomize-controller",
+        ("helm.toolkit.fluxcd.io", _) => "helm-controller",
+        ("notification.toolkit.fluxcd.io", _) => "notification-controller",
+        ("image.toolkit.fluxcd.io", "ImageUpdateAutomation") => "image-automation-controller",
+        ("image.toolkit.fluxcd.io", _) => "image-reflector-controller",
+        ("fluxcd.controlplane.io", _) => "flux-operator",
+        ("source.extensions.fluxcd.io", _) => "source-watcher",
+        _ => "its controller",
+    }
+}
+
+/// The first line of a Flux object that no controller has reconciled yet (not a single
+/// condition): its controller is down, or does not watch that namespace (`--watch-all-
+/// namespaces=false`) or shard (`--watch-label-selector`). `None` for every other object, and
+/// for notification-controller's Alert and Provider, whose current API (v1beta3) has no status.
+pub fn unreconciled_line(
+    group: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    h: &Health,
+) -> Option<String> {
+    let no_status_api =
+        group == "notification.toolkit.fluxcd.io" && matches!(kind, "Alert" | "Provider");
+    if h.state != State::NoStatus || !h.unreconciled || no_status_api {
+        return None;
+    }
+    let who = if namespace.is_empty() {
+        format!("{kind} {name}")
+    } else {
+        format!("{kind} {namespace}/{name}")
+    };
+    Some(format!(
+        "NOT RECONCILED {who}: no status yet; is {} running and watching this namespace? \
+         (get_flux_instance)",
+        controller(group, kind)
+    ))
 }
 
 /// An object another one needs.
@@ -397,6 +446,36 @@ mod tests {
                "spec": {"chart": {"spec": {"sourceRef": {"kind": "HelmRepository",
                         "name": "bitnami", "namespace": "flux-system"}}}},
                "status": {"conditions": conds, "helmChart": "flux-system/apps-redis"}})
+    }
+
+    #[test]
+    fn only_objects_without_any_condition_are_unreconciled() {
+        let line = |group: &str, kind: &str, status: Value| {
+            let obj = json!({"status": status});
+            unreconciled_line(group, kind, "apps", "x", &health(&obj))
+        };
+        assert_eq!(
+            line("helm.toolkit.fluxcd.io", "HelmRelease", json!(null)).as_deref(),
+            Some(
+                "NOT RECONCILED HelmRelease apps/x: no status yet; is helm-controller running \
+                 and watching this namespace? (get_flux_instance)"
+            )
+        );
+        let reconciling = json!({"conditions": [{"type": "Reconciling", "status": "True"}]});
+        assert_eq!(
+            line("helm.toolkit.fluxcd.io", "HelmRelease", reconciling),
+            None
+        );
+        assert_eq!(
+            line("notification.toolkit.fluxcd.io", "Alert", json!({})),
+            None
+        );
+        let image = line(
+            "image.toolkit.fluxcd.io",
+            "ImageUpdateAutomation",
+            json!({}),
+        );
+        assert!(image.is_some_and(|l| l.contains("image-automation-controller")));
     }
 
     #[test]

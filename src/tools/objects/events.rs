@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::kube::client::Client;
 use crate::kube::discovery::Resource;
 use crate::kube::list::ListOptions;
+use crate::kube::time::parse_rfc3339;
 
 /// Events kept per object (the most recent).
 pub const PER_OBJECT: usize = 10;
@@ -216,52 +217,6 @@ fn last_seen(event: &Value) -> (String, (i64, u32)) {
     (String::new(), (i64::MIN, 0))
 }
 
-/// `2026-11-21T05:29:00.210374Z` (or with an offset) → seconds and nanoseconds since the
-/// epoch. Lexical order is wrong once fractions appear (`…00Z` > `…00.2Z`), hence parsing.
-pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    let mut nanos = 0u32;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let text = &frac[..digits.min(9)];
-        nanos = format!("{text:0<9}").parse().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    let days = days_from_civil(y, mo, d);
-    Some((days * 86_400 + h * 3600 + mi * 60 + sec - offset, nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,21 +228,6 @@ mod tests {
             "reason": reason, "type": "Warning", "message": msg,
             "lastTimestamp": last, "count": 2,
         })
-    }
-
-    #[test]
-    fn times_parse_with_fractions_and_offsets() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some((0, 0)));
-        assert_eq!(
-            parse_rfc3339("2026-11-21T05:29:00.210374Z").map(|t| t.1),
-            Some(210_374_000)
-        );
-        assert_eq!(
-            parse_rfc3339("2026-11-21T06:29:00+01:00"),
-            parse_rfc3339("2026-11-21T05:29:00Z")
-        );
-        assert!(parse_rfc3339("2026-11-21T05:29:00.5Z") > parse_rfc3339("2026-11-21T05:29:00Z"));
-        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
     #[test]

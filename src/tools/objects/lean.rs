@@ -33,9 +33,9 @@ const MIN_LEAK_LEN: usize = 8;
 /// - annotations that copy the whole applied object go (they hold Secret data in clear);
 /// - with `mask`, a Secret's `data` and `stringData` values become `<masked: N bytes>`, keys
 ///   kept (`kubectl describe secret` shows sizes the same way), and any annotation of the Secret
-///   that contains one of its values is masked too. Helm storage Secrets are Secrets.
+///   that contains one of its values is masked too. Helm storage Secrets are Secrets, and so
+///   are Secret manifests nested in another object (a ResourceSet's resources).
 pub fn sanitize(obj: &mut Value, mask: bool) {
-    let is_secret = is_core(obj, "Secret");
     let Some(map) = obj.as_object_mut() else {
         return;
     };
@@ -47,15 +47,40 @@ pub fn sanitize(obj: &mut Value, mask: bool) {
             }
         }
     }
-    if !(is_secret && mask) {
-        return;
+    if mask {
+        mask_secrets(obj);
     }
+}
+
+/// Masks every core Secret in `v`: `v` itself and any Secret manifest nested in it (the
+/// resources of a ResourceSet, the items of a `kind: List`, a template that embeds one).
+fn mask_secrets(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if is_core(map, "Secret") {
+                mask_secret(map);
+            }
+            for child in map.values_mut() {
+                mask_secrets(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_secrets),
+        _ => {}
+    }
+}
+
+/// A Secret's `data` and `stringData` values become `<masked: N bytes>`; an annotation that
+/// holds one of them, or a whole copy of the object, is masked or removed.
+fn mask_secret(map: &mut Map<String, Value>) {
     let values = secret_values(map);
     if let Some(ann) = map
         .get_mut("metadata")
         .and_then(|m| m.get_mut("annotations"))
         .and_then(Value::as_object_mut)
     {
+        for key in FULL_COPY_ANNOTATIONS {
+            ann.remove(*key);
+        }
         for v in ann.values_mut() {
             if let Value::String(text) = v
                 && values.iter().any(|s| leaks(text, s))
@@ -79,7 +104,7 @@ pub fn sanitize(obj: &mut Value, mask: bool) {
 }
 
 /// True when `obj` is the core (`v1`) kind `kind`.
-fn is_core(obj: &Value, kind: &str) -> bool {
+fn is_core(obj: &Map<String, Value>, kind: &str) -> bool {
     obj.get("kind").and_then(Value::as_str) == Some(kind)
         && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
@@ -222,6 +247,14 @@ pub fn lean(obj: &mut Value) {
         && spec.get("suspend") == Some(&Value::Bool(false))
     {
         spec.remove("suspend");
+    }
+    // A ConfigMap's binaryData (a keystore, a compressed blob) is base64 an agent cannot
+    // read: its size says what is there. `fields: ["binaryData"]` returns it as is.
+    if let Some(binary) = map.get_mut("binaryData").and_then(Value::as_object_mut) {
+        for v in binary.values_mut() {
+            let size = v.as_str().map_or(0, base64_decoded_len);
+            *v = Value::String(format!("<binary: {size} bytes>"));
+        }
     }
     let lagging = generation.is_none_or(|g| drop_current_generations(map, g));
     if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -684,6 +717,38 @@ mod tests {
         );
     }
 
+    /// Secrets embedded in other objects (a ResourceSet's resources, a `kind: List`) are
+    /// Secrets too.
+    #[test]
+    fn nested_secrets_are_masked() {
+        let mut rs = json!({
+            "apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+            "spec": {"resources": [
+                {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+                 "stringData": {"password": "hunter2-long"}},
+                {"apiVersion": "v1", "kind": "List", "items": [
+                    {"apiVersion": "v1", "kind": "Secret", "data": {"token": "aHVudGVyMi1sb25n"}}
+                ]},
+                {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}}
+            ]}
+        });
+        sanitize(&mut rs, true);
+        let text = rs.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("aHVudGVy"),
+            "{text}"
+        );
+        assert_eq!(
+            rs["spec"]["resources"][0]["stringData"]["password"],
+            "<masked: 12 bytes>"
+        );
+        assert_eq!(rs["spec"]["resources"][2]["data"]["k"], "v");
+        let mut unmasked = json!({"kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Secret", "data": {"t": "dA=="}}]});
+        sanitize(&mut unmasked, false);
+        assert_eq!(unmasked["items"][0]["data"]["t"], "dA==");
+    }
+
     #[test]
     fn unmasked_secrets_keep_values_but_never_the_last_applied_copy() {
         let mut s = secret();
@@ -946,6 +1011,16 @@ mod tests {
                 .get("observedGeneration")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn binary_data_reads_as_its_size() {
+        let blob = base64::engine::general_purpose::STANDARD.encode([0u8, 159, 146, 150, 255]);
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "data": {"a": "text"}, "binaryData": {"blob": blob}});
+        lean(&mut cm);
+        assert_eq!(cm["binaryData"]["blob"], "<binary: 5 bytes>");
+        assert_eq!(cm["data"]["a"], "text");
     }
 
     #[test]

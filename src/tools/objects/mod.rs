@@ -95,6 +95,9 @@ pub struct Tally {
     /// `namespace/name: Reason: message` for each failing object, in list order, the message
     /// shortened (see [`diagnosis::shortened`]).
     pub failures: Vec<String>,
+    /// `namespace/name` of each object no controller has reconciled yet (counted in
+    /// `no_status`).
+    pub unreconciled: Vec<String>,
 }
 
 /// The documents of one answer.
@@ -126,6 +129,11 @@ impl<'a> Batch<'a> {
             helm_skipped: 0,
             notes: Vec::new(),
         }
+    }
+
+    /// Adds a note for the whole answer (shown with the notes of [`Batch::notes`]).
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
     }
 
     /// How many documents were added.
@@ -367,20 +375,25 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Puts the diagnosis above each failing or suspended Flux object: its reasons, then
-    /// the state of its source and of any dependency that is not ready, fetching those not
-    /// already in the answer (at most [`UPSTREAM_LOOKUPS`] GETs per answer, remembered).
+    /// Puts the diagnosis above each failing, suspended or never reconciled Flux object: its
+    /// reasons, then the state of its source and of any dependency that is not ready, fetching
+    /// those not already in the answer (at most [`UPSTREAM_LOOKUPS`] GETs per answer,
+    /// remembered).
     pub fn diagnose(&mut self) {
         for i in 0..self.docs.len() {
             let Some(health) = self.docs[i].health.clone() else {
                 continue;
             };
             let k = self.docs[i].key.clone();
+            let unreconciled =
+                diagnosis::unreconciled_line(&k.group, &k.kind, &k.namespace, &k.name, &health);
+            let explain = health.state == State::Failing || unreconciled.is_some();
             let mut lines: Vec<String> =
                 diagnosis::headline(&k.kind, &k.namespace, &k.name, &health)
                     .into_iter()
+                    .chain(unreconciled)
                     .collect();
-            if health.state == State::Failing {
+            if explain {
                 let upstreams = self.docs[i].upstreams.clone();
                 for u in &upstreams {
                     self.explain_upstream(u, 0, &mut lines);
@@ -447,15 +460,19 @@ impl<'a> Batch<'a> {
         let mut t = Tally::default();
         for d in &self.docs {
             let Some(h) = &d.health else { continue };
+            let who = if d.key.namespace.is_empty() {
+                d.key.name.clone()
+            } else {
+                format!("{}/{}", d.key.namespace, d.key.name)
+            };
+            let k = &d.key;
+            if diagnosis::unreconciled_line(&k.group, &k.kind, &k.namespace, &k.name, h).is_some() {
+                t.unreconciled.push(who.clone());
+            }
             match h.state {
                 State::Ready => t.ready += 1,
                 State::Failing => {
                     t.failing += 1;
-                    let who = if d.key.namespace.is_empty() {
-                        d.key.name.clone()
-                    } else {
-                        format!("{}/{}", d.key.namespace, d.key.name)
-                    };
                     let problem = h
                         .problem_condition()
                         .map(diagnosis::Condition::brief)
@@ -497,6 +514,14 @@ impl<'a> Batch<'a> {
     /// comments.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    /// [`Batch::render`] appended to `out`: a list of thousands of objects is then held once
+    /// as documents and once as the answer, not a third time as an intermediate string.
+    pub fn render_into(&self, out: &mut String) {
+        out.reserve(self.docs.iter().map(|d| d.body.len() + 64).sum());
         for d in &self.docs {
             out.push_str("---\n");
             for line in d.header.iter().chain(&d.notes).chain(&d.managed_by) {
@@ -507,7 +532,6 @@ impl<'a> Batch<'a> {
                 out.push_str(&yaml::root_entry("events", &Value::Array(events.clone())));
             }
         }
-        out
     }
 }
 

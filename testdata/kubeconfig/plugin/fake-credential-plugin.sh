@@ -1,7 +1,9 @@
 #!/bin/sh
 # A fake client-go exec credential plugin for the kubeconfig/auth tests. POSIX sh, no bashisms.
 # Driven by environment variables (set through the kubeconfig's exec.env or the test):
-#   FAKE_MODE        token (default) | cert | fail | sleep | garbage | empty-status
+#   FAKE_MODE        token (default) | cert | fail | fail-echo | sleep | garbage | empty-status
+#                    (fail-echo: fails with a stderr that repeats FAKE_TOKEN, FAKE_SECRET and
+#                    the arguments, as careless plugins do)
 #   FAKE_TOKEN       the token to return (default: fake-token)
 #   FAKE_EXPIRY      expirationTimestamp to return (RFC 3339), none when unset
 #   FAKE_API_VERSION apiVersion to answer with (default: the one in KUBERNETES_EXEC_INFO)
@@ -50,6 +52,10 @@ case "${FAKE_MODE:-token}" in
     ;;
   fail)
     echo "error: you must be logged in to the server (the fake plugin was told to fail)" >&2
+    exit 1
+    ;;
+  fail-echo)
+    echo "error: refresh token ${FAKE_TOKEN:-fake-token} was rejected (client secret $FAKE_SECRET, args: $*)" >&2
     exit 1
     ;;
   sleep)
