@@ -86,6 +86,7 @@ fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {
 /// still a line (the client may close stdin right after writing it).
 pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -> io::Result<()> {
     let mut line = Vec::new();
+    let mut first = true;
     loop {
         match next_line(input, &mut line, MAX_LINE)? {
             Line::Eof => return Ok(()),
@@ -93,13 +94,20 @@ pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                server.handle_line(&line);
+                // RFC 8259 §8.1: a parser MAY ignore a byte order mark; some Windows tools put
+                // one at the start of a stream.
+                let text = match line.strip_prefix(UTF8_BOM) {
+                    Some(rest) if first => rest,
+                    _ => &line[..],
+                };
+                server.handle_line(text);
             }
             Line::TooLong(len) => server.refuse_line(format!(
                 "invalid request: a message of {len} bytes or more exceeds the {} MiB limit",
                 MAX_LINE >> 20
             )),
         }
+        first = false;
         line.clear();
         // One huge message must not keep its buffer for the rest of the session.
         if line.capacity() > 1 << 20 {
@@ -107,6 +115,8 @@ pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -
         }
     }
 }
+
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 #[derive(Debug, PartialEq, Eq)]
 enum Line {
