@@ -211,7 +211,7 @@ fn no_match(index: &Index, query: &str, ranking: &Ranking) -> String {
     let mut out = String::new();
     if query.is_empty() {
         out.push_str("The query is empty.\n\n");
-    } else if ranking.unknown.is_empty() {
+    } else if ranking.terms == 0 {
         let _ = writeln!(
             out,
             "No Flux documentation matches {query:?}: it holds only common words.\n"
@@ -411,6 +411,12 @@ mod tests {
         );
         let stop = search(&index, &[], "how do I do it", 1, Format::Concise);
         assert!(stop.contains("it holds only common words"), "{stop}");
+        // A pasted name that matches nothing is not "only common words".
+        let name = search(&index, &[], "6f2c1a", 1, Format::Concise);
+        assert!(
+            name.starts_with("No Flux documentation matches \"6f2c1a\"."),
+            "{name}"
+        );
         let unknown = search(&index, &[], "qqqqzzzz", 1, Format::Concise);
         assert!(
             unknown.starts_with("No Flux documentation matches \"qqqqzzzz\"."),
