@@ -54,7 +54,7 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
     let writer = match writer {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("flux-operator-mcp: cannot start the stdout writer thread: {e}");
+            log(format_args!("cannot start the stdout writer thread: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -62,18 +62,24 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
     let mut server = Server::new(service, out.clone());
     let stdin = io::stdin();
     if let Err(e) = read_loop(&mut stdin.lock(), &mut server) {
-        eprintln!("flux-operator-mcp: reading stdin: {e}");
+        log(format_args!("reading stdin: {e}"));
     }
     let running = server.drain(DRAIN_TIMEOUT);
     if running > 0 {
-        eprintln!(
-            "flux-operator-mcp: stdin closed; {running} tool call(s) still running after {}s, exiting",
+        log(format_args!(
+            "stdin closed; {running} tool call(s) still running after {}s, exiting",
             DRAIN_TIMEOUT.as_secs()
-        );
+        ));
     }
     out.close();
     let _ = writer.join();
     ExitCode::SUCCESS
+}
+
+/// One line on stderr. Unlike `eprintln!`, which panics when the client has closed its end of
+/// our stderr, a line that cannot be written is dropped: a log line never costs an answer.
+fn log(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "flux-operator-mcp: {message}");
 }
 
 fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {

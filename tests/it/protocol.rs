@@ -646,3 +646,38 @@ fn concurrent_tool_calls_are_answered_on_their_own_and_cancelled_ones_never() {
         "a cancelled call must not be answered: {answered:?}"
     );
 }
+
+#[test]
+fn a_stderr_nobody_reads_never_costs_an_answer() {
+    // A client may close its end of our stderr. The warning about a tool-call log that cannot
+    // be written then fails to print; the call's answer must not be lost to that.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let log = scratch_dir("protocol-closed-stderr").join("no-such-dir/calls.jsonl");
+    let mut child = command()
+        .args(["serve", "--tool-call-log-file"])
+        .arg(&log)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(writer)
+        .spawn()
+        .expect("spawn flux-operator-mcp");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "search_flux_docs", "arguments": {"query": "dependsOn"}}});
+    std::io::Write::write_all(&mut stdin, format!("{call}\n").as_bytes()).expect("write");
+    drop(stdin);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = rx
+        .recv_timeout(crate::support::DEADLINE)
+        .expect("the server exits after stdin EOF")
+        .expect("wait for the server");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let answer: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(answer["id"], json!(1));
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+}
