@@ -304,6 +304,9 @@ impl<S: Service> Server<S> {
             }
         };
         let era = match requested_version(&params) {
+            // server/discover exists only in 2026-07-28: its answer has that form even when the
+            // request carries no version (a probe before the client knows what we speak).
+            Ok(_) if req.method == "server/discover" => Era::Stateless,
             Ok(era) => era,
             Err(e) => {
                 return Some(Response {
@@ -853,6 +856,17 @@ mod tests {
         let r = c.request(4, "tools/call", call);
         assert_eq!(r["result"]["resultType"], json!("complete"));
         assert_eq!(r["result"]["isError"], json!(false));
+    }
+
+    #[test]
+    fn discover_is_answered_in_the_stateless_form_even_without_meta() {
+        // server/discover exists only in 2026-07-28, whatever the request's _meta says.
+        let mut c = conn(1);
+        let r = c.request(1, "server/discover", json!(null));
+        let res = &r["result"];
+        assert_eq!(res["resultType"], json!("complete"), "{r}");
+        assert_eq!(res["_meta"][META_SERVER_INFO]["name"], json!("fake"), "{r}");
+        assert_eq!(res["ttlMs"], json!(0));
     }
 
     #[test]
