@@ -521,14 +521,17 @@ impl Builder {
         let (front, body_start) = document::parse_lenient(&source.text);
         let body = &source.text[body_start..];
         let headings = document::headings(body);
+        // A runbook may have an empty `title:` or `# ` line; its file name is better than nothing.
         let title = front
             .title
             .clone()
+            .filter(|t| !t.trim().is_empty())
             .or_else(|| {
                 headings
                     .iter()
                     .find(|h| h.level == 1)
                     .map(|h| display_heading(h.text))
+                    .filter(|t| !t.trim().is_empty())
             })
             .unwrap_or_else(|| {
                 source
@@ -1022,6 +1025,16 @@ mod tests {
             index.path(index.search("age keys").hits[0].section),
             vec!["notes"]
         );
+    }
+
+    #[test]
+    fn an_empty_title_falls_back_to_the_file_name() {
+        let index = Index::build(vec![
+            source("local/x/empty-heading", "# \nsome notes\n"),
+            source("local/x/empty-title", "---\ntitle: \"\"\n---\nmore notes\n"),
+        ]);
+        assert_eq!(index.docs[0].title, "empty-heading");
+        assert_eq!(index.docs[1].title, "empty-title");
     }
 
     #[test]
