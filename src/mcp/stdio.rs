@@ -12,7 +12,7 @@ use super::server::{Outbox, Outgoing, Server, Service};
 use super::signal;
 
 /// A longer line is answered with an error and discarded without being buffered. Generous:
-/// MCP messages are small, but `apply_kubernetes_manifest` may carry a large manifest.
+/// MCP messages are small, but a tool argument may carry a pasted manifest or a whole log.
 pub const MAX_LINE: usize = 64 << 20;
 
 /// After stdin EOF, how long running tool calls may take to finish before we exit anyway.
