@@ -52,16 +52,18 @@ $(VENV)/.installed:
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(MCP_SDK)
 	touch $@
 
-conformance-sdk: $(VENV)/.installed
+# Each check that runs the static binary builds it first, so that running one alone tests the
+# current code (within one make run, `static` runs once).
+conformance-sdk: static $(VENV)/.installed
 	$(VENV)/bin/python tests/scripts/sdk_check.py $(STATIC_BIN)
 
 # Every read tool through the official Python SDK against the standalone test API server.
-conformance-e2e: $(VENV)/.installed
+conformance-e2e: static $(VENV)/.installed
 	$(CARGO) build --release --example test-apiserver
 	$(VENV)/bin/python tests/scripts/sdk_e2e.py $(STATIC_BIN) target/release/examples/test-apiserver
 
 # The official MCP conformance suite's generic scenarios, bridged from stdio.
-conformance-suite:
+conformance-suite: static
 	tests/scripts/conformance-suite.sh "$(SHARED)" "$(SERVE)"
 
 # The real kubectl against the test API server: proves the server speaks the wire format.
@@ -73,7 +75,7 @@ conformance-kubeconfig:
 	$(CARGO) run --quiet --example kubeconfig-oracle
 
 # The 2026-era pre-release suite (stateless scenarios); informative, not part of CI.
-conformance-2026:
+conformance-2026: static
 	CONFORMANCE_VERSION=0.2.0-alpha.12 tests/scripts/conformance-suite.sh "$(SHARED)" "$(SERVE)"
 
 bench: static

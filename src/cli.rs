@@ -280,6 +280,8 @@ pub enum Error {
         command: String,
     },
     Unsupported(String),
+    /// `docs` without `search` or `list`.
+    MissingDocsCommand,
     MissingQuery,
 }
 
@@ -314,6 +316,9 @@ impl fmt::Display for Error {
                 write!(f, "unexpected argument {arg:?} for {command:?}")
             }
             Error::Unsupported(m) => f.write_str(m),
+            Error::MissingDocsCommand => {
+                f.write_str("docs needs a command: docs search QUERY or docs list")
+            }
             Error::MissingQuery => write!(f, "docs search needs a query: {NAME} docs search QUERY"),
         }
     }
@@ -525,10 +530,7 @@ fn command(p: Parsed) -> Result<Command, Error> {
                     }
                 }),
             }),
-            None => Err(Error::UnknownCommand {
-                name: "docs".into(),
-                suggestion: Some("docs search QUERY or docs list"),
-            }),
+            None => Err(Error::MissingDocsCommand),
         },
         other => Err(Error::UnknownCommand {
             name: other.to_string(),
@@ -633,7 +635,8 @@ fn apply(flag: &'static Flag, raw: Option<OsString>, p: &mut Parsed) -> Result<(
         }
         "format" => {
             p.docs_only.push(flag.long);
-            p.format = Some(text.parse::<docs::Format>().map_err(|e| bad(&text, &e))?);
+            let format = text.parse::<docs::Format>();
+            p.format = Some(format.map_err(|_| bad(&text, "expected concise or complete"))?);
         }
         "kubeconfig" => kube.kubeconfig = path(),
         "kube-context" => kube.context = opt(),
@@ -711,8 +714,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total += value * seconds;
         rest = tail;
     }
-    Duration::try_from_secs_f64(total).map_err(|_| "duration too large".to_string())
+    // Go stores a duration as int64 nanoseconds and refuses anything longer; so do we, which
+    // also keeps `Instant::now() + timeout` from overflowing.
+    if total > MAX_GO_DURATION_SECS {
+        return Err("out of range: at most 2562047h47m16s, as in Go".into());
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| "out of range".to_string())
 }
+
+/// `math.MaxInt64` nanoseconds, Go's longest `time.Duration`.
+const MAX_GO_DURATION_SECS: f64 = 9_223_372_036.854_775;
 
 /// The closest candidate within a small edit distance, for "did you mean".
 fn suggest<const N: usize>(word: &str, candidates: [&'static str; N]) -> Option<&'static str> {
@@ -1073,6 +1084,14 @@ mod tests {
         );
         assert!(parse_err(&["docs", "serch", "x"]).contains("did you mean docs search?"));
         assert_eq!(
+            parse_err(&["docs"]),
+            "docs needs a command: docs search QUERY or docs list"
+        );
+        assert_eq!(
+            parse_err(&["docs", "search", "x", "--format", "html"]),
+            "invalid value \"html\" for --format: expected concise or complete"
+        );
+        assert_eq!(
             parse_err(&["serve", "--limit", "3"]),
             "flag --limit does not apply to \"serve\""
         );
@@ -1137,6 +1156,15 @@ mod tests {
         for bad in ["", "10", "s", "1x", "-1s", "1m-3s", ".s", "1..2s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+        // Go's limit (the largest int64 of nanoseconds): beyond it a deadline could overflow.
+        ok("2562047h", 2_562_047 * 3_600_000);
+        for huge in ["2562048h", "999999999999999h", "1e400s"] {
+            assert!(parse_duration(huge).is_err(), "{huge:?}");
+        }
+        assert_eq!(
+            parse_duration("2562048h"),
+            Err("out of range: at most 2562047h47m16s, as in Go".to_string())
+        );
     }
 
     #[test]

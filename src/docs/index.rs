@@ -113,9 +113,12 @@ pub struct Hit {
 pub struct Ranking {
     /// Best first; at most `RERANK` sections.
     pub hits: Vec<Hit>,
-    /// Query words that matched nothing in the index even after spelling correction.
+    /// Words the user typed (as typed; not pasted names) that matched nothing in the index even
+    /// after spelling correction.
     pub unknown: Vec<String>,
-    /// (query word, indexed term used instead) for misspelt words.
+    /// How many distinct terms the query had, found or not (0: only stop words).
+    pub terms: usize,
+    /// (query word as typed, indexed term used instead) for misspelt words.
     pub corrected: Vec<(String, String)>,
 }
 
@@ -163,6 +166,9 @@ impl Index {
         // The terms the user typed (not pasted names), with their idf.
         let mut typed: Vec<(u32, f32)> = Vec::new();
         let terms = tokenize::query_terms(query);
+        ranking.terms = terms.len();
+        // Typed terms found nowhere, even after correction.
+        let mut missing: Vec<String> = Vec::new();
         // Spelling correction is for short, typed queries; in a pasted log most unknown words
         // are names, and correcting them would cost a vocabulary scan each.
         let mut corrections_left = if terms.len() <= MAX_TERMS_TO_CORRECT {
@@ -171,8 +177,10 @@ impl Index {
             0
         };
         for (term, weight) in terms {
+            let typed_word = weight >= 1.0;
             let mut correction = || {
-                if corrections_left == 0 {
+                // A pasted name (`"podinfo-v2"`) is not a misspelt word.
+                if corrections_left == 0 || !typed_word {
                     return None;
                 }
                 corrections_left -= 1;
@@ -188,18 +196,30 @@ impl Index {
                         id
                     }
                     None => {
-                        ranking.unknown.push(term);
+                        if typed_word {
+                            missing.push(term);
+                        }
                         continue;
                     }
                 },
             };
             if !weighted.iter().any(|&(seen, _)| seen == id) {
                 weighted.push((id, weight * self.idf(id)));
-                if weight >= 1.0 {
+                if typed_word {
                     typed.push((id, self.idf(id)));
                 }
             }
         }
+        // Reported as the user wrote them (`ensure`, not the stem `ensur`), once per word.
+        tokenize::for_each_typed_word(query, |word, term| {
+            if let Some(at) = missing.iter().position(|m| m == term) {
+                missing.swap_remove(at);
+                ranking.unknown.push(word.to_string());
+            }
+            for (from, _) in ranking.corrected.iter_mut().filter(|(f, _)| f == term) {
+                *from = word.to_string();
+            }
+        });
         if weighted.is_empty() {
             return ranking;
         }
@@ -501,14 +521,17 @@ impl Builder {
         let (front, body_start) = document::parse_lenient(&source.text);
         let body = &source.text[body_start..];
         let headings = document::headings(body);
+        // A runbook may have an empty `title:` or `# ` line; its file name is better than nothing.
         let title = front
             .title
             .clone()
+            .filter(|t| !t.trim().is_empty())
             .or_else(|| {
                 headings
                     .iter()
                     .find(|h| h.level == 1)
                     .map(|h| display_heading(h.text))
+                    .filter(|t| !t.trim().is_empty())
             })
             .unwrap_or_else(|| {
                 source
@@ -950,13 +973,24 @@ mod tests {
     #[test]
     fn misspellings_are_corrected_and_unknown_words_reported() {
         let index = fixture();
-        let ranking = index.search("kustomizaton zzzzqqq");
+        let ranking = index.search("Kustomizaton zzzzqqq");
         assert_eq!(
             ranking.corrected,
-            vec![("kustomizaton".to_string(), "kustomization".to_string())]
+            vec![("Kustomizaton".to_string(), "kustomization".to_string())]
         );
         assert_eq!(ranking.unknown, vec!["zzzzqqq".to_string()]);
         assert_eq!(index.path(ranking.hits[0].section), vec!["Kustomization"]);
+    }
+
+    #[test]
+    fn unknown_words_are_reported_as_typed_and_pasted_names_are_not() {
+        let index = fixture();
+        // Names, numbers and quoted values differ per cluster: their absence says nothing.
+        let ranking = index.search(
+            "ensure Zzqq-Thing helm 'my-release' podinfo@6.5.0 kustomization-2291 zzqq-thing",
+        );
+        assert_eq!(ranking.unknown, vec!["ensure", "Zzqq-Thing"]);
+        assert_eq!(index.search("6f2c1a").unknown, Vec::<String>::new());
     }
 
     #[test]
@@ -965,6 +999,7 @@ mod tests {
         let ranking = index.search("how do I do it?");
         assert!(ranking.hits.is_empty());
         assert!(ranking.unknown.is_empty());
+        assert_eq!(ranking.terms, 0);
     }
 
     #[test]
@@ -990,6 +1025,16 @@ mod tests {
             index.path(index.search("age keys").hits[0].section),
             vec!["notes"]
         );
+    }
+
+    #[test]
+    fn an_empty_title_falls_back_to_the_file_name() {
+        let index = Index::build(vec![
+            source("local/x/empty-heading", "# \nsome notes\n"),
+            source("local/x/empty-title", "---\ntitle: \"\"\n---\nmore notes\n"),
+        ]);
+        assert_eq!(index.docs[0].title, "empty-heading");
+        assert_eq!(index.docs[1].title, "empty-title");
     }
 
     #[test]

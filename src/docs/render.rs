@@ -198,20 +198,39 @@ fn notes(out: &mut String, ranking: &Ranking) {
         let _ = writeln!(out, "\nnote: spelling corrected: {}", pairs.join(", "));
     }
     if !ranking.unknown.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nnote: no document mentions: {}",
-            ranking.unknown.join(", ")
-        );
+        let mut words = ranking.unknown[..ranking.unknown.len().min(UNKNOWN_SHOWN)].join(", ");
+        if ranking.unknown.len() > UNKNOWN_SHOWN {
+            let _ = write!(words, " and {} more", ranking.unknown.len() - UNKNOWN_SHOWN);
+        }
+        let _ = writeln!(out, "\nnote: no document mentions: {words}");
     }
+}
+
+/// How much of an unmatched query the answer repeats, in bytes.
+const QUERY_ECHO_MAX: usize = 160;
+/// How many unknown words a note names.
+const UNKNOWN_SHOWN: usize = 12;
+
+/// `text` cut to at most `max` bytes at a char boundary, with `…` when cut.
+fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", text[..end].trim_end()).into()
 }
 
 /// The help an agent gets instead of an error: what to ask, and what the corpus holds.
 fn no_match(index: &Index, query: &str, ranking: &Ranking) -> String {
     let mut out = String::new();
+    // A whole pasted log is not worth echoing back.
+    let query = shorten(query, QUERY_ECHO_MAX);
     if query.is_empty() {
         out.push_str("The query is empty.\n\n");
-    } else if ranking.unknown.is_empty() {
+    } else if ranking.terms == 0 {
         let _ = writeln!(
             out,
             "No Flux documentation matches {query:?}: it holds only common words.\n"
@@ -411,11 +430,52 @@ mod tests {
         );
         let stop = search(&index, &[], "how do I do it", 1, Format::Concise);
         assert!(stop.contains("it holds only common words"), "{stop}");
+        // A pasted name that matches nothing is not "only common words".
+        let name = search(&index, &[], "6f2c1a", 1, Format::Concise);
+        assert!(
+            name.starts_with("No Flux documentation matches \"6f2c1a\"."),
+            "{name}"
+        );
         let unknown = search(&index, &[], "qqqqzzzz", 1, Format::Concise);
         assert!(
             unknown.starts_with("No Flux documentation matches \"qqqqzzzz\"."),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn notes_name_a_dozen_unknown_words_at_most() {
+        let index = fixture();
+        let words: Vec<String> = (0..30)
+            .map(|i| format!("zz{}", "q".repeat(i + 3)))
+            .collect();
+        let out = search(
+            &index,
+            &[],
+            &format!("retries {}", words.join(" ")),
+            1,
+            Format::Concise,
+        );
+        let note = out
+            .lines()
+            .find(|l| l.starts_with("note: no document mentions:"))
+            .unwrap_or_default();
+        assert!(note.ends_with(" and 18 more"), "{note}");
+        assert_eq!(shorten("ééé", 3), "é…");
+        assert_eq!(shorten("abc", 3), "abc");
+    }
+
+    #[test]
+    fn an_unmatched_long_query_is_not_echoed_whole() {
+        let index = fixture();
+        let paste = "qzx ".repeat(50_000);
+        let out = search(&index, &[], &paste, 1, Format::Concise);
+        assert!(out.len() < 4096, "{} bytes", out.len());
+        assert!(
+            out.starts_with("No Flux documentation matches \"qzx qzx"),
+            "{out}"
+        );
+        assert!(out.contains("…\""), "{out}");
     }
 
     #[test]

@@ -60,6 +60,27 @@ pub fn query_terms(query: &str) -> Vec<(String, f32)> {
     terms
 }
 
+/// Calls `f` with each word of a query as typed (outside pasted names) and the term that
+/// stands for the whole word (`dependsOn` → `dependson`, `releases` → `releas`); stop words,
+/// which have no term, are skipped.
+pub fn for_each_typed_word(query: &str, mut f: impl FnMut(&str, &str)) {
+    let mut scratch = String::new();
+    let mut head = String::new();
+    for chunk in phrase_chunks(query).filter(|c| !is_placeholder_chunk(c)) {
+        for raw in raw_tokens(chunk) {
+            head.clear();
+            for_each_raw_term(raw, &mut scratch, &mut |term| {
+                if head.is_empty() {
+                    head.push_str(term);
+                }
+            });
+            if !head.is_empty() {
+                f(raw, &head);
+            }
+        }
+    }
+}
+
 /// Query weight of a term that comes only from a pasted name.
 pub const NAME_WEIGHT: f32 = 0.3;
 

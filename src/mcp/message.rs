@@ -177,7 +177,7 @@ impl Message {
                         code::INVALID_REQUEST,
                         format!(
                             "invalid request: id must be a string or an integer, got {}",
-                            json_type(v)
+                            scalar_or_type(v)
                         ),
                     ));
                 }
@@ -264,6 +264,15 @@ fn error_from_value(e: Value) -> ResponseError {
         code,
         message,
         data,
+    }
+}
+
+/// A number, boolean or null as written (`1.5`, `null`): short, and it names the offending
+/// value; anything else by its type.
+fn scalar_or_type(v: &Value) -> String {
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => v.to_string(),
+        other => json_type(other).to_string(),
     }
 }
 
@@ -362,11 +371,19 @@ mod tests {
 
     #[test]
     fn bad_ids_are_invalid_requests_answered_with_null_id() {
-        for id in ["1.5", "null", "true", "{}", "[1]"] {
+        for (id, named) in [
+            ("1.5", "got 1.5"),
+            ("null", "got null"),
+            ("true", "got true"),
+            ("{}", "got an object"),
+            ("[1]", "got an array"),
+        ] {
             let text = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
             let err = parse(&text).unwrap_err();
             assert_eq!(err.id, None, "{id}");
-            assert_eq!(err.result.unwrap_err().code, code::INVALID_REQUEST, "{id}");
+            let err = err.result.unwrap_err();
+            assert_eq!(err.code, code::INVALID_REQUEST, "{id}");
+            assert!(err.message.ends_with(named), "{id}: {}", err.message);
         }
     }
 

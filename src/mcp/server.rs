@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::message::{Message, Notification, Request, RequestId, Response, ResponseError, code};
+use super::message::{
+    Message, Notification, Request, RequestId, Response, ResponseError, code, json_type,
+};
 
 /// Revisions reached through the `initialize` handshake, oldest first.
 pub const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -304,6 +306,9 @@ impl<S: Service> Server<S> {
             }
         };
         let era = match requested_version(&params) {
+            // server/discover exists only in 2026-07-28: its answer has that form even when the
+            // request carries no version (a probe before the client knows what we speak).
+            Ok(_) if req.method == "server/discover" => Era::Stateless,
             Ok(era) => era,
             Err(e) => {
                 return Some(Response {
@@ -424,32 +429,23 @@ impl<S: Service> Server<S> {
             )),
             None => Err(ResponseError::new(
                 code::INVALID_PARAMS,
-                "logging/setLevel needs params.level",
+                match params.get("level") {
+                    None | Some(Value::Null) => "logging/setLevel needs params.level".to_string(),
+                    Some(other) => format!(
+                        "logging/setLevel: params.level must be a string, got {}",
+                        json_type(other)
+                    ),
+                },
             )),
         }
     }
 
     fn get_prompt(&self, params: &Map<String, Value>) -> Result<Value, ResponseError> {
-        let Some(name) = params.get("name").and_then(Value::as_str) else {
-            return Err(ResponseError::new(
-                code::INVALID_PARAMS,
-                "prompts/get needs params.name",
-            ));
-        };
-        let args = match params.get("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
-            Some(_) => {
-                return Err(ResponseError::new(
-                    code::INVALID_PARAMS,
-                    "prompts/get: arguments must be an object",
-                ));
-            }
-        };
+        let (name, args) = name_and_arguments("prompts/get", params)?;
         let reply = self
             .shared
             .service
-            .get_prompt(name, &args)
+            .get_prompt(&name, &args)
             .map_err(|InvalidParams(m)| ResponseError::new(code::INVALID_PARAMS, m))?;
         let messages: Vec<Value> = reply
             .messages
@@ -467,17 +463,13 @@ impl<S: Service> Server<S> {
         era: Era,
         params: Map<String, Value>,
     ) -> Option<Response> {
-        let Some(name) = params.get("name").and_then(Value::as_str).map(String::from) else {
-            return Some(invalid_params(id, "tools/call needs params.name"));
-        };
-        let args = match params.get("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
-            Some(_) => {
-                return Some(invalid_params(
-                    id,
-                    "tools/call: arguments must be an object",
-                ));
+        let (name, args) = match name_and_arguments("tools/call", &params) {
+            Ok(parts) => parts,
+            Err(e) => {
+                return Some(Response {
+                    id: Some(id),
+                    result: Err(e),
+                });
             }
         };
         let cancelled = Arc::new(AtomicBool::new(false));
@@ -637,6 +629,36 @@ fn prompt_json(p: &PromptInfo) -> Value {
         .map(|a| json!({"name": a.name, "description": a.description, "required": a.required}))
         .collect();
     json!({"name": p.name, "title": p.title, "description": p.description, "arguments": args})
+}
+
+/// `params.name` (a string) and `params.arguments` (an object; absent means none) of
+/// `tools/call` and `prompts/get`, or the -32602 error that says which is wrong.
+fn name_and_arguments(
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<(String, Map<String, Value>), ResponseError> {
+    let invalid = |message: String| ResponseError::new(code::INVALID_PARAMS, message);
+    let name = match params.get("name") {
+        Some(Value::String(name)) => name.clone(),
+        None | Some(Value::Null) => return Err(invalid(format!("{method} needs params.name"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "{method}: params.name must be a string, got {}",
+                json_type(other)
+            )));
+        }
+    };
+    let arguments = match params.get("arguments") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(other) => {
+            return Err(invalid(format!(
+                "{method}: params.arguments must be an object, got {}",
+                json_type(other)
+            )));
+        }
+    };
+    Ok((name, arguments))
 }
 
 fn invalid_params(id: RequestId, message: &str) -> Response {
@@ -856,6 +878,17 @@ mod tests {
     }
 
     #[test]
+    fn discover_is_answered_in_the_stateless_form_even_without_meta() {
+        // server/discover exists only in 2026-07-28, whatever the request's _meta says.
+        let mut c = conn(1);
+        let r = c.request(1, "server/discover", json!(null));
+        let res = &r["result"];
+        assert_eq!(res["resultType"], json!("complete"), "{r}");
+        assert_eq!(res["_meta"][META_SERVER_INFO]["name"], json!("fake"), "{r}");
+        assert_eq!(res["ttlMs"], json!(0));
+    }
+
+    #[test]
     fn an_unknown_meta_version_is_refused_with_the_supported_list() {
         let mut c = conn(1);
         let r = c.request(
@@ -905,6 +938,21 @@ mod tests {
             assert_eq!(r["error"]["code"], json!(code), "{method} {params}: {r}");
             assert!(!r["error"]["message"].as_str().unwrap().is_empty());
         }
+        let r = c.request(40, "tools/call", json!({"name": 5}));
+        assert_eq!(
+            r["error"]["message"],
+            json!("tools/call: params.name must be a string, got a number")
+        );
+        let r = c.request(41, "prompts/get", json!({"name": "p", "arguments": "x=1"}));
+        assert_eq!(
+            r["error"]["message"],
+            json!("prompts/get: params.arguments must be an object, got a string")
+        );
+        let r = c.request(42, "logging/setLevel", json!({"level": 3}));
+        assert_eq!(
+            r["error"]["message"],
+            json!("logging/setLevel: params.level must be a string, got a number")
+        );
         // Unknown tool: the service says so, the server answers -32602.
         let r = c.request(99, "tools/call", json!({"name": "ghost"}));
         assert_eq!(r["error"]["code"], json!(-32602));

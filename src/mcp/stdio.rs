@@ -12,7 +12,7 @@ use super::server::{Outbox, Outgoing, Server, Service};
 use super::signal;
 
 /// A longer line is answered with an error and discarded without being buffered. Generous:
-/// MCP messages are small, but `apply_kubernetes_manifest` may carry a large manifest.
+/// MCP messages are small, but a tool argument may carry a pasted manifest or a whole log.
 pub const MAX_LINE: usize = 64 << 20;
 
 /// After stdin EOF, how long running tool calls may take to finish before we exit anyway.
@@ -54,7 +54,7 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
     let writer = match writer {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("flux-operator-mcp: cannot start the stdout writer thread: {e}");
+            log(format_args!("cannot start the stdout writer thread: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -62,18 +62,24 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
     let mut server = Server::new(service, out.clone());
     let stdin = io::stdin();
     if let Err(e) = read_loop(&mut stdin.lock(), &mut server) {
-        eprintln!("flux-operator-mcp: reading stdin: {e}");
+        log(format_args!("reading stdin: {e}"));
     }
     let running = server.drain(DRAIN_TIMEOUT);
     if running > 0 {
-        eprintln!(
-            "flux-operator-mcp: stdin closed; {running} tool call(s) still running after {}s, exiting",
+        log(format_args!(
+            "stdin closed; {running} tool call(s) still running after {}s, exiting",
             DRAIN_TIMEOUT.as_secs()
-        );
+        ));
     }
     out.close();
     let _ = writer.join();
     ExitCode::SUCCESS
+}
+
+/// One line on stderr. Unlike `eprintln!`, which panics when the client has closed its end of
+/// our stderr, a line that cannot be written is dropped: a log line never costs an answer.
+fn log(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "flux-operator-mcp: {message}");
 }
 
 fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {
@@ -86,6 +92,7 @@ fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {
 /// still a line (the client may close stdin right after writing it).
 pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -> io::Result<()> {
     let mut line = Vec::new();
+    let mut first = true;
     loop {
         match next_line(input, &mut line, MAX_LINE)? {
             Line::Eof => return Ok(()),
@@ -93,13 +100,20 @@ pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                server.handle_line(&line);
+                // RFC 8259 §8.1: a parser MAY ignore a byte order mark; some Windows tools put
+                // one at the start of a stream.
+                let text = match line.strip_prefix(UTF8_BOM) {
+                    Some(rest) if first => rest,
+                    _ => &line[..],
+                };
+                server.handle_line(text);
             }
             Line::TooLong(len) => server.refuse_line(format!(
                 "invalid request: a message of {len} bytes or more exceeds the {} MiB limit",
                 MAX_LINE >> 20
             )),
         }
+        first = false;
         line.clear();
         // One huge message must not keep its buffer for the rest of the session.
         if line.capacity() > 1 << 20 {
@@ -107,6 +121,8 @@ pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -
         }
     }
 }
+
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 #[derive(Debug, PartialEq, Eq)]
 enum Line {

@@ -491,8 +491,10 @@ impl CallLog {
         let mut line = entry.to_string();
         line.push('\n');
         if let Err(e) = append_private(&self.path, line.as_bytes()) {
-            // The call itself must not fail because its log line could not be written.
-            eprintln!(
+            // The call itself must not fail because its log line could not be written, nor
+            // because the warning cannot be printed (`eprintln!` panics when stderr is closed).
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "flux-operator-mcp: cannot write the tool call log {}: {e}",
                 self.path.display()
             );

@@ -75,7 +75,7 @@ fn no_command_prints_help_on_stderr_and_exits_2() {
 
 #[test]
 fn mistakes_exit_2_name_the_culprit_and_print_nothing_on_stdout() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 11] = [
         (
             &["serve", "--read-onyl"],
             "--read-onyl (did you mean --read-only?)",
@@ -88,6 +88,16 @@ fn mistakes_exit_2_name_the_culprit_and_print_nothing_on_stdout() {
         (
             &["serve", "--mask-secrets=nope"],
             "\"nope\" for --mask-secrets",
+        ),
+        (&["serve", "--timeout=abc"], "\"abc\" for --timeout"),
+        (&["serve", "--timeout", "9999999h"], "out of range"),
+        (
+            &["docs"],
+            "docs needs a command: docs search QUERY or docs list",
+        ),
+        (
+            &["docs", "search", "x", "--format=full"],
+            "\"full\" for --format: expected concise or complete",
         ),
     ];
     for (args, needle) in cases {

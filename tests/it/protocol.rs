@@ -4,6 +4,9 @@
 
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
+use crate::apiserver::{ApiServer, Fault, FaultKind, Identity, Options};
 use crate::support::{Mcp, command, scratch_dir};
 
 const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -388,4 +391,293 @@ fn the_tool_call_log_records_calls_in_a_private_file() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&log).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_byte_order_mark_before_the_first_message_is_ignored() {
+    let mut mcp = Mcp::serve(&[]);
+    mcp.write(b"\xef\xbb\xbf{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n");
+    assert_eq!(mcp.recv()["result"], json!({}));
+    // Only at the start of the stream: later it is a stray character, a parse error.
+    mcp.write(b"\xef\xbb\xbf{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n");
+    assert_eq!(error_code(&mcp.recv()), -32700);
+}
+
+/// xorshift64*: a small deterministic generator, so every run feeds the same lines.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// A JSON value of any type, sometimes nested, sometimes of an awkward size.
+    fn value(&mut self, depth: usize) -> Value {
+        match self.below(if depth > 3 { 8 } else { 10 }) {
+            0 => Value::Null,
+            1 => json!(self.below(2) == 0),
+            2 => json!(self.next() as i64),
+            3 => json!(u64::MAX),
+            4 => json!(-0.5e300),
+            5 => json!("x".repeat(self.below(3) * 4000)),
+            6 => json!(["ping", "tools/call", "", "\u{0}", "é🦀"][self.below(5)]),
+            7 => json!(format!("{:x}", self.next())),
+            8 => Value::Array((0..self.below(4)).map(|_| self.value(depth + 1)).collect()),
+            _ => {
+                let keys = [
+                    "name",
+                    "arguments",
+                    "cursor",
+                    "level",
+                    "query",
+                    "_meta",
+                    "id",
+                ];
+                let mut map = serde_json::Map::new();
+                for _ in 0..self.below(4) {
+                    map.insert(self.pick(&keys).to_string(), self.value(depth + 1));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+/// Well-formed messages the fuzzer starts from.
+fn fuzz_seeds() -> Vec<Value> {
+    let docs = json!({"name": "search_flux_docs", "arguments": {"query": "drift detection"}});
+    let prompt =
+        json!({"name": "debug_flux_kustomization", "arguments": {"name": "a", "namespace": "b"}});
+    let meta = json!({"_meta": {META_VERSION: "2026-07-28"}});
+    [
+        ("initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}})),
+        ("ping", json!({})),
+        ("tools/list", json!({})),
+        ("tools/list", meta.clone()),
+        ("prompts/list", json!({})),
+        ("prompts/get", prompt),
+        ("logging/setLevel", json!({"level": "info"})),
+        ("server/discover", meta),
+        ("tools/call", docs),
+        ("notifications/cancelled", json!({"requestId": 7})),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (method, params))| {
+        json!({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
+    })
+    .collect()
+}
+
+/// One hostile line: random bytes, a damaged message, a message with a field replaced by a
+/// value of the wrong type, or deep nesting.
+fn fuzz_line(rng: &mut Rng, seeds: &[Value]) -> Vec<u8> {
+    let seed = rng.pick(seeds).clone();
+    let mut bytes = serde_json::to_vec(&seed).unwrap();
+    match rng.below(6) {
+        0 => (0..rng.below(300)).map(|_| rng.next() as u8).collect(),
+        1 => {
+            for _ in 0..=rng.below(4) {
+                let at = rng.below(bytes.len());
+                bytes[at] = rng.next() as u8;
+            }
+            bytes
+        }
+        2 => {
+            bytes.truncate(rng.below(bytes.len()));
+            bytes
+        }
+        3 => {
+            let mut message = seed;
+            let field = *rng.pick(&["id", "method", "params", "jsonrpc", "result", "error"]);
+            match rng.below(3) {
+                0 => message[field] = rng.value(0),
+                1 => {
+                    message["params"]
+                        [*rng.pick(&["name", "arguments", "cursor", "level", "_meta"])] =
+                        rng.value(0)
+                }
+                _ => {
+                    if let Some(m) = message.as_object_mut() {
+                        m.remove(field);
+                    }
+                }
+            }
+            serde_json::to_vec(&message).unwrap()
+        }
+        4 => {
+            let depth = 1 + rng.below(400);
+            let (open, close) = if rng.below(2) == 0 {
+                ("[", "]")
+            } else {
+                ("{\"a\":", "}")
+            };
+            format!(
+                r#"{{"jsonrpc":"2.0","id":"deep","method":"ping","params":{{"x":{}1{}}}}}"#,
+                open.repeat(depth),
+                close.repeat(depth)
+            )
+            .into_bytes()
+        }
+        _ => {
+            // Two messages glued together, or one split by a stray newline.
+            let other = serde_json::to_vec(rng.pick(seeds)).unwrap();
+            let at = rng.below(bytes.len());
+            let glue: &[u8] = if rng.below(2) == 0 { b"" } else { b"\n" };
+            [&bytes[..at], glue, &other[..], &bytes[at..]].concat()
+        }
+    }
+}
+
+#[test]
+fn malformed_lines_never_stop_the_server() {
+    const ROUNDS: usize = 400;
+    let seeds = fuzz_seeds();
+    let mut rng = Rng(0x5eed_f1ed_cafe_0001);
+    let mut mcp = Mcp::serve(&[]);
+    let check = |r: &Value| {
+        assert_eq!(r["jsonrpc"], json!("2.0"), "{r}");
+        let (result, error) = (r.get("result"), r.get("error"));
+        assert!(
+            result.is_some() != error.is_some(),
+            "one of result and error: {r}"
+        );
+        if let Some(e) = error {
+            assert!(e["code"].is_i64() && e["message"].is_string(), "{r}");
+            // -32603 would mean a handler panicked.
+            assert_ne!(e["code"], json!(-32603), "{r}");
+        }
+    };
+    for round in 0..ROUNDS {
+        let mut line = fuzz_line(&mut rng, &seeds);
+        line.push(b'\n');
+        mcp.write(&line);
+        // The server must still answer a ping after every line; whatever came before it must
+        // be a well-formed response.
+        let ping = json!(format!("ping-{round}"));
+        mcp.send(&json!({"jsonrpc": "2.0", "id": ping, "method": "ping"}));
+        loop {
+            let r = mcp.recv();
+            check(&r);
+            if r["id"] == ping {
+                assert_eq!(r["result"], json!({}), "round {round}: {r}");
+                break;
+            }
+            let id = r["id"].as_str().unwrap_or_default();
+            assert!(
+                !id.starts_with("ping-"),
+                "round {round}: stale ping answer {r}"
+            );
+        }
+    }
+    let (status, rest, stderr) = mcp.finish();
+    assert!(status.success(), "{status:?}: {stderr}");
+    for line in rest {
+        check(&serde_json::from_str(&line).unwrap());
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn concurrent_tool_calls_are_answered_on_their_own_and_cancelled_ones_never() {
+    // Discovery answers only after 20 s; with --timeout 2s both cluster calls end in a timeout.
+    let server = ApiServer::start(Options::default());
+    server.inject(Fault::new("/api", FaultKind::Delay(Duration::from_secs(20))).always());
+    let dir = scratch_dir("protocol-concurrent-cancel");
+    let kubeconfig = dir.join("kubeconfig");
+    server
+        .write_kubeconfig(&kubeconfig, Identity::ClientCert)
+        .expect("write kubeconfig");
+    let kubeconfig = kubeconfig.display().to_string();
+    let mut mcp = Mcp::serve(&["--kubeconfig", &kubeconfig, "--timeout", "2s"]);
+    mcp.handshake("2025-11-25");
+    let slow = |id: &str| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": "get_kubernetes_api_versions", "arguments": {}}})
+    };
+    mcp.send(&slow("cancelled"));
+    mcp.send(&slow("kept"));
+    // While both wait on the cluster, other requests are served at once.
+    let r = mcp.request(json!(1), "ping", json!({}));
+    assert_eq!(r["result"], json!({}));
+    mcp.send(
+        &json!({"jsonrpc": "2.0", "id": "docs", "method": "tools/call",
+                     "params": {"name": "search_flux_docs", "arguments": {"query": "dependsOn"}}}),
+    );
+    mcp.send(
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                     "params": {"requestId": "cancelled", "reason": "user pressed stop"}}),
+    );
+    let mut answered = Vec::new();
+    while !answered.contains(&json!("kept")) {
+        let r = mcp.recv();
+        if r["id"] == json!("kept") {
+            assert_eq!(r["result"]["isError"], json!(true), "{r}");
+            let text = r["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(text.contains("timeout"), "{text}");
+        }
+        if r["id"] == json!("docs") {
+            assert_eq!(r["result"]["isError"], json!(false), "{r}");
+        }
+        answered.push(r["id"].clone());
+    }
+    // Closing stdin lets the cancelled call finish (it times out too) before the exit.
+    let (status, rest, _) = mcp.finish();
+    assert!(status.success());
+    for line in rest {
+        answered.push(serde_json::from_str::<Value>(&line).unwrap()["id"].clone());
+    }
+    assert!(answered.contains(&json!("docs")), "{answered:?}");
+    assert!(
+        !answered.contains(&json!("cancelled")),
+        "a cancelled call must not be answered: {answered:?}"
+    );
+}
+
+#[test]
+fn a_stderr_nobody_reads_never_costs_an_answer() {
+    // A client may close its end of our stderr. The warning about a tool-call log that cannot
+    // be written then fails to print; the call's answer must not be lost to that.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let log = scratch_dir("protocol-closed-stderr").join("no-such-dir/calls.jsonl");
+    let mut child = command()
+        .args(["serve", "--tool-call-log-file"])
+        .arg(&log)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(writer)
+        .spawn()
+        .expect("spawn flux-operator-mcp");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "search_flux_docs", "arguments": {"query": "dependsOn"}}});
+    std::io::Write::write_all(&mut stdin, format!("{call}\n").as_bytes()).expect("write");
+    drop(stdin);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = rx
+        .recv_timeout(crate::support::DEADLINE)
+        .expect("the server exits after stdin EOF")
+        .expect("wait for the server");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let answer: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(answer["id"], json!(1));
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
 }
