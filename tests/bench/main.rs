@@ -9,6 +9,45 @@ mod kube;
 mod startup;
 mod tools;
 
+use std::path::PathBuf;
+
+/// The binary users install: the static musl one `make static` built (`make bench` builds it
+/// first), unless it is missing or older than a source file (then it is stale and cargo's build
+/// of the current sources is measured instead, with a note). Start-up and allocation-heavy work
+/// differ between musl and glibc, so the figures name which one they measured.
+pub fn shipped_binary() -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let static_bin = root.join("target/x86_64-unknown-linux-musl/release/flux-operator-mcp");
+    let cargo_bin = PathBuf::from(env!("CARGO_BIN_EXE_flux-operator-mcp"));
+    let Ok(built) = std::fs::metadata(&static_bin).and_then(|m| m.modified()) else {
+        return cargo_bin;
+    };
+    let sources = [
+        root.join("src"),
+        root.join("build.rs"),
+        root.join("Cargo.toml"),
+    ];
+    if sources.iter().all(|p| newest(p).is_none_or(|t| t <= built)) {
+        static_bin
+    } else {
+        println!("(the static binary is older than the sources; `make bench` rebuilds it)");
+        cargo_bin
+    }
+}
+
+/// The newest modification time of a file, or of any file under a folder.
+fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| newest(&entry.path()))
+        .max()
+}
+
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools);
 /// no name runs them all.
 fn main() {

@@ -76,11 +76,7 @@ fn median_and_p90(mut ms: Vec<f64>) -> (f64, f64) {
 pub fn run() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let static_bin = root.join(STATIC_BIN);
-    let bin: PathBuf = if static_bin.is_file() {
-        static_bin.clone()
-    } else {
-        PathBuf::from(env!("CARGO_BIN_EXE_flux-operator-mcp"))
-    };
+    let bin: PathBuf = crate::shipped_binary();
     println!("startup: measuring {}", bin.display());
 
     Server::spawn(&bin).close(); // warm the page cache
