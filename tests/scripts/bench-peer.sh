@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench-peer`: measure our static binary and the Go peer (npm kubernetes-mcp-server) in
-# one run with ../shared/tools/mcpbench.py: spawn -> initialize, tools/list, peak RSS, size.
+# one run with ../shared/tools/mcpbench.py: spawn -> initialize, tools/list, a tool call listing
+# Kustomizations from the test API server, peak RSS, size.
 # The peer is installed under /tmp (never in the repository). Both get the same kubeconfig,
-# which points at a closed local port: start-up must not depend on a reachable cluster.
+# pointing at the test API server. RUNS (default 5) fresh spawns each, CALLS (default 50) calls.
 # Usage: bench-peer.sh SHARED_DIR OUR_BINARY
 set -euo pipefail
 shared=${1:?shared dir}
@@ -19,25 +20,28 @@ if [ ! -x "$peer" ]; then
 fi
 [ -x "$peer" ] || { echo "bench-peer: $peer missing after npm install" >&2; exit 1; }
 
-kubeconfig="$peer_dir/kubeconfig"
-cat > "$kubeconfig" <<'YAML'
-apiVersion: v1
-kind: Config
-clusters:
-- name: closed
-  cluster: {server: "https://127.0.0.1:1"}
-users:
-- name: nobody
-  user: {token: "not-a-real-token"}
-contexts:
-- name: closed
-  context: {cluster: closed, user: nobody}
-current-context: closed
-YAML
+# Both servers talk to the test API server (tests/apiserver/, real wire format over HTTPS) and
+# answer the same question: the Kustomizations of the test cluster.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+(cd "$root" && cargo build --quiet --release --example test-apiserver)
+work=$(mktemp -d)
+kubeconfig="$work/kubeconfig"
+"$root/target/release/examples/test-apiserver" --kubeconfig-out "$kubeconfig" >"$work/url" 2>"$work/err" &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
+[ -s "$work/url" ] || { echo "bench-peer: test API server did not start: $(cat "$work/err")" >&2; exit 1; }
 
-runs=${RUNS:-20}
+runs=${RUNS:-5}
+calls=${CALLS:-50}
+list='{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization"}'
 for label in flux-operator-mcp kubernetes-mcp-server; do
-  if [ "$label" = flux-operator-mcp ]; then cmd=("$ours" serve); else cmd=("$peer"); fi
-  echo "== $label"
-  python3 "$bench" --runs "$runs" --clean-env --env "KUBECONFIG=$kubeconfig" --label "$label" -- "${cmd[@]}"
+  if [ "$label" = flux-operator-mcp ]; then
+    cmd=("$ours" serve); tool=get_kubernetes_resources
+  else
+    cmd=("$peer"); tool=resources_list
+  fi
+  echo "== $label ($tool)"
+  python3 "$bench" --runs "$runs" -n "$calls" --clean-env --env "KUBECONFIG=$kubeconfig" \
+    --label "$label" --tool "$tool" --args "$list" -- "${cmd[@]}"
 done
