@@ -11,12 +11,11 @@
 //! verbatim, which lifts the section whose wording matches a pasted error message. Ties break on
 //! corpus order, so results are deterministic.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use super::corpus::{Origin, Source};
 use super::document;
+use super::interner::Interner;
 use super::tokenize::{self, PhraseWord};
 
 /// BM25 saturation: how fast repeated occurrences stop adding score.
@@ -74,7 +73,7 @@ pub struct Section {
     heading_terms: Range<u32>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Posting {
     section: u32,
     /// Occurrences in the body.
@@ -88,13 +87,16 @@ struct Posting {
 pub struct Index {
     pub docs: Vec<Doc>,
     pub sections: Vec<Section>,
-    terms: FastMap<Box<str>, u32>,
+    /// The vocabulary: term text ↔ term id.
+    terms: Interner,
     /// All postings grouped by term: term `t`'s are `postings[offsets[t]..offsets[t + 1]]`, in
     /// section order (one flat array: no per-term allocation).
     postings: Vec<Posting>,
     offsets: Vec<u32>,
-    /// Per term id: the documents whose title, keywords or apiVersion hold it, with the weight.
-    doc_fields: Vec<Vec<(u32, f32)>>,
+    /// The documents whose title, keywords or apiVersion hold a term, with the weight, grouped
+    /// by term like the postings (`doc_fields[field_offsets[t]..field_offsets[t + 1]]`).
+    doc_fields: Vec<(u32, f32)>,
+    field_offsets: Vec<u32>,
     /// Every section's phrase words, concatenated (see `tokenize::for_each_phrase_word`).
     phrase_words: Vec<u32>,
     /// Every section's own heading terms, concatenated.
@@ -130,11 +132,12 @@ impl Index {
 
     /// The sections whose heading or body holds `term`.
     fn postings(&self, term: u32) -> &[Posting] {
-        let t = term as usize;
-        match (self.offsets.get(t), self.offsets.get(t + 1)) {
-            (Some(&from), Some(&to)) => &self.postings[from as usize..to as usize],
-            _ => &[],
-        }
+        term_slice(&self.postings, &self.offsets, term)
+    }
+
+    /// The documents whose title, keywords or apiVersion hold `term`, with the field weight.
+    fn doc_fields(&self, term: u32) -> &[(u32, f32)] {
+        term_slice(&self.doc_fields, &self.field_offsets, term)
     }
 
     pub fn doc_of(&self, section: u32) -> &Doc {
@@ -186,8 +189,8 @@ impl Index {
                 corrections_left -= 1;
                 self.correct(&term)
             };
-            let id = match self.terms.get(term.as_str()) {
-                Some(&id) => id,
+            let id = match self.terms.get(&term) {
+                Some(id) => id,
                 None => match correction() {
                     Some(id) => {
                         ranking
@@ -259,7 +262,7 @@ impl Index {
         let mut doc_weight = vec![0.0f32; self.docs.len()];
         let saturate = |tf: f32| tf * (K1 + 1.0) / (tf + K1);
         for (n, &(term, idf)) in terms.iter().enumerate() {
-            let fields = &self.doc_fields[term as usize];
+            let fields = self.doc_fields(term);
             for &(doc, w) in fields {
                 doc_weight[doc as usize] = w;
             }
@@ -310,7 +313,7 @@ impl Index {
         tokenize::for_each_phrase_word(query, |word| {
             let weight = match word {
                 PhraseWord::Word(w) if !tokenize::is_stop_word(w) => {
-                    self.terms.get(w).map_or(0.0, |&id| self.idf(id))
+                    self.terms.get(w).map_or(0.0, |id| self.idf(id))
                 }
                 _ => 0.0,
             };
@@ -356,18 +359,18 @@ impl Index {
         let max = if len >= 9 { 2 } else { 1 };
         let first = term.chars().next();
         let mut best: Option<(usize, usize, &str, u32)> = None;
-        for (candidate, &id) in &self.terms {
+        for (id, candidate) in self.terms.iter() {
             if candidate.chars().next() != first || candidate.len().abs_diff(term.len()) > max {
                 continue;
             }
             let Some(distance) = bounded_distance(term, candidate, max) else {
                 continue;
             };
-            let df = self.postings(id).len() + self.doc_fields[id as usize].len();
+            let df = self.postings(id).len() + self.doc_fields(id).len();
             let better = match best {
                 None => true,
                 Some((d, f, text, _)) => {
-                    (distance, std::cmp::Reverse(df), &**candidate)
+                    (distance, std::cmp::Reverse(df), candidate)
                         < (d, std::cmp::Reverse(f), text)
                 }
             };
@@ -379,10 +382,16 @@ impl Index {
     }
 
     fn term_text(&self, id: u32) -> &str {
-        self.terms
-            .iter()
-            .find(|&(_, &v)| v == id)
-            .map_or("", |(k, _)| k)
+        self.terms.text(id)
+    }
+}
+
+/// Term `t`'s part of a CSR array (see `group_by_term`).
+fn term_slice<'a, T>(items: &'a [T], offsets: &[u32], term: u32) -> &'a [T] {
+    let t = term as usize;
+    match (offsets.get(t), offsets.get(t + 1)) {
+        (Some(&from), Some(&to)) => &items[from as usize..to as usize],
+        _ => &[],
     }
 }
 
@@ -444,42 +453,7 @@ fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     (d <= max).then_some(d)
 }
 
-/// FxHash (rustc's hasher): the term map is keyed by our own corpus and the user's runbooks, so
-/// speed matters and flooding resistance does not.
-#[derive(Default, Clone, Copy)]
-pub struct TermHasher(u64);
-
-impl TermHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for TermHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(tail) ^ rest.len() as u64);
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<TermHasher>>;
-
 /// Accumulates documents into an [`Index`].
-#[derive(Default)]
 struct Builder {
     index: Index,
     /// Per term id, during one section: (body occurrences, heading boost in tenths).
@@ -487,37 +461,75 @@ struct Builder {
     touched: Vec<u32>,
     /// (term, posting) in section order; `finish` groups them by term.
     pending: Vec<(u32, Posting)>,
+    /// (term, doc, weight) from titles, keywords and apiVersions, in document order; `finish`
+    /// groups them by term like the postings (most terms have none, so no per-term vector).
+    pending_fields: Vec<(u32, u32, f32)>,
     /// Body length (terms) per section, for the length normaliser.
     lengths: Vec<u32>,
-    scratch: String,
+    scratch: tokenize::Scratch,
+    memo: Memo,
 }
 
 /// (terms, phrase words) of one chunk, as `(from, to)` ranges of [`Memo`]'s vectors.
 type ChunkRanges = ((u32, u32), (u32, u32));
 
 /// Tokenizing is most of the indexing time and the same words recur throughout the corpus, so
-/// each distinct chunk (see `tokenize::phrase_chunks`) is tokenized once, into both views. Keys
-/// borrow from the sources.
-#[derive(Default)]
-struct Memo<'a> {
-    /// Chunk → its term ids (a range of `terms`) and phrase word hashes (a range of `words`).
-    chunks: FastMap<&'a str, ChunkRanges>,
+/// each distinct chunk (see `tokenize::phrase_chunks`) is tokenized once, into both views.
+struct Memo {
+    /// Distinct chunks; chunk id `c` has the ranges `ranges[c]`.
+    chunks: Interner,
+    ranges: Vec<ChunkRanges>,
+    /// Term ids and phrase word hashes of every distinct chunk, concatenated.
     terms: Vec<u32>,
     words: Vec<u32>,
 }
 
+/// Sizes per byte of markdown, measured on the embedded corpus (≈430 KB: 54,000 chunks, 6,800
+/// distinct, 4,600 terms, 44,000 postings), rounded up. Vectors reserved from them do not grow
+/// while the embedded corpus is indexed: with musl's allocator every doubling of a large vector
+/// is an mmap, a copy and an munmap. The reserve stops at `MAX_RESERVED`; past that (a large
+/// `--docs-dir`) vectors grow as usual, and distinct words grow slower than text anyway.
+const BYTES_PER_CHUNK: usize = 7;
+const BYTES_PER_DISTINCT_CHUNK: usize = 56;
+const BYTES_PER_TERM: usize = 80;
+const BYTES_PER_POSTING: usize = 8;
+const MAX_RESERVED: usize = 1 << 20;
+
+fn reserve_for(bytes: usize, per: usize) -> usize {
+    (bytes / per).min(MAX_RESERVED)
+}
+
 impl Builder {
     fn build(sources: Vec<Source>) -> Index {
-        let mut builder = Builder::default();
-        let mut memo = Memo::default();
+        let bytes: usize = sources.iter().map(|s| s.text.len()).sum();
+        let terms = reserve_for(bytes, BYTES_PER_TERM);
+        let chunks = reserve_for(bytes, BYTES_PER_DISTINCT_CHUNK);
+        let mut builder = Builder {
+            index: Index {
+                terms: Interner::with_capacity(terms, terms * 10),
+                phrase_words: Vec::with_capacity(reserve_for(bytes, BYTES_PER_CHUNK)),
+                ..Index::default()
+            },
+            counts: Vec::with_capacity(terms),
+            touched: Vec::new(),
+            pending: Vec::with_capacity(reserve_for(bytes, BYTES_PER_POSTING)),
+            pending_fields: Vec::new(),
+            lengths: Vec::new(),
+            scratch: tokenize::Scratch::default(),
+            memo: Memo {
+                chunks: Interner::with_capacity(chunks, chunks * 12),
+                ranges: Vec::with_capacity(chunks),
+                terms: Vec::with_capacity(chunks * 3),
+                words: Vec::with_capacity(chunks * 2),
+            },
+        };
         for (doc, source) in sources.iter().enumerate() {
-            builder.add(doc as u32, source, &mut memo);
+            builder.add(doc as u32, source);
         }
-        drop(memo);
         builder.finish(sources)
     }
 
-    fn add<'a>(&mut self, doc: u32, source: &'a Source, memo: &mut Memo<'a>) {
+    fn add(&mut self, doc: u32, source: &Source) {
         let (front, body_start) = document::parse_lenient(&source.text);
         let body = &source.text[body_start..];
         let headings = document::headings(body);
@@ -588,7 +600,7 @@ impl Builder {
                 phrase: 0..0,
                 heading_terms: 0..0,
             });
-            self.index_section(id, heading, &body[text_start..end], memo);
+            self.index_section(id, heading, &body[text_start..end]);
         }
         let sections = first_section..self.index.sections.len() as u32;
         self.index.docs.push(Doc {
@@ -605,34 +617,29 @@ impl Builder {
     }
 
     fn add_doc_field(&mut self, doc: u32, text: &str, weight: f32) {
-        let (index, counts) = (&mut self.index, &mut self.counts);
+        let (index, counts, fields) = (&mut self.index, &mut self.counts, &mut self.pending_fields);
         tokenize::for_each_term(text, |term| {
             let id = intern(index, counts, term);
-            let fields = &mut index.doc_fields[id as usize];
-            match fields.iter_mut().find(|(d, _)| *d == doc) {
-                Some((_, w)) => *w += weight,
-                None => fields.push((doc, weight)),
+            // This document's fields are the tail of the list.
+            let mine = fields.iter_mut().rev().take_while(|f| f.1 == doc);
+            match mine.into_iter().find(|f| f.0 == id) {
+                Some((_, _, w)) => *w += weight,
+                None => fields.push((id, doc, weight)),
             }
         });
     }
 
-    fn index_section<'a>(
-        &mut self,
-        id: u32,
-        heading: Option<&'a str>,
-        body: &'a str,
-        memo: &mut Memo<'a>,
-    ) {
+    fn index_section(&mut self, id: u32, heading: Option<&str>, body: &str) {
         // The section's own heading. Its name-like chunks are skipped: template slots in failure
         // headings (`'<namespace>/<name>'`) are not words anyone searches for.
         let from = self.index.heading_terms.len() as u32;
         let phrase_start = self.index.phrase_words.len() as u32;
         if let Some(heading) = heading {
             for chunk in tokenize::phrase_chunks(heading) {
-                let (terms, words) = self.chunk(chunk, memo);
-                self.push_phrase_words(&memo.words[words.0 as usize..words.1 as usize]);
+                let (terms, words) = self.chunk(chunk);
+                self.push_phrase_words(words);
                 if !tokenize::is_placeholder_chunk(chunk) {
-                    let terms = &memo.terms[terms.0 as usize..terms.1 as usize];
+                    let terms = &self.memo.terms[terms.0 as usize..terms.1 as usize];
                     self.index.heading_terms.extend_from_slice(terms);
                 }
             }
@@ -669,12 +676,12 @@ impl Builder {
 
         let mut length = 0u32;
         for chunk in tokenize::phrase_chunks(body) {
-            let (terms, words) = self.chunk(chunk, memo);
-            for &t in &memo.terms[terms.0 as usize..terms.1 as usize] {
+            let (terms, words) = self.chunk(chunk);
+            for &t in &self.memo.terms[terms.0 as usize..terms.1 as usize] {
                 bump(&mut self.counts, &mut self.touched, t, 1, 0);
                 length += 1;
             }
-            self.push_phrase_words(&memo.words[words.0 as usize..words.1 as usize]);
+            self.push_phrase_words(words);
         }
         self.index.sections[id as usize].phrase =
             phrase_start..self.index.phrase_words.len() as u32;
@@ -691,32 +698,34 @@ impl Builder {
     }
 
     /// A chunk's term ids and phrase words (ranges into the memo), tokenized on first sight.
-    fn chunk<'a>(&mut self, chunk: &'a str, memo: &mut Memo<'a>) -> ChunkRanges {
-        if let Some(&found) = memo.chunks.get(chunk) {
-            return found;
+    fn chunk(&mut self, chunk: &str) -> ChunkRanges {
+        let (id, new) = self.memo.chunks.intern(chunk);
+        if !new {
+            return self.memo.ranges[id as usize];
         }
-        let (index, counts, terms) = (&mut self.index, &mut self.counts, &mut memo.terms);
+        let (index, counts, terms) = (&mut self.index, &mut self.counts, &mut self.memo.terms);
         let first_term = terms.len() as u32;
         for raw in tokenize::raw_tokens(chunk) {
             tokenize::for_each_raw_term(raw, &mut self.scratch, &mut |term| {
                 terms.push(intern(index, counts, term));
             });
         }
-        let first_word = memo.words.len() as u32;
-        let words = &mut memo.words;
+        let first_word = self.memo.words.len() as u32;
+        let words = &mut self.memo.words;
         tokenize::for_each_chunk_word(chunk, &mut self.scratch, &mut |word| {
             words.push(tokenize::phrase_hash(&word));
         });
         let found = (
-            (first_term, memo.terms.len() as u32),
-            (first_word, memo.words.len() as u32),
+            (first_term, self.memo.terms.len() as u32),
+            (first_word, self.memo.words.len() as u32),
         );
-        memo.chunks.insert(chunk, found);
+        self.memo.ranges.push(found);
         found
     }
 
-    fn push_phrase_words(&mut self, words: &[u32]) {
-        for &word in words {
+    /// Append a chunk's phrase words (a range of `memo.words`) to the section being indexed.
+    fn push_phrase_words(&mut self, (from, to): (u32, u32)) {
+        for &word in &self.memo.words[from as usize..to as usize] {
             // Consecutive placeholders count once, as in `tokenize::for_each_phrase_word`.
             if word == 0 && self.index.phrase_words.last() == Some(&0) {
                 continue;
@@ -736,42 +745,48 @@ impl Builder {
         for (section, &length) in self.index.sections.iter_mut().zip(&self.lengths) {
             section.inv_norm = 1.0 / (1.0 - B + B * length as f32 / average);
         }
-        // Group postings by term (a stable counting sort keeps section order within a term).
-        let terms = self.index.doc_fields.len();
-        let mut offsets = vec![0u32; terms + 1];
-        for &(t, _) in &self.pending {
-            offsets[t as usize + 1] += 1;
-        }
-        for t in 0..terms {
-            offsets[t + 1] += offsets[t];
-        }
-        let mut next = offsets.clone();
-        let empty = Posting {
-            section: 0,
-            body: 0,
-            boost: 0,
-        };
-        let mut postings = vec![empty; self.pending.len()];
-        for &(t, posting) in &self.pending {
-            postings[next[t as usize] as usize] = posting;
-            next[t as usize] += 1;
-        }
-        self.index.postings = postings;
-        self.index.offsets = offsets;
+        let terms = self.index.terms.len();
+        (self.index.offsets, self.index.postings) = group_by_term(&self.pending, terms);
+        let fields: Vec<(u32, (u32, f32))> = self
+            .pending_fields
+            .iter()
+            .map(|&(term, doc, weight)| (term, (doc, weight)))
+            .collect();
+        (self.index.field_offsets, self.index.doc_fields) = group_by_term(&fields, terms);
+        // The index lives as long as the server: give back what the estimates over-reserved.
+        self.index.terms.shrink_to_fit();
         self.index.phrase_words.shrink_to_fit();
+        self.index.heading_terms.shrink_to_fit();
         self.index
     }
 }
 
+/// `(term, item)` pairs grouped by term, as CSR: term `t`'s items are
+/// `items[offsets[t]..offsets[t + 1]]`, in their original order (a stable counting sort: one
+/// pass to count, one to place; no per-term allocation).
+fn group_by_term<T: Copy + Default>(pairs: &[(u32, T)], terms: usize) -> (Vec<u32>, Vec<T>) {
+    let mut offsets = vec![0u32; terms + 1];
+    for &(t, _) in pairs {
+        offsets[t as usize + 1] += 1;
+    }
+    for t in 0..terms {
+        offsets[t + 1] += offsets[t];
+    }
+    let mut next = offsets.clone();
+    let mut items = vec![T::default(); pairs.len()];
+    for &(t, item) in pairs {
+        items[next[t as usize] as usize] = item;
+        next[t as usize] += 1;
+    }
+    (offsets, items)
+}
+
 /// The id of a term, adding it to the vocabulary on first sight.
 fn intern(index: &mut Index, counts: &mut Vec<(u32, u32)>, term: &str) -> u32 {
-    if let Some(&id) = index.terms.get(term) {
-        return id;
+    let (id, new) = index.terms.intern(term);
+    if new {
+        counts.push((0, 0));
     }
-    let id = index.doc_fields.len() as u32;
-    index.terms.insert(term.into(), id);
-    index.doc_fields.push(Vec::new());
-    counts.push((0, 0));
     id
 }
 

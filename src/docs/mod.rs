@@ -9,6 +9,7 @@
 mod corpus;
 mod document;
 mod index;
+mod interner;
 mod render;
 mod tokenize;
 

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 /// Calls `emit` with every index term of `text`, in text order (duplicates included: the index
 /// counts them as term frequency).
 pub fn for_each_term(text: &str, mut emit: impl FnMut(&str)) {
-    let mut scratch = String::new();
+    let mut scratch = Scratch::default();
     for raw in raw_tokens(text) {
         for_each_raw_term(raw, &mut scratch, &mut emit);
     }
@@ -64,7 +64,7 @@ pub fn query_terms(query: &str) -> Vec<(String, f32)> {
 /// stands for the whole word (`dependsOn` → `dependson`, `releases` → `releas`); stop words,
 /// which have no term, are skipped.
 pub fn for_each_typed_word(query: &str, mut f: impl FnMut(&str, &str)) {
-    let mut scratch = String::new();
+    let mut scratch = Scratch::default();
     let mut head = String::new();
     for chunk in phrase_chunks(query).filter(|c| !is_placeholder_chunk(c)) {
         for raw in raw_tokens(chunk) {
@@ -186,27 +186,73 @@ impl<'a> Iterator for RawTokens<'a> {
     }
 }
 
+/// Buffers reused from one token to the next: the indexer tokenizes tens of thousands of them,
+/// and with musl's allocator a `String` or `Vec` per token is a large part of the work.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// The word being lowercased and stemmed.
+    word: String,
+    /// A compound token, lowercased, brackets removed.
+    whole: String,
+    /// Where each part of a dotted path starts.
+    starts: Vec<usize>,
+}
+
+/// Connectors and list brackets split a raw token into parts. All are ASCII, so a byte test
+/// finds them in any UTF-8 text (no char decoding on this hot path).
+fn is_split_byte(b: u8) -> bool {
+    matches!(b, b'.' | b'-' | b'_' | b'[' | b']')
+}
+
+/// The non-empty pieces of `text` between bytes for which `is_separator` holds. Every separator
+/// must be ASCII, so that the cuts are char boundaries.
+fn split_bytes(text: &str, is_separator: fn(u8) -> bool) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < bytes.len() {
+            let start = pos;
+            let mut end = start;
+            while end < bytes.len() && !is_separator(bytes[end]) {
+                end += 1;
+            }
+            pos = end + 1;
+            if end > start {
+                return Some(&text[start..end]);
+            }
+        }
+        None
+    })
+}
+
 /// The terms of one raw token; `scratch` is reused between calls to avoid allocating.
-pub fn for_each_raw_term(raw: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
-    let is_split = |c: char| is_connector(c) || c == '[' || c == ']';
-    if !raw.contains(is_split) {
-        emit_word(raw, scratch, emit);
+pub fn for_each_raw_term(raw: &str, scratch: &mut Scratch, emit: &mut impl FnMut(&str)) {
+    let raw_bytes = raw.as_bytes();
+    if !raw_bytes.iter().any(|&b| is_split_byte(b)) {
+        emit_word(raw, &mut scratch.word, emit);
         return;
     }
     // The compound itself, unstemmed: field paths and component names are exact.
-    let mut whole = String::with_capacity(raw.len());
-    lower(raw, &mut whole);
-    whole.retain(|c| c != '[' && c != ']');
-    emit(&whole);
-    let parts = || whole.split(is_split).filter(|p| !p.is_empty());
-    let dotted_only = !raw.contains(['-', '_']);
-    let numeric = parts().any(|p| p.bytes().all(|b| b.is_ascii_digit()));
-    if dotted_only && !numeric && parts().count() <= MAX_PATH_PARTS {
-        emit_sub_paths(&whole, emit);
+    let whole = &mut scratch.whole;
+    lower(raw, whole);
+    if whole.bytes().any(|b| b == b'[' || b == b']') {
+        whole.retain(|c| c != '[' && c != ']');
+    }
+    emit(whole);
+    let dotted_only = !raw_bytes.iter().any(|&b| b == b'-' || b == b'_');
+    if dotted_only {
+        let (mut parts, mut numeric) = (0, false);
+        for part in split_bytes(whole, is_split_byte) {
+            parts += 1;
+            numeric |= part.bytes().all(|b| b.is_ascii_digit());
+        }
+        if !numeric && parts <= MAX_PATH_PARTS {
+            emit_sub_paths(whole, &mut scratch.starts, emit);
+        }
     }
     // The parts keep their case for camelCase splitting, so they come from `raw`.
-    for part in raw.split(is_split).filter(|p| !p.is_empty()) {
-        emit_word(part, scratch, emit);
+    for part in split_bytes(raw, is_split_byte) {
+        emit_word(part, &mut scratch.word, emit);
     }
 }
 
@@ -215,10 +261,15 @@ const MAX_PATH_PARTS: usize = 8;
 
 /// Every contiguous run of two or more parts of a lowercased dotted path, shorter than the whole:
 /// a user types `remediation.retries` or `spec.install.remediation` as often as the full path.
-fn emit_sub_paths(path: &str, emit: &mut impl FnMut(&str)) {
+fn emit_sub_paths(path: &str, starts: &mut Vec<usize>, emit: &mut impl FnMut(&str)) {
     // Part boundaries: the start of each part and the end of the last.
-    let mut starts = vec![0];
-    starts.extend(path.match_indices('.').map(|(at, _)| at + 1));
+    starts.clear();
+    starts.push(0);
+    for (at, &b) in path.as_bytes().iter().enumerate() {
+        if b == b'.' {
+            starts.push(at + 1);
+        }
+    }
     let n = starts.len();
     let end_of = |part: usize| {
         if part + 1 < n {
@@ -236,29 +287,45 @@ fn emit_sub_paths(path: &str, emit: &mut impl FnMut(&str)) {
 
 /// One word: the whole (stemmed) and, for camelCase, each piece.
 fn emit_word(word: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
-    // Fast path: most words have no capital after the first letter.
-    let camel = if word.is_ascii() {
-        word.bytes().skip(1).any(|b| b.is_ascii_uppercase())
-    } else {
-        word.chars().skip(1).any(char::is_uppercase)
-    };
-    if !camel {
+    if word.is_ascii() {
+        // Most of the corpus: camelCase boundaries found on bytes, pieces cut without a `Vec`.
+        let b = word.as_bytes();
+        if !(1..b.len()).any(|i| ascii_camel_boundary(b, i)) {
+            emit_plain(word, scratch, emit);
+            return;
+        }
+        emit_camel_whole(word, scratch, emit);
+        let mut start = 0;
+        for i in 1..b.len() {
+            if ascii_camel_boundary(b, i) {
+                emit_plain(&word[start..i], scratch, emit);
+                start = i;
+            }
+        }
+        emit_plain(&word[start..], scratch, emit);
+        return;
+    }
+    if !word.chars().skip(1).any(char::is_uppercase) {
         emit_plain(word, scratch, emit);
         return;
     }
     let pieces = camel_pieces(word);
     if pieces.len() > 1 {
-        lower(word, scratch);
-        stem_in_place(scratch);
-        // The whole camelCase word is a name (`dependsOn`): never a stop word.
-        if scratch.len() >= 2 {
-            emit(scratch);
-        }
+        emit_camel_whole(word, scratch, emit);
         for piece in pieces {
             emit_plain(piece, scratch, emit);
         }
     } else {
         emit_plain(word, scratch, emit);
+    }
+}
+
+/// The whole camelCase word is a name (`dependsOn`): never a stop word.
+fn emit_camel_whole(word: &str, scratch: &mut String, emit: &mut impl FnMut(&str)) {
+    lower(word, scratch);
+    stem_in_place(scratch);
+    if scratch.len() >= 2 {
+        emit(scratch);
     }
 }
 
@@ -282,7 +349,8 @@ fn lower(word: &str, scratch: &mut String) {
 }
 
 /// Split at lower→Upper (`dependsOn`) and at the last capital of an acronym (`OCIRepository` →
-/// `OCI`, `Repository`). Digits do not split (`v1beta2`, `k8s`).
+/// `OCI`, `Repository`). Digits do not split (`v1beta2`, `k8s`). ASCII words take
+/// [`ascii_camel_boundary`], the same rule on bytes.
 fn camel_pieces(word: &str) -> Vec<&str> {
     let mut pieces = Vec::new();
     let chars: Vec<(usize, char)> = word.char_indices().collect();
@@ -302,6 +370,16 @@ fn camel_pieces(word: &str) -> Vec<&str> {
     }
     pieces.push(&word[start..]);
     pieces
+}
+
+/// [`camel_pieces`]' boundary rule for an ASCII word: a piece starts at byte `i` (≥ 1).
+fn ascii_camel_boundary(b: &[u8], i: usize) -> bool {
+    let (c, prev) = (b[i], b[i - 1]);
+    let next_lower = b.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+    c.is_ascii_uppercase()
+        && (prev.is_ascii_lowercase()
+            || prev.is_ascii_digit()
+            || (prev.is_ascii_uppercase() && next_lower))
 }
 
 /// Function words that carry no topic. Kept short on purpose: words such as `not`, `no`, `all`,
@@ -442,7 +520,7 @@ pub enum PhraseWord<'a> {
 
 /// Calls `emit` with the phrase view of `text`; consecutive placeholders count once.
 pub fn for_each_phrase_word(text: &str, mut emit: impl FnMut(PhraseWord<'_>)) {
-    let mut scratch = String::new();
+    let mut scratch = Scratch::default();
     let mut last_placeholder = false;
     for chunk in phrase_chunks(text) {
         for_each_chunk_word(chunk, &mut scratch, &mut |word| {
@@ -474,7 +552,7 @@ impl<'a> Iterator for PhraseChunks<'a> {
         let bytes = self.text.as_bytes();
         loop {
             let mut at = self.pos;
-            while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+            while at < bytes.len() && class(bytes[at]) & WHITESPACE != 0 {
                 at += 1;
             }
             if at >= bytes.len() {
@@ -482,14 +560,14 @@ impl<'a> Iterator for PhraseChunks<'a> {
                 return None;
             }
             let mut end = at;
-            while end < bytes.len() && !bytes[end].is_ascii_whitespace() {
+            while end < bytes.len() && class(bytes[end]) & WHITESPACE == 0 {
                 end += 1;
             }
             self.pos = end;
-            while at < end && is_chunk_trim(bytes[at]) {
+            while at < end && class(bytes[at]) & TRIM != 0 {
                 at += 1;
             }
-            while end > at && is_chunk_trim(bytes[end - 1]) {
+            while end > at && class(bytes[end - 1]) & TRIM != 0 {
                 end -= 1;
             }
             if at < end {
@@ -500,8 +578,37 @@ impl<'a> Iterator for PhraseChunks<'a> {
     }
 }
 
+/// [`CHUNK_CLASS`] bits.
+const WHITESPACE: u8 = 1;
+const TRIM: u8 = 2;
+
+/// What each byte is to the chunk scanner, as a table: one lookup per byte of the corpus,
+/// where two `matches!` tests each stay a function call at `opt-level = "z"`.
+static CHUNK_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte.is_ascii_whitespace() {
+            table[b] |= WHITESPACE;
+        }
+        if is_chunk_trim(byte) {
+            table[b] |= TRIM;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// A byte's [`CHUNK_CLASS`] bits. Forced inline: at `opt-level = "z"` even a closure would stay
+/// a call per byte.
+#[inline(always)]
+fn class(b: u8) -> u8 {
+    CHUNK_CLASS[usize::from(b)]
+}
+
 /// Punctuation and markdown marks around a word: `` `code` ``, **bold**, (parens), `a, b.`
-fn is_chunk_trim(b: u8) -> bool {
+const fn is_chunk_trim(b: u8) -> bool {
     matches!(
         b,
         b'`' | b'*'
@@ -525,20 +632,26 @@ fn is_chunk_trim(b: u8) -> bool {
 /// The phrase words of one chunk: one placeholder, or its words lowercased and stemmed.
 pub fn for_each_chunk_word(
     chunk: &str,
-    scratch: &mut String,
+    scratch: &mut Scratch,
     emit: &mut impl FnMut(PhraseWord<'_>),
 ) {
     if is_placeholder_chunk(chunk) {
         emit(PhraseWord::Placeholder);
         return;
     }
-    for word in chunk
-        .split(|c: char| !is_word_char(c))
-        .filter(|w| !w.is_empty())
-    {
-        lower(word, scratch);
-        stem_in_place(scratch);
-        emit(PhraseWord::Word(scratch));
+    let mut emit_word = |word: &str| {
+        lower(word, &mut scratch.word);
+        stem_in_place(&mut scratch.word);
+        emit(PhraseWord::Word(&scratch.word));
+    };
+    if chunk.is_ascii() {
+        // The same cut as below, on bytes: for ASCII a word character is a letter or digit.
+        split_bytes(chunk, |b| !b.is_ascii_alphanumeric()).for_each(&mut emit_word);
+    } else {
+        chunk
+            .split(|c: char| !is_word_char(c))
+            .filter(|w| !w.is_empty())
+            .for_each(emit_word);
     }
 }
 
