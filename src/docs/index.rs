@@ -370,8 +370,7 @@ impl Index {
             let better = match best {
                 None => true,
                 Some((d, f, text, _)) => {
-                    (distance, std::cmp::Reverse(df), candidate)
-                        < (d, std::cmp::Reverse(f), text)
+                    (distance, std::cmp::Reverse(df), candidate) < (d, std::cmp::Reverse(f), text)
                 }
             };
             if better {

@@ -293,6 +293,8 @@ impl Toolbox {
                     "tool {name} is not available: {why}"
                 )));
             }
+            // The name comes from the client: echo enough to recognise it, not a megabyte.
+            let name = truncate(name, 80);
             let names = self.tool_names();
             return Err(InvalidParams(if names.is_empty() {
                 format!("unknown tool {name:?}: this server offers no tools")

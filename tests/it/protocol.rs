@@ -170,6 +170,17 @@ fn every_error_path_has_its_code_and_keeps_the_id() {
         assert_eq!(error_code(&r), code, "{method} {params}: {r}");
         assert!(!r["error"]["message"].as_str().unwrap().is_empty());
     }
+    // A client's unknown tool name is echoed clipped, with the names that exist.
+    let long_name = format!("get_{}", "x".repeat(100_000));
+    let r = mcp.request(
+        json!(19),
+        "tools/call",
+        json!({"name": long_name, "arguments": {}}),
+    );
+    let message = r["error"]["message"].as_str().unwrap();
+    assert!(message.len() < 1_000, "{} bytes", message.len());
+    assert!(message.contains("unknown tool \"get_xxx"), "{message}");
+    assert!(message.contains("search_flux_docs"), "{message}");
     let r = mcp.request(
         json!(20),
         "prompts/get",
