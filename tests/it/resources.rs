@@ -914,3 +914,245 @@ fn load_objects(kind: &str) -> Vec<Value> {
     }
     out
 }
+
+// ---- objects of any shape --------------------------------------------------------------------
+
+/// A small deterministic generator (xorshift64*), so a failure names a reproducible variant.
+struct Shaker(u64);
+
+impl Shaker {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// A value of a shape the field is unlikely to expect.
+    fn odd_value(&mut self) -> Value {
+        match self.below(14) {
+            0 => Value::Null,
+            1 => json!(0),
+            2 => json!(-1),
+            3 => json!(1e300),
+            4 => json!(""),
+            5 => json!("x"),
+            6 => json!([]),
+            7 => json!({}),
+            8 => json!([null, 3, "a", {}]),
+            9 => json!({"type": null, "status": 7, "message": ["a"]}),
+            10 => json!(true),
+            11 => json!("é🦀\u{0}\u{1b}[31m\nline two\r\n".repeat(3)),
+            12 => json!("m".repeat(20_000)),
+            _ => {
+                let mut v = json!("deep");
+                for i in 0..40 {
+                    v = if i % 2 == 0 {
+                        json!([v])
+                    } else {
+                        json!({"k": v})
+                    };
+                }
+                v
+            }
+        }
+    }
+}
+
+/// Every path below `spec`, `status` and `metadata.annotations`/`labels` of an object.
+fn paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let children: Vec<(String, &Value)> = match v {
+        Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => return,
+    };
+    for (k, child) in children {
+        prefix.push(k);
+        out.push(prefix.clone());
+        paths(child, prefix, out);
+        prefix.pop();
+    }
+}
+
+fn slot<'a>(root: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+    let mut v = root;
+    for key in path {
+        v = match v {
+            Value::Object(m) => m.get_mut(key)?,
+            Value::Array(a) => a.get_mut(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// The Flux objects of the test cluster.
+fn flux_objects() -> Vec<Value> {
+    let mut out = Vec::new();
+    let dir = support::testdata().join("cluster");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("testdata/cluster")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read testdata");
+        for doc in serde_norway::Deserializer::from_str(&text) {
+            let v: Value = serde::Deserialize::deserialize(doc).expect("testdata parses");
+            let api_version = v["apiVersion"].as_str().unwrap_or_default();
+            if api_version.contains("fluxcd") {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// Four broken copies of each object, named `odd-<i>-<round>` in namespace `odd`, with the
+/// (apiVersion, kind) pairs they cover.
+fn shaken(objects: Vec<Value>, seed: u64) -> (Vec<Value>, Vec<(String, String)>) {
+    let mut rng = Shaker(seed);
+    let mut variants = Vec::new();
+    let mut kinds: Vec<(String, String)> = Vec::new();
+    for (i, base) in objects.into_iter().enumerate() {
+        for round in 0..4 {
+            let mut obj = base.clone();
+            let mut all = Vec::new();
+            for top in ["spec", "status", "metadata"] {
+                if let Some(v) = obj.get(top) {
+                    let mut prefix = vec![top.to_string()];
+                    all.push(prefix.clone());
+                    paths(v, &mut prefix, &mut all);
+                }
+            }
+            // metadata.name, namespace and uid are the API server's, not the object's to break.
+            all.retain(|p| {
+                p[0] != "metadata"
+                    || p.len() > 1
+                        && matches!(
+                            p[1].as_str(),
+                            "annotations" | "labels" | "ownerReferences" | "finalizers"
+                        )
+            });
+            for _ in 0..1 + rng.below(3) {
+                if all.is_empty() {
+                    break;
+                }
+                let path = all[rng.below(all.len())].clone();
+                let value = rng.odd_value();
+                if let Some(place) = slot(&mut obj, &path) {
+                    if rng.below(5) == 0 {
+                        *place = Value::Null;
+                    } else {
+                        *place = value;
+                    }
+                }
+            }
+            let name = format!("odd-{i}-{round}");
+            obj["metadata"] = json!({
+                "name": name,
+                "namespace": "odd",
+                "annotations": obj["metadata"]["annotations"].clone(),
+                "labels": obj["metadata"]["labels"].clone(),
+            });
+            for key in ["annotations", "labels"] {
+                if !obj["metadata"][key].is_object() {
+                    obj["metadata"].as_object_mut().unwrap().remove(key);
+                }
+            }
+            let api_version = obj["apiVersion"].as_str().unwrap().to_string();
+            let kind = obj["kind"].as_str().unwrap().to_string();
+            if !kinds.contains(&(api_version.clone(), kind.clone())) {
+                kinds.push((api_version, kind));
+            }
+            variants.push(obj);
+        }
+    }
+    (variants, kinds)
+}
+
+/// Real clusters hold objects our test data never thought of: old API versions, fields a newer
+/// controller added, half-written status, wrong types under `x-kubernetes-preserve-unknown-fields`.
+/// Whatever the shape, every object is answered (by name and in its list), named, and never
+/// turned into a crash or an internal error.
+#[test]
+fn objects_of_any_shape_are_answered() {
+    let (variants, kinds) = shaken(flux_objects(), 0x5eed_f1a5);
+    assert!(variants.len() >= 100, "only {} variants", variants.len());
+    let options = Options {
+        extra_objects: variants.clone(),
+        ..Options::default()
+    };
+    let mut s = setup("odd-shapes", options, &[]);
+    let broken = |text: &str| {
+        let t = text.to_lowercase();
+        t.contains("panick") || t.contains("internal error")
+    };
+    for (api_version, kind) in &kinds {
+        let text = s.resources(
+            json!({"apiVersion": api_version, "kind": kind, "namespace": "odd", "limit": 500}),
+        );
+        assert!(!broken(&text), "{kind} list: {text}");
+        for v in variants.iter().filter(|v| v["kind"] == json!(kind)) {
+            let name = v["metadata"]["name"].as_str().unwrap();
+            assert!(text.contains(name), "{kind} list lacks {name}: {text}");
+        }
+    }
+    for v in &variants {
+        let name = v["metadata"]["name"].as_str().unwrap();
+        let (text, is_error) = s.call(
+            "get_kubernetes_resources",
+            json!({"apiVersion": v["apiVersion"], "kind": v["kind"], "name": name, "namespace": "odd"}),
+        );
+        assert!(!is_error && !broken(&text), "{name}: {text}\nobject: {v}");
+        assert!(text.contains(name), "{name}: {text}");
+    }
+}
+
+/// The same for `get_flux_instance`: broken FluxInstance and FluxReport copies beside the real
+/// ones still give an answer about Flux, not a crash.
+#[test]
+fn a_flux_instance_of_any_shape_is_answered() {
+    let operator: Vec<Value> = flux_objects()
+        .into_iter()
+        .filter(|v| {
+            v["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("fluxcd.controlplane.io/")
+        })
+        .filter(|v| v["kind"] == json!("FluxInstance") || v["kind"] == json!("FluxReport"))
+        .collect();
+    assert!(
+        operator.len() >= 2,
+        "testdata has no FluxInstance and FluxReport"
+    );
+    for seed in [1_u64, 2, 3, 4, 5, 6] {
+        let (variants, _) = shaken(operator.clone(), seed);
+        let options = Options {
+            extra_objects: variants,
+            ..Options::default()
+        };
+        let mut s = setup(&format!("odd-instance-{seed}"), options, &[]);
+        let (text, is_error) = s.call("get_flux_instance", json!({}));
+        let lower = text.to_lowercase();
+        assert!(
+            !is_error && !lower.contains("panick") && !lower.contains("internal error"),
+            "seed {seed}: {text}"
+        );
+        assert!(text.contains("FluxInstance"), "seed {seed}: {text}");
+        assert!(
+            text.contains("odd-"),
+            "seed {seed}: the broken copies are not reported: {text}"
+        );
+    }
+}
