@@ -237,3 +237,135 @@ fn identities_of_the_cases() {
     let e = authorization(&conn).expect_err("auth-provider");
     assert!(e.contains("gke-gcloud-auth-plugin"), "{e}");
 }
+
+/// A value of a shape a kubeconfig field is unlikely to expect, picked by `n`.
+fn odd_value(n: u64) -> serde_json::Value {
+    use serde_json::json;
+    match n % 12 {
+        0 => json!(null),
+        1 => json!(0),
+        2 => json!(-7.5),
+        3 => json!(""),
+        4 => json!("not base64 !!"),
+        5 => json!([]),
+        6 => json!({}),
+        7 => json!([null, {"name": 3}]),
+        8 => json!(true),
+        9 => json!("é🦀\u{1b}[2J\n".repeat(4)),
+        10 => json!("https://[::1"),
+        _ => json!({"name": {"name": []}}),
+    }
+}
+
+/// Hand-edited kubeconfigs break in every way: the loader either loads them or says what is
+/// wrong, and a loaded one resolves each context or says why. Never a panic, never an empty
+/// message. Every case's files are broken at 1 to 3 random places, 8 times over.
+#[test]
+fn kubeconfigs_of_any_shape_load_or_fail_cleanly() {
+    use serde_json::Value;
+    let mut state: u64 = 0x6b75_6265;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut outcomes = (0, 0); // (loaded and resolved everything, refused somewhere)
+    for round in 0..8 {
+        let root = crate::support::scratch_dir(&format!("kubeconfig-shapes-{round}"));
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", cases::root().display()))
+            .arg(&root)
+            .status()
+            .expect("cp");
+        assert!(status.success());
+        for case in Case::all(&root).unwrap_or_else(|e| panic!("{e}")) {
+            let mut files: Vec<PathBuf> = case
+                .spec
+                .kubeconfig
+                .iter()
+                .flatten()
+                .filter(|f| !f.is_empty())
+                .map(|f| case.dir.join(f))
+                .collect();
+            files.extend(case.spec.explicit.iter().map(|f| case.dir.join(f)));
+            for file in files {
+                let Ok(text) = std::fs::read_to_string(&file) else {
+                    continue; // missing on purpose, or UTF-16
+                };
+                let Ok(mut doc) = serde_norway::from_str::<Value>(&text) else {
+                    continue;
+                };
+                let mut paths = Vec::new();
+                collect_paths(&doc, &mut Vec::new(), &mut paths);
+                if paths.is_empty() {
+                    continue;
+                }
+                for _ in 0..1 + next() % 3 {
+                    let path = &paths[(next() % paths.len() as u64) as usize];
+                    if let Some(place) = doc.pointer_mut(path) {
+                        *place = odd_value(next());
+                    }
+                }
+                std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+            }
+            let loaded = config::load(&case.overrides(), &case.env(&empty_home()));
+            let kc = match loaded {
+                Ok(kc) => kc,
+                Err(e) => {
+                    assert!(
+                        !e.to_string().trim().is_empty(),
+                        "{}: empty error",
+                        case.name
+                    );
+                    outcomes.1 += 1;
+                    continue;
+                }
+            };
+            let mut names: Vec<Option<String>> =
+                kc.contexts().into_iter().map(|c| Some(c.name)).collect();
+            names.push(None);
+            let mut refused = false;
+            for name in names {
+                match kc.resolve(name.as_deref()) {
+                    Ok(conn) => {
+                        if let Err(e) = authorization(&conn) {
+                            assert!(!e.trim().is_empty(), "{} {name:?}: empty error", case.name);
+                        }
+                    }
+                    Err(e) => {
+                        assert!(!e.to_string().trim().is_empty(), "{} {name:?}", case.name);
+                        refused = true;
+                    }
+                }
+            }
+            if refused {
+                outcomes.1 += 1;
+            } else {
+                outcomes.0 += 1;
+            }
+        }
+    }
+    // The mutations must reach the loader's checks, and must not break everything.
+    assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
+}
+
+/// JSON pointers to every value of a document.
+fn collect_paths(v: &serde_json::Value, prefix: &mut Vec<String>, out: &mut Vec<String>) {
+    let children: Vec<(String, &serde_json::Value)> = match v {
+        serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => return,
+    };
+    for (k, child) in children {
+        prefix.push(k.replace('~', "~0").replace('/', "~1"));
+        out.push(format!("/{}", prefix.join("/")));
+        collect_paths(child, prefix, out);
+        prefix.pop();
+    }
+}
