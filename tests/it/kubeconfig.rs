@@ -263,13 +263,7 @@ fn odd_value(n: u64) -> serde_json::Value {
 #[test]
 fn kubeconfigs_of_any_shape_load_or_fail_cleanly() {
     use serde_json::Value;
-    let mut state: u64 = 0x6b75_6265;
-    let mut next = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    };
+    let mut rng = crate::support::Rng(0x6b75_6265);
     let mut outcomes = (0, 0); // (loaded and resolved everything, refused somewhere)
     for round in 0..8 {
         let root = crate::support::scratch_dir(&format!("kubeconfig-shapes-{round}"));
@@ -297,15 +291,14 @@ fn kubeconfigs_of_any_shape_load_or_fail_cleanly() {
                 let Ok(mut doc) = serde_norway::from_str::<Value>(&text) else {
                     continue;
                 };
-                let mut paths = Vec::new();
-                collect_paths(&doc, &mut Vec::new(), &mut paths);
+                let paths = crate::support::json_pointers(&doc);
                 if paths.is_empty() {
                     continue;
                 }
-                for _ in 0..1 + next() % 3 {
-                    let path = &paths[(next() % paths.len() as u64) as usize];
-                    if let Some(place) = doc.pointer_mut(path) {
-                        *place = odd_value(next());
+                for _ in 0..1 + rng.below(3) {
+                    let path = rng.pick(&paths).clone();
+                    if let Some(place) = doc.pointer_mut(&path) {
+                        *place = odd_value(rng.next());
                     }
                 }
                 std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
@@ -349,23 +342,4 @@ fn kubeconfigs_of_any_shape_load_or_fail_cleanly() {
     }
     // The mutations must reach the loader's checks, and must not break everything.
     assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
-}
-
-/// JSON pointers to every value of a document.
-fn collect_paths(v: &serde_json::Value, prefix: &mut Vec<String>, out: &mut Vec<String>) {
-    let children: Vec<(String, &serde_json::Value)> = match v {
-        serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        serde_json::Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i.to_string(), v))
-            .collect(),
-        _ => return,
-    };
-    for (k, child) in children {
-        prefix.push(k.replace('~', "~0").replace('/', "~1"));
-        out.push(format!("/{}", prefix.join("/")));
-        collect_paths(child, prefix, out);
-        prefix.pop();
-    }
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use crate::apiserver::{ApiServer, Fault, FaultKind, Identity, Options};
-use crate::support::{Mcp, command, scratch_dir};
+use crate::support::{Mcp, Rng, command, scratch_dir};
 
 const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -414,25 +414,8 @@ fn a_byte_order_mark_before_the_first_message_is_ignored() {
     assert_eq!(error_code(&mcp.recv()), -32700);
 }
 
-/// xorshift64*: a small deterministic generator, so every run feeds the same lines.
-struct Rng(u64);
-
+/// Fuzz values on the shared generator.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
     /// A JSON value of any type, sometimes nested, sometimes of an awkward size.
     fn value(&mut self, depth: usize) -> Value {
         match self.below(if depth > 3 { 8 } else { 10 }) {

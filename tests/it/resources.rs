@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::apiserver::{ApiServer, Deny, Fault, FaultKind, Identity, Options};
-use crate::support::{self, Mcp};
+use crate::support::{self, Mcp, Rng};
 
 /// A server, a kubeconfig for it, and the binary serving MCP with it.
 struct Setup {
@@ -917,21 +917,8 @@ fn load_objects(kind: &str) -> Vec<Value> {
 
 // ---- objects of any shape --------------------------------------------------------------------
 
-/// A small deterministic generator (xorshift64*), so a failure names a reproducible variant.
-struct Shaker(u64);
-
-impl Shaker {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
+/// Values on the shared generator.
+impl Rng {
     /// A value of a shape the field is unlikely to expect.
     fn odd_value(&mut self) -> Value {
         match self.below(14) {
@@ -963,37 +950,6 @@ impl Shaker {
     }
 }
 
-/// Every path below `spec`, `status` and `metadata.annotations`/`labels` of an object.
-fn paths(v: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-    let children: Vec<(String, &Value)> = match v {
-        Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i.to_string(), v))
-            .collect(),
-        _ => return,
-    };
-    for (k, child) in children {
-        prefix.push(k);
-        out.push(prefix.clone());
-        paths(child, prefix, out);
-        prefix.pop();
-    }
-}
-
-fn slot<'a>(root: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
-    let mut v = root;
-    for key in path {
-        v = match v {
-            Value::Object(m) => m.get_mut(key)?,
-            Value::Array(a) => a.get_mut(key.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(v)
-}
-
 /// The Flux objects of the test cluster.
 fn flux_objects() -> Vec<Value> {
     let mut out = Vec::new();
@@ -1020,36 +976,37 @@ fn flux_objects() -> Vec<Value> {
 /// Four broken copies of each object, named `odd-<i>-<round>` in namespace `odd`, with the
 /// (apiVersion, kind) pairs they cover.
 fn shaken(objects: Vec<Value>, seed: u64) -> (Vec<Value>, Vec<(String, String)>) {
-    let mut rng = Shaker(seed);
+    let mut rng = Rng(seed);
     let mut variants = Vec::new();
     let mut kinds: Vec<(String, String)> = Vec::new();
     for (i, base) in objects.into_iter().enumerate() {
         for round in 0..4 {
             let mut obj = base.clone();
-            let mut all = Vec::new();
-            for top in ["spec", "status", "metadata"] {
-                if let Some(v) = obj.get(top) {
-                    let mut prefix = vec![top.to_string()];
-                    all.push(prefix.clone());
-                    paths(v, &mut prefix, &mut all);
-                }
-            }
             // metadata.name, namespace and uid are the API server's, not the object's to break.
-            all.retain(|p| {
-                p[0] != "metadata"
-                    || p.len() > 1
-                        && matches!(
-                            p[1].as_str(),
-                            "annotations" | "labels" | "ownerReferences" | "finalizers"
-                        )
-            });
+            let breakable = [
+                "/spec",
+                "/status",
+                "/metadata/annotations",
+                "/metadata/labels",
+                "/metadata/ownerReferences",
+                "/metadata/finalizers",
+            ];
+            let all: Vec<String> = support::json_pointers(&obj)
+                .into_iter()
+                .filter(|p| {
+                    breakable.iter().any(|b| {
+                        p.strip_prefix(b)
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                    })
+                })
+                .collect();
             for _ in 0..1 + rng.below(3) {
                 if all.is_empty() {
                     break;
                 }
-                let path = all[rng.below(all.len())].clone();
+                let path = rng.pick(&all).clone();
                 let value = rng.odd_value();
-                if let Some(place) = slot(&mut obj, &path) {
+                if let Some(place) = obj.pointer_mut(&path) {
                     if rng.below(5) == 0 {
                         *place = Value::Null;
                     } else {
