@@ -350,7 +350,7 @@ impl<S: Service> Server<S> {
         );
         Some(Response {
             id: Some(id),
-            result: result.map(|r| self.stamp(r, era, cacheable)),
+            result: result.map(|r| stamp(r, era, cacheable, &self.info)),
         })
     }
 
@@ -391,27 +391,6 @@ impl<S: Service> Server<S> {
             caps["prompts"] = json!({"listChanged": false});
         }
         caps
-    }
-
-    /// 2026-07-28 results carry `resultType`, the server's identity in `_meta`, and cacheable
-    /// results a cache hint; older revisions get the result untouched (strict SDKs reject extra
-    /// keys in the empty `ping` result).
-    fn stamp(&self, mut result: Value, era: Era, cacheable: bool) -> Value {
-        if era == Era::Stateless
-            && let Value::Object(obj) = &mut result
-        {
-            obj.insert("resultType".into(), json!("complete"));
-            if cacheable {
-                // Immediately stale and never shared: the lists depend on this process' flags.
-                obj.insert("ttlMs".into(), json!(0));
-                obj.insert("cacheScope".into(), json!("private"));
-            }
-            let meta = obj.entry("_meta").or_insert_with(|| json!({}));
-            if let Value::Object(meta) = meta {
-                meta.insert(META_SERVER_INFO.into(), self.info.clone());
-            }
-        }
-        result
     }
 
     fn set_level(&mut self, params: &Map<String, Value>) -> Result<Value, ResponseError> {
@@ -504,15 +483,11 @@ impl<S: Service> Server<S> {
                 }));
                 let result = match outcome {
                     Ok(Ok(output)) => {
-                        let mut v = json!({
+                        let v = json!({
                             "content": [{"type": "text", "text": output.text}],
                             "isError": output.is_error,
                         });
-                        if era == Era::Stateless {
-                            v["resultType"] = json!("complete");
-                            v["_meta"] = json!({ META_SERVER_INFO: info });
-                        }
-                        Ok(v)
+                        Ok(stamp(v, era, false, &info))
                     }
                     Ok(Err(InvalidParams(m))) => Err(ResponseError::new(code::INVALID_PARAMS, m)),
                     Err(panic) => Err(ResponseError::new(
@@ -543,6 +518,28 @@ impl<S: Service> Server<S> {
             }
         }
     }
+}
+
+/// 2026-07-28 results carry `resultType`, the server's identity (`info`) in `_meta`, and
+/// cacheable results a cache hint; older revisions get the result untouched (strict SDKs reject
+/// extra keys in the empty `ping` result). A free function so that tool-call threads, which hold
+/// a copy of `info` but not the server, stamp their results the same way.
+fn stamp(mut result: Value, era: Era, cacheable: bool, info: &Value) -> Value {
+    if era == Era::Stateless
+        && let Value::Object(obj) = &mut result
+    {
+        obj.insert("resultType".into(), json!("complete"));
+        if cacheable {
+            // Immediately stale and never shared: the lists depend on this process' flags.
+            obj.insert("ttlMs".into(), json!(0));
+            obj.insert("cacheScope".into(), json!("private"));
+        }
+        let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+        if let Value::Object(meta) = meta {
+            meta.insert(META_SERVER_INFO.into(), info.clone());
+        }
+    }
+    result
 }
 
 /// The era a request is answered in, from `_meta["io.modelcontextprotocol/protocolVersion"]`;
