@@ -375,10 +375,8 @@ impl<S: Service> Server<S> {
     }
 
     fn discover(&self) -> Value {
-        let mut versions = vec![STATELESS_VERSION];
-        versions.extend(HANDSHAKE_VERSIONS.iter().rev());
         json!({
-            "supportedVersions": versions,
+            "supportedVersions": supported_versions(),
             "capabilities": self.capabilities(),
             "instructions": self.shared.service.instructions(),
         })
@@ -542,6 +540,14 @@ fn stamp(mut result: Value, era: Era, cacheable: bool, info: &Value) -> Value {
     result
 }
 
+/// Every revision we speak, newest first: what `server/discover` advertises and what a request
+/// with an unsupported version is told.
+fn supported_versions() -> Vec<&'static str> {
+    let mut versions = vec![STATELESS_VERSION];
+    versions.extend(HANDSHAKE_VERSIONS.iter().rev());
+    versions
+}
+
 /// The era a request is answered in, from `_meta["io.modelcontextprotocol/protocolVersion"]`;
 /// a version we do not speak is refused with -32022 and the list we do (2026-07-28 schema).
 fn requested_version(params: &Map<String, Value>) -> Result<Era, ResponseError> {
@@ -553,8 +559,6 @@ fn requested_version(params: &Map<String, Value>) -> Result<Era, ResponseError> 
         Some(Value::String(v)) if v == STATELESS_VERSION => Ok(Era::Stateless),
         Some(Value::String(v)) if HANDSHAKE_VERSIONS.contains(&v.as_str()) => Ok(Era::Handshake),
         Some(other) => {
-            let mut supported = vec![STATELESS_VERSION];
-            supported.extend(HANDSHAKE_VERSIONS.iter().rev());
             let requested = other
                 .as_str()
                 .map(String::from)
@@ -562,7 +566,7 @@ fn requested_version(params: &Map<String, Value>) -> Result<Era, ResponseError> 
             Err(ResponseError {
                 code: code::UNSUPPORTED_PROTOCOL_VERSION,
                 message: format!("unsupported protocol version {requested}"),
-                data: Some(json!({"supported": supported, "requested": requested})),
+                data: Some(json!({"supported": supported_versions(), "requested": requested})),
             })
         }
     }
