@@ -242,13 +242,25 @@ impl Message {
 
     /// Serialise as one line of JSON (no trailing newline) with `"jsonrpc": "2.0"` added.
     pub fn to_line(&self) -> Vec<u8> {
+        let mut line = Vec::new();
+        self.write_line(&mut line);
+        line
+    }
+
+    /// [`Message::to_line`] appended to `buf`, so that the writer reuses one buffer for every
+    /// answer instead of allocating a fresh one per message.
+    pub fn write_line(&self, buf: &mut Vec<u8>) {
+        let start = buf.len();
         // Serialising a `Value` tree into memory cannot fail: every map key is a string.
-        serde_json::to_vec(self).unwrap_or_else(|e| {
-            format!(
-                r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":-32603,"message":"cannot serialise a response: {e}"}}}}"#
-            )
-            .into_bytes()
-        })
+        if let Err(e) = serde_json::to_writer(&mut *buf, self) {
+            buf.truncate(start);
+            buf.extend_from_slice(
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":-32603,"message":"cannot serialise a response: {e}"}}}}"#
+                )
+                .as_bytes(),
+            );
+        }
     }
 }
 

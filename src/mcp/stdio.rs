@@ -180,7 +180,7 @@ fn write_loop(rx: Receiver<Outgoing>, mut out: impl Write) {
         match item {
             Outgoing::Message(m) => {
                 line.clear();
-                line.extend_from_slice(&m.to_line());
+                m.write_line(&mut line);
                 line.push(b'\n');
                 if out.write_all(&line).and_then(|()| out.flush()).is_err() {
                     // The client closed stdout: nobody reads any more; stdin EOF follows.
