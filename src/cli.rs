@@ -576,18 +576,8 @@ fn apply(flag: &'static Flag, raw: Option<OsString>, p: &mut Parsed) -> Result<(
     };
     let text = match raw.to_str() {
         Some(t) => t.to_string(),
-        None if matches!(
-            flag.long,
-            "tool-call-log-file"
-                | "docs-dir"
-                | "kubeconfig"
-                | "kube-client-certificate"
-                | "kube-client-key"
-                | "kube-certificate-authority"
-        ) =>
-        {
-            String::new()
-        }
+        // A path may be any OS string; its placeholder in help is what marks a flag as a path.
+        None if matches!(flag.value, Some("FILE" | "DIR")) => String::new(),
         None => return Err(bad(&raw.to_string_lossy(), "not valid UTF-8")),
     };
     // Like upstream (pflag), an empty string leaves a flag unset.
@@ -928,6 +918,37 @@ mod tests {
             let mut p = Parsed::default();
             let r = apply(f, value.map(OsString::from), &mut p);
             assert!(r.is_ok(), "--{}: {:?}", f.long, r);
+        }
+    }
+
+    /// Paths may be any OS string; every other value must be UTF-8. The path flags are named
+    /// here rather than derived from their FILE/DIR placeholder, so a new flag that changes the
+    /// set shows up.
+    #[cfg(unix)]
+    #[test]
+    fn only_path_flags_accept_non_utf8_values() {
+        use std::os::unix::ffi::OsStringExt;
+        let paths = [
+            "tool-call-log-file",
+            "docs-dir",
+            "kubeconfig",
+            "kube-client-certificate",
+            "kube-client-key",
+            "kube-certificate-authority",
+        ];
+        for f in FLAGS.iter().filter(|f| f.value.is_some()) {
+            let raw = OsString::from_vec(b"/tmp/\xff".to_vec());
+            let r = apply(f, Some(raw), &mut Parsed::default());
+            if paths.contains(&f.long) {
+                assert!(r.is_ok(), "--{}: {:?}", f.long, r);
+            } else {
+                assert!(
+                    matches!(&r, Err(Error::BadValue { reason, .. }) if reason == "not valid UTF-8"),
+                    "--{}: {:?}",
+                    f.long,
+                    r
+                );
+            }
         }
     }
 
