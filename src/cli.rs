@@ -785,8 +785,8 @@ fn lexopt_error(e: lexopt::Error) -> Error {
     }
 }
 
-/// `-h`: what the program is and its commands.
-pub fn short_help() -> String {
+/// What the program is and its commands: the head of both helps.
+fn usage() -> String {
     format!(
         "{NAME} {version}: an MCP server for Kubernetes clusters that run Flux
 
@@ -796,19 +796,19 @@ Usage:
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
   {NAME} version                  print the version
-
-Run '{NAME} --help' for every flag and its default.
 ",
         version = crate::VERSION
     )
 }
 
-/// `--help`: the short help plus every flag, grouped, with its default.
+/// `-h`: the usage and a pointer to `--help`.
+pub fn short_help() -> String {
+    usage() + &format!("\nRun '{NAME} --help' for every flag and its default.\n")
+}
+
+/// `--help`: the usage plus every flag, grouped, with its default.
 pub fn long_help() -> String {
-    let mut out = short_help().replace(
-        &format!("\nRun '{NAME} --help' for every flag and its default.\n"),
-        "",
-    );
+    let mut out = usage();
     for (group, title) in [
         (Group::Server, "Server flags"),
         (Group::Kube, "Kubernetes flags"),
