@@ -126,17 +126,11 @@ impl Library {
 
     /// The ids of the documents holding the best sections, best first, each once.
     pub fn ranked_documents(&self, query: &str, n: usize) -> Vec<&str> {
-        let mut ids: Vec<&str> = Vec::new();
-        for hit in self.index.search(query).hits {
-            let id = self.index.doc_of(hit.section).id.as_str();
-            if !ids.contains(&id) {
-                ids.push(id);
-                if ids.len() == n {
-                    break;
-                }
-            }
-        }
-        ids
+        let hits = self.index.search(query).hits;
+        render::best_documents(&self.index, &hits, n)
+            .into_iter()
+            .map(|(doc, _)| self.index.docs[doc as usize].id.as_str())
+            .collect()
     }
 
     /// Every indexed document, embedded ones first (sorted by id), then local ones.

@@ -125,8 +125,9 @@ fn is_ancestor(index: &Index, ancestor: u32, section: u32) -> bool {
     false
 }
 
-/// Whole documents, one per distinct document among the best hits.
-fn complete(index: &Index, hits: &[Hit], limit: usize) -> String {
+/// The distinct documents among the hits, best first, each with its best section, at most
+/// `limit` of them: what `complete` prints and what [`super::Library::ranked_documents`] names.
+pub(super) fn best_documents(index: &Index, hits: &[Hit], limit: usize) -> Vec<(u32, u32)> {
     let mut docs: Vec<(u32, u32)> = Vec::new();
     for hit in hits {
         let doc = index.sections[hit.section as usize].doc;
@@ -137,6 +138,12 @@ fn complete(index: &Index, hits: &[Hit], limit: usize) -> String {
             }
         }
     }
+    docs
+}
+
+/// Whole documents, one per distinct document among the best hits.
+fn complete(index: &Index, hits: &[Hit], limit: usize) -> String {
+    let docs = best_documents(index, hits, limit);
     let mut out = String::new();
     for (i, &(doc, best)) in docs.iter().enumerate() {
         if i > 0 {
