@@ -3,10 +3,12 @@
 //! binary blob is committed. A malformed document fails the build with a message naming the file.
 //!
 //! Blob: the container's length (u32 little-endian, so the reader inflates into an exactly sized
-//! buffer), then the zlib-compressed container. Container, all integers u32 little-endian:
-//! `FXDOCS1\n`, document count, then per document: id length, id bytes, text length, text bytes.
-//! Documents are in sorted path order so that builds are reproducible.
+//! buffer), then the zlib-compressed container (format in src/docs/container.rs). Documents are
+//! in sorted path order so that builds are reproducible.
 
+#[path = "src/docs/container.rs"]
+#[allow(dead_code)]
+mod container;
 #[path = "src/docs/document.rs"]
 #[allow(dead_code)]
 mod document;
@@ -16,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const CORPUS_DIR: &str = "src/docs/corpus";
-const MAGIC: &[u8; 8] = b"FXDOCS1\n";
 
 fn main() -> ExitCode {
     println!("cargo::rerun-if-changed={CORPUS_DIR}");
@@ -44,23 +45,18 @@ fn build() -> Result<(), String> {
     }
     files.sort();
 
-    let mut container = Vec::with_capacity(512 * 1024);
-    container.extend_from_slice(MAGIC);
-    push_u32(&mut container, files.len(), "document count")?;
+    let mut docs = Vec::with_capacity(files.len());
     for path in &files {
         println!("cargo::rerun-if-changed={}", path.display());
         let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         document::parse_strict(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let id = document_id(root, path)?;
-        push_u32(&mut container, id.len(), "id length")?;
-        container.extend_from_slice(id.as_bytes());
-        push_u32(&mut container, text.len(), "document length")?;
-        container.extend_from_slice(text.as_bytes());
+        docs.push((document_id(root, path)?, text));
     }
+    let container = container::pack(&docs)?;
 
     // Level 10 is miniz's best ratio; the cost is paid once per build, never at run time.
     let mut blob = Vec::new();
-    push_u32(&mut blob, container.len(), "corpus size")?;
+    container::push_u32(&mut blob, container.len(), "corpus size")?;
     blob.extend_from_slice(&miniz_oxide::deflate::compress_to_vec_zlib(&container, 10));
     let out_dir = std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set (run through cargo)")?;
     let out = PathBuf::from(out_dir).join("docs-corpus.bin");
@@ -101,11 +97,4 @@ fn document_id(root: &Path, path: &Path) -> Result<String, String> {
     parts
         .map(|p| p.join("/"))
         .ok_or_else(|| format!("{}: the file name is not UTF-8", path.display()))
-}
-
-fn push_u32(out: &mut Vec<u8>, value: usize, what: &str) -> Result<(), String> {
-    let value =
-        u32::try_from(value).map_err(|_| format!("{what} {value} does not fit in 32 bits"))?;
-    out.extend_from_slice(&value.to_le_bytes());
-    Ok(())
 }

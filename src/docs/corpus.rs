@@ -3,14 +3,14 @@
 //! what cannot be read becomes a problem line in the output.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The container's length, then the zlib-compressed container, written by build.rs (format
-/// described there).
+use super::container::{self, Error};
+
+/// The container's length, then the zlib-compressed container, written by build.rs (container
+/// format in container.rs).
 static BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docs-corpus.bin"));
-const MAGIC: &[u8; 8] = b"FXDOCS1\n";
 /// Far above the corpus's size: a bound so a corrupt stream cannot exhaust memory.
 const MAX_INFLATED: usize = 64 * 1024 * 1024;
 
@@ -38,41 +38,6 @@ pub struct Source {
     pub text: String,
     pub origin: Origin,
 }
-
-/// Why the embedded container cannot be read. build.rs writes it, so any of these means a broken
-/// build; searches then answer from local documents only and say so.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    Inflate(String),
-    BadMagic,
-    Truncated { what: &'static str, offset: usize },
-    NotUtf8 { what: &'static str, offset: usize },
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Inflate(e) => write!(f, "embedded documentation cannot be decompressed: {e}"),
-            Error::BadMagic => {
-                f.write_str("embedded documentation has an unknown container format")
-            }
-            Error::Truncated { what, offset } => {
-                write!(
-                    f,
-                    "embedded documentation is truncated in the {what} at byte {offset}"
-                )
-            }
-            Error::NotUtf8 { what, offset } => {
-                write!(
-                    f,
-                    "embedded documentation has a {what} that is not UTF-8 at byte {offset}"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// Size of the compressed corpus in the binary, in bytes.
 pub fn compressed_size() -> usize {
@@ -114,57 +79,17 @@ fn inflate(blob: &[u8]) -> Result<Vec<u8>, Error> {
     }
 }
 
-/// Read the container build.rs writes: magic, count, then (id, text) pairs.
+/// The embedded documents of a container build.rs wrote.
 fn unpack(container: &[u8]) -> Result<Vec<Source>, Error> {
-    let rest = container
-        .strip_prefix(MAGIC.as_slice())
-        .ok_or(Error::BadMagic)?;
-    let mut reader = Reader { data: rest, pos: 0 };
-    let count = reader.u32("document count")?;
-    let mut sources = Vec::with_capacity(count.min(4096) as usize);
-    for _ in 0..count {
-        let id = reader.string("document id")?;
-        let text = reader.string("document text")?;
-        sources.push(Source {
+    let docs = container::unpack(container)?;
+    Ok(docs
+        .into_iter()
+        .map(|(id, text)| Source {
             id,
             text,
             origin: Origin::Embedded,
-        });
-    }
-    Ok(sources)
-}
-
-struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, len: usize, what: &'static str) -> Result<&[u8], Error> {
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|&end| end <= self.data.len());
-        let end = end.ok_or(Error::Truncated {
-            what,
-            offset: self.pos + MAGIC.len(),
-        })?;
-        let bytes = &self.data[self.pos..end];
-        self.pos = end;
-        Ok(bytes)
-    }
-
-    fn u32(&mut self, what: &'static str) -> Result<u32, Error> {
-        let bytes = self.take(4, what)?;
-        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-    }
-
-    fn string(&mut self, what: &'static str) -> Result<String, Error> {
-        let len = self.u32(what)? as usize;
-        let offset = self.pos + MAGIC.len();
-        let bytes = self.take(len, what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| Error::NotUtf8 { what, offset })
-    }
+        })
+        .collect())
 }
 
 /// Local documents and the files that could not be read (`path: reason`).
@@ -333,18 +258,6 @@ fn local_id(prefix: &str, base: &Path, file: &Path) -> String {
 mod tests {
     use super::*;
 
-    fn container(docs: &[(&str, &str)]) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&(docs.len() as u32).to_le_bytes());
-        for (id, text) in docs {
-            out.extend_from_slice(&(id.len() as u32).to_le_bytes());
-            out.extend_from_slice(id.as_bytes());
-            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            out.extend_from_slice(text.as_bytes());
-        }
-        out
-    }
-
     #[test]
     fn the_embedded_blob_inflates_and_unpacks() {
         let sources = embedded().expect("the build wrote a valid container");
@@ -362,7 +275,7 @@ mod tests {
 
     #[test]
     fn inflate_checks_the_declared_size() {
-        let container = container(&[("guides/a", "text")]);
+        let container = container::pack(&[("guides/a", "text")]).unwrap();
         let mut blob = (container.len() as u32).to_le_bytes().to_vec();
         blob.extend_from_slice(&miniz_oxide::deflate::compress_to_vec_zlib(&container, 6));
         assert_eq!(inflate(&blob), Ok(container.clone()));
@@ -376,10 +289,11 @@ mod tests {
 
     #[test]
     fn unpack_round_trips_and_rejects_damage() {
-        let data = container(&[
+        let data = container::pack(&[
             ("kinds/a", "---\ntitle: A\n---\n# A\n"),
             ("guides/b", "text"),
-        ]);
+        ])
+        .unwrap();
         let sources = unpack(&data).unwrap();
         assert_eq!(sources.len(), 2);
         assert_eq!(sources[1].id, "guides/b");

@@ -6,6 +6,7 @@
 //! `run_search` and `run_list` are the contract with the CLI (`docs search`, `docs list`) and
 //! the `search_flux_docs` tool; [`Library`] is for tests and benchmarks.
 
+mod container;
 mod corpus;
 mod document;
 mod index;
