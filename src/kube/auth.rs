@@ -11,15 +11,15 @@ use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::config::{AuthConfig, ClientCert, ExecConfig, Impersonation, check_client_cert};
-use super::{Secret, SecretBytes};
+use super::{Secret, SecretBytes, lock};
 
 /// How long an exec plugin may run before it is killed. client-go has no limit; we do, because
 /// a hung plugin would otherwise hang every tool call on that context.
@@ -333,12 +333,6 @@ impl fmt::Debug for Authenticator {
 
 fn bearer(token: &Secret) -> Secret {
     Secret::new(format!("Bearer {}", token.expose()))
-}
-
-/// A poisoned lock only means another request panicked mid-update; the cache inside is still
-/// a valid value (or `None`), so go on with it.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 // ---------------------------------------------------------------------------------------------

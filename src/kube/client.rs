@@ -5,7 +5,7 @@
 
 use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeSeed;
@@ -18,7 +18,7 @@ use super::discovery::{self, Discovery, Resource};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
 use super::proxy::{self, NetworkEnv};
 use super::tls::{self, SettingError};
-use super::{Error, Secret};
+use super::{Error, Secret, lock};
 
 /// Sent on every request, so cluster admins can tell our traffic apart in audit logs.
 pub const USER_AGENT: &str = concat!("flux-operator-mcp/", env!("CARGO_PKG_VERSION"));
@@ -938,11 +938,6 @@ fn same_identity(a: Option<&ClientCert>, b: Option<&ClientCert>) -> bool {
         (Some(a), Some(b)) => a.cert_pem == b.cert_pem && a.key_pem == b.key_pem,
         _ => false,
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave these values half-written: keep serving.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// `path?k=v&...` for the pairs that have a value, percent-encoded.

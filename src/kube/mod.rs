@@ -15,3 +15,10 @@ pub mod tls;
 pub use error::{Error, Status, StatusDetails};
 pub use proxy::NetworkEnv;
 pub use secret::{Secret, SecretBytes};
+
+/// Locks a cache, going on past poisoning: a poisoned lock only means another request
+/// panicked mid-update, and every value kept behind these locks is replaced whole, so what
+/// is inside is still valid (or `None`).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
