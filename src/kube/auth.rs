@@ -228,19 +228,16 @@ impl Authenticator {
         pick: impl FnOnce(&ExecCredentials) -> T,
     ) -> Result<T, Error> {
         let mut cached = lock(&self.exec);
-        let fresh = cached.as_ref().is_some_and(|c| match c.refresh_after {
+        let fresh = cached.as_ref().filter(|c| match c.refresh_after {
             None => true,
             Some(at) => SystemTime::now() < at,
         });
-        if !fresh {
-            let previous = cached.as_ref().and_then(|c| c.token.clone());
-            *cached = Some(self.run_plugin(exec, previous.as_ref(), deadline)?);
+        if let Some(creds) = fresh {
+            return Ok(pick(creds));
         }
-        match cached.as_ref() {
-            Some(creds) => Ok(pick(creds)),
-            // Unreachable: just filled above. Answer as "no credential" rather than panic.
-            None => Err(self.exec_err(exec, ExecProblem::Output("no credentials".into()))),
-        }
+        let previous = cached.as_ref().and_then(|c| c.token.clone());
+        let creds = cached.insert(self.run_plugin(exec, previous.as_ref(), deadline)?);
+        Ok(pick(creds))
     }
 
     fn exec_err(&self, exec: &ExecConfig, problem: ExecProblem) -> Error {
