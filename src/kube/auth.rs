@@ -262,19 +262,13 @@ impl Authenticator {
         if exec.interactive_mode.as_deref() == Some("Always") {
             return Err(self.exec_err(exec, ExecProblem::Interactive));
         }
-        let program = match &exec.base_dir {
-            Some(dir) if exec.command.contains(std::path::MAIN_SEPARATOR) => {
-                dir.join(&exec.command)
-            }
-            _ => PathBuf::from(&exec.command),
-        };
         let info = exec_info(exec).map_err(|e| {
             self.exec_err(
                 exec,
                 ExecProblem::Output(format!("KUBERNETES_EXEC_INFO: {e}")),
             )
         })?;
-        let mut command = Command::new(&program);
+        let mut command = Command::new(&exec.command);
         command
             .args(&exec.args)
             .envs(

@@ -176,7 +176,8 @@ pub struct ExecConfig {
     pub install_hint: Option<String>,
     pub provide_cluster_info: bool,
     pub interactive_mode: Option<String>,
-    /// The kubeconfig file's folder: a relative `command` path is resolved against it.
+    /// The kubeconfig file's folder. The loader has already resolved a relative `command`
+    /// path against it; kept for callers and `Debug`, not consulted when the plugin runs.
     pub base_dir: Option<PathBuf>,
     /// `cluster.extensions["client.authentication.k8s.io/exec"]` passed in `KUBERNETES_EXEC_INFO`.
     pub cluster_config: Option<serde_json::Value>,
