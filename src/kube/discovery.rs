@@ -54,11 +54,7 @@ impl Resource {
 
     /// `v1` for the core group, else `group/version`.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        api_version(&self.group, &self.version)
     }
 
     /// Whether discovery lists `verb` for it; true when discovery gave no verbs at all.
@@ -134,11 +130,17 @@ pub struct KindInfo {
 
 impl KindInfo {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        api_version(&self.group, &self.version)
+    }
+}
+
+/// An `apiVersion` as objects carry it: the bare version for the core group (`v1`), else
+/// `group/version`.
+pub fn api_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
     }
 }
 
@@ -637,11 +639,7 @@ fn parse_aggregated(doc: &Value, path: &str) -> Result<(Vec<Group>, Vec<Discover
                         return true;
                     }
                     stale.push(DiscoveryFailure {
-                        group_version: if name.is_empty() {
-                            v.version.clone()
-                        } else {
-                            format!("{name}/{}", v.version)
-                        },
+                        group_version: api_version(&name, &v.version),
                         error: "stale: the API server cannot reach the service behind this \
                                 API (its APIService is not available)"
                             .to_string(),
