@@ -19,7 +19,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::config::{AuthConfig, ClientCert, ExecConfig, Impersonation, check_client_cert};
-use super::{Secret, SecretBytes, lock};
+use super::{Secret, SecretBytes, lock, percent_encode_into};
 
 /// How long an exec plugin may run before it is killed. client-go has no limit; we do, because
 /// a hung plugin would otherwise hang every tool call on that context.
@@ -655,14 +655,8 @@ pub fn impersonation_headers(imp: &Impersonation) -> Vec<(String, String)> {
 /// key unambiguously.
 fn extra_key_escape(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        let token = b.is_ascii_alphanumeric() || b"!#$&'*+-.^_`|~".contains(&b);
-        if token {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    // The RFC 7230 `tchar` bytes besides letters and digits, less `%` (see above).
+    percent_encode_into(&mut out, key, b"!#$&'*+-.^_`|~");
     out
 }
 
@@ -1287,5 +1281,15 @@ mod tests {
         assert_eq!(extra_key_escape("100%"), "100%25");
         assert_eq!(extra_key_escape("a b:c"), "a%20b%3Ac");
         assert_eq!(extra_key_escape("é"), "%C3%A9");
+    }
+
+    /// Every ASCII byte and two multibyte characters: HTTP token bytes stay as they are.
+    #[test]
+    fn extra_key_escape_of_every_ascii_byte() {
+        let all: String = (0u8..128).map(char::from).chain("é日".chars()).collect();
+        assert_eq!(
+            extra_key_escape(&all),
+            "%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D%0E%0F%10%11%12%13%14%15%16%17%18%19%1A%1B%1C%1D%1E%1F%20!%22#$%25&'%28%29*+%2C-.%2F0123456789%3A%3B%3C%3D%3E%3F%40ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D^_`abcdefghijklmnopqrstuvwxyz%7B|%7D~%7F%C3%A9%E6%97%A5"
+        );
     }
 }

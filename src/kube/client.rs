@@ -18,7 +18,7 @@ use super::discovery::{self, Discovery, Resource};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
 use super::proxy::{self, NetworkEnv};
 use super::tls::{self, SettingError};
-use super::{Error, Secret, lock};
+use super::{Error, Secret, lock, percent_encode_into};
 
 /// Sent on every request, so cluster admins can tell our traffic apart in audit logs.
 pub const USER_AGENT: &str = concat!("flux-operator-mcp/", env!("CARGO_PKG_VERSION"));
@@ -951,22 +951,15 @@ fn with_query<'a>(
         let Some(value) = value else { continue };
         out.push(sep);
         sep = '&';
-        encode_into(&mut out, key);
+        percent_encode_into(&mut out, key, UNRESERVED);
         out.push('=');
-        encode_into(&mut out, value);
+        percent_encode_into(&mut out, value, UNRESERVED);
     }
     out
 }
 
-fn encode_into(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-}
+/// RFC 3986 unreserved bytes besides letters and digits: all a query key or value keeps.
+const UNRESERVED: &[u8] = b"-._~";
 
 /// Parse a 2xx body as one JSON document. Read whole first: parsing from a slice is several
 /// times faster than serde_json's byte-at-a-time reader, and a single object is small.
@@ -1236,6 +1229,17 @@ mod tests {
             "/api/v1/pods?labelSelector=app%20in%20%28a%2Cb%29%2Ctier%21%3Ddb&limit=500"
         );
         assert_eq!(with_query("/x?a=1", [("b", Some("2"))]), "/x?a=1&b=2");
+    }
+
+    /// Every ASCII byte and two multibyte characters: only unreserved bytes stay as they are.
+    #[test]
+    fn query_encoding_of_every_ascii_byte() {
+        let all: String = (0u8..128).map(char::from).chain("é日".chars()).collect();
+        let encoded = "%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D%0E%0F%10%11%12%13%14%15%16%17%18%19%1A%1B%1C%1D%1E%1F%20%21%22%23%24%25%26%27%28%29%2A%2B%2C-.%2F0123456789%3A%3B%3C%3D%3E%3F%40ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D~%7F%C3%A9%E6%97%A5";
+        assert_eq!(
+            with_query("/p", [(all.as_str(), Some(all.as_str()))]),
+            format!("/p?{encoded}={encoded}")
+        );
     }
 
     #[test]
