@@ -261,11 +261,7 @@ impl Client {
     /// A client for `conn`. Checks the TLS material, the server URL and the proxy now, so a bad
     /// kubeconfig fails here with the field at fault; sends nothing.
     pub fn new(conn: &Connection, options: ClientOptions) -> Result<Client, Error> {
-        let settings = |e: SettingError| Error::Settings {
-            context: conn.context.clone(),
-            field: e.field,
-            detail: e.detail,
-        };
+        let settings = |e| setting_error(&conn.context, e);
         let base = conn.server.trim_end_matches('/').to_string();
         let uri: http::Uri = base.parse().map_err(|_| {
             settings(SettingError::new(
@@ -288,17 +284,15 @@ impl Client {
         let server_name = tls::server_name(conn.tls.server_name.as_deref()).map_err(settings)?;
         let auth = Authenticator::new(conn.auth.clone(), &conn.context);
         let identity = auth.client_identity_by(Some(Instant::now() + options.timeout))?;
-        let tls_config = tls::client_config(
+        let agent = build_agent(
             &conn.tls,
             identity.as_ref(),
             options.env.ssl_cert_file.as_deref(),
+            proxy.clone(),
+            server_name.clone(),
+            options.timeout,
         )
         .map_err(settings)?;
-        let agent = tls::agent(
-            agent_config(proxy.clone(), options.timeout),
-            tls_config,
-            server_name.clone(),
-        );
         Ok(Client {
             inner: Arc::new(Inner {
                 context: conn.context.clone(),
@@ -872,21 +866,15 @@ impl Client {
         let identity = inner.auth.client_identity_by(Some(deadline))?;
         let mut transport = lock(&inner.transport);
         if !same_identity(transport.identity.as_ref(), identity.as_ref()) {
-            let tls_config = tls::client_config(
+            transport.agent = build_agent(
                 &inner.tls,
                 identity.as_ref(),
                 inner.ssl_cert_file.as_deref(),
-            )
-            .map_err(|e| Error::Settings {
-                context: inner.context.clone(),
-                field: e.field,
-                detail: e.detail,
-            })?;
-            transport.agent = tls::agent(
-                agent_config(inner.proxy.clone(), inner.timeout),
-                tls_config,
+                inner.proxy.clone(),
                 inner.server_name.clone(),
-            );
+                inner.timeout,
+            )
+            .map_err(|e| setting_error(&inner.context, e))?;
             transport.identity = identity;
         }
         Ok(transport.agent.clone())
@@ -912,6 +900,33 @@ fn run<B: ureq::AsSendBody>(
         .timeout_global(Some(remaining))
         .build();
     agent.run(request).map_err(SendFailure::Transport)
+}
+
+/// A bad kubeconfig setting as the error that names the context and the field at fault.
+fn setting_error(context: &str, e: SettingError) -> Error {
+    Error::Settings {
+        context: context.to_string(),
+        field: e.field,
+        detail: e.detail,
+    }
+}
+
+/// The agent for the cluster's TLS settings with `identity` as the client certificate: built
+/// with the client, and again whenever an exec plugin hands out a different certificate.
+fn build_agent(
+    tls: &TlsSettings,
+    identity: Option<&ClientCert>,
+    ssl_cert_file: Option<&str>,
+    proxy: Option<ureq::Proxy>,
+    server_name: Option<rustls::pki_types::ServerName<'static>>,
+    timeout: Duration,
+) -> Result<ureq::Agent, SettingError> {
+    let tls_config = tls::client_config(tls, identity, ssl_cert_file)?;
+    Ok(tls::agent(
+        agent_config(proxy, timeout),
+        tls_config,
+        server_name,
+    ))
 }
 
 fn agent_config(proxy: Option<ureq::Proxy>, timeout: Duration) -> ureq::config::Config {
