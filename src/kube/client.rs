@@ -731,6 +731,13 @@ impl Client {
         let mut reauthenticated = false;
         let mut throttled = 0;
         let mut resets = 0;
+        // A GET cut off mid-way (reset connection, broken body) changed nothing: send it again,
+        // a few times at most.
+        let resend = |e: &Error, resets: u32| {
+            req.method == Method::Get
+                && matches!(e, Error::Interrupted { .. })
+                && resets < RESET_RETRIES
+        };
         loop {
             let remaining = budget.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -741,10 +748,7 @@ impl Client {
                 Err(SendFailure::Other(e)) => return Err(e),
                 Err(SendFailure::Transport(e)) => {
                     let err = map_transport(e, req, budget, &self.inner.server, &self.inner.tls);
-                    let retry = req.method == Method::Get
-                        && matches!(err, Error::Interrupted { .. })
-                        && resets < RESET_RETRIES;
-                    if retry {
+                    if resend(&err, resets) {
                         resets += 1;
                         continue;
                     }
@@ -755,11 +759,7 @@ impl Client {
             if (200..300).contains(&code) {
                 match read(resp, req) {
                     Ok(v) => return Ok(v),
-                    Err(ReadFailure::Retryable(e))
-                        if req.method == Method::Get
-                            && resets < RESET_RETRIES
-                            && matches!(e, Error::Interrupted { .. }) =>
-                    {
+                    Err(ReadFailure::Retryable(e)) if resend(&e, resets) => {
                         resets += 1;
                         continue;
                     }
