@@ -580,17 +580,22 @@ impl Client {
         if let Some(d) = cached.as_ref() {
             return Ok(d.clone());
         }
-        let fresh = Arc::new(discovery::fetch(self)?);
-        *cached = Some(fresh.clone());
-        Ok(fresh)
+        self.fetch_discovery_into(&mut cached)
     }
 
     /// Forget the cached discovery and fetch it again (after installing CRDs).
     pub fn refresh_discovery(&self) -> Result<Arc<Discovery>, Error> {
-        let mut cached = lock(&self.inner.discovery);
+        self.fetch_discovery_into(&mut lock(&self.inner.discovery))
+    }
+
+    /// Fetches discovery into the cache slot, whose lock the caller holds so that concurrent
+    /// callers wait for this fetch. On failure the slot keeps what it had.
+    fn fetch_discovery_into(
+        &self,
+        cached: &mut Option<Arc<Discovery>>,
+    ) -> Result<Arc<Discovery>, Error> {
         let fresh = Arc::new(discovery::fetch(self)?);
-        *cached = Some(fresh.clone());
-        Ok(fresh)
+        Ok(cached.insert(fresh).clone())
     }
 
     /// The resource for `kind` in `api_version` (see [`Discovery::resolve`] for the accepted
