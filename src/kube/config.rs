@@ -501,8 +501,7 @@ pub fn load(overrides: &Overrides, env: &Env) -> Result<Kubeconfig, Error> {
             return Ok(kc);
         }
         // kubectl works with `--server` alone and no file at all.
-        let server_given = overrides.server.as_deref().is_some_and(|s| !s.is_empty());
-        if kc.files.is_empty() && !server_given {
+        if kc.files.is_empty() && server_flag(overrides).is_none() {
             return Err(Error::NotFound { looked });
         }
     }
