@@ -836,16 +836,21 @@ impl<'a> FileFields<'a> {
     }
 
     fn strings(&self, key: &str) -> Result<Vec<String>, Error> {
-        match self.get(key) {
-            None => Ok(Vec::new()),
+        self.string_list(key, self.get(key))
+    }
+
+    /// `value` as a list of strings, errors naming `field`; missing or `null` is empty.
+    fn string_list(&self, field: &str, value: Option<&Yaml>) -> Result<Vec<String>, Error> {
+        match value {
+            None | Some(Yaml::Null) => Ok(Vec::new()),
             Some(Yaml::Sequence(items)) => items
                 .iter()
                 .map(|item| match item {
                     Yaml::String(s) => Ok(s.clone()),
-                    _ => Err(self.err(key, "expected a list of strings")),
+                    _ => Err(self.err(field, "expected a list of strings")),
                 })
                 .collect(),
-            Some(_) => Err(self.err(key, "expected a list of strings")),
+            Some(_) => Err(self.err(field, "expected a list of strings")),
         }
     }
 
@@ -1005,18 +1010,7 @@ fn user_extra(u: &FileFields<'_>) -> Result<Vec<(String, Vec<String>)>, Error> {
         if key.is_empty() {
             return Err(u.err("as-user-extra", "a key is empty"));
         }
-        let field = || format!("as-user-extra.{key}");
-        let values: Vec<String> = match values {
-            Yaml::Null => Vec::new(),
-            Yaml::Sequence(items) => items
-                .iter()
-                .map(|item| match item {
-                    Yaml::String(s) => Ok(s.clone()),
-                    _ => Err(u.err(&field(), "expected a list of strings")),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => return Err(u.err(&field(), "expected a list of strings")),
-        };
+        let values = u.string_list(&format!("as-user-extra.{key}"), Some(values))?;
         if !values.is_empty() {
             out.insert(key.clone(), values);
         }
