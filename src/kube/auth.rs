@@ -11,15 +11,15 @@ use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::config::{AuthConfig, ClientCert, ExecConfig, Impersonation, check_client_cert};
-use super::{Secret, SecretBytes};
+use super::{Secret, SecretBytes, lock, percent_encode_into};
 
 /// How long an exec plugin may run before it is killed. client-go has no limit; we do, because
 /// a hung plugin would otherwise hang every tool call on that context.
@@ -228,19 +228,16 @@ impl Authenticator {
         pick: impl FnOnce(&ExecCredentials) -> T,
     ) -> Result<T, Error> {
         let mut cached = lock(&self.exec);
-        let fresh = cached.as_ref().is_some_and(|c| match c.refresh_after {
+        let fresh = cached.as_ref().filter(|c| match c.refresh_after {
             None => true,
             Some(at) => SystemTime::now() < at,
         });
-        if !fresh {
-            let previous = cached.as_ref().and_then(|c| c.token.clone());
-            *cached = Some(self.run_plugin(exec, previous.as_ref(), deadline)?);
+        if let Some(creds) = fresh {
+            return Ok(pick(creds));
         }
-        match cached.as_ref() {
-            Some(creds) => Ok(pick(creds)),
-            // Unreachable: just filled above. Answer as "no credential" rather than panic.
-            None => Err(self.exec_err(exec, ExecProblem::Output("no credentials".into()))),
-        }
+        let previous = cached.as_ref().and_then(|c| c.token.clone());
+        let creds = cached.insert(self.run_plugin(exec, previous.as_ref(), deadline)?);
+        Ok(pick(creds))
     }
 
     fn exec_err(&self, exec: &ExecConfig, problem: ExecProblem) -> Error {
@@ -265,19 +262,13 @@ impl Authenticator {
         if exec.interactive_mode.as_deref() == Some("Always") {
             return Err(self.exec_err(exec, ExecProblem::Interactive));
         }
-        let program = match &exec.base_dir {
-            Some(dir) if exec.command.contains(std::path::MAIN_SEPARATOR) => {
-                dir.join(&exec.command)
-            }
-            _ => PathBuf::from(&exec.command),
-        };
         let info = exec_info(exec).map_err(|e| {
             self.exec_err(
                 exec,
                 ExecProblem::Output(format!("KUBERNETES_EXEC_INFO: {e}")),
             )
         })?;
-        let mut command = Command::new(&program);
+        let mut command = Command::new(&exec.command);
         command
             .args(&exec.args)
             .envs(
@@ -333,12 +324,6 @@ impl fmt::Debug for Authenticator {
 
 fn bearer(token: &Secret) -> Secret {
     Secret::new(format!("Bearer {}", token.expose()))
-}
-
-/// A poisoned lock only means another request panicked mid-update; the cache inside is still
-/// a valid value (or `None`), so go on with it.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,14 +655,8 @@ pub fn impersonation_headers(imp: &Impersonation) -> Vec<(String, String)> {
 /// key unambiguously.
 fn extra_key_escape(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        let token = b.is_ascii_alphanumeric() || b"!#$&'*+-.^_`|~".contains(&b);
-        if token {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    // The RFC 7230 `tchar` bytes besides letters and digits, less `%` (see above).
+    percent_encode_into(&mut out, key, b"!#$&'*+-.^_`|~");
     out
 }
 
@@ -1302,5 +1281,15 @@ mod tests {
         assert_eq!(extra_key_escape("100%"), "100%25");
         assert_eq!(extra_key_escape("a b:c"), "a%20b%3Ac");
         assert_eq!(extra_key_escape("é"), "%C3%A9");
+    }
+
+    /// Every ASCII byte and two multibyte characters: HTTP token bytes stay as they are.
+    #[test]
+    fn extra_key_escape_of_every_ascii_byte() {
+        let all: String = (0u8..128).map(char::from).chain("é日".chars()).collect();
+        assert_eq!(
+            extra_key_escape(&all),
+            "%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D%0E%0F%10%11%12%13%14%15%16%17%18%19%1A%1B%1C%1D%1E%1F%20!%22#$%25&'%28%29*+%2C-.%2F0123456789%3A%3B%3C%3D%3E%3F%40ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D^_`abcdefghijklmnopqrstuvwxyz%7B|%7D~%7F%C3%A9%E6%97%A5"
+        );
     }
 }

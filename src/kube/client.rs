@@ -5,7 +5,7 @@
 
 use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeSeed;
@@ -18,7 +18,7 @@ use super::discovery::{self, Discovery, Resource};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
 use super::proxy::{self, NetworkEnv};
 use super::tls::{self, SettingError};
-use super::{Error, Secret};
+use super::{Error, Secret, lock, percent_encode_into};
 
 /// Sent on every request, so cluster admins can tell our traffic apart in audit logs.
 pub const USER_AGENT: &str = concat!("flux-operator-mcp/", env!("CARGO_PKG_VERSION"));
@@ -261,11 +261,7 @@ impl Client {
     /// A client for `conn`. Checks the TLS material, the server URL and the proxy now, so a bad
     /// kubeconfig fails here with the field at fault; sends nothing.
     pub fn new(conn: &Connection, options: ClientOptions) -> Result<Client, Error> {
-        let settings = |e: SettingError| Error::Settings {
-            context: conn.context.clone(),
-            field: e.field,
-            detail: e.detail,
-        };
+        let settings = |e| setting_error(&conn.context, e);
         let base = conn.server.trim_end_matches('/').to_string();
         let uri: http::Uri = base.parse().map_err(|_| {
             settings(SettingError::new(
@@ -288,17 +284,15 @@ impl Client {
         let server_name = tls::server_name(conn.tls.server_name.as_deref()).map_err(settings)?;
         let auth = Authenticator::new(conn.auth.clone(), &conn.context);
         let identity = auth.client_identity_by(Some(Instant::now() + options.timeout))?;
-        let tls_config = tls::client_config(
+        let agent = build_agent(
             &conn.tls,
             identity.as_ref(),
             options.env.ssl_cert_file.as_deref(),
+            proxy.clone(),
+            server_name.clone(),
+            options.timeout,
         )
         .map_err(settings)?;
-        let agent = tls::agent(
-            agent_config(proxy.clone(), options.timeout),
-            tls_config,
-            server_name.clone(),
-        );
         Ok(Client {
             inner: Arc::new(Inner {
                 context: conn.context.clone(),
@@ -586,17 +580,22 @@ impl Client {
         if let Some(d) = cached.as_ref() {
             return Ok(d.clone());
         }
-        let fresh = Arc::new(discovery::fetch(self)?);
-        *cached = Some(fresh.clone());
-        Ok(fresh)
+        self.fetch_discovery_into(&mut cached)
     }
 
     /// Forget the cached discovery and fetch it again (after installing CRDs).
     pub fn refresh_discovery(&self) -> Result<Arc<Discovery>, Error> {
-        let mut cached = lock(&self.inner.discovery);
+        self.fetch_discovery_into(&mut lock(&self.inner.discovery))
+    }
+
+    /// Fetches discovery into the cache slot, whose lock the caller holds so that concurrent
+    /// callers wait for this fetch. On failure the slot keeps what it had.
+    fn fetch_discovery_into(
+        &self,
+        cached: &mut Option<Arc<Discovery>>,
+    ) -> Result<Arc<Discovery>, Error> {
         let fresh = Arc::new(discovery::fetch(self)?);
-        *cached = Some(fresh.clone());
-        Ok(fresh)
+        Ok(cached.insert(fresh).clone())
     }
 
     /// The resource for `kind` in `api_version` (see [`Discovery::resolve`] for the accepted
@@ -737,6 +736,13 @@ impl Client {
         let mut reauthenticated = false;
         let mut throttled = 0;
         let mut resets = 0;
+        // A GET cut off mid-way (reset connection, broken body) changed nothing: send it again,
+        // a few times at most.
+        let resend = |e: &Error, resets: u32| {
+            req.method == Method::Get
+                && matches!(e, Error::Interrupted { .. })
+                && resets < RESET_RETRIES
+        };
         loop {
             let remaining = budget.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -747,10 +753,7 @@ impl Client {
                 Err(SendFailure::Other(e)) => return Err(e),
                 Err(SendFailure::Transport(e)) => {
                     let err = map_transport(e, req, budget, &self.inner.server, &self.inner.tls);
-                    let retry = req.method == Method::Get
-                        && matches!(err, Error::Interrupted { .. })
-                        && resets < RESET_RETRIES;
-                    if retry {
+                    if resend(&err, resets) {
                         resets += 1;
                         continue;
                     }
@@ -761,11 +764,7 @@ impl Client {
             if (200..300).contains(&code) {
                 match read(resp, req) {
                     Ok(v) => return Ok(v),
-                    Err(ReadFailure::Retryable(e))
-                        if req.method == Method::Get
-                            && resets < RESET_RETRIES
-                            && matches!(e, Error::Interrupted { .. }) =>
-                    {
+                    Err(ReadFailure::Retryable(e)) if resend(&e, resets) => {
                         resets += 1;
                         continue;
                     }
@@ -872,21 +871,15 @@ impl Client {
         let identity = inner.auth.client_identity_by(Some(deadline))?;
         let mut transport = lock(&inner.transport);
         if !same_identity(transport.identity.as_ref(), identity.as_ref()) {
-            let tls_config = tls::client_config(
+            transport.agent = build_agent(
                 &inner.tls,
                 identity.as_ref(),
                 inner.ssl_cert_file.as_deref(),
-            )
-            .map_err(|e| Error::Settings {
-                context: inner.context.clone(),
-                field: e.field,
-                detail: e.detail,
-            })?;
-            transport.agent = tls::agent(
-                agent_config(inner.proxy.clone(), inner.timeout),
-                tls_config,
+                inner.proxy.clone(),
                 inner.server_name.clone(),
-            );
+                inner.timeout,
+            )
+            .map_err(|e| setting_error(&inner.context, e))?;
             transport.identity = identity;
         }
         Ok(transport.agent.clone())
@@ -912,6 +905,33 @@ fn run<B: ureq::AsSendBody>(
         .timeout_global(Some(remaining))
         .build();
     agent.run(request).map_err(SendFailure::Transport)
+}
+
+/// A bad kubeconfig setting as the error that names the context and the field at fault.
+fn setting_error(context: &str, e: SettingError) -> Error {
+    Error::Settings {
+        context: context.to_string(),
+        field: e.field,
+        detail: e.detail,
+    }
+}
+
+/// The agent for the cluster's TLS settings with `identity` as the client certificate: built
+/// with the client, and again whenever an exec plugin hands out a different certificate.
+fn build_agent(
+    tls: &TlsSettings,
+    identity: Option<&ClientCert>,
+    ssl_cert_file: Option<&str>,
+    proxy: Option<ureq::Proxy>,
+    server_name: Option<rustls::pki_types::ServerName<'static>>,
+    timeout: Duration,
+) -> Result<ureq::Agent, SettingError> {
+    let tls_config = tls::client_config(tls, identity, ssl_cert_file)?;
+    Ok(tls::agent(
+        agent_config(proxy, timeout),
+        tls_config,
+        server_name,
+    ))
 }
 
 fn agent_config(proxy: Option<ureq::Proxy>, timeout: Duration) -> ureq::config::Config {
@@ -940,11 +960,6 @@ fn same_identity(a: Option<&ClientCert>, b: Option<&ClientCert>) -> bool {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave these values half-written: keep serving.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// `path?k=v&...` for the pairs that have a value, percent-encoded.
 fn with_query<'a>(
     path: &str,
@@ -956,22 +971,15 @@ fn with_query<'a>(
         let Some(value) = value else { continue };
         out.push(sep);
         sep = '&';
-        encode_into(&mut out, key);
+        percent_encode_into(&mut out, key, UNRESERVED);
         out.push('=');
-        encode_into(&mut out, value);
+        percent_encode_into(&mut out, value, UNRESERVED);
     }
     out
 }
 
-fn encode_into(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-}
+/// RFC 3986 unreserved bytes besides letters and digits: all a query key or value keeps.
+const UNRESERVED: &[u8] = b"-._~";
 
 /// Parse a 2xx body as one JSON document. Read whole first: parsing from a slice is several
 /// times faster than serde_json's byte-at-a-time reader, and a single object is small.
@@ -1241,6 +1249,17 @@ mod tests {
             "/api/v1/pods?labelSelector=app%20in%20%28a%2Cb%29%2Ctier%21%3Ddb&limit=500"
         );
         assert_eq!(with_query("/x?a=1", [("b", Some("2"))]), "/x?a=1&b=2");
+    }
+
+    /// Every ASCII byte and two multibyte characters: only unreserved bytes stay as they are.
+    #[test]
+    fn query_encoding_of_every_ascii_byte() {
+        let all: String = (0u8..128).map(char::from).chain("é日".chars()).collect();
+        let encoded = "%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D%0E%0F%10%11%12%13%14%15%16%17%18%19%1A%1B%1C%1D%1E%1F%20%21%22%23%24%25%26%27%28%29%2A%2B%2C-.%2F0123456789%3A%3B%3C%3D%3E%3F%40ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D~%7F%C3%A9%E6%97%A5";
+        assert_eq!(
+            with_query("/p", [(all.as_str(), Some(all.as_str()))]),
+            format!("/p?{encoded}={encoded}")
+        );
     }
 
     #[test]

@@ -176,7 +176,8 @@ pub struct ExecConfig {
     pub install_hint: Option<String>,
     pub provide_cluster_info: bool,
     pub interactive_mode: Option<String>,
-    /// The kubeconfig file's folder: a relative `command` path is resolved against it.
+    /// The kubeconfig file's folder. The loader has already resolved a relative `command`
+    /// path against it; kept for callers and `Debug`, not consulted when the plugin runs.
     pub base_dir: Option<PathBuf>,
     /// `cluster.extensions["client.authentication.k8s.io/exec"]` passed in `KUBERNETES_EXEC_INFO`.
     pub cluster_config: Option<serde_json::Value>,
@@ -500,8 +501,7 @@ pub fn load(overrides: &Overrides, env: &Env) -> Result<Kubeconfig, Error> {
             return Ok(kc);
         }
         // kubectl works with `--server` alone and no file at all.
-        let server_given = overrides.server.as_deref().is_some_and(|s| !s.is_empty());
-        if kc.files.is_empty() && !server_given {
+        if kc.files.is_empty() && server_flag(overrides).is_none() {
             return Err(Error::NotFound { looked });
         }
     }
@@ -836,16 +836,21 @@ impl<'a> FileFields<'a> {
     }
 
     fn strings(&self, key: &str) -> Result<Vec<String>, Error> {
-        match self.get(key) {
-            None => Ok(Vec::new()),
+        self.string_list(key, self.get(key))
+    }
+
+    /// `value` as a list of strings, errors naming `field`; missing or `null` is empty.
+    fn string_list(&self, field: &str, value: Option<&Yaml>) -> Result<Vec<String>, Error> {
+        match value {
+            None | Some(Yaml::Null) => Ok(Vec::new()),
             Some(Yaml::Sequence(items)) => items
                 .iter()
                 .map(|item| match item {
                     Yaml::String(s) => Ok(s.clone()),
-                    _ => Err(self.err(key, "expected a list of strings")),
+                    _ => Err(self.err(field, "expected a list of strings")),
                 })
                 .collect(),
-            Some(_) => Err(self.err(key, "expected a list of strings")),
+            Some(_) => Err(self.err(field, "expected a list of strings")),
         }
     }
 
@@ -1005,18 +1010,7 @@ fn user_extra(u: &FileFields<'_>) -> Result<Vec<(String, Vec<String>)>, Error> {
         if key.is_empty() {
             return Err(u.err("as-user-extra", "a key is empty"));
         }
-        let field = || format!("as-user-extra.{key}");
-        let values: Vec<String> = match values {
-            Yaml::Null => Vec::new(),
-            Yaml::Sequence(items) => items
-                .iter()
-                .map(|item| match item {
-                    Yaml::String(s) => Ok(s.clone()),
-                    _ => Err(u.err(&field(), "expected a list of strings")),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => return Err(u.err(&field(), "expected a list of strings")),
-        };
+        let values = u.string_list(&format!("as-user-extra.{key}"), Some(values))?;
         if !values.is_empty() {
             out.insert(key.clone(), values);
         }

@@ -10,8 +10,8 @@ use std::time::Instant;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Error;
 use super::client::Client;
+use super::{Error, percent_encode_into};
 
 /// One resource type the server serves, in one group version: what a request needs to build its
 /// URL, plus what a user may call it.
@@ -54,11 +54,7 @@ impl Resource {
 
     /// `v1` for the core group, else `group/version`.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        api_version(&self.group, &self.version)
     }
 
     /// Whether discovery lists `verb` for it; true when discovery gave no verbs at all.
@@ -112,13 +108,8 @@ fn push_segment(path: &mut String, value: &str, what: &str) -> Result<(), Error>
             "{what} {value:?} is not valid"
         )));
     }
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:@".contains(&b) {
-            path.push(b as char);
-        } else {
-            path.push_str(&format!("%{b:02X}"));
-        }
-    }
+    // Unreserved bytes plus the `pchar` extras `:` and `@`.
+    percent_encode_into(path, value, b"-._~:@");
     Ok(())
 }
 
@@ -134,11 +125,17 @@ pub struct KindInfo {
 
 impl KindInfo {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        api_version(&self.group, &self.version)
+    }
+}
+
+/// An `apiVersion` as objects carry it: the bare version for the core group (`v1`), else
+/// `group/version`.
+pub fn api_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
     }
 }
 
@@ -637,11 +634,7 @@ fn parse_aggregated(doc: &Value, path: &str) -> Result<(Vec<Group>, Vec<Discover
                         return true;
                     }
                     stale.push(DiscoveryFailure {
-                        group_version: if name.is_empty() {
-                            v.version.clone()
-                        } else {
-                            format!("{name}/{}", v.version)
-                        },
+                        group_version: api_version(&name, &v.version),
                         error: "stale: the API server cannot reach the service behind this \
                                 API (its APIService is not available)"
                             .to_string(),
@@ -775,6 +768,23 @@ struct AggregatedKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every ASCII byte but the refused `/` and `%`, and two multibyte characters: path
+    /// segments keep the unreserved bytes plus `:` and `@`.
+    #[test]
+    fn segment_encoding_of_every_ascii_byte() {
+        let all: String = (0u8..128)
+            .map(char::from)
+            .filter(|c| !matches!(c, '/' | '%'))
+            .chain("é日".chars())
+            .collect();
+        let encoded = "%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D%0E%0F%10%11%12%13%14%15%16%17%18%19%1A%1B%1C%1D%1E%1F%20%21%22%23%24%26%27%28%29%2A%2B%2C-.0123456789:%3B%3C%3D%3E%3F@ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D~%7F%C3%A9%E6%97%A5";
+        let r = Resource::new("v1", "ConfigMap", "configmaps", true);
+        assert_eq!(
+            r.object_path(&all, &all).expect("valid"),
+            format!("/api/v1/namespaces/{encoded}/configmaps/{encoded}")
+        );
+    }
 
     fn res(group: &str, version: &str, kind: &str, plural: &str, short: &[&str]) -> Resource {
         Resource {

@@ -15,3 +15,26 @@ pub mod tls;
 pub use error::{Error, Status, StatusDetails};
 pub use proxy::NetworkEnv;
 pub use secret::{Secret, SecretBytes};
+
+/// Appends `s` percent-encoded: ASCII letters, digits and the bytes in `keep` as they are,
+/// every other byte (each byte of a multibyte character too) as `%XX` in upper-case hex.
+/// Callers differ only in `keep`: query values, path segments, impersonation extra keys.
+pub(crate) fn percent_encode_into(out: &mut String, s: &str, keep: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xF)]));
+        }
+    }
+}
+
+/// Locks a cache, going on past poisoning: a poisoned lock only means another request
+/// panicked mid-update, and every value kept behind these locks is replaced whole, so what
+/// is inside is still valid (or `None`).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

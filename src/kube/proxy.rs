@@ -132,9 +132,6 @@ fn no_proxy_matches(entry: &str, host: &str, ip: Option<IpAddr>, port: u16) -> b
     if entry == "*" {
         return true;
     }
-    if let Ok(entry_ip) = entry.parse::<IpAddr>() {
-        return ip == Some(entry_ip);
-    }
     if let Some((net, bits)) = entry.split_once('/') {
         return match (net.parse::<IpAddr>(), bits.parse::<u8>(), ip) {
             (Ok(net), Ok(bits), Some(ip)) => in_cidr(ip, net, bits),
@@ -145,6 +142,7 @@ fn no_proxy_matches(entry: &str, host: &str, ip: Option<IpAddr>, port: u16) -> b
     if entry_port.is_some_and(|p| p != port) {
         return false;
     }
+    // A bare IP (v4, or v6 whose colons `split_port` leaves alone) and `[v6]:port` alike.
     let entry_host = entry_host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(entry_ip) = entry_host.parse::<IpAddr>() {
         return ip == Some(entry_ip);
@@ -302,6 +300,34 @@ mod tests {
         assert!(!text.contains("s3cret"), "{text}");
         assert!(text.contains("http://<redacted>@proxy:3128/"), "{text}");
         assert!(text.contains("proxy:8080"), "{text}");
+    }
+
+    #[test]
+    fn bare_ip_entries_match_by_address() {
+        for entry in ["::1", "fd00::1", "::ffff:10.0.0.1", "10.0.0.1", "[fd00::1]"] {
+            let host = entry.trim_start_matches('[').trim_end_matches(']');
+            let ip = host.parse::<IpAddr>().ok();
+            assert!(no_proxy_matches(entry, host, ip, 6443), "{entry}");
+            assert!(!no_proxy_matches(
+                entry,
+                "fd00::2",
+                "fd00::2".parse().ok(),
+                6443
+            ));
+        }
+        assert!(no_proxy_matches(
+            "[fd00::1]:6443",
+            "fd00::1",
+            "fd00::1".parse().ok(),
+            6443
+        ));
+        assert!(!no_proxy_matches(
+            "[fd00::1]:7443",
+            "fd00::1",
+            "fd00::1".parse().ok(),
+            6443
+        ));
+        assert!(!no_proxy_matches("10.0.0.1", "example.com", None, 6443));
     }
 
     #[test]
