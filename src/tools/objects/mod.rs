@@ -40,11 +40,14 @@ const EVENT_NAMESPACES_MAX: usize = 20;
 /// Above this many namespaces, one cluster-wide events list replaces per-namespace lists.
 const EVENT_NAMESPACES_SEPARATELY: usize = 3;
 
-/// True for the API groups whose objects get events and a diagnosis: the Flux toolkit
-/// (`*.toolkit.fluxcd.io`), its extensions (`source.extensions.fluxcd.io`) and the Flux
-/// Operator (`fluxcd.controlplane.io`).
+/// True for the Flux API groups, whose objects are listed first by
+/// `get_kubernetes_api_versions` and get events and a diagnosis: the toolkit controllers
+/// (`*.toolkit.fluxcd.io`), source-watcher (`source.extensions.fluxcd.io`) and the Flux
+/// Operator (`fluxcd.controlplane.io` and its subgroups, such as `web.fluxcd.controlplane.io`).
 pub fn is_flux_group(group: &str) -> bool {
-    group.ends_with(".fluxcd.io") || group == "fluxcd.controlplane.io"
+    group.ends_with(".fluxcd.io")
+        || group == "fluxcd.controlplane.io"
+        || group.ends_with(".fluxcd.controlplane.io")
 }
 
 /// An object's identity within one answer.
@@ -618,4 +621,33 @@ fn newest_release_secret(
         ControlFlow::Continue(())
     })?;
     Ok(best.map(|(_, s)| s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flux_groups() {
+        for g in [
+            "source.toolkit.fluxcd.io",
+            "helm.toolkit.fluxcd.io",
+            "source.extensions.fluxcd.io",
+            "fluxcd.controlplane.io",
+            "web.fluxcd.controlplane.io",
+        ] {
+            assert!(is_flux_group(g), "{g}");
+        }
+        for g in [
+            "",
+            "apps",
+            "fluxcd.io",
+            "fluxcd.io.example.com",
+            "notfluxcd.io",
+            "notfluxcd.controlplane.io",
+            "controlplane.io",
+        ] {
+            assert!(!is_flux_group(g), "{g}");
+        }
+    }
 }
