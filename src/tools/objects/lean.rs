@@ -201,14 +201,13 @@ pub fn lean(obj: &mut Value) {
         .and_then(Value::as_str)
         .and_then(|av| av.split_once('/'))
         .is_some_and(|(group, _)| super::is_flux_group(group));
-    let spec = map.get("spec").cloned().unwrap_or(Value::Null);
-    let meta = map.get("metadata").cloned().unwrap_or(Value::Null);
-    let kind = map
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
+    let kind_is = |map: &Map<String, Value>, kind: &str| {
+        map.get("kind").and_then(Value::as_str) == Some(kind)
+    };
+    // The status is taken out of the object (a Null left in its place, so it keeps its
+    // position) to be trimmed against the spec and metadata, borrowed rather than copied.
+    let mut taken = map.get_mut("status").map(Value::take);
+    if let Some(status) = taken.as_mut().and_then(Value::as_object_mut) {
         // Flux keeps releases/snapshots newest first; the latest is what explains the present.
         if let Some(Value::Array(history)) = status.get_mut("history") {
             history.truncate(1);
@@ -219,17 +218,22 @@ pub fn lean(obj: &mut Value) {
             *inventory = summary;
         }
         if flux {
-            drop_repeats(status, &spec);
+            let spec = map.get("spec").unwrap_or(&Value::Null);
+            drop_repeats(status, spec);
             drop_shared_transition_times(status);
-            match kind.as_str() {
-                "HelmRelease" => drop_release_defaults(status, &meta, &spec),
-                "ArtifactGenerator" => drop_artifact_file_names(status),
-                _ => {}
+            if kind_is(map, "HelmRelease") {
+                let meta = map.get("metadata").unwrap_or(&Value::Null);
+                drop_release_defaults(status, meta, spec);
+            } else if kind_is(map, "ArtifactGenerator") {
+                drop_artifact_file_names(status);
             }
         }
     }
+    if let (Some(slot), Some(status)) = (map.get_mut("status"), taken) {
+        *slot = status;
+    }
     if flux
-        && kind == "FluxReport"
+        && kind_is(map, "FluxReport")
         && let Some(Value::Array(reconcilers)) =
             map.get_mut("spec").and_then(|s| s.get_mut("reconcilers"))
     {
