@@ -364,29 +364,13 @@ fn not_found(cluster: &Cluster, query: &Query, name: &str) -> ToolError {
 /// [`NAMES_SCANNED`] names; a failure just means no suggestions). Across namespaces a name is
 /// shown as `namespace/name`, once per namespace that has it.
 fn similar_names(cluster: &Cluster, query: &Query, wanted: &str) -> Vec<String> {
-    let Ok(path) = query.resource.collection_path(query.namespace) else {
+    let Ok((found, _)) = cluster.names(query.resource, query.namespace, NAMES_SCANNED) else {
         return Vec::new();
     };
-    let target = format!("{path}?limit={NAMES_SCANNED}");
-    // Metadata only: what kubectl asks for when it needs names, far smaller than the objects.
-    let accept =
-        "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json";
-    let Ok(list) = cluster.client.get_path_accept(&target, accept) else {
-        return Vec::new();
-    };
-    let found: Vec<(&str, &str)> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|i| {
-            let name = i["metadata"]["name"].as_str()?;
-            Some((i["metadata"]["namespace"].as_str().unwrap_or(""), name))
-        })
-        .collect();
-    let names: BTreeSet<&str> = found.iter().map(|(_, n)| *n).collect();
+    let names: BTreeSet<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
     let mut out = Vec::new();
     for close in close_matches(wanted, names, SIMILAR_NAMES) {
-        for (ns, _) in found.iter().filter(|(_, n)| *n == close) {
+        for (ns, _) in found.iter().filter(|(_, n)| n == close) {
             out.push(if query.namespace.is_none() && !ns.is_empty() {
                 format!("{ns}/{close}")
             } else {
