@@ -104,7 +104,8 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let namespace = args.opt_str("namespace")?.map(str::trim);
     let selector = args.opt_str("selector")?.map(label_selector);
     let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
-    let fields = Fields::parse(&fields_arg(args)?).map_err(ToolError::InvalidArgument)?;
+    let fields =
+        Fields::parse(&args.opt_str_list("fields")?).map_err(ToolError::InvalidArgument)?;
     let cluster = ctx.cluster(args)?;
     let (resource, version_note) = resolve(&cluster, api_version, kind)?;
     let mut batch = Batch::new(&cluster, ctx.settings.mask_secrets, fields.as_ref());
@@ -209,18 +210,6 @@ fn prefer_flux(cluster: &Cluster, kind: &str, resolved: Resource) -> (Resource, 
         others.join(", ")
     );
     (chosen, Some(note))
-}
-
-/// The `fields` paths: a list, a comma-separated string, or a list sent as a JSON string
-/// (some clients stringify array arguments).
-fn fields_arg(args: &Args) -> Result<Vec<String>, ToolError> {
-    if let Some(Value::String(text)) = args.0.get("fields")
-        && text.trim_start().starts_with('[')
-        && let Ok(list) = serde_json::from_str::<Vec<String>>(text)
-    {
-        return Ok(list);
-    }
-    args.opt_str_list("fields")
 }
 
 /// What the caller asked for.
@@ -463,7 +452,7 @@ mod tests {
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
-            fields_arg(&Args(&map))
+            Args(&map).opt_str_list("fields")
         };
         let want = Ok(vec![
             "status.conditions".to_string(),

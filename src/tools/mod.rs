@@ -191,16 +191,23 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// An optional list of strings: a JSON array, or one string split on commas.
+    /// An optional list of strings: a JSON array, a JSON array sent as a string (some clients
+    /// stringify array arguments), or one string split on commas.
     pub fn opt_str_list(&self, name: &str) -> Result<Vec<String>, ToolError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::String(s)) => Ok(s
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(String::from)
-                .collect()),
+            Some(Value::String(s)) => {
+                if s.trim_start().starts_with('[')
+                    && let Ok(list) = serde_json::from_str::<Vec<String>>(s)
+                {
+                    return Ok(list);
+                }
+                Ok(s.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect())
+            }
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|i| match i {
@@ -621,6 +628,16 @@ mod tests {
         let a = Args(&m);
         assert_eq!(a.opt_str_list("a").unwrap(), vec!["x", "y"]);
         assert_eq!(a.opt_str_list("b").unwrap(), vec!["p", "q", "r"]);
+    }
+
+    #[test]
+    fn string_lists_accept_an_array_sent_as_a_string() {
+        let m = args(json!({"a": "[\"x.y\", \"z\"]", "b": " [\"p\"]", "c": "[p, q"}));
+        let a = Args(&m);
+        assert_eq!(a.opt_str_list("a").unwrap(), vec!["x.y", "z"]);
+        assert_eq!(a.opt_str_list("b").unwrap(), vec!["p"]);
+        // Not a JSON array after all: split on commas like any other string.
+        assert_eq!(a.opt_str_list("c").unwrap(), vec!["[p", "q"]);
     }
 
     // ---- registry invariants -------------------------------------------------------------
