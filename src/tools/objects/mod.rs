@@ -188,7 +188,7 @@ impl<'a> Batch<'a> {
         let mut notes = Vec::new();
         let wants_inventory = self
             .fields
-            .is_none_or(|f| f.asks_for(&["status", "inventory"]));
+            .is_none_or(|f| f.asks_for(|keys| keys.starts_with(&["status", "inventory"])));
         let inventory = if key.group == "helm.toolkit.fluxcd.io"
             && key.kind == "HelmRelease"
             && wants_inventory
@@ -317,7 +317,7 @@ impl<'a> Batch<'a> {
     /// else one for the whole cluster.
     pub fn attach_events(&mut self) {
         if let Some(f) = self.fields
-            && !(f.asks_for(&["events"]) || f.asks_for(&["status", "events"]))
+            && !f.asks_for(is_events_path)
         {
             return;
         }
@@ -495,10 +495,8 @@ impl<'a> Batch<'a> {
     pub fn notes(&self) -> Vec<String> {
         let mut out = self.notes.clone();
         if let Some(f) = self.fields {
-            let events = f.each_asks_for(&["events"]);
-            let status_events = f.each_asks_for(&["status", "events"]);
-            for (i, (spec, matched)) in f.specs().zip(&self.matched).enumerate() {
-                let about_events = events[i] || status_events[i];
+            let about_events = f.each_asks_for(is_events_path);
+            for ((spec, matched), about_events) in f.specs().zip(&self.matched).zip(about_events) {
                 if !matched && !about_events && !self.docs.is_empty() {
                     out.push(format!("fields: {spec:?} matched nothing in any object"));
                 }
@@ -561,7 +559,8 @@ fn event_lines(events: Vec<Value>, conditions: &[(String, String)], healthy: boo
         .collect()
 }
 
-/// Paths answered by the events step rather than by the object.
+/// Paths answered by the events step rather than by the object (by their leading keys): not
+/// applied to the object, attaching events when present, never reported as unmatched.
 fn is_events_path(keys: &[&str]) -> bool {
     matches!(keys, ["events", ..] | ["status", "events", ..])
 }
