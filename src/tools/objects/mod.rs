@@ -530,7 +530,7 @@ impl<'a> Batch<'a> {
             }
             out.push_str(&d.body);
             if let Some(events) = d.events.as_ref().filter(|e| !e.is_empty()) {
-                out.push_str(&yaml::root_entry("events", &Value::Array(events.clone())));
+                out.push_str(&yaml::root_entry("events", events));
             }
         }
     }
