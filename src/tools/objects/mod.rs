@@ -76,6 +76,9 @@ struct Doc {
     uid: Option<String>,
     flux: bool,
     health: Option<Health>,
+    /// The line saying no controller has reconciled this Flux object yet, if so (see
+    /// [`diagnosis::unreconciled_line`]): its diagnosis, and counted by [`Batch::tally`].
+    unreconciled: Option<String>,
     upstreams: Vec<Upstream>,
     /// `(type, message)` of each condition, to spot events that repeat one.
     condition_messages: Vec<(String, String)>,
@@ -173,6 +176,9 @@ impl<'a> Batch<'a> {
             self.known
                 .insert(key.clone(), (Finding::Seen(h.clone()), upstreams.clone()));
         }
+        let unreconciled = health.as_ref().and_then(|h| {
+            diagnosis::unreconciled_line(&key.group, &key.kind, &key.namespace, &key.name, h)
+        });
         let condition_messages: Vec<(String, String)> = obj["status"]["conditions"]
             .as_array()
             .into_iter()
@@ -231,6 +237,7 @@ impl<'a> Batch<'a> {
             uid,
             flux,
             health,
+            unreconciled,
             upstreams,
             condition_messages,
             header: Vec::new(),
@@ -387,9 +394,8 @@ impl<'a> Batch<'a> {
             let Some(health) = self.docs[i].health.clone() else {
                 continue;
             };
-            let k = self.docs[i].key.clone();
-            let unreconciled =
-                diagnosis::unreconciled_line(&k.group, &k.kind, &k.namespace, &k.name, &health);
+            let k = &self.docs[i].key;
+            let unreconciled = self.docs[i].unreconciled.clone();
             let explain = health.state == State::Failing || unreconciled.is_some();
             let mut lines: Vec<String> =
                 diagnosis::headline(&k.kind, &k.namespace, &k.name, &health)
@@ -468,8 +474,7 @@ impl<'a> Batch<'a> {
             } else {
                 format!("{}/{}", d.key.namespace, d.key.name)
             };
-            let k = &d.key;
-            if diagnosis::unreconciled_line(&k.group, &k.kind, &k.namespace, &k.name, h).is_some() {
+            if d.unreconciled.is_some() {
                 t.unreconciled.push(who.clone());
             }
             match h.state {
