@@ -96,8 +96,7 @@ fn with_instance(cluster: &Cluster, found: Found) -> (String, String) {
     for obj in found.instances.into_iter().chain(found.reports) {
         batch.add(obj);
     }
-    batch.attach_events();
-    batch.diagnose();
+    batch.finish();
     facts.extend(
         found
             .notes
@@ -159,8 +158,7 @@ fn without_instance(
         for obj in found.reports {
             batch.add(obj);
         }
-        batch.attach_events();
-        batch.diagnose();
+        batch.finish();
         batch.render_into(&mut out);
     }
     Ok((out, metrics_ns))

@@ -137,8 +137,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
                     None => Ok(format!("{}\n", query.nothing_found(cluster.context()))),
                 };
             }
-            batch.attach_events();
-            batch.diagnose();
+            batch.finish();
             let mut out = String::from("---\n");
             out.push_str(&yaml::comment(&query.summary(
                 cluster.context(),
@@ -317,8 +316,7 @@ fn get_one(
         Err(e) if e.is_not_found() => return Err(not_found(cluster, query, name)),
         Err(e) => return Err(cluster.error(e)),
     }
-    batch.attach_events();
-    batch.diagnose();
+    batch.finish();
     // The document first (its headline says what is wrong); notes about what could not be
     // added (events, fields that matched nothing) after it.
     let mut out = batch.render();

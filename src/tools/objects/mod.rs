@@ -319,10 +319,17 @@ impl<'a> Batch<'a> {
         Ok(summary)
     }
 
+    /// Completes the documents once every object was added: attaches events, then puts the
+    /// diagnosis above each Flux object that needs one.
+    pub fn finish(&mut self) {
+        self.attach_events();
+        self.diagnose();
+    }
+
     /// Attaches recent events to the Flux objects (in `fields` mode only when asked for).
     /// One LIST per kind: for one object its own events, for a few namespaces one LIST each,
     /// else one for the whole cluster.
-    pub fn attach_events(&mut self) {
+    fn attach_events(&mut self) {
         if let Some(f) = self.fields
             && !f.asks_for(is_events_path)
         {
@@ -389,7 +396,7 @@ impl<'a> Batch<'a> {
     /// reasons, then the state of its source and of any dependency that is not ready, fetching
     /// those not already in the answer (at most [`UPSTREAM_LOOKUPS`] GETs per answer,
     /// remembered).
-    pub fn diagnose(&mut self) {
+    fn diagnose(&mut self) {
         for i in 0..self.docs.len() {
             let Some(health) = self.docs[i].health.clone() else {
                 continue;
