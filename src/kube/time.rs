@@ -1,7 +1,8 @@
 //! RFC 3339 timestamps as the API server (`metav1.Time`, `MicroTime`) and exec credential
 //! plugins (`expirationTimestamp`) write them: parsed to seconds and nanoseconds since the
 //! epoch, so times with and without fractions or offsets compare correctly (their text does
-//! not: `…00Z` sorts after `…00.2Z`).
+//! not: `…00Z` sorts after `…00.2Z`). And the call log's timestamps, written in UTC with the
+//! same calendar arithmetic run backwards.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -78,6 +79,42 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `2026-11-21T05:46:00.123Z`: RFC 3339 in UTC with milliseconds (the call log's timestamps).
+pub fn rfc3339_utc(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), the inverse of
+/// [`days_from_civil`] (Howard Hinnant's civil_from_days), using 400-year eras of
+/// 146,097 days that start on March 1st so that the leap day falls at the end of a year.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // shift the epoch to 0000-03-01
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +160,28 @@ mod tests {
             "2024-02-29T12:34:56+é:00",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let at = |secs: u64, ms: u64| {
+            rfc3339_utc(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms))
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(at(1_700_000_000, 123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(at(4_107_542_399, 999), "2100-02-28T23:59:59.999Z");
+    }
+
+    #[test]
+    fn formatted_times_parse_back() {
+        for secs in [0u64, 951_782_400, 1_709_210_096, 4_107_542_399] {
+            let t = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(250);
+            assert_eq!(
+                parse_rfc3339(&rfc3339_utc(t)),
+                Some((secs as i64, 250_000_000))
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{Args, Ctx, Settings, ToolError};
 use crate::kube::client::{Client, ClientOptions};
 use crate::kube::config::{self, Env, Kubeconfig, Overrides};
+use crate::kube::discovery::Resource;
 use crate::kube::{self, NetworkEnv};
 
 /// The name of the optional argument every cluster tool takes.
@@ -182,6 +183,38 @@ impl Cluster {
     /// The context name, for messages.
     pub fn context(&self) -> &str {
         self.client.context()
+    }
+
+    /// The `(namespace, name)` of up to `at_most` objects of `resource` in `namespace` (every
+    /// namespace for `None`), and whether the server has more, for "not found, did you mean"
+    /// answers. One metadata-only LIST: what kubectl asks for when it needs names, far smaller
+    /// than the objects.
+    pub fn names(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        at_most: usize,
+    ) -> Result<(Vec<(String, String)>, bool), kube::Error> {
+        let path = resource.collection_path(namespace)?;
+        let target = format!("{path}?limit={at_most}");
+        let accept =
+            "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json";
+        let list = self.client.get_path_accept(&target, accept)?;
+        let items = list["items"].as_array().map_or(&[][..], Vec::as_slice);
+        let names = items
+            .iter()
+            .take(at_most)
+            .filter_map(|i| {
+                let name = i["metadata"]["name"].as_str()?;
+                let namespace = i["metadata"]["namespace"].as_str().unwrap_or("");
+                Some((namespace.to_string(), name.to_string()))
+            })
+            .collect();
+        let more = items.len() > at_most
+            || list["metadata"]["continue"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty());
+        Ok((names, more))
     }
 
     /// A cluster error as the agent reads it: the context named first, the API server's own

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 
 use serde_json::{Map, Value, json};
 
-use super::objects::{Batch, yaml};
+use super::objects::{Batch, diagnosis, yaml};
 use super::{Args, Cluster, Ctx, Tool, ToolError, cluster, get_kubernetes_metrics};
 use crate::kube;
 use crate::kube::client::PodSelection;
@@ -96,8 +96,7 @@ fn with_instance(cluster: &Cluster, found: Found) -> (String, String) {
     for obj in found.instances.into_iter().chain(found.reports) {
         batch.add(obj);
     }
-    batch.attach_events();
-    batch.diagnose();
+    batch.finish();
     facts.extend(
         found
             .notes
@@ -159,8 +158,7 @@ fn without_instance(
         for obj in found.reports {
             batch.add(obj);
         }
-        batch.attach_events();
-        batch.diagnose();
+        batch.finish();
         batch.render_into(&mut out);
     }
     Ok((out, metrics_ns))
@@ -418,11 +416,7 @@ fn controller(d: &Value) -> Value {
         .collect();
     let wanted = d["spec"]["replicas"].as_u64().unwrap_or(1);
     let ready = d["status"]["readyReplicas"].as_u64().unwrap_or(0);
-    let available = d["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "Available");
+    let available = diagnosis::condition(d, "Available");
     let mut out = Map::new();
     out.insert("name".into(), d["metadata"]["name"].clone());
     out.insert("namespace".into(), d["metadata"]["namespace"].clone());
@@ -432,13 +426,8 @@ fn controller(d: &Value) -> Value {
         out.insert("version".into(), json!(v));
     }
     out.insert("images".into(), json!(images));
-    if let Some(a) = available.filter(|a| a["status"] != "True") {
-        let cond = super::objects::diagnosis::Condition {
-            status: a["status"].as_str().unwrap_or("").into(),
-            reason: a["reason"].as_str().unwrap_or("").into(),
-            message: a["message"].as_str().unwrap_or("").into(),
-        };
-        out.insert("available".into(), json!(cond.text()));
+    if let Some(a) = available.filter(|a| a.status != "True") {
+        out.insert("available".into(), json!(a.text()));
     }
     Value::Object(out)
 }
@@ -473,6 +462,35 @@ fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_controller_not_available_says_why() {
+        let deployment = |available: Value| {
+            json!({"metadata": {"name": "source-controller", "namespace": "flux-system",
+                    "labels": {"app.kubernetes.io/version": "v2.7.2"}},
+                "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                    {"image": "ghcr.io/fluxcd/source-controller:v1.7.2"}]}}},
+                "status": {"readyReplicas": 0, "conditions": [
+                    {"type": "Progressing", "status": "False", "reason": "Other"},
+                    available]}})
+        };
+        let down = controller(&deployment(json!({"type": "Available", "status": "False",
+            "reason": "MinimumReplicasUnavailable",
+            "message": "Deployment does not have minimum availability."})));
+        assert_eq!(
+            down,
+            json!({"name": "source-controller", "namespace": "flux-system", "ready": false,
+                "replicas": "0/1", "version": "v2.7.2",
+                "images": ["ghcr.io/fluxcd/source-controller:v1.7.2"],
+                "available": "MinimumReplicasUnavailable: Deployment does not have minimum availability."})
+        );
+        let up = controller(&deployment(json!({"type": "Available", "status": "True"})));
+        assert!(up.get("available").is_none(), "{up}");
+        let unknown = controller(&deployment(
+            json!({"type": "Available", "status": "Unknown"}),
+        ));
+        assert_eq!(unknown["available"], "status Unknown");
+    }
 
     #[test]
     fn key_facts_put_problems_first_and_count_healthy_kinds_once() {

@@ -50,7 +50,10 @@ pub(super) fn current(ctx: &Ctx, kc: &Kubeconfig) -> Option<Current> {
     let flag = kc.overrides().context.as_deref().filter(|c| !c.is_empty());
     let (name, chosen_by) = match flag {
         Some(name) => (name, "the server's --kube-context flag"),
-        None => (kc.current_context()?, "current-context of the kubeconfig"),
+        None => (
+            kc.file_current_context()?,
+            "current-context of the kubeconfig",
+        ),
     };
     Some(Current {
         name: name.to_string(),

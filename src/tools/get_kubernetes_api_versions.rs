@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::cluster::context_property;
+use super::objects::is_flux_group;
 use super::{Args, Ctx, Tool, ToolError};
 use crate::kube::discovery::{DiscoveryFailure, KindInfo};
 
@@ -53,14 +54,6 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         .collect();
     let is_readable = |k: &KindInfo| readable.iter().any(|(g, n)| *g == k.group && *n == k.kind);
     Ok(render(discovery.kinds(), is_readable, discovery.failures()))
-}
-
-/// The Flux API groups: the toolkit controllers (`*.toolkit.fluxcd.io`), source-watcher
-/// (`source.extensions.fluxcd.io`) and the Flux Operator (`fluxcd.controlplane.io`).
-fn is_flux_group(group: &str) -> bool {
-    group.ends_with(".fluxcd.io")
-        || group == "fluxcd.controlplane.io"
-        || group.ends_with(".fluxcd.controlplane.io")
 }
 
 fn render(
@@ -184,25 +177,5 @@ mod tests {
         let out = render(vec![kind("apps", "v1", "Deployment", true)], |_| true, &[]);
         assert!(out.starts_with("Flux kinds: none"), "{out}");
         assert!(out.contains("Deployment  apps/v1"), "{out}");
-    }
-
-    #[test]
-    fn flux_groups() {
-        for g in [
-            "source.toolkit.fluxcd.io",
-            "source.extensions.fluxcd.io",
-            "fluxcd.controlplane.io",
-            "web.fluxcd.controlplane.io",
-        ] {
-            assert!(is_flux_group(g), "{g}");
-        }
-        for g in [
-            "",
-            "apps",
-            "fluxcd.io.example.com",
-            "notfluxcd.controlplane.io",
-        ] {
-            assert!(!is_flux_group(g), "{g}");
-        }
     }
 }

@@ -275,8 +275,8 @@ fn workload_named(cluster: &Cluster, namespace: &str, name: &str) -> Option<(Wor
 }
 
 /// `pod "x" not found in namespace "apps"; did you mean a or b? (12 pods in the namespace)`.
-/// Lists the namespace's objects of that kind for close names; if even that fails, says only
-/// what was not found.
+/// Lists the names of the namespace's objects of that kind (metadata only) for close names; if
+/// even that fails, says only what was not found.
 pub(super) fn not_found(
     cluster: &Cluster,
     resource: &Resource,
@@ -288,17 +288,10 @@ pub(super) fn not_found(
         "context {}: {label} {name:?} not found in namespace {namespace:?}",
         cluster.context()
     );
-    let options = ListOptions {
-        namespace: Some(namespace.to_string()),
-        ..ListOptions::default()
-    };
-    let Ok((objects, more)) = list_some(cluster, resource, options) else {
+    let Ok((found, more)) = cluster.names(resource, Some(namespace), LIST_AT_MOST) else {
         return out;
     };
-    let names: Vec<&str> = objects
-        .iter()
-        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
-        .collect();
+    let names: Vec<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
     if names.is_empty() {
         let _ = write!(
             out,

@@ -104,7 +104,8 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let namespace = args.opt_str("namespace")?.map(str::trim);
     let selector = args.opt_str("selector")?.map(label_selector);
     let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
-    let fields = Fields::parse(&fields_arg(args)?).map_err(ToolError::InvalidArgument)?;
+    let fields =
+        Fields::parse(&args.opt_str_list("fields")?).map_err(ToolError::InvalidArgument)?;
     let cluster = ctx.cluster(args)?;
     let (resource, version_note) = resolve(&cluster, api_version, kind)?;
     let mut batch = Batch::new(&cluster, ctx.settings.mask_secrets, fields.as_ref());
@@ -136,8 +137,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
                     None => Ok(format!("{}\n", query.nothing_found(cluster.context()))),
                 };
             }
-            batch.attach_events();
-            batch.diagnose();
+            batch.finish();
             let mut out = String::from("---\n");
             out.push_str(&yaml::comment(&query.summary(
                 cluster.context(),
@@ -209,18 +209,6 @@ fn prefer_flux(cluster: &Cluster, kind: &str, resolved: Resource) -> (Resource, 
         others.join(", ")
     );
     (chosen, Some(note))
-}
-
-/// The `fields` paths: a list, a comma-separated string, or a list sent as a JSON string
-/// (some clients stringify array arguments).
-fn fields_arg(args: &Args) -> Result<Vec<String>, ToolError> {
-    if let Some(Value::String(text)) = args.0.get("fields")
-        && text.trim_start().starts_with('[')
-        && let Ok(list) = serde_json::from_str::<Vec<String>>(text)
-    {
-        return Ok(list);
-    }
-    args.opt_str_list("fields")
 }
 
 /// What the caller asked for.
@@ -328,8 +316,7 @@ fn get_one(
         Err(e) if e.is_not_found() => return Err(not_found(cluster, query, name)),
         Err(e) => return Err(cluster.error(e)),
     }
-    batch.attach_events();
-    batch.diagnose();
+    batch.finish();
     // The document first (its headline says what is wrong); notes about what could not be
     // added (events, fields that matched nothing) after it.
     let mut out = batch.render();
@@ -364,29 +351,13 @@ fn not_found(cluster: &Cluster, query: &Query, name: &str) -> ToolError {
 /// [`NAMES_SCANNED`] names; a failure just means no suggestions). Across namespaces a name is
 /// shown as `namespace/name`, once per namespace that has it.
 fn similar_names(cluster: &Cluster, query: &Query, wanted: &str) -> Vec<String> {
-    let Ok(path) = query.resource.collection_path(query.namespace) else {
+    let Ok((found, _)) = cluster.names(query.resource, query.namespace, NAMES_SCANNED) else {
         return Vec::new();
     };
-    let target = format!("{path}?limit={NAMES_SCANNED}");
-    // Metadata only: what kubectl asks for when it needs names, far smaller than the objects.
-    let accept =
-        "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json";
-    let Ok(list) = cluster.client.get_path_accept(&target, accept) else {
-        return Vec::new();
-    };
-    let found: Vec<(&str, &str)> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|i| {
-            let name = i["metadata"]["name"].as_str()?;
-            Some((i["metadata"]["namespace"].as_str().unwrap_or(""), name))
-        })
-        .collect();
-    let names: BTreeSet<&str> = found.iter().map(|(_, n)| *n).collect();
+    let names: BTreeSet<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
     let mut out = Vec::new();
     for close in close_matches(wanted, names, SIMILAR_NAMES) {
-        for (ns, _) in found.iter().filter(|(_, n)| *n == close) {
+        for (ns, _) in found.iter().filter(|(_, n)| n == close) {
             out.push(if query.namespace.is_none() && !ns.is_empty() {
                 format!("{ns}/{close}")
             } else {
@@ -479,7 +450,7 @@ mod tests {
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
-            fields_arg(&Args(&map))
+            Args(&map).opt_str_list("fields")
         };
         let want = Ok(vec![
             "status.conditions".to_string(),

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 
@@ -191,16 +191,23 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// An optional list of strings: a JSON array, or one string split on commas.
+    /// An optional list of strings: a JSON array, a JSON array sent as a string (some clients
+    /// stringify array arguments), or one string split on commas.
     pub fn opt_str_list(&self, name: &str) -> Result<Vec<String>, ToolError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::String(s)) => Ok(s
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(String::from)
-                .collect()),
+            Some(Value::String(s)) => {
+                if s.trim_start().starts_with('[')
+                    && let Ok(list) = serde_json::from_str::<Vec<String>>(s)
+                {
+                    return Ok(list);
+                }
+                Ok(s.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect())
+            }
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|i| match i {
@@ -480,7 +487,7 @@ impl CallLog {
         error: Option<&str>,
     ) {
         let mut entry = json!({
-            "time": rfc3339_utc(SystemTime::now()),
+            "time": kube::time::rfc3339_utc(SystemTime::now()),
             "tool": tool,
             "arguments": elide_long_strings(&Value::Object(args.clone())),
             "duration_ms": (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
@@ -539,41 +546,6 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// `2026-11-21T05:46:00.123Z`: RFC 3339 in UTC with milliseconds.
-fn rfc3339_utc(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), using 400-year eras of
-/// 146,097 days that start on March 1st so that the leap day falls at the end of a year.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468; // shift the epoch to 0000-03-01
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,6 +593,16 @@ mod tests {
         let a = Args(&m);
         assert_eq!(a.opt_str_list("a").unwrap(), vec!["x", "y"]);
         assert_eq!(a.opt_str_list("b").unwrap(), vec!["p", "q", "r"]);
+    }
+
+    #[test]
+    fn string_lists_accept_an_array_sent_as_a_string() {
+        let m = args(json!({"a": "[\"x.y\", \"z\"]", "b": " [\"p\"]", "c": "[p, q"}));
+        let a = Args(&m);
+        assert_eq!(a.opt_str_list("a").unwrap(), vec!["x.y", "z"]);
+        assert_eq!(a.opt_str_list("b").unwrap(), vec!["p"]);
+        // Not a JSON array after all: split on commas like any other string.
+        assert_eq!(a.opt_str_list("c").unwrap(), vec!["[p", "q"]);
     }
 
     // ---- registry invariants -------------------------------------------------------------
@@ -933,17 +915,6 @@ mod tests {
         let tb = toolbox(false, false, Some(path));
         let out = call(&tb, "get_fake", json!({"name": "a"})).unwrap();
         assert!(!out.is_error);
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        let at = |secs: u64, ms: u64| {
-            rfc3339_utc(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms))
-        };
-        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(at(1_700_000_000, 123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(at(4_107_542_399, 999), "2100-02-28T23:59:59.999Z");
     }
 
     #[test]

@@ -99,7 +99,9 @@ impl Health {
     }
 }
 
-fn condition(obj: &Value, kind: &str) -> Option<Condition> {
+/// The first condition of type `kind` in `status.conditions`, its fields as strings (empty
+/// when missing or not strings).
+pub(crate) fn condition(obj: &Value, kind: &str) -> Option<Condition> {
     let c = obj["status"]["conditions"]
         .as_array()?
         .iter()

@@ -90,24 +90,25 @@ impl Fields {
         self.paths.iter().map(|(s, _)| s.as_str())
     }
 
-    /// True when some path starts with these keys, e.g. `["status", "inventory"]`.
-    pub fn asks_for(&self, prefix: &[&str]) -> bool {
+    /// True when `test` holds for the leading keys of some path (its map keys up to its first
+    /// index, wildcard or filter), e.g. `|keys| keys.starts_with(&["status", "inventory"])`.
+    pub fn asks_for(&self, test: impl Fn(&[&str]) -> bool) -> bool {
         self.paths
             .iter()
-            .any(|(_, steps)| starts_with(steps, prefix))
+            .any(|(_, steps)| test(&leading_keys(steps)))
     }
 
-    /// For each path, whether it starts with these keys.
-    pub fn each_asks_for(&self, prefix: &[&str]) -> Vec<bool> {
+    /// For each path, whether `test` holds for its leading keys.
+    pub fn each_asks_for(&self, test: impl Fn(&[&str]) -> bool) -> Vec<bool> {
         self.paths
             .iter()
-            .map(|(_, steps)| starts_with(steps, prefix))
+            .map(|(_, steps)| test(&leading_keys(steps)))
             .collect()
     }
 
     /// The object reduced to `apiVersion`, `kind`, `metadata.name`, `metadata.namespace` and
-    /// the selected values. `matched[i]` is set when path `i` selected something; paths for
-    /// which `skip` is true (answered elsewhere, e.g. events) are not applied.
+    /// the selected values. `matched[i]` is set when path `i` selected something; paths whose
+    /// leading keys `skip` is true for (answered elsewhere, e.g. events) are not applied.
     pub fn select(
         &self,
         obj: &Value,
@@ -116,14 +117,7 @@ impl Fields {
     ) -> Value {
         let mut picked: Option<Pick> = None;
         for (i, (_, steps)) in self.paths.iter().enumerate() {
-            let keys: Vec<&str> = steps
-                .iter()
-                .map_while(|s| match s {
-                    Step::Key(k) => Some(k.as_str()),
-                    _ => None,
-                })
-                .collect();
-            if skip(&keys) {
+            if skip(&leading_keys(steps)) {
                 continue;
             }
             if let Some(p) = pick(obj, steps) {
@@ -167,12 +161,16 @@ impl Fields {
     }
 }
 
-fn starts_with(steps: &[Step], prefix: &[&str]) -> bool {
-    steps.len() >= prefix.len()
-        && prefix
-            .iter()
-            .zip(steps)
-            .all(|(p, s)| matches!(s, Step::Key(k) if k == p))
+/// The map keys a path starts with, up to its first index, wildcard or filter: what the
+/// callers' tests look at (`events` and `status.events[0]` both start with an events key).
+fn leading_keys(steps: &[Step]) -> Vec<&str> {
+    steps
+        .iter()
+        .map_while(|s| match s {
+            Step::Key(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A selection: like a JSON value, but list items keep their original index so that two paths
@@ -568,8 +566,12 @@ mod tests {
     #[test]
     fn skipped_paths_are_left_to_the_caller() {
         let f = fields(&["events", "spec.interval"]);
-        assert!(f.asks_for(&["events"]));
-        assert!(!f.asks_for(&["status", "inventory"]));
+        assert!(f.asks_for(|keys| keys.starts_with(&["events"])));
+        assert!(!f.asks_for(|keys| keys.starts_with(&["status", "inventory"])));
+        assert_eq!(
+            f.each_asks_for(|keys| keys.starts_with(&["events"])),
+            [true, false]
+        );
         let mut m = vec![false; 2];
         let v = f.select(&object(), &mut m, |keys| keys.first() == Some(&"events"));
         assert_eq!(m, [false, true]);

@@ -309,7 +309,6 @@ fn read_manifest(
             ) else {
                 continue;
             };
-            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
             let mut namespace = obj["metadata"]["namespace"]
                 .as_str()
                 .unwrap_or("")
@@ -318,8 +317,6 @@ fn read_manifest(
                 namespace = release_ns.to_string();
             }
             objects.push(InventoryEntry {
-                group: group.to_string(),
-                version: version.to_string(),
                 kind: kind.to_string(),
                 namespace,
                 name: name.to_string(),

@@ -201,14 +201,13 @@ pub fn lean(obj: &mut Value) {
         .and_then(Value::as_str)
         .and_then(|av| av.split_once('/'))
         .is_some_and(|(group, _)| super::is_flux_group(group));
-    let spec = map.get("spec").cloned().unwrap_or(Value::Null);
-    let meta = map.get("metadata").cloned().unwrap_or(Value::Null);
-    let kind = map
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if let Some(status) = map.get_mut("status").and_then(Value::as_object_mut) {
+    let kind_is = |map: &Map<String, Value>, kind: &str| {
+        map.get("kind").and_then(Value::as_str) == Some(kind)
+    };
+    // The status is taken out of the object (a Null left in its place, so it keeps its
+    // position) to be trimmed against the spec and metadata, borrowed rather than copied.
+    let mut taken = map.get_mut("status").map(Value::take);
+    if let Some(status) = taken.as_mut().and_then(Value::as_object_mut) {
         // Flux keeps releases/snapshots newest first; the latest is what explains the present.
         if let Some(Value::Array(history)) = status.get_mut("history") {
             history.truncate(1);
@@ -219,17 +218,22 @@ pub fn lean(obj: &mut Value) {
             *inventory = summary;
         }
         if flux {
-            drop_repeats(status, &spec);
+            let spec = map.get("spec").unwrap_or(&Value::Null);
+            drop_repeats(status, spec);
             drop_shared_transition_times(status);
-            match kind.as_str() {
-                "HelmRelease" => drop_release_defaults(status, &meta, &spec),
-                "ArtifactGenerator" => drop_artifact_file_names(status),
-                _ => {}
+            if kind_is(map, "HelmRelease") {
+                let meta = map.get("metadata").unwrap_or(&Value::Null);
+                drop_release_defaults(status, meta, spec);
+            } else if kind_is(map, "ArtifactGenerator") {
+                drop_artifact_file_names(status);
             }
         }
     }
+    if let (Some(slot), Some(status)) = (map.get_mut("status"), taken) {
+        *slot = status;
+    }
     if flux
-        && kind == "FluxReport"
+        && kind_is(map, "FluxReport")
         && let Some(Value::Array(reconcilers)) =
             map.get_mut("spec").and_then(|s| s.get_mut("reconcilers"))
     {
@@ -581,9 +585,6 @@ fn is_empty(v: &Value) -> bool {
 /// One object an inventory lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryEntry {
-    /// `""` for the core group.
-    pub group: String,
-    pub version: String,
     pub kind: String,
     /// `""` for cluster-scoped objects.
     pub namespace: String,
@@ -593,17 +594,16 @@ pub struct InventoryEntry {
 impl InventoryEntry {
     /// Parses a Flux inventory id, `<namespace>_<name>_<group>_<kind>` (kustomize-controller
     /// and the Flux Operator write it; namespace and group may be empty). Names may contain
-    /// `_` (RBAC names can), namespaces, groups and kinds cannot: split from both ends.
-    pub fn from_flux_id(id: &str, version: &str) -> Option<InventoryEntry> {
+    /// `_` (RBAC names can), namespaces, groups and kinds cannot: split from both ends. The
+    /// group is split off but not kept: summaries name kinds, not API versions.
+    pub fn from_flux_id(id: &str) -> Option<InventoryEntry> {
         let (namespace, rest) = id.split_once('_')?;
         let (rest, kind) = rest.rsplit_once('_')?;
-        let (name, group) = rest.rsplit_once('_')?;
+        let (name, _group) = rest.rsplit_once('_')?;
         if kind.is_empty() || name.is_empty() {
             return None;
         }
         Some(InventoryEntry {
-            group: group.to_string(),
-            version: version.to_string(),
             kind: kind.to_string(),
             namespace: namespace.to_string(),
             name: name.to_string(),
@@ -618,14 +618,6 @@ impl InventoryEntry {
             format!("{} {}/{}", self.kind, self.namespace, self.name)
         }
     }
-
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
 }
 
 /// `status.inventory` as Flux writes it (`entries: [{id, v}]`) → its summary; `None` when the
@@ -634,11 +626,7 @@ fn summarise_entries(inventory: &Value) -> Option<Value> {
     let entries = inventory.get("entries")?.as_array()?;
     let parsed: Vec<InventoryEntry> = entries
         .iter()
-        .filter_map(|e| {
-            let id = e.get("id")?.as_str()?;
-            let v = e.get("v").and_then(Value::as_str).unwrap_or("");
-            InventoryEntry::from_flux_id(id, v)
-        })
+        .filter_map(|e| InventoryEntry::from_flux_id(e.get("id")?.as_str()?))
         .collect();
     if parsed.len() != entries.len() {
         return None;
@@ -1039,19 +1027,21 @@ mod tests {
 
     #[test]
     fn flux_inventory_ids_parse_from_both_ends() {
-        let e = InventoryEntry::from_flux_id("apps_podinfo_apps_Deployment", "v1").unwrap();
+        let parts = |e: &InventoryEntry| (e.kind.clone(), e.namespace.clone(), e.name.clone());
+        let e = InventoryEntry::from_flux_id("apps_podinfo_apps_Deployment").unwrap();
         assert_eq!(e.label(), "Deployment apps/podinfo");
-        assert_eq!(e.api_version(), "apps/v1");
-        let e = InventoryEntry::from_flux_id("_apps__Namespace", "v1").unwrap();
         assert_eq!(
-            (e.label(), e.api_version()),
-            ("Namespace apps".into(), "v1".into())
+            parts(&e),
+            ("Deployment".into(), "apps".into(), "podinfo".into())
         );
-        let e =
-            InventoryEntry::from_flux_id("_system:a_b_rbac.authorization.k8s.io_ClusterRole", "v1")
-                .unwrap();
+        let e = InventoryEntry::from_flux_id("_apps__Namespace").unwrap();
+        assert_eq!(e.label(), "Namespace apps");
+        assert_eq!(parts(&e), ("Namespace".into(), "".into(), "apps".into()));
+        let e = InventoryEntry::from_flux_id("_system:a_b_rbac.authorization.k8s.io_ClusterRole")
+            .unwrap();
         assert_eq!(e.name, "system:a_b");
-        assert!(InventoryEntry::from_flux_id("nonsense", "v1").is_none());
+        assert_eq!(e.label(), "ClusterRole system:a_b");
+        assert!(InventoryEntry::from_flux_id("nonsense").is_none());
     }
 
     #[test]

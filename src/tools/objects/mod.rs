@@ -40,11 +40,14 @@ const EVENT_NAMESPACES_MAX: usize = 20;
 /// Above this many namespaces, one cluster-wide events list replaces per-namespace lists.
 const EVENT_NAMESPACES_SEPARATELY: usize = 3;
 
-/// True for the API groups whose objects get events and a diagnosis: the Flux toolkit
-/// (`*.toolkit.fluxcd.io`), its extensions (`source.extensions.fluxcd.io`) and the Flux
-/// Operator (`fluxcd.controlplane.io`).
+/// True for the Flux API groups, whose objects are listed first by
+/// `get_kubernetes_api_versions` and get events and a diagnosis: the toolkit controllers
+/// (`*.toolkit.fluxcd.io`), source-watcher (`source.extensions.fluxcd.io`) and the Flux
+/// Operator (`fluxcd.controlplane.io` and its subgroups, such as `web.fluxcd.controlplane.io`).
 pub fn is_flux_group(group: &str) -> bool {
-    group.ends_with(".fluxcd.io") || group == "fluxcd.controlplane.io"
+    group.ends_with(".fluxcd.io")
+        || group == "fluxcd.controlplane.io"
+        || group.ends_with(".fluxcd.controlplane.io")
 }
 
 /// An object's identity within one answer.
@@ -73,6 +76,9 @@ struct Doc {
     uid: Option<String>,
     flux: bool,
     health: Option<Health>,
+    /// The line saying no controller has reconciled this Flux object yet, if so (see
+    /// [`diagnosis::unreconciled_line`]): its diagnosis, and counted by [`Batch::tally`].
+    unreconciled: Option<String>,
     upstreams: Vec<Upstream>,
     /// `(type, message)` of each condition, to spot events that repeat one.
     condition_messages: Vec<(String, String)>,
@@ -170,6 +176,9 @@ impl<'a> Batch<'a> {
             self.known
                 .insert(key.clone(), (Finding::Seen(h.clone()), upstreams.clone()));
         }
+        let unreconciled = health.as_ref().and_then(|h| {
+            diagnosis::unreconciled_line(&key.group, &key.kind, &key.namespace, &key.name, h)
+        });
         let condition_messages: Vec<(String, String)> = obj["status"]["conditions"]
             .as_array()
             .into_iter()
@@ -185,7 +194,7 @@ impl<'a> Batch<'a> {
         let mut notes = Vec::new();
         let wants_inventory = self
             .fields
-            .is_none_or(|f| f.asks_for(&["status", "inventory"]));
+            .is_none_or(|f| f.asks_for(|keys| keys.starts_with(&["status", "inventory"])));
         let inventory = if key.group == "helm.toolkit.fluxcd.io"
             && key.kind == "HelmRelease"
             && wants_inventory
@@ -228,6 +237,7 @@ impl<'a> Batch<'a> {
             uid,
             flux,
             health,
+            unreconciled,
             upstreams,
             condition_messages,
             header: Vec::new(),
@@ -309,12 +319,19 @@ impl<'a> Batch<'a> {
         Ok(summary)
     }
 
+    /// Completes the documents once every object was added: attaches events, then puts the
+    /// diagnosis above each Flux object that needs one.
+    pub fn finish(&mut self) {
+        self.attach_events();
+        self.diagnose();
+    }
+
     /// Attaches recent events to the Flux objects (in `fields` mode only when asked for).
     /// One LIST per kind: for one object its own events, for a few namespaces one LIST each,
     /// else one for the whole cluster.
-    pub fn attach_events(&mut self) {
+    fn attach_events(&mut self) {
         if let Some(f) = self.fields
-            && !(f.asks_for(&["events"]) || f.asks_for(&["status", "events"]))
+            && !f.asks_for(is_events_path)
         {
             return;
         }
@@ -379,14 +396,13 @@ impl<'a> Batch<'a> {
     /// reasons, then the state of its source and of any dependency that is not ready, fetching
     /// those not already in the answer (at most [`UPSTREAM_LOOKUPS`] GETs per answer,
     /// remembered).
-    pub fn diagnose(&mut self) {
+    fn diagnose(&mut self) {
         for i in 0..self.docs.len() {
             let Some(health) = self.docs[i].health.clone() else {
                 continue;
             };
-            let k = self.docs[i].key.clone();
-            let unreconciled =
-                diagnosis::unreconciled_line(&k.group, &k.kind, &k.namespace, &k.name, &health);
+            let k = &self.docs[i].key;
+            let unreconciled = self.docs[i].unreconciled.clone();
             let explain = health.state == State::Failing || unreconciled.is_some();
             let mut lines: Vec<String> =
                 diagnosis::headline(&k.kind, &k.namespace, &k.name, &health)
@@ -465,8 +481,7 @@ impl<'a> Batch<'a> {
             } else {
                 format!("{}/{}", d.key.namespace, d.key.name)
             };
-            let k = &d.key;
-            if diagnosis::unreconciled_line(&k.group, &k.kind, &k.namespace, &k.name, h).is_some() {
+            if d.unreconciled.is_some() {
                 t.unreconciled.push(who.clone());
             }
             match h.state {
@@ -492,10 +507,8 @@ impl<'a> Batch<'a> {
     pub fn notes(&self) -> Vec<String> {
         let mut out = self.notes.clone();
         if let Some(f) = self.fields {
-            let events = f.each_asks_for(&["events"]);
-            let status_events = f.each_asks_for(&["status", "events"]);
-            for (i, (spec, matched)) in f.specs().zip(&self.matched).enumerate() {
-                let about_events = events[i] || status_events[i];
+            let about_events = f.each_asks_for(is_events_path);
+            for ((spec, matched), about_events) in f.specs().zip(&self.matched).zip(about_events) {
                 if !matched && !about_events && !self.docs.is_empty() {
                     out.push(format!("fields: {spec:?} matched nothing in any object"));
                 }
@@ -529,7 +542,7 @@ impl<'a> Batch<'a> {
             }
             out.push_str(&d.body);
             if let Some(events) = d.events.as_ref().filter(|e| !e.is_empty()) {
-                out.push_str(&yaml::root_entry("events", &Value::Array(events.clone())));
+                out.push_str(&yaml::root_entry("events", events));
             }
         }
     }
@@ -558,7 +571,8 @@ fn event_lines(events: Vec<Value>, conditions: &[(String, String)], healthy: boo
         .collect()
 }
 
-/// Paths answered by the events step rather than by the object.
+/// Paths answered by the events step rather than by the object (by their leading keys): not
+/// applied to the object, attaching events when present, never reported as unmatched.
 fn is_events_path(keys: &[&str]) -> bool {
     matches!(keys, ["events", ..] | ["status", "events", ..])
 }
@@ -618,4 +632,33 @@ fn newest_release_secret(
         ControlFlow::Continue(())
     })?;
     Ok(best.map(|(_, s)| s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flux_groups() {
+        for g in [
+            "source.toolkit.fluxcd.io",
+            "helm.toolkit.fluxcd.io",
+            "source.extensions.fluxcd.io",
+            "fluxcd.controlplane.io",
+            "web.fluxcd.controlplane.io",
+        ] {
+            assert!(is_flux_group(g), "{g}");
+        }
+        for g in [
+            "",
+            "apps",
+            "fluxcd.io",
+            "fluxcd.io.example.com",
+            "notfluxcd.io",
+            "notfluxcd.controlplane.io",
+            "controlplane.io",
+        ] {
+            assert!(!is_flux_group(g), "{g}");
+        }
+    }
 }

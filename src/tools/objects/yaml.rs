@@ -74,16 +74,13 @@ pub fn value(v: &Value) -> String {
 
 /// The YAML of a `key: <list>` block for the top level of a document, e.g. the events the
 /// pipeline appends after an object was rendered.
-pub fn root_entry(key: &str, v: &Value) -> String {
+pub fn root_entry(key: &str, items: &[Value]) -> String {
     let place = if key == "events" {
         Place::Event
     } else {
         Place::Other
     };
-    let inner = match v {
-        Value::Array(items) => Yaml::Sequence(items.iter().map(|i| convert(i, place)).collect()),
-        other => convert(other, Place::Other),
-    };
+    let inner = Yaml::Sequence(items.iter().map(|i| convert(i, place)).collect());
     let mut map = Mapping::new();
     map.insert(Yaml::String(key.to_string()), inner);
     render(&Yaml::Mapping(map))
@@ -277,7 +274,7 @@ events:
     fn root_entries_render_events_in_order() {
         let text = root_entry(
             "events",
-            &json!([{"message": "m", "reason": "R", "time": "t", "type": "Normal", "count": 3}]),
+            &[json!({"message": "m", "reason": "R", "time": "t", "type": "Normal", "count": 3})],
         );
         assert_eq!(
             text,
