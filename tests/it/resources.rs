@@ -9,79 +9,26 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::apiserver::{ApiServer, Deny, Fault, FaultKind, Identity, Options};
-use crate::support::{self, Mcp, Rng};
+use crate::apiserver::{Deny, Fault, FaultKind, Identity, Options};
+use crate::support::{self, Rng, Session};
 
 /// A server, a kubeconfig for it, and the binary serving MCP with it.
-struct Setup {
-    server: ApiServer,
-    mcp: Mcp,
-    next_id: i64,
-    _dir: PathBuf,
+fn setup(tag: &str, options: Options, flags: &[&str]) -> Session {
+    Session::start(
+        &format!("resources-{tag}"),
+        options,
+        Identity::ClientCert,
+        flags,
+    )
 }
 
-fn setup(tag: &str, options: Options, flags: &[&str]) -> Setup {
-    let dir = support::scratch_dir(&format!("resources-{tag}"));
-    let server = ApiServer::start(options);
-    let kubeconfig = dir.join("kubeconfig");
-    server
-        .write_kubeconfig(&kubeconfig, Identity::ClientCert)
-        .expect("write kubeconfig");
-    let mut mcp = Mcp::spawn(
-        support::command()
-            .arg("serve")
-            .args(flags)
-            .env("KUBECONFIG", &kubeconfig),
-    );
-    mcp.handshake("2025-06-18");
-    Setup {
-        server,
-        mcp,
-        next_id: 1,
-        _dir: dir,
-    }
-}
-
-impl Setup {
-    /// Calls a tool; returns its text and whether it is an error result.
-    fn call(&mut self, tool: &str, arguments: Value) -> (String, bool) {
-        self.next_id += 1;
-        let r = self.mcp.request(
-            json!(self.next_id),
-            "tools/call",
-            json!({"name": tool, "arguments": arguments}),
-        );
-        let result = &r["result"];
-        assert!(result.is_object(), "no result: {r}");
-        let text = result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no text content: {r}"))
-            .to_string();
-        (text, result["isError"] == json!(true))
-    }
-
-    /// A call that must succeed.
-    #[track_caller]
-    fn ok(&mut self, tool: &str, arguments: Value) -> String {
-        let (text, is_error) = self.call(tool, arguments);
-        assert!(!is_error, "unexpected error: {text}");
-        text
-    }
-
-    /// A call that must fail.
-    #[track_caller]
-    fn err(&mut self, tool: &str, arguments: Value) -> String {
-        let (text, is_error) = self.call(tool, arguments);
-        assert!(is_error, "expected an error, got: {text}");
-        text
-    }
-
+impl Session {
     fn resources(&mut self, arguments: Value) -> String {
         self.ok("get_kubernetes_resources", arguments)
     }
 }
 
-fn default_setup(tag: &str) -> Setup {
+fn default_setup(tag: &str) -> Session {
     setup(tag, Options::default(), &[])
 }
 

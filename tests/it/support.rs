@@ -1,9 +1,14 @@
 //! Helpers shared by the integration tests: the binary under test with a cleared environment,
-//! and an expected/got diff that is readable when a golden comparison fails.
+//! a tool-call client for it against the test API server, and an expected/got diff that is
+//! readable when a golden comparison fails.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::apiserver::{ApiServer, Identity, Options};
 
 /// The binary cargo built for this test run.
 pub fn bin() -> PathBuf {
@@ -78,6 +83,8 @@ pub struct Mcp {
     stdin: Option<std::process::ChildStdin>,
     lines: std::sync::mpsc::Receiver<String>,
     stderr: Option<std::thread::JoinHandle<String>>,
+    /// The id of the next `tools/call` request.
+    next_id: i64,
 }
 
 /// How long any single expected answer may take before the test fails.
@@ -123,6 +130,7 @@ impl Mcp {
             child,
             lines,
             stderr: Some(stderr),
+            next_id: 1,
         }
     }
 
@@ -186,6 +194,25 @@ impl Mcp {
         r["result"].clone()
     }
 
+    /// Call a tool; returns the text of its result and whether it is an error result.
+    #[track_caller]
+    pub fn call(&mut self, tool: &str, args: Value) -> (String, bool) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let r = self.request(
+            json!(id),
+            "tools/call",
+            json!({"name": tool, "arguments": args}),
+        );
+        let result = &r["result"];
+        assert!(result.is_object(), "tools/call {tool}: {r}");
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no text content: {r}"))
+            .to_string();
+        (text, result["isError"] == json!(true))
+    }
+
     pub fn close_stdin(&mut self) {
         self.stdin = None;
     }
@@ -219,6 +246,57 @@ impl Drop for Mcp {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// One `serve` process talking to one test API server through `<dir>/kubeconfig` (named by
+/// `KUBECONFIG`, as an MCP client's server config does), in a scratch dir of its own.
+pub struct Session {
+    pub server: ApiServer,
+    pub mcp: Mcp,
+    pub dir: PathBuf,
+}
+
+impl Session {
+    /// Start the server with `options`, write a kubeconfig for `identity` into
+    /// `scratch_dir(dir)`, spawn `serve` with `flags` and complete the handshake.
+    pub fn start(dir: &str, options: Options, identity: Identity, flags: &[&str]) -> Session {
+        let dir = scratch_dir(dir);
+        let server = ApiServer::start(options);
+        let kubeconfig = dir.join("kubeconfig");
+        server
+            .write_kubeconfig(&kubeconfig, identity)
+            .expect("write kubeconfig");
+        let mut mcp = Mcp::spawn(
+            command()
+                .arg("serve")
+                .args(flags)
+                .env("KUBECONFIG", &kubeconfig),
+        );
+        mcp.handshake("2025-06-18");
+        Session { server, mcp, dir }
+    }
+
+    /// The text of a tool result and whether it is an error.
+    #[track_caller]
+    pub fn call(&mut self, tool: &str, args: Value) -> (String, bool) {
+        self.mcp.call(tool, args)
+    }
+
+    /// The text of a call that must succeed.
+    #[track_caller]
+    pub fn ok(&mut self, tool: &str, args: Value) -> String {
+        let (text, is_error) = self.call(tool, args.clone());
+        assert!(!is_error, "{tool} {args} failed: {text}");
+        text
+    }
+
+    /// The text of a call that must fail.
+    #[track_caller]
+    pub fn err(&mut self, tool: &str, args: Value) -> String {
+        let (text, is_error) = self.call(tool, args.clone());
+        assert!(is_error, "{tool} {args} should fail, got: {text}");
+        text
     }
 }
 
