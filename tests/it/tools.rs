@@ -711,8 +711,7 @@ fn in_a_cluster_the_context_tools_are_not_offered() {
 
 #[test]
 fn the_call_log_records_cluster_calls_without_secrets() {
-    let dir = scratch_dir("tools-call-log");
-    let log = dir.join("calls.jsonl");
+    let log = scratch_dir("tools-call-log-file").join("calls.jsonl");
     let log_arg = format!("--tool-call-log-file={}", log.display());
     let mut s = Session::start(
         "tools-call-log",
