@@ -22,30 +22,8 @@ use flux_operator_mcp::kube::list::ListOptions;
 use flux_operator_mcp::kube::{NetworkEnv, discovery::Resource};
 use serde_json::{Value, json};
 
-use crate::apiserver::{ApiServer, Identity, Options, Synthetic};
+use crate::apiserver::{ApiServer, FLUX_KINDS, Identity, Options, Synthetic};
 
-/// The Flux kinds of the test cluster, in the order the table prints them.
-const FLUX_KINDS: &[&str] = &[
-    "GitRepository",
-    "OCIRepository",
-    "HelmRepository",
-    "HelmChart",
-    "Bucket",
-    "ExternalArtifact",
-    "Kustomization",
-    "HelmRelease",
-    "Alert",
-    "Provider",
-    "Receiver",
-    "ImageRepository",
-    "ImagePolicy",
-    "ImageUpdateAutomation",
-    "FluxInstance",
-    "FluxReport",
-    "ResourceSet",
-    "ResourceSetInputProvider",
-    "ArtifactGenerator",
-];
 const SAVING_GOAL: f64 = 0.30;
 const BIG_LIST: usize = 1_000;
 const BIG_NAMESPACE: &str = "bench";

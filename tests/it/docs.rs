@@ -7,30 +7,11 @@ use std::path::PathBuf;
 
 use flux_operator_mcp::docs::{Format, Library};
 
+use crate::apiserver::FLUX_KINDS;
 use crate::support::testdata;
 
 /// Every Flux API kind the corpus must document (issue 5).
-const EXPECTED_KINDS: &[&str] = &[
-    "GitRepository",
-    "OCIRepository",
-    "HelmRepository",
-    "HelmChart",
-    "Bucket",
-    "ExternalArtifact",
-    "ArtifactGenerator",
-    "Kustomization",
-    "HelmRelease",
-    "Alert",
-    "Provider",
-    "Receiver",
-    "ImageRepository",
-    "ImagePolicy",
-    "ImageUpdateAutomation",
-    "FluxInstance",
-    "FluxReport",
-    "ResourceSet",
-    "ResourceSetInputProvider",
-];
+const EXPECTED_KINDS: &[&str] = FLUX_KINDS;
 
 #[derive(serde::Deserialize)]
 struct Case {

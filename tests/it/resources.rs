@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::apiserver::{Deny, Fault, FaultKind, Identity, Options};
+use crate::apiserver::{Deny, FLUX_KINDS, Fault, FaultKind, Identity, Options};
 use crate::support::{self, Rng, Session};
 
 /// A server, a kubeconfig for it, and the binary serving MCP with it.
@@ -772,27 +772,7 @@ fn names_selectors_and_api_versions_are_read_leniently() {
 #[test]
 fn every_condition_survives_the_lean_output_verbatim_in_its_own_object() {
     let mut s = default_setup("messages");
-    for kind in [
-        "Kustomization",
-        "HelmRelease",
-        "GitRepository",
-        "OCIRepository",
-        "HelmRepository",
-        "HelmChart",
-        "Bucket",
-        "ExternalArtifact",
-        "ImageRepository",
-        "ImagePolicy",
-        "ImageUpdateAutomation",
-        "Alert",
-        "Provider",
-        "Receiver",
-        "ResourceSet",
-        "ResourceSetInputProvider",
-        "FluxInstance",
-        "FluxReport",
-        "ArtifactGenerator",
-    ] {
+    for kind in FLUX_KINDS {
         let objects = load_objects(kind);
         assert!(!objects.is_empty(), "no {kind} in testdata");
         let list = s.resources(json!({"kind": kind, "limit": 0}));
