@@ -37,6 +37,10 @@ use serde_json::Value;
 
 pub use pki::{ClientCredentials, DNS_ONLY_NAME, KeyType};
 pub use store::Synthetic;
+// For the integration tests; the example and the bench, which include this module too, do not
+// read the data files themselves.
+#[allow(unused_imports)]
+pub use store::data_objects;
 
 /// The user of the default client certificate (kind's and kubeadm's admin).
 pub const ADMIN_USER: &str = "kubernetes-admin";

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::apiserver::{Deny, FLUX_KINDS, Fault, FaultKind, Identity, Options};
+use crate::apiserver::{self, Deny, FLUX_KINDS, Fault, FaultKind, Identity, Options};
 use crate::support::{self, Rng, Session};
 
 /// A server, a kubeconfig for it, and the binary serving MCP with it.
@@ -772,8 +772,12 @@ fn names_selectors_and_api_versions_are_read_leniently() {
 #[test]
 fn every_condition_survives_the_lean_output_verbatim_in_its_own_object() {
     let mut s = default_setup("messages");
+    let cluster = cluster_objects();
     for kind in FLUX_KINDS {
-        let objects = load_objects(kind);
+        let objects: Vec<&Value> = cluster
+            .iter()
+            .filter(|v| v["kind"] == json!(kind))
+            .collect();
         assert!(!objects.is_empty(), "no {kind} in testdata");
         let list = s.resources(json!({"kind": kind, "limit": 0}));
         let mut answers = vec![list];
@@ -822,24 +826,10 @@ fn every_condition_survives_the_lean_output_verbatim_in_its_own_object() {
     }
 }
 
-/// Objects of `kind` in testdata/cluster, read straight from the files.
-fn load_objects(kind: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(support::testdata().join("cluster")).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("read");
-        for doc in serde_norway::Deserializer::from_str(&text) {
-            if let Ok(v) = <Value as serde::Deserialize>::deserialize(doc)
-                && v["kind"] == json!(kind)
-            {
-                out.push(v);
-            }
-        }
-    }
-    out
+/// The objects of testdata/cluster, read as the test API server reads them.
+fn cluster_objects() -> Vec<Value> {
+    apiserver::data_objects(&support::testdata().join("cluster"))
+        .unwrap_or_else(|e| panic!("testdata/cluster: {e}"))
 }
 
 // ---- objects of any shape --------------------------------------------------------------------
@@ -879,25 +869,15 @@ impl Rng {
 
 /// The Flux objects of the test cluster.
 fn flux_objects() -> Vec<Value> {
-    let mut out = Vec::new();
-    let dir = support::testdata().join("cluster");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("testdata/cluster")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read testdata");
-        for doc in serde_norway::Deserializer::from_str(&text) {
-            let v: Value = serde::Deserialize::deserialize(doc).expect("testdata parses");
-            let api_version = v["apiVersion"].as_str().unwrap_or_default();
-            if api_version.contains("fluxcd") {
-                out.push(v);
-            }
-        }
-    }
-    out
+    cluster_objects()
+        .into_iter()
+        .filter(|v| {
+            v["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("fluxcd")
+        })
+        .collect()
 }
 
 /// Four broken copies of each object, named `odd-<i>-<round>` in namespace `odd`, with the
