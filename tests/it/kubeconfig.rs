@@ -267,13 +267,7 @@ fn kubeconfigs_of_any_shape_load_or_fail_cleanly() {
     let mut outcomes = (0, 0); // (loaded and resolved everything, refused somewhere)
     for round in 0..8 {
         let root = crate::support::scratch_dir(&format!("kubeconfig-shapes-{round}"));
-        let status = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", cases::root().display()))
-            .arg(&root)
-            .status()
-            .expect("cp");
-        assert!(status.success());
+        crate::support::copy_dir(&cases::root(), &root);
         for case in Case::all(&root).unwrap_or_else(|e| panic!("{e}")) {
             let mut files: Vec<PathBuf> = case
                 .spec

@@ -4,7 +4,6 @@
 //! summary, masking, `fields`, the instance with and without the Flux Operator, and every error
 //! path (403, unknown kind, not found, timeout, truncated list, no metrics-server).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -307,44 +306,10 @@ fn the_flux_instance_with_the_operator() {
     support::golden("resources/flux-instance.yaml", &out);
 }
 
-/// `testdata/cluster` without the Flux Operator: its objects, CRDs and Deployment removed.
-fn cluster_without_operator(dir: &Path, keep_controllers: bool) -> PathBuf {
-    let data = dir.join("cluster");
-    std::fs::create_dir_all(&data).expect("data dir");
-    let source = support::testdata().join("cluster");
-    for entry in std::fs::read_dir(&source).expect("read testdata/cluster") {
-        let path = entry.expect("entry").path();
-        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if !file.ends_with(".yaml") || file == "flux-operator.yaml" {
-            continue;
-        }
-        if !keep_controllers
-            && !matches!(
-                file,
-                "00-namespaces.yaml" | "00-crds.yaml" | "configmaps.yaml"
-            )
-        {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("read data file");
-        let kept: Vec<&str> = text
-            .split("\n---\n")
-            .filter(|doc| {
-                !doc.contains("group: fluxcd.controlplane.io")
-                    && !doc.contains("app.kubernetes.io/name: flux-operator")
-            })
-            .collect();
-        std::fs::write(data.join(file), kept.join("\n---\n")).expect("write data file");
-    }
-    data
-}
-
 #[test]
 fn the_flux_instance_without_the_operator_lists_the_controllers() {
     let dir = support::scratch_dir("resources-no-operator-data");
-    let data = cluster_without_operator(&dir, true);
+    let data = support::cluster_without_operator(&dir, true);
     let mut s = setup(
         "no-operator",
         Options {
@@ -372,7 +337,7 @@ fn the_flux_instance_without_the_operator_lists_the_controllers() {
 #[test]
 fn no_flux_at_all_is_a_clear_error() {
     let dir = support::scratch_dir("resources-no-flux-data");
-    let data = cluster_without_operator(&dir, false);
+    let data = support::cluster_without_operator(&dir, false);
     let mut s = setup(
         "no-flux",
         Options {

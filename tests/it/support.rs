@@ -308,6 +308,57 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Copy the folder `from` into `to` (created if missing), recursively. `fs::copy` keeps each
+/// file's permissions, so a copied credential plugin stays executable.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+/// `testdata/cluster` without the Flux Operator (its objects, CRDs and Deployment removed), as
+/// `flux install` leaves a cluster, written to `<dir>/cluster`; without the controllers too
+/// unless `keep_controllers`: no Flux at all.
+pub fn cluster_without_operator(dir: &Path, keep_controllers: bool) -> PathBuf {
+    let data = dir.join("cluster");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let source = testdata().join("cluster");
+    for entry in std::fs::read_dir(&source).expect("read testdata/cluster") {
+        let path = entry.expect("entry").path();
+        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !file.ends_with(".yaml") || file == "flux-operator.yaml" {
+            continue;
+        }
+        if !keep_controllers
+            && !matches!(
+                file,
+                "00-namespaces.yaml" | "00-crds.yaml" | "configmaps.yaml"
+            )
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read data file");
+        let kept: Vec<&str> = text
+            .split("\n---\n")
+            .filter(|doc| {
+                !doc.contains("group: fluxcd.controlplane.io")
+                    && !doc.contains("app.kubernetes.io/name: flux-operator")
+            })
+            .collect();
+        std::fs::write(data.join(file), kept.join("\n---\n")).expect("write data file");
+    }
+    data
+}
+
 /// xorshift64*: a small deterministic generator, so a randomised test feeds the same input on
 /// every run and a failure names a reproducible case.
 pub struct Rng(pub u64);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::apiserver::{ApiServer, Deny, Identity, Options};
-use crate::support::{Mcp, Session, command, golden, scratch_dir};
+use crate::support::{Mcp, Session, command, copy_dir, golden, scratch_dir};
 
 /// The tools this module covers, with the arguments of one successful call each.
 const TOOLS: [&str; 5] = [
@@ -314,19 +314,6 @@ fn logs_keep_the_newest_lines_past_a_huge_line_and_reach_ephemeral_containers() 
         "container \"nope\" not found in pod apps/debug-me; containers: app; init containers: \
          proxy; ephemeral containers: debugger\n"
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
 
 // ---- get_kubernetes_metrics ---------------------------------------------------------------
