@@ -23,6 +23,7 @@ use flux_operator_mcp::kube::{NetworkEnv, discovery::Resource};
 use serde_json::{Value, json};
 
 use crate::apiserver::{ApiServer, FLUX_KINDS, Identity, Options, Synthetic};
+use crate::{median, ms};
 
 const SAVING_GOAL: f64 = 0.30;
 const BIG_LIST: usize = 1_000;
@@ -446,11 +447,6 @@ fn saving(upstream: usize, ours: usize) -> f64 {
 
 // ---- 2. a big list ---------------------------------------------------------------------------
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn big_list(dir: &Path) {
     let (_server, kubeconfig) = serve(
         dir,
@@ -495,7 +491,7 @@ fn big_list(dir: &Path) {
         assert_eq!(text.matches("\nkind: Kustomization\n").count(), BIG_LIST);
     }
     tool.remove(0); // the first one paid discovery and the handshake
-    let (raw, tool) = (median(raw), median(tool));
+    let (raw, tool) = (median(&mut raw), median(&mut tool));
     println!(
         "2. {BIG_LIST} Kustomizations, median of {RUNS} (after one warm-up; binary {})",
         binary().display()
@@ -513,8 +509,4 @@ fn big_list(dir: &Path) {
         "  ratio tool / raw:                                  {:>8.2}x",
         tool.as_secs_f64() / raw.as_secs_f64().max(1e-9)
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
