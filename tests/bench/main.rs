@@ -7,6 +7,8 @@ mod apiserver;
 mod docs;
 mod kube;
 mod startup;
+#[path = "../it/support.rs"]
+mod support;
 mod tools;
 
 use std::path::PathBuf;
