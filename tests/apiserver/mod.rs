@@ -37,6 +37,10 @@ use serde_json::Value;
 
 pub use pki::{ClientCredentials, DNS_ONLY_NAME, KeyType};
 pub use store::Synthetic;
+// For the integration tests; the example and the bench, which include this module too, do not
+// read the data files themselves.
+#[allow(unused_imports)]
+pub use store::data_objects;
 
 /// The user of the default client certificate (kind's and kubeadm's admin).
 pub const ADMIN_USER: &str = "kubernetes-admin";
@@ -44,6 +48,32 @@ pub const ADMIN_USER: &str = "kubernetes-admin";
 pub const ADMIN_GROUP: &str = "system:masters";
 /// The user the default bearer token authenticates as.
 pub const TOKEN_USER: &str = "system:serviceaccount:flux-system:flux-operator-mcp";
+
+/// The 19 Flux API kinds (source, kustomize, helm, notification, image automation, the Flux
+/// Operator's own, the source watcher): each has objects in testdata/cluster, a CRD the test
+/// server serves, and a document in the docs corpus. The benchmark table prints them in this
+/// order.
+pub const FLUX_KINDS: &[&str] = &[
+    "GitRepository",
+    "OCIRepository",
+    "HelmRepository",
+    "HelmChart",
+    "Bucket",
+    "ExternalArtifact",
+    "Kustomization",
+    "HelmRelease",
+    "Alert",
+    "Provider",
+    "Receiver",
+    "ImageRepository",
+    "ImagePolicy",
+    "ImageUpdateAutomation",
+    "FluxInstance",
+    "FluxReport",
+    "ResourceSet",
+    "ResourceSetInputProvider",
+    "ArtifactGenerator",
+];
 
 /// Which credentials the server accepts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

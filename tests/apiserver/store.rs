@@ -184,6 +184,24 @@ fn read_documents(path: &Path, out: &mut Vec<Loaded>) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The objects of the data files under `dir`, as the server loads them (`kind: List` files
+/// unpacked, `logs/` skipped), before it completes them: for tests that compare the server's
+/// answers with the data.
+pub fn data_objects(dir: &Path) -> Result<Vec<Value>, LoadError> {
+    Ok(read_data(dir)?.into_iter().map(|l| l.object).collect())
+}
+
+/// Every document of the data files under `dir`, in path order, with where it came from.
+fn read_data(dir: &Path) -> Result<Vec<Loaded>, LoadError> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files)?;
+    let mut loaded = Vec::new();
+    for f in &files {
+        read_documents(f, &mut loaded)?;
+    }
+    Ok(loaded)
+}
+
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     for path in read_dir_sorted(dir)? {
         if path.is_dir() {
@@ -396,18 +414,13 @@ impl Store {
         synthetic: &[Synthetic],
         no_metrics: bool,
     ) -> Result<Store, LoadError> {
-        let mut files = Vec::new();
         if !data_dir.is_dir() {
             return Err(LoadError::Io(
                 data_dir.to_path_buf(),
                 std::io::Error::new(std::io::ErrorKind::NotFound, "data directory not found"),
             ));
         }
-        collect_files(data_dir, &mut files)?;
-        let mut loaded = Vec::new();
-        for f in &files {
-            read_documents(f, &mut loaded)?;
-        }
+        let mut loaded = read_data(data_dir)?;
         for (i, o) in extra.iter().enumerate() {
             loaded.push(Loaded {
                 origin: format!("extra object {}", i + 1),

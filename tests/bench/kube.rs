@@ -20,6 +20,7 @@ use flux_operator_mcp::kube::{NetworkEnv, Secret, SecretBytes};
 use serde_json::{Value, json};
 
 use crate::apiserver::{ApiServer, Options, Synthetic};
+use crate::{median, ms};
 
 const CHILD_FLAG: &str = "--kube-list-child";
 const OBJECTS: usize = 10_000;
@@ -448,13 +449,4 @@ fn encode(s: &str) -> String {
             }
         })
         .collect()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
 }

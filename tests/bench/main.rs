@@ -7,9 +7,26 @@ mod apiserver;
 mod docs;
 mod kube;
 mod startup;
+#[path = "../it/support.rs"]
+mod support;
 mod tools;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where `make static` leaves the static musl binary, relative to the repository.
+pub const STATIC_BIN: &str = "target/x86_64-unknown-linux-musl/release/flux-operator-mcp";
+
+/// A duration in milliseconds, for the tables.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The median of `v` (sorted in place); zero for no samples.
+pub fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
 
 /// The binary users install: the static musl one `make static` built (`make bench` builds it
 /// first), unless it is missing or older than a source file (then it is stale and cargo's build
@@ -17,7 +34,7 @@ use std::path::PathBuf;
 /// differ between musl and glibc, so the figures name which one they measured.
 pub fn shipped_binary() -> PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let static_bin = root.join("target/x86_64-unknown-linux-musl/release/flux-operator-mcp");
+    let static_bin = root.join(STATIC_BIN);
     let cargo_bin = PathBuf::from(env!("CARGO_BIN_EXE_flux-operator-mcp"));
     let Ok(built) = std::fs::metadata(&static_bin).and_then(|m| m.modified()) else {
         return cargo_bin;

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 const SPAWNS: usize = 50;
 const LIST_ROUNDS: usize = 500;
-const STATIC_BIN: &str = "target/x86_64-unknown-linux-musl/release/flux-operator-mcp";
 
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#;
 
@@ -75,7 +74,7 @@ fn median_and_p90(mut ms: Vec<f64>) -> (f64, f64) {
 
 pub fn run() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let static_bin = root.join(STATIC_BIN);
+    let static_bin = root.join(crate::STATIC_BIN);
     let bin: PathBuf = crate::shipped_binary();
     println!("startup: measuring {}", bin.display());
 

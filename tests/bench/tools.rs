@@ -11,9 +11,7 @@
 //! 2. One `get_kubernetes_resources` call for 1 000 Kustomizations through the real binary
 //!    against downloading the same objects raw with the REST client.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flux_operator_mcp::kube::client::{Client, ClientOptions};
@@ -22,30 +20,10 @@ use flux_operator_mcp::kube::list::ListOptions;
 use flux_operator_mcp::kube::{NetworkEnv, discovery::Resource};
 use serde_json::{Value, json};
 
-use crate::apiserver::{ApiServer, Identity, Options, Synthetic};
+use crate::apiserver::{ApiServer, FLUX_KINDS, Identity, Options, Synthetic};
+use crate::support::{self, Mcp};
+use crate::{median, ms};
 
-/// The Flux kinds of the test cluster, in the order the table prints them.
-const FLUX_KINDS: &[&str] = &[
-    "GitRepository",
-    "OCIRepository",
-    "HelmRepository",
-    "HelmChart",
-    "Bucket",
-    "ExternalArtifact",
-    "Kustomization",
-    "HelmRelease",
-    "Alert",
-    "Provider",
-    "Receiver",
-    "ImageRepository",
-    "ImagePolicy",
-    "ImageUpdateAutomation",
-    "FluxInstance",
-    "FluxReport",
-    "ResourceSet",
-    "ResourceSetInputProvider",
-    "ArtifactGenerator",
-];
 const SAVING_GOAL: f64 = 0.30;
 const BIG_LIST: usize = 1_000;
 const BIG_NAMESPACE: &str = "bench";
@@ -66,90 +44,26 @@ pub fn run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-// ---- a minimal MCP client over pipes -----------------------------------------------------------
+// ---- the binary over pipes (the integration tests' client) ----------------------------------
 
-/// The binary under measurement: the one cargo built for this bench from the current sources
-/// (a static binary left by an older `make static` could be stale; output bytes do not depend
-/// on the libc).
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_flux-operator-mcp"))
-}
-
-struct McpPipe {
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-    id: u64,
-}
-
-impl McpPipe {
-    fn start(kubeconfig: &Path) -> McpPipe {
-        let mut child = Command::new(binary())
+/// `serve` on the binary cargo built for this bench from the current sources (a static binary
+/// left by an older `make static` could be stale; output bytes do not depend on the libc), with
+/// the kubeconfig, handshake done.
+fn start_mcp(kubeconfig: &Path) -> Mcp {
+    let mut mcp = Mcp::spawn(
+        support::command()
             .arg("serve")
-            .env_clear()
-            .env("HOME", "/nonexistent-home-for-bench")
-            .env("KUBECONFIG", kubeconfig)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary().display()));
-        let (Some(input), Some(out)) = (child.stdin.take(), child.stdout.take()) else {
-            panic!("the server's pipes are missing");
-        };
-        let mut pipe = McpPipe {
-            child,
-            input,
-            output: BufReader::new(out),
-            id: 0,
-        };
-        pipe.request(
-            "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "bench", "version": "1"}}),
-        );
-        pipe.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        pipe
-    }
-
-    fn send(&mut self, message: &Value) {
-        let line = format!("{message}\n");
-        if let Err(e) = self
-            .input
-            .write_all(line.as_bytes())
-            .and_then(|()| self.input.flush())
-        {
-            panic!("write to the server: {e}");
-        }
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        self.id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": self.id, "method": method, "params": params}));
-        let mut line = String::new();
-        match self.output.read_line(&mut line) {
-            Ok(n) if n > 0 => {}
-            other => panic!("no answer to {method}: {other:?}"),
-        }
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad answer: {e}"));
-        assert_eq!(v["id"], json!(self.id), "{line}");
-        v["result"].clone()
-    }
-
-    /// A tool's text; panics on an error result (the bench data must be served).
-    fn tool(&mut self, name: &str, arguments: Value) -> String {
-        let r = self.request("tools/call", json!({"name": name, "arguments": arguments}));
-        let text = r["content"][0]["text"].as_str().unwrap_or("").to_string();
-        assert!(r["isError"] != json!(true), "{name} failed: {text}");
-        text
-    }
+            .env("KUBECONFIG", kubeconfig),
+    );
+    mcp.handshake("2025-06-18");
+    mcp
 }
 
-impl Drop for McpPipe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A tool's text; panics on an error result (the bench data must be served).
+fn tool_text(mcp: &mut Mcp, name: &str, arguments: Value) -> String {
+    let (text, is_error) = mcp.call(name, arguments);
+    assert!(!is_error, "{name} failed: {text}");
+    text
 }
 
 /// A client for the kubeconfig's current context, as the binary builds it.
@@ -345,7 +259,7 @@ fn lost_messages(objects: &[Value], answer: &str) -> Vec<String> {
 fn bytes_per_object(dir: &Path) {
     let (_server, kubeconfig) = serve(dir, "bytes", Options::default());
     let client = client(&kubeconfig);
-    let mut mcp = McpPipe::start(&kubeconfig);
+    let mut mcp = start_mcp(&kubeconfig);
     println!(
         "1. bytes per Flux object on the test cluster: upstream-style vs our answers (diagnosis, events"
     );
@@ -371,13 +285,15 @@ fn bytes_per_object(dir: &Path) {
             continue;
         }
         let upstream = upstream_style(&client, &objects);
-        let ours = mcp.tool(
+        let ours = tool_text(
+            &mut mcp,
             "get_kubernetes_resources",
             json!({"kind": kind, "limit": 0}),
         );
         let mut each = String::new();
         for obj in &objects {
-            let one = mcp.tool(
+            let one = tool_text(
+                &mut mcp,
                 "get_kubernetes_resources",
                 json!({"kind": kind, "name": obj["metadata"]["name"],
                        "namespace": obj["metadata"]["namespace"]}),
@@ -468,11 +384,6 @@ fn saving(upstream: usize, ours: usize) -> f64 {
 
 // ---- 2. a big list ---------------------------------------------------------------------------
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn big_list(dir: &Path) {
     let (_server, kubeconfig) = serve(
         dir,
@@ -505,22 +416,22 @@ fn big_list(dir: &Path) {
         assert_eq!(items.len(), BIG_LIST);
     }
     raw.remove(0); // the first one paid the TLS handshake
-    let mut mcp = McpPipe::start(&kubeconfig);
+    let mut mcp = start_mcp(&kubeconfig);
     let args = json!({"kind": "Kustomization", "namespace": BIG_NAMESPACE, "limit": 0});
     let mut tool = Vec::new();
     let mut answer_bytes = 0;
     for _ in 0..=RUNS {
         let t = Instant::now();
-        let text = mcp.tool("get_kubernetes_resources", args.clone());
+        let text = tool_text(&mut mcp, "get_kubernetes_resources", args.clone());
         tool.push(t.elapsed());
         answer_bytes = text.len();
         assert_eq!(text.matches("\nkind: Kustomization\n").count(), BIG_LIST);
     }
     tool.remove(0); // the first one paid discovery and the handshake
-    let (raw, tool) = (median(raw), median(tool));
+    let (raw, tool) = (median(&mut raw), median(&mut tool));
     println!(
         "2. {BIG_LIST} Kustomizations, median of {RUNS} (after one warm-up; binary {})",
-        binary().display()
+        support::bin().display()
     );
     println!(
         "  raw list with the REST client (parsed JSON):      {:>8.1} ms",
@@ -535,8 +446,4 @@ fn big_list(dir: &Path) {
         "  ratio tool / raw:                                  {:>8.2}x",
         tool.as_secs_f64() / raw.as_secs_f64().max(1e-9)
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

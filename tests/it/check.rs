@@ -137,16 +137,7 @@ fn user_extras_from_the_kubeconfig_are_shown_and_sent() {
 #[test]
 fn flux_without_the_operator_is_found_by_its_controllers() {
     let dir = scratch_dir("check-plain-flux");
-    let data = dir.join("cluster");
-    std::fs::create_dir_all(&data).expect("mkdir");
-    // The cluster without the operator's objects: Flux installed by `flux install`.
-    for entry in std::fs::read_dir(crate::apiserver::default_data_dir()).expect("read data") {
-        let entry = entry.expect("entry");
-        let name = entry.file_name();
-        if entry.file_type().expect("type").is_file() && name != "flux-operator.yaml" {
-            std::fs::copy(entry.path(), data.join(name)).expect("copy");
-        }
-    }
+    let data = crate::support::cluster_without_operator(&dir, true);
     let server = ApiServer::start(Options {
         data_dir: data,
         ..Options::default()

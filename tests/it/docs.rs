@@ -7,30 +7,11 @@ use std::path::PathBuf;
 
 use flux_operator_mcp::docs::{Format, Library};
 
-use crate::support::testdata;
+use crate::apiserver::FLUX_KINDS;
+use crate::support::{scratch_dir, testdata};
 
 /// Every Flux API kind the corpus must document (issue 5).
-const EXPECTED_KINDS: &[&str] = &[
-    "GitRepository",
-    "OCIRepository",
-    "HelmRepository",
-    "HelmChart",
-    "Bucket",
-    "ExternalArtifact",
-    "ArtifactGenerator",
-    "Kustomization",
-    "HelmRelease",
-    "Alert",
-    "Provider",
-    "Receiver",
-    "ImageRepository",
-    "ImagePolicy",
-    "ImageUpdateAutomation",
-    "FluxInstance",
-    "FluxReport",
-    "ResourceSet",
-    "ResourceSetInputProvider",
-];
+const EXPECTED_KINDS: &[&str] = FLUX_KINDS;
 
 #[derive(serde::Deserialize)]
 struct Case {
@@ -127,39 +108,21 @@ fn answers_are_concise_and_name_their_section() {
     );
 }
 
-/// A scratch folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("fxmcp-it-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn docs_dir_runbooks_are_searched_and_marked_local() {
-    let dir = TempDir::new("runbooks");
-    fs::create_dir_all(dir.0.join("payments")).unwrap();
+    let dir = scratch_dir("docs-runbooks");
+    fs::create_dir_all(dir.join("payments")).unwrap();
     fs::write(
-        dir.0.join("payments/ledger-failover.md"),
+        dir.join("payments/ledger-failover.md"),
         "# Ledger failover\n\nWhen the ledger HelmRelease is stuck, page the payments on-call \
          (rota: ledger-oncall) before any rollback.\n",
     )
     .unwrap();
     // A file that cannot be read: reported on one line, never fatal.
     #[cfg(unix)]
-    std::os::unix::fs::symlink(dir.0.join("gone.md"), dir.0.join("dangling.md")).unwrap();
+    std::os::unix::fs::symlink(dir.join("gone.md"), dir.join("dangling.md")).unwrap();
 
-    let library = Library::load(std::slice::from_ref(&dir.0));
+    let library = Library::load(std::slice::from_ref(&dir));
     let local: Vec<_> = library
         .documents()
         .filter(|d| d.local_path.is_some())
@@ -169,7 +132,7 @@ fn docs_dir_runbooks_are_searched_and_marked_local() {
         local[0].id,
         format!(
             "local/{}/payments/ledger-failover",
-            dir.0.file_name().unwrap().to_string_lossy()
+            dir.file_name().unwrap().to_string_lossy()
         )
     );
     assert_eq!(local[0].title, "Ledger failover");

@@ -20,22 +20,40 @@ fn all_cases() -> Vec<Case> {
     Case::all(&cases::root()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn case(name: &str) -> Case {
-    all_cases()
-        .into_iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no kubeconfig case {name:?}"))
-}
-
 fn load(case: &Case) -> Kubeconfig {
     config::load(&case.overrides(), &case.env(&empty_home()))
         .unwrap_or_else(|e| panic!("{}: {e}", case.name))
 }
 
-fn resolve(case: &Case, context: &str) -> Connection {
-    load(case)
-        .resolve(Some(context))
+fn resolve(case: &Case, kc: &Kubeconfig, context: &str) -> Connection {
+    kc.resolve(Some(context))
         .unwrap_or_else(|e| panic!("{} {context}: {e}", case.name))
+}
+
+/// A case with its kubeconfig loaded once, for the tests that resolve its contexts.
+struct Loaded {
+    case: Case,
+    kc: Kubeconfig,
+}
+
+impl Loaded {
+    fn resolve(&self, context: &str) -> Connection {
+        resolve(&self.case, &self.kc, context)
+    }
+}
+
+/// The named cases, read (all cases are, once) and loaded.
+fn cases<const N: usize>(names: [&str; N]) -> [Loaded; N] {
+    let mut all = all_cases();
+    names.map(|name| {
+        let i = all
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no kubeconfig case {name:?}"));
+        let case = all.swap_remove(i);
+        let kc = load(&case);
+        Loaded { case, kc }
+    })
 }
 
 fn authorization(conn: &Connection) -> Result<String, String> {
@@ -116,7 +134,7 @@ fn every_case_resolves_context_and_namespace_like_kubectl() {
         // A context whose cluster has no server cannot connect, for kubectl either ("no
         // server found for cluster"); every_case_matches_what_kubectl_reported covers it.
         for context in expected.contexts.iter().filter(|c| c.server.is_some()) {
-            let conn = resolve(&case, &context.name);
+            let conn = resolve(&case, &kc, &context.name);
             let namespace = case
                 .spec
                 .namespace
@@ -149,47 +167,49 @@ fn check_effective(case: &Case, kc: &Kubeconfig, expected: &Observed) {
 
 #[test]
 fn exec_plugin_case_runs_the_plugin_next_to_it() {
-    let case = case("exec-plugin");
-    let eks = resolve(&case, "eks");
+    let [plugin] = cases(["exec-plugin"]);
+    let eks = plugin.resolve("eks");
     let exec = eks.auth.exec.as_ref().expect("exec config");
     // The command holds a path separator: it resolves against the kubeconfig's folder.
     assert_eq!(
         Path::new(&exec.command),
-        case.dir.join("../plugin/fake-credential-plugin.sh")
+        plugin.case.dir.join("../plugin/fake-credential-plugin.sh")
     );
     let info = exec.cluster_info.as_ref().expect("provideClusterInfo");
     assert_eq!(info["config"]["audience"], "fleet");
     assert_eq!(authorization(&eks).as_deref(), Ok("Bearer k8s-aws-v1.fake"));
-    let oidc = resolve(&case, "oidc");
+    let oidc = plugin.resolve("oidc");
     assert_eq!(authorization(&oidc).as_deref(), Ok("Bearer fake-token"));
 }
 
 #[test]
 fn token_file_cases_read_the_file_next_to_the_kubeconfig() {
-    let conn = resolve(&case("token-file"), "robot");
+    let [token_file, relative] = cases(["token-file", "relative-paths"]);
+    let conn = token_file.resolve("robot");
     assert_eq!(
         authorization(&conn).as_deref(),
         Ok("Bearer projected-token-value")
     );
-    let conn = resolve(&case("relative-paths"), "ci");
+    let conn = relative.resolve("ci");
     assert_eq!(authorization(&conn).as_deref(), Ok("Bearer relative-token"));
 }
 
 #[test]
 fn certificate_cases_load_their_certificates() {
-    let relative = case("relative-paths");
-    let conn = resolve(&relative, "certs");
-    let read = |p: &str| std::fs::read(relative.dir.join(p)).expect("fixture");
+    let [relative, kind, tunnel] =
+        cases(["relative-paths", "kind-embedded-certs", "tls-server-name"]);
+    let conn = relative.resolve("certs");
+    let read = |p: &str| std::fs::read(relative.case.dir.join(p)).expect("fixture");
     assert_eq!(conn.tls.ca_pem, Some(read("pki/ca.crt")));
     let client = conn.auth.client_cert.as_ref().expect("client cert");
     assert_eq!(client.cert_pem, read("pki/client.crt"));
     assert_eq!(authorization(&conn).as_deref(), Ok("<none>"));
 
-    let kind = resolve(&case("kind-embedded-certs"), "kind-flux");
+    let kind = kind.resolve("kind-flux");
     assert!(kind.tls.ca_pem.is_some() && kind.auth.client_cert.is_some());
     assert_eq!(kind.auth.method(), "client certificate");
 
-    let tunnel = resolve(&case("tls-server-name"), "tunnel");
+    let tunnel = tunnel.resolve("tunnel");
     assert_eq!(
         tunnel.tls.server_name.as_deref(),
         Some("kubernetes.default.svc")
@@ -199,41 +219,42 @@ fn certificate_cases_load_their_certificates() {
 
 #[test]
 fn transport_settings_of_the_cases() {
-    let insecure = case("insecure");
+    let [insecure, proxy] = cases(["insecure", "proxy-url"]);
     for name in ["lab", "lab-yes"] {
-        assert!(resolve(&insecure, name).tls.insecure_skip_verify, "{name}");
+        assert!(insecure.resolve(name).tls.insecure_skip_verify, "{name}");
     }
-    let proxy = case("proxy-url");
     assert_eq!(
-        resolve(&proxy, "behind-proxy").proxy_url.as_deref(),
+        proxy.resolve("behind-proxy").proxy_url.as_deref(),
         Some("http://proxy.example.internal:3128")
     );
-    assert_eq!(resolve(&proxy, "direct").proxy_url, None);
+    assert_eq!(proxy.resolve("direct").proxy_url, None);
 }
 
 #[test]
 fn identities_of_the_cases() {
-    let missing = case("missing-user");
+    let [missing, split, merged, gke] = cases([
+        "missing-user",
+        "split-kubectx",
+        "merge-three-files",
+        "legacy-auth-provider",
+    ]);
     for name in ["no-user", "ghost-user"] {
-        let conn = resolve(&missing, name);
+        let conn = missing.resolve(name);
         assert_eq!(authorization(&conn).as_deref(), Ok("<none>"), "{name}");
     }
-    let split = case("split-kubectx");
     assert_eq!(
-        authorization(&resolve(&split, "eu-prod")).as_deref(),
+        authorization(&split.resolve("eu-prod")).as_deref(),
         Ok("Bearer eu-admin-token")
     );
-    let basic = authorization(&resolve(&split, "us-prod")).expect("basic");
+    let basic = authorization(&split.resolve("us-prod")).expect("basic");
     assert!(basic.starts_with("Basic "), "{basic}");
 
-    let merged = case("merge-three-files");
     assert_eq!(
-        authorization(&resolve(&merged, "dev")).as_deref(),
+        authorization(&merged.resolve("dev")).as_deref(),
         Ok("Bearer dev-token-from-a")
     );
 
-    let gke = case("legacy-auth-provider");
-    let conn = resolve(&gke, "gke_project_europe-west1_fleet");
+    let conn = gke.resolve("gke_project_europe-west1_fleet");
     let e = authorization(&conn).expect_err("auth-provider");
     assert!(e.contains("gke-gcloud-auth-plugin"), "{e}");
 }
@@ -267,13 +288,7 @@ fn kubeconfigs_of_any_shape_load_or_fail_cleanly() {
     let mut outcomes = (0, 0); // (loaded and resolved everything, refused somewhere)
     for round in 0..8 {
         let root = crate::support::scratch_dir(&format!("kubeconfig-shapes-{round}"));
-        let status = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", cases::root().display()))
-            .arg(&root)
-            .status()
-            .expect("cp");
-        assert!(status.success());
+        crate::support::copy_dir(&cases::root(), &root);
         for case in Case::all(&root).unwrap_or_else(|e| panic!("{e}")) {
             let mut files: Vec<PathBuf> = case
                 .spec

@@ -4,84 +4,30 @@
 //! summary, masking, `fields`, the instance with and without the Flux Operator, and every error
 //! path (403, unknown kind, not found, timeout, truncated list, no metrics-server).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::apiserver::{ApiServer, Deny, Fault, FaultKind, Identity, Options};
-use crate::support::{self, Mcp, Rng};
+use crate::apiserver::{self, Deny, FLUX_KINDS, Fault, FaultKind, Identity, Options};
+use crate::support::{self, Rng, Session};
 
 /// A server, a kubeconfig for it, and the binary serving MCP with it.
-struct Setup {
-    server: ApiServer,
-    mcp: Mcp,
-    next_id: i64,
-    _dir: PathBuf,
+fn setup(tag: &str, options: Options, flags: &[&str]) -> Session {
+    Session::start(
+        &format!("resources-{tag}"),
+        options,
+        Identity::ClientCert,
+        flags,
+    )
 }
 
-fn setup(tag: &str, options: Options, flags: &[&str]) -> Setup {
-    let dir = support::scratch_dir(&format!("resources-{tag}"));
-    let server = ApiServer::start(options);
-    let kubeconfig = dir.join("kubeconfig");
-    server
-        .write_kubeconfig(&kubeconfig, Identity::ClientCert)
-        .expect("write kubeconfig");
-    let mut mcp = Mcp::spawn(
-        support::command()
-            .arg("serve")
-            .args(flags)
-            .env("KUBECONFIG", &kubeconfig),
-    );
-    mcp.handshake("2025-06-18");
-    Setup {
-        server,
-        mcp,
-        next_id: 1,
-        _dir: dir,
-    }
-}
-
-impl Setup {
-    /// Calls a tool; returns its text and whether it is an error result.
-    fn call(&mut self, tool: &str, arguments: Value) -> (String, bool) {
-        self.next_id += 1;
-        let r = self.mcp.request(
-            json!(self.next_id),
-            "tools/call",
-            json!({"name": tool, "arguments": arguments}),
-        );
-        let result = &r["result"];
-        assert!(result.is_object(), "no result: {r}");
-        let text = result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no text content: {r}"))
-            .to_string();
-        (text, result["isError"] == json!(true))
-    }
-
-    /// A call that must succeed.
-    #[track_caller]
-    fn ok(&mut self, tool: &str, arguments: Value) -> String {
-        let (text, is_error) = self.call(tool, arguments);
-        assert!(!is_error, "unexpected error: {text}");
-        text
-    }
-
-    /// A call that must fail.
-    #[track_caller]
-    fn err(&mut self, tool: &str, arguments: Value) -> String {
-        let (text, is_error) = self.call(tool, arguments);
-        assert!(is_error, "expected an error, got: {text}");
-        text
-    }
-
+impl Session {
     fn resources(&mut self, arguments: Value) -> String {
         self.ok("get_kubernetes_resources", arguments)
     }
 }
 
-fn default_setup(tag: &str) -> Setup {
+fn default_setup(tag: &str) -> Session {
     setup(tag, Options::default(), &[])
 }
 
@@ -360,44 +306,10 @@ fn the_flux_instance_with_the_operator() {
     support::golden("resources/flux-instance.yaml", &out);
 }
 
-/// `testdata/cluster` without the Flux Operator: its objects, CRDs and Deployment removed.
-fn cluster_without_operator(dir: &Path, keep_controllers: bool) -> PathBuf {
-    let data = dir.join("cluster");
-    std::fs::create_dir_all(&data).expect("data dir");
-    let source = support::testdata().join("cluster");
-    for entry in std::fs::read_dir(&source).expect("read testdata/cluster") {
-        let path = entry.expect("entry").path();
-        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if !file.ends_with(".yaml") || file == "flux-operator.yaml" {
-            continue;
-        }
-        if !keep_controllers
-            && !matches!(
-                file,
-                "00-namespaces.yaml" | "00-crds.yaml" | "configmaps.yaml"
-            )
-        {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("read data file");
-        let kept: Vec<&str> = text
-            .split("\n---\n")
-            .filter(|doc| {
-                !doc.contains("group: fluxcd.controlplane.io")
-                    && !doc.contains("app.kubernetes.io/name: flux-operator")
-            })
-            .collect();
-        std::fs::write(data.join(file), kept.join("\n---\n")).expect("write data file");
-    }
-    data
-}
-
 #[test]
 fn the_flux_instance_without_the_operator_lists_the_controllers() {
     let dir = support::scratch_dir("resources-no-operator-data");
-    let data = cluster_without_operator(&dir, true);
+    let data = support::cluster_without_operator(&dir, true);
     let mut s = setup(
         "no-operator",
         Options {
@@ -425,7 +337,7 @@ fn the_flux_instance_without_the_operator_lists_the_controllers() {
 #[test]
 fn no_flux_at_all_is_a_clear_error() {
     let dir = support::scratch_dir("resources-no-flux-data");
-    let data = cluster_without_operator(&dir, false);
+    let data = support::cluster_without_operator(&dir, false);
     let mut s = setup(
         "no-flux",
         Options {
@@ -825,28 +737,12 @@ fn names_selectors_and_api_versions_are_read_leniently() {
 #[test]
 fn every_condition_survives_the_lean_output_verbatim_in_its_own_object() {
     let mut s = default_setup("messages");
-    for kind in [
-        "Kustomization",
-        "HelmRelease",
-        "GitRepository",
-        "OCIRepository",
-        "HelmRepository",
-        "HelmChart",
-        "Bucket",
-        "ExternalArtifact",
-        "ImageRepository",
-        "ImagePolicy",
-        "ImageUpdateAutomation",
-        "Alert",
-        "Provider",
-        "Receiver",
-        "ResourceSet",
-        "ResourceSetInputProvider",
-        "FluxInstance",
-        "FluxReport",
-        "ArtifactGenerator",
-    ] {
-        let objects = load_objects(kind);
+    let cluster = cluster_objects();
+    for kind in FLUX_KINDS {
+        let objects: Vec<&Value> = cluster
+            .iter()
+            .filter(|v| v["kind"] == json!(kind))
+            .collect();
         assert!(!objects.is_empty(), "no {kind} in testdata");
         let list = s.resources(json!({"kind": kind, "limit": 0}));
         let mut answers = vec![list];
@@ -895,24 +791,10 @@ fn every_condition_survives_the_lean_output_verbatim_in_its_own_object() {
     }
 }
 
-/// Objects of `kind` in testdata/cluster, read straight from the files.
-fn load_objects(kind: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(support::testdata().join("cluster")).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("read");
-        for doc in serde_norway::Deserializer::from_str(&text) {
-            if let Ok(v) = <Value as serde::Deserialize>::deserialize(doc)
-                && v["kind"] == json!(kind)
-            {
-                out.push(v);
-            }
-        }
-    }
-    out
+/// The objects of testdata/cluster, read as the test API server reads them.
+fn cluster_objects() -> Vec<Value> {
+    apiserver::data_objects(&support::testdata().join("cluster"))
+        .unwrap_or_else(|e| panic!("testdata/cluster: {e}"))
 }
 
 // ---- objects of any shape --------------------------------------------------------------------
@@ -952,25 +834,15 @@ impl Rng {
 
 /// The Flux objects of the test cluster.
 fn flux_objects() -> Vec<Value> {
-    let mut out = Vec::new();
-    let dir = support::testdata().join("cluster");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("testdata/cluster")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read testdata");
-        for doc in serde_norway::Deserializer::from_str(&text) {
-            let v: Value = serde::Deserialize::deserialize(doc).expect("testdata parses");
-            let api_version = v["apiVersion"].as_str().unwrap_or_default();
-            if api_version.contains("fluxcd") {
-                out.push(v);
-            }
-        }
-    }
-    out
+    cluster_objects()
+        .into_iter()
+        .filter(|v| {
+            v["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("fluxcd")
+        })
+        .collect()
 }
 
 /// Four broken copies of each object, named `odd-<i>-<round>` in namespace `odd`, with the

@@ -1,9 +1,14 @@
 //! Helpers shared by the integration tests: the binary under test with a cleared environment,
-//! and an expected/got diff that is readable when a golden comparison fails.
+//! a tool-call client for it against the test API server, and an expected/got diff that is
+//! readable when a golden comparison fails.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::apiserver::{ApiServer, Identity, Options};
 
 /// The binary cargo built for this test run.
 pub fn bin() -> PathBuf {
@@ -78,6 +83,8 @@ pub struct Mcp {
     stdin: Option<std::process::ChildStdin>,
     lines: std::sync::mpsc::Receiver<String>,
     stderr: Option<std::thread::JoinHandle<String>>,
+    /// The id of the next `tools/call` request.
+    next_id: i64,
 }
 
 /// How long any single expected answer may take before the test fails.
@@ -123,6 +130,7 @@ impl Mcp {
             child,
             lines,
             stderr: Some(stderr),
+            next_id: 1,
         }
     }
 
@@ -186,6 +194,25 @@ impl Mcp {
         r["result"].clone()
     }
 
+    /// Call a tool; returns the text of its result and whether it is an error result.
+    #[track_caller]
+    pub fn call(&mut self, tool: &str, args: Value) -> (String, bool) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let r = self.request(
+            json!(id),
+            "tools/call",
+            json!({"name": tool, "arguments": args}),
+        );
+        let result = &r["result"];
+        assert!(result.is_object(), "tools/call {tool}: {r}");
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no text content: {r}"))
+            .to_string();
+        (text, result["isError"] == json!(true))
+    }
+
     pub fn close_stdin(&mut self) {
         self.stdin = None;
     }
@@ -222,12 +249,114 @@ impl Drop for Mcp {
     }
 }
 
+/// One `serve` process talking to one test API server through `<dir>/kubeconfig` (named by
+/// `KUBECONFIG`, as an MCP client's server config does), in a scratch dir of its own.
+pub struct Session {
+    pub server: ApiServer,
+    pub mcp: Mcp,
+    pub dir: PathBuf,
+}
+
+impl Session {
+    /// Start the server with `options`, write a kubeconfig for `identity` into
+    /// `scratch_dir(dir)`, spawn `serve` with `flags` and complete the handshake.
+    pub fn start(dir: &str, options: Options, identity: Identity, flags: &[&str]) -> Session {
+        let dir = scratch_dir(dir);
+        let server = ApiServer::start(options);
+        let kubeconfig = dir.join("kubeconfig");
+        server
+            .write_kubeconfig(&kubeconfig, identity)
+            .expect("write kubeconfig");
+        let mut mcp = Mcp::spawn(
+            command()
+                .arg("serve")
+                .args(flags)
+                .env("KUBECONFIG", &kubeconfig),
+        );
+        mcp.handshake("2025-06-18");
+        Session { server, mcp, dir }
+    }
+
+    /// The text of a tool result and whether it is an error.
+    #[track_caller]
+    pub fn call(&mut self, tool: &str, args: Value) -> (String, bool) {
+        self.mcp.call(tool, args)
+    }
+
+    /// The text of a call that must succeed.
+    #[track_caller]
+    pub fn ok(&mut self, tool: &str, args: Value) -> String {
+        let (text, is_error) = self.call(tool, args.clone());
+        assert!(!is_error, "{tool} {args} failed: {text}");
+        text
+    }
+
+    /// The text of a call that must fail.
+    #[track_caller]
+    pub fn err(&mut self, tool: &str, args: Value) -> String {
+        let (text, is_error) = self.call(tool, args.clone());
+        assert!(is_error, "{tool} {args} should fail, got: {text}");
+        text
+    }
+}
+
 /// A fresh, empty directory for one test (under the target dir, removed first if it exists).
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
+}
+
+/// Copy the folder `from` into `to` (created if missing), recursively. `fs::copy` keeps each
+/// file's permissions, so a copied credential plugin stays executable.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+/// `testdata/cluster` without the Flux Operator (its objects, CRDs and Deployment removed), as
+/// `flux install` leaves a cluster, written to `<dir>/cluster`; without the controllers too
+/// unless `keep_controllers`: no Flux at all.
+pub fn cluster_without_operator(dir: &Path, keep_controllers: bool) -> PathBuf {
+    let data = dir.join("cluster");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let source = testdata().join("cluster");
+    for entry in std::fs::read_dir(&source).expect("read testdata/cluster") {
+        let path = entry.expect("entry").path();
+        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !file.ends_with(".yaml") || file == "flux-operator.yaml" {
+            continue;
+        }
+        if !keep_controllers
+            && !matches!(
+                file,
+                "00-namespaces.yaml" | "00-crds.yaml" | "configmaps.yaml"
+            )
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read data file");
+        let kept: Vec<&str> = text
+            .split("\n---\n")
+            .filter(|doc| {
+                !doc.contains("group: fluxcd.controlplane.io")
+                    && !doc.contains("app.kubernetes.io/name: flux-operator")
+            })
+            .collect();
+        std::fs::write(data.join(file), kept.join("\n---\n")).expect("write data file");
+    }
+    data
 }
 
 /// xorshift64*: a small deterministic generator, so a randomised test feeds the same input on

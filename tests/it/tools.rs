@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::apiserver::{ApiServer, Deny, Identity, Options};
-use crate::support::{Mcp, command, golden, scratch_dir};
+use crate::support::{Mcp, Session, command, copy_dir, golden, scratch_dir};
 
 /// The tools this module covers, with the arguments of one successful call each.
 const TOOLS: [&str; 5] = [
@@ -18,53 +18,19 @@ const TOOLS: [&str; 5] = [
     "set_kubeconfig_context",
 ];
 
-/// One `serve` process talking to one test API server through a kubeconfig in a scratch dir.
-struct Session {
-    server: ApiServer,
-    mcp: Mcp,
-    dir: PathBuf,
-    next_id: i64,
-}
-
+/// The answers of this area carry the run's URL and kubeconfig folder: made stable for goldens.
 impl Session {
-    fn start(test: &str, options: Options, args: &[&str]) -> Session {
-        let server = ApiServer::start(options);
-        let dir = scratch_dir(&format!("tools-{test}"));
-        let kubeconfig = dir.join("kubeconfig");
-        server
-            .write_kubeconfig(&kubeconfig, Identity::ClientCert)
-            .expect("write kubeconfig");
-        let kubeconfig = kubeconfig.display().to_string();
-        let mut all = vec!["--kubeconfig", kubeconfig.as_str()];
-        all.extend_from_slice(args);
-        let mut mcp = Mcp::serve(&all);
-        mcp.handshake("2025-06-18");
-        Session {
-            server,
-            mcp,
-            dir,
-            next_id: 1,
-        }
-    }
-
-    /// The text of a tool result and whether it is an error.
-    fn call(&mut self, tool: &str, args: Value) -> (String, bool) {
-        call(&mut self.mcp, &mut self.next_id, tool, args)
-    }
-
     /// The text of a successful call, with the run's URL and folder made stable.
     #[track_caller]
-    fn ok(&mut self, tool: &str, args: Value) -> String {
-        let (text, is_error) = self.call(tool, args.clone());
-        assert!(!is_error, "{tool} {args} failed: {text}");
+    fn stable_ok(&mut self, tool: &str, args: Value) -> String {
+        let text = self.ok(tool, args);
         self.stable(&text)
     }
 
     /// The text of a failed call, made stable, with a final newline (for golden files).
     #[track_caller]
-    fn err(&mut self, tool: &str, args: Value) -> String {
-        let (text, is_error) = self.call(tool, args.clone());
-        assert!(is_error, "{tool} {args} should fail, got: {text}");
+    fn stable_err(&mut self, tool: &str, args: Value) -> String {
+        let text = self.err(tool, args);
         self.stable(&text) + "\n"
     }
 
@@ -72,23 +38,6 @@ impl Session {
         text.replace(&self.server.url(), "https://127.0.0.1:PORT")
             .replace(&self.dir.display().to_string(), "<dir>")
     }
-}
-
-fn call(mcp: &mut Mcp, next_id: &mut i64, tool: &str, args: Value) -> (String, bool) {
-    let id = *next_id;
-    *next_id += 1;
-    let r = mcp.request(
-        json!(id),
-        "tools/call",
-        json!({"name": tool, "arguments": args}),
-    );
-    let result = &r["result"];
-    assert!(result.is_object(), "tools/call {tool}: {r}");
-    let text = result["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    (text, result["isError"] == json!(true))
 }
 
 fn tool_names(mcp: &mut Mcp) -> Vec<String> {
@@ -105,7 +54,7 @@ fn tool_names(mcp: &mut Mcp) -> Vec<String> {
 
 #[test]
 fn logs_of_pods_and_workloads() {
-    let mut s = Session::start("logs", Options::default(), &[]);
+    let mut s = Session::start("tools-logs", Options::default(), Identity::ClientCert, &[]);
     let cases = [
         (
             "pod",
@@ -149,14 +98,19 @@ fn logs_of_pods_and_workloads() {
         ),
     ];
     for (case, args) in cases {
-        let out = s.ok("get_kubernetes_logs", args);
+        let out = s.stable_ok("get_kubernetes_logs", args);
         golden(&format!("get_kubernetes_logs.{case}.txt"), &out);
     }
 }
 
 #[test]
 fn logs_errors_say_what_to_do() {
-    let mut s = Session::start("logs-errors", Options::default(), &[]);
+    let mut s = Session::start(
+        "tools-logs-errors",
+        Options::default(),
+        Identity::ClientCert,
+        &[],
+    );
     let cases = [
         (
             "pod-not-found",
@@ -193,7 +147,7 @@ fn logs_errors_say_what_to_do() {
         ("missing-namespace", json!({"pod_name": "podinfo"})),
     ];
     for (case, args) in cases {
-        let out = s.err("get_kubernetes_logs", args);
+        let out = s.stable_err("get_kubernetes_logs", args);
         golden(&format!("get_kubernetes_logs.error.{case}.txt"), &out);
     }
 }
@@ -204,14 +158,14 @@ fn logs_refused_by_rbac_quote_the_server() {
         deny: vec![Deny::new("get", "", "pods/log").in_namespace("apps")],
         ..Options::default()
     };
-    let mut s = Session::start("logs-rbac", options, &[]);
-    let out = s.err(
+    let mut s = Session::start("tools-logs-rbac", options, Identity::ClientCert, &[]);
+    let out = s.stable_err(
         "get_kubernetes_logs",
         json!({"pod_name": "redis-master-0", "pod_namespace": "apps"}),
     );
     golden("get_kubernetes_logs.error.forbidden.txt", &out);
     // Other namespaces are still readable.
-    s.ok(
+    s.stable_ok(
         "get_kubernetes_logs",
         json!({"pod_name": "ds/node-exporter", "pod_namespace": "monitoring"}),
     );
@@ -233,8 +187,13 @@ fn logs_of_lines(tag: &str, count: usize) -> (String, Vec<String>) {
         data_dir: data,
         ..Options::default()
     };
-    let mut s = Session::start(&format!("{tag}-session"), options, &[]);
-    let out = s.ok(
+    let mut s = Session::start(
+        &format!("tools-{tag}-session"),
+        options,
+        Identity::ClientCert,
+        &[],
+    );
+    let out = s.stable_ok(
         "get_kubernetes_logs",
         json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "limit": count}),
     );
@@ -315,8 +274,8 @@ fn logs_keep_the_newest_lines_past_a_huge_line_and_reach_ephemeral_containers() 
         extra_objects: vec![pod],
         ..Options::default()
     };
-    let mut s = Session::start("logs-odd-session", options, &[]);
-    let out = s.ok(
+    let mut s = Session::start("tools-logs-odd-session", options, Identity::ClientCert, &[]);
+    let out = s.stable_ok(
         "get_kubernetes_logs",
         json!({"pod_name": "debug-me", "pod_namespace": "apps"}),
     );
@@ -338,7 +297,7 @@ fn logs_keep_the_newest_lines_past_a_huge_line_and_reach_ephemeral_containers() 
     assert!(huge.len() < 20 << 10, "{} bytes", huge.len());
     assert!(huge.ends_with("bytes]"), "{}", &huge[huge.len() - 80..]);
 
-    let out = s.ok(
+    let out = s.stable_ok(
         "get_kubernetes_logs",
         json!({"pod_name": "debug-me", "pod_namespace": "apps", "container_name": "debugger"}),
     );
@@ -346,7 +305,7 @@ fn logs_keep_the_newest_lines_past_a_huge_line_and_reach_ephemeral_containers() 
         out.starts_with("==> pod apps/debug-me, container debugger (terminated: exit 0 (Completed)) <==\ndebug shell ready\n"),
         "{out}"
     );
-    let err = s.err(
+    let err = s.stable_err(
         "get_kubernetes_logs",
         json!({"pod_name": "debug-me", "pod_namespace": "apps", "container_name": "nope"}),
     );
@@ -357,24 +316,16 @@ fn logs_keep_the_newest_lines_past_a_huge_line_and_reach_ephemeral_containers() 
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
-
 // ---- get_kubernetes_metrics ---------------------------------------------------------------
 
 #[test]
 fn metrics_in_millicores_and_mib() {
-    let mut s = Session::start("metrics", Options::default(), &[]);
+    let mut s = Session::start(
+        "tools-metrics",
+        Options::default(),
+        Identity::ClientCert,
+        &[],
+    );
     let cases = [
         ("namespace", json!({"pod_namespace": "flux-system"})),
         (
@@ -395,7 +346,7 @@ fn metrics_in_millicores_and_mib() {
         ),
     ];
     for (case, args) in cases {
-        let out = s.ok("get_kubernetes_metrics", args);
+        let out = s.stable_ok("get_kubernetes_metrics", args);
         golden(&format!("get_kubernetes_metrics.{case}.txt"), &out);
     }
     let cases = [
@@ -413,7 +364,7 @@ fn metrics_in_millicores_and_mib() {
         ),
     ];
     for (case, args) in cases {
-        let out = s.err("get_kubernetes_metrics", args);
+        let out = s.stable_err("get_kubernetes_metrics", args);
         golden(&format!("get_kubernetes_metrics.error.{case}.txt"), &out);
     }
 }
@@ -424,8 +375,8 @@ fn metrics_without_metrics_server_say_how_to_check() {
         no_metrics: true,
         ..Options::default()
     };
-    let mut s = Session::start("metrics-absent", options, &[]);
-    let out = s.err("get_kubernetes_metrics", json!({"pod_namespace": "apps"}));
+    let mut s = Session::start("tools-metrics-absent", options, Identity::ClientCert, &[]);
+    let out = s.stable_err("get_kubernetes_metrics", json!({"pod_namespace": "apps"}));
     golden(
         "get_kubernetes_metrics.error.metrics-server-absent.txt",
         &out,
@@ -440,8 +391,8 @@ fn metrics_server_down_is_told_apart_from_absent() {
         metrics_unavailable: true,
         ..Options::default()
     };
-    let mut s = Session::start("metrics-down", options, &[]);
-    let out = s.err("get_kubernetes_metrics", json!({"pod_namespace": "apps"}));
+    let mut s = Session::start("tools-metrics-down", options, Identity::ClientCert, &[]);
+    let out = s.stable_err("get_kubernetes_metrics", json!({"pod_namespace": "apps"}));
     assert!(
         out.contains("metrics.k8s.io/v1beta1 is registered but not answering"),
         "{out}"
@@ -453,7 +404,7 @@ fn metrics_server_down_is_told_apart_from_absent() {
             .any(|r| r.path.starts_with("/apis/metrics.k8s.io")),
         "no request to the dead backend"
     );
-    let out = s.ok("get_kubernetes_api_versions", json!({}));
+    let out = s.stable_ok("get_kubernetes_api_versions", json!({}));
     assert!(
         out.contains("\nDiscovery failed for these group versions; their kinds are missing above:\n- metrics.k8s.io/v1beta1: stale"),
         "{out}"
@@ -465,24 +416,27 @@ fn metrics_server_down_is_told_apart_from_absent() {
 
 #[test]
 fn api_versions_from_discovery() {
-    let mut s = Session::start("api-versions", Options::default(), &[]);
-    let out = s.ok("get_kubernetes_api_versions", json!({}));
+    let mut s = Session::start(
+        "tools-api-versions",
+        Options::default(),
+        Identity::ClientCert,
+        &[],
+    );
+    let out = s.stable_ok("get_kubernetes_api_versions", json!({}));
     golden("get_kubernetes_api_versions.txt", &out);
 }
 
 #[test]
 fn api_versions_with_revoked_credentials() {
-    let s = Session::start("api-versions-bad-token", Options::default(), &[]);
-    // Another user's kubeconfig whose token the server no longer accepts: 401, named as such.
-    let kubeconfig = s.dir.join("revoked");
-    s.server
-        .write_kubeconfig(&kubeconfig, Identity::Token)
-        .expect("write");
+    // A kubeconfig whose token the server no longer accepts: 401, named as such.
+    let mut s = Session::start(
+        "tools-api-versions-bad-token",
+        Options::default(),
+        Identity::Token,
+        &[],
+    );
     s.server.revoke_token(s.server.token());
-    let kubeconfig = kubeconfig.display().to_string();
-    let mut mcp = Mcp::serve(&["--kubeconfig", &kubeconfig]);
-    mcp.handshake("2025-06-18");
-    let (text, is_error) = call(&mut mcp, &mut 1, "get_kubernetes_api_versions", json!({}));
+    let (text, is_error) = s.call("get_kubernetes_api_versions", json!({}));
     assert!(is_error, "{text}");
     assert!(
         text.starts_with("context flux-test: ") && text.contains("Unauthorized"),
@@ -497,30 +451,18 @@ fn api_versions_with_revoked_credentials() {
 /// `kubectl config use-context` is followed, as every kubectl invocation would.
 #[test]
 fn a_kubeconfig_edited_mid_session_is_read_again() {
-    let s = Session::start("kubeconfig-edited", Options::default(), &[]);
-    let kubeconfig = s.dir.join("token-kubeconfig");
-    s.server
-        .write_kubeconfig(&kubeconfig, Identity::Token)
-        .expect("write");
-    let path = kubeconfig.display().to_string();
-    let mut mcp = Mcp::serve(&["--kubeconfig", &path]);
-    mcp.handshake("2025-06-18");
-    let mut id = 1;
-    let (text, is_error) = call(
-        &mut mcp,
-        &mut id,
-        "get_kubernetes_resources",
-        json!({"kind": "Namespace"}),
+    let mut s = Session::start(
+        "tools-kubeconfig-edited",
+        Options::default(),
+        Identity::Token,
+        &[],
     );
+    let kubeconfig = s.dir.join("kubeconfig");
+    let (text, is_error) = s.call("get_kubernetes_resources", json!({"kind": "Namespace"}));
     assert!(!is_error, "{text}");
 
     s.server.revoke_token(s.server.token());
-    let (text, is_error) = call(
-        &mut mcp,
-        &mut id,
-        "get_kubernetes_resources",
-        json!({"kind": "Namespace"}),
-    );
+    let (text, is_error) = s.call("get_kubernetes_resources", json!({"kind": "Namespace"}));
     assert!(is_error && text.contains("Unauthorized"), "{text}");
 
     let fresh = s.server.add_token("kubernetes-admin", &["system:masters"]);
@@ -528,12 +470,7 @@ fn a_kubeconfig_edited_mid_session_is_read_again() {
         .expect("read")
         .replace(s.server.token(), &fresh);
     std::fs::write(&kubeconfig, config).expect("write");
-    let (text, is_error) = call(
-        &mut mcp,
-        &mut id,
-        "get_kubernetes_resources",
-        json!({"kind": "Namespace"}),
-    );
+    let (text, is_error) = s.call("get_kubernetes_resources", json!({"kind": "Namespace"}));
     assert!(!is_error, "the fresh token is used: {text}");
 
     // The current context changes in the file (kubectl config use-context).
@@ -543,11 +480,9 @@ fn a_kubeconfig_edited_mid_session_is_read_again() {
     );
     let config = config.replace("current-context: flux-test", "current-context: other");
     std::fs::write(&kubeconfig, config).expect("write");
-    let (text, _) = call(&mut mcp, &mut id, "get_kubeconfig_contexts", json!({}));
+    let (text, _) = s.call("get_kubeconfig_contexts", json!({}));
     assert!(text.starts_with("current: other\n"), "{text}");
-    let (text, is_error) = call(
-        &mut mcp,
-        &mut id,
+    let (text, is_error) = s.call(
         "get_kubernetes_logs",
         json!({"pod_name": "nope", "pod_namespace": "apps"}),
     );
@@ -613,37 +548,21 @@ fn set_kubeconfig_context_switches_this_session_only() {
     one.handshake("2025-06-18");
     let mut other = Mcp::serve(&["--kubeconfig", &path]);
     other.handshake("2025-06-18");
-    let (mut id_one, mut id_other) = (1, 1);
 
-    let (text, err) = call(&mut one, &mut id_one, "get_kubeconfig_contexts", json!({}));
+    let (text, err) = one.call("get_kubeconfig_contexts", json!({}));
     assert!(!err, "{text}");
     golden("get_kubeconfig_contexts.txt", &stable(&text));
 
-    let (text, err) = call(
-        &mut one,
-        &mut id_one,
-        "set_kubeconfig_context",
-        json!({"name": "green"}),
-    );
+    let (text, err) = one.call("set_kubeconfig_context", json!({"name": "green"}));
     assert!(!err, "{text}");
     golden("set_kubeconfig_context.txt", &stable(&text));
 
     // A call without a context argument now goes to green, from this session only.
-    let (text, err) = call(
-        &mut one,
-        &mut id_one,
-        "get_kubernetes_api_versions",
-        json!({}),
-    );
+    let (text, err) = one.call("get_kubernetes_api_versions", json!({}));
     assert!(!err, "{text}");
     assert_eq!(discovery_requests(&blue), 0);
     assert!(discovery_requests(&green) > 0);
-    let (text, err) = call(
-        &mut other,
-        &mut id_other,
-        "get_kubernetes_api_versions",
-        json!({}),
-    );
+    let (text, err) = other.call("get_kubernetes_api_versions", json!({}));
     assert!(!err, "{text}");
     assert!(
         discovery_requests(&blue) > 0,
@@ -653,41 +572,28 @@ fn set_kubeconfig_context_switches_this_session_only() {
     // The context argument targets a cluster for one call without changing the session.
     blue.clear_requests();
     green.clear_requests();
-    let (text, err) = call(
-        &mut one,
-        &mut id_one,
-        "get_kubernetes_logs",
+    let (text, err) = one.call("get_kubernetes_logs",
         json!({"pod_name": "redis-master-0", "pod_namespace": "apps", "context": "blue", "limit": 1}),
     );
     assert!(!err, "{text}");
     assert!(blue.requests().iter().any(|r| r.path.ends_with("/log")));
     assert!(green.requests().is_empty());
-    let (text, _) = call(&mut one, &mut id_one, "get_kubeconfig_contexts", json!({}));
+    let (text, _) = one.call("get_kubeconfig_contexts", json!({}));
     assert!(
         text.starts_with("current: green\ncurrent_from: set_kubeconfig_context in this session\n"),
         "{text}"
     );
-    let (text, _) = call(
-        &mut other,
-        &mut id_other,
-        "get_kubeconfig_contexts",
-        json!({}),
-    );
+    let (text, _) = other.call("get_kubeconfig_contexts", json!({}));
     assert!(text.starts_with("current: blue\n"), "{text}");
 
     // Unknown names are refused with suggestions, and nothing changes.
-    let (text, err) = call(
-        &mut one,
-        &mut id_one,
-        "set_kubeconfig_context",
-        json!({"name": "gren"}),
-    );
+    let (text, err) = one.call("set_kubeconfig_context", json!({"name": "gren"}));
     assert!(err);
     assert_eq!(
         text,
         "context \"gren\" does not exist; did you mean green? The kubeconfig defines: blue, green"
     );
-    let (text, _) = call(&mut one, &mut id_one, "get_kubeconfig_contexts", json!({}));
+    let (text, _) = one.call("get_kubeconfig_contexts", json!({}));
     assert!(text.starts_with("current: green\n"), "{text}");
 
     // Credentials never reach the agent, and the file is never written.
@@ -703,16 +609,14 @@ fn set_kubeconfig_context_switches_this_session_only() {
 
 #[test]
 fn contexts_added_to_the_file_show_up_without_a_restart() {
-    let s = Session::start("contexts-reload", Options::default(), &[]);
-    let kubeconfig = s.dir.join("kubeconfig");
-    let mut mcp = s.mcp;
-    let mut id = 100;
-    let (text, _) = call(
-        &mut mcp,
-        &mut id,
-        "set_kubeconfig_context",
-        json!({"name": "late"}),
+    let mut s = Session::start(
+        "tools-contexts-reload",
+        Options::default(),
+        Identity::ClientCert,
+        &[],
     );
+    let kubeconfig = s.dir.join("kubeconfig");
+    let (text, _) = s.call("set_kubeconfig_context", json!({"name": "late"}));
     assert!(
         text.starts_with("context \"late\" does not exist"),
         "{text}"
@@ -723,12 +627,7 @@ fn contexts_added_to_the_file_show_up_without_a_restart() {
         "contexts:\n- name: late\n  context:\n    cluster: flux-test\n    user: flux-test\n    namespace: flux-system\n",
     );
     std::fs::write(&kubeconfig, config).expect("write");
-    let (text, err) = call(
-        &mut mcp,
-        &mut id,
-        "set_kubeconfig_context",
-        json!({"name": "late"}),
-    );
+    let (text, err) = s.call("set_kubeconfig_context", json!({"name": "late"}));
     assert!(!err, "{text}");
     assert!(text.contains("default namespace flux-system"), "{text}");
 }
@@ -799,10 +698,14 @@ fn in_a_cluster_the_context_tools_are_not_offered() {
 
 #[test]
 fn the_call_log_records_cluster_calls_without_secrets() {
-    let dir = scratch_dir("tools-call-log");
-    let log = dir.join("calls.jsonl");
+    let log = scratch_dir("tools-call-log-file").join("calls.jsonl");
     let log_arg = format!("--tool-call-log-file={}", log.display());
-    let mut s = Session::start("call-log", Options::default(), &[&log_arg]);
+    let mut s = Session::start(
+        "tools-call-log",
+        Options::default(),
+        Identity::ClientCert,
+        &[&log_arg],
+    );
     s.ok(
         "get_kubernetes_logs",
         json!({"pod_name": "deploy/api", "pod_namespace": "apps", "limit": 1}),
@@ -860,29 +763,23 @@ fn no_output_error_or_log_line_carries_a_credential() {
         "metadata": {"name": "leak-probe", "namespace": "apps"},
         "spec": {"resources": [{"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "db", "namespace": "apps"}, "stringData": {"password": VALUE}}]}});
-    let server = ApiServer::start(Options {
-        extra_objects: vec![secret, resource_set],
-        deny: vec![Deny::new("get", "", "pods/log").in_namespace("monitoring")],
-        ..Options::default()
-    });
-    let dir = scratch_dir("tools-no-credential");
-    let kubeconfig = dir.join("kubeconfig");
-    server
-        .write_kubeconfig(&kubeconfig, Identity::Token)
-        .expect("write kubeconfig");
-    let log = dir.join("calls.jsonl");
-    let mut mcp = Mcp::spawn(
-        command()
-            .arg("serve")
-            .arg(format!("--tool-call-log-file={}", log.display()))
-            .arg("--timeout=5s")
-            .env("KUBECONFIG", &kubeconfig),
+    let log = scratch_dir("tools-no-credential-log").join("calls.jsonl");
+    let log_arg = format!("--tool-call-log-file={}", log.display());
+    let Session {
+        server, mut mcp, ..
+    } = Session::start(
+        "tools-no-credential",
+        Options {
+            extra_objects: vec![secret, resource_set],
+            deny: vec![Deny::new("get", "", "pods/log").in_namespace("monitoring")],
+            ..Options::default()
+        },
+        Identity::Token,
+        &[&log_arg, "--timeout=5s"],
     );
-    mcp.handshake("2025-06-18");
-    let mut id = 1;
     let mut outputs = Vec::new();
     let mut run = |mcp: &mut Mcp, tool: &str, args: Value| {
-        let (text, _) = call(mcp, &mut id, tool, args);
+        let (text, _) = mcp.call(tool, args);
         outputs.push(text);
     };
     let calls = [

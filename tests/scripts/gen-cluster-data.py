@@ -282,6 +282,18 @@ def add(file, *objs):
 AGE_COL = {"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"}
 READY_COL = {"jsonPath": '.status.conditions[?(@.type=="Ready")].status', "name": "Ready", "type": "string"}
 STATUS_COL = {"jsonPath": '.status.conditions[?(@.type=="Ready")].message', "name": "Status", "type": "string"}
+# The column triple most Flux kinds print, in the two orders their CRDs use.
+AGE_READY_STATUS = [AGE_COL, READY_COL, STATUS_COL]
+READY_STATUS_AGE = [READY_COL, STATUS_COL, AGE_COL]
+
+
+def v1_and_v1beta2(columns, beta_columns=None):
+    """The versions of a kind still serving its deprecated v1beta2 beside the stored v1; the
+    v1beta2 columns are the v1 ones unless given."""
+    return [
+        {"name": "v1", "storage": True, "columns": columns},
+        {"name": "v1beta2", "deprecated": True, "columns": beta_columns or columns},
+    ]
 
 
 def crd(group, kind, plural, versions, short=None, scope="Namespaced", controller=None, categories=None):
@@ -337,43 +349,32 @@ def crd(group, kind, plural, versions, short=None, scope="Namespaced", controlle
 def crds():
     src = "source.toolkit.fluxcd.io"
     url = {"jsonPath": ".spec.url", "name": "URL", "type": "string"}
+    chart = [
+        {"jsonPath": ".spec.chart", "name": "Chart", "type": "string"},
+        {"jsonPath": ".spec.version", "name": "Version", "type": "string"},
+    ]
     out = [
-        crd(src, "Bucket", "buckets", [
-            {"name": "v1", "storage": True, "columns": [{"jsonPath": ".spec.endpoint", "name": "Endpoint", "type": "string"}, AGE_COL, READY_COL, STATUS_COL]},
-            {"name": "v1beta2", "deprecated": True, "columns": [{"jsonPath": ".spec.endpoint", "name": "Endpoint", "type": "string"}, AGE_COL, READY_COL, STATUS_COL]},
-        ], controller="source-controller"),
+        crd(src, "Bucket", "buckets", v1_and_v1beta2(
+            [{"jsonPath": ".spec.endpoint", "name": "Endpoint", "type": "string"}] + AGE_READY_STATUS
+        ), controller="source-controller"),
         crd(src, "ExternalArtifact", "externalartifacts", [
-            {"name": "v1", "storage": True, "columns": [AGE_COL, READY_COL, STATUS_COL, {"jsonPath": ".spec.sourceRef.name", "name": "Source", "type": "string"}]},
+            {"name": "v1", "storage": True, "columns": AGE_READY_STATUS + [{"jsonPath": ".spec.sourceRef.name", "name": "Source", "type": "string"}]},
         ], controller="source-controller"),
-        crd(src, "GitRepository", "gitrepositories", [
-            {"name": "v1", "storage": True, "columns": [url, AGE_COL, READY_COL, STATUS_COL]},
-            {"name": "v1beta2", "deprecated": True, "columns": [url, AGE_COL, READY_COL, STATUS_COL]},
-        ], short=["gitrepo"], controller="source-controller"),
-        crd(src, "HelmChart", "helmcharts", [
-            {"name": "v1", "storage": True, "columns": [
-                {"jsonPath": ".spec.chart", "name": "Chart", "type": "string"},
-                {"jsonPath": ".spec.version", "name": "Version", "type": "string"},
+        crd(src, "GitRepository", "gitrepositories", v1_and_v1beta2([url] + AGE_READY_STATUS), short=["gitrepo"], controller="source-controller"),
+        crd(src, "HelmChart", "helmcharts", v1_and_v1beta2(
+            chart + [
                 {"jsonPath": ".spec.sourceRef.kind", "name": "Source Kind", "type": "string"},
                 {"jsonPath": ".spec.sourceRef.name", "name": "Source Name", "type": "string"},
-                AGE_COL, READY_COL, STATUS_COL]},
-            {"name": "v1beta2", "deprecated": True, "columns": [
-                {"jsonPath": ".spec.chart", "name": "Chart", "type": "string"},
-                {"jsonPath": ".spec.version", "name": "Version", "type": "string"},
-                AGE_COL, READY_COL, STATUS_COL]},
-        ], short=["hc"], controller="source-controller"),
-        crd(src, "HelmRepository", "helmrepositories", [
-            {"name": "v1", "storage": True, "columns": [url, AGE_COL, READY_COL, STATUS_COL]},
-            {"name": "v1beta2", "deprecated": True, "columns": [url, AGE_COL, READY_COL, STATUS_COL]},
-        ], short=["helmrepo"], controller="source-controller"),
-        crd(src, "OCIRepository", "ocirepositories", [
-            {"name": "v1", "storage": True, "columns": [url, READY_COL, STATUS_COL, AGE_COL]},
-            {"name": "v1beta2", "deprecated": True, "columns": [url, READY_COL, STATUS_COL, AGE_COL]},
-        ], short=["ocirepo"], controller="source-controller"),
+            ] + AGE_READY_STATUS,
+            chart + AGE_READY_STATUS,
+        ), short=["hc"], controller="source-controller"),
+        crd(src, "HelmRepository", "helmrepositories", v1_and_v1beta2([url] + AGE_READY_STATUS), short=["helmrepo"], controller="source-controller"),
+        crd(src, "OCIRepository", "ocirepositories", v1_and_v1beta2([url] + READY_STATUS_AGE), short=["ocirepo"], controller="source-controller"),
         crd("kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations", [
-            {"name": "v1", "storage": True, "columns": [AGE_COL, READY_COL, STATUS_COL]},
+            {"name": "v1", "storage": True, "columns": AGE_READY_STATUS},
         ], short=["ks"], controller="kustomize-controller"),
         crd("helm.toolkit.fluxcd.io", "HelmRelease", "helmreleases", [
-            {"name": "v2", "storage": True, "columns": [AGE_COL, READY_COL, STATUS_COL]},
+            {"name": "v2", "storage": True, "columns": AGE_READY_STATUS},
         ], short=["hr"], controller="helm-controller"),
         crd("notification.toolkit.fluxcd.io", "Alert", "alerts", [
             {"name": "v1beta3", "storage": True, "columns": [AGE_COL]},
@@ -382,46 +383,46 @@ def crds():
             {"name": "v1beta3", "storage": True, "columns": [AGE_COL]},
         ], controller="notification-controller"),
         crd("notification.toolkit.fluxcd.io", "Receiver", "receivers", [
-            {"name": "v1", "storage": True, "columns": [AGE_COL, READY_COL, STATUS_COL]},
+            {"name": "v1", "storage": True, "columns": AGE_READY_STATUS},
         ], controller="notification-controller"),
-        crd("image.toolkit.fluxcd.io", "ImagePolicy", "imagepolicies", [
-            {"name": "v1", "storage": True, "columns": [
+        crd("image.toolkit.fluxcd.io", "ImagePolicy", "imagepolicies", v1_and_v1beta2(
+            [
                 {"jsonPath": ".spec.imageRepositoryRef.name", "name": "ImageRepository", "type": "string"},
                 {"jsonPath": ".status.latestRef.tag", "name": "LatestTag", "type": "string"},
-                READY_COL, STATUS_COL, AGE_COL]},
-            {"name": "v1beta2", "deprecated": True, "columns": [READY_COL, STATUS_COL, AGE_COL]},
-        ], controller="image-reflector-controller"),
-        crd("image.toolkit.fluxcd.io", "ImageRepository", "imagerepositories", [
-            {"name": "v1", "storage": True, "columns": [
+            ] + READY_STATUS_AGE,
+            READY_STATUS_AGE,
+        ), controller="image-reflector-controller"),
+        crd("image.toolkit.fluxcd.io", "ImageRepository", "imagerepositories", v1_and_v1beta2(
+            [
                 {"jsonPath": ".spec.image", "name": "Image", "type": "string"},
                 {"jsonPath": ".status.lastScanResult.tagCount", "name": "Tags", "type": "integer"},
                 {"jsonPath": ".status.lastScanResult.scanTime", "name": "Last scan", "type": "string"},
-                READY_COL, STATUS_COL, AGE_COL]},
-            {"name": "v1beta2", "deprecated": True, "columns": [READY_COL, STATUS_COL, AGE_COL]},
-        ], controller="image-reflector-controller"),
-        crd("image.toolkit.fluxcd.io", "ImageUpdateAutomation", "imageupdateautomations", [
-            {"name": "v1", "storage": True, "columns": [
+            ] + READY_STATUS_AGE,
+            READY_STATUS_AGE,
+        ), controller="image-reflector-controller"),
+        crd("image.toolkit.fluxcd.io", "ImageUpdateAutomation", "imageupdateautomations", v1_and_v1beta2(
+            [
                 {"jsonPath": ".status.lastAutomationRunTime", "name": "Last run", "type": "string"},
-                READY_COL, STATUS_COL, AGE_COL]},
-            {"name": "v1beta2", "deprecated": True, "columns": [READY_COL, STATUS_COL, AGE_COL]},
-        ], controller="image-automation-controller"),
+            ] + READY_STATUS_AGE,
+            READY_STATUS_AGE,
+        ), controller="image-automation-controller"),
         crd("fluxcd.controlplane.io", "FluxInstance", "fluxinstances", [
-            {"name": "v1", "storage": True, "columns": [AGE_COL, READY_COL, STATUS_COL,
+            {"name": "v1", "storage": True, "columns": AGE_READY_STATUS + [
                 {"jsonPath": ".status.lastAttemptedRevision", "name": "Revision", "type": "string"}]},
         ]),
         crd("fluxcd.controlplane.io", "FluxReport", "fluxreports", [
             {"name": "v1", "storage": True, "columns": [
                 {"jsonPath": ".spec.distribution.entitlement", "name": "Entitlement", "type": "string"},
-                AGE_COL, READY_COL, STATUS_COL]},
+            ] + AGE_READY_STATUS},
         ]),
         crd("fluxcd.controlplane.io", "ResourceSet", "resourcesets", [
-            {"name": "v1", "storage": True, "columns": [AGE_COL, READY_COL, STATUS_COL]},
+            {"name": "v1", "storage": True, "columns": AGE_READY_STATUS},
         ], short=["rset"]),
         crd("fluxcd.controlplane.io", "ResourceSetInputProvider", "resourcesetinputproviders", [
-            {"name": "v1", "storage": True, "columns": [AGE_COL, READY_COL, STATUS_COL]},
+            {"name": "v1", "storage": True, "columns": AGE_READY_STATUS},
         ], short=["rsip"]),
         crd("source.extensions.fluxcd.io", "ArtifactGenerator", "artifactgenerators", [
-            {"name": "v1beta1", "storage": True, "columns": [AGE_COL, READY_COL, STATUS_COL]},
+            {"name": "v1beta1", "storage": True, "columns": AGE_READY_STATUS},
         ], short=["ag"], controller="source-watcher"),
     ]
     add("00-crds.yaml", *out)

@@ -138,10 +138,10 @@ def field_paths(lines):
         free = any(plain.endswith("." + f) or plain == f for f in FREE_FORM) or any(
             plain.startswith(p + ".") for p in FREE_FORM_PATHS
         )
-        parent_free = any(
-            (parent.replace("[]", "") + ".").startswith(p + ".") or parent.replace("[]", "").endswith("." + f)
-            for p in FREE_FORM_PATHS
-            for f in FREE_FORM
+        # Below a free-form key the parent already ends in `.<free>` (and is dropped at the
+        # end); only the free-form paths need checking here.
+        parent_free = (parent.replace("[]", "") + ".").startswith(
+            tuple(p + "." for p in FREE_FORM_PATHS)
         )
         if path.startswith(("spec.", "status.")) and not parent_free:
             paths.add(path)
