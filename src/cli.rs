@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::docs;
 use crate::kube::Secret;
+use crate::text::edit_distance;
 use crate::tools::Settings;
 
 const NAME: &str = "flux-operator-mcp";
@@ -736,21 +737,6 @@ fn suggest_flag(name: &str) -> Option<String> {
         }
     }
     best.map(|(_, f)| format!("--{}", f.long))
-}
-
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 fn lexopt_error(e: lexopt::Error) -> Error {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod docs;
 pub mod kube;
 pub mod mcp;
+pub mod text;
 pub mod tools;
 
 /// The release version: `FLUX_OPERATOR_MCP_VERSION` at build time, else Cargo's.

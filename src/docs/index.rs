@@ -404,11 +404,7 @@ fn clip_query(query: &str) -> &str {
     if query.len() <= MAX_QUERY_BYTES {
         return query;
     }
-    let mut cut = MAX_QUERY_BYTES;
-    while !query.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &query[..cut]
+    &query[..crate::text::floor_char_boundary(query, MAX_QUERY_BYTES)]
 }
 
 fn pair_key(a: u32, b: u32) -> u64 {

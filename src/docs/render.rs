@@ -175,10 +175,7 @@ fn clip(text: &str, budget: usize) -> (String, bool) {
     if text.len() <= budget {
         return (text.to_string(), false);
     }
-    let mut cut = budget;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
+    let cut = crate::text::floor_char_boundary(text, budget);
     // Prefer a paragraph end, then a line end, in the second half of the budget.
     let head = &text[..cut];
     let at = head
@@ -223,10 +220,7 @@ fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if text.len() <= max {
         return text.into();
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = crate::text::floor_char_boundary(text, max);
     format!("{}…", text[..end].trim_end()).into()
 }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::{Error, percent_encode_into};
+use crate::text::edit_distance;
 
 /// One resource type the server serves, in one group version: what a request needs to build its
 /// URL, plus what a user may call it.
@@ -396,22 +397,6 @@ fn closeness(wanted: &str, name: &str) -> Option<usize> {
         return Some(10 + long.len() - short.len());
     }
     None
-}
-
-/// Levenshtein distance over bytes (kind names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, &ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 /// 0: kind, 1: plural, 2: singular, 3: short name; `None`: no match.
@@ -1119,12 +1104,5 @@ mod tests {
         );
         assert_eq!(close_matches("prod", names, 1), ["prod"]);
         assert!(close_matches("zzz", names, 3).is_empty());
-    }
-
-    #[test]
-    fn edit_distance_basics() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }

@@ -756,10 +756,7 @@ fn fit(text: &str, cut_short: bool, budget: u64, asked: u64) -> Tail {
         let partial = cut_short && i + 1 == all.len();
         let shown = if body.len() > LINE_MAX || partial {
             cut += 1;
-            let mut end = LINE_MAX.min(body.len());
-            while !body.is_char_boundary(end) {
-                end -= 1;
-            }
+            let end = crate::text::floor_char_boundary(body, LINE_MAX);
             let size = if partial {
                 format!("more than {} bytes", body.len())
             } else {
