@@ -35,12 +35,7 @@ pub(super) struct Current {
 /// kubeconfig's `current-context`: the order `Ctx::cluster` applies to a call without a
 /// `context` argument.
 pub(super) fn current(ctx: &Ctx, kc: &Kubeconfig) -> Option<Current> {
-    let session = ctx
-        .session
-        .context
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let session = crate::sync::lock(&ctx.session.context).clone();
     if let Some(name) = session {
         return Some(Current {
             name,

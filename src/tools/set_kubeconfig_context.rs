@@ -57,10 +57,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         };
         ToolError::Failed(format!("context {name} cannot be used: {e}{keeps}"))
     })?;
-    *ctx.session
-        .context
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(name.to_string());
+    *crate::sync::lock(&ctx.session.context) = Some(name.to_string());
     let mut out = format!(
         "This session now uses context {name}: cluster {}, server {}, default namespace {}.\n\
          Cluster tool calls without a context argument go there; the kubeconfig file is unchanged.",
