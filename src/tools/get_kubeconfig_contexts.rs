@@ -15,9 +15,14 @@ pub const TOOL: Tool = Tool {
         session. Use a context name as the context argument of any cluster tool to query that \
         cluster for one call, or switch the session with set_kubeconfig_context.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: false,
-    open_world: false,
     call,
 };
 

@@ -16,9 +16,14 @@ pub const TOOL: Tool = Tool {
         Names come from get_kubeconfig_contexts. To query another cluster for a single call, \
         pass its context argument instead.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: false,
-    open_world: false,
     call,
 };
 
