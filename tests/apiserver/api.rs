@@ -470,7 +470,7 @@ fn resource(shared: &Shared, req: &Request, user: &User, rp: &ResourcePath) -> R
 
 /// An object as served at `version`: CRD objects are converted by rewriting apiVersion (the
 /// Flux CRDs use the None conversion strategy); typed list items carry no kind/apiVersion.
-fn served(obj: &Value, t: &ResourceType, version: &str, list_item: bool) -> Value {
+pub fn served(obj: &Value, t: &ResourceType, version: &str, list_item: bool) -> Value {
     let mut o = obj.clone();
     if list_item && t.builtin {
         if let Some(m) = o.as_object_mut() {

@@ -438,6 +438,10 @@ pub fn fields(names: &[&str]) -> Path {
 
 #[cfg(test)]
 mod tests {
+    // The bench target compiles this module with cfg(test) but without the test harness, which
+    // drops the #[test] functions and leaves their imports and helpers unused there.
+    #![allow(unused_imports, dead_code)]
+
     use super::super::schema::builtin;
     use super::*;
     use serde_json::json;

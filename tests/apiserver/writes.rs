@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::api::ResourcePath;
+use super::api::{self, ResourcePath};
 use super::http::{Request, Response};
 use super::managed_fields::{self, Writer};
 use super::resources::ResourceType;
@@ -389,10 +389,7 @@ fn drop_nulls(v: &mut Value) {
 
 /// The object as served at `version` (custom resources convert by rewriting apiVersion).
 fn served(ty: &ResourceType, obj: &Value, version: &str) -> Value {
-    let mut o = obj.clone();
-    o["apiVersion"] = json!(ty.api_version(version));
-    o["kind"] = json!(ty.kind);
-    o
+    api::served(obj, ty, version, false)
 }
 
 fn respond(code: u16, obj: &Value) -> Response {
@@ -895,7 +892,6 @@ fn apply_patch(cx: &mut Cx, req: &Request, opts: &Options) -> Response {
         let applied = match managed_fields::apply(
             &schema,
             None,
-            &json!({}),
             &effective,
             Vec::new(),
             &cx.writer(&manager),
@@ -925,7 +921,6 @@ fn apply_patch(cx: &mut Cx, req: &Request, opts: &Options) -> Response {
     let applied = match managed_fields::apply(
         &schema,
         Some(&old),
-        &json!({}),
         &effective,
         entries,
         &cx.writer(&manager),
@@ -955,7 +950,7 @@ fn apply_conflict(conflicts: &[managed_fields::Conflict]) -> Response {
 
 /// How dependents go when their owner is deleted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Propagation {
+enum Propagation {
     Background,
     Foreground,
     Orphan,
@@ -1424,6 +1419,10 @@ pub fn create_internal(
 
 #[cfg(test)]
 mod tests {
+    // The bench target compiles this module with cfg(test) but without the test harness, which
+    // drops the #[test] functions and leaves their imports and helpers unused there.
+    #![allow(unused_imports, dead_code)]
+
     use super::*;
 
     #[test]

@@ -1783,6 +1783,46 @@ fn updates_take_fields_from_appliers_without_conflict() {
 }
 
 #[test]
+fn managed_fields_sent_with_an_update_replace_the_stored_ones() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let path = "/api/v1/namespaces/flux-system/configmaps/cluster-settings";
+    let live = conn.get(path).json();
+    assert!(entry(&live, "kubectl-client-side-apply", "Update").is_some());
+    // What kubectl sends to move client-side applied fields to its server-side apply manager:
+    // the rewritten entries, with the resourceVersion as a precondition.
+    let mut moved = live["metadata"]["managedFields"].clone();
+    moved[0]["manager"] = json!("kubectl");
+    moved[0]["operation"] = json!("Apply");
+    let ops = json!([
+        {"op": "replace", "path": "/metadata/managedFields", "value": moved},
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": live["metadata"]["resourceVersion"]},
+    ]);
+    let migrated = conn.patch(path, JSON_PATCH, &ops.to_string());
+    assert_eq!(migrated.status, 200, "{}", migrated.text());
+    let migrated = migrated.json();
+    assert!(entry(&migrated, "kubectl-client-side-apply", "Update").is_none());
+    assert_eq!(
+        entry(&migrated, "kubectl", "Apply").unwrap()["fieldsV1"],
+        live["metadata"]["managedFields"][0]["fieldsV1"]
+    );
+    assert_eq!(migrated["data"], live["data"]);
+    // The same patch again: the resourceVersion precondition no longer holds.
+    assert_eq!(
+        status_of(&conn.patch(path, JSON_PATCH, &ops.to_string())).0,
+        409
+    );
+    // `[{}]` clears them.
+    let cleared = conn
+        .patch(path, MERGE, r#"{"metadata":{"managedFields":[{}]}}"#)
+        .json();
+    assert!(
+        cleared["metadata"].get("managedFields").is_none(),
+        "{cleared}"
+    );
+}
+
+#[test]
 fn create_and_update_answer_201_and_200_with_conflicts_on_stale_versions() {
     let server = ApiServer::start(Options::default());
     let mut conn = admin(&server);
