@@ -7,6 +7,7 @@
 pub mod check;
 pub mod cli;
 pub mod docs;
+pub mod files;
 pub mod kube;
 pub mod mcp;
 pub mod text;
