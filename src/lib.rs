@@ -10,6 +10,7 @@ pub mod docs;
 pub mod files;
 pub mod kube;
 pub mod mcp;
+pub mod redact;
 pub mod text;
 pub mod tools;
 
