@@ -295,9 +295,8 @@ impl Authenticator {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // Its own process group, so that on timeout everything it started can be killed with
-        // it (see wait_with_timeout).
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        // it (see wait_with_timeout); and none of our blocked signals.
+        process_group::isolate(&mut command);
         let child = command.spawn().map_err(|e| {
             let problem = if e.kind() == io::ErrorKind::NotFound {
                 ExecProblem::NotFound {
