@@ -54,6 +54,13 @@ pub fn mask_values<'a>(text: &'a str, values: &[&str]) -> Cow<'a, str> {
 /// `tokenFile`, `secretRef`, `secretName`, `passwordFile`, `existingSecret` (a Secret's
 /// name), `AWS_ACCESS_KEY_ID`.
 pub fn is_credential_name(name: &str) -> bool {
+    // Most names (and every separator in a long text) fail this cheap test; `words` allocates.
+    if !STEMS
+        .iter()
+        .any(|stem| contains_ignore_ascii_case(name, stem))
+    {
+        return false;
+    }
     let words = words(name);
     let mut words = words.as_slice();
     // `client-key-data`, `token-data`: the data of what the rest names.
@@ -83,6 +90,16 @@ pub fn is_credential_name(name: &str) -> bool {
     }
     last.strip_suffix("key")
         .is_some_and(|q| KEY_QUALIFIERS.contains(&q))
+}
+
+/// Every credential name holds one of these (see the lists below).
+const STEMS: &[&str] = &["pass", "secret", "token", "cred", "key", "auth"];
+
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// A name's last word ending in one of these holds a credential (`dbpassword`, `id_token`,
@@ -201,10 +218,10 @@ fn run_end(bytes: &[u8], start: usize, keep: impl Fn(u8) -> bool) -> usize {
         .map_or(bytes.len(), |n| start + n)
 }
 
-/// Every start of `needle` in `haystack`, ASCII case-insensitively.
-fn find_all_ci<'a>(haystack: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    (0..haystack.len().saturating_sub(needle.len() - 1))
-        .filter(move |&i| haystack[i..i + needle.len()].eq_ignore_ascii_case(needle))
+/// Where words start: the first byte of a run of word bytes (`_` included).
+fn word_starts(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    (0..bytes.len())
+        .filter(move |&i| is_word_byte(bytes[i]) && (i == 0 || !is_word_byte(bytes[i - 1])))
 }
 
 /// Every start of `needle` in `haystack`.
@@ -217,8 +234,11 @@ fn find_all<'a>(haystack: &'a str, needle: &'a str) -> impl Iterator<Item = usiz
 /// authentication scheme` stays.
 fn bearer_tokens(text: &str, spans: &mut Vec<Range<usize>>) {
     let bytes = text.as_bytes();
-    for at in find_all_ci(bytes, b"bearer") {
-        if at > 0 && is_word_byte(bytes[at - 1]) {
+    for at in word_starts(bytes) {
+        if !bytes[at..]
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
+        {
             continue;
         }
         let mut start = at + "bearer".len();
@@ -265,7 +285,12 @@ fn jwts(text: &str, spans: &mut Vec<Range<usize>>) {
 /// `name: value` inside a sentence is prose (`cannot get secret: not found`), not a pair.
 fn pairs(text: &str, spans: &mut Vec<Range<usize>>) {
     let bytes = text.as_bytes();
-    for (sep, _) in text.match_indices(['=', ':']) {
+    let separators = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'=' || b == b':')
+        .map(|(i, _)| i);
+    for sep in separators {
         let Some(key) = key_before(bytes, sep) else {
             continue;
         };
@@ -382,17 +407,20 @@ fn key_before(bytes: &[u8], sep: usize) -> Option<Key> {
     if name.is_empty() {
         return None;
     }
-    let line = bytes[..key_start]
+    // Back over indentation and list markers only: a scan to the line's start would make a
+    // long single-line text (minified JSON) quadratic.
+    let indent = bytes[..key_start]
         .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let before = &bytes[line..key_start];
-    let line_start = before.iter().all(|&b| matches!(b, b' ' | b'\t' | b'-'));
+        .rev()
+        .take_while(|&&b| matches!(b, b' ' | b'\t' | b'-'))
+        .count();
+    let line = key_start - indent;
+    let line_start = line == 0 || bytes[line - 1] == b'\n';
     Some(Key {
         name,
         quoted,
         line_start,
-        column: key_start - line,
+        column: indent,
     })
 }
 
@@ -606,11 +634,24 @@ const PREFIXED: &[Prefixed] = &[
     prefixed("rk_live_", alnum, 16),
 ];
 
+/// Bytes a [`PREFIXED`] prefix starts with: one pass over the text finds the candidates.
+const PREFIX_FIRST: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < PREFIXED.len() {
+        table[PREFIXED[i].prefix.as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 fn prefixed_tokens(text: &str, spans: &mut Vec<Range<usize>>) {
     let bytes = text.as_bytes();
-    for format in PREFIXED {
-        for start in find_all(text, format.prefix) {
-            if start > 0 && (is_word_byte(bytes[start - 1]) || bytes[start - 1] == b'-') {
+    let candidates = word_starts(bytes)
+        .filter(|&i| PREFIX_FIRST[usize::from(bytes[i])] && (i == 0 || bytes[i - 1] != b'-'));
+    for start in candidates {
+        for format in PREFIXED {
+            if !bytes[start..].starts_with(format.prefix.as_bytes()) {
                 continue;
             }
             let tail = start + format.prefix.len();
