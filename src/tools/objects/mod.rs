@@ -243,7 +243,13 @@ impl<'a> Batch<'a> {
             header: Vec::new(),
             notes,
             managed_by,
-            body: yaml::document(&body_value, layout),
+            body: yaml::document_with(
+                &body_value,
+                layout,
+                yaml::Style {
+                    refer_repeated_messages: self.fields.is_none(),
+                },
+            ),
             events: None,
         });
     }
