@@ -249,6 +249,15 @@ impl Cluster {
         }
     }
 
+    /// The cluster's clock: for a live server the `Date` of its latest answer (plus the time
+    /// since), else this machine's clock. Ages (a report 41 minutes old, an object 3 days old)
+    /// are measured against it, so a laptop whose clock is off does not skew them.
+    pub fn now(&self) -> SystemTime {
+        match &self.source {
+            Source::Live(client) => client.server_time().unwrap_or_else(SystemTime::now),
+        }
+    }
+
     /// One object. `namespace` is required for namespaced resources, ignored otherwise.
     pub fn get(
         &self,

@@ -82,7 +82,7 @@ fn with_instance(cluster: &Cluster, found: Installation) -> String {
     );
     let mut out = String::from("---\n");
     out.push_str(&yaml::comment(&facts.join("\n")));
-    batch.render_into(&mut out);
+    batch.render_budgeted(&mut out, usize::MAX);
     out
 }
 
@@ -118,7 +118,7 @@ fn without_instance(cluster: &Cluster, found: Installation) -> Result<String, To
             batch.add(obj);
         }
         batch.finish();
-        batch.render_into(&mut out);
+        batch.render_budgeted(&mut out, usize::MAX);
     }
     Ok(out)
 }
@@ -144,7 +144,7 @@ fn instance_facts(context: &str, instances: &[Value], reports: &[Value]) -> Vec<
         let h = diagnosis::health(inst);
         // The message shortened: the FluxInstance document below carries it verbatim.
         let state = match h.problem_condition() {
-            Some(c) => format!("{}: {}", h.state.label(), c.brief()),
+            Some(c) => format!("{}: {}", h.state.label(), c.label()),
             None => h.state.label().to_string(),
         };
         lines.push(format!(

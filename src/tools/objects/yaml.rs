@@ -488,11 +488,13 @@ fn plain_ok(s: &str) -> bool {
         | '@' | '`' => true,
         _ => false,
     };
-    !indicator
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !(s == "---" || s == "..." || s.starts_with("--- ") || s.starts_with("... "))
-        && !reads_as_other_type(s)
+    let document_marker =
+        s == "---" || s == "..." || s.starts_with("--- ") || s.starts_with("... ");
+    !(indicator
+        || document_marker
+        || s.contains(": ")
+        || s.contains(" #")
+        || reads_as_other_type(s))
 }
 
 /// True for text a YAML 1.1 or 1.2 reader may take for null, a boolean or a number when it is
