@@ -115,8 +115,64 @@ fn a_kustomization_blocked_by_its_dependency_names_it() {
         out.contains("# source GitRepository flux-system/flux-system: ready\n"),
         "{out}"
     );
+    assert!(
+        out.starts_with("---\n# NOT READY Kustomization flux-system/monitoring-configs: DependencyNotReady; root cause: Kustomization flux-system/monitoring-controllers: not ready: HealthCheckFailed\n"),
+        "{out}"
+    );
     assert_yaml(&out);
     support::golden("resources/kustomization-dependency.yaml", &out);
+}
+
+/// The chain is followed to the first object that is itself failing or missing, across
+/// kinds, and that root is named in the headline; each message on the way is whole.
+#[test]
+fn the_chain_is_followed_to_the_root_cause() {
+    let mut s = default_setup("chains");
+    let cases = [
+        // HelmRelease -> HelmChart (missing) -> HelmRepository (missing, named by the chart
+        // template since the HelmChart that would name it does not exist).
+        (
+            json!({"kind": "HelmRelease", "name": "grafana", "namespace": "apps"}),
+            "# NOT READY HelmRelease apps/grafana: ArtifactFailed; root cause: HelmRepository flux-system/grafana: not found\n\
+          # source HelmChart flux-system/apps-grafana: not found\n\
+          #   its source HelmRepository flux-system/grafana: not found\n",
+        ),
+        // HelmRelease -> HelmChart (failing) -> HelmRepository (ready): the chart is the root.
+        (
+            json!({"kind": "HelmRelease", "name": "metrics-exporter", "namespace": "apps"}),
+            "# NOT READY HelmRelease apps/metrics-exporter: ArtifactFailed; root cause: HelmChart flux-system/apps-metrics-exporter: not ready: InvalidChartReference\n",
+        ),
+        // Kustomization -> dependsOn Kustomization -> its OCIRepository.
+        (
+            json!({"kind": "Kustomization", "name": "observability", "namespace": "flux-system"}),
+            "# NOT READY Kustomization flux-system/observability: DependencyNotReady; root cause: OCIRepository apps/webapp-config: not ready: OCIOperationFailed\n\
+          # source GitRepository flux-system/flux-system: ready\n\
+          # dependency Kustomization apps/webapp: not ready: ArtifactFailed: Source artifact not found, retrying in 30s\n\
+          #   its source OCIRepository apps/webapp-config: not ready: OCIOperationFailed: failed to pull artifact from 'oci://ghcr.io/acme-corp/manifests/webapp': couldn't find tag \"v2.4.0\"\n",
+        ),
+        // ImagePolicy -> ImageRepository.
+        (
+            json!({"kind": "ImagePolicy", "name": "webapp-api", "namespace": "flux-system"}),
+            "# NOT READY ImagePolicy flux-system/webapp-api: DependencyNotReady; root cause: ImageRepository flux-system/webapp-api: not ready: AuthenticationFailed\n",
+        ),
+        // ResourceSet -> its input provider.
+        (
+            json!({"kind": "ResourceSet", "name": "team-envs", "namespace": "flux-system"}),
+            "# NOT READY ResourceSet flux-system/team-envs: ReconciliationFailed; root cause: ResourceSetInputProvider flux-system/team-onboarding: not ready: ReconciliationFailed\n\
+          # input provider ResourceSetInputProvider flux-system/team-onboarding: not ready: ReconciliationFailed: failed to list pull requests: GET https://gitlab.acme.internal/api/v4/projects/platform%2Fteams/merge_requests?state=opened: 401 {message: 401 Unauthorized}\n",
+        ),
+        // A multi-line message in the chain is kept whole: the cause is on its second line.
+        (
+            json!({"kind": "Kustomization", "name": "shop-payments", "namespace": "apps"}),
+            "# source GitRepository apps/payments: not ready: GitOperationFailed: failed to checkout and determine revision: unable to clone 'https://git.acme.internal/payments/deploy.git':\n\
+          # Get \"https://git.acme.internal/payments/deploy.git/info/refs?service=git-upload-pack\": dial tcp: lookup git.acme.internal on 10.96.0.10:53: no such host\n",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = s.resources(args.clone());
+        assert!(out.contains(want), "{args}: wanted\n{want}\nin\n{out}");
+        assert_yaml(&out);
+    }
 }
 
 #[test]
@@ -163,9 +219,22 @@ fn a_list_starts_with_its_summary() {
     let mut s = default_setup("ks-list");
     s.server.clear_requests();
     let out = s.resources(json!({"kind": "Kustomization"}));
-    assert!(out.starts_with("---\n# 9 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 5 ready, 4 failing\n# failing:\n"), "{out}");
-    // A long Ready message is cut in the summary line, and whole in the object's conditions.
-    assert!(out.contains("\n# - flux-system/monitoring-controllers: HealthCheckFailed: health check failed after 5m0.041s: timeout waiting for: [Deployment/monitoring/kube-state-metrics s…\n"), "{out}");
+    assert!(out.starts_with("---\n# 12 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 5 ready, 7 failing\n# failing:\n"), "{out}");
+    // The summary names the reasons (and the root cause when it is another object); the
+    // messages are in the objects' conditions, whole and once.
+    assert!(
+        out.contains("\n# - flux-system/monitoring-controllers: HealthCheckFailed\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n# - flux-system/monitoring-configs: DependencyNotReady; root cause: Kustomization flux-system/monitoring-controllers: not ready: HealthCheckFailed\n"), "{out}");
+    assert_eq!(
+        out.matches(
+            "timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']"
+        )
+        .count(),
+        1,
+        "{out}"
+    );
     assert_eq!(
         condition(&out, "flux-system", "monitoring-controllers", "Ready")["message"],
         "health check failed after 5m0.041s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']"
@@ -657,15 +726,109 @@ fn an_empty_list_is_an_answer_that_says_where_it_looked() {
 fn a_cut_list_says_how_much_is_missing() {
     let mut s = default_setup("truncated");
     let out = s.resources(json!({"kind": "Kustomization", "limit": 2}));
-    let second = out.lines().nth(2).unwrap_or("");
-    assert_eq!(
-        second,
-        "# showing 2 of at least 9; narrow with namespace, selector or limit (limit 0 returns all)"
+    // The counts cover every Kustomization, not the two shown, and the two shown fail.
+    assert!(
+        out.starts_with("---\n# 12 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 5 ready, 7 failing\n# showing 2 of 12, failing first (limit 2); for the next ones call again with the same arguments and continue: \""),
+        "{out}"
     );
     assert_eq!(out.matches("\nkind: Kustomization\n").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("\n# NOT READY Kustomization ").count(),
+        2,
+        "{out}"
+    );
     let all = s.resources(json!({"kind": "Kustomization", "limit": 0}));
-    assert!(!all.contains("showing"), "{all}");
-    assert_eq!(all.matches("\nkind: Kustomization\n").count(), 9);
+    assert!(
+        !all.contains("showing") && !all.contains("continue"),
+        "{all}"
+    );
+    assert_eq!(all.matches("\nkind: Kustomization\n").count(), 12);
+    // Failing objects first, whatever the list order.
+    assert!(
+        failing_first(&all),
+        "a failing object after a ready one:\n{all}"
+    );
+}
+
+/// Whether no object whose Ready condition is False follows one whose Ready is True.
+fn failing_first(text: &str) -> bool {
+    let ready: Vec<bool> = documents(text)
+        .iter()
+        .filter_map(|d| {
+            let c = d["status"]["conditions"].as_array()?;
+            let r = c.iter().find(|c| c["type"] == "Ready")?;
+            Some(r["status"] == "True")
+        })
+        .collect();
+    ready.windows(2).all(|w| !(w[0] && !w[1]))
+}
+
+/// Following each answer's continue value shows every object once, failing ones first,
+/// whatever limit cuts the pages; a value from another list is refused.
+#[test]
+fn continue_walks_the_whole_list_once() {
+    let mut s = default_setup("continue");
+    for limit in [1, 3, 5] {
+        let mut args = json!({"kind": "Kustomization", "limit": limit});
+        let mut names = Vec::new();
+        let mut failing_seen_after_ready = false;
+        for _ in 0..20 {
+            let out = s.resources(args.clone());
+            for doc in documents(&out)
+                .iter()
+                .filter(|d| d["kind"] == "Kustomization")
+            {
+                names.push(format!(
+                    "{}/{}",
+                    doc["metadata"]["namespace"].as_str().unwrap(),
+                    doc["metadata"]["name"].as_str().unwrap()
+                ));
+            }
+            failing_seen_after_ready |= !failing_first(&out);
+            let Some(at) = out.find("continue: \"") else {
+                break;
+            };
+            let token = out[at + 11..].split('"').next().unwrap().to_string();
+            args["continue"] = json!(token);
+        }
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(
+            (names.len(), unique.len()),
+            (12, 12),
+            "limit {limit}: {names:?}"
+        );
+        assert!(!failing_seen_after_ready, "limit {limit}");
+        let failing_first: Vec<&String> = names.iter().take(7).collect();
+        assert!(
+            failing_first.iter().all(|n| [
+                "apps/shop-payments",
+                "apps/storefront",
+                "apps/webapp",
+                "flux-system/monitoring-configs",
+                "flux-system/monitoring-controllers",
+                "flux-system/observability",
+                "flux-system/tenants"
+            ]
+            .contains(&n.as_str())),
+            "{names:?}"
+        );
+    }
+    let out = s.resources(json!({"kind": "Kustomization", "limit": 1}));
+    let at = out.find("continue: \"").expect("a continue value");
+    let token = out[at + 11..].split('"').next().unwrap();
+    let err = s.err(
+        "get_kubernetes_resources",
+        json!({"kind": "HelmRelease", "limit": 1, "continue": token}),
+    );
+    assert!(err.starts_with("continue: this value continues another list (Kustomization.kustomize.toolkit.fluxcd.io)"), "{err}");
+    let err = s.err(
+        "get_kubernetes_resources",
+        json!({"kind": "Kustomization", "continue": "nope"}),
+    );
+    assert!(
+        err.starts_with("continue: \"nope\" is not a value this tool gave"),
+        "{err}"
+    );
 }
 
 /// `limit: 0` on thousands of objects pages through them (500 per request, following
@@ -738,7 +901,7 @@ fn names_selectors_and_api_versions_are_read_leniently() {
     let out = s.resources(json!({"apiVersion": "helm.toolkit.fluxcd.io", "kind": "hr",
                                  "selector": "kustomize.toolkit.fluxcd.io/name=apps kustomize.toolkit.fluxcd.io/namespace=flux-system",
                                  "limit": "3"}));
-    assert!(out.starts_with("---\n# 3 HelmRelease (helm.toolkit.fluxcd.io/v2) in any namespace of context flux-test, selector kustomize.toolkit.fluxcd.io/name=apps,kustomize.toolkit.fluxcd.io/namespace=flux-system"), "{out}");
+    assert!(out.starts_with("---\n# 5 HelmRelease (helm.toolkit.fluxcd.io/v2) in any namespace of context flux-test, selector kustomize.toolkit.fluxcd.io/name=apps,kustomize.toolkit.fluxcd.io/namespace=flux-system: 2 ready, 3 failing\n# showing 3 of 5"), "{out}");
     let err = s.err(
         "get_kubernetes_resources",
         json!({"kind": "HelmRelease", "fields": ["status.conditions["]}),
@@ -960,10 +1123,19 @@ fn objects_of_any_shape_are_answered() {
         t.contains("panick") || t.contains("internal error")
     };
     for (api_version, kind) in &kinds {
-        let text = s.resources(
-            json!({"apiVersion": api_version, "kind": kind, "namespace": "odd", "limit": 500}),
-        );
-        assert!(!broken(&text), "{kind} list: {text}");
+        // Big odd values fill the answer's budget: the rest comes with continue.
+        let mut args =
+            json!({"apiVersion": api_version, "kind": kind, "namespace": "odd", "limit": 500});
+        let mut text = String::new();
+        for _ in 0..50 {
+            let page = s.resources(args.clone());
+            assert!(!broken(&page), "{kind} list: {page}");
+            text.push_str(&page);
+            let Some(at) = page.find("continue: \"") else {
+                break;
+            };
+            args["continue"] = json!(page[at + 11..].split('"').next().unwrap());
+        }
         for v in variants.iter().filter(|v| v["kind"] == json!(kind)) {
             let name = v["metadata"]["name"].as_str().unwrap();
             assert!(text.contains(name), "{kind} list lacks {name}: {text}");
