@@ -370,21 +370,78 @@ fn the_flux_instance_with_the_operator() {
     let mut s = default_setup("instance");
     let out = s.ok("get_flux_instance", json!({}));
     assert!(
-        out.starts_with("---\n# Flux v2.7.2 in context flux-test\n"),
+        out.starts_with("---\n# Flux v2.7.2 in context flux-test\n# FluxInstance flux-system/flux: ready for 27m (Reconciliation finished in 4s); "),
         "{out}"
     );
-    assert!(
-        out.contains("kind: FluxInstance") && out.contains("kind: FluxReport"),
-        "{out}"
-    );
-    // The same table get_kubernetes_metrics shows, as comment lines.
-    assert!(
-        out.contains("\n# Pod metrics in namespace flux-system (metrics-server, sampled up to "),
-        "{out}"
-    );
-    assert!(out.contains("\n# POD "), "{out}");
+    // The report's age, and each of its facts that live state contradicts (the test data's
+    // report is stale: helm-controller not ready, kustomize-controller v1.7.0, counts).
+    for want in [
+        "\n# FluxReport flux-system/flux: written 41m ago (2026-11-21T04:49:00Z); facts from it are marked (report), the others are live\n",
+        "\n# - the FluxReport, 41m old, says helm-controller is NOT READY (Failed: Deployment does not have minimum availability.); live: its Deployment is available 1/1\n",
+        "\n# - the FluxReport, 41m old, says kustomize-controller runs ghcr.io/fluxcd/kustomize-controller:v1.7.0; live: its pods run ghcr.io/fluxcd/kustomize-controller:v1.7.1\n",
+        "ImagePolicy 0 (live 1)",
+        "Receiver 0 (live 1)",
+        "OCIRepository 0 (live 1)",
+        "ResourceSetInputProvider 0 (live 1)",
+        // Live facts: the controllers and the counts, failing objects named.
+        "\n# - helm-controller v1.4.2: available 1/1, 15.9m CPU, 166MiB\n",
+        "\n# - Kustomization: 7 of 12 failing (apps/shop-payments, apps/storefront, apps/webapp, 4 more)\n",
+        "\n# - ImagePolicy: 1 of 2 failing (flux-system/webapp-api)\n",
+        "\n# FluxInstance inventory: 28 objects: CustomResourceDefinition 14, Deployment 6, ServiceAccount 6, GitRepository 1, Kustomization 1\n",
+        "\n# (report) sync kustomization/flux-system: ready: ",
+    ] {
+        assert!(out.contains(want), "{want:?} not in\n{out}");
+    }
+    // The live lines say NOT READY nowhere: the report's claim is marked as the report's.
+    assert_eq!(out.matches("NOT READY").count(), 1, "{out}");
+    assert!(out.len() <= 4096, "{} bytes:\n{out}", out.len());
     assert_yaml(&out);
     support::golden("resources/flux-instance.yaml", &out);
+    // full: both objects whole, the inventory listed.
+    let full = s.ok("get_flux_instance", json!({"full": true}));
+    assert!(
+        full.contains("\nkind: FluxInstance\n") && full.contains("\nkind: FluxReport\n"),
+        "{full}"
+    );
+    assert!(full.contains("flux-system/source-controller"), "{full}");
+    assert_yaml(&full);
+}
+
+/// A FluxInstance that is not ready shows its conditions (messages verbatim, once) and events
+/// as a document; a report without status says every fact is live.
+#[test]
+fn a_failing_flux_instance_shows_its_conditions() {
+    let data = cluster_objects();
+    let mut instance = data
+        .iter()
+        .find(|o| o["kind"] == "FluxInstance")
+        .cloned()
+        .expect("a FluxInstance");
+    let message = "failed to pull oci://ghcr.io/controlplaneio-fluxcd/flux-operator-manifests:\n\
+                   dial tcp: lookup ghcr.io: no such host";
+    instance["status"]["conditions"] = json!([{"type": "Ready", "status": "False",
+        "reason": "ArtifactFailed", "message": message,
+        "lastTransitionTime": "2026-11-21T05:20:00Z"}]);
+    instance["metadata"]["name"] = json!("flux-broken");
+    let mut s = setup(
+        "instance-failing",
+        Options {
+            extra_objects: vec![instance],
+            ..Options::default()
+        },
+        &[],
+    );
+    let out = s.ok("get_flux_instance", json!({}));
+    assert!(
+        out.contains("\n# FluxInstance flux-system/flux-broken: failing for 10m: ArtifactFailed (its conditions and events follow)"),
+        "{out}"
+    );
+    assert_eq!(
+        condition(&out, "flux-system", "flux-broken", "Ready")["message"],
+        message
+    );
+    assert_eq!(out.matches("no such host").count(), 1, "{out}");
+    assert_yaml(&out);
 }
 
 #[test]
