@@ -192,7 +192,7 @@ fn list(
         .list(query.resource, &options, |obj| {
             scan.see(obj, &group, &kind, &mut batch)
         })
-        .map_err(|e| cluster.error(e))?;
+        .map_err(|e| cluster.list_error(e))?;
     if scan.seen == 0 {
         return match query.name {
             Some(name) => Err(not_found(cluster, query, name)),

@@ -12,6 +12,7 @@ mod apiserver_selftest;
 mod check;
 mod cli;
 mod docs;
+mod errors;
 mod hardening;
 mod kube_client;
 mod kubeconfig;
