@@ -20,3 +20,4 @@ mod protocol;
 mod resources;
 mod tidy;
 mod tools;
+mod verbatim;

@@ -36,6 +36,8 @@ pub const UPSTREAM_LOOKUPS: usize = 16;
 /// How far a failing object's chain of sources and dependencies is followed (HelmRelease →
 /// HelmChart → HelmRepository is two hops).
 pub const CHAIN_HOPS: usize = 4;
+/// Objects read when an upstream's collection (its kind in its namespace) is listed at once.
+const COLLECTION_MAX: usize = 500;
 /// HelmRelease inventories read from Helm storage per answer (one Secret GET each).
 pub const HELM_INVENTORIES: usize = 20;
 /// Namespaces listed one by one for events when a cluster-wide events list is refused.
@@ -200,6 +202,8 @@ pub struct Batch<'a> {
     /// Health of every Flux object met, from the answer itself or from a lookup.
     known: HashMap<Key, (Finding, Vec<Upstream>)>,
     lookups_left: usize,
+    /// Collections `(group, kind, namespace)` listed whole for lookups.
+    listed: HashSet<(String, String, String)>,
     helm_left: usize,
     helm_skipped: usize,
     notes: Vec<String>,
@@ -217,6 +221,7 @@ impl<'a> Batch<'a> {
             docs: Vec::new(),
             known: HashMap::new(),
             lookups_left: UPSTREAM_LOOKUPS,
+            listed: HashSet::new(),
             helm_left: HELM_INVENTORIES,
             helm_skipped: 0,
             notes: Vec::new(),
@@ -596,7 +601,7 @@ impl<'a> Batch<'a> {
             if explain {
                 let upstreams = self.docs[i].upstreams.clone();
                 let mut visited = HashSet::from([k.clone()]);
-                root = self.follow(&upstreams, 0, &mut visited, &mut chain);
+                root = self.follow(&upstreams, 0, &mut visited, &mut chain).0;
             }
             // A controller that never wrote a status is the problem of an unreconciled
             // object, whatever its sources say: the root is named for failing ones only.
@@ -616,21 +621,24 @@ impl<'a> Batch<'a> {
     /// problem) and follows each problem down its own sources and dependencies, or, for a
     /// missing object, what its referrer says it would depend on. Returns the root cause: the
     /// first object down a chain of problems whose own upstreams are fine, as `Kind ns/name:
-    /// state`. Each object is visited once per chain, so a dependency cycle ends.
+    /// state`, and whether an upstream was left unchecked (the lookup budget was spent). Each
+    /// object is visited once per chain, so a dependency cycle ends.
     fn follow(
         &mut self,
         upstreams: &[Upstream],
         depth: usize,
         visited: &mut HashSet<Key>,
         lines: &mut Vec<String>,
-    ) -> Option<String> {
+    ) -> (Option<String>, bool) {
         let mut root = None;
+        let mut unchecked = false;
         for u in upstreams {
             let key = u.key();
             if !visited.insert(key.clone()) {
                 continue;
             }
             let (finding, next) = self.find(u);
+            unchecked |= finding == Finding::NotChecked;
             let problem = finding.is_problem(u.must_be_ready);
             if u.role == "source" || problem {
                 let listed = self.fields.is_none() && self.docs.iter().any(|d| d.key == key);
@@ -649,24 +657,38 @@ impl<'a> Batch<'a> {
                 Finding::Seen(_) => next,
                 _ => Vec::new(),
             };
-            let deeper = if depth + 1 < CHAIN_HOPS {
+            let (deeper, beyond_unchecked) = if depth + 1 < CHAIN_HOPS {
                 self.follow(&further, depth + 1, visited, lines)
             } else {
-                None
+                (None, false)
             };
             if root.is_none() {
                 root = Some(deeper.unwrap_or_else(|| {
-                    format!("{}: {}", u.object(), diagnosis::finding_label(u, &finding))
+                    let mut here =
+                        format!("{}: {}", u.object(), diagnosis::finding_label(u, &finding));
+                    if beyond_unchecked {
+                        here.push_str(" (its own sources were not checked: lookup budget spent)");
+                    }
+                    here
                 }));
             }
         }
-        root
+        (root, unchecked)
     }
 
+    /// What is known of `u`: from this answer, from an earlier lookup, or fetched now. An
+    /// answer with several objects lists the upstream's whole collection (its kind in its
+    /// namespace) at once: one request then answers for every object of a list that shares
+    /// that kind and namespace; a single object GETs it. Each request spends one lookup.
     fn find(&mut self, u: &Upstream) -> (Finding, Vec<Upstream>) {
         let key = u.key();
         if let Some(found) = self.known.get(&key) {
             return found.clone();
+        }
+        let collection = (key.group.clone(), key.kind.clone(), key.namespace.clone());
+        if self.listed.contains(&collection) {
+            // Listed whole and not in it: it does not exist.
+            return (Finding::NotFound, Vec::new());
         }
         if self.lookups_left == 0 {
             return (Finding::NotChecked, Vec::new());
@@ -674,23 +696,63 @@ impl<'a> Batch<'a> {
         self.lookups_left -= 1;
         let cluster = self.cluster;
         let api_version = if u.group.is_empty() { "v1" } else { &u.group };
-        let result = cluster
-            .resolve(Some(api_version), &u.kind)
-            .and_then(|r| cluster.get(&r, &u.namespace, &u.name));
-        let found = match result {
+        let resource = match cluster.resolve(Some(api_version), &u.kind) {
+            Ok(r) => r,
+            Err(e) => {
+                let found = (unreadable(&u.kind, e), Vec::new());
+                self.known.insert(key, found.clone());
+                return found;
+            }
+        };
+        if self.docs.len() > 1 && self.list_collection(&resource, &u.namespace) {
+            self.listed.insert(collection);
+            return self
+                .known
+                .get(&key)
+                .cloned()
+                .unwrap_or((Finding::NotFound, Vec::new()));
+        }
+        let found = match cluster.get(&resource, &u.namespace, &u.name) {
             Ok(obj) => (
                 Finding::Seen(diagnosis::health(&obj)),
                 diagnosis::upstreams(&obj),
             ),
-            Err(e) if e.is_not_found() => (Finding::NotFound, Vec::new()),
-            Err(kube::Error::UnknownKind { .. }) => (
-                Finding::Unreadable(format!("the server does not serve {}", u.kind)),
-                Vec::new(),
-            ),
-            Err(e) => (Finding::Unreadable(e.to_string()), Vec::new()),
+            Err(e) => (unreadable(&u.kind, e), Vec::new()),
         };
         self.known.insert(key, found.clone());
         found
+    }
+
+    /// Lists `resource` in `namespace` (at most [`COLLECTION_MAX`] objects) and remembers the
+    /// health and upstreams of each; true when the list was read whole, so that an object it
+    /// did not hold does not exist.
+    fn list_collection(&mut self, resource: &Resource, namespace: &str) -> bool {
+        let options = ListOptions {
+            namespace: Some(namespace.to_string()).filter(|_| resource.namespaced),
+            limit: Some(COLLECTION_MAX),
+            ..ListOptions::default()
+        };
+        let known = &mut self.known;
+        let group = resource.group.clone();
+        let result = self.cluster.list(resource, &options, |obj| {
+            let key = Key {
+                group: group.clone(),
+                kind: obj["kind"].as_str().unwrap_or("").to_string(),
+                namespace: obj["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                name: obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
+            };
+            known.entry(key).or_insert_with(|| {
+                (
+                    Finding::Seen(diagnosis::health(&obj)),
+                    diagnosis::upstreams(&obj),
+                )
+            });
+            ControlFlow::Continue(())
+        });
+        matches!(result, Ok(info) if !info.more)
     }
 
     /// Notes for the whole answer: events that could not be read, `fields` paths that
@@ -798,6 +860,17 @@ impl Shown {
             self.others += 1;
             self.last_other = key;
         }
+    }
+}
+
+/// A lookup that failed: not found, a kind the server does not serve, or the server's error.
+fn unreadable(kind: &str, e: kube::Error) -> Finding {
+    match e {
+        e if e.is_not_found() => Finding::NotFound,
+        kube::Error::UnknownKind { .. } => {
+            Finding::Unreadable(format!("the server does not serve {kind}"))
+        }
+        e => Finding::Unreadable(e.to_string()),
     }
 }
 
