@@ -601,7 +601,7 @@ impl<'a> Batch<'a> {
             if explain {
                 let upstreams = self.docs[i].upstreams.clone();
                 let mut visited = HashSet::from([k.clone()]);
-                root = self.follow(&upstreams, 0, &mut visited, &mut chain).0;
+                root = self.follow(i, &upstreams, 0, &mut visited, &mut chain).0;
             }
             // A controller that never wrote a status is the problem of an unreconciled
             // object, whatever its sources say: the root is named for failing ones only.
@@ -625,6 +625,7 @@ impl<'a> Batch<'a> {
     /// object is visited once per chain, so a dependency cycle ends.
     fn follow(
         &mut self,
+        from: usize,
         upstreams: &[Upstream],
         depth: usize,
         visited: &mut HashSet<Key>,
@@ -641,7 +642,13 @@ impl<'a> Batch<'a> {
             unchecked |= finding == Finding::NotChecked;
             let problem = finding.is_problem(u.must_be_ready);
             if u.role == "source" || problem {
-                let listed = self.fields.is_none() && self.docs.iter().any(|d| d.key == key);
+                // Its message is left to its own document when that is written before this
+                // one (an answer cut by its budget keeps a prefix of the documents).
+                let rank = |d: &Doc, i: usize| (!d.failing, i);
+                let listed = self.fields.is_none()
+                    && self.docs.iter().enumerate().any(|(i, d)| {
+                        d.key == key && !d.summarised && rank(d, i) < rank(&self.docs[from], from)
+                    });
                 let line = diagnosis::upstream_line(u, &finding, listed);
                 lines.push(if depth == 0 {
                     line
@@ -658,7 +665,7 @@ impl<'a> Batch<'a> {
                 _ => Vec::new(),
             };
             let (deeper, beyond_unchecked) = if depth + 1 < CHAIN_HOPS {
-                self.follow(&further, depth + 1, visited, lines)
+                self.follow(from, &further, depth + 1, visited, lines)
             } else {
                 (None, false)
             };
