@@ -744,6 +744,16 @@ fn get_one(
     for note in batch.notes() {
         out.push_str(&yaml::comment(&format!("note: {note}")));
     }
+    // One object is answered whole (cut, it would not be YAML); a big one says how to ask
+    // for less.
+    if out.len() > ANSWER_BUDGET {
+        out.push_str(&yaml::comment(&format!(
+            "note: this answer is {} KB, over the {} KB budget of a list answer; pass fields \
+             (e.g. [\"status\", \"spec.interval\"]) to get parts of the object",
+            out.len() / 1024,
+            ANSWER_BUDGET / 1024
+        )));
+    }
     Ok(out)
 }
 

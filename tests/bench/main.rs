@@ -4,12 +4,15 @@
 #[path = "../apiserver/mod.rs"]
 #[allow(dead_code)]
 mod apiserver;
+mod diagnosis;
 mod docs;
 mod kube;
 mod startup;
 #[path = "../it/support.rs"]
 mod support;
 mod tools;
+#[path = "../it/verbatim.rs"]
+mod verbatim;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -65,7 +68,8 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
         .max()
 }
 
-/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools);
+/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
+/// diagnosis);
 /// no name runs them all.
 fn main() {
     if kube::child_main() {
@@ -75,11 +79,12 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 4] = [
+    let sections: [(&str, fn()); 5] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
+        ("diagnosis", diagnosis::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {

@@ -623,9 +623,7 @@ pub fn check_all(call: &mut dyn FnMut(Value) -> String, cases: &[Case]) -> Vec<S
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::apiserver::{self, Identity, Options};
-    use crate::support::{self, Session};
+    // Imports inside each test: the bench includes this file, and its build drops the tests.
 
     /// Issue 14, item 7: for every failing object (the test data's and the variants: every
     /// Flux kind, awkward messages, chains), its root-cause message is verbatim within the
@@ -633,6 +631,9 @@ mod tests {
     /// says it is escaped.
     #[test]
     fn every_root_cause_message_is_verbatim_in_the_first_2_kb() {
+        use super::*;
+        use crate::apiserver::{self, Identity, Options};
+        use crate::support::{self, Session};
         let data = apiserver::data_objects(&support::testdata().join("cluster"))
             .unwrap_or_else(|e| panic!("testdata/cluster: {e}"));
         let extra = variants(&data);
@@ -679,6 +680,7 @@ mod tests {
 
     #[test]
     fn the_check_fails_on_an_escaped_or_cut_message() {
+        use super::*;
         let message = "unable to clone 'ssh://x': it's \"broken\"\n  second line";
         let ok = format!(
             "---\nstatus:\n  conditions:\n  - message: |-\n      {}\n        second line\n",
