@@ -18,7 +18,6 @@ mod http;
 mod patch;
 mod pki;
 mod resources;
-mod selector;
 mod status;
 mod store;
 mod table;
