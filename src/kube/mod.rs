@@ -41,3 +41,6 @@ pub(crate) fn percent_encode_into(out: &mut String, s: &str, keep: &[u8]) {
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod layering_tests;
