@@ -639,7 +639,8 @@ impl Client {
             .into_iter()
             .map(|slot| {
                 slot.into_inner()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .ok()
+                    .flatten()
                     .unwrap_or_else(|| Err(Error::InvalidRequest("not fetched".into())))
             })
             .collect();
