@@ -349,7 +349,9 @@ pub fn run(command: Command) -> ExitCode {
             let in_cluster = crate::kube::config::Env::from_process()
                 .service_host
                 .is_some();
-            crate::mcp::stdio::serve(crate::tools::Toolbox::new(settings, in_cluster))
+            crate::mcp::stdio::serve(std::sync::Arc::new(crate::tools::Toolbox::new(
+                settings, in_cluster,
+            )))
         }
         Command::Check(settings) => crate::check::run(&settings),
         Command::DocsSearch {

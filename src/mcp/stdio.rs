@@ -1,14 +1,16 @@
 //! The stdio transport, and the only code that writes stdout: newline-delimited JSON-RPC in on
-//! stdin, out on stdout (MCP stdio transport). A reader loop feeds the [`Server`]; a writer thread
+//! stdin, out on stdout (MCP stdio transport). One connection with one session: a reader
+//! thread frames stdin into lines for the protocol loop ([`connection::run`]), a writer thread
 //! serialises every answer as one line; stdin EOF and SIGINT/SIGTERM end the process cleanly.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use super::server::{Outbox, Outgoing, Server, Service};
+use super::connection::{self, Connection, Incoming, Outgoing};
+use super::server::{Server, Service};
 use super::signal;
 
 /// A longer line is answered with an error and discarded without being buffered. Generous:
@@ -24,8 +26,8 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Serve one MCP connection on stdin/stdout until EOF or a signal. Exit code 0 either way.
-pub fn serve<S: Service>(service: S) -> ExitCode {
-    let (out, rx) = Outbox::channel();
+pub fn serve<S: Service>(service: Arc<S>) -> ExitCode {
+    let (out, rx) = mpsc::channel();
     let writer_done = Arc::new((Mutex::new(false), Condvar::new()));
 
     // Before any other thread exists, so that every thread inherits the blocked signals.
@@ -33,7 +35,7 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
         let out = out.clone();
         let writer_done = writer_done.clone();
         move |_sig: i32| {
-            out.close();
+            let _ = out.send(Outgoing::Close);
             wait_flag(&writer_done, FLUSH_TIMEOUT);
             std::process::exit(0);
         }
@@ -59,19 +61,37 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
         }
     };
 
-    let mut server = Server::new(service, out.clone());
-    let stdin = io::stdin();
-    if let Err(e) = read_loop(&mut stdin.lock(), &mut server) {
-        log(format_args!("reading stdin: {e}"));
+    // A rendezvous channel: the reader hands over one line and reads the next only once the
+    // loop has taken it, so no more than a line or two is ever held, whatever a client sends.
+    let (lines, receiver) = mpsc::sync_channel(0);
+    let reader = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            if let Err(e) = read_loop(&mut io::stdin().lock(), &lines) {
+                log(format_args!("reading stdin: {e}"));
+            }
+        });
+    if let Err(e) = reader {
+        log(format_args!("cannot start the stdin reader thread: {e}"));
+        let _ = out.send(Outgoing::Close);
+        let _ = writer.join();
+        return ExitCode::FAILURE;
     }
-    let running = server.drain(DRAIN_TIMEOUT);
+
+    let session = Server::new(service).session();
+    let connection = Connection {
+        receiver,
+        sender: out.clone(),
+    };
+    connection::run(&session, &connection);
+    let running = session.drain(DRAIN_TIMEOUT);
     if running > 0 {
         log(format_args!(
             "stdin closed; {running} tool call(s) still running after {}s, exiting",
             DRAIN_TIMEOUT.as_secs()
         ));
     }
-    out.close();
+    let _ = out.send(Outgoing::Close);
     let _ = writer.join();
     ExitCode::SUCCESS
 }
@@ -88,13 +108,14 @@ fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {
     let _ = cv.wait_timeout_while(guard, timeout, |done| !*done);
 }
 
-/// Feed every line of `input` to the server until EOF. A final line without a newline is
-/// still a line (the client may close stdin right after writing it).
-pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -> io::Result<()> {
+/// Hand every line of `input` to the protocol loop until EOF (or until the loop is gone). A
+/// final line without a newline is still a line (the client may close stdin right after
+/// writing it).
+pub fn read_loop(input: &mut impl BufRead, lines: &SyncSender<Incoming>) -> io::Result<()> {
     let mut line = Vec::new();
     let mut first = true;
     loop {
-        match next_line(input, &mut line, MAX_LINE)? {
+        let incoming = match next_line(input, &mut line, MAX_LINE)? {
             Line::Eof => return Ok(()),
             Line::Complete => {
                 if line.last() == Some(&b'\r') {
@@ -106,12 +127,15 @@ pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -
                     Some(rest) if first => rest,
                     _ => &line[..],
                 };
-                server.handle_line(text);
+                Incoming::Line(text.to_vec())
             }
-            Line::TooLong(len) => server.refuse_line(format!(
+            Line::TooLong(len) => Incoming::Unreadable(format!(
                 "invalid request: a message of {len} bytes or more exceeds the {} MiB limit",
                 MAX_LINE >> 20
             )),
+        };
+        if lines.send(incoming).is_err() {
+            return Ok(());
         }
         first = false;
         line.clear();
@@ -235,6 +259,34 @@ mod tests {
         // Also at EOF without a newline.
         let got = lines(&[b'y'; 30], 20);
         assert_eq!(got, [(Line::TooLong(30), Vec::new())]);
+    }
+
+    #[test]
+    fn the_reader_hands_over_lines_without_bom_or_cr_and_refuses_overlong_ones() {
+        let mut input = b"\xef\xbb\xbf{\"a\":1}\r\n\xef\xbb\xbfx\n".to_vec();
+        input.extend(std::iter::repeat_n(b'y', MAX_LINE + 1));
+        input.extend_from_slice(b"\nlast");
+        let (tx, rx) = mpsc::sync_channel(10);
+        read_loop(&mut io::BufReader::new(&input[..]), &tx).unwrap();
+        drop(tx);
+        let got: Vec<Incoming> = rx.iter().collect();
+        assert_eq!(got.len(), 4, "{:?}", &got[..got.len().min(3)]);
+        assert_eq!(got[0], Incoming::Line(b"{\"a\":1}".to_vec()));
+        // Only a BOM at the start of the stream is dropped.
+        assert_eq!(got[1], Incoming::Line(b"\xef\xbb\xbfx".to_vec()));
+        let Incoming::Unreadable(why) = &got[2] else {
+            panic!("not refused: {:?}", got[2])
+        };
+        assert!(why.contains("exceeds the 64 MiB limit"), "{why}");
+        assert_eq!(got[3], Incoming::Line(b"last".to_vec()));
+    }
+
+    #[test]
+    fn the_reader_stops_when_the_loop_is_gone() {
+        let (tx, rx) = mpsc::sync_channel(0);
+        drop(rx);
+        let mut input = io::BufReader::new(&b"a\nb\n"[..]);
+        read_loop(&mut input, &tx).unwrap();
     }
 
     #[test]

@@ -16,4 +16,5 @@ mod kube_client;
 mod kubeconfig;
 mod protocol;
 mod resources;
+mod sessions;
 mod tools;
