@@ -9,6 +9,7 @@ pub mod cli;
 pub mod docs;
 pub mod kube;
 pub mod mcp;
+pub mod sync;
 pub mod text;
 pub mod tools;
 

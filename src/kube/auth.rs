@@ -19,7 +19,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::config::{AuthConfig, ClientCert, ExecConfig, Impersonation, check_client_cert};
-use super::{Secret, SecretBytes, lock, percent_encode_into};
+use super::{Secret, SecretBytes, percent_encode_into};
+use crate::sync::lock;
 
 /// How long an exec plugin may run before it is killed. client-go has no limit; we do, because
 /// a hung plugin would otherwise hang every tool call on that context.

@@ -31,10 +31,3 @@ pub(crate) fn percent_encode_into(out: &mut String, s: &str, keep: &[u8]) {
         }
     }
 }
-
-/// Locks a cache, going on past poisoning: a poisoned lock only means another request
-/// panicked mid-update, and every value kept behind these locks is replaced whole, so what
-/// is inside is still valid (or `None`).
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}

@@ -3,7 +3,9 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::sync::{lock, unpoisoned};
 use std::time::{Duration, Instant};
 
 /// A cancellation handle, cheap to clone; every clone sees the same flag. The protocol layer
@@ -33,7 +35,7 @@ impl Cancel {
 
     /// Mark the work as cancelled and wake every waiter. Idempotent.
     pub fn cancel(&self) {
-        let _guard = self.0.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = lock(&self.0.lock);
         self.0.set.store(true, Ordering::SeqCst);
         self.0.changed.notify_all();
     }
@@ -46,7 +48,7 @@ impl Cancel {
     /// a cancellation cuts short (a retry back-off, a poll interval).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
-        let mut guard = self.0.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = lock(&self.0.lock);
         loop {
             if self.is_cancelled() {
                 return true;
@@ -59,10 +61,7 @@ impl Cancel {
                 },
                 None => Duration::from_secs(3600),
             };
-            guard = match self.0.changed.wait_timeout(guard, left) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
+            guard = unpoisoned(self.0.changed.wait_timeout(guard, left)).0;
         }
     }
 }

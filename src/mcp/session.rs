@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -28,6 +28,7 @@ use super::message::{
 use super::server::{
     HANDSHAKE_VERSIONS, InvalidParams, STATELESS_VERSION, Server, Service, Slot, ToolOutput,
 };
+use crate::sync::{lock, unpoisoned};
 
 const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
@@ -117,12 +118,6 @@ enum Era {
     Stateless,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A poisoned lock only means a thread panicked while holding it; every value kept here
-    // is whole after each statement, so it is still sound.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl<S: Service> Session<S> {
     pub(super) fn new(server: Server<S>, service: S::Session) -> Session<S> {
         Session {
@@ -205,11 +200,11 @@ impl<S: Service> Session<S> {
     /// are. Cancelled calls are not waited for: nobody expects their answer.
     pub fn drain(&self, timeout: Duration) -> usize {
         let calls = lock(&self.state.calls);
-        let (calls, _) = self
-            .state
-            .idle
-            .wait_timeout_while(calls, timeout, |c| !c.is_empty())
-            .unwrap_or_else(PoisonError::into_inner);
+        let (calls, _) = unpoisoned(
+            self.state
+                .idle
+                .wait_timeout_while(calls, timeout, |c| !c.is_empty()),
+        );
         calls.len()
     }
 
@@ -217,11 +212,11 @@ impl<S: Service> Session<S> {
     /// included, at most `timeout`; returns how many still run.
     pub fn wait_threads(&self, timeout: Duration) -> usize {
         let threads = lock(&self.state.threads);
-        let (threads, _) = self
-            .state
-            .threads_done
-            .wait_timeout_while(threads, timeout, |n| *n > 0)
-            .unwrap_or_else(PoisonError::into_inner);
+        let (threads, _) = unpoisoned(self.state.threads_done.wait_timeout_while(
+            threads,
+            timeout,
+            |n| *n > 0,
+        ));
         *threads
     }
 

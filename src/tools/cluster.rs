@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
@@ -98,10 +98,7 @@ impl Clusters {
     }
 
     fn load(&self, force: bool) -> Result<Arc<Kubeconfig>, ToolError> {
-        let mut slot = self
-            .kubeconfig
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slot = crate::sync::lock(&self.kubeconfig);
         if let Some(loaded) = slot.as_ref()
             && !force
             && stamps(loaded.kc.files()) == loaded.stamps
@@ -113,10 +110,7 @@ impl Clusters {
         let stamps = stamps(kc.files());
         let changed = slot.as_ref().is_some_and(|old| old.stamps != stamps);
         if changed {
-            self.clients
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
+            crate::sync::lock(&self.clients).clear();
         }
         let kc = Arc::new(kc);
         *slot = Some(Loaded {
@@ -140,7 +134,7 @@ impl Clusters {
                 ));
             }
         };
-        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut clients = crate::sync::lock(&self.clients);
         if let Some(client) = clients.get(&name) {
             return Ok(client.clone());
         }
@@ -249,12 +243,7 @@ impl Ctx<'_> {
     /// shared across calls; its deadline is this call's `--timeout`.
     pub fn cluster(&self, args: &Args) -> Result<Cluster, ToolError> {
         let from_args = args.opt_str(CONTEXT_ARG)?.map(str::to_string);
-        let from_session = self
-            .session
-            .context
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let from_session = crate::sync::lock(&self.session.context).clone();
         let client = self
             .clusters
             .client(from_args.or(from_session).as_deref())?;

@@ -35,9 +35,14 @@ pub const TOOL: Tool = Tool {
         versions and readiness. Ends with the CPU (millicores) and memory (MiB) of the pods in \
         the Flux namespace when metrics-server is available.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 

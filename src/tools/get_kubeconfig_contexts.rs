@@ -15,9 +15,14 @@ pub const TOOL: Tool = Tool {
         session. Use a context name as the context argument of any cluster tool to query that \
         cluster for one call, or switch the session with set_kubeconfig_context.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: false,
-    open_world: false,
     call,
 };
 
@@ -35,12 +40,7 @@ pub(super) struct Current {
 /// kubeconfig's `current-context`: the order `Ctx::cluster` applies to a call without a
 /// `context` argument.
 pub(super) fn current(ctx: &Ctx, kc: &Kubeconfig) -> Option<Current> {
-    let session = ctx
-        .session
-        .context
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let session = crate::sync::lock(&ctx.session.context).clone();
     if let Some(name) = session {
         return Some(Current {
             name,

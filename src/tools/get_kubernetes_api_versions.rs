@@ -18,9 +18,14 @@ pub const TOOL: Tool = Tool {
         (namespaced or cluster), Flux kinds first, then the built-in and other custom kinds. \
         Call it instead of guessing the apiVersion for get_kubernetes_resources.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 

@@ -24,9 +24,14 @@ pub const TOOL: Tool = Tool {
         newest first. container_name may be omitted when the pod has one container or names a \
         default one. Capped at 256 KiB.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 

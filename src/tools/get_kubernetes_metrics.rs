@@ -20,9 +20,14 @@ pub const TOOL: Tool = Tool {
         container in millicores and MiB next to the raw quantities, with pod totals. Needs \
         metrics-server in the cluster.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 

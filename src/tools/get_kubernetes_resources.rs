@@ -41,9 +41,14 @@ pub const TOOL: Tool = Tool {
         <masked: N bytes> unless the server runs with --mask-secrets=false (then base64, as \
         the API returns them).",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 

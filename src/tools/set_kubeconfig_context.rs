@@ -16,9 +16,14 @@ pub const TOOL: Tool = Tool {
         Names come from get_kubeconfig_contexts. To query another cluster for a single call, \
         pass its context argument instead.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: false,
-    open_world: false,
     call,
 };
 
@@ -57,10 +62,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         };
         ToolError::Failed(format!("context {name} cannot be used: {e}{keeps}"))
     })?;
-    *ctx.session
-        .context
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(name.to_string());
+    *crate::sync::lock(&ctx.session.context) = Some(name.to_string());
     let mut out = format!(
         "This session now uses context {name}: cluster {}, server {}, default namespace {}.\n\
          Cluster tool calls without a context argument go there; the kubeconfig file is unchanged.",

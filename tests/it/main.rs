@@ -17,4 +17,5 @@ mod kubeconfig;
 mod protocol;
 mod resources;
 mod sessions;
+mod tidy;
 mod tools;

@@ -13,7 +13,7 @@ use flux_operator_mcp::kube::config::Overrides;
 use flux_operator_mcp::mcp::connection::{self, Client, Connection};
 use flux_operator_mcp::mcp::message::Message;
 use flux_operator_mcp::mcp::server::Server;
-use flux_operator_mcp::tools::{Settings, Toolbox};
+use flux_operator_mcp::tools::{Mode, Settings, Source, Toolbox};
 
 use crate::apiserver::{ApiServer, Fault, FaultKind, Identity, Options};
 use crate::support::{DEADLINE, Mcp, scratch_dir};
@@ -127,7 +127,11 @@ fn two_sessions_of_one_service_each_keep_their_own_context() {
         },
         ..Settings::default()
     };
-    let server = Server::new(Arc::new(Toolbox::new(settings, false)));
+    let mode = Mode {
+        in_cluster: false,
+        source: Source::Live,
+    };
+    let server = Server::new(Arc::new(Toolbox::new(settings, mode)));
 
     // Both sessions choose their context before either calls a cluster tool, so shared
     // session state would send every probe to whichever context was chosen last.
