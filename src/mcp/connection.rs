@@ -1,12 +1,12 @@
 //! The seam between the protocol and its transports: [`Reply`] (where the answer to one
-//! incoming message goes), [`Connection`] (a message stream: lines in, messages out), the one
-//! protocol loop [`run`] over any connection, and [`Connection::memory`], the in-memory
-//! transport tests drive without a process.
+//! incoming message goes), [`run`] (the one protocol loop, over any stream of [`Incoming`]),
+//! and [`Connection`] (a message stream as two channels) with [`Connection::memory`], the
+//! in-memory transport tests drive without a process.
 //!
-//! Two kinds of transport use it. A *stream* transport (stdio; legacy SSE) has one writer: it
-//! makes a `Connection`, and `run` gives every incoming message a `Reply` onto that writer. A
-//! *request* transport (Streamable HTTP) calls [`Session::handle`] itself with a `Reply` of its
-//! own per POST ([`Reply::channel`]), and answers that POST with what arrives on it.
+//! Two kinds of transport use it. A *stream* transport (stdio; legacy SSE) has one input and
+//! one writer: `run` gives every incoming message a `Reply` onto that writer. A *request*
+//! transport (Streamable HTTP) calls [`Session::handle`] itself with a `Reply` of its own per
+//! POST ([`Reply::channel`]), and answers that POST with what arrives on it.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -76,8 +76,8 @@ pub enum Incoming {
     Unreadable(String),
 }
 
-/// A message stream: what the transport read, and the queue of its writer. The protocol loop
-/// ([`run`]) reads `receiver` until the transport closes it (stdin EOF, a closed socket).
+/// A message stream as two channels: what the transport read, and the queue of its writer.
+/// The protocol loop ([`run`]) reads `receiver` until the transport side hangs up.
 #[derive(Debug)]
 pub struct Connection {
     pub receiver: Receiver<Incoming>,
@@ -103,14 +103,19 @@ impl Connection {
     }
 }
 
-/// The protocol loop: hand every incoming message to `session` with a [`Reply`] onto the
-/// connection's writer, until the transport closes the receiver. Tool calls may still be
-/// running when it returns; the caller decides how long to wait for them
-/// ([`Session::drain`]).
-pub fn run<S: Service>(session: &Session<S>, connection: &Connection) {
-    for incoming in &connection.receiver {
-        let reply = Reply::new(connection.sender.clone());
-        match incoming {
+/// The protocol loop, the same for every stream transport: hand each incoming message to
+/// `session` with a [`Reply`] onto `writer`, until `incoming` ends (stdin EOF, a closed
+/// connection). stdio feeds it the lines it reads; a [`Connection`] feeds it its receiver
+/// (`run(&session, &conn.receiver, &conn.sender)`). Tool calls may still be running when it
+/// returns; the caller decides how long to wait for them ([`Session::drain`]).
+pub fn run<S: Service>(
+    session: &Session<S>,
+    incoming: impl IntoIterator<Item = Incoming>,
+    writer: &Sender<Outgoing>,
+) {
+    for item in incoming {
+        let reply = Reply::new(writer.clone());
+        match item {
             Incoming::Line(line) => session.handle_line(&line, reply),
             Incoming::Unreadable(why) => session.refuse(why, reply),
         }

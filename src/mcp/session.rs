@@ -921,7 +921,8 @@ mod tests {
         let session = server.session();
         let (connection, client) = Connection::memory();
         let looping = session.clone();
-        let serving = std::thread::spawn(move || run(&looping, &connection));
+        let serving =
+            std::thread::spawn(move || run(&looping, &connection.receiver, &connection.sender));
         Conn {
             server: server.clone(),
             session,

@@ -1,15 +1,15 @@
 //! The stdio transport, and the only code that writes stdout: newline-delimited JSON-RPC in on
-//! stdin, out on stdout (MCP stdio transport). One connection with one session: a reader
-//! thread frames stdin into lines for the protocol loop ([`connection::run`]), a writer thread
-//! serialises every answer as one line; stdin EOF and SIGINT/SIGTERM end the process cleanly.
+//! stdin, out on stdout (MCP stdio transport). One connection with one session: the protocol
+//! loop ([`connection::run`]) takes stdin line by line, a writer thread serialises every answer
+//! as one line; stdin EOF and SIGINT/SIGTERM end the process cleanly.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use super::connection::{self, Connection, Incoming, Outgoing};
+use super::connection::{self, Incoming, Outgoing};
 use super::server::{Server, Service};
 use super::signal;
 
@@ -61,29 +61,15 @@ pub fn serve<S: Service>(service: Arc<S>) -> ExitCode {
         }
     };
 
-    // A rendezvous channel: the reader hands over one line and reads the next only once the
-    // loop has taken it, so no more than a line or two is ever held, whatever a client sends.
-    let (lines, receiver) = mpsc::sync_channel(0);
-    let reader = std::thread::Builder::new()
-        .name("stdin".into())
-        .spawn(move || {
-            if let Err(e) = read_loop(&mut io::stdin().lock(), &lines) {
-                log(format_args!("reading stdin: {e}"));
-            }
-        });
-    if let Err(e) = reader {
-        log(format_args!("cannot start the stdin reader thread: {e}"));
-        let _ = out.send(Outgoing::Close);
-        let _ = writer.join();
-        return ExitCode::FAILURE;
-    }
-
+    // The loop reads stdin on this thread, one line at a time: no hand-over between threads
+    // on the way in (a thread wake-up per message), and never more than one line held.
     let session = Server::new(service).session();
-    let connection = Connection {
-        receiver,
-        sender: out.clone(),
-    };
-    connection::run(&session, &connection);
+    let stdin = io::stdin();
+    let mut lines = Lines::new(stdin.lock());
+    connection::run(&session, &mut lines, &out);
+    if let Some(e) = lines.error {
+        log(format_args!("reading stdin: {e}"));
+    }
     let running = session.drain(DRAIN_TIMEOUT);
     if running > 0 {
         log(format_args!(
@@ -108,41 +94,61 @@ fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {
     let _ = crate::sync::unpoisoned(cv.wait_timeout_while(guard, timeout, |done| !*done));
 }
 
-/// Hand every line of `input` to the protocol loop until EOF (or until the loop is gone). A
-/// final line without a newline is still a line (the client may close stdin right after
-/// writing it).
-pub fn read_loop(input: &mut impl BufRead, lines: &SyncSender<Incoming>) -> io::Result<()> {
-    let mut line = Vec::new();
-    let mut first = true;
-    loop {
-        let incoming = match next_line(input, &mut line, MAX_LINE)? {
-            Line::Eof => return Ok(()),
-            Line::Complete => {
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+/// The lines of `input` as the protocol loop takes them, until EOF or a read error (kept in
+/// `error`). A final line without a newline is still a line (the client may close stdin right
+/// after writing it).
+pub struct Lines<R> {
+    input: R,
+    line: Vec<u8>,
+    first: bool,
+    pub error: Option<io::Error>,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub fn new(input: R) -> Lines<R> {
+        Lines {
+            input,
+            line: Vec::new(),
+            first: true,
+            error: None,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    type Item = Incoming;
+
+    fn next(&mut self) -> Option<Incoming> {
+        self.line.clear();
+        // One huge message must not keep its buffer for the rest of the session.
+        if self.line.capacity() > 1 << 20 {
+            self.line.shrink_to(64 << 10);
+        }
+        let incoming = match next_line(&mut self.input, &mut self.line, MAX_LINE) {
+            Err(e) => {
+                self.error = Some(e);
+                return None;
+            }
+            Ok(Line::Eof) => return None,
+            Ok(Line::Complete) => {
+                if self.line.last() == Some(&b'\r') {
+                    self.line.pop();
                 }
                 // RFC 8259 §8.1: a parser MAY ignore a byte order mark; some Windows tools put
                 // one at the start of a stream.
-                let text = match line.strip_prefix(UTF8_BOM) {
-                    Some(rest) if first => rest,
-                    _ => &line[..],
+                let text = match self.line.strip_prefix(UTF8_BOM) {
+                    Some(rest) if self.first => rest,
+                    _ => &self.line[..],
                 };
                 Incoming::Line(text.to_vec())
             }
-            Line::TooLong(len) => Incoming::Unreadable(format!(
+            Ok(Line::TooLong(len)) => Incoming::Unreadable(format!(
                 "invalid request: a message of {len} bytes or more exceeds the {} MiB limit",
                 MAX_LINE >> 20
             )),
         };
-        if lines.send(incoming).is_err() {
-            return Ok(());
-        }
-        first = false;
-        line.clear();
-        // One huge message must not keep its buffer for the rest of the session.
-        if line.capacity() > 1 << 20 {
-            line.shrink_to(64 << 10);
-        }
+        self.first = false;
+        Some(incoming)
     }
 }
 
@@ -262,14 +268,13 @@ mod tests {
     }
 
     #[test]
-    fn the_reader_hands_over_lines_without_bom_or_cr_and_refuses_overlong_ones() {
+    fn lines_come_without_bom_or_cr_and_overlong_ones_are_refused() {
         let mut input = b"\xef\xbb\xbf{\"a\":1}\r\n\xef\xbb\xbfx\n".to_vec();
         input.extend(std::iter::repeat_n(b'y', MAX_LINE + 1));
         input.extend_from_slice(b"\nlast");
-        let (tx, rx) = mpsc::sync_channel(10);
-        read_loop(&mut io::BufReader::new(&input[..]), &tx).unwrap();
-        drop(tx);
-        let got: Vec<Incoming> = rx.iter().collect();
+        let mut lines = Lines::new(io::BufReader::new(&input[..]));
+        let got: Vec<Incoming> = lines.by_ref().collect();
+        assert!(lines.error.is_none());
         assert_eq!(got.len(), 4, "{:?}", &got[..got.len().min(3)]);
         assert_eq!(got[0], Incoming::Line(b"{\"a\":1}".to_vec()));
         // Only a BOM at the start of the stream is dropped.
@@ -282,11 +287,19 @@ mod tests {
     }
 
     #[test]
-    fn the_reader_stops_when_the_loop_is_gone() {
-        let (tx, rx) = mpsc::sync_channel(0);
-        drop(rx);
-        let mut input = io::BufReader::new(&b"a\nb\n"[..]);
-        read_loop(&mut input, &tx).unwrap();
+    fn a_read_error_ends_the_lines_and_is_kept() {
+        struct Broken;
+        impl io::Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let mut lines = Lines::new(io::BufReader::new(Broken));
+        assert_eq!(lines.next(), None);
+        assert_eq!(
+            lines.error.map(|e| e.to_string()).as_deref(),
+            Some("disk on fire")
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@ impl InMemory {
     fn connect(server: &Server<Toolbox>) -> InMemory {
         let session = server.session();
         let (conn, client) = Connection::memory();
-        let serving = std::thread::spawn(move || connection::run(&session, &conn));
+        let serving =
+            std::thread::spawn(move || connection::run(&session, &conn.receiver, &conn.sender));
         InMemory {
             client,
             next_id: 1,
