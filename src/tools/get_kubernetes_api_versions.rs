@@ -44,10 +44,9 @@ const FRESH_FOR: Duration = Duration::from_secs(30);
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let cluster = ctx.cluster(args)?;
-    let client = &cluster.client;
-    let mut discovery = client.discovery().map_err(|e| cluster.error(e))?;
+    let mut discovery = cluster.discovery().map_err(|e| cluster.error(e))?;
     if discovery.fetched().elapsed() > FRESH_FOR {
-        discovery = client.refresh_discovery().map_err(|e| cluster.error(e))?;
+        discovery = cluster.refresh_discovery().map_err(|e| cluster.error(e))?;
     }
     // Kinds discovery lists without get or list (TokenReview, SelfSubjectAccessReview, ...)
     // can only be created: get_kubernetes_resources cannot read them, so they are counted,

@@ -22,7 +22,9 @@ use crate::mcp::server::{
 pub use cluster::{Cluster, Clusters};
 
 pub mod cluster;
+pub mod flux;
 pub mod objects;
+mod pods;
 pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).

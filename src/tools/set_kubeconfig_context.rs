@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 
-use super::get_kubeconfig_contexts::current;
 use super::{Args, Ctx, Tool, ToolError};
 use crate::kube::config::without_userinfo;
 use crate::kube::discovery::close_matches;
@@ -48,7 +47,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let name = args.str("name")?;
     // Read the files again so a context added since the server started can be chosen.
     let kc = ctx.clusters.reload()?;
-    let before = current(ctx, &kc);
+    let before = ctx.current_context(&kc);
     let names: Vec<String> = kc.contexts().into_iter().map(|c| c.name).collect();
     if !names.iter().any(|n| n == name) {
         return Err(ToolError::InvalidArgument(unknown(name, &names)));

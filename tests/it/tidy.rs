@@ -915,15 +915,6 @@ const STDOUT_WRITERS: &[(&str, Option<&str>)] = &[
 
 const PANICKING: &[&str] = &["unwrap", "expect", "unwrap_err", "expect_err"];
 
-/// Tool files that import another tool file on main today (the seams work moves the shared
-/// pod helpers to one module both use). TEMPORARY: empty it when that lands; an entry that
-/// no longer occurs fails the test, so the list can only shrink.
-const TEMPORARY_TOOL_IMPORTS: &[(&str, &str)] = &[
-    ("get_flux_instance", "get_kubernetes_metrics"),
-    ("get_kubernetes_metrics", "get_kubernetes_logs"),
-    ("set_kubeconfig_context", "get_kubeconfig_contexts"),
-];
-
 fn crate_name() -> String {
     env!("CARGO_PKG_NAME").replace('-', "_")
 }
@@ -1106,49 +1097,11 @@ fn the_source_keeps_the_layer_stdout_and_panic_rules() {
     let tree = real_tree();
     assert!(tree.len() > 30, "src/ read as {} files", tree.len());
     let all = check(&tree);
-    let broken: Vec<&Violation> = all.iter().filter(|v| v.rule != Rule::ToolImports).collect();
+    let broken: Vec<&Violation> = all.iter().collect();
     assert!(
         broken.is_empty(),
         "the layer rules of ARCHITECTURE.md are broken:\n{}",
         listing(&broken)
-    );
-}
-
-#[test]
-fn tool_files_do_not_import_each_other() {
-    let all = check(&real_tree());
-    let found: Vec<&Violation> = all.iter().filter(|v| v.rule == Rule::ToolImports).collect();
-    let known = |v: &Violation| {
-        TEMPORARY_TOOL_IMPORTS.iter().any(|(from, to)| {
-            v.file == format!("src/tools/{from}.rs")
-                && v.what.starts_with(&format!("tool {from} names tool {to} "))
-        })
-    };
-    let allowed: Vec<&Violation> = found.iter().copied().filter(|v| known(v)).collect();
-    if !allowed.is_empty() {
-        eprintln!(
-            "tidy: allowed for now by TEMPORARY_TOOL_IMPORTS (empty it when the shared pod helpers move):\n{}",
-            listing(&allowed)
-        );
-    }
-    let new: Vec<&Violation> = found.iter().copied().filter(|v| !known(v)).collect();
-    assert!(
-        new.is_empty(),
-        "a tool file imports another tool file:\n{}",
-        listing(&new)
-    );
-    let stale: Vec<&(&str, &str)> = TEMPORARY_TOOL_IMPORTS
-        .iter()
-        .filter(|(from, to)| {
-            !allowed.iter().any(|v| {
-                v.file == format!("src/tools/{from}.rs")
-                    && v.what.starts_with(&format!("tool {from} names tool {to} "))
-            })
-        })
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "remove from TEMPORARY_TOOL_IMPORTS, they no longer occur: {stale:?}"
     );
 }
 
