@@ -7,6 +7,7 @@ pub mod config;
 pub mod discovery;
 mod error;
 pub mod list;
+mod process_group;
 mod proxy;
 mod secret;
 pub mod time;

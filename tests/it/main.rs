@@ -12,6 +12,7 @@ mod apiserver_selftest;
 mod check;
 mod cli;
 mod docs;
+mod hardening;
 mod kube_client;
 mod kubeconfig;
 mod protocol;
