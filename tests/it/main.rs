@@ -17,5 +17,6 @@ mod kube_client;
 mod kubeconfig;
 mod protocol;
 mod resources;
+mod sessions;
 mod tidy;
 mod tools;
