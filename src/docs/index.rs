@@ -1278,6 +1278,75 @@ mod tests {
     }
 
     #[test]
+    fn slips_are_told_from_other_words() {
+        // Slips: a letter dropped, added or swapped inside the word.
+        for (typed, meant) in [
+            ("kustomizaton", "kustomization"),
+            ("helmrelas", "helmreleas"),
+            ("sourcref", "sourceref"),
+            ("reconcill", "reconcil"),
+            ("kustomzaton", "kustomization"),
+        ] {
+            let d = bounded_distance(typed, meant, 2).unwrap();
+            assert!(!is_other_word(typed, meant, d), "{typed} → {meant}");
+        }
+        // Other words: another ending, a longer word cut short, another last letter, two
+        // edits early in the word.
+        for (typed, other) in [
+            ("autoscaler", "autoscal"),
+            ("configured", "configur"),
+            ("replicaset", "replicas"),
+            ("spark", "spars"),
+            ("terminat", "terminal"),
+            ("injection", "inspection"),
+            ("compaction", "companion"),
+        ] {
+            let d = bounded_distance(typed, other, 2).unwrap();
+            assert!(is_other_word(typed, other, d), "{typed} → {other}");
+        }
+    }
+
+    #[test]
+    fn spelling_variants_and_identifiers_are_not_corrections() {
+        let index = Index::build(vec![source(
+            "guides/x",
+            "# X\nThe cache is initialised and the replicas analysed.\n",
+        )]);
+        let ranking = index.search("initialized analyzed ReplicaSet");
+        assert!(ranking.corrected.is_empty(), "{:?}", ranking.corrected);
+        assert_eq!(ranking.unknown, vec!["ReplicaSet"]);
+        // `initialis`, `analys`; ReplicaSet's pieces are not in the text.
+        assert_eq!(ranking.wanted.len(), 2, "{:?}", ranking.wanted);
+        // A typo next to a real word is still corrected.
+        let ranking = index.search("initalised");
+        assert_eq!(
+            ranking.corrected,
+            vec![("initalised".to_string(), "initialis".to_string())]
+        );
+    }
+
+    #[test]
+    fn strength_is_the_share_of_the_query_the_best_document_holds() {
+        let index = fixture();
+        let strength = |q: &str| {
+            let r = index.search(q);
+            index.strength(&r, r.hits[0].section)
+        };
+        assert_eq!(strength("install retries exhausted"), 1.0);
+        // `zzqqxwv` is in no document: it counts twice, at the idf of an unseen term.
+        let r = index.search("retries zzqqxwv");
+        let retries = r.wanted[0].1;
+        let expected = retries / (retries + 2.0 * index.unseen_idf());
+        assert!((index.strength(&r, r.hits[0].section) - expected).abs() < 1e-6);
+        // A word only another document holds counts once.
+        let r = index.search("retries finds");
+        let hit = r.hits[0].section;
+        assert_eq!(index.doc_of(hit).id, "kinds/helmrelease");
+        let (retries, finds) = (r.wanted[0].1, r.wanted[1].1);
+        assert!((index.strength(&r, hit) - retries / (retries + finds)).abs() < 1e-6);
+    }
+
+    #[test]
     fn edit_distance_is_bounded() {
         assert_eq!(bounded_distance("helm", "hlem", 1), Some(1));
         assert_eq!(

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use flux_operator_mcp::docs::{Format, Library, ReadRequest};
 
 use crate::apiserver::FLUX_KINDS;
-use crate::support::{scratch_dir, testdata};
+use serde_json::{Value, json};
+
+use crate::support::{Mcp, golden, scratch_dir, testdata};
 
 /// Every Flux API kind the corpus must document (issue 5).
 const EXPECTED_KINDS: &[&str] = FLUX_KINDS;
@@ -380,4 +382,119 @@ fn a_missing_docs_dir_is_reported_not_fatal() {
         ),
         "{list}"
     );
+}
+
+/// The docs tools as an agent calls them, through the real server: golden answers, and every
+/// error path as an `isError` result naming what would work.
+#[test]
+fn docs_tools_answer_through_the_server() {
+    let dir = scratch_dir("docs-tools-runbooks");
+    fs::create_dir_all(dir.join("payments")).unwrap();
+    fs::write(
+        dir.join("payments/ledger-failover.md"),
+        "# Ledger failover\n\nPage the payments on-call first.\n\n## Rollback\n\nflux suspend hr ledger, \
+         then helm rollback ledger.\n",
+    )
+    .unwrap();
+    // The same file name in another folder: a bare `ledger-failover` names two documents.
+    fs::create_dir_all(dir.join("archive")).unwrap();
+    fs::write(
+        dir.join("archive/ledger-failover.md"),
+        "# Old ledger failover\n",
+    )
+    .unwrap();
+    let dir_text = dir.to_string_lossy().into_owned();
+    let mut mcp = Mcp::serve(&["--docs-dir", &dir_text]);
+    mcp.handshake("2025-06-18");
+    // The scratch folder differs per machine: golden files name it `<docs-dir>`.
+    let stable = |text: String| text.replace(&dir_text, "<docs-dir>");
+    let ok: &[(&str, &str, Value)] = &[
+        (
+            "search_flux_docs",
+            "path",
+            json!({"query": "retries exhausted", "path": "HelmRelease", "limit": 2}),
+        ),
+        (
+            "search_flux_docs",
+            "no-strong-match",
+            json!({"query": "how do I configure Argo CD sync waves"}),
+        ),
+        (
+            "search_flux_docs",
+            "outline",
+            json!({"query": "", "path": "guides/sops"}),
+        ),
+        (
+            "search_flux_docs",
+            "local",
+            json!({"query": "ledger rollback", "path": "payments/ledger-failover.md"}),
+        ),
+        (
+            "read_flux_doc",
+            "section",
+            json!({"path": "helmrelease", "heading": "spec.install.remediation"}),
+        ),
+        (
+            "read_flux_doc",
+            "page",
+            json!({"path": "kinds/bucket.md", "offset": 20, "limit": 15}),
+        ),
+        (
+            "read_flux_doc",
+            "local",
+            json!({"path": format!("{dir_text}/payments/ledger-failover.md"), "heading": "rollback"}),
+        ),
+    ];
+    for (tool, case, args) in ok {
+        let (text, is_error) = mcp.call(tool, args.clone());
+        assert!(!is_error, "{tool} {case}: {text}");
+        golden(&format!("{tool}.{case}.txt"), &stable(text));
+    }
+    let errors: &[(&str, &str, Value)] = &[
+        (
+            "search_flux_docs",
+            "unknown-path",
+            json!({"query": "retries", "path": "kinds/helmrelase"}),
+        ),
+        (
+            "read_flux_doc",
+            "unknown-path",
+            json!({"path": "image-polcy"}),
+        ),
+        (
+            "read_flux_doc",
+            "ambiguous-path",
+            json!({"path": "ledger-failover"}),
+        ),
+        (
+            "read_flux_doc",
+            "unknown-heading",
+            json!({"path": "guides/sops", "heading": "age keys rotation"}),
+        ),
+        (
+            "read_flux_doc",
+            "offset-past-end",
+            json!({"path": "kinds/bucket", "heading": "spec.interval", "offset": 100000}),
+        ),
+        (
+            "read_flux_doc",
+            "missing-path",
+            json!({"heading": "Spec fields"}),
+        ),
+        (
+            "read_flux_doc",
+            "path-too-long",
+            json!({"path": "k".repeat(301)}),
+        ),
+        (
+            "read_flux_doc",
+            "bad-limit",
+            json!({"path": "kinds/bucket", "limit": -3}),
+        ),
+    ];
+    for (tool, case, args) in errors {
+        let (text, is_error) = mcp.call(tool, args.clone());
+        assert!(is_error, "{tool} {case} should fail: {text}");
+        golden(&format!("{tool}.error.{case}.txt"), &(stable(text) + "\n"));
+    }
 }
