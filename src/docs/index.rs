@@ -176,12 +176,27 @@ impl Index {
     /// heading line to its last line that is not blank.
     pub fn lines(&self, section: u32) -> (u32, u32) {
         let sec = &self.sections[section as usize];
-        let text = self.doc_of(section).text[sec.start..sec.subtree_end].trim_end();
-        let breaks = text.bytes().filter(|&b| b == b'\n').count();
-        (
-            sec.line,
-            sec.line + u32::try_from(breaks).unwrap_or(u32::MAX - sec.line),
-        )
+        let text = &self.doc_of(section).text;
+        let last_byte = sec.start + text[sec.start..sec.subtree_end].trim_end().len();
+        (sec.line, self.line_at(sec.doc, last_byte).max(sec.line))
+    }
+
+    /// The line of byte `offset` of a document's text: counted from the nearest section start
+    /// at or before it, so that a hit on a whole document does not count its 100 KB again.
+    fn line_at(&self, doc: u32, offset: usize) -> u32 {
+        let range = self.docs[doc as usize].sections.clone();
+        let sections = &self.sections[range.start as usize..range.end as usize];
+        let at = sections.partition_point(|s| s.start <= offset);
+        let Some(from) = at.checked_sub(1).map(|i| &sections[i]) else {
+            return 1;
+        };
+        let text = &self.docs[doc as usize].text;
+        let breaks = text.as_bytes()[from.start..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        from.line
+            .saturating_add(u32::try_from(breaks).unwrap_or(u32::MAX))
     }
 
     /// What `read_flux_doc`'s `heading` should be to open `section`: its heading when no other
@@ -1275,6 +1290,26 @@ mod tests {
             index.path(ranking.hits[0].section).join(" › "),
             "HelmRelease › Common failures › install retries exhausted"
         );
+    }
+
+    #[test]
+    fn line_ranges_are_the_lines_of_the_file() {
+        let mut sources = crate::docs::corpus::embedded().unwrap();
+        sources.push(source("local/x/plain", "no heading\n\nat all\n\n\n"));
+        sources.push(source("local/x/crlf", "# A\r\nx\r\n## B\r\ny\r\n"));
+        let index = Index::build(sources);
+        for s in 0..index.sections.len() as u32 {
+            let sec = &index.sections[s as usize];
+            let text = &index.doc_of(s).text;
+            let line = |offset: usize| 1 + text[..offset].matches('\n').count() as u32;
+            let last = sec.start + text[sec.start..sec.subtree_end].trim_end().len();
+            assert_eq!(
+                index.lines(s),
+                (line(sec.start), line(last).max(line(sec.start))),
+                "{}",
+                index.path(s).join(" › ")
+            );
+        }
     }
 
     #[test]
