@@ -147,7 +147,9 @@ mod tests {
         assert_eq!(schema["properties"]["limit"]["maximum"], 1000);
         assert_eq!(schema["properties"]["limit"]["default"], 400);
         assert_eq!(schema["properties"]["offset"]["minimum"], 1);
-        assert!(TOOL.read_only && TOOL.in_cluster && !TOOL.open_world);
+        let (read_only, in_cluster, open_world) =
+            (TOOL.read_only, TOOL.in_cluster, TOOL.open_world);
+        assert!(read_only && in_cluster && !open_world);
     }
 
     #[test]
