@@ -249,6 +249,15 @@ fn path_scoped_search_stays_in_one_document() {
             "{path}: {out}"
         );
     }
+    // Within one document, a question it does not answer is said to be so.
+    let out = library
+        .search_in("kinds/bucket", "kafka consumer lag", 1, Format::Concise)
+        .unwrap();
+    assert!(
+        out.starts_with("No strong match for \"kafka consumer lag\" in kinds/bucket; closest:\n")
+            || out.starts_with("Nothing in kinds/bucket matches \"kafka consumer lag\""),
+        "{out}"
+    );
     // Unrestricted, the same words also find the remediation guide.
     assert!(
         library
