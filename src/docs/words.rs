@@ -7,6 +7,8 @@
 //! changed endings and changed final letters; this list catches the real words those rules miss.
 //! A word here is matched by its stem, so every inflection of it is known too.
 
+use std::sync::OnceLock;
+
 use super::tokenize;
 
 /// Lowercase, one word per entry, sorted (a test checks).
@@ -268,11 +270,20 @@ const WORDS: &[&str] = &[
 
 /// Whether `term` (an index term: lowercased and stemmed) is the stem of a listed word.
 pub fn is_known(term: &str) -> bool {
-    let mut stem = String::new();
-    WORDS.iter().any(|word| {
-        tokenize::stem_into(word, &mut stem);
-        stem == term
-    })
+    static STEMS: OnceLock<Vec<String>> = OnceLock::new();
+    let stems = STEMS.get_or_init(|| {
+        let mut stems: Vec<String> = WORDS
+            .iter()
+            .map(|word| {
+                let mut stem = String::new();
+                tokenize::stem_into(word, &mut stem);
+                stem
+            })
+            .collect();
+        stems.sort_unstable();
+        stems
+    });
+    stems.binary_search_by(|s| s.as_str().cmp(term)).is_ok()
 }
 
 #[cfg(test)]
