@@ -178,7 +178,23 @@ impl Index {
         let sec = &self.sections[section as usize];
         let text = &self.doc_of(section).text;
         let last_byte = sec.start + text[sec.start..sec.subtree_end].trim_end().len();
-        (sec.line, self.line_at(sec.doc, last_byte).max(sec.line))
+        // Counted back from the next heading, whose line is known: only the blank tail is
+        // scanned, not the section (this runs for every hit of every search).
+        let range = self.docs[sec.doc as usize].sections.clone();
+        let after = &self.sections[range.start as usize..range.end as usize];
+        let next = after.partition_point(|s| s.start < sec.subtree_end);
+        let to = match after.get(next).filter(|n| n.start == sec.subtree_end) {
+            Some(next) => {
+                let tail = text.as_bytes()[last_byte..sec.subtree_end]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                next.line
+                    .saturating_sub(u32::try_from(tail).unwrap_or(u32::MAX))
+            }
+            None => self.line_at(sec.doc, last_byte),
+        };
+        (sec.line, to.max(sec.line))
     }
 
     /// The line of byte `offset` of a document's text: counted from the nearest section start
@@ -244,25 +260,27 @@ impl Index {
             0
         };
         // The words typed as CamelCase identifiers (`ReplicaSet`), by the term that stands for
-        // them: names, never misspellings of another word.
-        let mut identifiers: Vec<String> = Vec::new();
-        if corrections_left > 0 {
-            tokenize::for_each_typed_word(query, |word, term| {
-                if tokenize::is_identifier(word) {
-                    identifiers.push(term.to_string());
-                }
-            });
-        }
+        // them: names, never misspellings of another word. Found on the first correction only:
+        // most queries need none.
+        let mut identifiers: Option<Vec<String>> = None;
         for (term, weight) in terms {
             let typed_word = weight >= 1.0;
             let mut correction = || {
                 // A pasted name (`"podinfo-v2"`) is not a misspelt word, and neither is an
                 // identifier or a real word the corpus happens not to use.
-                if corrections_left == 0
-                    || !typed_word
-                    || identifiers.contains(&term)
-                    || words::is_known(&term)
-                {
+                if corrections_left == 0 || !typed_word || words::is_known(&term) {
+                    return None;
+                }
+                let identifiers = identifiers.get_or_insert_with(|| {
+                    let mut found = Vec::new();
+                    tokenize::for_each_typed_word(query, |word, term| {
+                        if tokenize::is_identifier(word) {
+                            found.push(term.to_string());
+                        }
+                    });
+                    found
+                });
+                if identifiers.contains(&term) {
                     return None;
                 }
                 corrections_left -= 1;
@@ -272,7 +290,7 @@ impl Index {
             let id = match self
                 .terms
                 .get(&term)
-                .or_else(|| self.spelling_variant(&term))
+                .or_else(|| typed_word.then(|| self.spelling_variant(&term))?)
             {
                 Some(id) => id,
                 None => match correction() {
