@@ -24,6 +24,8 @@ pub enum Error {
         closest: Vec<String>,
         outline: String,
     },
+    /// A path longer than [`MAX_PATH_CHARS`]: a pasted document, not a name.
+    PathTooLong { chars: usize },
     /// `offset` is past the last line of what was asked for.
     OffsetPastEnd {
         offset: usize,
@@ -60,6 +62,11 @@ impl fmt::Display for Error {
                 }
                 write!(f, ". Its outline (line, heading):\n{outline}")
             }
+            Error::PathTooLong { chars } => write!(
+                f,
+                "path is {chars} characters; at most {MAX_PATH_CHARS}: a document id such as \
+                 kinds/helmrelease"
+            ),
             Error::OffsetPastEnd { offset, last, what } => {
                 write!(
                     f,
@@ -75,8 +82,15 @@ impl std::error::Error for Error {}
 /// How many close names an error offers.
 const CLOSEST: usize = 5;
 
+/// The longest path accepted (upstream's limit): ids are short.
+pub const MAX_PATH_CHARS: usize = 300;
+
 /// The document `path` names.
 pub fn document(index: &Index, path: &str) -> Result<u32, Error> {
+    let chars = path.chars().count();
+    if chars > MAX_PATH_CHARS {
+        return Err(Error::PathTooLong { chars });
+    }
     let given = normalise_path(path);
     let raw = path.trim();
     // Each rule is tried on every document before the next, looser one: an exact id wins over

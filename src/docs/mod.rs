@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-pub use locate::Error;
+pub use locate::{Error, MAX_PATH_CHARS};
 pub use read::Request as ReadRequest;
 pub use render::MAX_LIMIT;
 

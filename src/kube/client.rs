@@ -18,7 +18,8 @@ use super::discovery::{self, Discovery, Resource};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
 use super::proxy::{self, NetworkEnv};
 use super::tls::{self, SettingError};
-use super::{Error, Secret, lock, percent_encode_into};
+use super::{Error, Secret, percent_encode_into};
+use crate::sync::lock;
 
 /// Sent on every request, so cluster admins can tell our traffic apart in audit logs.
 pub const USER_AGENT: &str = concat!("flux-operator-mcp/", env!("CARGO_PKG_VERSION"));

@@ -528,9 +528,7 @@ pub(crate) fn fetch(client: &Client) -> Result<Discovery, Error> {
                         break;
                     };
                     let got = client.get_path_accept(path, "application/json");
-                    if let Ok(mut slot) = results[i].lock() {
-                        *slot = Some(got);
-                    }
+                    *crate::sync::lock(&results[i]) = Some(got);
                 }
             });
         }
@@ -541,10 +539,7 @@ pub(crate) fn fetch(client: &Client) -> Result<Discovery, Error> {
             .trim_start_matches("/apis/")
             .trim_start_matches("/api/");
         let group_version = group_version.to_string();
-        let got = slot
-            .into_inner()
-            .ok()
-            .flatten()
+        let got = crate::sync::unpoisoned(slot.into_inner())
             .unwrap_or_else(|| Err(Error::InvalidRequest("not fetched".into())));
         let parsed = got.and_then(|doc| {
             let list: ApiResourceList = from_value(&doc, &path)?;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod discovery;
 mod error;
 pub mod list;
+mod process_group;
 mod proxy;
 mod secret;
 pub mod time;
@@ -30,11 +31,4 @@ pub(crate) fn percent_encode_into(out: &mut String, s: &str, keep: &[u8]) {
             out.push(char::from(HEX[usize::from(b & 0xF)]));
         }
     }
-}
-
-/// Locks a cache, going on past poisoning: a poisoned lock only means another request
-/// panicked mid-update, and every value kept behind these locks is replaced whole, so what
-/// is inside is still valid (or `None`).
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -168,7 +168,7 @@ struct Shared<S: Service> {
 impl<S: Service> Shared<S> {
     fn calls(&self) -> MutexGuard<'_, HashMap<RequestId, Arc<AtomicBool>>> {
         // A poisoned map only means a thread panicked while holding it; the map is still sound.
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.in_flight)
     }
 }
 
@@ -258,10 +258,7 @@ impl<S: Service> Server<S> {
             if calls.is_empty() || now >= deadline {
                 return calls.len();
             }
-            calls = match self.shared.idle.wait_timeout(calls, deadline - now) {
-                Ok((guard, _)) => guard,
-                Err(p) => p.into_inner().0,
-            };
+            calls = crate::sync::unpoisoned(self.shared.idle.wait_timeout(calls, deadline - now)).0;
         }
     }
 

@@ -47,7 +47,7 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
             .spawn(move || {
                 write_loop(rx, io::stdout().lock());
                 let (lock, cv) = &*writer_done;
-                *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+                *crate::sync::lock(lock) = true;
                 cv.notify_all();
             })
     };
@@ -84,8 +84,8 @@ fn log(message: std::fmt::Arguments<'_>) {
 
 fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {
     let (lock, cv) = flag;
-    let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-    let _ = cv.wait_timeout_while(guard, timeout, |done| !*done);
+    let guard = crate::sync::lock(lock);
+    let _ = crate::sync::unpoisoned(cv.wait_timeout_while(guard, timeout, |done| !*done));
 }
 
 /// Feed every line of `input` to the server until EOF. A final line without a newline is

@@ -4,9 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::search_flux_docs::{MAX_PATH_CHARS, check_path};
 use super::{Args, Ctx, Tool, ToolError};
-use crate::docs::{self, ReadRequest};
+use crate::docs::{self, MAX_PATH_CHARS, ReadRequest};
 
 /// Lines per answer when `limit` is not given, and the most honoured.
 const DEFAULT_LINES: usize = 400;
@@ -26,9 +25,14 @@ pub const TOOL: Tool = Tool {
         saying which lines of how many it shows and the offset to go on from. An unknown path \
         gets the closest document ids; an unknown heading gets the document's outline.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: false,
     call,
 };
 
@@ -76,7 +80,6 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
                 .to_string(),
         )
     })?;
-    check_path(path)?;
     let heading = args.opt_str("heading")?;
     // 0 means "the default" to several clients, as for search_flux_docs' limit.
     let offset = match args.opt_u64("offset")? {
@@ -147,8 +150,11 @@ mod tests {
         assert_eq!(schema["properties"]["limit"]["maximum"], 1000);
         assert_eq!(schema["properties"]["limit"]["default"], 400);
         assert_eq!(schema["properties"]["offset"]["minimum"], 1);
-        let (read_only, in_cluster, open_world) =
-            (TOOL.read_only, TOOL.in_cluster, TOOL.open_world);
+        let (read_only, in_cluster, open_world) = (
+            TOOL.annotations.read_only,
+            TOOL.in_cluster,
+            TOOL.annotations.open_world,
+        );
         assert!(read_only && in_cluster && !open_world);
     }
 

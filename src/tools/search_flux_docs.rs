@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Args, Ctx, Tool, ToolError};
-use crate::docs::{self, Format, MAX_LIMIT};
+use crate::docs::{self, Format, MAX_LIMIT, MAX_PATH_CHARS};
 
 pub const TOOL: Tool = Tool {
     name: "search_flux_docs",
@@ -26,9 +26,14 @@ pub const TOOL: Tool = Tool {
         instead of showing them. format=complete returns whole documents. Results from the \
         user's own runbooks are marked local.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: false,
     call,
 };
 
@@ -89,28 +94,9 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let docs_dirs = &ctx.settings.docs_dirs;
     match args.opt_str("path")? {
         None => Ok(docs::run_search(query, limit, format, docs_dirs)),
-        Some(path) => {
-            check_path(path)?;
-            docs::run_search_in(path, query, limit, format, docs_dirs)
-                .map_err(|e| ToolError::InvalidArgument(e.to_string()))
-        }
+        Some(path) => docs::run_search_in(path, query, limit, format, docs_dirs)
+            .map_err(|e| ToolError::InvalidArgument(e.to_string())),
     }
-}
-
-/// The longest `path` accepted (upstream's limit): ids are short, and a longer value is a
-/// pasted document, not a name.
-pub const MAX_PATH_CHARS: usize = 300;
-
-/// Refuse a `path` longer than [`MAX_PATH_CHARS`] (shared with read_flux_doc).
-pub fn check_path(path: &str) -> Result<(), ToolError> {
-    let chars = path.chars().count();
-    if chars > MAX_PATH_CHARS {
-        return Err(ToolError::InvalidArgument(format!(
-            "path is {chars} characters; at most {MAX_PATH_CHARS}: a document id such as \
-             kinds/helmrelease"
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -142,8 +128,11 @@ mod tests {
             schema["properties"]["format"]["enum"],
             json!(["concise", "complete"])
         );
-        let (read_only, in_cluster, open_world) =
-            (TOOL.read_only, TOOL.in_cluster, TOOL.open_world);
+        let (read_only, in_cluster, open_world) = (
+            TOOL.annotations.read_only,
+            TOOL.in_cluster,
+            TOOL.annotations.open_world,
+        );
         assert!(read_only && in_cluster && !open_world);
     }
 
