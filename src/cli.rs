@@ -370,6 +370,12 @@ pub enum Command {
     DocsList {
         docs_dirs: Vec<PathBuf>,
     },
+    /// `docs read PATH [HEADING...]`: a whole document or section, without the tool's caps.
+    DocsRead {
+        path: String,
+        heading: Option<String>,
+        docs_dirs: Vec<PathBuf>,
+    },
     Version,
     /// `-h`: usage and commands.
     ShortHelp,
@@ -471,6 +477,7 @@ pub enum Error {
     /// `docs` without `search` or `list`.
     MissingDocsCommand,
     MissingQuery,
+    MissingDocPath,
 }
 
 impl fmt::Display for Error {
@@ -508,6 +515,10 @@ impl fmt::Display for Error {
                 f.write_str("docs needs a command: docs search QUERY or docs list")
             }
             Error::MissingQuery => write!(f, "docs search needs a query: {NAME} docs search QUERY"),
+            Error::MissingDocPath => write!(
+                f,
+                "docs read needs a document: {NAME} docs read PATH [HEADING] (docs list names them)"
+            ),
         }
     }
 }
@@ -541,6 +552,26 @@ pub fn run(command: Command) -> ExitCode {
             docs_dirs,
         } => print(&docs::run_search(&query, limit, format, &docs_dirs)),
         Command::DocsList { docs_dirs } => print(&docs::run_list(&docs_dirs)),
+        Command::DocsRead {
+            path,
+            heading,
+            docs_dirs,
+        } => {
+            let request = docs::ReadRequest {
+                path: &path,
+                heading: heading.as_deref(),
+                offset: None,
+                lines: usize::MAX,
+                max_bytes: usize::MAX,
+            };
+            match docs::run_read(&request, &docs_dirs) {
+                Ok(text) => print(&text),
+                Err(e) => {
+                    eprintln!("{NAME}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Version => print(&format!("{NAME} {}", crate::VERSION)),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
@@ -722,14 +753,21 @@ fn command(p: Parsed) -> Result<Command, Error> {
                     docs_dirs: p.serve.tools.docs_dirs,
                 })
             }
+            Some("read") => {
+                let path = words.get(2).ok_or(Error::MissingDocPath)?;
+                let heading = words[3..].join(" ");
+                Ok(Command::DocsRead {
+                    path: path.clone(),
+                    heading: (!heading.trim().is_empty()).then_some(heading),
+                    docs_dirs: p.serve.tools.docs_dirs,
+                })
+            }
             Some(other) => Err(Error::UnknownCommand {
                 name: format!("docs {other}"),
-                suggestion: suggest(other, ["search", "list"]).map(|s| {
-                    if s == "search" {
-                        "docs search"
-                    } else {
-                        "docs list"
-                    }
+                suggestion: suggest(other, ["search", "list", "read"]).map(|s| match s {
+                    "search" => "docs search",
+                    "read" => "docs read",
+                    _ => "docs list",
                 }),
             }),
             None => Err(Error::MissingDocsCommand),
@@ -909,6 +947,7 @@ Usage:
   {NAME} check [flags]            show the cluster and identity the tools would use
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
+  {NAME} docs read PATH [HEADING] print a document, or one section of it
   {NAME} version                  print the version
 ",
         version = crate::VERSION
@@ -1283,6 +1322,17 @@ mod tests {
             parse_ok(&["docs", "list"]),
             Command::DocsList { .. }
         ));
+        match parse_ok(&["docs", "read", "kinds/helmrelease", "Spec", "fields"]) {
+            Command::DocsRead { path, heading, .. } => {
+                assert_eq!(path, "kinds/helmrelease");
+                assert_eq!(heading.as_deref(), Some("Spec fields"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse_err(&["docs", "read"]),
+            "docs read needs a document: flux-operator-mcp docs read PATH [HEADING] (docs list names them)"
+        );
         assert_eq!(
             parse_err(&["docs", "search"]),
             "docs search needs a query: flux-operator-mcp docs search QUERY"

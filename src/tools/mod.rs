@@ -40,6 +40,7 @@ pub const REGISTRY: &[Tool] = &[
     get_kubernetes_logs::TOOL,
     get_kubernetes_metrics::TOOL,
     get_kubernetes_resources::TOOL,
+    read_flux_doc::TOOL,
     search_flux_docs::TOOL,
     set_kubeconfig_context::TOOL,
 ];
@@ -49,6 +50,7 @@ mod get_kubernetes_api_versions;
 mod get_kubernetes_logs;
 mod get_kubernetes_metrics;
 mod get_kubernetes_resources;
+mod read_flux_doc;
 mod search_flux_docs;
 mod set_kubeconfig_context;
 

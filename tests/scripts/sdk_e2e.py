@@ -44,6 +44,10 @@ CALLS: dict[str, tuple[dict, list[str]]] = {
     "get_kubeconfig_contexts": ({}, ["flux-test", "current: flux-test"]),
     "set_kubeconfig_context": ({"name": "flux-test"}, ["This session now uses context flux-test"]),
     "search_flux_docs": ({"query": "HelmRelease install remediation retries"}, ["HelmRelease", "retries"]),
+    "read_flux_doc": (
+        {"path": "HelmRelease", "heading": "spec.install.remediation.retries"},
+        ["Section: HelmRelease", "spec.install.remediation.retries", "Lines "],
+    ),
 }
 
 # An error path: a tool failure is a result with isError, and says what is wrong.
