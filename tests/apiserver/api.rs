@@ -1,7 +1,7 @@
 //! One request in, one answer out: fault injection, authentication (client certificate, bearer
 //! token, basic), impersonation, authorization (deny rules), routing, content negotiation
 //! (JSON, Table, PartialObjectMetadata, aggregated discovery), and the verbs: discovery, get,
-//! list with selectors and paging, pod logs, and the in-memory writes (create, patch, delete).
+//! list with selectors and paging, pod logs; writes are handed to `writes.rs`.
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -11,7 +11,7 @@ use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{Key, Store};
 use super::table::{self, IncludeObject};
-use super::{Auth, FaultKind, Shared, User, clock, patch, status};
+use super::{Auth, FaultKind, Shared, User, clock, status, writes};
 
 /// What the connection loop does with the request.
 pub enum Reply {
@@ -271,18 +271,18 @@ fn json_response(v: &Value) -> Response {
 }
 
 /// A parsed resource path.
-struct ResourcePath<'a> {
-    group: &'a str,
-    version: &'a str,
-    namespace: Option<&'a str>,
-    plural: &'a str,
-    name: Option<&'a str>,
-    sub: Option<&'a str>,
+pub struct ResourcePath<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub namespace: Option<&'a str>,
+    pub plural: &'a str,
+    pub name: Option<&'a str>,
+    pub sub: Option<&'a str>,
 }
 
 impl ResourcePath<'_> {
     /// The store key of the object the path names.
-    fn key(&self) -> Key {
+    pub fn key(&self) -> Key {
         (
             self.namespace.unwrap_or_default().to_string(),
             self.name.unwrap_or_default().to_string(),
@@ -415,6 +415,7 @@ fn verb_of(req: &Request, has_name: bool) -> &'static str {
 
 fn resource(shared: &Shared, req: &Request, user: &User, rp: &ResourcePath) -> Response {
     let mut state = shared.lock();
+    let state = &mut *state;
     let store = &mut state.store;
     let Some(t) = store.registry.find(rp.group, rp.version, rp.plural) else {
         return status::no_such_path();
@@ -460,16 +461,16 @@ fn resource(shared: &Shared, req: &Request, user: &User, rp: &ResourcePath) -> R
             };
             list(store, t, rp, req, format, shared.options.max_page_size)
         }
-        ("create", None) => create(store, t, rp, req),
-        ("patch", _) => patch_object(store, t, rp, req),
-        ("delete", None) => delete(store, t, rp, req),
+        ("create" | "update" | "patch" | "delete", _) => {
+            writes::handle(shared, state, t, rp, req, verb)
+        }
         _ => status::method_not_allowed(),
     }
 }
 
 /// An object as served at `version`: CRD objects are converted by rewriting apiVersion (the
 /// Flux CRDs use the None conversion strategy); typed list items carry no kind/apiVersion.
-fn served(obj: &Value, t: &ResourceType, version: &str, list_item: bool) -> Value {
+pub fn served(obj: &Value, t: &ResourceType, version: &str, list_item: bool) -> Value {
     let mut o = obj.clone();
     if list_item && t.builtin {
         if let Some(m) = o.as_object_mut() {
@@ -868,231 +869,6 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
     let mut r = Response::json(200, body);
     r.content_type = "text/plain".into();
     r
-}
-
-/// A request body as JSON (or YAML for apply patches and YAML creates).
-fn parse_body(req: &Request) -> Result<Value, String> {
-    let ct = req.header("content-type").unwrap_or("application/json");
-    if ct.contains("yaml") {
-        let text = String::from_utf8_lossy(&req.body);
-        serde_norway::from_str::<Value>(&text).map_err(|e| e.to_string())
-    } else {
-        serde_json::from_slice(&req.body).map_err(|e| e.to_string())
-    }
-}
-
-fn dry_run(req: &Request) -> bool {
-    req.param("dryRun") == Some("All")
-}
-
-fn namespace_exists(store: &Store, ns: &str) -> bool {
-    store
-        .registry
-        .by_kind("", "Namespace")
-        .is_some_and(|t| store.get(t, "", ns).is_some())
-}
-
-fn check_identity(
-    ty: &ResourceType,
-    rp: &ResourcePath,
-    obj: &mut Value,
-    name: &str,
-) -> Result<(), Response> {
-    let want = ty.api_version(rp.version);
-    match obj["apiVersion"].as_str() {
-        Some(v) if v != want => {
-            return Err(status::bad_request(&format!(
-                "the API version in the data ({v}) does not match the expected API version ({want})"
-            )));
-        }
-        _ => obj["apiVersion"] = json!(want),
-    }
-    match obj["kind"].as_str() {
-        Some(k) if k != ty.kind => {
-            return Err(status::bad_request(&format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                ty.kind
-            )));
-        }
-        _ => obj["kind"] = json!(ty.kind),
-    }
-    if !obj["metadata"].is_object() {
-        obj["metadata"] = json!({});
-    }
-    match obj["metadata"]["name"].as_str() {
-        Some(n) if n != name => {
-            return Err(status::bad_request(&format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        _ => obj["metadata"]["name"] = json!(name),
-    }
-    if let Some(ns) = rp.namespace {
-        match obj["metadata"]["namespace"].as_str() {
-            Some(n) if n != ns => {
-                return Err(status::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-            _ => obj["metadata"]["namespace"] = json!(ns),
-        }
-    }
-    Ok(())
-}
-
-fn created(obj: &Value, ty: &ResourceType, version: &str) -> Response {
-    let mut r = json_response(&served(obj, ty, version, false));
-    r.status = 201;
-    r
-}
-
-fn create(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
-    let ty = store.registry.types[t].clone();
-    // JSON or YAML only: typed clients that send protobuf (kubectl create for built-in kinds)
-    // get the API server's 415 rather than a parse error.
-    let content_type = req.header("content-type").unwrap_or("application/json");
-    if !content_type.starts_with("application/json")
-        && !content_type.starts_with("application/yaml")
-    {
-        return status::unsupported_media_type(content_type);
-    }
-    let mut obj = match parse_body(req) {
-        Ok(v) if v.is_object() => v,
-        Ok(_) => return status::bad_request("the request body is not an object"),
-        Err(e) => return status::bad_request(&format!("the request body is not valid: {e}")),
-    };
-    let name = match obj.pointer("/metadata/name").and_then(Value::as_str) {
-        Some(n) if !n.is_empty() => n.to_string(),
-        _ => match obj
-            .pointer("/metadata/generateName")
-            .and_then(Value::as_str)
-        {
-            Some(prefix) => {
-                let suffix = super::resources::fnv1a(
-                    format!("{prefix}{}", store.resource_version()).as_bytes(),
-                );
-                format!("{prefix}{}", &format!("{suffix:016x}")[..5])
-            }
-            None => {
-                return status::invalid(
-                    &ty,
-                    "",
-                    "metadata.name: Required value: name or generateName is required",
-                );
-            }
-        },
-    };
-    if let Err(r) = check_identity(&ty, rp, &mut obj, &name) {
-        return r;
-    }
-    if let Some(ns) = rp.namespace
-        && !namespace_exists(store, ns)
-    {
-        return status::namespace_not_found(ns);
-    }
-    if store
-        .get(t, rp.namespace.unwrap_or_default(), &name)
-        .is_some()
-    {
-        return status::already_exists(&ty, &name);
-    }
-    if dry_run(req) {
-        return created(&obj, &ty, rp.version);
-    }
-    match store.admit(obj, true) {
-        Ok(stored) => created(&stored, &ty, rp.version),
-        Err(e) => status::invalid(&ty, &name, &e),
-    }
-}
-
-fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
-    let ty = store.registry.types[t].clone();
-    let name = rp.name.unwrap_or_default();
-    let key = rp.key();
-    let content_type = req
-        .header("content-type")
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    if !matches!(
-        content_type.as_str(),
-        "application/merge-patch+json"
-            | "application/strategic-merge-patch+json"
-            | "application/apply-patch+yaml"
-            | "application/json-patch+json"
-    ) {
-        return status::unsupported_media_type(&content_type);
-    }
-    let body = match parse_body(req) {
-        Ok(v) => v,
-        Err(e) => return status::bad_request(&format!("the request body is not valid: {e}")),
-    };
-    let existing = store
-        .get(t, &key.0, name)
-        .map(|o| served(o, &ty, rp.version, false));
-    let apply = content_type == "application/apply-patch+yaml";
-    if apply && req.param("fieldManager").is_none_or(str::is_empty) {
-        return status::bad_request("PATCH /apply requires fieldManager to be set");
-    }
-    let (mut obj, is_new) = match existing {
-        Some(o) => (o, false),
-        None if apply => (json!({}), true),
-        None => return status::not_found(&ty, name),
-    };
-    let result = match content_type.as_str() {
-        "application/merge-patch+json"
-        | "application/strategic-merge-patch+json"
-        | "application/apply-patch+yaml" => {
-            patch::merge(&mut obj, &body);
-            Ok(())
-        }
-        "application/json-patch+json" => patch::json_patch(&mut obj, &body),
-        other => return status::unsupported_media_type(other),
-    };
-    if let Err(e) = result {
-        return status::failure(422, "Invalid", &e, None);
-    }
-    if let Err(r) = check_identity(&ty, rp, &mut obj, name) {
-        return r;
-    }
-    if dry_run(req) {
-        return if is_new {
-            created(&obj, &ty, rp.version)
-        } else {
-            json_response(&obj)
-        };
-    }
-    if is_new {
-        if let Some(ns) = rp.namespace
-            && !namespace_exists(store, ns)
-        {
-            return status::namespace_not_found(ns);
-        }
-        return match store.admit(obj, true) {
-            Ok(stored) => created(&stored, &ty, rp.version),
-            Err(e) => status::invalid(&ty, name, &e),
-        };
-    }
-    let stored = store.replace(t, &key, obj);
-    json_response(&served(&stored, &ty, rp.version, false))
-}
-
-fn delete(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
-    let ty = store.registry.types[t].clone();
-    let name = rp.name.unwrap_or_default();
-    let key = rp.key();
-    let Some(obj) = store.get(t, &key.0, name).cloned() else {
-        return status::not_found(&ty, name);
-    };
-    if !dry_run(req) {
-        store.remove(t, &key);
-    }
-    let mut d = status::details(&ty, Some(name));
-    d.uid = obj["metadata"]["uid"].as_str().map(str::to_string);
-    status::success(d)
 }
 
 #[cfg(test)]
