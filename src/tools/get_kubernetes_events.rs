@@ -127,8 +127,8 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             )));
         }
     };
-    let since = match args.opt_str("since")?.map(str::trim) {
-        Some(text) => Some((parse_since(text)?, text)),
+    let since = match args.opt_duration("since")? {
+        Some(d) => Some((d, args.opt_str("since")?.map(str::trim).unwrap_or_default())),
         None => None,
     };
     let grep = args
@@ -174,19 +174,6 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     };
     let found = collect(&cluster, &query, uid.as_deref())?;
     Ok(render(&cluster, &query, found))
-}
-
-/// A Go duration as a `since` cut-off.
-fn parse_since(text: &str) -> Result<Duration, ToolError> {
-    match crate::text::parse_duration(text) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(ToolError::InvalidArgument(
-            "since must be longer than 0, e.g. 30m or 2h".to_string(),
-        )),
-        Err(reason) => Err(ToolError::InvalidArgument(format!(
-            "since {text:?} is not a Go duration: {reason} (examples: 30m, 1h, 2h30m)"
-        ))),
-    }
 }
 
 /// The uid of the object the events are asked for, so that events of an earlier object of

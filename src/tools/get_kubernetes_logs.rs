@@ -355,22 +355,13 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     })?;
     let namespace = either(args, "namespace", "pod_namespace")?.map(|(ns, _)| ns);
     let kind = args.opt_str("kind")?.map(str::trim);
-    let since = match args.opt_str("since")?.map(str::trim) {
+    let since = match args.opt_duration("since")? {
+        // The API counts whole seconds and wants at least one.
+        Some(d) => Some((
+            d.as_secs_f64().ceil() as u64,
+            args.opt_str("since")?.map(str::trim).unwrap_or_default(),
+        )),
         None => None,
-        Some(text) => match crate::text::parse_duration(text) {
-            // The API counts whole seconds and wants at least one.
-            Ok(d) if !d.is_zero() => Some((d.as_secs_f64().ceil() as u64, text)),
-            Ok(_) => {
-                return Err(ToolError::InvalidArgument(
-                    "since must be longer than 0, e.g. 10m or 1h".to_string(),
-                ));
-            }
-            Err(reason) => {
-                return Err(ToolError::InvalidArgument(format!(
-                    "since {text:?} is not a Go duration: {reason} (examples: 10m, 1h, 2h30m)"
-                )));
-            }
-        },
     };
     let grep = args
         .opt_str("grep")?

@@ -254,6 +254,25 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// An optional Go duration such as `30m`, `1h` or `2h30m` (a `since`); zero is refused.
+    pub fn opt_duration(&self, name: &str) -> Result<Option<Duration>, ToolError> {
+        let Some(text) = self.opt_str(name)?.map(str::trim) else {
+            return Ok(None);
+        };
+        match crate::text::parse_duration(text) {
+            Ok(d) if !d.is_zero() => Ok(Some(d)),
+            Ok(_) => Err(ToolError::InvalidArgument(format!(
+                "{name} must be longer than 0, e.g. 30m or 1h"
+            ))),
+            Err(reason) if reason.contains("examples") => Err(ToolError::InvalidArgument(format!(
+                "{name} {text:?} is not a Go duration: {reason}"
+            ))),
+            Err(reason) => Err(ToolError::InvalidArgument(format!(
+                "{name} {text:?} is not a Go duration: {reason} (examples: 30m, 1h, 2h30m)"
+            ))),
+        }
+    }
+
     /// An optional list of strings: a JSON array, a JSON array sent as a string (some clients
     /// stringify array arguments), or one string split on commas.
     pub fn opt_str_list(&self, name: &str) -> Result<Vec<String>, ToolError> {
@@ -679,6 +698,27 @@ mod tests {
         assert_eq!(a.opt_bool("d"), Ok(Some(true)));
         assert_eq!(a.opt_bool("e"), Ok(Some(false)));
         assert_eq!(a.opt_bool("f"), Ok(Some(false)));
+    }
+
+    #[test]
+    fn durations_are_go_durations_above_zero() {
+        let m = args(json!({"a": "1h30m", "b": "0", "c": "an hour", "d": "5x", "e": " "}));
+        let a = Args(&m);
+        assert_eq!(a.opt_duration("a"), Ok(Some(Duration::from_secs(5400))));
+        assert_eq!(a.opt_duration("e"), Ok(None));
+        assert_eq!(a.opt_duration("missing"), Ok(None));
+        assert_eq!(
+            a.opt_duration("b").unwrap_err().to_string(),
+            "b must be longer than 0, e.g. 30m or 1h"
+        );
+        assert_eq!(
+            a.opt_duration("c").unwrap_err().to_string(),
+            "c \"an hour\" is not a Go duration: expected a number at \"an hour\" (examples: 30s, 1m, 1m30s)"
+        );
+        assert_eq!(
+            a.opt_duration("d").unwrap_err().to_string(),
+            "d \"5x\" is not a Go duration: unknown unit \"x\" (ns, us, ms, s, m, h) (examples: 30m, 1h, 2h30m)"
+        );
     }
 
     #[test]

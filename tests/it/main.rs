@@ -15,6 +15,7 @@ mod docs;
 mod kube_client;
 mod kubeconfig;
 mod protocol;
+mod read_tools;
 mod resources;
 mod tidy;
 mod tools;

@@ -1461,6 +1461,7 @@ def flux_operator():
 # Workloads: controllers and apps (Deployments, StatefulSets, Pods), Services, ServiceAccounts
 # ---------------------------------------------------------------------------------------------
 
+REPLICASETS = []  # every Deployment's current ReplicaSet, written to replicasets.yaml
 POD_IPS = iter("10.244.%d.%d" % (1 + i % 2, 10 + i) for i in range(200))
 PODS = []  # (ns, name, [containers]) for metrics
 
@@ -1592,6 +1593,23 @@ def workload(ns, name, containers, replicas=1, labels=None, created=days(30), no
                 "updateStrategy": {"type": "RollingUpdate"}}
     objs = [{"apiVersion": "apps/v1", "kind": kind, "metadata": workload_meta, "spec": spec, "status": status}]
     owner_kind, owner_name = ("ReplicaSet", "%s-%s" % (name, h)) if kind == "Deployment" else (kind, name)
+    if kind == "Deployment":
+        # The Deployment's current ReplicaSet, which owns its pods (replicasets.yaml).
+        rs_labels = dict(lbl, **{"pod-template-hash": h})
+        rs_meta = meta("apps", "ReplicaSet", owner_name, ns, days(4) if created > days(4) else created, rs_labels,
+                       {"deployment.kubernetes.io/desired-replicas": str(replicas), "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                        "deployment.kubernetes.io/revision": "3"}, 1,
+                       owner=[{"apiVersion": "apps/v1", "blockOwnerDeletion": True, "controller": True, "kind": "Deployment",
+                               "name": name, "uid": uid("apps", "Deployment", ns, name)}])
+        rs_template = {"metadata": dict(template_meta, labels=rs_labels), "spec": template_spec}
+        rs_status = {"availableReplicas": ready_n, "fullyLabeledReplicas": replicas, "observedGeneration": 1,
+                     "readyReplicas": ready_n, "replicas": replicas}
+        if not ready_n:
+            rs_status.pop("availableReplicas")
+            rs_status.pop("readyReplicas")
+        REPLICASETS.append({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": rs_meta,
+                            "spec": {"replicas": replicas, "selector": {"matchLabels": rs_labels}, "template": rs_template},
+                            "status": rs_status})
     if kind == "DaemonSet":
         names = pod_names or ["%s-%s" % (name, pod_suffix(ns + name + str(i))) for i in range(replicas)]
     else:
@@ -2288,6 +2306,7 @@ def main():
     platform_addons()
     events(names)
     controller_logs(names)
+    add("replicasets.yaml", *REPLICASETS)
     metrics()
     comments = {
         "00-crds.yaml": "The Flux CustomResourceDefinitions (schemas abbreviated; names, versions, scope and printer columns as shipped).",
@@ -2300,6 +2319,7 @@ def main():
         "image-automation.yaml": "Flux image automation: ImageRepository, ImagePolicy, ImageUpdateAutomation.",
         "flux-operator.yaml": "Flux Operator: FluxInstance, FluxReport, ResourceSets, ResourceSetInputProviders; source-watcher ArtifactGenerators.",
         "flux-controllers.yaml": "The Flux controllers and the operator: Deployments, Pods, ServiceAccounts, Services in flux-system.",
+        "replicasets.yaml": "The current ReplicaSet of every Deployment: the owner of its pods, owned by the Deployment.",
         "workloads.yaml": "Application workloads: Deployments, a StatefulSet, a DaemonSet, a Job, a CronJob with its Jobs, their Pods and Services.",
         "secrets.yaml": "Secrets (some applied with kubectl, so their last-applied annotation holds the secret data).",
         "configmaps.yaml": "ConfigMaps.",
