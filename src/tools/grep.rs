@@ -344,12 +344,8 @@ impl<'a> Parser<'a> {
             '^' => Node::Start,
             '$' => Node::End,
             '(' => {
-                if self.eat('?') {
-                    if !self.eat(':') {
-                        return Err(
-                            self.error("only (?:...) groups and a leading (?i) are supported")
-                        );
-                    }
+                if self.eat('?') && !self.eat(':') {
+                    return Err(self.error("only (?:...) groups and a leading (?i) are supported"));
                 }
                 let inner = self.alternation(depth + 1)?;
                 if !self.eat(')') {

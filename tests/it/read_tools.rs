@@ -649,6 +649,10 @@ fn logs_errors_of_the_current_generation() {
         ),
         ("missing-name", json!({"namespace": "apps"})),
         (
+            "unknown-kind",
+            json!({"kind": "HelmReleas", "name": "podinfo", "namespace": "apps"}),
+        ),
+        (
             "bad-since",
             json!({"name": "redis-master-0", "namespace": "apps", "since": "5 minutes"}),
         ),

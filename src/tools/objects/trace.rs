@@ -104,9 +104,9 @@ impl Key {
 
 /// What was found at a hop.
 #[derive(Debug, Clone)]
-enum Found {
+enum Fetched {
     Object(Box<Value>),
-    NotFound,
+    Missing,
     /// The read failed (RBAC, a kind the server does not serve, a timeout): the error.
     Unreadable(String),
     /// Not read: the walk's call budget was spent.
@@ -145,7 +145,7 @@ struct Link {
 #[derive(Debug, Clone)]
 struct Hop {
     key: Key,
-    found: Found,
+    found: Fetched,
     status: Status,
     links: Vec<Link>,
     /// Ready dependencies, each `Kind ns/name`, listed on one line (not walked).
@@ -190,7 +190,7 @@ impl Trace {
                 to: next,
                 how: None,
             });
-            if !matches!(t.hops[next].found, Found::Object(_)) {
+            if !matches!(t.hops[next].found, Fetched::Object(_)) {
                 return t;
             }
             owners.push(next);
@@ -228,7 +228,7 @@ impl Trace {
         // Managers, up to the root.
         let mut seen: HashSet<Key> = t.hops.iter().map(|h| h.key.clone()).collect();
         for _ in 0..MAX_MANAGERS {
-            if !matches!(t.hops[current].found, Found::Object(_)) {
+            if !matches!(t.hops[current].found, Fetched::Object(_)) {
                 break;
             }
             t.add_upstreams(cluster, current, 0);
@@ -260,7 +260,7 @@ impl Trace {
         let status = status(&key, &obj);
         self.hops.push(Hop {
             key,
-            found: Found::Object(Box::new(obj)),
+            found: Fetched::Object(Box::new(obj)),
             status,
             links: Vec::new(),
             ready_dependencies: Vec::new(),
@@ -278,7 +278,7 @@ impl Trace {
             Err(f) => f,
         };
         let status = Status {
-            failing: matches!(found, Found::NotFound),
+            failing: matches!(found, Fetched::Missing),
             ..Status::default()
         };
         self.hops.push(Hop {
@@ -291,9 +291,9 @@ impl Trace {
         self.hops.len() - 1
     }
 
-    fn get(&mut self, cluster: &Cluster, key: &Key) -> Result<Value, Found> {
+    fn get(&mut self, cluster: &Cluster, key: &Key) -> Result<Value, Fetched> {
         if self.calls >= MAX_CALLS {
-            return Err(Found::NotChecked);
+            return Err(Fetched::NotChecked);
         }
         self.calls += 1;
         let group = if key.group.is_empty() {
@@ -306,18 +306,18 @@ impl Trace {
             .and_then(|r| cluster.get(&r, &key.namespace, &key.name));
         match read {
             Ok(obj) => Ok(obj),
-            Err(e) if e.is_not_found() => Err(Found::NotFound),
-            Err(kube::Error::UnknownKind { .. }) => Err(Found::Unreadable(format!(
+            Err(e) if e.is_not_found() => Err(Fetched::Missing),
+            Err(kube::Error::UnknownKind { .. }) => Err(Fetched::Unreadable(format!(
                 "the server does not serve {} ({group})",
                 key.kind
             ))),
-            Err(e) => Err(Found::Unreadable(e.to_string())),
+            Err(e) => Err(Fetched::Unreadable(e.to_string())),
         }
     }
 
     /// The controller owner reference of a hop (else its first one).
     fn owner_ref(&self, i: usize) -> Option<Key> {
-        let Found::Object(obj) = &self.hops[i].found else {
+        let Fetched::Object(obj) = &self.hops[i].found else {
             return None;
         };
         let refs = obj["metadata"]["ownerReferences"].as_array()?;
@@ -345,7 +345,7 @@ impl Trace {
     /// than itself: a bootstrap's flux-system Kustomization labels itself, and is then
     /// managed by the next marker, if any).
     fn manager(&mut self, cluster: &Cluster, i: usize) -> Option<(Key, Option<String>)> {
-        let Found::Object(obj) = &self.hops[i].found else {
+        let Fetched::Object(obj) = &self.hops[i].found else {
             return None;
         };
         let obj = (**obj).clone();
@@ -431,7 +431,7 @@ impl Trace {
         if depth >= SOURCE_DEPTH || !self.hops[i].is_flux() {
             return;
         }
-        let Found::Object(obj) = &self.hops[i].found else {
+        let Fetched::Object(obj) = &self.hops[i].found else {
             return;
         };
         let mut ups: Vec<Upstream> = diagnosis::upstreams(obj);
@@ -454,7 +454,7 @@ impl Trace {
             let j = self.fetch(cluster, key);
             let fresh = j >= before && j + 1 == self.hops.len();
             let fine =
-                matches!(self.hops[j].found, Found::Object(_)) && !self.hops[j].status.failing;
+                matches!(self.hops[j].found, Fetched::Object(_)) && !self.hops[j].status.failing;
             if link_key == "dependsOn" && fresh && fine {
                 // A dependency that is fine is a fact about `i`, not a hop of the chain.
                 let dep = self.hops.pop().map(|h| h.key.label()).unwrap_or_default();
@@ -854,7 +854,7 @@ pub fn render(t: &Trace, context: &str) -> String {
             let h = &t.hops[i];
             yaml::field(&mut out, "", "firstFailure", &failure_title(t, i));
             match &h.found {
-                Found::NotFound => {
+                Fetched::Missing => {
                     yaml::field(&mut out, "", "reason", "NotFound");
                     yaml::field(
                         &mut out,
@@ -966,7 +966,7 @@ fn next_step(h: &Hop) -> String {
         format!(", namespace {}", k.namespace)
     };
     match (h.is_flux(), k.kind.as_str()) {
-        (_, _) if matches!(h.found, Found::NotFound) => {
+        (_, _) if matches!(h.found, Fetched::Missing) => {
             format!("create {} or fix the reference to it", k.label())
         }
         (true, _) => format!(
@@ -989,7 +989,7 @@ fn next_step(h: &Hop) -> String {
 fn hop_lines(t: &Trace, h: &Hop, out: &mut String) {
     yaml::field(out, "- ", "object", &h.key.label());
     match &h.found {
-        Found::Object(obj) => {
+        Fetched::Object(obj) => {
             let s = &h.status;
             if let Some((key, value)) = &s.summary {
                 yaml::field(out, "  ", key, value);
@@ -1013,9 +1013,9 @@ fn hop_lines(t: &Trace, h: &Hop, out: &mut String) {
                 }
             }
         }
-        Found::NotFound => out.push_str("  found: false\n"),
-        Found::Unreadable(e) => yaml::field(out, "  ", "unreadable", e),
-        Found::NotChecked => yaml::field(
+        Fetched::Missing => out.push_str("  found: false\n"),
+        Fetched::Unreadable(e) => yaml::field(out, "  ", "unreadable", e),
+        Fetched::NotChecked => yaml::field(
             out,
             "  ",
             "notChecked",

@@ -204,7 +204,7 @@ pub fn field(out: &mut String, prefix: &str, key: &str, value: &str) {
     let indent = prefix.len() + 2;
     out.push_str(" |");
     if body.starts_with(' ') || body.starts_with('\n') {
-        out.push_str("2");
+        out.push('2');
     }
     out.push_str(chomp);
     out.push('\n');
