@@ -399,7 +399,20 @@ fn traces_of_unusual_chains_end_where_they_must() {
             ks_labels("loop-a"),
         ),
         object("v1", "ConfigMap", "apps", "deep", ks_labels("deep-0")),
+        object("v1", "ConfigMap", "apps", "paused", ks_labels("on-hold")),
     ];
+    let mut on_hold = object(
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        "flux-system",
+        "on-hold",
+        json!({}),
+    );
+    on_hold["spec"] =
+        json!({"suspend": true, "sourceRef": {"kind": "GitRepository", "name": "flux-system"}});
+    on_hold["status"] = json!({"conditions": [{"type": "Ready", "status": "True",
+        "reason": "ReconciliationSucceeded", "message": "Applied revision: main@sha1:1"}]});
+    extra.push(on_hold);
     let mut annotated = object("v1", "ConfigMap", "apps", "frontend-nginx", json!({}));
     annotated["metadata"]["annotations"] =
         json!({"meta.helm.sh/release-name": "frontend", "meta.helm.sh/release-namespace": "apps"});
@@ -456,6 +469,12 @@ fn traces_of_unusual_chains_end_where_they_must() {
         "{out}"
     );
     assert!(out.contains("  found: false\n"), "{out}");
+    let out = trace(&mut s, "ConfigMap", "paused", "apps");
+    assert!(
+        out.contains("# Every object of the chain is ready. Suspended (changes are not applied): Kustomization flux-system/on-hold.\n"),
+        "{out}"
+    );
+    assert!(out.contains("  suspended: true\n"), "{out}");
     let out = trace(&mut s, "Kustomization", "loop-a", "flux-system");
     assert!(out.contains("already in the chain: stopped there"), "{out}");
     s.server.clear_requests();
@@ -508,6 +527,12 @@ fn trace_errors_say_what_to_do() {
     );
     assert!(out.contains("forbidden"), "{out}");
     assert!(out.contains("FluxInstance flux-system/flux"), "{out}");
+    assert!(
+        out.contains(
+            "firstFailure: none\n# No failure among the objects read; 2 objects could not be read"
+        ),
+        "an unread source is not called ready: {out}"
+    );
 }
 
 // ---- get_kubernetes_logs, current generation ---------------------------------------------------

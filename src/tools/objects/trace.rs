@@ -881,15 +881,27 @@ pub fn render(t: &Trace, context: &str) -> String {
                 .filter(|h| h.status.suspended)
                 .map(|h| h.key.label())
                 .collect();
+            let unread = t
+                .hops
+                .iter()
+                .filter(|h| matches!(h.found, Fetched::Unreadable(_) | Fetched::NotChecked))
+                .count();
             yaml::field(&mut out, "", "firstFailure", "none");
-            if suspended.is_empty() {
-                out.push_str(&yaml::comment("Every object of the chain is ready."));
+            let mut said = if unread > 0 {
+                format!(
+                    "No failure among the objects read; {} could not be read (see below).",
+                    count(unread, "object")
+                )
             } else {
-                out.push_str(&yaml::comment(&format!(
-                    "Nothing fails, but these are suspended (changes are not applied): {}",
+                "Every object of the chain is ready.".to_string()
+            };
+            if !suspended.is_empty() {
+                said.push_str(&format!(
+                    " Suspended (changes are not applied): {}.",
                     suspended.join(", ")
-                )));
+                ));
             }
+            out.push_str(&yaml::comment(&said));
         }
     }
     if let Some(checked) = &t.unmanaged {
