@@ -486,6 +486,12 @@ fn traces_of_unusual_chains_end_where_they_must() {
     );
     assert!(out.len() < 8 * 1024, "{} bytes", out.len());
     assert!(out.contains("deep-7"), "{out}");
+    assert!(
+        out.contains(
+            "# note: stopped after 8 managers; trace Kustomization flux-system/deep-8 to go on\n"
+        ),
+        "{out}"
+    );
     assert!(!out.contains("deep-9 "), "bounded: {out}");
 }
 

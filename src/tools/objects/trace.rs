@@ -190,8 +190,10 @@ impl Trace {
                 to: next,
                 how: None,
             });
+            // An owner that cannot be read ends the owner chain; the ones read may still name
+            // a manager.
             if !matches!(t.hops[next].found, Fetched::Object(_)) {
-                return t;
+                break;
             }
             owners.push(next);
             current = next;
@@ -227,11 +229,18 @@ impl Trace {
         };
         // Managers, up to the root.
         let mut seen: HashSet<Key> = t.hops.iter().map(|h| h.key.clone()).collect();
-        for _ in 0..MAX_MANAGERS {
+        for round in 0..=MAX_MANAGERS {
             if !matches!(t.hops[current].found, Fetched::Object(_)) {
                 break;
             }
             t.add_upstreams(cluster, current, 0);
+            if round == MAX_MANAGERS {
+                t.notes.push(format!(
+                    "stopped after {MAX_MANAGERS} managers; trace {} to go on",
+                    t.hops[current].key.label()
+                ));
+                break;
+            }
             let Some((manager, how)) = t.manager(cluster, current) else {
                 break;
             };
@@ -250,6 +259,14 @@ impl Trace {
                 how,
             });
             current = next;
+        }
+        if t.hops
+            .iter()
+            .any(|h| matches!(h.found, Fetched::NotChecked))
+        {
+            t.notes.push(format!(
+                "stopped at {MAX_CALLS} API calls; trace the last object read to go on"
+            ));
         }
         t
     }
