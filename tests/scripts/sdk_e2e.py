@@ -27,7 +27,9 @@ from mcp.client.stdio import stdio_client
 
 # tool name -> (arguments, strings the result must contain). The test cluster's facts:
 # Flux v2.7.2 run by the Flux Operator; Kustomization flux-system/tenants fails with a missing
-# path; the latest Job of CronJob apps/backup failed on a password; metrics-server answers.
+# path; the latest Job of CronJob apps/backup failed on a password; metrics-server answers;
+# Deployment monitoring/blackbox-exporter comes from a Kustomization whose GitRepository fails
+# to authenticate; HelmRelease apps/metrics-exporter asks for a chart version that does not exist.
 CALLS: dict[str, tuple[dict, list[str]]] = {
     "get_flux_instance": ({}, ["v2.7.2", "kustomize-controller"]),
     "get_kubernetes_resources": (
@@ -36,6 +38,15 @@ CALLS: dict[str, tuple[dict, list[str]]] = {
         ["tenants", "kustomization path not found"],
     ),
     "get_kubernetes_api_versions": ({}, ["Kustomization", "kustomize.toolkit.fluxcd.io/v1", "Deployment"]),
+    "get_kubernetes_events": (
+        {"kind": "HelmRelease", "name": "metrics-exporter", "namespace": "apps", "type": "Warning"},
+        ["total: 1", "ArtifactFailed", "no 'metrics-exporter' chart with version matching '2.x' found"],
+    ),
+    "trace_kubernetes_resource": (
+        {"kind": "Deployment", "name": "blackbox-exporter", "namespace": "monitoring"},
+        ["firstFailure: GitRepository flux-system/infra-private", "ssh: handshake failed",
+         "managedBy: FluxInstance flux-system/flux"],
+    ),
     "get_kubernetes_logs": (
         {"pod_name": "cronjob/backup", "pod_namespace": "apps", "limit": 20},
         ["latest Job", 'password authentication failed for user "backup"'],
@@ -49,6 +60,13 @@ CALLS: dict[str, tuple[dict, list[str]]] = {
         ["Section: HelmRelease", "spec.install.remediation.retries", "Lines "],
     ),
 }
+
+# Further calls of tools CALLS already covers: the other generation of parameters.
+EXTRA_CALLS: list[tuple[str, dict, list[str]]] = [
+    ("get_kubernetes_logs",
+     {"kind": "HelmRelease", "name": "metrics-exporter", "namespace": "apps", "grep": "2\\.x", "limit": 1},
+     ["helm-controller's log lines about HelmRelease apps/metrics-exporter", "Reconciler error"]),
+]
 
 # An error path: a tool failure is a result with isError, and says what is wrong.
 ERROR_CALL = ("get_kubernetes_logs", {"pod_name": "podinfo-x", "pod_namespace": "apps"}, "not found in namespace")
@@ -108,6 +126,14 @@ async def exercise(params: StdioServerParameters) -> None:
                     check(name, False, f"missing {missing} in: {text[:300]}")
                 else:
                     check(name, True, f"{len(text)} bytes in {ms:.0f} ms")
+            for name, args, expected in EXTRA_CALLS:
+                if name not in offered:
+                    continue
+                result = await session.call_tool(name, args)
+                text = text_of(result)
+                missing = [s for s in expected if s not in text]
+                ok = not result.is_error and not missing
+                check(f"{name} {sorted(args)}", ok, f"{len(text)} bytes" if ok else f"missing {missing} in: {text[:300]}")
             name, args, expected = ERROR_CALL
             if name in offered:
                 result = await session.call_tool(name, args)
