@@ -329,7 +329,13 @@ impl std::error::Error for Error {}
 
 /// Entry point of the binary: parse, run, print one error, pick the exit code.
 pub fn main() -> ExitCode {
-    match parse(std::env::args_os().skip(1)) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // `version --verbose` (how the binary was built) is recognised ahead of the flag registry:
+    // src/version.rs owns both the forms and the text.
+    if crate::version::wants_verbose(&args) {
+        return print(&crate::version::verbose());
+    }
+    match parse(args) {
         Ok(command) => run(command),
         Err(Error::NoCommand) => {
             eprint!("{}", short_help());
@@ -359,7 +365,7 @@ pub fn run(command: Command) -> ExitCode {
             docs_dirs,
         } => print(&docs::run_search(&query, limit, format, &docs_dirs)),
         Command::DocsList { docs_dirs } => print(&docs::run_list(&docs_dirs)),
-        Command::Version => print(&format!("{NAME} {}", crate::VERSION)),
+        Command::Version => print(&crate::version::short()),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
     }
@@ -781,7 +787,7 @@ Usage:
   {NAME} check [flags]            show the cluster and identity the tools would use
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
-  {NAME} version                  print the version
+  {NAME} version [--verbose]      print the version (--verbose: how it was built)
 ",
         version = crate::VERSION
     )
