@@ -16,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/scripts/dist-lib.sh
+# Byte order for globs and sorting: SHA256SUMS must not depend on the builder's locale.
+export LC_ALL=C
 
 OUT=${DIST_DIR:-dist}
 ARCHES=${DIST_ARCHES:-amd64 arm64}
@@ -41,7 +43,7 @@ for arch in $ARCHES; do
   done
 done
 built=$((SECONDS - start))
-(cd "$OUT" && LC_ALL=C ls | grep -v '^SHA256SUMS$' | xargs sha256sum -- > SHA256SUMS)
+(cd "$OUT" && sha256sum -- flux-operator-mcp_* > SHA256SUMS)
 
 failed=0
 if [ "${DIST_CHECK:-1}" = 1 ]; then

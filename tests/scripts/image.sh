@@ -13,8 +13,10 @@
 # root as UID 65532 with a kubeconfig mounted at /home/nonroot/.kube/config, as `docker run`
 # would (arm64 under qemu). IMAGE_CHECK=0 skips it; it needs root (CI runs as root).
 #
-# Environment: VERSION, REVISION, SOURCE_DATE_EPOCH as for dist.sh; SOURCE_URL for the
-# org.opencontainers.image.source label (default: git's origin URL, else "unknown").
+# The version, revision and source date are those of the binaries in dist/ (read from the
+# amd64 binary's `version --verbose`), so labels and timestamps always match what is inside.
+# Environment: DIST_DIR (dist); SOURCE_URL for the org.opencontainers.image.source label
+# (default: git's origin URL, else "unknown").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/scripts/dist-lib.sh
@@ -25,9 +27,27 @@ apt_need buildah buildah
 apt_need skopeo skopeo
 apt_need umoci umoci
 apt_need qemu-aarch64-static qemu-user-static
-dist_env
+
+# What `make dist` built: exactly one default amd64 binary names the version.
+shopt -s nullglob
+probes=("$OUT"/flux-operator-mcp_*_linux_amd64)
+shopt -u nullglob
+if [ ${#probes[@]} != 1 ]; then
+  echo "image: expected one $OUT/flux-operator-mcp_<version>_linux_amd64, found ${#probes[@]}: run 'make dist' first" >&2
+  exit 1
+fi
+VERSION=${probes[0]#"$OUT"/flux-operator-mcp_}
+VERSION=${VERSION%_linux_amd64}
+verbose=$("${probes[0]}" version --verbose)
+REVISION=$(sed -n 's/^revision: *//p' <<<"$verbose")
+SOURCE_DATE_EPOCH=$(sed -n 's/^source date:.*(SOURCE_DATE_EPOCH=\([0-9]*\))$/\1/p' <<<"$verbose")
+if [ -z "$REVISION" ] || [ -z "$SOURCE_DATE_EPOCH" ]; then
+  echo "image: ${probes[0]} names no revision or source date: not built by 'make dist'" >&2
+  exit 1
+fi
 source_url=${SOURCE_URL:-$(git remote get-url origin 2>/dev/null || echo unknown)}
 created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+echo "image: flux-operator-mcp $VERSION, revision $REVISION, created $created" >&2
 
 for arch in amd64 arm64; do
   for flavour in default read-only; do

@@ -37,7 +37,7 @@ CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
 
 
 def cargo_args(flavour: str) -> list[str]:
-    args = ["--locked", "--offline"]
+    args = ["--locked"]
     if flavour == "read-only":
         args.append("--no-default-features")
     return args
