@@ -121,12 +121,41 @@ fn record_build() {
     let rustflags = record::describe_rustflags(&var("CARGO_ENCODED_RUSTFLAGS"));
     let linker = record::program_name(&var("RUSTC_LINKER")).to_string();
 
+    // The C compiler ring is built with, as the `cc` crate picks it when it is named; its
+    // version line says which gcc. Unnamed, the cc crate's own default applies.
+    let first_set = |base: &str| {
+        record::cc_variables(base, &target)
+            .into_iter()
+            .find_map(|name| {
+                println!("cargo::rerun-if-env-changed={name}");
+                std::env::var(&name).ok().filter(|v| !v.trim().is_empty())
+            })
+    };
+    let cc = match first_set("CC") {
+        Some(cc) => {
+            let version = std::process::Command::new(cc.trim())
+                .arg("--version")
+                .output()
+                .ok()
+                .and_then(|out| {
+                    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                    text.lines().next().map(str::to_string)
+                })
+                .unwrap_or_else(|| "version unknown".to_string());
+            format!("{} ({version})", record::program_name(cc.trim()))
+        }
+        None => String::new(),
+    };
+    let cflags = record::describe_cflags(&first_set("CFLAGS").unwrap_or_default());
+
     for (name, value) in [
         ("TARGET", target),
         ("RUSTC", rustc),
         ("PROFILE", format!("{profile} ({})", settings.join(", "))),
         ("RUSTFLAGS", rustflags),
         ("LINKER", linker),
+        ("CC", cc),
+        ("CFLAGS", cflags),
     ] {
         // One line each: a newline would end the cargo directive.
         let value = value.replace(['\n', '\r'], " ");

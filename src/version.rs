@@ -1,6 +1,7 @@
 //! The version texts: `version` (one line, naming the read-only build) and `version --verbose`
-//! (which build, target, toolchain, profile and flags, revision, source date), from what
-//! build.rs records and what the release scripts (`make dist`) pass in at compile time.
+//! (which build, target, toolchain, profile and flags, the C compiler ring was built with,
+//! revision, source date), from what build.rs records and what the release scripts
+//! (`make dist`) pass in at compile time.
 
 pub mod record;
 
@@ -41,6 +42,8 @@ const RUSTC: &str = env!("FLUX_OPERATOR_MCP_BUILD_RUSTC");
 const PROFILE: &str = env!("FLUX_OPERATOR_MCP_BUILD_PROFILE");
 const RUSTFLAGS: &str = env!("FLUX_OPERATOR_MCP_BUILD_RUSTFLAGS");
 const LINKER: &str = env!("FLUX_OPERATOR_MCP_BUILD_LINKER");
+const CC: &str = env!("FLUX_OPERATOR_MCP_BUILD_CC");
+const CFLAGS: &str = env!("FLUX_OPERATOR_MCP_BUILD_CFLAGS");
 /// Passed in by `make dist` (tests/scripts/dist.sh): the commit built, and its commit time
 /// (the reproducible-builds convention). Unset in a plain `cargo build`.
 const REVISION: Option<&str> = option_env!("FLUX_OPERATOR_MCP_REVISION");
@@ -70,7 +73,9 @@ pub fn verbose() -> String {
         ("rustc", RUSTC.to_string()),
         ("profile", PROFILE.to_string()),
         ("rustflags", or_none(RUSTFLAGS)),
-        ("linker", or_default(LINKER)),
+        ("linker", or_default(LINKER, "(rustc's default)")),
+        ("cc", or_default(CC, "(the cc crate's default)")),
+        ("cflags", or_none(CFLAGS)),
         ("revision", REVISION.unwrap_or("unknown").to_string()),
         ("source date", source_date(SOURCE_DATE_EPOCH)),
     ];
@@ -86,13 +91,8 @@ fn or_none(value: &str) -> String {
     if value.is_empty() { "(none)" } else { value }.to_string()
 }
 
-fn or_default(value: &str) -> String {
-    if value.is_empty() {
-        "(rustc's default)"
-    } else {
-        value
-    }
-    .to_string()
+fn or_default(value: &str, default: &str) -> String {
+    if value.is_empty() { default } else { value }.to_string()
 }
 
 /// `2026-11-01T12:00:00Z (SOURCE_DATE_EPOCH=1793534400)`; a value that is not a count of
@@ -181,6 +181,8 @@ mod tests {
                 "profile",
                 "rustflags",
                 "linker",
+                "cc",
+                "cflags",
                 "revision",
                 "source date"
             ]

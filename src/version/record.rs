@@ -32,6 +32,36 @@ pub fn describe_rustflags(encoded: &str) -> String {
     out.join(" ")
 }
 
+/// C compiler flags (space-separated, as `CFLAGS` are), with the local side of each
+/// `-f{file,debug,macro}-prefix-map=FROM=TO` elided like the rustflags' remaps.
+pub fn describe_cflags(flags: &str) -> String {
+    const MAPS: [&str; 3] = [
+        "-ffile-prefix-map=",
+        "-fdebug-prefix-map=",
+        "-fmacro-prefix-map=",
+    ];
+    flags
+        .split_whitespace()
+        .map(|flag| match MAPS.iter().find(|m| flag.starts_with(*m)) {
+            Some(map) => format!("{map}{}", elide_remap_source(&flag[map.len()..])),
+            None => flag.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The variables the `cc` crate reads for a target's C compiler (or its flags, with `CFLAGS`),
+/// most specific first: `CC_x86_64-unknown-linux-musl`, `CC_x86_64_unknown_linux_musl`,
+/// `TARGET_CC`, `CC`.
+pub fn cc_variables(base: &str, target: &str) -> [String; 4] {
+    [
+        format!("{base}_{target}"),
+        format!("{base}_{}", target.replace('-', "_")),
+        format!("TARGET_{base}"),
+        base.to_string(),
+    ]
+}
+
 /// `FROM=TO` becomes `…=TO`. rustc splits a remap at its last `=` (a path may contain `=`).
 fn elide_remap_source(value: &str) -> String {
     match value.rsplit_once('=') {
@@ -128,6 +158,30 @@ mod tests {
         );
         assert!(!describe_rustflags(encoded).contains("/work"));
         assert!(!describe_rustflags(encoded).contains("/root"));
+    }
+
+    #[test]
+    fn c_prefix_maps_are_elided_and_other_flags_kept() {
+        assert_eq!(
+            describe_cflags(
+                " -O2  -ffile-prefix-map=/work/x=/src -fdebug-prefix-map=/root/.cargo=/cargo"
+            ),
+            "-O2 -ffile-prefix-map=…=/src -fdebug-prefix-map=…=/cargo"
+        );
+        assert_eq!(describe_cflags(""), "");
+    }
+
+    #[test]
+    fn cc_variables_go_from_the_target_to_the_generic_one() {
+        assert_eq!(
+            cc_variables("CC", "aarch64-unknown-linux-musl"),
+            [
+                "CC_aarch64-unknown-linux-musl",
+                "CC_aarch64_unknown_linux_musl",
+                "TARGET_CC",
+                "CC"
+            ]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ Debian's qemu-user-static): that is how the arm64 binaries are tested here, not 
 test API server always runs natively.
 
 Usage: binary_check.py BINARY [--apiserver TEST_APISERVER] [--version V] [--flavour default|read-only]
-                       [--revision R] [--source-date-epoch N] [--forbid-path PATH]...
+                       [--revision R] [--source-date-epoch N] [--cc COMPILER] [--forbid-path PATH]...
 Prints PASS/FAIL per check and `N passed, M failed`; exit 1 on any failure.
 """
 from __future__ import annotations
@@ -103,6 +103,7 @@ def main() -> int:
     ap.add_argument("--flavour", choices=["default", "read-only"])
     ap.add_argument("--revision")
     ap.add_argument("--source-date-epoch")
+    ap.add_argument("--cc", help="the C compiler `version --verbose` must name")
     ap.add_argument("--forbid-path", action="append", default=[],
                     help="a local path that must not occur in the binary (repeatable)")
     args = ap.parse_args()
@@ -153,6 +154,9 @@ def main() -> int:
         want = f"(SOURCE_DATE_EPOCH={args.source_date_epoch})"
         report.check("version --verbose source date", fields.get("source date", "").endswith(want),
                      fields.get("source date", ""))
+    if args.cc:
+        report.check("version --verbose cc", fields.get("cc", "").startswith(args.cc + " ("),
+                     fields.get("cc", ""))
     report.check("version --verbose rustc", fields.get("rustc", "").startswith("rustc "),
                  fields.get("rustc", ""))
     report.check("version --verbose profile", fields.get("profile", "").startswith("release ("),

@@ -104,6 +104,9 @@ dist_env() {
   # The same for ring's C and assembly (no debug info is built, but __FILE__ could appear).
   local cflags="-ffile-prefix-map=$src=/src -ffile-prefix-map=$cargo_home=/cargo -ffile-prefix-map=$target_dir=/target"
   export CFLAGS_x86_64_unknown_linux_musl=$cflags CFLAGS_aarch64_unknown_linux_musl=$cflags
+  # Named explicitly (the cc crate's default for x86_64 musl is the same musl-gcc) so that
+  # `version --verbose` records which C compiler built ring.
+  export CC_x86_64_unknown_linux_musl=musl-gcc
   # arm64: Debian's cross gcc compiles ring and links against Rust's self-contained musl.
   export CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc
   export AR_aarch64_unknown_linux_musl=aarch64-linux-gnu-ar

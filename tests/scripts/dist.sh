@@ -31,6 +31,7 @@ echo "dist: flux-operator-mcp $VERSION, revision $REVISION, SOURCE_DATE_EPOCH=$S
 rm -rf "$OUT"
 mkdir -p "$OUT"
 flavour_of=()
+arch_of=()
 names=()
 for arch in $ARCHES; do
   for flavour in default read-only; do
@@ -40,6 +41,7 @@ for arch in $ARCHES; do
       --version "$VERSION" --flavour "$flavour" --out "$OUT/$name.cdx.json"
     names+=("$name")
     flavour_of+=("$flavour")
+    arch_of+=("$arch")
   done
 done
 built=$((SECONDS - start))
@@ -73,7 +75,10 @@ if [ "${DIST_CHECK:-1}" = 1 ]; then
 
   apiserver=${TEST_APISERVER:-$(build_apiserver)}
   for i in "${!names[@]}"; do
+    # The C compiler dist_env named for this target (CC_<triple>).
+    cc_var=CC_$(triple_of "${arch_of[$i]}" | tr - _)
     python3 tests/scripts/binary_check.py "$OUT/${names[$i]}" --apiserver "$apiserver" \
+      --cc "${!cc_var}" \
       --version "$VERSION" --flavour "${flavour_of[$i]}" --revision "$REVISION" \
       --source-date-epoch "$SOURCE_DATE_EPOCH" \
       --forbid-path "$DIST_SRC" --forbid-path "$DIST_CARGO_HOME" || failed=1
