@@ -39,10 +39,10 @@ static-readonly:
 # ...) a plain release build, and it says so.
 install:
 	@if [ "$$(uname -s)-$$(uname -m)" = Linux-x86_64 ]; then \
-		$(MAKE) --no-print-directory static && bin=$(STATIC_BIN); \
+		$(MAKE) --no-print-directory static; bin=$(STATIC_BIN); \
 	else \
 		echo "install: no $(MUSL_TARGET) build on $$(uname -s) $$(uname -m): installing a plain 'cargo build --release' (not static)"; \
-		$(CARGO) build --release && bin=target/release/flux-operator-mcp; \
+		$(CARGO) build --release; bin=target/release/flux-operator-mcp; \
 	fi; \
 	install -d "$(DESTDIR)$(PREFIX)/bin"; \
 	install -m 0755 $$bin "$(DESTDIR)$(PREFIX)/bin/flux-operator-mcp"; \

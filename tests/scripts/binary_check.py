@@ -133,12 +133,16 @@ def main() -> int:
         runner = [emulator]
     how = f"under {os.path.basename(runner[0])}" if runner else "natively"
 
-    version_line = f"flux-operator-mcp {args.version}" if args.version else "flux-operator-mcp "
-    if args.flavour == "read-only":
-        version_line += " (read-only build)"
+    # One line; the read-only build says so, the default build does not.
+    suffix = " (read-only build)" if args.flavour == "read-only" else ""
     out = run(runner + [binary, "--version"], env=hermetic_env())
     line = out.stdout.strip()
-    ok = out.returncode == 0 and (line == version_line if args.version else line.startswith(version_line))
+    if args.version:
+        ok = line == f"flux-operator-mcp {args.version}{suffix}"
+    else:
+        ok = line.startswith("flux-operator-mcp ") and "\n" not in line and (
+            line.endswith(suffix) if suffix else "read-only" not in line)
+    ok = ok and out.returncode == 0
     report.check(f"--version {how}", ok, repr(line))
 
     out = run(runner + [binary, "version", "--verbose"], env=hermetic_env())
