@@ -10,21 +10,16 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::kube::client::{Client, ClientOptions, PodSelection};
+use crate::kube::client::PodSelection;
 use crate::kube::config::{self, Connection, Env, Kubeconfig};
 use crate::kube::discovery::Discovery;
-use crate::kube::list::ListOptions;
 use crate::kube::{self, NetworkEnv};
-use crate::tools::Settings;
+use crate::tools::flux::{self, FLUX_NAMESPACE, Installation};
+use crate::tools::{Cluster, Clusters, Settings};
 
 pub fn run(settings: &Settings) -> ExitCode {
     let mut out = std::io::stdout().lock();
-    let outcome = check(
-        settings,
-        &Env::from_process(),
-        NetworkEnv::from_process(),
-        &mut Report(&mut out),
-    );
+    let outcome = check(settings, &Env::from_process(), &mut Report(&mut out));
     let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(problem) => {
@@ -64,14 +59,12 @@ impl<W: Write> Report<'_, W> {
     }
 }
 
-fn check<W: Write>(
-    settings: &Settings,
-    env: &Env,
-    network: NetworkEnv,
-    report: &mut Report<W>,
-) -> Result<(), Problem> {
+/// The steps, through the same [`Clusters`] and [`Cluster`] the tools use, so that what
+/// `check` reports is what the tools will meet.
+fn check<W: Write>(settings: &Settings, env: &Env, report: &mut Report<W>) -> Result<(), Problem> {
     report.line("version", &format!("flux-operator-mcp {}", crate::VERSION));
-    let kc = config::load(&settings.kube, env).map_err(|e| config_problem(&e))?;
+    let clusters = Clusters::new(settings, env.clone());
+    let kc = clusters.load_kubeconfig().map_err(|e| config_problem(&e))?;
     report.line("kubeconfig", &kubeconfig_source(&kc, settings, env));
     let conn = kc.resolve(None).map_err(|e| config_problem(&e))?;
     report.line("context", &context_source(&kc, &conn, settings));
@@ -84,26 +77,25 @@ fn check<W: Write>(
     if let Some(who) = impersonation(&conn) {
         report.line("impersonate", &who);
     }
-    report.line("tls", &tls_summary(&conn, &network));
-    let options = ClientOptions {
-        timeout: settings.timeout,
-        env: network,
-    };
-    let client = Client::new(&conn, options).map_err(|e| Problem::kube(&e, &conn))?;
-    report.line("server", client.server());
+    report.line("tls", &tls_summary(&conn, clusters.network()));
+    let cluster = clusters
+        .connect(&conn)
+        .map_err(|e| Problem::kube(&e, &conn))?;
+    report.line("server", cluster.server());
     report.line(
         "proxy",
-        &client
+        &cluster
             .proxy()
             .unwrap_or_else(|| "none (direct connection)".to_string()),
     );
 
     let started = Instant::now();
-    let discovery = client.discovery().map_err(|e| Problem::kube(&e, &conn))?;
+    let discovery = cluster.discovery().map_err(|e| Problem::kube(&e, &conn))?;
     report.line("discovery", &discovery_summary(&discovery, started));
-    let flux = flux_summary(&client, &discovery).map_err(|e| Problem::kube(&e, &conn))?;
-    report.line("flux", &flux);
-    report.line("metrics", &metrics_summary(&client));
+    // The rule get_flux_instance applies, so the two never disagree.
+    let found = flux::detect(&cluster).map_err(|e| Problem::kube(&e, &conn))?;
+    report.line("flux", &flux_summary(&found));
+    report.line("metrics", &metrics_summary(&cluster));
     report.line(
         "result",
         "OK: the MCP server can reach this cluster with this identity",
@@ -209,89 +201,31 @@ fn discovery_summary(d: &Discovery, started: Instant) -> String {
     s
 }
 
-/// Flux's version: from the Flux Operator's FluxReport when there is one, else from the image
-/// tags of the controllers in `flux-system` (a plain `flux install`).
-fn flux_summary(client: &Client, d: &Discovery) -> Result<String, kube::Error> {
-    if d.has_group("fluxcd.controlplane.io")
-        && let Some(s) = operator_summary(client)?
-    {
-        return Ok(s);
-    }
-    let toolkit = d
-        .kinds()
-        .iter()
-        .any(|k| k.group.ends_with(".toolkit.fluxcd.io"));
-    if !toolkit {
-        return Ok(
-            "not installed: the cluster serves no *.toolkit.fluxcd.io API (the docs search works; \
-             the Flux tools will find nothing)"
-                .to_string(),
-        );
-    }
-    let deployments = client.list_all(
-        &kube::discovery::Resource::new("apps/v1", "Deployment", "deployments", true),
-        &ListOptions {
-            namespace: Some("flux-system".to_string()),
-            ..ListOptions::default()
-        },
-    )?;
-    let controllers: Vec<String> = deployments
-        .iter()
-        .filter_map(|dep| {
-            let name = dep.pointer("/metadata/name")?.as_str()?;
-            let image = dep
-                .pointer("/spec/template/spec/containers/0/image")?
-                .as_str()?;
-            let tag = image_tag(image)?;
-            (name.ends_with("-controller")).then(|| format!("{name} {tag}"))
-        })
-        .collect();
-    if controllers.is_empty() {
-        return Ok(
-            "Flux APIs are served, but no Flux controller Deployment was found in flux-system"
-                .to_string(),
-        );
-    }
-    Ok(format!(
-        "installed without the Flux Operator: {}",
-        controllers.join(", ")
-    ))
-}
-
-/// `v2.7.2 (Flux Operator v0.33.0; FluxInstance flux-system/flux Ready: ...)`; `None` when the
-/// operator runs no instance yet.
-fn operator_summary(client: &Client) -> Result<Option<String>, kube::Error> {
-    let first = |kind: &str, plural: &str| -> Result<Option<Value>, kube::Error> {
-        let resource =
-            kube::discovery::Resource::new("fluxcd.controlplane.io/v1", kind, plural, true);
-        let items = client.list_all(
-            &resource,
-            &ListOptions {
-                limit: Some(1),
-                ..ListOptions::default()
-            },
-        )?;
-        Ok(items.into_iter().next())
-    };
-    let Some(report) = first("FluxReport", "fluxreports")? else {
-        return Ok(None);
-    };
+/// What [`flux::detect`] found, on one line: with a FluxInstance, the Flux version with the
+/// operator's and the instance's state; else the controllers found as Deployments with their
+/// image tags; else a FluxReport alone; else where Flux was looked for. Notes (a refused
+/// FluxReport, a failed Deployment list) follow.
+fn flux_summary(found: &Installation) -> String {
     let text = |v: &Value, p: &str| {
         v.pointer(p)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string()
     };
-    let version = text(&report, "/spec/distribution/version");
-    let mut parts = vec![format!(
-        "Flux Operator {}",
-        text(&report, "/spec/operator/version")
-    )];
-    let status = text(&report, "/spec/distribution/status");
-    if !status.is_empty() {
-        parts.push(format!("distribution {status}"));
+    let version = flux::version(&found.instances, &found.reports)
+        .unwrap_or_else(|| "version unknown".to_string());
+    let mut operator = Vec::new();
+    if let Some(report) = found.reports.first() {
+        operator.push(format!(
+            "Flux Operator {}",
+            text(report, "/spec/operator/version")
+        ));
+        let status = text(report, "/spec/distribution/status");
+        if !status.is_empty() {
+            operator.push(format!("distribution {status}"));
+        }
     }
-    if let Some(instance) = first("FluxInstance", "fluxinstances")? {
+    let mut line = if let Some(instance) = found.instances.first() {
         let ready = instance
             .pointer("/status/conditions")
             .and_then(Value::as_array)
@@ -301,18 +235,51 @@ fn operator_summary(client: &Client) -> Result<Option<String>, kube::Error> {
             Some(c) => format!("not Ready: {}", text(c, "/message")),
             None => "no Ready condition yet".to_string(),
         };
-        parts.push(format!(
+        operator.push(format!(
             "FluxInstance {}/{} {state}",
-            text(&instance, "/metadata/namespace"),
-            text(&instance, "/metadata/name")
+            text(instance, "/metadata/namespace"),
+            text(instance, "/metadata/name")
         ));
-    }
-    let version = if version.is_empty() {
-        "version unknown".to_string()
+        format!("{version} ({})", operator.join("; "))
+    } else if !found.controllers.is_empty() {
+        let controllers: Vec<String> = found
+            .controllers
+            .iter()
+            .map(|c| {
+                let mut name = text(c, "/name");
+                let namespace = text(c, "/namespace");
+                if namespace != FLUX_NAMESPACE {
+                    name = format!("{namespace}/{name}");
+                }
+                match c
+                    .pointer("/images/0")
+                    .and_then(Value::as_str)
+                    .and_then(image_tag)
+                {
+                    Some(tag) => format!("{name} {tag}"),
+                    None => name,
+                }
+            })
+            .collect();
+        let how = if found.operator_served {
+            "installed without a FluxInstance (the Flux Operator API is served)"
+        } else {
+            "installed without the Flux Operator"
+        };
+        format!("{how}: {}", controllers.join(", "))
+    } else if !found.reports.is_empty() {
+        operator.push("no FluxInstance".to_string());
+        format!("{version} ({})", operator.join("; "))
     } else {
-        version
+        format!(
+            "not found: {} (get_flux_instance will say so; the docs search works)",
+            flux::not_found_reason()
+        )
     };
-    Ok(Some(format!("{version} ({})", parts.join("; "))))
+    for note in &found.notes {
+        let _ = write!(line, "; note: {note}");
+    }
+    line
 }
 
 /// `ghcr.io/fluxcd/source-controller:v1.7.2@sha256:...` → `v1.7.2`.
@@ -323,12 +290,12 @@ fn image_tag(image: &str) -> Option<&str> {
 }
 
 /// metrics-server is optional: its absence is reported, not a failure.
-fn metrics_summary(client: &Client) -> String {
+fn metrics_summary(cluster: &Cluster) -> String {
     let probe = PodSelection::Matching {
         label_selector: None,
         limit: Some(1),
     };
-    match client.pod_metrics(Some(client.default_namespace()), &probe) {
+    match cluster.pod_metrics(Some(cluster.default_namespace()), &probe) {
         Ok(_) => "metrics-server answers (get_kubernetes_metrics works)".to_string(),
         Err(e @ kube::Error::MetricsUnavailable { .. }) => {
             format!("not available, get_kubernetes_metrics will fail: {e}")
@@ -414,6 +381,56 @@ mod tests {
         );
         assert_eq!(image_tag("localhost:5000/flux/kc:v1"), Some("v1"));
         assert_eq!(image_tag("localhost:5000/flux/kc"), None);
+    }
+
+    #[test]
+    fn the_flux_line_follows_what_detection_found() {
+        use serde_json::json;
+        let report = json!({"metadata": {"namespace": "flux-system"}, "spec": {
+            "operator": {"version": "v0.33.0"},
+            "distribution": {"version": "v2.7.2", "status": "Installed"}}});
+        let instance = json!({"metadata": {"namespace": "flux-system", "name": "flux"},
+            "status": {"conditions": [{"type": "Ready", "status": "False",
+                "message": "pull failed"}]}});
+        let controller = |ns: &str, image: &str| json!({"name": "source-controller", "namespace": ns, "images": [image]});
+        let found = Installation {
+            operator_served: true,
+            instances: vec![instance],
+            reports: vec![report.clone()],
+            ..Installation::default()
+        };
+        assert_eq!(
+            flux_summary(&found),
+            "v2.7.2 (Flux Operator v0.33.0; distribution Installed; FluxInstance \
+             flux-system/flux not Ready: pull failed)"
+        );
+        let found = Installation {
+            operator_served: true,
+            controllers: vec![
+                controller(
+                    "flux-system",
+                    "ghcr.io/fluxcd/source-controller:v1.7.2@sha256:ab",
+                ),
+                controller("gitops", "localhost:5000/kc"),
+            ],
+            notes: vec!["some Deployments could not be listed: boom".into()],
+            ..Installation::default()
+        };
+        assert_eq!(
+            flux_summary(&found),
+            "installed without a FluxInstance (the Flux Operator API is served): \
+             source-controller v1.7.2, gitops/source-controller; note: some Deployments could \
+             not be listed: boom"
+        );
+        let found = Installation {
+            operator_served: true,
+            reports: vec![report],
+            ..Installation::default()
+        };
+        assert_eq!(
+            flux_summary(&found),
+            "v2.7.2 (Flux Operator v0.33.0; distribution Installed; no FluxInstance)"
+        );
     }
 
     #[test]

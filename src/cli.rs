@@ -15,12 +15,16 @@ use std::time::Duration;
 use crate::docs;
 use crate::kube::Secret;
 use crate::text::edit_distance;
-use crate::tools::Settings;
+use crate::tools::{self, Settings};
 
 const NAME: &str = "flux-operator-mcp";
 
 /// `docs search` results when `--limit` is not given.
 pub const DEFAULT_DOCS_LIMIT: usize = 5;
+
+/// `--port` when it is not given (upstream's default; `--help` shows it from [`FLAGS`], a test
+/// keeps the two equal).
+pub const DEFAULT_PORT: u16 = 8080;
 
 /// Which part of the program a flag configures; `--help` groups flags by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +34,8 @@ pub enum Group {
     Docs,
 }
 
-/// One command-line flag. `--help` and the README's flags table are generated from [`FLAGS`].
+/// One command-line flag: its name, its help and its effect, in one place. `--help` and the
+/// README's flags table are generated from [`FLAGS`]; the parser applies `update`.
 #[derive(Debug)]
 pub struct Flag {
     pub long: &'static str,
@@ -43,6 +48,33 @@ pub struct Flag {
     pub group: Group,
     /// Repeatable: every occurrence adds a value.
     pub repeat: bool,
+    /// What one occurrence does to the options being collected.
+    update: Update,
+}
+
+/// A flag's effect. The variant says which form of value the flag takes, so the parser reads
+/// and checks the value the same way for every flag (a test keeps it in step with `value`).
+#[derive(Debug, Clone, Copy)]
+enum Update {
+    /// A boolean switch: `--x` is true; `--x=false` takes Go's `strconv.ParseBool` spellings.
+    Switch(fn(&mut Parsed, bool)),
+    /// A value that must be UTF-8.
+    Text(fn(&mut Parsed, &str) -> Result<(), Refusal>),
+    /// A file or folder: any OS string. Empty leaves the flag unset, as upstream's pflag does.
+    Path(fn(&mut Parsed, Option<PathBuf>)),
+}
+
+/// Why an update refused its value; [`apply`] turns it into an [`Error`].
+#[derive(Debug)]
+enum Refusal {
+    /// Malformed: "invalid value V for --flag: REASON".
+    Invalid(String),
+    /// Well formed, but not something this version does: the message as it is.
+    Unsupported(String),
+}
+
+fn invalid(reason: impl Into<String>) -> Refusal {
+    Refusal::Invalid(reason.into())
 }
 
 const fn flag(
@@ -51,6 +83,7 @@ const fn flag(
     default: &'static str,
     group: Group,
     help: &'static str,
+    update: Update,
 ) -> Flag {
     Flag {
         long,
@@ -60,10 +93,18 @@ const fn flag(
         help,
         group,
         repeat: false,
+        update,
     }
 }
 
-/// Every flag, in help order. Names and defaults follow the upstream server's.
+/// A text value as upstream (pflag) reads most of them: trimmed; empty leaves the flag unset.
+fn non_empty(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Every flag, in help order, each with its effect. Names and defaults follow the upstream
+/// server's.
 pub const FLAGS: &[Flag] = &[
     flag(
         "transport",
@@ -71,6 +112,15 @@ pub const FLAGS: &[Flag] = &[
         "stdio",
         Group::Server,
         "MCP transport: stdio, http or sse (http and sse are not supported yet)",
+        Update::Text(|p, text| {
+            let transport =
+                Transport::from_name(text).ok_or_else(|| invalid("expected stdio, http or sse"))?;
+            if transport != Transport::Stdio {
+                return Err(Refusal::Unsupported(unsupported_transport(transport)));
+            }
+            p.serve.transport = transport;
+            Ok(())
+        }),
     ),
     flag(
         "port",
@@ -78,6 +128,13 @@ pub const FLAGS: &[Flag] = &[
         "8080",
         Group::Server,
         "TCP port for the http and sse transports",
+        Update::Text(|p, text| {
+            p.serve.port = text
+                .trim()
+                .parse()
+                .map_err(|_| invalid("expected a TCP port, 0-65535"))?;
+            Ok(())
+        }),
     ),
     flag(
         "read-only",
@@ -85,6 +142,7 @@ pub const FLAGS: &[Flag] = &[
         "false",
         Group::Server,
         "offer only the tools that do not change the cluster",
+        Update::Switch(|p, on| p.serve.tools.read_only = on),
     ),
     flag(
         "mask-secrets",
@@ -92,6 +150,7 @@ pub const FLAGS: &[Flag] = &[
         "true",
         Group::Server,
         "mask Secret data values in tool output (keys and sizes stay)",
+        Update::Switch(|p, on| p.serve.tools.mask_secrets = on),
     ),
     flag(
         "timeout",
@@ -99,6 +158,14 @@ pub const FLAGS: &[Flag] = &[
         "1m",
         Group::Server,
         "deadline for the Kubernetes calls of one tool call (Go duration: 30s, 1m, 1m30s)",
+        Update::Text(|p, text| match parse_duration(text) {
+            Ok(d) if d.is_zero() => Err(invalid("must be greater than zero")),
+            Ok(d) => {
+                p.serve.tools.timeout = d;
+                Ok(())
+            }
+            Err(reason) => Err(invalid(reason)),
+        }),
     ),
     flag(
         "tool-call-log-file",
@@ -106,6 +173,7 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Server,
         "append one JSON line per tool call (tool, arguments, timing, size; never the output)",
+        Update::Path(|p, path| p.serve.tools.tool_call_log_file = path),
     ),
     flag(
         "kubeconfig",
@@ -113,6 +181,7 @@ pub const FLAGS: &[Flag] = &[
         "$KUBECONFIG, else ~/.kube/config",
         Group::Kube,
         "kubeconfig file to use instead of the KUBECONFIG list",
+        Update::Path(|p, path| p.serve.tools.kube.kubeconfig = path),
     ),
     flag(
         "kube-context",
@@ -120,6 +189,10 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "kubeconfig context to use instead of current-context",
+        Update::Text(|p, text| {
+            p.serve.tools.kube.context = non_empty(text);
+            Ok(())
+        }),
     ),
     flag(
         "kube-as",
@@ -127,6 +200,10 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "impersonate this user or service account (system:serviceaccount:NS:NAME)",
+        Update::Text(|p, text| {
+            p.serve.tools.kube.impersonate_user = non_empty(text);
+            Ok(())
+        }),
     ),
     Flag {
         repeat: true,
@@ -136,6 +213,14 @@ pub const FLAGS: &[Flag] = &[
             "",
             Group::Kube,
             "impersonate this group (repeatable)",
+            Update::Text(|p, text| {
+                p.serve
+                    .tools
+                    .kube
+                    .impersonate_groups
+                    .extend(non_empty(text));
+                Ok(())
+            }),
         )
     },
     flag(
@@ -144,6 +229,10 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "impersonate this UID",
+        Update::Text(|p, text| {
+            p.serve.tools.kube.impersonate_uid = non_empty(text);
+            Ok(())
+        }),
     ),
     flag(
         "kube-token",
@@ -151,6 +240,10 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "bearer token for the API server",
+        Update::Text(|p, text| {
+            p.serve.tools.kube.token = non_empty(text).map(Secret::new);
+            Ok(())
+        }),
     ),
     flag(
         "kube-server",
@@ -158,6 +251,10 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "API server address, e.g. https://127.0.0.1:6443",
+        Update::Text(|p, text| {
+            p.serve.tools.kube.server = non_empty(text);
+            Ok(())
+        }),
     ),
     flag(
         "kube-tls-server-name",
@@ -165,6 +262,10 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "server name for TLS SNI and certificate checks",
+        Update::Text(|p, text| {
+            p.serve.tools.kube.tls_server_name = non_empty(text);
+            Ok(())
+        }),
     ),
     flag(
         "kube-client-certificate",
@@ -172,6 +273,7 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "client certificate file (PEM)",
+        Update::Path(|p, path| p.serve.tools.kube.client_certificate = path),
     ),
     flag(
         "kube-client-key",
@@ -179,6 +281,7 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "client key file (PEM)",
+        Update::Path(|p, path| p.serve.tools.kube.client_key = path),
     ),
     flag(
         "kube-certificate-authority",
@@ -186,6 +289,7 @@ pub const FLAGS: &[Flag] = &[
         "",
         Group::Kube,
         "CA bundle file (PEM) to verify the API server with",
+        Update::Path(|p, path| p.serve.tools.kube.certificate_authority = path),
     ),
     flag(
         "kube-insecure-skip-tls-verify",
@@ -193,6 +297,7 @@ pub const FLAGS: &[Flag] = &[
         "false",
         Group::Kube,
         "do not verify the API server's certificate (insecure)",
+        Update::Switch(|p, on| p.serve.tools.kube.insecure_skip_tls_verify = on),
     ),
     Flag {
         short: Some('n'),
@@ -202,6 +307,10 @@ pub const FLAGS: &[Flag] = &[
             "the context's namespace, else default",
             Group::Kube,
             "default namespace",
+            Update::Text(|p, text| {
+                p.serve.tools.kube.namespace = non_empty(text);
+                Ok(())
+            }),
         )
     },
     Flag {
@@ -212,6 +321,7 @@ pub const FLAGS: &[Flag] = &[
             "",
             Group::Docs,
             "extra markdown to index with the embedded Flux docs (repeatable)",
+            Update::Path(|p, path| p.serve.tools.docs_dirs.extend(path)),
         )
     },
     flag(
@@ -220,6 +330,14 @@ pub const FLAGS: &[Flag] = &[
         "5",
         Group::Docs,
         "docs search: how many results to print",
+        Update::Text(|p, text| {
+            p.docs_only.push("limit");
+            match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => p.limit = Some(n),
+                _ => return Err(invalid("expected a whole number greater than zero")),
+            }
+            Ok(())
+        }),
     ),
     flag(
         "format",
@@ -227,13 +345,21 @@ pub const FLAGS: &[Flag] = &[
         "concise",
         Group::Docs,
         "docs search: concise (best sections) or complete (whole documents)",
+        Update::Text(|p, text| {
+            p.docs_only.push("format");
+            let format = text.parse::<docs::Format>();
+            p.format = Some(format.map_err(|_| invalid("expected concise or complete"))?);
+            Ok(())
+        }),
     ),
 ];
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Serve(Settings),
+    Serve(ServeOptions),
+    /// `check` builds its clients the way the tools do, so it takes the tools' settings (it
+    /// reads the Kubernetes flags and `--timeout`; the server flags do not concern it).
     Check(Settings),
     DocsSearch {
         query: String,
@@ -249,6 +375,67 @@ pub enum Command {
     ShortHelp,
     /// `--help`: also every flag with its default.
     LongHelp,
+}
+
+/// What `serve` runs with: how it talks to the client, and the settings of the tools it
+/// offers. The transport flags land here, the tool flags in `tools`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `--transport` (default stdio).
+    pub transport: Transport,
+    /// `--port` (default [`DEFAULT_PORT`]): where the http and sse transports listen; stdio
+    /// has no port.
+    pub port: u16,
+    /// `--read-only`, `--mask-secrets`, `--timeout`, `--tool-call-log-file`, `--docs-dir`
+    /// and the Kubernetes flags.
+    pub tools: Settings,
+}
+
+impl Default for ServeOptions {
+    fn default() -> ServeOptions {
+        ServeOptions {
+            transport: Transport::default(),
+            port: DEFAULT_PORT,
+            tools: Settings::default(),
+        }
+    }
+}
+
+/// How `serve` talks to its client (`--transport`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// One JSON-RPC message per line on stdin and stdout: what an assistant starts.
+    #[default]
+    Stdio,
+    /// Streamable HTTP at `/mcp` (not served yet: the parser refuses it).
+    Http,
+    /// The legacy HTTP+SSE transport (not served yet: the parser refuses it).
+    Sse,
+}
+
+impl Transport {
+    /// The `--transport` value that names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http => "http",
+            Transport::Sse => "sse",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Transport> {
+        [Transport::Stdio, Transport::Http, Transport::Sse]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+}
+
+/// Until the HTTP transports land, `--transport http|sse` is refused with this (exit code 2).
+fn unsupported_transport(transport: Transport) -> String {
+    format!(
+        "--transport {} is not supported yet; use stdio (the default)",
+        transport.name()
+    )
 }
 
 /// A command-line mistake. Printed as one line on stderr; exit code 2.
@@ -351,12 +538,7 @@ pub fn main() -> ExitCode {
 /// Run a parsed command.
 pub fn run(command: Command) -> ExitCode {
     match command {
-        Command::Serve(settings) => {
-            let in_cluster = crate::kube::config::Env::from_process()
-                .service_host
-                .is_some();
-            crate::mcp::stdio::serve(crate::tools::Toolbox::new(settings, in_cluster))
-        }
+        Command::Serve(options) => serve(options),
         Command::Check(settings) => crate::check::run(&settings),
         Command::DocsSearch {
             query,
@@ -368,6 +550,25 @@ pub fn run(command: Command) -> ExitCode {
         Command::Version => print(&crate::version::short()),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
+    }
+}
+
+fn serve(options: ServeOptions) -> ExitCode {
+    let mode = tools::Mode {
+        in_cluster: crate::kube::config::Env::from_process()
+            .service_host
+            .is_some(),
+        source: tools::Source::Live,
+    };
+    let toolbox = tools::Toolbox::new(options.tools, mode);
+    match options.transport {
+        Transport::Stdio => crate::mcp::stdio::serve(std::sync::Arc::new(toolbox)),
+        // The parser refuses these; a `Command` built in code gets the same answer.
+        Transport::Http | Transport::Sse => {
+            let message = unsupported_transport(options.transport);
+            let _ = writeln!(std::io::stderr().lock(), "{NAME}: {message}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -388,11 +589,11 @@ fn print(text: &str) -> ExitCode {
     }
 }
 
-/// What the parser collected before it builds a [`Command`].
-#[derive(Default)]
+/// What the parser collected before it builds a [`Command`]; the flags' updates write here.
+#[derive(Debug, Default)]
 struct Parsed {
     words: Vec<OsString>,
-    settings: Settings,
+    serve: ServeOptions,
     limit: Option<usize>,
     format: Option<docs::Format>,
     /// Flags given that only `docs search` takes.
@@ -454,9 +655,9 @@ where
                 }
             },
         };
-        let raw = match flag.value {
-            Some(_) => Some(parser.value().map_err(lexopt_error)?),
-            None => parser.optional_value(),
+        let raw = match flag.update {
+            Update::Switch(_) => parser.optional_value(),
+            Update::Text(_) | Update::Path(_) => Some(parser.value().map_err(lexopt_error)?),
         };
         apply(flag, raw, &mut p)?;
     }
@@ -497,11 +698,11 @@ fn command(p: Parsed) -> Result<Command, Error> {
     match name {
         "serve" => {
             extra(1, "serve")?;
-            Ok(Command::Serve(p.settings))
+            Ok(Command::Serve(p.serve))
         }
         "check" => {
             extra(1, "check")?;
-            Ok(Command::Check(p.settings))
+            Ok(Command::Check(p.serve.tools))
         }
         "version" => {
             extra(1, "version")?;
@@ -518,13 +719,13 @@ fn command(p: Parsed) -> Result<Command, Error> {
                     query,
                     limit: p.limit.unwrap_or(DEFAULT_DOCS_LIMIT),
                     format: p.format.unwrap_or_default(),
-                    docs_dirs: p.settings.docs_dirs,
+                    docs_dirs: p.serve.tools.docs_dirs,
                 })
             }
             Some("list") => {
                 extra(2, "docs list")?;
                 Ok(Command::DocsList {
-                    docs_dirs: p.settings.docs_dirs,
+                    docs_dirs: p.serve.tools.docs_dirs,
                 })
             }
             Some(other) => Err(Error::UnknownCommand {
@@ -546,114 +747,41 @@ fn command(p: Parsed) -> Result<Command, Error> {
     }
 }
 
-/// Store one flag's value. Every flag of [`FLAGS`] has an arm here (a test checks).
+/// Read one occurrence of `flag` (`raw` is the value given with it) and apply its effect.
 fn apply(flag: &'static Flag, raw: Option<OsString>, p: &mut Parsed) -> Result<(), Error> {
-    let name = format!("--{}", flag.long);
-    let bad = |value: &str, reason: &str| Error::BadValue {
-        flag: name.clone(),
+    let name = || format!("--{}", flag.long);
+    let bad = |value: &str, reason: String| Error::BadValue {
+        flag: name(),
         value: value.to_string(),
-        reason: reason.to_string(),
+        reason,
     };
-    if flag.value.is_none() {
-        let on = match raw {
-            None => true,
-            Some(v) => {
-                let v = v.to_string_lossy();
-                parse_bool(&v).ok_or_else(|| bad(&v, "expected true or false"))?
-            }
-        };
-        let kube = &mut p.settings.kube;
-        match flag.long {
-            "read-only" => p.settings.read_only = on,
-            "mask-secrets" => p.settings.mask_secrets = on,
-            "kube-insecure-skip-tls-verify" => kube.insecure_skip_tls_verify = on,
-            _ => return Err(unwired(flag)),
+    match flag.update {
+        Update::Switch(update) => {
+            let on = match raw {
+                None => true,
+                Some(v) => {
+                    let v = v.to_string_lossy();
+                    parse_bool(&v).ok_or_else(|| bad(&v, "expected true or false".into()))?
+                }
+            };
+            update(p, on);
         }
-        return Ok(());
-    }
-    let Some(raw) = raw else {
-        return Err(Error::MissingValue { flag: name });
-    };
-    let path = || {
-        if raw.is_empty() {
-            None
-        } else {
-            Some(PathBuf::from(&raw))
+        Update::Path(update) => {
+            let raw = raw.ok_or_else(|| Error::MissingValue { flag: name() })?;
+            update(p, (!raw.is_empty()).then(|| PathBuf::from(raw)));
         }
-    };
-    let text = match raw.to_str() {
-        Some(t) => t.to_string(),
-        // A path may be any OS string; its placeholder in help is what marks a flag as a path.
-        None if matches!(flag.value, Some("FILE" | "DIR")) => String::new(),
-        None => return Err(bad(&raw.to_string_lossy(), "not valid UTF-8")),
-    };
-    // Like upstream (pflag), an empty string leaves a flag unset.
-    let opt = || {
-        let t = text.trim();
-        if t.is_empty() {
-            None
-        } else {
-            Some(t.to_string())
+        Update::Text(update) => {
+            let raw = raw.ok_or_else(|| Error::MissingValue { flag: name() })?;
+            let Some(text) = raw.to_str() else {
+                return Err(bad(&raw.to_string_lossy(), "not valid UTF-8".into()));
+            };
+            update(p, text).map_err(|refusal| match refusal {
+                Refusal::Invalid(reason) => bad(text, reason),
+                Refusal::Unsupported(message) => Error::Unsupported(message),
+            })?;
         }
-    };
-    let kube = &mut p.settings.kube;
-    match flag.long {
-        "transport" => match text.as_str() {
-            "stdio" => {}
-            "http" | "sse" => {
-                return Err(Error::Unsupported(format!(
-                    "--transport {text} is not supported yet; use stdio (the default)"
-                )));
-            }
-            _ => return Err(bad(&text, "expected stdio, http or sse")),
-        },
-        "port" => {
-            text.trim()
-                .parse::<u16>()
-                .map_err(|_| bad(&text, "expected a TCP port, 0-65535"))?;
-        }
-        "timeout" => match parse_duration(&text) {
-            Ok(d) if d.is_zero() => return Err(bad(&text, "must be greater than zero")),
-            Ok(d) => p.settings.timeout = d,
-            Err(reason) => return Err(bad(&text, &reason)),
-        },
-        "tool-call-log-file" => p.settings.tool_call_log_file = path(),
-        "docs-dir" => {
-            if let Some(dir) = path() {
-                p.settings.docs_dirs.push(dir);
-            }
-        }
-        "limit" => {
-            p.docs_only.push(flag.long);
-            match text.trim().parse::<usize>() {
-                Ok(n) if n > 0 => p.limit = Some(n),
-                _ => return Err(bad(&text, "expected a whole number greater than zero")),
-            }
-        }
-        "format" => {
-            p.docs_only.push(flag.long);
-            let format = text.parse::<docs::Format>();
-            p.format = Some(format.map_err(|_| bad(&text, "expected concise or complete"))?);
-        }
-        "kubeconfig" => kube.kubeconfig = path(),
-        "kube-context" => kube.context = opt(),
-        "kube-as" => kube.impersonate_user = opt(),
-        "kube-as-group" => kube.impersonate_groups.extend(opt()),
-        "kube-as-uid" => kube.impersonate_uid = opt(),
-        "kube-token" => kube.token = opt().map(Secret::new),
-        "kube-server" => kube.server = opt(),
-        "kube-tls-server-name" => kube.tls_server_name = opt(),
-        "kube-client-certificate" => kube.client_certificate = path(),
-        "kube-client-key" => kube.client_key = path(),
-        "kube-certificate-authority" => kube.certificate_authority = path(),
-        "namespace" => kube.namespace = opt(),
-        _ => return Err(unwired(flag)),
     }
     Ok(())
-}
-
-fn unwired(flag: &Flag) -> Error {
-    Error::Unsupported(format!("flag --{} is not wired up (a bug)", flag.long))
 }
 
 /// Go's `strconv.ParseBool` spellings, which upstream's flags accept.
@@ -869,11 +997,15 @@ mod tests {
         }
     }
 
-    fn serve(args: &[&str]) -> Settings {
+    fn serve_options(args: &[&str]) -> ServeOptions {
         match parse_ok(args) {
-            Command::Serve(s) => s,
+            Command::Serve(options) => options,
             other => panic!("{other:?}"),
         }
+    }
+
+    fn serve(args: &[&str]) -> Settings {
+        serve_options(args).tools
     }
 
     #[test]
@@ -894,6 +1026,72 @@ mod tests {
             assert!(!matches!(f.short, Some('h' | 'v' | 'V')), "--{}", f.long);
             assert!(long_help().contains(&format!("--{}", f.long)));
         }
+    }
+
+    /// A flag's effect is read from its update, its help from `value`: they must agree on the
+    /// form of value it takes (paths are FILE or DIR, switches have no placeholder).
+    #[test]
+    fn flag_updates_match_their_placeholders() {
+        for f in FLAGS {
+            let expected = match f.value {
+                None => "switch",
+                Some("FILE" | "DIR") => "path",
+                Some(_) => "text",
+            };
+            let got = match f.update {
+                Update::Switch(_) => "switch",
+                Update::Path(_) => "path",
+                Update::Text(_) => "text",
+            };
+            assert_eq!(got, expected, "--{}", f.long);
+        }
+    }
+
+    /// Every flag's update changes what the parser collects (a flag whose effect was lost
+    /// would parse and do nothing). Switches are tried both ways, since one of them is the
+    /// default.
+    #[test]
+    fn every_flag_has_an_effect() {
+        let untouched = format!("{:?}", Parsed::default());
+        for f in FLAGS {
+            let values: &[Option<&str>] = match (f.long, f.update) {
+                (_, Update::Switch(_)) => &[Some("true"), Some("false")],
+                // stdio is the default and the only transport served yet: nothing to change.
+                ("transport", _) => continue,
+                ("timeout", _) => &[Some("5s")],
+                ("format", _) => &[Some("complete")],
+                _ => &[Some("3")],
+            };
+            let changed = values.iter().any(|v| {
+                let mut p = Parsed::default();
+                let applied = apply(f, v.map(OsString::from), &mut p);
+                assert!(applied.is_ok(), "--{}: {applied:?}", f.long);
+                format!("{p:?}") != untouched
+            });
+            assert!(changed, "--{} changes nothing", f.long);
+        }
+    }
+
+    #[test]
+    fn serve_options_keep_the_transport_and_port() {
+        let o = serve_options(&["serve"]);
+        assert_eq!((o.transport, o.port), (Transport::Stdio, DEFAULT_PORT));
+        let port_flag = FLAGS.iter().find(|f| f.long == "port").map(|f| f.default);
+        assert_eq!(port_flag, Some(DEFAULT_PORT.to_string().as_str()));
+        let o = serve_options(&["serve", "--transport=stdio", "--port", " 9090"]);
+        assert_eq!((o.transport, o.port), (Transport::Stdio, 9090));
+        assert_eq!(
+            parse_err(&["serve", "--transport", "sse"]),
+            "--transport sse is not supported yet; use stdio (the default)"
+        );
+        assert_eq!(
+            parse_err(&["--port=65536", "serve"]),
+            "invalid value \"65536\" for --port: expected a TCP port, 0-65535"
+        );
+        for t in [Transport::Stdio, Transport::Http, Transport::Sse] {
+            assert_eq!(Transport::from_name(t.name()), Some(t));
+        }
+        assert_eq!(Transport::from_name("Stdio"), None);
     }
 
     #[test]

@@ -1,18 +1,22 @@
-//! Reaching a cluster from a tool call: the kubeconfig (loaded on first use), one REST client
-//! per context (so connections are reused across calls), the context a call targets, and
-//! cluster errors worded for the agent with the context named.
+//! The one door to cluster data: the kubeconfig (loaded on first use), one REST client per
+//! context (so connections are reused across calls), the context a call targets, and
+//! [`Cluster`], the facade every tool, `objects/` and `check` read a cluster through (get,
+//! list, logs, pod metrics, discovery, names, and errors worded for the agent with the context
+//! named). What sits behind the facade (today a live API server) is invisible to its callers.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
 use super::{Args, Ctx, Settings, ToolError};
-use crate::kube::client::{Client, ClientOptions};
-use crate::kube::config::{self, Env, Kubeconfig, Overrides};
-use crate::kube::discovery::Resource;
+use crate::kube::client::{Client, ClientOptions, LogOptions, Logs, PodSelection};
+use crate::kube::config::{self, Connection, Env, Kubeconfig, Overrides};
+use crate::kube::discovery::{Discovery, Resource};
+use crate::kube::list::{ListInfo, ListOptions};
 use crate::kube::{self, NetworkEnv};
 
 /// The name of the optional argument every cluster tool takes.
@@ -31,6 +35,8 @@ pub fn context_property() -> Value {
 pub struct Clusters {
     overrides: Overrides,
     env: Env,
+    /// Proxy variables and `SSL_CERT_FILE`, read once when the process starts.
+    network: NetworkEnv,
     timeout: Duration,
     kubeconfig: Mutex<Option<Loaded>>,
     clients: Mutex<HashMap<String, Client>>,
@@ -76,6 +82,7 @@ impl Clusters {
         Clusters {
             overrides: settings.kube.clone(),
             env,
+            network: NetworkEnv::from_process(),
             timeout: settings.timeout,
             kubeconfig: Mutex::new(None),
             clients: Mutex::new(HashMap::new()),
@@ -88,35 +95,47 @@ impl Clusters {
     /// clients built from an outdated kubeconfig are dropped. A failure is not remembered: a
     /// user who fixes the file mid-session recovers without restarting the server.
     pub fn kubeconfig(&self) -> Result<Arc<Kubeconfig>, ToolError> {
-        self.load(false)
+        self.load(false).map_err(load_error)
     }
 
     /// Read the kubeconfig files again even when they look unchanged (the context tools do,
     /// so a context added with `kubectl config` shows up at once).
     pub fn reload(&self) -> Result<Arc<Kubeconfig>, ToolError> {
-        self.load(true)
+        self.load(true).map_err(load_error)
     }
 
-    fn load(&self, force: bool) -> Result<Arc<Kubeconfig>, ToolError> {
-        let mut slot = self
-            .kubeconfig
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// [`Clusters::kubeconfig`] with the loader's own error, for `check`, which gives a
+    /// different fix for each way a kubeconfig can be wrong.
+    pub fn load_kubeconfig(&self) -> Result<Arc<Kubeconfig>, config::Error> {
+        self.load(false)
+    }
+
+    /// The proxy variables and `SSL_CERT_FILE` the clients are built with.
+    pub fn network(&self) -> &NetworkEnv {
+        &self.network
+    }
+
+    /// The cluster of an already resolved connection, built as the tools' clients are, for
+    /// `check`, which prints the connection before it connects and words each failure itself.
+    /// Not cached, and with no deadline beyond each request's `--timeout`: `check` is one run
+    /// of several steps, each with its own budget.
+    pub fn connect(&self, conn: &Connection) -> Result<Cluster, kube::Error> {
+        Ok(Cluster::live(self.build(conn)?))
+    }
+
+    fn load(&self, force: bool) -> Result<Arc<Kubeconfig>, config::Error> {
+        let mut slot = crate::sync::lock(&self.kubeconfig);
         if let Some(loaded) = slot.as_ref()
             && !force
             && stamps(loaded.kc.files()) == loaded.stamps
         {
             return Ok(loaded.kc.clone());
         }
-        let kc = config::load(&self.overrides, &self.env)
-            .map_err(|e| ToolError::Failed(format!("cannot load the kubeconfig: {e}")))?;
+        let kc = config::load(&self.overrides, &self.env)?;
         let stamps = stamps(kc.files());
         let changed = slot.as_ref().is_some_and(|old| old.stamps != stamps);
         if changed {
-            self.clients
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
+            crate::sync::lock(&self.clients).clear();
         }
         let kc = Arc::new(kc);
         *slot = Some(Loaded {
@@ -126,36 +145,33 @@ impl Clusters {
         Ok(kc)
     }
 
-    /// The client for `context` (`None`: the kubeconfig's current context), built once.
-    fn client(&self, context: Option<&str>) -> Result<Client, ToolError> {
-        let kc = self.kubeconfig()?;
-        let name = match context.or(kc.current_context()) {
-            Some(name) => name.to_string(),
-            None => {
-                return Err(ToolError::Failed(
-                    "no kubeconfig context is selected: the kubeconfig has no current-context; \
-                     pass the context argument (see get_kubeconfig_contexts) or start the server \
-                     with --kube-context"
-                        .to_string(),
-                ));
-            }
-        };
-        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = clients.get(&name) {
+    /// The client for context `name` of `kc`, built once.
+    fn client(&self, kc: &Kubeconfig, name: &str) -> Result<Client, ToolError> {
+        let mut clients = crate::sync::lock(&self.clients);
+        if let Some(client) = clients.get(name) {
             return Ok(client.clone());
         }
         let conn = kc
-            .resolve(Some(&name))
-            .map_err(|e| unknown_context(&kc, &name, e))?;
-        let options = ClientOptions {
-            timeout: self.timeout,
-            env: NetworkEnv::from_process(),
-        };
-        let client = Client::new(&conn, options)
+            .resolve(Some(name))
+            .map_err(|e| unknown_context(kc, name, e))?;
+        let client = self
+            .build(&conn)
             .map_err(|e| ToolError::Failed(format!("context {name}: {e}")))?;
-        clients.insert(name, client.clone());
+        clients.insert(name.to_string(), client.clone());
         Ok(client)
     }
+
+    fn build(&self, conn: &Connection) -> Result<Client, kube::Error> {
+        let options = ClientOptions {
+            timeout: self.timeout,
+            env: self.network.clone(),
+        };
+        Client::new(conn, options)
+    }
+}
+
+fn load_error(e: config::Error) -> ToolError {
+    ToolError::Failed(format!("cannot load the kubeconfig: {e}"))
 }
 
 /// A resolve failure; for a context that does not exist, list the ones that do.
@@ -174,47 +190,163 @@ fn unknown_context(kc: &Kubeconfig, name: &str, e: config::Error) -> ToolError {
     })
 }
 
-/// One cluster, as seen by one tool call: the client carries the call's deadline.
+/// One cluster, as seen by one tool call (or one `check` run): the operations the tools read a
+/// cluster with, whatever answers them. Cheap to clone and `Send + Sync`, so a call may issue
+/// independent requests from several threads; every clone keeps the call's deadline.
+///
+/// Write verbs (merge, JSON and strategic merge patch, server-side apply, delete) join these
+/// methods under `#[cfg(feature = "mutations")]`, each answered by the live client and refused
+/// by sources that cannot write, so a read-only build still has no code that writes.
+#[derive(Debug, Clone)]
 pub struct Cluster {
-    pub client: Client,
+    source: Source,
+}
+
+/// Where a cluster's data comes from. Today only a live API server; a saved snapshot
+/// (`Snapshot(..)`) is the next variant. An enum rather than a trait: the set of sources is
+/// closed and known here, `list` hands each item to a caller's closure (a trait with such a
+/// generic method cannot be a `dyn` object without boxing every callback), and a `match` per
+/// operation keeps what differs between sources in one place, beside the operation.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The API server of a kubeconfig context; the client carries the call's deadline.
+    Live(Client),
 }
 
 impl Cluster {
+    fn live(client: Client) -> Cluster {
+        Cluster {
+            source: Source::Live(client),
+        }
+    }
+
     /// The context name, for messages.
     pub fn context(&self) -> &str {
-        self.client.context()
+        match &self.source {
+            Source::Live(client) => client.context(),
+        }
+    }
+
+    /// Where the data comes from, for messages: the API server URL (without user-info).
+    pub fn server(&self) -> &str {
+        match &self.source {
+            Source::Live(client) => client.server(),
+        }
+    }
+
+    /// The context's default namespace (`-n`, else the context's, else `default`).
+    pub fn default_namespace(&self) -> &str {
+        match &self.source {
+            Source::Live(client) => client.default_namespace(),
+        }
+    }
+
+    /// The HTTP CONNECT proxy requests go through (`http://host:port`, never a password), or
+    /// `None` for a direct connection (and for a source that is not a server).
+    pub fn proxy(&self) -> Option<String> {
+        match &self.source {
+            Source::Live(client) => client.proxy(),
+        }
+    }
+
+    /// One object. `namespace` is required for namespaced resources, ignored otherwise.
+    pub fn get(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.get(resource, namespace, name),
+        }
+    }
+
+    /// Objects matching `options` (namespace, label and field selectors, limit, page size,
+    /// continue token), handed to `on_item` one by one as they arrive; `Break` stops early.
+    /// [`ListInfo`] says whether more exist and how to continue.
+    pub fn list(
+        &self,
+        resource: &Resource,
+        options: &ListOptions,
+        on_item: impl FnMut(Value) -> ControlFlow<()>,
+    ) -> Result<ListInfo, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.list(resource, options, on_item),
+        }
+    }
+
+    /// [`Cluster::list`] collected into memory: for small lists (events of one object, a few
+    /// Deployments).
+    pub fn list_all(
+        &self,
+        resource: &Resource,
+        options: &ListOptions,
+    ) -> Result<Vec<Value>, kube::Error> {
+        let mut out = Vec::new();
+        self.list(resource, options, |item| {
+            out.push(item);
+            ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// A container's log (not followed), as [`LogOptions`] asks.
+    pub fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        options: &LogOptions,
+    ) -> Result<Logs, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.logs(namespace, pod, options),
+        }
+    }
+
+    /// Pod metrics (`metrics.k8s.io`); [`kube::Error::MetricsUnavailable`] when there are none
+    /// to be had, distinct from a pod without metrics (404).
+    pub fn pod_metrics(
+        &self,
+        namespace: Option<&str>,
+        selection: &PodSelection,
+    ) -> Result<Vec<Value>, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.pod_metrics(namespace, selection),
+        }
+    }
+
+    /// What the cluster serves (cached per context across calls).
+    pub fn discovery(&self) -> Result<Arc<Discovery>, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.discovery(),
+        }
+    }
+
+    /// Discovery fetched again, for an answer about what is served now.
+    pub fn refresh_discovery(&self) -> Result<Arc<Discovery>, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.refresh_discovery(),
+        }
+    }
+
+    /// The resource for `kind` in `api_version` (a group, a group/version, or `None`).
+    pub fn resolve(&self, api_version: Option<&str>, kind: &str) -> Result<Resource, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.resolve(api_version, kind),
+        }
     }
 
     /// The `(namespace, name)` of up to `at_most` objects of `resource` in `namespace` (every
-    /// namespace for `None`), and whether the server has more, for "not found, did you mean"
-    /// answers. One metadata-only LIST: what kubectl asks for when it needs names, far smaller
-    /// than the objects.
+    /// namespace for `None`), and whether there are more, for "not found, did you mean"
+    /// answers.
     pub fn names(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
         at_most: usize,
     ) -> Result<(Vec<(String, String)>, bool), kube::Error> {
-        let path = resource.collection_path(namespace)?;
-        let target = format!("{path}?limit={at_most}");
-        let accept =
-            "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json";
-        let list = self.client.get_path_accept(&target, accept)?;
-        let items = list["items"].as_array().map_or(&[][..], Vec::as_slice);
-        let names = items
-            .iter()
-            .take(at_most)
-            .filter_map(|i| {
-                let name = i["metadata"]["name"].as_str()?;
-                let namespace = i["metadata"]["namespace"].as_str().unwrap_or("");
-                Some((namespace.to_string(), name.to_string()))
-            })
-            .collect();
-        let more = items.len() > at_most
-            || list["metadata"]["continue"]
-                .as_str()
-                .is_some_and(|t| !t.is_empty());
-        Ok((names, more))
+        match &self.source {
+            Source::Live(client) => live_names(client, resource, namespace, at_most),
+        }
     }
 
     /// A cluster error as the agent reads it: the context named first, the API server's own
@@ -243,24 +375,89 @@ impl Cluster {
     }
 }
 
+/// Names from one metadata-only LIST: what kubectl asks for when it needs names, far smaller
+/// than the objects.
+fn live_names(
+    client: &Client,
+    resource: &Resource,
+    namespace: Option<&str>,
+    at_most: usize,
+) -> Result<(Vec<(String, String)>, bool), kube::Error> {
+    let path = resource.collection_path(namespace)?;
+    let target = format!("{path}?limit={at_most}");
+    let accept =
+        "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json";
+    let list = client.get_path_accept(&target, accept)?;
+    let items = list["items"].as_array().map_or(&[][..], Vec::as_slice);
+    let names = items
+        .iter()
+        .take(at_most)
+        .filter_map(|i| {
+            let name = i["metadata"]["name"].as_str()?;
+            let namespace = i["metadata"]["namespace"].as_str().unwrap_or("");
+            Some((namespace.to_string(), name.to_string()))
+        })
+        .collect();
+    let more = items.len() > at_most
+        || list["metadata"]["continue"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty());
+    Ok((names, more))
+}
+
+/// The context later calls of a session go to, and what chose it.
+pub struct Current {
+    pub name: String,
+    pub chosen_by: &'static str,
+}
+
 impl Ctx<'_> {
-    /// The cluster a call targets: its `context` argument, else the context the session chose
-    /// with `set_kubeconfig_context`, else the kubeconfig's current context. The client is
-    /// shared across calls; its deadline is this call's `--timeout`.
+    /// The cluster a call targets: its `context` argument, else [`Ctx::current_context`]. The
+    /// client is shared across calls; its deadline is this call's `--timeout`.
     pub fn cluster(&self, args: &Args) -> Result<Cluster, ToolError> {
         let from_args = args.opt_str(CONTEXT_ARG)?.map(str::to_string);
-        let from_session = self
-            .session
-            .context
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let client = self
-            .clusters
-            .client(from_args.or(from_session).as_deref())?;
+        let kc = self.clusters.kubeconfig()?;
+        let name = match from_args {
+            Some(name) => name,
+            None => match self.current_context(&kc) {
+                Some(current) => current.name,
+                None => {
+                    return Err(ToolError::Failed(
+                        "no kubeconfig context is selected: the kubeconfig has no \
+                         current-context; pass the context argument (see \
+                         get_kubeconfig_contexts) or start the server with --kube-context"
+                            .to_string(),
+                    ));
+                }
+            },
+        };
+        let client = self.clusters.client(&kc, &name)?;
         let deadline = Instant::now() + self.settings.timeout;
-        Ok(Cluster {
-            client: client.with_deadline(deadline),
+        Ok(Cluster::live(client.with_deadline(deadline)))
+    }
+
+    /// The context of a call without a `context` argument: the session's choice
+    /// (`set_kubeconfig_context`), else `--kube-context`, else the kubeconfig's
+    /// `current-context`; `None` when none of them names one.
+    pub fn current_context(&self, kc: &Kubeconfig) -> Option<Current> {
+        let session = crate::sync::lock(&self.session.context).clone();
+        if let Some(name) = session {
+            return Some(Current {
+                name,
+                chosen_by: "set_kubeconfig_context in this session",
+            });
+        }
+        let flag = kc.overrides().context.as_deref().filter(|c| !c.is_empty());
+        let (name, chosen_by) = match flag {
+            Some(name) => (name, "the server's --kube-context flag"),
+            None => (
+                kc.file_current_context()?,
+                "current-context of the kubeconfig",
+            ),
+        };
+        Some(Current {
+            name: name.to_string(),
+            chosen_by,
         })
     }
 }
@@ -322,6 +519,36 @@ mod tests {
     }
 
     #[test]
+    fn the_kube_context_flag_comes_between_the_session_and_the_file() {
+        let (mut settings, _, session) = two_contexts("flag");
+        settings.kube.context = Some("prod".to_string());
+        let clusters = Clusters::new(&settings, Env::default());
+        let ctx = Ctx {
+            settings: &settings,
+            session: &session,
+            clusters: &clusters,
+        };
+        let none = Map::new();
+        assert_eq!(ctx.cluster(&Args(&none)).expect("flag").context(), "prod");
+        let kc = clusters.kubeconfig().expect("kubeconfig");
+        let current = ctx.current_context(&kc).expect("current");
+        assert_eq!(
+            (current.name.as_str(), current.chosen_by),
+            ("prod", "the server's --kube-context flag")
+        );
+        *session.context.lock().expect("lock") = Some("dev".to_string());
+        assert_eq!(ctx.cluster(&Args(&none)).expect("session").context(), "dev");
+    }
+
+    /// Tools may issue independent requests from scoped threads (issue 17): the facade must
+    /// cross threads (this fails to compile otherwise).
+    #[test]
+    fn a_cluster_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<Cluster>();
+    }
+
+    #[test]
     fn an_unknown_context_lists_the_known_ones() {
         let (settings, clusters, session) = two_contexts("unknown");
         let ctx = Ctx {
@@ -333,8 +560,7 @@ mod tests {
         args.insert("context".into(), json!("staging"));
         let err = ctx
             .cluster(&Args(&args))
-            .err()
-            .expect("must fail")
+            .expect_err("must fail")
             .to_string();
         assert_eq!(
             err,

@@ -5,22 +5,16 @@
 //! metrics-server answers.
 
 use std::collections::BTreeSet;
-use std::ops::ControlFlow;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::flux::{self, FLUX_NAMESPACE, Installation};
 use super::objects::{Batch, diagnosis, yaml};
-use super::{Args, Cluster, Ctx, Tool, ToolError, cluster, get_kubernetes_metrics};
+use super::pods::pod_table;
+use super::{Args, Cluster, Ctx, Tool, ToolError, cluster};
 use crate::kube;
 use crate::kube::client::PodSelection;
-use crate::kube::discovery::Resource;
-use crate::kube::list::ListOptions;
 
-const OPERATOR_GROUP: &str = "fluxcd.controlplane.io";
-/// Where `flux install` and the Flux Operator put the controllers by default.
-const FLUX_NAMESPACE: &str = "flux-system";
-/// The label `flux install` and the Flux Operator put on every controller.
-const PART_OF_FLUX: &str = "app.kubernetes.io/part-of=flux";
 /// Pods whose metrics are shown.
 const METRICS_PODS: usize = 100;
 
@@ -35,9 +29,14 @@ pub const TOOL: Tool = Tool {
         versions and readiness. Ends with the CPU (millicores) and memory (MiB) of the pods in \
         the Flux namespace when metrics-server is available.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 
@@ -54,22 +53,10 @@ fn input_schema() -> Value {
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let cluster = ctx.cluster(args)?;
-    let discovery = cluster.client.discovery().map_err(|e| cluster.error(e))?;
-    let operator_served = discovery.has_group(OPERATOR_GROUP);
-    let mut found = Found::default();
-    if operator_served {
-        found.instances = list_kind(&cluster, "FluxInstance")?;
-        // The report adds facts; without it (RBAC, an older operator) the instance still
-        // answers the question, so its failure is a note.
-        match list_kind(&cluster, "FluxReport") {
-            Ok(r) => found.reports = r,
-            Err(e) => found
-                .notes
-                .push(format!("the FluxReport cannot be read: {e}")),
-        }
-    }
-    let (mut out, metrics_ns) = if found.instances.is_empty() {
-        without_instance(&cluster, operator_served, found)?
+    let found = flux::detect(&cluster).map_err(|e| cluster.error(e))?;
+    let metrics_ns = found.namespace();
+    let mut out = if found.instances.is_empty() {
+        without_instance(&cluster, found)?
     } else {
         with_instance(&cluster, found)
     };
@@ -77,20 +64,9 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     Ok(out)
 }
 
-/// The Flux Operator objects found.
-#[derive(Default)]
-struct Found {
-    instances: Vec<Value>,
-    reports: Vec<Value>,
-    notes: Vec<String>,
-}
-
-/// Key facts, then the FluxInstance and FluxReport documents; and the namespace whose pods
-/// are Flux.
-fn with_instance(cluster: &Cluster, found: Found) -> (String, String) {
+/// Key facts, then the FluxInstance and FluxReport documents.
+fn with_instance(cluster: &Cluster, found: Installation) -> String {
     let mut facts = instance_facts(cluster.context(), &found.instances, &found.reports);
-    let first = found.reports.first().or(found.instances.first());
-    let metrics_ns = first.map_or_else(|| FLUX_NAMESPACE.to_string(), namespace_of);
     // Masked whatever --mask-secrets says, as upstream does: nothing here needs a value.
     let mut batch = Batch::new(cluster, true, None);
     for obj in found.instances.into_iter().chain(found.reports) {
@@ -107,52 +83,35 @@ fn with_instance(cluster: &Cluster, found: Found) -> (String, String) {
     let mut out = String::from("---\n");
     out.push_str(&yaml::comment(&facts.join("\n")));
     batch.render_into(&mut out);
-    (out, metrics_ns)
+    out
 }
 
 /// No FluxInstance: say so, then what is there (controllers found as Deployments, a
 /// FluxReport if the operator wrote one). No Flux at all is an error that says what to do.
-fn without_instance(
-    cluster: &Cluster,
-    operator_served: bool,
-    found: Found,
-) -> Result<(String, String), ToolError> {
-    let why = if operator_served {
+fn without_instance(cluster: &Cluster, found: Installation) -> Result<String, ToolError> {
+    let why = if found.operator_served {
         "the Flux Operator API (fluxcd.controlplane.io) is served but there is no FluxInstance"
     } else {
         "the Flux Operator is not installed (the cluster does not serve fluxcd.controlplane.io)"
     };
-    let controllers = find_controllers(cluster)?;
-    if controllers.found.is_empty() && found.reports.is_empty() {
+    if !found.found() {
         return Err(ToolError::Failed(format!(
-            "Flux was not found in context {}: no FluxInstance, no Deployment in namespace \
-             {FLUX_NAMESPACE} and none labelled {PART_OF_FLUX} in any namespace. Install \
-             Flux (flux install, or the Flux Operator with a FluxInstance), or check that \
-             this is the right cluster (see get_kubeconfig_contexts).",
-            cluster.context()
+            "Flux was not found in context {}: {}. Install Flux (flux install, or the Flux \
+             Operator with a FluxInstance), or check that this is the right cluster (see \
+             get_kubeconfig_contexts).",
+            cluster.context(),
+            flux::not_found_reason()
         )));
     }
-    let metrics_ns = found
-        .reports
-        .first()
-        .map(namespace_of)
-        .or_else(|| controllers.namespaces.iter().next().cloned())
-        .unwrap_or_else(|| FLUX_NAMESPACE.to_string());
     let mut head = vec![format!(
         "no FluxInstance in context {}: {why}",
         cluster.context()
     )];
-    head.extend(controllers.facts());
-    head.extend(
-        found
-            .notes
-            .iter()
-            .chain(&controllers.notes)
-            .map(|n| format!("note: {n}")),
-    );
+    head.extend(controller_facts(&found.controllers));
+    head.extend(found.notes.iter().map(|n| format!("note: {n}")));
     let mut out = String::from("---\n");
     out.push_str(&yaml::comment(&head.join("\n")));
-    out.push_str(&yaml::value(&json!({ "controllers": controllers.found })));
+    out.push_str(&yaml::value(&json!({ "controllers": found.controllers })));
     if !found.reports.is_empty() {
         let mut batch = Batch::new(cluster, true, None);
         for obj in found.reports {
@@ -161,7 +120,7 @@ fn without_instance(
         batch.finish();
         batch.render_into(&mut out);
     }
-    Ok((out, metrics_ns))
+    Ok(out)
 }
 
 fn namespace_of(obj: &Value) -> String {
@@ -171,18 +130,6 @@ fn namespace_of(obj: &Value) -> String {
         .to_string()
 }
 
-/// Every object of a Flux Operator kind, in all namespaces (there is one of each in practice).
-fn list_kind(cluster: &Cluster, kind: &str) -> Result<Vec<Value>, ToolError> {
-    let resource = cluster
-        .client
-        .resolve(Some(OPERATOR_GROUP), kind)
-        .map_err(|e| cluster.error(e))?;
-    cluster
-        .client
-        .list_all(&resource, &ListOptions::default())
-        .map_err(|e| cluster.error(e))
-}
-
 /// The key facts: the instance's health, the distribution, each component, the reconcilers
 /// that have failing or suspended objects, the sync.
 fn instance_facts(context: &str, instances: &[Value], reports: &[Value]) -> Vec<String> {
@@ -190,20 +137,11 @@ fn instance_facts(context: &str, instances: &[Value], reports: &[Value]) -> Vec<
     let report = reports.first();
     let spec = report.map(|r| &r["spec"]);
     let text = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let version = spec
-        .map(|s| text(&s["distribution"]["version"]))
-        .filter(|v| !v.is_empty())
-        .or_else(|| {
-            instances.first().and_then(|i| {
-                i["status"]["history"][0]["metadata"]["flux"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-        })
-        .unwrap_or_else(|| "version unknown".to_string());
+    let version =
+        flux::version(instances, reports).unwrap_or_else(|| "version unknown".to_string());
     lines.push(format!("Flux {version} in context {context}"));
     for inst in instances {
-        let h = super::objects::diagnosis::health(inst);
+        let h = diagnosis::health(inst);
         // The message shortened: the FluxInstance document below carries it verbatim.
         let state = match h.problem_condition() {
             Some(c) => format!("{}: {}", h.state.label(), c.brief()),
@@ -315,121 +253,30 @@ fn instance_facts(context: &str, instances: &[Value], reports: &[Value]) -> Vec<
     lines
 }
 
-/// Flux controllers found as Deployments.
-struct Controllers {
-    found: Vec<Value>,
-    namespaces: BTreeSet<String>,
-    notes: Vec<String>,
-}
-
-impl Controllers {
-    fn facts(&self) -> Vec<String> {
-        if self.found.is_empty() {
-            return vec!["no Flux controller Deployment found".into()];
-        }
-        let versions: BTreeSet<&str> = self
-            .found
-            .iter()
-            .filter_map(|c| c["version"].as_str())
-            .collect();
-        let ready = self
-            .found
-            .iter()
-            .filter(|c| c["ready"] == json!(true))
-            .count();
-        let mut lines = vec![format!(
-            "Flux controllers found as Deployments: {ready} of {} ready",
-            self.found.len()
-        )];
-        if !versions.is_empty() {
-            lines.push(format!(
-                "Flux version (app.kubernetes.io/version of the controllers): {}",
-                versions.into_iter().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        lines
+/// The lines about the controllers found as Deployments: how many are ready, which versions.
+fn controller_facts(controllers: &[Value]) -> Vec<String> {
+    if controllers.is_empty() {
+        return vec!["no Flux controller Deployment found".into()];
     }
-}
-
-/// Deployments in `flux-system` and those labelled `app.kubernetes.io/part-of=flux` anywhere
-/// (`flux install --namespace` puts them elsewhere), each with its images, version and
-/// readiness.
-fn find_controllers(cluster: &Cluster) -> Result<Controllers, ToolError> {
-    let deployments = Resource::new("apps/v1", "Deployment", "deployments", true);
-    let mut seen = BTreeSet::new();
-    let mut found = Vec::new();
-    let mut namespaces = BTreeSet::new();
-    let mut notes = Vec::new();
-    let mut failures = Vec::new();
-    let scopes = [
-        ListOptions {
-            namespace: Some(FLUX_NAMESPACE.to_string()),
-            ..ListOptions::default()
-        },
-        ListOptions {
-            label_selector: Some(PART_OF_FLUX.to_string()),
-            ..ListOptions::default()
-        },
-    ];
-    for options in &scopes {
-        let result = cluster.client.list(&deployments, options, |d| {
-            let ns = d["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
-            let name = d["metadata"]["name"].as_str().unwrap_or("").to_string();
-            if seen.insert((ns.clone(), name)) {
-                namespaces.insert(ns);
-                found.push(controller(&d));
-            }
-            ControlFlow::Continue(())
-        });
-        if let Err(e) = result {
-            failures.push(e);
-        }
-    }
-    if failures.len() == scopes.len() {
-        // Both lists failed: nothing can be said, and "not found" would be a lie.
-        let e = failures.swap_remove(0);
-        return Err(cluster.error(e));
-    }
-    for e in failures {
-        notes.push(format!("some Deployments could not be listed: {e}"));
-    }
-    Ok(Controllers {
-        found,
-        namespaces,
-        notes,
-    })
-}
-
-/// One Deployment as a controller summary.
-fn controller(d: &Value) -> Value {
-    let labels = &d["metadata"]["labels"];
-    let containers = d["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let images: Vec<&str> = containers
+    let versions: BTreeSet<&str> = controllers
         .iter()
-        .filter_map(|c| c["image"].as_str())
+        .filter_map(|c| c["version"].as_str())
         .collect();
-    let wanted = d["spec"]["replicas"].as_u64().unwrap_or(1);
-    let ready = d["status"]["readyReplicas"].as_u64().unwrap_or(0);
-    let available = diagnosis::condition(d, "Available");
-    let mut out = Map::new();
-    out.insert("name".into(), d["metadata"]["name"].clone());
-    out.insert("namespace".into(), d["metadata"]["namespace"].clone());
-    out.insert("ready".into(), json!(wanted > 0 && ready >= wanted));
-    out.insert("replicas".into(), json!(format!("{ready}/{wanted}")));
-    if let Some(v) = labels["app.kubernetes.io/version"].as_str() {
-        out.insert("version".into(), json!(v));
+    let ready = controllers
+        .iter()
+        .filter(|c| c["ready"] == json!(true))
+        .count();
+    let mut lines = vec![format!(
+        "Flux controllers found as Deployments: {ready} of {} ready",
+        controllers.len()
+    )];
+    if !versions.is_empty() {
+        lines.push(format!(
+            "Flux version (app.kubernetes.io/version of the controllers): {}",
+            versions.into_iter().collect::<Vec<_>>().join(", ")
+        ));
     }
-    out.insert("images".into(), json!(images));
-    if let Some(a) = available.filter(|a| a.status != "True") {
-        out.insert("available".into(), json!(a.text()));
-    }
-    Value::Object(out)
+    lines
 }
 
 /// The pods' CPU and memory in `namespace`, in `get_kubernetes_metrics`' table (as comment
@@ -439,7 +286,7 @@ fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
         label_selector: None,
         limit: Some(METRICS_PODS),
     };
-    let text = match cluster.client.pod_metrics(Some(namespace), &selection) {
+    let text = match cluster.pod_metrics(Some(namespace), &selection) {
         Ok(pods) if pods.is_empty() => {
             format!("pod metrics: metrics-server reports no pods in namespace {namespace}")
         }
@@ -449,7 +296,7 @@ fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
                     .as_str()
                     .cmp(&b["metadata"]["name"].as_str())
             });
-            get_kubernetes_metrics::pod_table(namespace, &pods)
+            pod_table(namespace, &pods)
         }
         Err(e @ kube::Error::MetricsUnavailable { .. }) => {
             format!("pod metrics: not available: {e}")
@@ -462,35 +309,6 @@ fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_controller_not_available_says_why() {
-        let deployment = |available: Value| {
-            json!({"metadata": {"name": "source-controller", "namespace": "flux-system",
-                    "labels": {"app.kubernetes.io/version": "v2.7.2"}},
-                "spec": {"replicas": 1, "template": {"spec": {"containers": [
-                    {"image": "ghcr.io/fluxcd/source-controller:v1.7.2"}]}}},
-                "status": {"readyReplicas": 0, "conditions": [
-                    {"type": "Progressing", "status": "False", "reason": "Other"},
-                    available]}})
-        };
-        let down = controller(&deployment(json!({"type": "Available", "status": "False",
-            "reason": "MinimumReplicasUnavailable",
-            "message": "Deployment does not have minimum availability."})));
-        assert_eq!(
-            down,
-            json!({"name": "source-controller", "namespace": "flux-system", "ready": false,
-                "replicas": "0/1", "version": "v2.7.2",
-                "images": ["ghcr.io/fluxcd/source-controller:v1.7.2"],
-                "available": "MinimumReplicasUnavailable: Deployment does not have minimum availability."})
-        );
-        let up = controller(&deployment(json!({"type": "Available", "status": "True"})));
-        assert!(up.get("available").is_none(), "{up}");
-        let unknown = controller(&deployment(
-            json!({"type": "Available", "status": "Unknown"}),
-        ));
-        assert_eq!(unknown["available"], "status Unknown");
-    }
 
     #[test]
     fn key_facts_put_problems_first_and_count_healthy_kinds_once() {
@@ -531,23 +349,6 @@ mod tests {
         assert!(
             without_report[2].starts_with("no FluxReport yet"),
             "{without_report:?}"
-        );
-    }
-
-    #[test]
-    fn controllers_report_readiness_version_and_images() {
-        let d = json!({"metadata": {"name": "source-controller", "namespace": "flux-system",
-                "labels": {"app.kubernetes.io/version": "v2.7.2"}},
-            "spec": {"replicas": 1, "template": {"spec": {"containers": [
-                {"name": "manager", "image": "ghcr.io/fluxcd/source-controller:v1.7.2"}]}}},
-            "status": {"readyReplicas": 0, "conditions": [{"type": "Available", "status": "False",
-                "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."}]}});
-        assert_eq!(
-            controller(&d),
-            json!({"name": "source-controller", "namespace": "flux-system", "ready": false,
-                   "replicas": "0/1", "version": "v2.7.2",
-                   "images": ["ghcr.io/fluxcd/source-controller:v1.7.2"],
-                   "available": "MinimumReplicasUnavailable: Deployment does not have minimum availability."})
         );
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Args, Ctx, Tool, ToolError};
-use crate::kube::config::{Kubeconfig, without_userinfo};
+use crate::kube::config::without_userinfo;
 
 pub const TOOL: Tool = Tool {
     name: "get_kubeconfig_contexts",
@@ -15,50 +15,19 @@ pub const TOOL: Tool = Tool {
         session. Use a context name as the context argument of any cluster tool to query that \
         cluster for one call, or switch the session with set_kubeconfig_context.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: false,
-    open_world: false,
     call,
 };
 
 fn input_schema() -> Value {
     json!({"type": "object", "properties": {}, "required": [], "additionalProperties": false})
-}
-
-/// The context later calls of this session go to, and what chose it.
-pub(super) struct Current {
-    pub name: String,
-    pub chosen_by: &'static str,
-}
-
-/// The session's choice (`set_kubeconfig_context`), else `--kube-context`, else the
-/// kubeconfig's `current-context`: the order `Ctx::cluster` applies to a call without a
-/// `context` argument.
-pub(super) fn current(ctx: &Ctx, kc: &Kubeconfig) -> Option<Current> {
-    let session = ctx
-        .session
-        .context
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    if let Some(name) = session {
-        return Some(Current {
-            name,
-            chosen_by: "set_kubeconfig_context in this session",
-        });
-    }
-    let flag = kc.overrides().context.as_deref().filter(|c| !c.is_empty());
-    let (name, chosen_by) = match flag {
-        Some(name) => (name, "the server's --kube-context flag"),
-        None => (
-            kc.file_current_context()?,
-            "current-context of the kubeconfig",
-        ),
-    };
-    Some(Current {
-        name: name.to_string(),
-        chosen_by,
-    })
 }
 
 #[derive(Serialize)]
@@ -97,7 +66,7 @@ fn call(ctx: &Ctx, _args: &Args) -> Result<String, ToolError> {
     // Read the files again: a context added with `kubectl config` or a cloud CLI since the
     // server started shows up without a restart.
     let kc = ctx.clusters.reload()?;
-    let current = current(ctx, &kc);
+    let current = ctx.current_context(&kc);
     let infos = kc.contexts();
     let contexts: Vec<Entry> = infos
         .iter()

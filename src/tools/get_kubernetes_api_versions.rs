@@ -18,9 +18,14 @@ pub const TOOL: Tool = Tool {
         (namespaced or cluster), Flux kinds first, then the built-in and other custom kinds. \
         Call it instead of guessing the apiVersion for get_kubernetes_resources.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 
@@ -39,10 +44,9 @@ const FRESH_FOR: Duration = Duration::from_secs(30);
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let cluster = ctx.cluster(args)?;
-    let client = &cluster.client;
-    let mut discovery = client.discovery().map_err(|e| cluster.error(e))?;
+    let mut discovery = cluster.discovery().map_err(|e| cluster.error(e))?;
     if discovery.fetched().elapsed() > FRESH_FOR {
-        discovery = client.refresh_discovery().map_err(|e| cluster.error(e))?;
+        discovery = cluster.refresh_discovery().map_err(|e| cluster.error(e))?;
     }
     // Kinds discovery lists without get or list (TokenReview, SelfSubjectAccessReview, ...)
     // can only be created: get_kubernetes_resources cannot read them, so they are counted,

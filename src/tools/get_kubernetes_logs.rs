@@ -8,10 +8,13 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::cluster::{Cluster, context_property};
+use super::pods::{
+    ContainerState, LIST_AT_MOST, NAMES_LISTED, container_status, count, not_found, plural, text,
+};
 use super::{Args, Ctx, Tool, ToolError};
 use crate::kube::Error;
 use crate::kube::client::LogOptions;
-use crate::kube::discovery::{Resource, close_matches};
+use crate::kube::discovery::Resource;
 use crate::kube::list::ListOptions;
 
 pub const TOOL: Tool = Tool {
@@ -24,9 +27,14 @@ pub const TOOL: Tool = Tool {
         newest first. container_name may be omitted when the pod has one container or names a \
         default one. Capped at 256 KiB.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 
@@ -74,11 +82,6 @@ const MAX_BYTES: u64 = 256 << 10;
 const MAX_PODS: usize = 3;
 /// The annotation kubectl reads to pick a pod's container when none is named.
 const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
-/// Pod names listed in a "not shown" or "did you mean" line.
-const NAMES_LISTED: usize = 10;
-/// Objects read to find a workload's pods or close names: a bound for a DaemonSet on a
-/// thousand nodes or a crowded namespace, far above what the output names.
-const LIST_AT_MOST: usize = 500;
 
 fn pods() -> Resource {
     Resource::new("v1", "Pod", "pods", true)
@@ -95,20 +98,11 @@ fn list_some(
         limit: Some(LIST_AT_MOST),
         ..options
     };
-    let info = cluster.client.list(resource, &options, |item| {
+    let info = cluster.list(resource, &options, |item| {
         items.push(item);
         std::ops::ControlFlow::Continue(())
     })?;
     Ok((items, info.more))
-}
-
-/// `500 pods` or `more than 500 pods`.
-fn count(n: usize, more: bool, word: &str) -> String {
-    if more {
-        format!("more than {n} {word}s")
-    } else {
-        plural(n, word)
-    }
 }
 
 /// The workload kinds `pod_name` may name, with the prefixes kubectl accepts for them.
@@ -222,7 +216,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let target = parse_target(pod_name)?;
     let cluster = ctx.cluster(args)?;
     match target {
-        Target::Pod(name) => match cluster.client.get(&pods(), namespace, name) {
+        Target::Pod(name) => match cluster.get(&pods(), namespace, name) {
             Ok(pod) => {
                 let mut out = String::new();
                 pod_section(&cluster, &pod, &wanted, MAX_BYTES, &mut out)?;
@@ -245,7 +239,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             Err(e) => Err(cluster.error(e)),
         },
         Target::Workload(kind, name) => {
-            let object = match cluster.client.get(&kind.resource(), namespace, name) {
+            let object = match cluster.get(&kind.resource(), namespace, name) {
                 Ok(o) => o,
                 Err(e) if e.is_not_found() => {
                     return Err(ToolError::Failed(not_found(
@@ -267,63 +261,10 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
 fn workload_named(cluster: &Cluster, namespace: &str, name: &str) -> Option<(Workload, Value)> {
     Workload::BY_NAME.into_iter().find_map(|kind| {
         cluster
-            .client
             .get(&kind.resource(), namespace, name)
             .ok()
             .map(|object| (kind, object))
     })
-}
-
-/// `pod "x" not found in namespace "apps"; did you mean a or b? (12 pods in the namespace)`.
-/// Lists the names of the namespace's objects of that kind (metadata only) for close names; if
-/// even that fails, says only what was not found.
-pub(super) fn not_found(
-    cluster: &Cluster,
-    resource: &Resource,
-    namespace: &str,
-    name: &str,
-) -> String {
-    let label = resource.kind.to_ascii_lowercase();
-    let mut out = format!(
-        "context {}: {label} {name:?} not found in namespace {namespace:?}",
-        cluster.context()
-    );
-    let Ok((found, more)) = cluster.names(resource, Some(namespace), LIST_AT_MOST) else {
-        return out;
-    };
-    let names: Vec<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
-    if names.is_empty() {
-        let _ = write!(
-            out,
-            " (the namespace has no {}: check the namespace name)",
-            resource.plural
-        );
-        return out;
-    }
-    let mut close = close_matches(name, names.iter().copied(), 3);
-    // Pods of one workload differ only in their generated suffix (`web-5d4f8-x2k9p`): offer
-    // the pods that share the name up to its last dash.
-    if let Some(cut) = name.rfind('-').filter(|&i| i >= 3) {
-        let stem = &name[..=cut];
-        for n in names.iter().filter(|n| n.starts_with(stem)) {
-            if !close.contains(n) && close.len() < 5 {
-                close.push(n);
-            }
-        }
-    }
-    if !close.is_empty() {
-        let _ = write!(out, "; did you mean {}?", close.join(" or "));
-    } else if names.len() <= NAMES_LISTED {
-        let _ = write!(out, "; {} there: {}", resource.plural, names.join(", "));
-        return out;
-    }
-    let word = resource.singular.as_str();
-    let _ = write!(
-        out,
-        " ({} in the namespace)",
-        count(names.len(), more, word)
-    );
-    out
 }
 
 /// The logs of a workload's pods: up to [`MAX_PODS`] of those its selector matches, running
@@ -450,7 +391,6 @@ fn latest_job(cluster: &Cluster, namespace: &str, cronjob: &Value) -> Result<Val
     let name = text(cronjob, "/metadata/name");
     let uid = text(cronjob, "/metadata/uid");
     let jobs = cluster
-        .client
         .list_all(
             &Workload::Job.resource(),
             &ListOptions {
@@ -640,7 +580,7 @@ fn pod_section(
     let fetched = tail(cluster, namespace, name, container, wanted, budget).map_err(|e| {
         let mut message = cluster.error(e).to_string();
         if wanted.previous && message.contains("previous terminated container") {
-            let restarts = status.as_ref().map_or(0, |s| s.restarts);
+            let restarts = status.as_ref().map_or(0, ContainerState::restarts);
             let _ = write!(
                 message,
                 " (container {container} has restarted {restarts} times, so there is no \
@@ -709,7 +649,7 @@ fn tail(
     let mut lines = wanted.lines;
     let mut attempt = 0;
     loop {
-        let logs = cluster.client.logs(
+        let logs = cluster.logs(
             namespace,
             pod,
             &LogOptions {
@@ -792,93 +732,6 @@ fn fit(text: &str, cut_short: bool, budget: u64, asked: u64) -> Tail {
     Tail {
         text: kept.concat(),
         note: (!notes.is_empty()).then(|| notes.join("; ")),
-    }
-}
-
-/// Where a container stands, from the pod's status: what the header says when it is not
-/// simply running.
-pub(super) struct ContainerState {
-    state: String,
-    restarts: u64,
-    last_exit: Option<String>,
-}
-
-impl ContainerState {
-    /// `waiting: CrashLoopBackOff; 7 restarts; last exit 1 (Error) at 2026-11-21T05:26:00Z`;
-    /// `None` for a container that is running and never restarted.
-    pub(super) fn summary(&self) -> Option<String> {
-        if self.state == "running" && self.restarts == 0 {
-            return None;
-        }
-        let mut s = self.state.clone();
-        if self.restarts > 0 {
-            let _ = write!(s, "; {}", plural(self.restarts as usize, "restart"));
-        }
-        if let Some(exit) = &self.last_exit {
-            let _ = write!(s, "; last {exit}");
-        }
-        Some(s)
-    }
-}
-
-pub(super) fn container_status(pod: &Value, container: &str) -> Option<ContainerState> {
-    let status = [
-        "/status/containerStatuses",
-        "/status/initContainerStatuses",
-        "/status/ephemeralContainerStatuses",
-    ]
-    .iter()
-    .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
-    .flatten()
-    .find(|s| text(s, "/name") == container)?;
-    let state = status.get("state").and_then(Value::as_object);
-    let state = match state.and_then(|m| m.iter().next()) {
-        Some((phase, _)) if phase == "running" => "running".to_string(),
-        Some((phase, detail)) if phase == "terminated" => {
-            format!("terminated: exit {}", exit(detail))
-        }
-        Some((phase, detail)) => match text(detail, "/reason") {
-            "" => phase.clone(),
-            reason => format!("{phase}: {reason}"),
-        },
-        None => "unknown".to_string(),
-    };
-    let last_exit = status
-        .pointer("/lastState/terminated")
-        .map(|t| format!("exit {} at {}", exit(t), text(t, "/finishedAt")));
-    Some(ContainerState {
-        state,
-        restarts: status
-            .get("restartCount")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-        last_exit,
-    })
-}
-
-/// `1 (Error)`, `0 (Completed)`.
-fn exit(terminated: &Value) -> String {
-    let code = terminated
-        .get("exitCode")
-        .and_then(Value::as_i64)
-        .map_or("?".to_string(), |c| c.to_string());
-    match text(terminated, "/reason") {
-        "" => code,
-        reason => format!("{code} ({reason})"),
-    }
-}
-
-fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
     }
 }
 
@@ -974,28 +827,6 @@ mod tests {
                     .into()
             ))
         );
-    }
-
-    #[test]
-    fn container_state_is_summarised_only_when_not_plainly_running() {
-        let p = json!({"status": {"containerStatuses": [
-            {"name": "ok", "restartCount": 0, "state": {"running": {"startedAt": "t"}}},
-            {"name": "crash", "restartCount": 7,
-             "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-             "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": "T"}}},
-            {"name": "done", "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
-        ]}});
-        let summary = |c: &str| container_status(&p, c).and_then(|s| s.summary());
-        assert_eq!(summary("ok"), None);
-        assert_eq!(
-            summary("crash").as_deref(),
-            Some("waiting: CrashLoopBackOff; 7 restarts; last exit 1 (Error) at T")
-        );
-        assert_eq!(
-            summary("done").as_deref(),
-            Some("terminated: exit 0 (Completed)")
-        );
-        assert!(container_status(&p, "missing").is_none());
     }
 
     #[test]

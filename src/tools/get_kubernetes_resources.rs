@@ -41,9 +41,14 @@ pub const TOOL: Tool = Tool {
         <masked: N bytes> unless the server runs with --mask-secrets=false (then base64, as \
         the API returns them).",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: true,
     call,
 };
 
@@ -125,7 +130,6 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         }
         _ => {
             let info = cluster
-                .client
                 .list(&resource, &query.list_options(), |obj| {
                     batch.add(obj);
                     ControlFlow::Continue(())
@@ -162,7 +166,7 @@ fn resolve(
     api_version: Option<&str>,
     kind: &str,
 ) -> Result<(Resource, Option<String>), ToolError> {
-    let e = match cluster.client.resolve(api_version, kind) {
+    let e = match cluster.resolve(api_version, kind) {
         Ok(r) if api_version.is_none() => return Ok(prefer_flux(cluster, kind, r)),
         Ok(r) => return Ok((r, None)),
         Err(e) => e,
@@ -170,7 +174,7 @@ fn resolve(
     let asked = api_version.map(str::trim);
     if let (crate::kube::Error::UnknownKind { .. }, Some(asked)) = (&e, asked)
         && let Some((group, _)) = asked.split_once('/')
-        && let Ok(r) = cluster.client.resolve(Some(group), kind)
+        && let Ok(r) = cluster.resolve(Some(group), kind)
     {
         let note = format!(
             "{asked} is not served by this cluster; showing {}",
@@ -186,7 +190,7 @@ fn resolve(
 /// `helm.cattle.io` sorts before `source.toolkit.fluxcd.io` and would win `HelmChart`), and
 /// the answer names the others so the agent can ask for them.
 fn prefer_flux(cluster: &Cluster, kind: &str, resolved: Resource) -> (Resource, Option<String>) {
-    let Ok(discovery) = cluster.client.discovery() else {
+    let Ok(discovery) = cluster.discovery() else {
         return (resolved, None);
     };
     let all = discovery.matches(kind);
@@ -311,7 +315,7 @@ fn get_one(
     mut batch: Batch,
 ) -> Result<String, ToolError> {
     let namespace = query.namespace.unwrap_or("");
-    match cluster.client.get(query.resource, namespace, name) {
+    match cluster.get(query.resource, namespace, name) {
         Ok(obj) => batch.add(obj),
         Err(e) if e.is_not_found() => return Err(not_found(cluster, query, name)),
         Err(e) => return Err(cluster.error(e)),

@@ -22,10 +22,17 @@ use crate::mcp::server::{
 pub use cluster::{Cluster, Clusters};
 
 pub mod cluster;
+pub mod flux;
 pub mod objects;
+mod pods;
 pub mod prompts;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
+///
+/// A tool that writes ([`Access::Write`]) is compiled only into the `mutations` build: its
+/// entry here and its `mod` line below both carry `#[cfg(feature = "mutations")]`, so the
+/// read-only build (`--no-default-features`) holds no code of it (a test checks the registry of
+/// that build; clippy's dead-code lint catches a module left in without its entry).
 pub const REGISTRY: &[Tool] = &[
     get_flux_instance::TOOL,
     get_kubeconfig_contexts::TOOL,
@@ -45,7 +52,8 @@ mod get_kubernetes_resources;
 mod search_flux_docs;
 mod set_kubeconfig_context;
 
-/// A tool's static description and entry point.
+/// A tool's static description and entry point: what `tools/list` shows and what decides
+/// which builds and modes offer it, side by side in the tool's own file.
 pub struct Tool {
     /// snake_case, equal to the file stem.
     pub name: &'static str,
@@ -55,13 +63,63 @@ pub struct Tool {
     pub description: &'static str,
     /// JSON Schema of the arguments: `type: object` with `properties` and `required`.
     pub input_schema: fn() -> Value,
-    /// Only reads (readOnlyHint); non-read tools are hidden by `--read-only`.
-    pub read_only: bool,
-    /// Offered when the server runs inside a cluster (the kubeconfig-context tools are not).
+    /// The MCP hints (readOnlyHint, destructiveHint, idempotentHint, openWorldHint), written
+    /// out per tool because they differ between write tools (a reconcile is idempotent and not
+    /// destructive, a delete is destructive). A client decides from them whether to ask the user
+    /// first. A registry test keeps them consistent with `access`.
+    pub annotations: ToolAnnotations,
+    /// Whether the tool changes a cluster; decides which builds and modes offer it.
+    pub access: Access,
+    /// Offered when the server runs inside a cluster; the kubeconfig-context tools are not (a pod
+    /// has its service account, not a kubeconfig), as upstream does.
     pub in_cluster: bool,
-    /// Talks to a cluster (openWorldHint); false for the offline docs search.
-    pub open_world: bool,
     pub call: fn(&Ctx, &Args) -> Result<String, ToolError>,
+}
+
+/// What a tool does to a cluster: with the build and the [`Mode`], whether it is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only reads: offered by every build, in every mode.
+    Read,
+    /// Changes a cluster: only in the `mutations` build (see [`REGISTRY`]), hidden by
+    /// `--read-only`, and offered only against a live cluster (a snapshot cannot be changed).
+    Write,
+}
+
+/// Where the server runs and what its cluster tools read: with [`Settings`], it decides which
+/// tools this process offers. The default is a workstation against a live cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mode {
+    /// Inside a pod (`KUBERNETES_SERVICE_HOST` is set): the kubeconfig tools are hidden.
+    pub in_cluster: bool,
+    pub source: Source,
+}
+
+/// What the cluster tools read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Source {
+    /// A live API server.
+    #[default]
+    Live,
+    /// A saved cluster snapshot (`serve --snapshot`): only tools that read are offered.
+    Snapshot,
+}
+
+impl Tool {
+    /// Why this process does not offer the tool, in the words a caller is told; `None` when it
+    /// is offered. Each rule of the `Access` and `in_cluster` docs is one line here.
+    fn withheld(&self, settings: &Settings, mode: Mode) -> Option<&'static str> {
+        let writes = self.access == Access::Write;
+        if writes && settings.read_only {
+            Some("the server runs with --read-only")
+        } else if writes && mode.source == Source::Snapshot {
+            Some("the server answers from a snapshot, which cannot be changed")
+        } else if mode.in_cluster && !self.in_cluster {
+            Some("the server runs inside a cluster")
+        } else {
+            None
+        }
+    }
 }
 
 /// Server-wide settings from the command line.
@@ -251,23 +309,19 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
-    /// Offer [`REGISTRY`] as `settings` allow: `--read-only` hides the tools that change a
-    /// cluster; `in_cluster` (KUBERNETES_SERVICE_HOST is set) hides the kubeconfig tools, as
-    /// upstream does.
-    pub fn new(settings: Settings, in_cluster: bool) -> Toolbox {
-        Toolbox::from_registry(REGISTRY, settings, in_cluster)
+    /// Offer the [`REGISTRY`] of this build as `settings` and `mode` allow (see
+    /// [`Tool::withheld`]).
+    pub fn new(settings: Settings, mode: Mode) -> Toolbox {
+        Toolbox::from_registry(REGISTRY, settings, mode)
     }
 
-    fn from_registry(registry: &'static [Tool], settings: Settings, in_cluster: bool) -> Toolbox {
+    fn from_registry(registry: &'static [Tool], settings: Settings, mode: Mode) -> Toolbox {
         let mut offered = Vec::new();
         let mut hidden = Vec::new();
         for tool in registry {
-            if settings.read_only && !tool.read_only {
-                hidden.push((tool.name, "the server runs with --read-only"));
-            } else if in_cluster && !tool.in_cluster {
-                hidden.push((tool.name, "the server runs inside a cluster"));
-            } else {
-                offered.push((tool, (tool.input_schema)()));
+            match tool.withheld(&settings, mode) {
+                Some(why) => hidden.push((tool.name, why)),
+                None => offered.push((tool, (tool.input_schema)())),
             }
         }
         let log = settings
@@ -406,12 +460,7 @@ impl Service for Toolbox {
                 title: t.title,
                 description: t.description,
                 input_schema: schema.clone(),
-                annotations: ToolAnnotations {
-                    read_only: t.read_only,
-                    destructive: !t.read_only,
-                    idempotent: t.read_only,
-                    open_world: t.open_world,
-                },
+                annotations: t.annotations,
             })
             .collect()
     }
@@ -429,6 +478,9 @@ impl Service for Toolbox {
         session: &Session,
         name: &str,
         args: &Map<String, Value>,
+        // Not passed on yet: the Kubernetes client cannot stop a request in flight (a later
+        // change hands it to `Ctx`); the protocol layer already drops a cancelled answer.
+        _cancel: &crate::mcp::server::Cancel,
     ) -> Result<ToolOutput, InvalidParams> {
         let started = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args)));
@@ -625,6 +677,18 @@ mod tests {
         if tool.description.trim().is_empty() {
             out.push(format!("{n}: empty description"));
         }
+        // The hints a client trusts must not contradict what decides where the tool is
+        // offered: a writer that claims to be read-only would skip the user's confirmation.
+        let a = tool.annotations;
+        match tool.access {
+            Access::Read if !(a.read_only && !a.destructive && a.idempotent) => out.push(format!(
+                "{n}: reads only, so readOnlyHint true, destructiveHint false, idempotentHint true"
+            )),
+            Access::Write if a.read_only => {
+                out.push(format!("{n}: writes, but its readOnlyHint is true"))
+            }
+            _ => {}
+        }
         let schema = (tool.input_schema)();
         if schema.get("type") != Some(&json!("object")) {
             out.push(format!("{n}: schema type is not object"));
@@ -709,6 +773,19 @@ mod tests {
         json!({"type": "object"})
     }
 
+    const READS: ToolAnnotations = ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    };
+    const DELETES: ToolAnnotations = ToolAnnotations {
+        read_only: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
+    };
+
     fn call_fake(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         let name = args.str("name")?;
         match name {
@@ -722,29 +799,33 @@ mod tests {
         }
     }
 
-    const fn fake(name: &'static str, read_only: bool, in_cluster: bool) -> Tool {
+    const fn fake(name: &'static str, access: Access, in_cluster: bool) -> Tool {
         Tool {
             name,
             title: "Fake",
             description: "A fake tool.",
             input_schema: schema_ok,
-            read_only,
+            annotations: match access {
+                Access::Read => READS,
+                Access::Write => DELETES,
+            },
+            access,
             in_cluster,
-            open_world: true,
             call: call_fake,
         }
     }
 
     static FAKES: &[Tool] = &[
-        fake("delete_fake", false, true),
-        fake("get_fake", true, true),
-        fake("set_fake_context", true, false),
+        fake("delete_fake", Access::Write, true),
+        fake("get_fake", Access::Read, true),
+        fake("set_fake_context", Access::Read, false),
     ];
 
     #[test]
     fn the_checker_catches_malformed_tools() {
-        assert!(problems(&fake("get_fake", true, true)).is_empty());
-        let mut t = fake("Get-Fake", true, true);
+        assert!(problems(&fake("get_fake", Access::Read, true)).is_empty());
+        assert!(problems(&fake("delete_fake", Access::Write, true)).is_empty());
+        let mut t = fake("Get-Fake", Access::Read, true);
         t.description = " ";
         t.input_schema = schema_bad;
         let found = problems(&t).join("\n");
@@ -760,6 +841,65 @@ mod tests {
         }
         t.input_schema = schema_bare;
         assert!(problems(&t).join("\n").contains("no properties object"));
+
+        let mut reader = fake("get_fake", Access::Read, true);
+        reader.annotations.destructive = true;
+        assert!(problems(&reader).join("\n").contains("reads only, so"));
+        let mut writer = fake("delete_fake", Access::Write, true);
+        writer.annotations = READS;
+        assert!(
+            problems(&writer)
+                .join("\n")
+                .contains("writes, but its readOnlyHint is true")
+        );
+    }
+
+    /// The read-only build must not even contain a write tool: their registry entries are
+    /// behind the `mutations` feature (`make test` runs this build too).
+    #[cfg(not(feature = "mutations"))]
+    #[test]
+    fn the_read_only_build_registers_no_write_tool() {
+        let writers: Vec<&str> = REGISTRY
+            .iter()
+            .filter(|t| t.access == Access::Write)
+            .map(|t| t.name)
+            .collect();
+        assert!(
+            writers.is_empty(),
+            "write tools in the read-only build: {writers:?}"
+        );
+    }
+
+    /// The pattern a write tool follows, on a fake: its module and its registry entry are
+    /// compiled only with the `mutations` feature, so the read-only build offers nothing and
+    /// answers a call for it as an unknown tool.
+    #[cfg(feature = "mutations")]
+    mod delete_fake {
+        use super::*;
+        pub const TOOL: Tool = fake("delete_fake", Access::Write, true);
+    }
+
+    static BUILD_REGISTRY: &[Tool] = &[
+        #[cfg(feature = "mutations")]
+        delete_fake::TOOL,
+        fake("get_fake", Access::Read, true),
+    ];
+
+    #[test]
+    fn write_tools_are_compiled_only_into_the_mutations_build() {
+        let tb = Toolbox::from_registry(BUILD_REGISTRY, Settings::default(), Mode::default());
+        let reply = call(&tb, "delete_fake", json!({"name": "x"}));
+        if cfg!(feature = "mutations") {
+            assert_eq!(tb.tool_names(), ["delete_fake", "get_fake"]);
+            assert_eq!(
+                reply.map(|o| o.text).ok().as_deref(),
+                Some("x limit=None read_only=false")
+            );
+        } else {
+            assert_eq!(tb.tool_names(), ["get_fake"]);
+            let err = reply.unwrap_err().0;
+            assert!(err.starts_with("unknown tool \"delete_fake\""), "{err}");
+        }
     }
 
     // ---- the toolbox ---------------------------------------------------------------------
@@ -770,7 +910,11 @@ mod tests {
             tool_call_log_file: log,
             ..Settings::default()
         };
-        Toolbox::from_registry(FAKES, settings, in_cluster)
+        let mode = Mode {
+            in_cluster,
+            source: Source::Live,
+        };
+        Toolbox::from_registry(FAKES, settings, mode)
     }
 
     fn call(tb: &Toolbox, name: &str, args: Value) -> Result<ToolOutput, InvalidParams> {
@@ -778,6 +922,7 @@ mod tests {
             &Session::default(),
             name,
             &args.as_object().cloned().unwrap_or_default(),
+            &crate::mcp::server::Cancel::new(),
         )
     }
 
@@ -801,14 +946,43 @@ mod tests {
     }
 
     #[test]
-    fn annotations_follow_the_registry_flags() {
-        let tb = toolbox(false, false, None);
-        let tools = tb.tools();
-        let a = |n: &str| tools.iter().find(|t| t.name == n).unwrap().annotations;
-        let del = a("delete_fake");
-        assert!(!del.read_only && del.destructive && !del.idempotent && del.open_world);
-        let get = a("get_fake");
-        assert!(get.read_only && !get.destructive && get.idempotent);
+    fn a_snapshot_offers_only_tools_that_read() {
+        let mode = Mode {
+            in_cluster: false,
+            source: Source::Snapshot,
+        };
+        let tb = Toolbox::from_registry(FAKES, Settings::default(), mode);
+        assert_eq!(tb.tool_names(), ["get_fake", "set_fake_context"]);
+        let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("from a snapshot"), "{}", err.0);
+        // --read-only is the first reason given when both apply.
+        let settings = Settings {
+            read_only: true,
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, settings, mode);
+        let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("--read-only"), "{}", err.0);
+    }
+
+    #[test]
+    fn annotations_are_the_registry_entries_own() {
+        let mut tools = vec![fake("a_fake", Access::Write, true)];
+        // A reconcile: writes, yet neither destructive nor different when repeated.
+        tools[0].annotations = ToolAnnotations {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+            open_world: false,
+        };
+        tools.push(fake("b_fake", Access::Read, true));
+        let registry: &'static [Tool] = Vec::leak(tools);
+        let tb = Toolbox::from_registry(registry, Settings::default(), Mode::default());
+        let listed = tb.tools();
+        let a = listed[0].annotations;
+        assert!(!a.read_only && !a.destructive && a.idempotent && !a.open_world);
+        let b = listed[1].annotations;
+        assert!(b.read_only && !b.destructive && b.idempotent && b.open_world);
     }
 
     #[test]

@@ -24,9 +24,14 @@ pub const TOOL: Tool = Tool {
         format=complete returns whole documents. Results from the user's own runbooks are marked \
         local.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: true,
-    open_world: false,
     call,
 };
 
@@ -114,8 +119,11 @@ mod tests {
             schema["properties"]["format"]["enum"],
             json!(["concise", "complete"])
         );
-        let (read_only, in_cluster, open_world) =
-            (TOOL.read_only, TOOL.in_cluster, TOOL.open_world);
+        let (read_only, in_cluster, open_world) = (
+            TOOL.annotations.read_only,
+            TOOL.in_cluster,
+            TOOL.annotations.open_world,
+        );
         assert!(read_only && in_cluster && !open_world);
     }
 

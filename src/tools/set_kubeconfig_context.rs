@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 
-use super::get_kubeconfig_contexts::current;
 use super::{Args, Ctx, Tool, ToolError};
 use crate::kube::config::without_userinfo;
 use crate::kube::discovery::close_matches;
@@ -16,9 +15,14 @@ pub const TOOL: Tool = Tool {
         Names come from get_kubeconfig_contexts. To query another cluster for a single call, \
         pass its context argument instead.",
     input_schema,
-    read_only: true,
+    annotations: super::ToolAnnotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    },
+    access: super::Access::Read,
     in_cluster: false,
-    open_world: false,
     call,
 };
 
@@ -43,7 +47,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let name = args.str("name")?;
     // Read the files again so a context added since the server started can be chosen.
     let kc = ctx.clusters.reload()?;
-    let before = current(ctx, &kc);
+    let before = ctx.current_context(&kc);
     let names: Vec<String> = kc.contexts().into_iter().map(|c| c.name).collect();
     if !names.iter().any(|n| n == name) {
         return Err(ToolError::InvalidArgument(unknown(name, &names)));
@@ -57,10 +61,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         };
         ToolError::Failed(format!("context {name} cannot be used: {e}{keeps}"))
     })?;
-    *ctx.session
-        .context
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(name.to_string());
+    *crate::sync::lock(&ctx.session.context) = Some(name.to_string());
     let mut out = format!(
         "This session now uses context {name}: cluster {}, server {}, default namespace {}.\n\
          Cluster tool calls without a context argument go there; the kubeconfig file is unchanged.",

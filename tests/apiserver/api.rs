@@ -1,17 +1,18 @@
 //! One request in, one answer out: fault injection, authentication (client certificate, bearer
 //! token, basic), impersonation, authorization (deny rules), routing, content negotiation
 //! (JSON, Table, PartialObjectMetadata, aggregated discovery), and the verbs: discovery, get,
-//! list with selectors and paging, pod logs, and the in-memory writes (create, patch, delete).
+//! list with selectors and paging, pod logs; writes are handed to `writes.rs`.
 
 use base64::Engine as _;
+use flux_operator_mcp::kube::paging::{PageError, Pager, Versions};
+use flux_operator_mcp::kube::selector::Selectors;
 use serde_json::{Value, json};
 
 use super::http::{Cut, Request, Response};
 use super::resources::ResourceType;
-use super::selector::{FieldSelector, LabelSelector};
 use super::store::{Key, Store};
 use super::table::{self, IncludeObject};
-use super::{Auth, FaultKind, Shared, User, clock, patch, status};
+use super::{Auth, FaultKind, Shared, User, clock, status, writes};
 
 /// What the connection loop does with the request.
 pub enum Reply {
@@ -271,21 +272,21 @@ fn json_response(v: &Value) -> Response {
 }
 
 /// A parsed resource path.
-struct ResourcePath<'a> {
-    group: &'a str,
-    version: &'a str,
-    namespace: Option<&'a str>,
-    plural: &'a str,
-    name: Option<&'a str>,
-    sub: Option<&'a str>,
+pub struct ResourcePath<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub namespace: Option<&'a str>,
+    pub plural: &'a str,
+    pub name: Option<&'a str>,
+    pub sub: Option<&'a str>,
 }
 
 impl ResourcePath<'_> {
     /// The store key of the object the path names.
-    fn key(&self) -> Key {
-        (
-            self.namespace.unwrap_or_default().to_string(),
-            self.name.unwrap_or_default().to_string(),
+    pub fn key(&self) -> Key {
+        Key::new(
+            self.namespace.unwrap_or_default(),
+            self.name.unwrap_or_default(),
         )
     }
 }
@@ -415,6 +416,7 @@ fn verb_of(req: &Request, has_name: bool) -> &'static str {
 
 fn resource(shared: &Shared, req: &Request, user: &User, rp: &ResourcePath) -> Response {
     let mut state = shared.lock();
+    let state = &mut *state;
     let store = &mut state.store;
     let Some(t) = store.registry.find(rp.group, rp.version, rp.plural) else {
         return status::no_such_path();
@@ -460,16 +462,16 @@ fn resource(shared: &Shared, req: &Request, user: &User, rp: &ResourcePath) -> R
             };
             list(store, t, rp, req, format, shared.options.max_page_size)
         }
-        ("create", None) => create(store, t, rp, req),
-        ("patch", _) => patch_object(store, t, rp, req),
-        ("delete", None) => delete(store, t, rp, req),
+        ("create" | "update" | "patch" | "delete", _) => {
+            writes::handle(shared, state, t, rp, req, verb)
+        }
         _ => status::method_not_allowed(),
     }
 }
 
 /// An object as served at `version`: CRD objects are converted by rewriting apiVersion (the
 /// Flux CRDs use the None conversion strategy); typed list items carry no kind/apiVersion.
-fn served(obj: &Value, t: &ResourceType, version: &str, list_item: bool) -> Value {
+pub fn served(obj: &Value, t: &ResourceType, version: &str, list_item: bool) -> Value {
     let mut o = obj.clone();
     if list_item && t.builtin {
         if let Some(m) = o.as_object_mut() {
@@ -548,41 +550,6 @@ fn get(store: &Store, t: usize, rp: &ResourcePath, req: &Request, format: Format
     }
 }
 
-/// The continue token the API server issues: base64url of `{"v","rv","start"}` where start is
-/// the etcd key suffix of the last item returned, NUL-terminated (k8s.io/apiserver storage).
-fn encode_continue(rv: u64, key: &Key, namespaced: bool) -> String {
-    let start = if namespaced {
-        format!("{}/{}\u{0}", key.0, key.1)
-    } else {
-        format!("{}\u{0}", key.1)
-    };
-    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
-}
-
-fn decode_continue(token: &str, namespaced: bool) -> Result<Key, String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .map_err(|e| format!("continue key is not valid: {e}"))?;
-    let v: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("continue key is not valid: {e}"))?;
-    if v["v"] != "meta.k8s.io/v1" {
-        return Err("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into());
-    }
-    let start = v["start"]
-        .as_str()
-        .ok_or("continue key is not valid: no start key")?
-        .trim_end_matches('\u{0}');
-    if namespaced {
-        let (ns, name) = start
-            .split_once('/')
-            .ok_or("continue key is not valid: start key is not namespace/name")?;
-        Ok((ns.to_string(), name.to_string()))
-    } else {
-        Ok((String::new(), start.to_string()))
-    }
-}
-
 fn list(
     store: &Store,
     t: usize,
@@ -592,21 +559,19 @@ fn list(
     max_page: Option<usize>,
 ) -> Response {
     let ty = &store.registry.types[t];
-    let labels = match LabelSelector::parse(req.param("labelSelector").unwrap_or("")) {
+    // One implementation of the API server's list semantics, shared with the product.
+    let selectors = match Selectors::parse(
+        req.param("labelSelector").unwrap_or(""),
+        req.param("fieldSelector").unwrap_or(""),
+        &ty.field_labels,
+    ) {
         Ok(s) => s,
-        Err(e) => return status::bad_request(&e),
+        Err(e) => return status::bad_request(&e.to_string()),
     };
-    let fields = match FieldSelector::parse(req.param("fieldSelector").unwrap_or("")) {
-        Ok(s) => s,
-        Err(e) => return status::bad_request(&e),
-    };
-    if let Some(msg) = fields.unsupported(&ty.field_labels) {
-        return status::bad_request(&msg);
-    }
     let limit = match req.param("limit").filter(|l| !l.is_empty()) {
         None => None,
         Some(l) => match l.parse::<i64>() {
-            Ok(n) if n > 0 => Some(n as usize),
+            Ok(n) if n > 0 => usize::try_from(n).ok(),
             Ok(_) => None,
             Err(_) => {
                 return status::bad_request(&format!(
@@ -631,41 +596,38 @@ fn list(
             "specifying resource version is not allowed when using continue",
         );
     }
-    let after = match continue_token.map(|c| decode_continue(c, ty.namespaced)) {
-        None => None,
-        Some(Ok(k)) => Some(k),
-        Some(Err(e)) => return status::bad_request(&e),
+    // Writes never keep old versions here, so any earlier token goes on over the current
+    // objects (a real server would serve its snapshot); only a version never reached expires.
+    let versions = Versions {
+        current: store.resource_version(),
+        compacted: 0,
     };
-    let rv = store.resource_version();
+    let namespace = rp.namespace.filter(|_| ty.namespaced);
+    let pager = match Pager::new(namespace, limit, continue_token, versions) {
+        Ok(p) => p,
+        Err(e) => {
+            return match &e {
+                PageError::Expired { continue_token } => {
+                    status::expired_continue(&e.to_string(), continue_token)
+                }
+                PageError::InvalidToken { .. } => status::bad_request(&e.to_string()),
+            };
+        }
+    };
     // Borrowed, not cloned: a 10 000-item list is written straight from the store.
-    let mut items: Vec<&Value> = Vec::new();
-    let mut last_key: Option<Key> = None;
-    let mut scan = store.scan(t, rp.namespace, after);
-    let mut stopped_at_limit = false;
-    for (key, obj) in scan.by_ref() {
-        if !labels.matches(obj) || !fields.matches(obj) {
-            continue;
-        }
-        items.push(obj);
-        last_key = Some(key.clone());
-        if limit.is_some_and(|l| items.len() >= l) {
-            stopped_at_limit = true;
-            break;
-        }
+    let page = pager.page(
+        store.range_from(t, pager.start()),
+        |o| selectors.matches(o),
+        selectors.is_empty(),
+    );
+    let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
+    if let Some(token) = &page.continue_token {
+        meta["continue"] = json!(token);
     }
-    let mut meta = json!({"resourceVersion": rv.to_string()});
-    if stopped_at_limit {
-        let remaining = scan.count();
-        if remaining > 0
-            && let Some(key) = &last_key
-        {
-            meta["continue"] = json!(encode_continue(rv, key, ty.namespaced));
-            // The API server only counts what is left when no selector filters it.
-            if labels.is_empty() && fields.is_empty() {
-                meta["remainingItemCount"] = json!(remaining);
-            }
-        }
+    if let Some(n) = page.remaining_item_count {
+        meta["remainingItemCount"] = json!(n);
     }
+    let items = page.items;
     match format {
         Format::Table => match include_object(req) {
             Ok(include) => {
@@ -870,251 +832,8 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
     r
 }
 
-/// A request body as JSON (or YAML for apply patches and YAML creates).
-fn parse_body(req: &Request) -> Result<Value, String> {
-    let ct = req.header("content-type").unwrap_or("application/json");
-    if ct.contains("yaml") {
-        let text = String::from_utf8_lossy(&req.body);
-        serde_norway::from_str::<Value>(&text).map_err(|e| e.to_string())
-    } else {
-        serde_json::from_slice(&req.body).map_err(|e| e.to_string())
-    }
-}
-
-fn dry_run(req: &Request) -> bool {
-    req.param("dryRun") == Some("All")
-}
-
-fn namespace_exists(store: &Store, ns: &str) -> bool {
-    store
-        .registry
-        .by_kind("", "Namespace")
-        .is_some_and(|t| store.get(t, "", ns).is_some())
-}
-
-fn check_identity(
-    ty: &ResourceType,
-    rp: &ResourcePath,
-    obj: &mut Value,
-    name: &str,
-) -> Result<(), Response> {
-    let want = ty.api_version(rp.version);
-    match obj["apiVersion"].as_str() {
-        Some(v) if v != want => {
-            return Err(status::bad_request(&format!(
-                "the API version in the data ({v}) does not match the expected API version ({want})"
-            )));
-        }
-        _ => obj["apiVersion"] = json!(want),
-    }
-    match obj["kind"].as_str() {
-        Some(k) if k != ty.kind => {
-            return Err(status::bad_request(&format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                ty.kind
-            )));
-        }
-        _ => obj["kind"] = json!(ty.kind),
-    }
-    if !obj["metadata"].is_object() {
-        obj["metadata"] = json!({});
-    }
-    match obj["metadata"]["name"].as_str() {
-        Some(n) if n != name => {
-            return Err(status::bad_request(&format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        _ => obj["metadata"]["name"] = json!(name),
-    }
-    if let Some(ns) = rp.namespace {
-        match obj["metadata"]["namespace"].as_str() {
-            Some(n) if n != ns => {
-                return Err(status::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-            _ => obj["metadata"]["namespace"] = json!(ns),
-        }
-    }
-    Ok(())
-}
-
-fn created(obj: &Value, ty: &ResourceType, version: &str) -> Response {
-    let mut r = json_response(&served(obj, ty, version, false));
-    r.status = 201;
-    r
-}
-
-fn create(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
-    let ty = store.registry.types[t].clone();
-    // JSON or YAML only: typed clients that send protobuf (kubectl create for built-in kinds)
-    // get the API server's 415 rather than a parse error.
-    let content_type = req.header("content-type").unwrap_or("application/json");
-    if !content_type.starts_with("application/json")
-        && !content_type.starts_with("application/yaml")
-    {
-        return status::unsupported_media_type(content_type);
-    }
-    let mut obj = match parse_body(req) {
-        Ok(v) if v.is_object() => v,
-        Ok(_) => return status::bad_request("the request body is not an object"),
-        Err(e) => return status::bad_request(&format!("the request body is not valid: {e}")),
-    };
-    let name = match obj.pointer("/metadata/name").and_then(Value::as_str) {
-        Some(n) if !n.is_empty() => n.to_string(),
-        _ => match obj
-            .pointer("/metadata/generateName")
-            .and_then(Value::as_str)
-        {
-            Some(prefix) => {
-                let suffix = super::resources::fnv1a(
-                    format!("{prefix}{}", store.resource_version()).as_bytes(),
-                );
-                format!("{prefix}{}", &format!("{suffix:016x}")[..5])
-            }
-            None => {
-                return status::invalid(
-                    &ty,
-                    "",
-                    "metadata.name: Required value: name or generateName is required",
-                );
-            }
-        },
-    };
-    if let Err(r) = check_identity(&ty, rp, &mut obj, &name) {
-        return r;
-    }
-    if let Some(ns) = rp.namespace
-        && !namespace_exists(store, ns)
-    {
-        return status::namespace_not_found(ns);
-    }
-    if store
-        .get(t, rp.namespace.unwrap_or_default(), &name)
-        .is_some()
-    {
-        return status::already_exists(&ty, &name);
-    }
-    if dry_run(req) {
-        return created(&obj, &ty, rp.version);
-    }
-    match store.admit(obj, true) {
-        Ok(stored) => created(&stored, &ty, rp.version),
-        Err(e) => status::invalid(&ty, &name, &e),
-    }
-}
-
-fn patch_object(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
-    let ty = store.registry.types[t].clone();
-    let name = rp.name.unwrap_or_default();
-    let key = rp.key();
-    let content_type = req
-        .header("content-type")
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    if !matches!(
-        content_type.as_str(),
-        "application/merge-patch+json"
-            | "application/strategic-merge-patch+json"
-            | "application/apply-patch+yaml"
-            | "application/json-patch+json"
-    ) {
-        return status::unsupported_media_type(&content_type);
-    }
-    let body = match parse_body(req) {
-        Ok(v) => v,
-        Err(e) => return status::bad_request(&format!("the request body is not valid: {e}")),
-    };
-    let existing = store
-        .get(t, &key.0, name)
-        .map(|o| served(o, &ty, rp.version, false));
-    let apply = content_type == "application/apply-patch+yaml";
-    if apply && req.param("fieldManager").is_none_or(str::is_empty) {
-        return status::bad_request("PATCH /apply requires fieldManager to be set");
-    }
-    let (mut obj, is_new) = match existing {
-        Some(o) => (o, false),
-        None if apply => (json!({}), true),
-        None => return status::not_found(&ty, name),
-    };
-    let result = match content_type.as_str() {
-        "application/merge-patch+json"
-        | "application/strategic-merge-patch+json"
-        | "application/apply-patch+yaml" => {
-            patch::merge(&mut obj, &body);
-            Ok(())
-        }
-        "application/json-patch+json" => patch::json_patch(&mut obj, &body),
-        other => return status::unsupported_media_type(other),
-    };
-    if let Err(e) = result {
-        return status::failure(422, "Invalid", &e, None);
-    }
-    if let Err(r) = check_identity(&ty, rp, &mut obj, name) {
-        return r;
-    }
-    if dry_run(req) {
-        return if is_new {
-            created(&obj, &ty, rp.version)
-        } else {
-            json_response(&obj)
-        };
-    }
-    if is_new {
-        if let Some(ns) = rp.namespace
-            && !namespace_exists(store, ns)
-        {
-            return status::namespace_not_found(ns);
-        }
-        return match store.admit(obj, true) {
-            Ok(stored) => created(&stored, &ty, rp.version),
-            Err(e) => status::invalid(&ty, name, &e),
-        };
-    }
-    let stored = store.replace(t, &key, obj);
-    json_response(&served(&stored, &ty, rp.version, false))
-}
-
-fn delete(store: &mut Store, t: usize, rp: &ResourcePath, req: &Request) -> Response {
-    let ty = store.registry.types[t].clone();
-    let name = rp.name.unwrap_or_default();
-    let key = rp.key();
-    let Some(obj) = store.get(t, &key.0, name).cloned() else {
-        return status::not_found(&ty, name);
-    };
-    if !dry_run(req) {
-        store.remove(t, &key);
-    }
-    let mut d = status::details(&ty, Some(name));
-    d.uid = obj["metadata"]["uid"].as_str().map(str::to_string);
-    status::success(d)
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn continue_tokens_round_trip() {
-        use super::*;
-        let key = ("flux-system".to_string(), "podinfo".to_string());
-        let token = encode_continue(42, &key, true);
-        assert_eq!(decode_continue(&token, true).unwrap(), key);
-        let cluster = (String::new(), "flux-system".to_string());
-        assert_eq!(
-            decode_continue(&encode_continue(1, &cluster, false), false).unwrap(),
-            cluster
-        );
-        assert!(
-            decode_continue("not base64!", true)
-                .unwrap_err()
-                .starts_with("continue key is not valid")
-        );
-    }
-
     #[test]
     fn resource_paths() {
         use super::*;

@@ -7,8 +7,11 @@ mod apiserver;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use apiserver::{ApiServer, Deny, Identity, KeyType, Options, Synthetic};
+use apiserver::{
+    ApiServer, Controller, Deny, Identity, KeyType, Options, Outcome, Synthetic, Target,
+};
 
 const HELP: &str = "\
 test-apiserver: a Kubernetes API server for tests (HTTPS on 127.0.0.1, objects from YAML files)
@@ -30,6 +33,12 @@ OPTIONS:
   --max-page-size N        serve at most N items per list page when a limit is given
   --ipv6                   listen on [::1]
   --dns-only-san           the server certificate names only apiserver.flux-test.internal
+  --controller DELAY       run the simulated Flux controller, answering reconcile requests after
+                           DELAY (e.g. 300ms, 2s): Ready condition, lastHandledReconcileAt, events
+  --controller-outcome SPEC
+                           what the controller makes of one object:
+                           Kind/namespace/name=keep|stall|ready:REASON:MESSAGE|fail:REASON:MESSAGE
+                           (namespace empty for cluster-scoped kinds; repeatable)
   -h, --help               print this help
 
 Prints `https://127.0.0.1:PORT` on stdout when ready; runs until killed.
@@ -58,6 +67,47 @@ fn parse_deny(rule: &str) -> Result<Deny, String> {
             "--deny {rule:?}: expected verb:group:resource[:namespace]"
         )),
     }
+}
+
+/// `300ms`, `2s`, `1.5s`, `0`.
+fn parse_delay(v: &str) -> Result<Duration, String> {
+    let bad = || format!("--controller: {v:?} is not a delay like 300ms or 2s");
+    if v == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if let Some(ms) = v.strip_suffix("ms") {
+        return ms
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| bad());
+    }
+    let s = v.strip_suffix('s').ok_or_else(bad)?;
+    let secs: f64 = s.parse().map_err(|_| bad())?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_outcome(spec: &str) -> Result<(Target, Outcome), String> {
+    let bad = || {
+        format!(
+            "--controller-outcome {spec:?}: expected Kind/namespace/name=keep|stall|ready:REASON:MESSAGE|fail:REASON:MESSAGE"
+        )
+    };
+    let (target, outcome) = spec.split_once('=').ok_or_else(bad)?;
+    let parts: Vec<&str> = target.split('/').collect();
+    let [kind, namespace, name] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let outcome = match outcome.splitn(3, ':').collect::<Vec<_>>().as_slice() {
+        ["keep"] => Outcome::Keep,
+        ["stall"] => Outcome::Stall,
+        ["ready", reason, message] => Outcome::ready(reason, message),
+        ["fail", reason, message] => Outcome::fail(reason, message),
+        _ => return Err(bad()),
+    };
+    Ok((Target::new(kind, namespace, name), outcome))
 }
 
 fn run() -> Result<(), String> {
@@ -118,6 +168,22 @@ fn run() -> Result<(), String> {
                     v.parse()
                         .map_err(|_| format!("--max-page-size: {v:?} is not a count"))?,
                 );
+            }
+            Long("controller") => {
+                let delay = parse_delay(&value(&mut parser, "--controller")?)?;
+                options
+                    .controller
+                    .get_or_insert_with(Controller::default)
+                    .delay = delay;
+            }
+            Long("controller-outcome") => {
+                let (target, outcome) =
+                    parse_outcome(&value(&mut parser, "--controller-outcome")?)?;
+                options
+                    .controller
+                    .get_or_insert_with(Controller::default)
+                    .overrides
+                    .push((target, outcome));
             }
             Long("ipv6") => options.ipv6 = true,
             Long("dns-only-san") => options.dns_only_san = true,

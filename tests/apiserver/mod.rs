@@ -14,14 +14,18 @@
 
 mod api;
 mod clock;
+mod controller;
+mod fieldpath;
 mod http;
+mod managed_fields;
 mod patch;
 mod pki;
 mod resources;
-mod selector;
+mod schema;
 mod status;
 mod store;
 mod table;
+mod writes;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,12 +33,13 @@ use std::io::{BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use controller::{Controller, Outcome, Target};
 pub use pki::{ClientCredentials, DNS_ONLY_NAME, KeyType};
 pub use store::Synthetic;
 // For the integration tests; the example and the bench, which include this module too, do not
@@ -206,6 +211,9 @@ pub struct Options {
     pub max_page_size: Option<usize>,
     /// Port to listen on; 0 picks a free one. Default 0.
     pub port: u16,
+    /// Run the simulated Flux controller (reconcile requests answered after a delay, Ready
+    /// condition, events, finalizers). Default: none, nothing answers.
+    pub controller: Option<Controller>,
 }
 
 impl Default for Options {
@@ -226,6 +234,7 @@ impl Default for Options {
             tls12_only: false,
             max_page_size: None,
             port: 0,
+            controller: None,
         }
     }
 }
@@ -318,12 +327,21 @@ pub struct State {
     pub requests: Vec<RecordedRequest>,
     pub faults: Vec<Fault>,
     pub tokens: HashMap<String, User>,
+    /// What the simulated controller has scheduled.
+    pub pending: Vec<controller::Pending>,
+    /// Outcomes set while running (`ApiServer::set_outcome`); the latest for a target wins.
+    pub outcomes: Vec<(Target, Outcome)>,
+    /// The Events the simulated controller wrote (namespace, name), which it counts again.
+    pub events: Vec<store::Key>,
 }
 
 /// What connection threads share.
 pub struct Shared {
     pub options: Options,
     pub state: Mutex<State>,
+    /// Signalled on every stored change and on new controller work (waiters and the controller
+    /// thread wait on it with the state lock).
+    pub changed: Condvar,
     /// `host:port` as clients reach it (for `/api`'s serverAddressByClientCIDRs).
     pub server_address: String,
     tls: Arc<rustls::ServerConfig>,
@@ -365,6 +383,7 @@ pub struct ApiServer {
     admin_rsa: ClientCredentials,
     token: String,
     accept: Option<JoinHandle<()>>,
+    controller: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for ApiServer {
@@ -453,7 +472,11 @@ impl ApiServer {
                 requests: Vec::new(),
                 faults: Vec::new(),
                 tokens,
+                pending: Vec::new(),
+                outcomes: Vec::new(),
+                events: Vec::new(),
             }),
+            changed: Condvar::new(),
             tls: pki.server_config.clone(),
             stopping: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
@@ -466,6 +489,18 @@ impl ApiServer {
             .name("apiserver-accept".into())
             .spawn(move || accept_loop(listener, accept_shared))
             .map_err(|e| StartError::Bind(addr, e))?;
+        let controller = match shared.options.controller {
+            Some(_) => {
+                let controller_shared = shared.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name("apiserver-controller".into())
+                        .spawn(move || controller::run(controller_shared))
+                        .map_err(|e| StartError::Bind(addr, e))?,
+                )
+            }
+            None => None,
+        };
         Ok(ApiServer {
             addr,
             shared,
@@ -474,6 +509,7 @@ impl ApiServer {
             admin_rsa,
             token,
             accept: Some(accept),
+            controller,
         })
     }
 
@@ -638,6 +674,48 @@ impl ApiServer {
         state.store.get(t, ns, name).cloned()
     }
 
+    /// Wait until the object (`None` when absent) satisfies `done`, or `timeout` passes; returns
+    /// whether it did. Wakes on every stored change, so tests need no sleeps.
+    pub fn wait_for(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+        done: impl Fn(Option<&Value>) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        let probe = serde_json::json!({"apiVersion": api_version, "kind": kind});
+        let mut state = self.shared.lock();
+        loop {
+            let current = state.store.type_of(&probe).ok().and_then(|t| {
+                let ns = if state.store.registry.types[t].namespaced {
+                    namespace
+                } else {
+                    ""
+                };
+                state.store.get(t, ns, name)
+            });
+            if done(current) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = match self.shared.changed.wait_timeout(state, deadline - now) {
+                Ok((s, _)) => s,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    /// Set what the simulated controller makes of `target` from now on.
+    pub fn set_outcome(&self, target: Target, outcome: Outcome) {
+        self.shared.lock().outcomes.push((target, outcome));
+    }
+
     /// How many objects of `kind` the server holds.
     pub fn count(&self, api_version: &str, kind: &str) -> usize {
         let state = self.shared.lock();
@@ -656,6 +734,15 @@ impl Drop for ApiServer {
         // Wake the accept loop, then close every open connection so their threads end.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(handle) = self.accept.take() {
+            let _ = handle.join();
+        }
+        {
+            // Take the lock so the controller is either waiting (and gets the signal) or will
+            // see `stopping` before it waits again.
+            let _state = self.shared.lock();
+            self.shared.changed.notify_all();
+        }
+        if let Some(handle) = self.controller.take() {
             let _ = handle.join();
         }
         let connections = std::mem::take(

@@ -1,5 +1,6 @@
 //! `Status` bodies (kind Status, apiVersion v1, status Failure) with the API server's exact
-//! messages, reasons and details for 400, 401, 403, 404, 405, 409, 410, 415, 422, 429, 500 and 503.
+//! messages, reasons and details for 400, 401, 403, 404, 405, 409 (already exists, conflicts,
+//! apply conflicts), 410, 415, 422 (field errors as `NewInvalid` builds them), 429, 500 and 503.
 
 use serde::Serialize;
 use serde_json::json;
@@ -25,11 +26,14 @@ pub struct Details {
     pub retry_after_seconds: Option<u64>,
 }
 
+/// `StatusCause`: its Go field `Type` is written as `reason`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Cause {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// Serialize keeping the struct's field order (`json!` would go through a sorted map).
@@ -39,13 +43,24 @@ fn to_json(d: &Details) -> String {
 
 /// A Failure Status; fields in the order the API server writes them.
 pub fn failure(code: u16, reason: &str, message: &str, details: Option<Details>) -> Response {
+    failure_with_meta("{}", code, reason, message, details)
+}
+
+/// A Failure Status with list metadata (an expired continue token's replacement).
+fn failure_with_meta(
+    meta: &str,
+    code: u16,
+    reason: &str,
+    message: &str,
+    details: Option<Details>,
+) -> Response {
     let mut body =
-        String::from(r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#);
-    body.push_str(&format!(
-        r#""message":{},"reason":{},"#,
-        json!(message),
-        json!(reason)
-    ));
+        format!(r#"{{"kind":"Status","apiVersion":"v1","metadata":{meta},"status":"Failure","#);
+    body.push_str(&format!(r#""message":{},"#, json!(message)));
+    // An unclassified error has no reason (StatusReasonUnknown is "", omitted).
+    if !reason.is_empty() {
+        body.push_str(&format!(r#""reason":{},"#, json!(reason)));
+    }
     if let Some(d) = details {
         body.push_str(&format!(r#""details":{},"#, to_json(&d)));
     }
@@ -187,38 +202,157 @@ pub fn already_exists(t: &ResourceType, name: &str) -> Response {
     )
 }
 
-pub fn expired_continue() -> Response {
-    failure(
-        410,
-        "Expired",
-        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
-        None,
-    )
+/// 410 for a continue token from a version the store never reached; `continue_token` resumes
+/// at the same place in the current objects (`metadata.continue`, as the API server offers).
+pub fn expired_continue(message: &str, continue_token: &str) -> Response {
+    let meta = json!({ "continue": continue_token }).to_string();
+    failure_with_meta(&meta, 410, "Expired", message, None)
 }
 
-pub fn unsupported_media_type(content_type: &str) -> Response {
+/// 415: `the body of the request was in an unknown format - accepted media types include:
+/// application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml` (what a
+/// custom resource accepts for PATCH; built-in types add strategic merge patch).
+pub fn unsupported_media_type(accepted: &[&str]) -> Response {
     failure(
         415,
         "UnsupportedMediaType",
         &format!(
-            "the body of the request was in an unknown format ({content_type:?}) - the test API server accepts application/json, application/yaml and, for PATCH, application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+            "the body of the request was in an unknown format - accepted media types include: {}",
+            accepted.join(", ")
         ),
         None,
     )
 }
 
-pub fn invalid(t: &ResourceType, name: &str, cause: &str) -> Response {
-    let mut d = details(t, Some(name));
-    d.causes = vec![Cause {
-        reason: Some("FieldValueInvalid".into()),
-        message: cause.into(),
-    }];
+/// 409 from the storage layer: `Operation cannot be fulfilled on kustomizations.kustomize.toolkit.fluxcd.io
+/// "apps": the object has been modified; please apply your changes to the latest version and try
+/// again` (a stale resourceVersion), or a failed delete precondition.
+pub fn conflict(t: &ResourceType, name: &str, cause: &str) -> Response {
+    failure(
+        409,
+        "Conflict",
+        &format!(
+            "Operation cannot be fulfilled on {} \"{name}\": {cause}",
+            t.qualified()
+        ),
+        Some(details(t, Some(name))),
+    )
+}
+
+/// The message of a stale resourceVersion.
+pub const MODIFIED: &str =
+    "the object has been modified; please apply your changes to the latest version and try again";
+
+/// 409 from server-side apply: the message lists the conflicts, each is a `FieldManagerConflict`
+/// cause naming the manager and the field.
+pub fn apply_conflict(message: &str, conflicts: &[(String, String)]) -> Response {
+    failure(
+        409,
+        "Conflict",
+        message,
+        Some(Details {
+            causes: conflicts
+                .iter()
+                .map(|(manager, field)| Cause {
+                    reason: Some("FieldManagerConflict".into()),
+                    message: format!("conflict with {manager}"),
+                    field: Some(field.clone()),
+                })
+                .collect(),
+            ..Details::default()
+        }),
+    )
+}
+
+/// 422 for a JSON patch operation that does not apply: the API server keeps the reason to itself
+/// (`errors.NewGenericServerResponse` drops the message), so kubectl prints `The request is
+/// invalid: the server rejected our request due to an error in our request`.
+pub fn patch_not_applicable() -> Response {
     failure(
         422,
         "Invalid",
-        &format!("{} \"{name}\" is invalid: {cause}", t.kind),
+        "the server rejected our request due to an error in our request",
+        Some(Details::default()),
+    )
+}
+
+/// 403 from the NamespaceLifecycle admission plugin.
+pub fn namespace_terminating(t: &ResourceType, name: &str, ns: &str) -> Response {
+    let mut d = details(t, Some(name));
+    d.causes = vec![Cause {
+        reason: Some("NamespaceTerminating".into()),
+        message: format!("namespace {ns} is being terminated"),
+        field: Some("metadata.namespace".into()),
+    }];
+    failure(
+        403,
+        "Forbidden",
+        &format!(
+            "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+            t.qualified()
+        ),
         Some(d),
     )
+}
+
+/// One `field.Error`: its cause type (`FieldValueRequired`, ...), field path and message body.
+#[derive(Clone, Debug)]
+pub struct FieldError {
+    pub kind: &'static str,
+    pub field: String,
+    pub body: String,
+}
+
+impl FieldError {
+    pub fn new(kind: &'static str, field: &str, body: impl Into<String>) -> FieldError {
+        FieldError {
+            kind,
+            field: field.into(),
+            body: body.into(),
+        }
+    }
+}
+
+/// 422 as `errors.NewInvalid(groupKind, name, errs)` builds it: `Kind.group "name" is invalid:
+/// field: message` (several errors in brackets), one cause per error.
+pub fn invalid_fields(group: &str, kind: &str, name: &str, errs: &[FieldError]) -> Response {
+    let qualified = if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}.{group}")
+    };
+    let list: Vec<String> = errs
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.body))
+        .collect();
+    let aggregate = match list.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    };
+    failure(
+        422,
+        "Invalid",
+        &format!("{qualified} {name:?} is invalid: {aggregate}"),
+        Some(Details {
+            name: (!name.is_empty()).then(|| name.to_string()),
+            group: (!group.is_empty()).then(|| group.to_string()),
+            kind: Some(kind.to_string()),
+            causes: errs
+                .iter()
+                .map(|e| Cause {
+                    reason: Some(e.kind.into()),
+                    message: e.body.clone(),
+                    field: Some(e.field.clone()),
+                })
+                .collect(),
+            ..Details::default()
+        }),
+    )
+}
+
+/// 422 for an object of type `t` that fails validation.
+pub fn invalid(t: &ResourceType, name: &str, errs: &[FieldError]) -> Response {
+    invalid_fields(&t.group, &t.kind, name, errs)
 }
 
 /// What API Priority and Fairness answers when it sheds load.
@@ -261,6 +395,7 @@ pub fn internal_error(cause: &str) -> Response {
             causes: vec![Cause {
                 reason: None,
                 message: cause.into(),
+                field: None,
             }],
             ..Details::default()
         }),

@@ -1,17 +1,22 @@
 //! The objects the test server holds: loaded from YAML/JSON files under the data directory (plus
 //! extra and synthetic objects), completed the way the API server completes stored objects (uid,
-//! resourceVersion, generation, managedFields, CRD status), kept per type in etcd key order, and
-//! changed in memory by the mutating verbs. Also the pod logs under `<data>/logs/`.
+//! resourceVersion, generation, managedFields, CRD status), kept per type in etcd key order
+//! (`kube::paging::ObjectKey`) with each type's merge schema, and stored, replaced or removed by
+//! the write path (`writes.rs`), which bumps the resourceVersion on every change. Also the pod
+//! logs under `<data>/logs/`.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
+use flux_operator_mcp::kube::paging::ObjectKey;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::clock;
+use super::managed_fields;
 use super::resources::{self, Registry, ResourceType};
+use super::schema::{self, Node};
 
 /// `creationTimestamp` given to loaded objects that have none.
 const DEFAULT_CREATION: &str = "2026-11-12T09:30:00Z";
@@ -57,8 +62,8 @@ impl fmt::Display for LoadError {
     }
 }
 
-/// (namespace, name): the order etcd keys sort in, which is the order lists come back in.
-pub type Key = (String, String);
+/// Objects are kept under their etcd key, which orders them as lists come back.
+pub type Key = ObjectKey;
 
 /// One container's log, lines prefixed with an RFC 3339 timestamp and a space (as the kubelet's
 /// CRI log files hold them). Bytes, not text: a container may write anything, and the kubelet
@@ -126,6 +131,8 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 pub struct Store {
     pub registry: Registry,
     objects: Vec<BTreeMap<Key, Value>>,
+    /// How each type's fields merge (apply, strategic merge patch, managedFields).
+    schemas: Vec<Node>,
     resource_version: u64,
     pub logs: Logs,
 }
@@ -241,141 +248,6 @@ fn stable_uid(seed: &str) -> String {
     )
 }
 
-/// The controller that writes an object's status, as seen in managedFields of real clusters.
-fn status_manager(t: &ResourceType) -> &'static str {
-    match (t.group.as_str(), t.kind.as_str()) {
-        ("source.toolkit.fluxcd.io", _) => "source-controller",
-        ("kustomize.toolkit.fluxcd.io", _) => "kustomize-controller",
-        ("helm.toolkit.fluxcd.io", _) => "helm-controller",
-        ("notification.toolkit.fluxcd.io", _) => "notification-controller",
-        ("image.toolkit.fluxcd.io", "ImageUpdateAutomation") => "image-automation-controller",
-        ("image.toolkit.fluxcd.io", _) => "image-reflector-controller",
-        ("fluxcd.controlplane.io", _) => "flux-operator",
-        ("source.extensions.fluxcd.io", _) => "source-watcher",
-        ("apiextensions.k8s.io", _) => "kube-apiserver",
-        ("", "Pod") => "kubelet",
-        ("", "Namespace") => "kube-apiserver",
-        _ => "kube-controller-manager",
-    }
-}
-
-/// FieldsV1 of a value: `f:` keys for map fields, `k:{...}` for list items with a merge key.
-fn fields_v1(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, child) in m {
-                out.insert(format!("f:{k}"), fields_v1(child));
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => {
-            let mut out = Map::new();
-            for item in items {
-                let key = ["name", "type", "containerPort", "key"]
-                    .iter()
-                    .find_map(|k| item.get(*k).map(|v| (*k, v.clone())));
-                if let Some((k, val)) = key {
-                    let mut fields = fields_v1(item);
-                    if let Value::Object(f) = &mut fields {
-                        f.insert(".".into(), json!({}));
-                    }
-                    out.insert(format!("k:{}", json!({ k: val })), fields);
-                }
-            }
-            Value::Object(out)
-        }
-        _ => json!({}),
-    }
-}
-
-/// managedFields like a real cluster's: who applied the spec (Flux, Helm, kubectl), and who
-/// writes the status subresource.
-fn synthesize_managed_fields(t: &ResourceType, obj: &Value) -> Value {
-    let meta = &obj["metadata"];
-    let labels = meta.get("labels");
-    let annotations = meta.get("annotations");
-    let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-    let created = meta["creationTimestamp"]
-        .as_str()
-        .unwrap_or(DEFAULT_CREATION);
-    let (manager, operation) = if t.kind == "Event" {
-        (
-            obj.pointer("/source/component")
-                .or_else(|| obj.get("reportingComponent"))
-                .and_then(Value::as_str)
-                .unwrap_or("kube-controller-manager")
-                .to_string(),
-            "Update",
-        )
-    } else if label("kustomize.toolkit.fluxcd.io/name").is_some() {
-        ("kustomize-controller".into(), "Apply")
-    } else if label("helm.toolkit.fluxcd.io/name").is_some()
-        || label("app.kubernetes.io/managed-by") == Some("Helm")
-    {
-        ("helm-controller".into(), "Update")
-    } else if label("app.kubernetes.io/managed-by") == Some("flux-operator") {
-        ("flux-operator".into(), "Apply")
-    } else if t.kind == "Pod" && meta.get("ownerReferences").is_some() {
-        ("kube-controller-manager".into(), "Update")
-    } else if annotations
-        .and_then(|a| a.get("kubectl.kubernetes.io/last-applied-configuration"))
-        .is_some()
-    {
-        ("kubectl-client-side-apply".into(), "Update")
-    } else {
-        ("kubectl-create".into(), "Update")
-    };
-    let mut spec_fields = Map::new();
-    let mut meta_fields = Map::new();
-    for k in ["labels", "annotations", "ownerReferences", "finalizers"] {
-        if let Some(v) = meta.get(k) {
-            meta_fields.insert(format!("f:{k}"), fields_v1(v));
-        }
-    }
-    if !meta_fields.is_empty() {
-        spec_fields.insert("f:metadata".into(), Value::Object(meta_fields));
-    }
-    if let Some(m) = obj.as_object() {
-        for (k, v) in m {
-            if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status") {
-                spec_fields.insert(format!("f:{k}"), fields_v1(v));
-            }
-        }
-    }
-    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
-    let mut entries = vec![json!({
-        "apiVersion": api_version,
-        "fieldsType": "FieldsV1",
-        "fieldsV1": spec_fields,
-        "manager": manager,
-        "operation": operation,
-        "time": created,
-    })];
-    if let Some(status) = obj.get("status")
-        && t.subresources.iter().any(|s| s == "status")
-    {
-        let latest = status
-            .get("conditions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["lastTransitionTime"].as_str())
-            .max()
-            .unwrap_or(created);
-        entries.push(json!({
-            "apiVersion": api_version,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": {"f:status": fields_v1(status)},
-            "manager": status_manager(t),
-            "operation": "Update",
-            "subresource": "status",
-            "time": latest,
-        }));
-    }
-    Value::Array(entries)
-}
-
 /// The status the API server gives an established CRD.
 fn complete_crd_status(crd: &mut Value) {
     if crd.get("status").is_some() {
@@ -428,17 +300,34 @@ impl Store {
             });
         }
         let mut crd_types = Vec::new();
+        let mut crd_schemas = Vec::new();
         for l in &loaded {
             if l.object["kind"] == "CustomResourceDefinition" {
                 let t = resources::type_from_crd(&l.object).map_err(|e| {
                     LoadError::Object(l.origin.clone(), format!("CustomResourceDefinition: {e}"))
                 })?;
+                crd_schemas.push((
+                    (t.group.clone(), t.kind.clone()),
+                    schema::for_crd(&l.object),
+                ));
                 crd_types.push(t);
             }
         }
         let registry = Registry::new(no_metrics, crd_types);
+        let schemas = registry
+            .types
+            .iter()
+            .map(|t| {
+                crd_schemas
+                    .iter()
+                    .find(|((g, k), _)| *g == t.group && *k == t.kind)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_else(|| schema::builtin(&t.group, &t.kind))
+            })
+            .collect();
         let mut store = Store {
             objects: vec![BTreeMap::new(); registry.types.len()],
+            schemas,
             registry,
             resource_version: 1000,
             logs: Logs::load(&data_dir.join("logs"))?,
@@ -453,7 +342,7 @@ impl Store {
                 continue;
             }
             store
-                .admit(l.object, false)
+                .admit(l.object)
                 .map_err(|e| LoadError::Object(l.origin, e))?;
         }
         for s in synthetic {
@@ -472,6 +361,17 @@ impl Store {
     fn next_resource_version(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
+    }
+
+    /// How type `t`'s fields merge.
+    pub fn schema(&self, t: usize) -> &Node {
+        &self.schemas[t]
+    }
+
+    /// A uid for an object created through the API: unique in this run, even for a name that
+    /// is deleted and created again.
+    pub fn fresh_uid(&self, seed: &str) -> String {
+        stable_uid(&format!("{seed}#{}", self.resource_version))
     }
 
     /// Type index of an object by its apiVersion and kind.
@@ -494,9 +394,9 @@ impl Store {
         Ok(t)
     }
 
-    /// Complete and store a new object; `now` stamps it as created now (API writes) instead of
-    /// keeping or defaulting the data's timestamps. Returns the stored object.
-    pub fn admit(&mut self, mut obj: Value, now: bool) -> Result<Value, String> {
+    /// Complete and store an object read from the data (or generated): uid, creationTimestamp,
+    /// generation, managedFields and a CRD's status when it has none. Returns the stored object.
+    fn admit(&mut self, mut obj: Value) -> Result<Value, String> {
         let t = self.type_of(&obj)?;
         let ty = self.registry.types[t].clone();
         if !obj["metadata"].is_object() {
@@ -527,7 +427,7 @@ impl Store {
             }
             String::new()
         };
-        let key = (namespace.clone(), name.clone());
+        let key = ObjectKey::new(&namespace, &name);
         if self.objects[t].contains_key(&key) {
             return Err(format!(
                 "duplicate {} {}{name}",
@@ -545,15 +445,10 @@ impl Store {
             meta.entry("uid")
                 .or_insert_with(|| json!(stable_uid(&seed)));
         }
-        if now || !meta.contains_key("creationTimestamp") {
-            let created = if now {
-                clock::format_rfc3339(clock::now_unix())
-            } else {
-                DEFAULT_CREATION.to_string()
-            };
-            meta.insert("creationTimestamp".into(), json!(created));
+        if !meta.contains_key("creationTimestamp") {
+            meta.insert("creationTimestamp".into(), json!(DEFAULT_CREATION));
         }
-        if !ty.builtin || matches!(ty.group.as_str(), "apps" | "batch") {
+        if tracks_generation(&ty) {
             meta.entry("generation").or_insert(json!(1));
         }
         meta.remove("resourceVersion");
@@ -561,7 +456,12 @@ impl Store {
             complete_crd_status(&mut obj);
         }
         if obj["metadata"].get("managedFields").is_none() && ty.group != resources::METRICS_GROUP {
-            obj["metadata"]["managedFields"] = synthesize_managed_fields(&ty, &obj);
+            let created = obj["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap_or(DEFAULT_CREATION)
+                .to_string();
+            obj["metadata"]["managedFields"] =
+                managed_fields::synthesize(&self.schemas[t], &ty, &obj, &created);
         }
         obj["metadata"]["resourceVersion"] = json!(self.next_resource_version());
         self.objects[t].insert(key, obj.clone());
@@ -592,7 +492,7 @@ impl Store {
                 obj["metadata"]["namespace"] = json!(s.namespace);
             }
             obj["metadata"]["labels"]["test.fluxcd.io/synthetic"] = json!("true");
-            self.admit(obj, false)?;
+            self.admit(obj)?;
         }
         Ok(())
     }
@@ -623,74 +523,60 @@ impl Store {
     }
 
     pub fn get(&self, t: usize, namespace: &str, name: &str) -> Option<&Value> {
-        self.objects[t].get(&(namespace.to_string(), name.to_string()))
+        self.objects[t].get(&ObjectKey::new(namespace, name))
     }
 
-    /// Objects of type `t` in key order, in `namespace` (or all), strictly after `after`.
-    pub fn scan<'a>(
+    /// Objects of type `t` in key order from `start` (a page's start, inclusive) to the end.
+    pub fn range_from<'a>(
         &'a self,
         t: usize,
-        namespace: Option<&'a str>,
-        after: Option<Key>,
+        start: Option<&Key>,
     ) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
-        use std::ops::Bound;
-        let lower = match after {
-            Some(k) => Bound::Excluded(k),
+        let lower = match start {
+            Some(k) => Bound::Included(k.clone()),
             None => Bound::Unbounded,
         };
-        self.objects[t]
-            .range((lower, Bound::Unbounded))
-            .filter(move |(k, _)| namespace.is_none_or(|ns| k.0 == ns))
+        self.objects[t].range((lower, Bound::Unbounded))
     }
 
     pub fn count(&self, t: usize) -> usize {
         self.objects[t].len()
     }
 
-    /// Replace a stored object after a patch: bumps resourceVersion, and generation when
-    /// anything outside metadata and status changed (as the API server does for CRDs and apps).
-    pub fn replace(&mut self, t: usize, key: &Key, mut obj: Value) -> Value {
-        let ty = &self.registry.types[t];
-        let tracks_generation = !ty.builtin || matches!(ty.group.as_str(), "apps" | "batch");
-        if let Some(old) = self.objects[t].get(key) {
-            let spec_of = |o: &Value| {
-                o.as_object().map(|m| {
-                    m.iter()
-                        .filter(|(k, _)| {
-                            !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
-                        })
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect::<BTreeMap<_, _>>()
-                })
-            };
-            for f in [
-                "uid",
-                "creationTimestamp",
-                "name",
-                "namespace",
-                "generation",
-            ] {
-                if let Some(v) = old["metadata"].get(f) {
-                    obj["metadata"][f] = v.clone();
-                }
-            }
-            if tracks_generation && spec_of(old) != spec_of(&obj) {
-                let g = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
-                obj["metadata"]["generation"] = json!(g);
-            }
-        }
+    /// Every object of type `t`, in key order.
+    pub fn objects(&self, t: usize) -> impl Iterator<Item = (&Key, &Value)> {
+        self.objects[t].iter()
+    }
+
+    /// Store a new object of type `t` under its name and namespace with the next
+    /// resourceVersion; returns it as stored.
+    pub fn insert(&mut self, t: usize, mut obj: Value) -> Value {
+        let key = ObjectKey::of(&obj);
+        obj["metadata"]["resourceVersion"] = json!(self.next_resource_version());
+        self.objects[t].insert(key, obj.clone());
+        obj
+    }
+
+    /// Store a new version of the object at `key` with the next resourceVersion; returns it.
+    pub fn put(&mut self, t: usize, key: &Key, mut obj: Value) -> Value {
         obj["metadata"]["resourceVersion"] = json!(self.next_resource_version());
         self.objects[t].insert(key.clone(), obj.clone());
         obj
     }
 
+    /// Remove the object at `key`; the removal is a change, so the resourceVersion moves on, and
+    /// the removed object carries the resourceVersion of its deletion.
     pub fn remove(&mut self, t: usize, key: &Key) -> Option<Value> {
-        let removed = self.objects[t].remove(key);
-        if removed.is_some() {
-            self.resource_version += 1;
-        }
-        removed
+        let mut removed = self.objects[t].remove(key)?;
+        removed["metadata"]["resourceVersion"] = json!(self.next_resource_version());
+        Some(removed)
     }
+}
+
+/// Whether objects of `t` carry a `metadata.generation` that moves when their spec changes:
+/// custom resources, workloads and CRDs (ConfigMaps, Secrets, Pods, ... have none).
+pub fn tracks_generation(t: &ResourceType) -> bool {
+    !t.builtin || matches!(t.group.as_str(), "apps" | "batch" | "apiextensions.k8s.io")
 }
 
 #[cfg(test)]
@@ -707,16 +593,5 @@ mod tests {
             [8, 4, 4, 4, 12]
         );
         assert!(parts[2].starts_with('4'));
-    }
-
-    #[test]
-    fn fields_v1_uses_merge_keys() {
-        use super::*;
-        let f =
-            fields_v1(&json!({"conditions": [{"type": "Ready", "status": "True"}], "url": "x"}));
-        assert_eq!(
-            f,
-            json!({"f:conditions": {"k:{\"type\":\"Ready\"}": {".": {}, "f:status": {}, "f:type": {}}}, "f:url": {}})
-        );
     }
 }

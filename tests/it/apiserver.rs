@@ -14,8 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{Value, json};
 
 use crate::apiserver::{
-    ADMIN_USER, ApiServer, Auth, DNS_ONLY_NAME, Deny, Fault, FaultKind, Identity, KeyType, Options,
-    Synthetic, TOKEN_USER,
+    ADMIN_USER, ApiServer, Auth, Controller, DNS_ONLY_NAME, Deny, Fault, FaultKind, Identity,
+    KeyType, Options, Outcome, Synthetic, TOKEN_USER, Target,
 };
 
 /// Credentials the raw client presents.
@@ -916,16 +916,25 @@ fn forbidden_status_messages() {
 fn unsupported_methods_get_405() {
     let server = ApiServer::start(Options::default());
     let mut conn = admin(&server);
-    let resp = conn
-        .send(
-            "PUT",
+    for (method, path) in [
+        (
+            "POST",
             "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps",
-            &[],
-            b"{}",
-        )
-        .unwrap();
-    let (code, reason, _) = status_of(&resp);
-    assert_eq!((code, reason.as_str()), (405, "MethodNotAllowed"));
+        ),
+        (
+            "DELETE",
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations",
+        ),
+        ("PUT", "/api/v1/namespaces/apps/pods/redis-master-0/log"),
+    ] {
+        let resp = conn.send(method, path, &[], b"{}").unwrap();
+        let (code, reason, _) = status_of(&resp);
+        assert_eq!(
+            (code, reason.as_str()),
+            (405, "MethodNotAllowed"),
+            "{method} {path}"
+        );
+    }
 }
 
 #[test]
@@ -981,6 +990,62 @@ fn bad_continue_and_limit_are_400() {
         "{message}"
     );
     assert_eq!(conn.get("/api/v1/pods?limit=many").status, 400);
+}
+
+#[test]
+fn paging_within_a_namespace_and_after_writes() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let full = names(&conn.get("/api/v1/namespaces/flux-system/events").json());
+    assert!(full.len() > 4);
+    let first = conn
+        .get("/api/v1/namespaces/flux-system/events?limit=2")
+        .json();
+    assert_eq!(names(&first), full[..2]);
+    let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+    // A write moves the store's resourceVersion on; the older token still goes on.
+    let created = conn
+        .send(
+            "POST",
+            "/api/v1/namespaces/apps/configmaps",
+            &[("Content-Type", "application/json")],
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"paging-probe"}}"#,
+        )
+        .unwrap();
+    assert_eq!(created.status, 201);
+    let second = conn
+        .get(&format!(
+            "/api/v1/namespaces/flux-system/events?limit=2&continue={token}"
+        ))
+        .json();
+    assert_eq!(names(&second), full[2..4]);
+}
+
+#[test]
+fn a_token_from_a_version_never_served_is_410_expired() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"v":"meta.k8s.io/v1","rv":999999999,"start":"apps/\u0000"}"#);
+    let resp = conn.get(&format!("/api/v1/pods?limit=2&continue={forged}"));
+    let (code, reason, message) = status_of(&resp);
+    assert_eq!((code, reason.as_str()), (410, "Expired"));
+    assert!(
+        message.starts_with("The provided continue parameter is too old"),
+        "{message}"
+    );
+    // The Status offers a token that goes on from the same place in the current objects.
+    let retry = resp.json()["metadata"]["continue"]
+        .as_str()
+        .expect("a replacement token")
+        .to_string();
+    let page = conn
+        .get(&format!("/api/v1/pods?limit=100&continue={retry}"))
+        .json();
+    let all = names(&conn.get("/api/v1/pods").json());
+    let from_apps: Vec<String> = all.into_iter().filter(|n| n.as_str() > "apps/").collect();
+    assert!(!from_apps.is_empty());
+    assert_eq!(names(&page), from_apps);
 }
 
 #[test]
@@ -1345,21 +1410,65 @@ fn pod_metrics() {
 // Writes
 // ---------------------------------------------------------------------------------------------
 
+const KS_APPS: &str =
+    "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps";
+const KS_TENANTS: &str =
+    "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/tenants";
+const FRONTEND: &str = "/apis/apps/v1/namespaces/apps/deployments/frontend";
+const MERGE: &str = "application/merge-patch+json";
+const JSON_PATCH: &str = "application/json-patch+json";
+const STRATEGIC: &str = "application/strategic-merge-patch+json";
+const APPLY: &str = "application/apply-patch+yaml";
+
+impl Conn {
+    fn patch(&mut self, path: &str, content_type: &str, body: &str) -> Resp {
+        self.send(
+            "PATCH",
+            path,
+            &[("Content-Type", content_type)],
+            body.as_bytes(),
+        )
+        .expect("PATCH")
+    }
+
+    fn write(&mut self, method: &str, path: &str, body: &Value) -> Resp {
+        self.send(
+            method,
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .expect(method)
+    }
+}
+
+fn rv(v: &Value) -> u64 {
+    v["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no resourceVersion in {v}"))
+}
+
+/// The managedFields entry of `manager` (and operation) in an object.
+fn entry<'a>(obj: &'a Value, manager: &str, operation: &str) -> Option<&'a Value> {
+    obj["metadata"]["managedFields"]
+        .as_array()?
+        .iter()
+        .find(|e| e["manager"] == manager && e["operation"] == operation)
+}
+
+/// The list resourceVersion: it moves with every stored change anywhere.
+fn store_rv(conn: &mut Conn) -> u64 {
+    rv(&conn.get("/api/v1/namespaces").json())
+}
+
 #[test]
 fn merge_patch_is_applied_and_recorded() {
     let server = ApiServer::start(Options::default());
     let mut conn = admin(&server);
-    let path = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps";
-    let before = conn.get(path).json();
-    let patch = br#"{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"2026-11-21T06:00:00Z"}}}"#;
-    let resp = conn
-        .send(
-            "PATCH",
-            path,
-            &[("Content-Type", "application/merge-patch+json")],
-            patch,
-        )
-        .unwrap();
+    let before = conn.get(KS_APPS).json();
+    let patch = r#"{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"2026-11-21T06:00:00Z"}}}"#;
+    let resp = conn.patch(KS_APPS, MERGE, patch);
     assert_eq!(resp.status, 200);
     let after = resp.json();
     assert_eq!(
@@ -1370,14 +1479,14 @@ fn merge_patch_is_applied_and_recorded() {
         after["metadata"]["generation"], before["metadata"]["generation"],
         "metadata changes keep the generation"
     );
-    let rv = |v: &Value| {
-        v["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    };
     assert!(rv(&after) > rv(&before));
+    // Without fieldManager the manager is the User-Agent's product name.
+    let mine = entry(&after, "apiserver-selftest", "Update").expect("an Update entry");
+    assert_eq!(
+        mine["fieldsV1"],
+        json!({"f:metadata": {"f:annotations": {".": {}, "f:reconcile.fluxcd.io/requestedAt": {}}}})
+    );
+    assert_eq!(mine["apiVersion"], "kustomize.toolkit.fluxcd.io/v1");
     let stored = server
         .object(
             "kustomize.toolkit.fluxcd.io/v1",
@@ -1386,18 +1495,12 @@ fn merge_patch_is_applied_and_recorded() {
             "apps",
         )
         .unwrap();
-    assert_eq!(
-        stored["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"],
-        "2026-11-21T06:00:00Z"
-    );
+    assert_eq!(stored, after);
+    // The same patch again changes nothing: same resourceVersion, nothing stored.
+    let again = conn.patch(KS_APPS, MERGE, patch).json();
+    assert_eq!(again, after);
     let suspend = conn
-        .send(
-            "PATCH",
-            path,
-            &[("Content-Type", "application/merge-patch+json")],
-            br#"{"spec":{"suspend":true}}"#,
-        )
-        .unwrap()
+        .patch(KS_APPS, MERGE, r#"{"spec":{"suspend":true}}"#)
         .json();
     assert_eq!(suspend["metadata"]["generation"], 2);
     let writes: Vec<_> = server
@@ -1405,156 +1508,1183 @@ fn merge_patch_is_applied_and_recorded() {
         .into_iter()
         .filter(|r| r.method == "PATCH")
         .collect();
-    assert_eq!(writes.len(), 2);
-    assert_eq!(
-        writes[0].body.as_deref(),
-        Some(std::str::from_utf8(patch).unwrap())
-    );
+    assert_eq!(writes.len(), 3);
+    assert_eq!(writes[0].body.as_deref(), Some(patch));
 }
 
 #[test]
-fn json_patch_and_unsupported_patch_types() {
+fn json_patch_operations_and_their_failures() {
     let server = ApiServer::start(Options::default());
     let mut conn = admin(&server);
     let path =
         "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system";
-    let ops = br#"[{"op":"replace","path":"/spec/interval","value":"5m0s"}]"#;
-    let resp = conn
-        .send(
-            "PATCH",
-            path,
-            &[("Content-Type", "application/json-patch+json")],
-            ops,
-        )
-        .unwrap();
-    assert_eq!(resp.json()["spec"]["interval"], "5m0s");
-    let resp = conn
-        .send("PATCH", path, &[("Content-Type", "text/plain")], b"x")
-        .unwrap();
-    assert_eq!(status_of(&resp).1, "UnsupportedMediaType");
-    let resp = conn
-        .send(
-            "PATCH",
-            "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/none",
-            &[("Content-Type", "application/merge-patch+json")],
-            b"{}",
-        )
-        .unwrap();
-    assert_eq!(resp.status, 404);
+    let before = conn.get(path).json();
+    let ops = r#"[
+        {"op":"test","path":"/spec/interval","value":"1m0s"},
+        {"op":"replace","path":"/spec/interval","value":"5m0s"},
+        {"op":"copy","from":"/spec/ref","path":"/spec/refCopy"},
+        {"op":"move","from":"/spec/refCopy","path":"/spec/refMoved"},
+        {"op":"add","path":"/metadata/labels/team","value":"platform"}
+    ]"#;
+    let resp = conn.patch(path, JSON_PATCH, ops);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let after = resp.json();
+    assert_eq!(after["spec"]["interval"], "5m0s");
+    assert_eq!(after["spec"]["refMoved"], before["spec"]["ref"]);
+    assert!(after["spec"].get("refCopy").is_none());
+    assert_eq!(after["metadata"]["labels"]["team"], "platform");
+    // A failing operation fails the whole patch, with the API server's uninformative 422.
+    let failed = conn.patch(
+        path,
+        JSON_PATCH,
+        r#"[{"op":"replace","path":"/spec/interval","value":"9m"},{"op":"test","path":"/spec/interval","value":"1m0s"}]"#,
+    );
+    assert_eq!(
+        failed.text(),
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server rejected our request due to an error in our request","reason":"Invalid","details":{},"code":422}"#
+    );
+    let removed_missing = conn.patch(path, JSON_PATCH, r#"[{"op":"remove","path":"/spec/nope"}]"#);
+    assert_eq!(status_of(&removed_missing).0, 422);
+    assert_eq!(
+        conn.get(path).json(),
+        after,
+        "nothing of a failed patch is kept"
+    );
+    // Not a list of operations: 400.
+    let (code, reason, message) = status_of(&conn.patch(path, JSON_PATCH, r#"{"op":"add"}"#));
+    assert_eq!((code, reason.as_str()), (400, "BadRequest"));
+    assert_eq!(
+        message,
+        "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+    );
+    let (code, reason, message) = status_of(&conn.patch(path, "text/plain", "x"));
+    assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
+    assert_eq!(
+        message,
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    );
+    let (code, _, message) = status_of(&conn.patch(
+        "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/none",
+        MERGE,
+        "{}",
+    ));
+    assert_eq!(code, 404);
+    assert_eq!(
+        message,
+        r#"gitrepositories.source.toolkit.fluxcd.io "none" not found"#
+    );
 }
 
 #[test]
-fn server_side_apply_creates_then_updates() {
+fn strategic_merge_patch_merges_lists_by_key_and_refuses_custom_resources() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let before = conn.get(FRONTEND).json();
+    let patch = json!({"spec": {"template": {
+        "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-21T06:00:00Z"}},
+        "spec": {"containers": [{"name": "nginx", "image": "nginx:1.29.4", "env": [{"name": "MODE", "value": "proxy"}]}]}
+    }}});
+    let resp = conn.patch(FRONTEND, STRATEGIC, &patch.to_string());
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let after = resp.json();
+    let containers = after["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(containers.len(), 2, "merged by name, not replaced");
+    assert_eq!(
+        containers[0],
+        before["spec"]["template"]["spec"]["containers"][0]
+    );
+    assert_eq!(containers[1]["image"], "nginx:1.29.4");
+    assert_eq!(containers[1]["ports"][0]["containerPort"], 8080);
+    assert_eq!(
+        containers[1]["env"],
+        json!([{"name": "MODE", "value": "proxy"}])
+    );
+    assert_eq!(
+        after["metadata"]["generation"].as_i64(),
+        before["metadata"]["generation"].as_i64().map(|g| g + 1)
+    );
+    // `$patch: delete` removes an item by its key; lists without a strategy are replaced.
+    let deleted = conn
+        .patch(
+            FRONTEND,
+            STRATEGIC,
+            r#"{"spec":{"template":{"spec":{"initContainers":[{"name":"migrate","$patch":"delete"}]}}}}"#,
+        )
+        .json();
+    assert_eq!(
+        deleted["spec"]["template"]["spec"]["initContainers"],
+        json!([])
+    );
+    // An item without its merge key is refused.
+    let (code, _, message) = status_of(&conn.patch(
+        FRONTEND,
+        STRATEGIC,
+        r#"{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#,
+    ));
+    assert_eq!(code, 500);
+    assert_eq!(
+        message,
+        "map: map[image:x] does not contain declared merge key: name"
+    );
+    // Custom resources have no patch merge keys: 415 with what they accept.
+    let (code, reason, message) =
+        status_of(&conn.patch(KS_APPS, STRATEGIC, r#"{"spec":{"suspend":true}}"#));
+    assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
+    assert_eq!(
+        message,
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    );
+}
+
+#[test]
+fn server_side_apply_creates_then_owns_exactly_what_it_sends() {
     let server = ApiServer::start(Options::default());
     let mut conn = admin(&server);
     let path = "/api/v1/namespaces/apps/configmaps/applied?fieldManager=flux-operator-mcp";
-    let body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: apps\ndata:\n  a: \"1\"\n";
-    let created = conn
-        .send(
-            "PATCH",
+    let body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: apps\n  labels:\n    team: a\ndata:\n  a: \"1\"\n  b: \"2\"\n";
+    let created = conn.patch(path, APPLY, body);
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created = created.json();
+    let mine = entry(&created, "flux-operator-mcp", "Apply").expect("an Apply entry");
+    assert_eq!(
+        mine["fieldsV1"],
+        json!({"f:data": {"f:a": {}, "f:b": {}}, "f:metadata": {"f:labels": {"f:team": {}}}})
+    );
+    assert!(
+        created["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
+    assert!(created["metadata"]["creationTimestamp"].is_string());
+    // The same configuration again: nothing changes, not even the resourceVersion.
+    let again = conn.patch(path, APPLY, body);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json(), created);
+    // Dropping a field from the configuration removes it (nobody else owns it).
+    let dropped = conn
+        .patch(
             path,
-            &[("Content-Type", "application/apply-patch+yaml")],
-            body,
+            APPLY,
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{\"b\":\"2\"}}",
         )
-        .unwrap();
-    assert_eq!(created.status, 201);
-    let updated = conn
-        .send(
-            "PATCH",
-            path,
-            &[("Content-Type", "application/apply-patch+yaml")],
-            b"{\"data\":{\"b\":\"2\"}}",
-        )
-        .unwrap();
-    assert_eq!(updated.status, 200);
-    assert_eq!(updated.json()["data"], json!({"a": "1", "b": "2"}));
-    let no_manager = conn
-        .send(
-            "PATCH",
-            "/api/v1/namespaces/apps/configmaps/applied",
-            &[("Content-Type", "application/apply-patch+yaml")],
-            body,
-        )
-        .unwrap();
-    assert_eq!(no_manager.status, 400);
+        .json();
+    assert_eq!(dropped["data"], json!({"b": "2"}));
+    assert!(dropped["metadata"].get("labels").is_none());
+    assert!(rv(&dropped) > rv(&created));
+    // fieldManager is required: the API server's 422 naming PatchOptions.
+    let no_manager = conn.patch("/api/v1/namespaces/apps/configmaps/applied", APPLY, body);
+    let (code, reason, message) = status_of(&no_manager);
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        message,
+        r#"PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch"#
+    );
+    assert_eq!(
+        no_manager.json()["details"]["causes"][0],
+        json!({"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"})
+    );
+    // force only goes with apply.
+    let (code, _, message) = status_of(&conn.patch(
+        "/api/v1/namespaces/apps/configmaps/applied?force=true",
+        MERGE,
+        "{}",
+    ));
+    assert_eq!(code, 422);
+    assert_eq!(
+        message,
+        r#"PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch"#
+    );
 }
 
 #[test]
-fn create_delete_and_dry_run() {
+fn apply_conflicts_name_the_manager_and_field_and_force_takes_ownership() {
     let server = ApiServer::start(Options::default());
     let mut conn = admin(&server);
-    let cm =
-        br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"new-one"},"data":{"k":"v"}}"#;
-    let json_ct = [("Content-Type", "application/json")];
-    let dry = conn
-        .send(
-            "POST",
-            "/api/v1/namespaces/apps/configmaps?dryRun=All",
-            &json_ct,
-            cm,
+    let cm = |data: &str| {
+        format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"shared\"}},\"data\":{data}}}"
         )
-        .unwrap();
-    assert_eq!(dry.status, 201);
+    };
+    let at = |manager: &str, force: bool| {
+        format!(
+            "/api/v1/namespaces/apps/configmaps/shared?fieldManager={manager}{}",
+            if force { "&force=true" } else { "" }
+        )
+    };
+    assert_eq!(
+        conn.patch(
+            &at("alice", false),
+            APPLY,
+            &cm(r#"{"key":"a","other":"o"}"#)
+        )
+        .status,
+        201
+    );
+    let resp = conn.patch(&at("bob", false), APPLY, &cm(r#"{"key":"b"}"#));
+    assert_eq!(
+        resp.text(),
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Apply failed with 1 conflict: conflict with \"alice\": .data.key","reason":"Conflict","details":{"causes":[{"reason":"FieldManagerConflict","message":"conflict with \"alice\"","field":".data.key"}]},"code":409}"#
+    );
+    let two = conn.patch(&at("bob", false), APPLY, &cm(r#"{"key":"b","other":"p"}"#));
+    assert_eq!(
+        status_of(&two).2,
+        "Apply failed with 2 conflicts: conflicts with \"alice\":\n- .data.key\n- .data.other"
+    );
+    // The same value is shared ownership, not a conflict.
+    let shared = conn.patch(&at("bob", false), APPLY, &cm(r#"{"other":"o"}"#));
+    assert_eq!(shared.status, 200);
+    let shared = shared.json();
+    assert!(entry(&shared, "alice", "Apply").is_some());
+    assert!(entry(&shared, "bob", "Apply").is_some());
+    // Forced: bob takes the field; alice no longer owns it.
+    let forced = conn
+        .patch(&at("bob", true), APPLY, &cm(r#"{"key":"b","other":"o"}"#))
+        .json();
+    assert_eq!(forced["data"]["key"], "b");
+    assert_eq!(
+        entry(&forced, "alice", "Apply").unwrap()["fieldsV1"],
+        json!({"f:data": {"f:other": {}}})
+    );
+    // alice dropping `other` leaves it: bob owns it too.
+    let kept = conn.patch(&at("alice", false), APPLY, &cm("{}")).json();
+    assert_eq!(kept["data"], json!({"key": "b", "other": "o"}));
+    assert!(entry(&kept, "alice", "Apply").is_none());
+}
+
+#[test]
+fn apply_conflicts_with_the_managers_loaded_objects_carry() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    // Flux applied the Kustomization: its spec belongs to kustomize-controller (an applier).
+    let ks = conn.get(KS_APPS).json();
+    let flux =
+        entry(&ks, "kustomize-controller", "Apply").expect("kustomize-controller applied it");
+    assert_eq!(flux["fieldsV1"]["f:spec"]["f:interval"], json!({}));
     assert!(
-        server
-            .object("v1", "ConfigMap", "apps", "new-one")
-            .is_none()
+        ks["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["manager"] == "kustomize-controller" && e["subresource"] == "status")
     );
-    let created = conn
-        .send("POST", "/api/v1/namespaces/apps/configmaps", &json_ct, cm)
-        .unwrap();
+    let (code, _, message) = status_of(&conn.patch(
+        &format!("{KS_APPS}?fieldManager=flux-operator-mcp"),
+        APPLY,
+        r#"{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","metadata":{"name":"apps","namespace":"flux-system"},"spec":{"interval":"1m"}}"#,
+    ));
+    assert_eq!(code, 409);
+    assert_eq!(
+        message,
+        "Apply failed with 1 conflict: conflict with \"kustomize-controller\": .spec.interval"
+    );
+    // kubectl client-side applied this ConfigMap: an updater, named with its apiVersion.
+    let (code, _, message) = status_of(&conn.patch(
+        "/api/v1/namespaces/flux-system/configmaps/cluster-settings?fieldManager=kubectl",
+        APPLY,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cluster-settings"},"data":{"CLUSTER_NAME":"prod-eu2"}}"#,
+    ));
+    assert_eq!(code, 409);
+    assert_eq!(
+        message,
+        "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .data.CLUSTER_NAME"
+    );
+    // The finalizer is the controller's (an Update through the main resource).
+    let hr = conn
+        .get("/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/podinfo")
+        .json();
+    let controller = hr["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "helm-controller" && e.get("subresource").is_none())
+        .expect("helm-controller owns the finalizer");
+    assert_eq!(
+        controller["fieldsV1"],
+        json!({"f:metadata": {"f:finalizers": {".": {}, "v:\"finalizers.fluxcd.io\"": {}}}})
+    );
+}
+
+#[test]
+fn updates_take_fields_from_appliers_without_conflict() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let patched = conn
+        .patch(
+            &format!("{KS_APPS}?fieldManager=kubectl-patch"),
+            MERGE,
+            r#"{"spec":{"interval":"2m"}}"#,
+        )
+        .json();
+    assert_eq!(patched["spec"]["interval"], "2m");
+    assert_eq!(
+        entry(&patched, "kubectl-patch", "Update").unwrap()["fieldsV1"],
+        json!({"f:spec": {"f:interval": {}}})
+    );
+    let flux = entry(&patched, "kustomize-controller", "Apply").unwrap();
+    assert!(flux["fieldsV1"]["f:spec"].get("f:interval").is_none());
+    assert!(flux["fieldsV1"]["f:spec"].get("f:path").is_some());
+    // Now kustomize-controller re-applying its interval conflicts with the patcher.
+    let (code, _, message) = status_of(&conn.patch(
+        &format!("{KS_APPS}?fieldManager=kustomize-controller"),
+        APPLY,
+        r#"{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","metadata":{"name":"apps"},"spec":{"interval":"10m0s"}}"#,
+    ));
+    assert_eq!(code, 409);
+    assert_eq!(
+        message,
+        "Apply failed with 1 conflict: conflict with \"kubectl-patch\" using kustomize.toolkit.fluxcd.io/v1: .spec.interval"
+    );
+}
+
+#[test]
+fn managed_fields_sent_with_an_update_replace_the_stored_ones() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let path = "/api/v1/namespaces/flux-system/configmaps/cluster-settings";
+    let live = conn.get(path).json();
+    assert!(entry(&live, "kubectl-client-side-apply", "Update").is_some());
+    // What kubectl sends to move client-side applied fields to its server-side apply manager:
+    // the rewritten entries, with the resourceVersion as a precondition.
+    let mut moved = live["metadata"]["managedFields"].clone();
+    moved[0]["manager"] = json!("kubectl");
+    moved[0]["operation"] = json!("Apply");
+    let ops = json!([
+        {"op": "replace", "path": "/metadata/managedFields", "value": moved},
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": live["metadata"]["resourceVersion"]},
+    ]);
+    let migrated = conn.patch(path, JSON_PATCH, &ops.to_string());
+    assert_eq!(migrated.status, 200, "{}", migrated.text());
+    let migrated = migrated.json();
+    assert!(entry(&migrated, "kubectl-client-side-apply", "Update").is_none());
+    assert_eq!(
+        entry(&migrated, "kubectl", "Apply").unwrap()["fieldsV1"],
+        live["metadata"]["managedFields"][0]["fieldsV1"]
+    );
+    assert_eq!(migrated["data"], live["data"]);
+    // The same patch again: the resourceVersion precondition no longer holds.
+    assert_eq!(
+        status_of(&conn.patch(path, JSON_PATCH, &ops.to_string())).0,
+        409
+    );
+    // `[{}]` clears them.
+    let cleared = conn
+        .patch(path, MERGE, r#"{"metadata":{"managedFields":[{}]}}"#)
+        .json();
+    assert!(
+        cleared["metadata"].get("managedFields").is_none(),
+        "{cleared}"
+    );
+}
+
+#[test]
+fn create_and_update_answer_201_and_200_with_conflicts_on_stale_versions() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let git = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "new", "namespace": "apps"},
+        "spec": {"interval": "1m", "url": "https://example.com/repo"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    let coll = "/apis/source.toolkit.fluxcd.io/v1/namespaces/apps/gitrepositories";
+    let one = format!("{coll}/new");
+    let created = conn.write("POST", coll, &git);
     assert_eq!(created.status, 201);
-    assert_eq!(created.json()["metadata"]["namespace"], "apps");
+    let created = created.json();
+    assert_eq!(created["metadata"]["generation"], 1);
+    assert!(
+        created.get("status").is_none(),
+        "status goes through /status"
+    );
+    assert!(
+        created["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
+    assert!(entry(&created, "apiserver-selftest", "Update").is_some());
+    let (code, reason, message) = status_of(&conn.write("POST", coll, &git));
+    assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
     assert_eq!(
-        status_of(
-            &conn
-                .send("POST", "/api/v1/namespaces/apps/configmaps", &json_ct, cm)
-                .unwrap()
-        )
-        .1,
-        "AlreadyExists"
+        message,
+        r#"gitrepositories.source.toolkit.fluxcd.io "new" already exists"#
+    );
+    // Deleted and created again: a new uid.
+    conn.send("DELETE", &one, &[], b"").unwrap();
+    let recreated = conn.write("POST", coll, &git).json();
+    assert_ne!(recreated["metadata"]["uid"], created["metadata"]["uid"]);
+    // PUT: 200, generation only on spec changes, resourceVersion on every change.
+    let mut labelled = recreated.clone();
+    labelled["metadata"]["labels"] = json!({"a": "b"});
+    let put = conn.write("PUT", &one, &labelled);
+    assert_eq!(put.status, 200);
+    let put = put.json();
+    assert_eq!(put["metadata"]["generation"], 1);
+    assert!(rv(&put) > rv(&recreated));
+    let unchanged = conn.write("PUT", &one, &put).json();
+    assert_eq!(rv(&unchanged), rv(&put), "a no-op update stores nothing");
+    let mut respec = put.clone();
+    respec["spec"]["interval"] = json!("2m");
+    let respec = conn.write("PUT", &one, &respec).json();
+    assert_eq!(respec["metadata"]["generation"], 2);
+    // The old resourceVersion is stale now.
+    let (code, reason, message) = status_of(&conn.write("PUT", &one, &put));
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        message,
+        r#"Operation cannot be fulfilled on gitrepositories.source.toolkit.fluxcd.io "new": the object has been modified; please apply your changes to the latest version and try again"#
+    );
+    // Without a resourceVersion an update is unconditional.
+    let mut blind = respec.clone();
+    blind["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    blind["spec"]["interval"] = json!("3m");
+    assert_eq!(conn.write("PUT", &one, &blind).status, 200);
+    let mut missing = git.clone();
+    missing["metadata"]["name"] = json!("missing");
+    assert_eq!(
+        status_of(&conn.write("PUT", &format!("{coll}/missing"), &missing)).2,
+        r#"gitrepositories.source.toolkit.fluxcd.io "missing" not found"#
+    );
+    // Names are validated; a resourceVersion on create is refused.
+    let mut bad = git.clone();
+    bad["metadata"]["name"] = json!("Bad_Name");
+    let (code, _, message) = status_of(&conn.write("POST", coll, &bad));
+    assert_eq!(code, 422);
+    assert!(
+        message.starts_with(r#"GitRepository.source.toolkit.fluxcd.io "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain"#),
+        "{message}"
+    );
+    let mut with_rv = git.clone();
+    with_rv["metadata"]["name"] = json!("other");
+    with_rv["metadata"]["resourceVersion"] = json!("5");
+    assert_eq!(
+        status_of(&conn.write("POST", coll, &with_rv)).2,
+        "resourceVersion should not be set on objects to be created"
     );
     assert_eq!(
-        status_of(
-            &conn
-                .send(
-                    "POST",
-                    "/api/v1/namespaces/nowhere/configmaps",
-                    &json_ct,
-                    cm
-                )
-                .unwrap()
-        )
+        status_of(&conn.write(
+            "POST",
+            "/api/v1/namespaces/nowhere/configmaps",
+            &json!({"metadata": {"name": "x"}})
+        ))
         .2,
         r#"namespaces "nowhere" not found"#
     );
-    let deleted = conn
+}
+
+#[test]
+fn status_subresource_writes_only_the_status() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let before = conn.get(KS_APPS).json();
+    let both = r#"{"spec":{"interval":"7m"},"status":{"lastHandledReconcileAt":"now"}}"#;
+    let via_status = conn
+        .patch(
+            &format!("{KS_APPS}/status?fieldManager=kustomize-controller"),
+            MERGE,
+            both,
+        )
+        .json();
+    assert_eq!(via_status["status"]["lastHandledReconcileAt"], "now");
+    assert_eq!(
+        via_status["spec"], before["spec"],
+        "the status endpoint ignores the spec"
+    );
+    assert_eq!(
+        via_status["metadata"]["generation"],
+        before["metadata"]["generation"]
+    );
+    let status_entry = via_status["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["subresource"] == "status")
+        .unwrap();
+    assert!(
+        status_entry["fieldsV1"]["f:status"]
+            .get("f:lastHandledReconcileAt")
+            .is_some()
+    );
+    let via_main = conn
+        .patch(
+            KS_APPS,
+            MERGE,
+            r#"{"spec":{"interval":"7m"},"status":{"lastHandledReconcileAt":"later"}}"#,
+        )
+        .json();
+    assert_eq!(via_main["spec"]["interval"], "7m");
+    assert_eq!(
+        via_main["status"]["lastHandledReconcileAt"], "now",
+        "the main resource ignores status changes"
+    );
+    assert_eq!(
+        via_main["metadata"]["generation"].as_i64(),
+        before["metadata"]["generation"].as_i64().map(|g| g + 1)
+    );
+    // Subresources other than status take no writes.
+    assert_eq!(
+        status_of(&conn.patch(
+            "/api/v1/namespaces/apps/pods/redis-master-0/log",
+            MERGE,
+            "{}"
+        ))
+        .0,
+        405
+    );
+}
+
+#[test]
+fn delete_with_finalizers_waits_until_the_last_one_is_removed() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let before = conn.get(KS_TENANTS).json();
+    assert_eq!(
+        before["metadata"]["finalizers"],
+        json!(["finalizers.fluxcd.io"])
+    );
+    let resp = conn
         .send(
             "DELETE",
-            "/api/v1/namespaces/apps/configmaps/new-one",
+            KS_TENANTS,
+            &[("Content-Type", "application/json")],
+            br#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"}"#,
+        )
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    let deleting = resp.json();
+    assert_eq!(deleting["kind"], "Kustomization");
+    assert!(deleting["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(deleting["metadata"]["deletionGracePeriodSeconds"], 0);
+    assert_eq!(
+        deleting["metadata"]["generation"].as_i64(),
+        before["metadata"]["generation"].as_i64().map(|g| g + 1)
+    );
+    assert_eq!(
+        conn.get(KS_TENANTS).json(),
+        deleting,
+        "kept while finalizers remain"
+    );
+    // Deleting again changes nothing.
+    assert_eq!(
+        conn.send("DELETE", KS_TENANTS, &[], b"").unwrap().json(),
+        deleting
+    );
+    // No new finalizers on an object being deleted.
+    let (code, _, message) = status_of(&conn.patch(
+        KS_TENANTS,
+        MERGE,
+        r#"{"metadata":{"finalizers":["finalizers.fluxcd.io","other"]}}"#,
+    ));
+    assert_eq!(code, 422);
+    assert_eq!(
+        message,
+        r#"Kustomization.kustomize.toolkit.fluxcd.io "tenants" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"other"}"#
+    );
+    // Removing the last finalizer completes the deletion.
+    let done = conn.patch(
+        KS_TENANTS,
+        JSON_PATCH,
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    );
+    assert_eq!(done.status, 200);
+    assert!(done.json()["metadata"].get("finalizers").is_none());
+    let (code, _, message) = status_of(&conn.get(KS_TENANTS));
+    assert_eq!(code, 404);
+    assert_eq!(
+        message,
+        r#"kustomizations.kustomize.toolkit.fluxcd.io "tenants" not found"#
+    );
+    let (code, _, message) = status_of(&conn.send("DELETE", KS_TENANTS, &[], b"").unwrap());
+    assert_eq!(code, 404);
+    assert_eq!(
+        message,
+        r#"kustomizations.kustomize.toolkit.fluxcd.io "tenants" not found"#
+    );
+}
+
+#[test]
+fn delete_without_finalizers_answers_a_success_status() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let path = "/api/v1/namespaces/flux-system/configmaps/cluster-settings";
+    let live = conn.get(path).json();
+    // Preconditions that do not hold: 409.
+    let (code, _, message) = status_of(
+        &conn
+            .send("DELETE", path, &[], br#"{"preconditions":{"uid":"0000"}}"#)
+            .unwrap(),
+    );
+    assert_eq!(code, 409);
+    assert_eq!(
+        message,
+        format!(
+            r#"Operation cannot be fulfilled on configmaps "cluster-settings": Precondition failed: UID in precondition: 0000, UID in object meta: {}"#,
+            live["metadata"]["uid"].as_str().unwrap()
+        )
+    );
+    let (code, _, message) = status_of(
+        &conn
+            .send(
+                "DELETE",
+                &format!("{path}?propagationPolicy=Sideways"),
+                &[],
+                b"",
+            )
+            .unwrap(),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(
+        message,
+        r#"DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Sideways": supported values: "Foreground", "Background", "Orphan", "nil""#
+    );
+    let body = format!(
+        r#"{{"preconditions":{{"uid":"{}","resourceVersion":"{}"}},"propagationPolicy":"Foreground"}}"#,
+        live["metadata"]["uid"].as_str().unwrap(),
+        live["metadata"]["resourceVersion"].as_str().unwrap()
+    );
+    let resp = conn.send("DELETE", path, &[], body.as_bytes()).unwrap();
+    assert_eq!(
+        resp.text(),
+        format!(
+            r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Success","details":{{"name":"cluster-settings","kind":"configmaps","uid":"{}"}}}}"#,
+            live["metadata"]["uid"].as_str().unwrap()
+        )
+    );
+    assert_eq!(conn.get(path).status, 404);
+}
+
+#[test]
+fn deleting_an_owner_collects_or_orphans_its_dependents() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let coll = "/api/v1/namespaces/apps/configmaps";
+    let mk = |conn: &mut Conn, name: &str, owners: Vec<&Value>| -> Value {
+        let refs: Vec<Value> = owners
+            .iter()
+            .map(|o| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": o["metadata"]["name"], "uid": o["metadata"]["uid"]}))
+            .collect();
+        let mut body = json!({"metadata": {"name": name}});
+        if !refs.is_empty() {
+            body["metadata"]["ownerReferences"] = json!(refs);
+        }
+        conn.write("POST", coll, &body).json()
+    };
+    let owner = mk(&mut conn, "owner", vec![]);
+    let other = mk(&mut conn, "other-owner", vec![]);
+    let child = mk(&mut conn, "child", vec![&owner]);
+    mk(&mut conn, "grandchild", vec![&child]);
+    mk(&mut conn, "shared-child", vec![&owner, &other]);
+    conn.send("DELETE", &format!("{coll}/owner"), &[], b"")
+        .unwrap();
+    assert_eq!(conn.get(&format!("{coll}/child")).status, 404);
+    assert_eq!(conn.get(&format!("{coll}/grandchild")).status, 404);
+    assert_eq!(
+        conn.get(&format!("{coll}/shared-child")).status,
+        200,
+        "another owner keeps it"
+    );
+    // Orphan: the dependent stays, without the reference.
+    conn.send(
+        "DELETE",
+        &format!("{coll}/other-owner?propagationPolicy=Orphan"),
+        &[],
+        b"",
+    )
+    .unwrap();
+    let orphan = conn.get(&format!("{coll}/shared-child")).json();
+    assert_eq!(
+        orphan["metadata"]["ownerReferences"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_deleted_namespace_takes_its_content_with_it() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    assert_eq!(
+        conn.write(
+            "POST",
+            "/api/v1/namespaces",
+            &json!({"metadata": {"name": "scratch"}})
+        )
+        .status,
+        201
+    );
+    let coll = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/scratch/kustomizations";
+    let ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "held", "finalizers": ["finalizers.fluxcd.io"]}, "spec": {"interval": "1m"}});
+    assert_eq!(conn.write("POST", coll, &ks).status, 201);
+    assert_eq!(
+        conn.write(
+            "POST",
+            "/api/v1/namespaces/scratch/configmaps",
+            &json!({"metadata": {"name": "c"}})
+        )
+        .status,
+        201
+    );
+    let ns = conn
+        .send("DELETE", "/api/v1/namespaces/scratch", &[], b"")
+        .unwrap()
+        .json();
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    assert_eq!(
+        conn.get("/api/v1/namespaces/scratch/configmaps/c").status,
+        404
+    );
+    // Nothing new in a terminating namespace.
+    let (code, _, message) = status_of(&conn.write(
+        "POST",
+        "/api/v1/namespaces/scratch/configmaps",
+        &json!({"metadata": {"name": "late"}}),
+    ));
+    assert_eq!(code, 403);
+    assert_eq!(
+        message,
+        r#"configmaps "late" is forbidden: unable to create new content in namespace scratch because it is being terminated"#
+    );
+    // The namespace goes with the last object.
+    conn.patch(
+        &format!("{coll}/held"),
+        MERGE,
+        r#"{"metadata":{"finalizers":null}}"#,
+    );
+    assert_eq!(conn.get("/api/v1/namespaces/scratch").status, 404);
+}
+
+#[test]
+fn dry_run_answers_as_if_done_and_stores_nothing() {
+    let server = ApiServer::start(Options::default());
+    let mut conn = admin(&server);
+    let ks_before = conn.get(KS_APPS).json();
+    let tenants_before = conn.get(KS_TENANTS).json();
+    let cm_before = conn
+        .get("/api/v1/namespaces/flux-system/configmaps/cluster-settings")
+        .json();
+    let rv_before = store_rv(&mut conn);
+    let created = conn.write(
+        "POST",
+        "/api/v1/namespaces/apps/configmaps?dryRun=All",
+        &json!({"metadata": {"name": "dry"}}),
+    );
+    assert_eq!(created.status, 201);
+    let created = created.json();
+    assert!(created["metadata"]["uid"].is_string());
+    assert!(created["metadata"].get("resourceVersion").is_none());
+    let patched = conn
+        .patch(
+            &format!("{KS_APPS}?dryRun=All"),
+            MERGE,
+            r#"{"spec":{"suspend":true}}"#,
+        )
+        .json();
+    assert_eq!(patched["spec"]["suspend"], true);
+    assert_eq!(
+        patched["metadata"]["generation"].as_i64(),
+        ks_before["metadata"]["generation"].as_i64().map(|g| g + 1)
+    );
+    assert_eq!(rv(&patched), rv(&ks_before));
+    let applied = conn.patch(
+        &format!("{KS_APPS}?dryRun=All&fieldManager=x&force=true"),
+        APPLY,
+        r#"{"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization","metadata":{"name":"apps"},"spec":{"interval":"1m"}}"#,
+    );
+    assert_eq!(applied.status, 200);
+    assert!(entry(&applied.json(), "x", "Apply").is_some());
+    let mut put = cm_before.clone();
+    put["data"] = json!({});
+    assert_eq!(
+        conn.write(
+            "PUT",
+            "/api/v1/namespaces/flux-system/configmaps/cluster-settings?dryRun=All",
+            &put
+        )
+        .status,
+        200
+    );
+    let deleting = conn
+        .send("DELETE", KS_TENANTS, &[], br#"{"dryRun":["All"]}"#)
+        .unwrap()
+        .json();
+    assert!(deleting["metadata"]["deletionTimestamp"].is_string());
+    let gone = conn
+        .send(
+            "DELETE",
+            "/api/v1/namespaces/flux-system/configmaps/cluster-settings?dryRun=All",
             &[],
             b"",
         )
         .unwrap()
         .json();
-    assert_eq!(deleted["status"], "Success");
-    assert_eq!(deleted["details"]["name"], "new-one");
+    assert_eq!(gone["status"], "Success");
+    // Nothing was stored: same objects, same resourceVersions, same managedFields.
+    assert_eq!(conn.get(KS_APPS).json(), ks_before);
+    assert_eq!(conn.get(KS_TENANTS).json(), tenants_before);
     assert_eq!(
-        conn.get("/api/v1/namespaces/apps/configmaps/new-one")
-            .status,
-        404
+        conn.get("/api/v1/namespaces/flux-system/configmaps/cluster-settings")
+            .json(),
+        cm_before
     );
     assert_eq!(
-        conn.send(
-            "DELETE",
-            "/api/v1/namespaces/apps/configmaps/new-one",
-            &[],
-            b""
+        conn.get("/api/v1/namespaces/apps/configmaps/dry").status,
+        404
+    );
+    assert_eq!(store_rv(&mut conn), rv_before);
+    // Only All is a dry run.
+    let (code, _, message) = status_of(&conn.patch(&format!("{KS_APPS}?dryRun=Yes"), MERGE, "{}"));
+    assert_eq!(code, 422);
+    assert_eq!(
+        message,
+        r#"PatchOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Yes"}: supported values: "All""#
+    );
+    assert_eq!(
+        status_of(
+            &conn
+                .send("DELETE", &format!("{KS_APPS}?dryRun=Yes"), &[], b"")
+                .unwrap()
         )
-        .unwrap()
-        .status,
-        404
+        .2,
+        r#"DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Yes"}: supported values: "All""#
     );
+    assert_eq!(store_rv(&mut conn), rv_before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulated controller
+// ---------------------------------------------------------------------------------------------
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn handled_at(value: &'static str) -> impl Fn(Option<&Value>) -> bool {
+    move |o: Option<&Value>| o.is_some_and(|o| o["status"]["lastHandledReconcileAt"] == value)
+}
+
+fn events_for(conn: &mut Conn, ns: &str, name: &str) -> Vec<Value> {
+    conn.get(&format!(
+        "/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.name%3D{name}"
+    ))
+    .json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"]["component"] != "" && e["count"].is_number())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_controller_answers_a_reconcile_request_after_its_delay() {
+    let delay = Duration::from_millis(300);
+    let server = ApiServer::start(Options {
+        controller: Some(Controller::with_delay(delay)),
+        ..Options::default()
+    });
+    let mut conn = admin(&server);
+    let before = conn.get(KS_APPS).json();
+    let names = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| {
+                e["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    let old_events = names(&events_for(&mut conn, "flux-system", "apps"));
+    let asked = Instant::now();
+    conn.patch(
+        KS_APPS,
+        MERGE,
+        r#"{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"2026-11-21T06:00:00Z"}}}"#,
+    );
+    assert!(server.wait_for(
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        "flux-system",
+        "apps",
+        WAIT,
+        handled_at("2026-11-21T06:00:00Z")
+    ));
+    assert!(asked.elapsed() >= delay, "answered before its delay");
+    let after = conn.get(KS_APPS).json();
+    let ready = |o: &Value| {
+        o["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .cloned()
+            .unwrap()
+    };
+    // Keep: the object's own readiness, observed at its generation.
+    assert_eq!(ready(&after)["status"], ready(&before)["status"]);
+    assert_eq!(ready(&after)["message"], ready(&before)["message"]);
+    assert_eq!(
+        after["status"]["observedGeneration"],
+        after["metadata"]["generation"]
+    );
+    assert_eq!(
+        after["status"]["lastAttemptedRevision"],
+        conn.get(
+            "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system"
+        )
+        .json()["status"]["artifact"]["revision"]
+    );
+    assert!(
+        after["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["manager"] == "kustomize-controller"
+                && e["subresource"] == "status"
+                && e["fieldsV1"]["f:status"]
+                    .get("f:lastHandledReconcileAt")
+                    .is_some())
+    );
+    let new_events: Vec<Value> = events_for(&mut conn, "flux-system", "apps")
+        .into_iter()
+        .filter(|e| {
+            !old_events.contains(
+                &e["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(new_events.len(), 1, "{new_events:?}");
+    let event = &new_events[0];
+    assert_eq!(event["reportingComponent"], "kustomize-controller");
+    assert_eq!(event["involvedObject"]["kind"], "Kustomization");
+    assert_eq!(event["involvedObject"]["uid"], after["metadata"]["uid"]);
+    assert_eq!(event["type"], "Normal");
+    assert_eq!(event["reason"], ready(&after)["reason"]);
+    assert_eq!(event["count"], 1);
+    assert!(event["firstTimestamp"].is_string() && event["lastTimestamp"].is_string());
+    // The same outcome again is counted on the same event.
+    conn.patch(
+        KS_APPS,
+        MERGE,
+        r#"{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"second"}}}"#,
+    );
+    assert!(server.wait_for(
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        "flux-system",
+        "apps",
+        WAIT,
+        handled_at("second")
+    ));
+    let events = events_for(&mut conn, "flux-system", "apps");
+    assert_eq!(names(&events).len(), old_events.len() + 1);
+    let counted = events
+        .iter()
+        .find(|e| e["metadata"]["name"] == event["metadata"]["name"])
+        .unwrap();
+    assert_eq!(counted["count"], 2);
+}
+
+#[test]
+fn controller_outcomes_fail_with_the_given_message_and_force_is_handled() {
+    let message = "install retries exhausted: context deadline exceeded\n\tline two";
+    let server = ApiServer::start(Options {
+        controller: Some(
+            Controller::with_delay(Duration::from_millis(50)).outcome_for(
+                Target::new("HelmRelease", "apps", "podinfo"),
+                Outcome::fail("InstallFailed", message),
+            ),
+        ),
+        ..Options::default()
+    });
+    let mut conn = admin(&server);
+    let path = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/podinfo";
+    conn.patch(
+        path,
+        MERGE,
+        r#"{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"t1","reconcile.fluxcd.io/forceAt":"t1"}}}"#,
+    );
+    assert!(server.wait_for(
+        "helm.toolkit.fluxcd.io/v2",
+        "HelmRelease",
+        "apps",
+        "podinfo",
+        WAIT,
+        handled_at("t1")
+    ));
+    let hr = conn.get(path).json();
+    assert_eq!(hr["status"]["lastHandledForceAt"], "t1");
+    let ready = hr["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "InstallFailed");
+    assert_eq!(ready["message"], message);
+    let events = events_for(&mut conn, "apps", "podinfo");
+    let warning = events
+        .iter()
+        .find(|e| e["reportingComponent"] == "helm-controller" && e["type"] == "Warning")
+        .expect("a Warning event");
+    assert_eq!(warning["message"], message, "byte for byte");
+    assert_eq!(warning["reason"], "InstallFailed");
+    // Outcomes can change while running.
+    server.set_outcome(
+        Target::new("HelmRelease", "apps", "podinfo"),
+        Outcome::ready("UpgradeSucceeded", "Helm upgrade succeeded"),
+    );
+    conn.patch(
+        path,
+        MERGE,
+        r#"{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"t2"}}}"#,
+    );
+    assert!(server.wait_for(
+        "helm.toolkit.fluxcd.io/v2",
+        "HelmRelease",
+        "apps",
+        "podinfo",
+        WAIT,
+        |o| o.is_some_and(|o| o["status"]["lastHandledReconcileAt"] == "t2"
+            && o["status"]["conditions"][0]["status"] == "True")
+    ));
+}
+
+#[test]
+fn the_controller_leaves_suspended_disabled_and_stalled_objects_alone() {
+    let server = ApiServer::start(Options {
+        controller: Some(
+            Controller::with_delay(Duration::from_millis(50)).outcome_for(
+                Target::new("GitRepository", "flux-system", "infra-private"),
+                Outcome::Stall,
+            ),
+        ),
+        ..Options::default()
+    });
+    let mut conn = admin(&server);
+    let request = r#"{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"asked"}}}"#;
+    conn.patch(
+        "/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/podinfo",
+        MERGE,
+        r#"{"spec":{"suspend":true}}"#,
+    );
+    conn.patch(
+        "/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/podinfo",
+        MERGE,
+        request,
+    );
+    let rset = "/apis/fluxcd.controlplane.io/v1/namespaces/flux-system/resourcesets/preview-envs";
+    conn.patch(
+        rset,
+        MERGE,
+        r#"{"metadata":{"annotations":{"fluxcd.controlplane.io/reconcile":"disabled","reconcile.fluxcd.io/requestedAt":"asked"}}}"#,
+    );
+    conn.patch(
+        "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/infra-private",
+        MERGE,
+        request,
+    );
+    // Work is handled in the order it falls due: once this later request is answered, the
+    // earlier ones would have been too.
+    conn.patch(
+        KS_APPS,
+        MERGE,
+        r#"{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":"sentinel"}}}"#,
+    );
+    assert!(server.wait_for(
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        "flux-system",
+        "apps",
+        WAIT,
+        handled_at("sentinel")
+    ));
+    for (path, what) in [
+        (
+            "/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/podinfo",
+            "suspended",
+        ),
+        (rset, "reconcile: disabled"),
+        (
+            "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/infra-private",
+            "stalled",
+        ),
+    ] {
+        assert_ne!(
+            conn.get(path).json()["status"]["lastHandledReconcileAt"],
+            "asked",
+            "a {what} object was reconciled"
+        );
+    }
+    // Resuming is a spec change the controller answers (and the request still stands).
+    conn.patch(
+        "/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/podinfo",
+        MERGE,
+        r#"{"spec":{"suspend":null}}"#,
+    );
+    assert!(server.wait_for(
+        "helm.toolkit.fluxcd.io/v2",
+        "HelmRelease",
+        "apps",
+        "podinfo",
+        WAIT,
+        handled_at("asked")
+    ));
+}
+
+#[test]
+fn the_controller_finalizes_deleted_objects_unless_stalled() {
+    let server = ApiServer::start(Options {
+        controller: Some(
+            Controller::with_delay(Duration::from_millis(50)).outcome_for(
+                Target::new("Kustomization", "flux-system", "apps"),
+                Outcome::Stall,
+            ),
+        ),
+        ..Options::default()
+    });
+    let mut conn = admin(&server);
+    conn.send("DELETE", KS_APPS, &[], b"").unwrap();
+    conn.send("DELETE", KS_TENANTS, &[], b"").unwrap();
+    assert!(server.wait_for(
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        "flux-system",
+        "tenants",
+        WAIT,
+        |o| o.is_none()
+    ));
+    let stuck = conn.get(KS_APPS).json();
+    assert!(stuck["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(
+        stuck["metadata"]["finalizers"],
+        json!(["finalizers.fluxcd.io"])
+    );
+    // A created object gets the controller's finalizer and a status.
+    let coll = "/apis/source.toolkit.fluxcd.io/v1/namespaces/apps/ocirepositories";
+    conn.write(
+        "POST",
+        coll,
+        &json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+            "metadata": {"name": "fresh"}, "spec": {"interval": "1m", "url": "oci://example.com/x"}}),
+    );
+    assert!(server.wait_for(
+        "source.toolkit.fluxcd.io/v1",
+        "OCIRepository",
+        "apps",
+        "fresh",
+        WAIT,
+        |o| o.is_some_and(|o| o["status"]["observedGeneration"] == 1
+            && o["metadata"]["finalizers"] == json!(["finalizers.fluxcd.io"]))
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------

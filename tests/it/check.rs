@@ -233,8 +233,10 @@ fn rejected_credentials_ask_for_fresh_ones() {
 
 #[test]
 fn an_rbac_refusal_names_what_to_grant() {
+    // FluxInstances are what Flux is found by when the operator's API is served: without
+    // them neither check nor get_flux_instance can say how Flux is installed.
     let server = ApiServer::start(Options {
-        deny: vec![Deny::new("list", "fluxcd.controlplane.io", "fluxreports")],
+        deny: vec![Deny::new("list", "fluxcd.controlplane.io", "fluxinstances")],
         ..Options::default()
     });
     let dir = scratch_dir("check-403");
@@ -244,8 +246,53 @@ fn an_rbac_refusal_names_what_to_grant() {
         problem.starts_with("error from server (Forbidden): "),
         "{problem}"
     );
-    assert!(problem.contains("fluxreports"), "{problem}");
+    assert!(problem.contains("fluxinstances"), "{problem}");
     assert!(fix.starts_with("RBAC refused this identity"), "{fix}");
+}
+
+/// A refused FluxReport only takes facts away, as in get_flux_instance (a note there): the
+/// tools still work, so check passes and says what it could not read.
+#[test]
+fn a_refused_flux_report_is_a_note_as_in_get_flux_instance() {
+    let server = ApiServer::start(Options {
+        deny: vec![Deny::new("list", "fluxcd.controlplane.io", "fluxreports")],
+        ..Options::default()
+    });
+    let dir = scratch_dir("check-403-report");
+    let path = kubeconfig(&server, &dir, Identity::Token);
+    let (out, err, ok) = check(&["--kubeconfig", &path]);
+    assert!(ok, "{out}{err}");
+    let flux = out
+        .lines()
+        .find(|l| l.starts_with("flux:"))
+        .unwrap_or_default();
+    // The version from the FluxInstance's history, its state, then the note.
+    assert!(
+        flux.starts_with("flux:        v2.7.2 (FluxInstance flux-system/flux Ready); note: the FluxReport cannot be read: error from server (Forbidden): "),
+        "{out}"
+    );
+    assert!(flux.contains("fluxreports"), "{flux}");
+}
+
+#[test]
+fn a_cluster_without_flux_passes_and_says_where_flux_was_looked_for() {
+    let dir = scratch_dir("check-no-flux");
+    let data = crate::support::cluster_without_operator(&dir, false);
+    let server = ApiServer::start(Options {
+        data_dir: data,
+        ..Options::default()
+    });
+    let path = kubeconfig(&server, &dir, Identity::ClientCert);
+    let (out, err, ok) = check(&["--kubeconfig", &path]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(
+            "\nflux:        not found: no FluxInstance, no Deployment in namespace flux-system \
+             and none labelled app.kubernetes.io/part-of=flux in any namespace \
+             (get_flux_instance will say so; the docs search works)\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -299,4 +346,51 @@ fn kubeconfig_problems_name_the_file_and_what_to_do() {
         "{problem}"
     );
     assert!(fix.contains("set KUBECONFIG in its server config"), "{fix}");
+}
+
+/// check and get_flux_instance find Flux by one rule: controllers installed in another
+/// namespace (`flux install --namespace`) are found by their part-of label by both.
+#[test]
+fn check_and_get_flux_instance_find_the_same_controllers() {
+    let data_dir = scratch_dir("check-agree-data");
+    let data = crate::support::cluster_without_operator(&data_dir, false);
+    let deployment = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "source-controller", "namespace": "gitops",
+            "labels": {"app.kubernetes.io/part-of": "flux",
+                       "app.kubernetes.io/version": "v2.7.2"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "source-controller"}},
+            "template": {"metadata": {"labels": {"app": "source-controller"}},
+                "spec": {"containers": [{"name": "manager",
+                    "image": "ghcr.io/fluxcd/source-controller:v1.7.2"}]}}},
+        "status": {"replicas": 1, "readyReplicas": 1}
+    });
+    let mut s = crate::support::Session::start(
+        "check-agree",
+        Options {
+            data_dir: data,
+            extra_objects: vec![deployment],
+            ..Options::default()
+        },
+        Identity::ClientCert,
+        &[],
+    );
+    let path = s.dir.join("kubeconfig").display().to_string();
+    let (out, err, ok) = check(&["--kubeconfig", &path]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(
+            "\nflux:        installed without the Flux Operator: gitops/source-controller v1.7.2\n"
+        ),
+        "{out}"
+    );
+    let instance = s.ok("get_flux_instance", serde_json::json!({}));
+    assert!(
+        instance.contains("# Flux controllers found as Deployments: 1 of 1 ready\n"),
+        "{instance}"
+    );
+    assert!(
+        instance.contains("- name: source-controller\n  namespace: gitops\n"),
+        "{instance}"
+    );
 }

@@ -43,12 +43,11 @@ HOME = "/home/nonroot"
 MOUNTED_KUBECONFIG = f"{HOME}/.kube/config"
 ENTRYPOINT = "/flux-operator-mcp"
 
-# PENDING(harden-files: issue 15 item 3 / issue 13 item 4): in a scratch image the exec-plugin
-# error says that credential plugins cannot run there, and suggests static credentials (a token
-# or client certificate in the kubeconfig) or the binary on the host. That wording is owned by
-# src/kube/auth.rs on another branch; until it is merged this check reports PENDING instead of
-# failing. To enable it: set EXEC_HINT_REQUIRED to True here (or IMAGE_EXEC_HINT_REQUIRED=1).
-EXEC_HINT_REQUIRED = os.environ.get("IMAGE_EXEC_HINT_REQUIRED", "0") == "1"
+# In a scratch image the exec-plugin error says that credential plugins cannot run there and
+# suggests static credentials (a token or client certificate in the kubeconfig) or the binary on
+# the host (src/kube/auth.rs). IMAGE_EXEC_HINT_REQUIRED=0 reports a missing hint as PENDING
+# instead of failing (for a build of a revision that predates it).
+EXEC_HINT_REQUIRED = os.environ.get("IMAGE_EXEC_HINT_REQUIRED", "1") == "1"
 EXEC_HINT = [r"cannot run", r"image|container", r"token|certificate|static credential", r"host"]
 
 # A runtime in a few lines: chroot into the root, enter the working directory, drop to the
@@ -274,9 +273,8 @@ def main() -> int:
                 if hint or EXEC_HINT_REQUIRED:
                     report.check("the exec plugin error says plugins cannot run in the image", hint, text[:300])
                 else:
-                    print(f"PENDING  {report.prefix}: the exec plugin error does not yet say that plugins "
-                          f"cannot run in the image (needs the harden-files change to src/kube/auth.rs; "
-                          f"enable with IMAGE_EXEC_HINT_REQUIRED=1): {text[:200]!r}", flush=True)
+                    print(f"PENDING  {report.prefix}: the exec plugin error does not say that plugins "
+                          f"cannot run in the image (IMAGE_EXEC_HINT_REQUIRED=0): {text[:200]!r}", flush=True)
             except McpError as e:
                 report.check("MCP session (exec plugin)", False, str(e))
             session.close()

@@ -106,6 +106,30 @@ check_error() {
     report "$ok" "$desc" "kubectl $*; exit $rc"
 }
 
+# check_eventually [--error] DESCRIPTION EXPECTED SERVER ARGS...: like check (or, with --error,
+# check_error), retried for up to 20 s: for what the simulated controller does after its delay.
+check_eventually() {
+    local want_error=no
+    if [ "$1" = --error ]; then want_error=yes; shift; fi
+    local desc="$1" expect="$2" name="$3" ok=no rc=1
+    shift 3
+    local deadline=$((SECONDS + 20))
+    while :; do
+        kc "$name" "$@" >"$WORK/out" 2>"$WORK/err"
+        rc=$?
+        drop_skew_warning "$WORK/err"
+        if [ $want_error = yes ]; then
+            if [ $rc -ne 0 ] && grep -Fq -- "$expect" "$WORK/err"; then ok=yes; break; fi
+        elif [ $rc -eq 0 ] && ! [ -s "$WORK/err" ] && grep -Eq -- "$expect" "$WORK/out"; then
+            ok=yes
+            break
+        fi
+        [ $SECONDS -ge $deadline ] && break
+        sleep 0.1
+    done
+    report "$ok" "$desc" "kubectl $*; exit $rc"
+}
+
 # check_same DESCRIPTION SERVER "ARGS A" "ARGS B": both succeed with identical, non-empty output.
 check_same() {
     local desc="$1" name="$2" a="$3" b="$4" ok=no
@@ -126,6 +150,7 @@ start restricted --deny list::secrets:flux-system --deny get::pods/log --key-typ
 start tokens --identity token --key-type p384 --no-metrics
 start writes
 start stale --metrics-unavailable
+start controller --controller 200ms --controller-outcome 'HelmRelease/apps/podinfo=fail:InstallFailed:install retries exhausted' 
 
 # Discovery and basics.
 check "version from /version" '"gitVersion": "v1\.33' main version -o json
@@ -202,8 +227,9 @@ else
 fi
 check_error "container required" 'a container name must be specified for pod' main get --raw "/api/v1/namespaces/apps/pods/$(kc main get pods -n apps -l app.kubernetes.io/name=frontend -o name | cut -d/ -f2)/log"
 
-# Writes, applied in memory (the read-only hardening tests assert our binary never sends them).
-# kubectl validates applied manifests against /openapi/v3, which the test server does not serve.
+# Writes, with a real API server's semantics: server-side apply with field ownership, the three
+# patch types, create/replace, finalizers, dry runs. kubectl validates manifests against
+# /openapi/v3, which the test server does not serve: --validate=false.
 cat >"$WORK/cm.yaml" <<'EOF'
 apiVersion: v1
 kind: ConfigMap
@@ -213,15 +239,106 @@ metadata:
 data:
   key: value
 EOF
+sed 's/value/other/' "$WORK/cm.yaml" >"$WORK/cm-rival.yaml"
+sed 's/applied-by-kubectl/created-by-kubectl/' "$WORK/cm.yaml" >"$WORK/cm-create.yaml"
+sed 's/applied-by-kubectl/created-by-kubectl/; s/value/replaced/' "$WORK/cm.yaml" >"$WORK/cm-replace.yaml"
+cat >"$WORK/ks.yaml" <<'EOF'
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: infra-controllers
+  namespace: flux-system
+spec:
+  interval: 5m
+  path: ./infrastructure/controllers
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+EOF
+cat >"$WORK/cluster-settings.yaml" <<'EOF'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cluster-settings
+  namespace: flux-system
+data:
+  CLUSTER_DOMAIN: prod.acme.io
+  CLUSTER_NAME: prod-eu1
+  CLUSTER_REGION: eu-west-1
+EOF
+cm_rv() { kc writes get cm applied-by-kubectl -n apps -o 'jsonpath={.metadata.resourceVersion}' 2>/dev/null; }
+
+# Server-side apply: create, unchanged, conflict, forced, dry run.
+check "apply --server-side --dry-run=server" '^configmap/applied-by-kubectl serverside-applied \(server dry run\)$' writes apply --server-side --validate=false --dry-run=server -f "$WORK/cm.yaml"
+check_error "the dry run created nothing" 'Error from server (NotFound): configmaps "applied-by-kubectl" not found' writes get cm applied-by-kubectl -n apps
+check "apply --server-side creates" '^configmap/applied-by-kubectl serverside-applied$' writes apply --server-side --validate=false -f "$WORK/cm.yaml"
+rv_before="$(cm_rv)"
+check "apply --server-side again" '^configmap/applied-by-kubectl serverside-applied$' writes apply --server-side --validate=false -f "$WORK/cm.yaml"
+rv_after="$(cm_rv)"
+if [ -n "$rv_before" ] && [ "$rv_before" = "$rv_after" ]; then
+    report yes "re-applying the same manifest stores nothing (resourceVersion $rv_before)" ""
+else
+    report no "re-applying the same manifest stores nothing" "resourceVersion $rv_before -> $rv_after"
+fi
+check_error "another field manager conflicts" 'error: Apply failed with 1 conflict: conflict with "kubectl": .data.key' writes apply --server-side --validate=false --field-manager=rival -f "$WORK/cm-rival.yaml"
+check "--force-conflicts takes the field" '^configmap/applied-by-kubectl serverside-applied$' writes apply --server-side --validate=false --field-manager=rival --force-conflicts -f "$WORK/cm-rival.yaml"
+check "the forced value is stored and owned by its new manager only" '^other rival Apply$' writes get cm applied-by-kubectl -n apps --show-managed-fields -o 'jsonpath={.data.key} {range .metadata.managedFields[*]}{.manager} {.operation}{end}'
+check_error "a Flux object's spec conflicts with kustomize-controller" 'error: Apply failed with 1 conflict: conflict with "kustomize-controller": .spec.interval' writes apply --server-side --validate=false -f "$WORK/ks.yaml"
+check "--force-conflicts --dry-run=server" '^kustomization\.kustomize\.toolkit\.fluxcd\.io/infra-controllers serverside-applied \(server dry run\)$' writes apply --server-side --validate=false --force-conflicts --dry-run=server -f "$WORK/ks.yaml"
+check "the dry run changed nothing" '^1h0m0s 1$' writes get ks infra-controllers -n flux-system -o 'jsonpath={.spec.interval} {.metadata.generation}'
+check "--force-conflicts on a Flux object" '^kustomization\.kustomize\.toolkit\.fluxcd\.io/infra-controllers serverside-applied$' writes apply --server-side --validate=false --force-conflicts -f "$WORK/ks.yaml"
+check "... bumps its generation; fields the manifest leaves out keep their owner" '^5m 2 5m0s$' writes get ks infra-controllers -n flux-system -o 'jsonpath={.spec.interval} {.metadata.generation} {.spec.timeout}'
+check "a client-side applied object moves to server-side apply" '^configmap/cluster-settings serverside-applied$' writes apply --server-side --validate=false -f "$WORK/cluster-settings.yaml"
+check "... kubectl rewrote its managedFields to Apply entries" '^kubectl Apply,kubectl-last-applied Apply,$' writes get cm cluster-settings -n flux-system --show-managed-fields -o 'jsonpath={range .metadata.managedFields[*]}{.manager} {.operation},{end}'
+
+# Patches: merge (no change detected), JSON patch (test ops), strategic (by merge key; 415 on CRs).
 check "annotate (merge patch)" 'annotated' writes annotate kustomization apps -n flux-system reconcile.fluxcd.io/requestedAt=2026-11-21T06:00:00Z --overwrite
 check "the annotation is stored" '^2026-11-21T06:00:00Z$' writes get ks apps -n flux-system -o 'jsonpath={.metadata.annotations.reconcile\.fluxcd\.io/requestedAt}'
-check "patch --type=merge bumps the generation" 'patched' writes patch helmrelease podinfo -n apps --type=merge -p '{"spec":{"suspend":true}}'
-check "the patched spec is served" '^true 2$' writes get hr podinfo -n apps -o 'jsonpath={.spec.suspend} {.metadata.generation}'
-check "patch --type=json" 'patched' writes patch gitrepository flux-system -n flux-system --type=json -p '[{"op":"replace","path":"/spec/interval","value":"5m0s"}]'
-check "server-side apply creates" 'serverside-applied' writes apply --server-side --validate=false -f "$WORK/cm.yaml"
-check "server-side apply again" 'serverside-applied' writes apply --server-side --validate=false -f "$WORK/cm.yaml"
-check "delete" 'deleted' writes delete kustomization tenants -n flux-system
-check_error "deleted objects are gone" 'kustomizations.kustomize.toolkit.fluxcd.io "tenants" not found' writes get kustomization tenants -n flux-system
+check "patch --type=merge --dry-run=server" '^helmrelease\.helm\.toolkit\.fluxcd\.io/podinfo patched' writes patch helmrelease podinfo -n apps --type=merge -p '{"spec":{"suspend":true}}' --dry-run=server
+check "the dry run stored nothing" '^ 1$' writes get hr podinfo -n apps -o 'jsonpath={.spec.suspend} {.metadata.generation}'
+check "patch --type=merge" '^helmrelease\.helm\.toolkit\.fluxcd\.io/podinfo patched$' writes patch helmrelease podinfo -n apps --type=merge -p '{"spec":{"suspend":true}}'
+check "the patched spec is served with a new generation" '^true 2$' writes get hr podinfo -n apps -o 'jsonpath={.spec.suspend} {.metadata.generation}'
+check "the same patch again changes nothing" '^helmrelease\.helm\.toolkit\.fluxcd\.io/podinfo patched \(no change\)$' writes patch helmrelease podinfo -n apps --type=merge -p '{"spec":{"suspend":true}}'
+check "patch --type=json" '^gitrepository\.source\.toolkit\.fluxcd\.io/flux-system patched$' writes patch gitrepository flux-system -n flux-system --type=json -p '[{"op":"test","path":"/spec/interval","value":"1m0s"},{"op":"replace","path":"/spec/interval","value":"5m0s"}]'
+check_error "patch --type=json whose test fails" 'The request is invalid: the server rejected our request due to an error in our request' writes patch gitrepository flux-system -n flux-system --type=json -p '[{"op":"test","path":"/spec/interval","value":"1m0s"},{"op":"replace","path":"/spec/interval","value":"9m"}]'
+check "a failed JSON patch changes nothing" '^5m0s$' writes get gitrepository flux-system -n flux-system -o 'jsonpath={.spec.interval}'
+check "patch --type=strategic merges containers by name" '^deployment\.apps/frontend patched$' writes patch deployment frontend -n apps --type=strategic -p '{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.29.4"}]}}}}'
+check "the other container is untouched" '^frontend=ghcr\.io/acme-corp/webapp-frontend:3\.8\.1 nginx=nginx:1\.29\.4 $' writes get deployment frontend -n apps -o 'jsonpath={range .spec.template.spec.containers[*]}{.name}={.image} {end}'
+check_error "patch --type=strategic on a custom resource" 'error: application/strategic-merge-patch+json is not supported by kustomize.toolkit.fluxcd.io/v1, Kind=Kustomization: the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml' writes patch kustomization apps -n flux-system --type=strategic -p '{"spec":{"suspend":true}}'
+check "rollout restart (a strategic merge patch of the pod template)" '^deployment\.apps/frontend restarted$' writes rollout restart deployment/frontend -n apps
+check "the restart annotation is in the template" 'kubectl\.kubernetes\.io/restartedAt' writes get deployment frontend -n apps -o 'jsonpath={.spec.template.metadata.annotations}'
+
+# Create and replace (POST, PUT).
+check "create --dry-run=server" '^configmap/created-by-kubectl created \(server dry run\)$' writes create --validate=false --dry-run=server -f "$WORK/cm-create.yaml"
+check_error "the dry run created nothing" 'configmaps "created-by-kubectl" not found' writes get cm created-by-kubectl -n apps
+check "create" '^configmap/created-by-kubectl created$' writes create --validate=false -f "$WORK/cm-create.yaml"
+check_error "create again" 'Error from server (AlreadyExists): error when creating "'"$WORK"'/cm-create.yaml": configmaps "created-by-kubectl" already exists' writes create --validate=false -f "$WORK/cm-create.yaml"
+check "replace (PUT)" '^configmap/created-by-kubectl replaced$' writes replace --validate=false -f "$WORK/cm-create.yaml"
+check "replace --dry-run=server" '^configmap/created-by-kubectl replaced \(server dry run\)$' writes replace --validate=false --dry-run=server -f "$WORK/cm-replace.yaml"
+check "the dry run replaced nothing" '^value$' writes get cm created-by-kubectl -n apps -o 'jsonpath={.data.key}'
+
+# Delete: at once without finalizers; with finalizers the object waits for their removal. kubectl
+# delete waits for the object to go through a watch, which the test server does not serve, so
+# a finalizer-held deletion uses --wait=false (kubectl prints the same line).
+check "delete --dry-run=server" '^configmap "created-by-kubectl" deleted \(server dry run\)$' writes delete cm created-by-kubectl -n apps --dry-run=server
+check "the dry run deleted nothing" '^configmap/created-by-kubectl$' writes get cm created-by-kubectl -n apps -o name
+check "delete" '^configmap "created-by-kubectl" deleted$' writes delete cm created-by-kubectl -n apps
+check_error "deleted objects are gone" 'configmaps "created-by-kubectl" not found' writes get cm created-by-kubectl -n apps
+check "delete an object held by a finalizer" '^kustomization\.kustomize\.toolkit\.fluxcd\.io "tenants" deleted$' writes delete kustomization tenants -n flux-system --wait=false
+check "it stays, being deleted" '^20[0-9-]+T[0-9:]+Z finalizers\.fluxcd\.io$' writes get kustomization tenants -n flux-system -o 'jsonpath={.metadata.deletionTimestamp} {.metadata.finalizers[*]}'
+check "removing the finalizer" '^kustomization\.kustomize\.toolkit\.fluxcd\.io/tenants patched$' writes patch kustomization tenants -n flux-system --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]'
+check_error "completes the deletion" 'kustomizations.kustomize.toolkit.fluxcd.io "tenants" not found' writes get kustomization tenants -n flux-system
+
+# The simulated controller (--controller 200ms): a reconcile request is answered after its delay,
+# with the configured outcome and an Event; a deleted object is finalized.
+check "request a reconcile" 'annotated' controller annotate kustomization apps -n flux-system reconcile.fluxcd.io/requestedAt=fidelity-1 --overwrite
+check_eventually "the controller handles it" '^fidelity-1 True$' controller get kustomization apps -n flux-system -o 'jsonpath={.status.lastHandledReconcileAt} {.status.conditions[?(@.type=="Ready")].status}'
+check "request a reconcile of a failing release" 'annotated' controller annotate helmrelease podinfo -n apps reconcile.fluxcd.io/requestedAt=fidelity-2 --overwrite
+check_eventually "it fails with the configured message" '^fidelity-2 False install retries exhausted$' controller get helmrelease podinfo -n apps -o 'jsonpath={.status.lastHandledReconcileAt} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}'
+check "the failure is an event" 'Warning +InstallFailed +helmrelease/podinfo +install retries exhausted' controller get events -n apps --field-selector involvedObject.name=podinfo,reason=InstallFailed
+check "delete a Flux object (the controller holds it)" '^kustomization\.kustomize\.toolkit\.fluxcd\.io "tenants" deleted$' controller delete kustomization tenants -n flux-system --wait=false
+check_eventually --error "the controller removes its finalizer: the object goes" 'Error from server (NotFound): kustomizations.kustomize.toolkit.fluxcd.io "tenants" not found' controller get kustomization tenants -n flux-system
 
 echo
 echo "kubectl fidelity: $PASSED passed, $FAILED failed ($("$KUBECTL" version --client 2>/dev/null | head -1))"

@@ -9,10 +9,10 @@ use std::ops::ControlFlow;
 
 use serde_json::{Map, Value, json};
 
-use crate::kube::client::Client;
 use crate::kube::discovery::Resource;
 use crate::kube::list::ListOptions;
 use crate::kube::time::parse_rfc3339;
+use crate::tools::Cluster;
 
 /// Events kept per object (the most recent).
 pub const PER_OBJECT: usize = 10;
@@ -60,7 +60,7 @@ pub fn field_selector(kind: &str, name: Option<&str>) -> String {
 
 /// Lists the events of `kind` in `scope`, grouped. The list streams: only the kept events of
 /// each object are held.
-pub fn fetch(client: &Client, kind: &str, scope: Scope) -> Result<Events, crate::kube::Error> {
+pub fn fetch(cluster: &Cluster, kind: &str, scope: Scope) -> Result<Events, crate::kube::Error> {
     let resource = Resource::new("v1", "Event", "events", true);
     let (namespace, name) = match scope {
         Scope::AllNamespaces => (None, None),
@@ -73,7 +73,7 @@ pub fn fetch(client: &Client, kind: &str, scope: Scope) -> Result<Events, crate:
         ..ListOptions::default()
     };
     let mut events = Events::default();
-    client.list(&resource, &options, |event| {
+    cluster.list(&resource, &options, |event| {
         events.add(&event);
         ControlFlow::Continue(())
     })?;

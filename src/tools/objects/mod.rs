@@ -259,12 +259,12 @@ impl<'a> Batch<'a> {
             ));
         }
         self.helm_left -= 1;
-        let client = &self.cluster.client;
+        let cluster = self.cluster;
         let secrets = Resource::new("v1", "Secret", "secrets", true);
         let secret = match storage.version {
             Some(v) => {
                 let name = storage.secret_name(v);
-                client
+                cluster
                     .get(&secrets, &storage.namespace, &name)
                     .map_err(|e| {
                         if e.is_not_found() {
@@ -277,7 +277,7 @@ impl<'a> Batch<'a> {
                         }
                     })?
             }
-            None => newest_release_secret(client, &secrets, &storage.namespace, &storage.release)
+            None => newest_release_secret(cluster, &secrets, &storage.namespace, &storage.release)
                 .map_err(|e| format!("not read: {e}"))?
                 .ok_or_else(|| {
                     format!(
@@ -289,7 +289,7 @@ impl<'a> Batch<'a> {
         let payload = secret["data"]["release"]
             .as_str()
             .ok_or_else(|| format!("not read: {}", helm::Error::NoPayload))?;
-        let discovery = client.discovery().ok();
+        let discovery = cluster.discovery().ok();
         let namespaced = |api_version: &str, kind: &str| {
             let (group, _) = api_version.split_once('/').unwrap_or(("", api_version));
             discovery.as_ref().and_then(|d| {
@@ -349,11 +349,11 @@ impl<'a> Batch<'a> {
                 .iter()
                 .map(|&i| events_namespace(&self.docs[i].key))
                 .collect();
-            let client = &self.cluster.client;
+            let cluster = self.cluster;
             let fetched = if let [only] = of_kind.as_slice() {
                 let k = &self.docs[*only].key;
                 events::fetch(
-                    client,
+                    cluster,
                     &kind,
                     events::Scope::Object {
                         namespace: &events_namespace(k),
@@ -361,11 +361,11 @@ impl<'a> Batch<'a> {
                     },
                 )
             } else if namespaces.len() <= EVENT_NAMESPACES_SEPARATELY {
-                fetch_per_namespace(client, &kind, &namespaces)
+                fetch_per_namespace(cluster, &kind, &namespaces)
             } else {
-                match events::fetch(client, &kind, events::Scope::AllNamespaces) {
+                match events::fetch(cluster, &kind, events::Scope::AllNamespaces) {
                     Err(e) if e.is_forbidden() && namespaces.len() <= EVENT_NAMESPACES_MAX => {
-                        fetch_per_namespace(client, &kind, &namespaces)
+                        fetch_per_namespace(cluster, &kind, &namespaces)
                     }
                     other => other,
                 }
@@ -450,11 +450,11 @@ impl<'a> Batch<'a> {
             return (Finding::NotChecked, Vec::new());
         }
         self.lookups_left -= 1;
-        let client = &self.cluster.client;
+        let cluster = self.cluster;
         let api_version = if u.group.is_empty() { "v1" } else { &u.group };
-        let result = client
+        let result = cluster
             .resolve(Some(api_version), &u.kind)
-            .and_then(|r| client.get(&r, &u.namespace, &u.name));
+            .and_then(|r| cluster.get(&r, &u.namespace, &u.name));
         let found = match result {
             Ok(obj) => (
                 Finding::Seen(diagnosis::health(&obj)),
@@ -587,13 +587,13 @@ fn events_namespace(k: &Key) -> String {
 }
 
 fn fetch_per_namespace(
-    client: &kube::client::Client,
+    cluster: &Cluster,
     kind: &str,
     namespaces: &BTreeSet<String>,
 ) -> Result<events::Events, kube::Error> {
     let mut all = events::Events::default();
     for ns in namespaces {
-        let mut one = events::fetch(client, kind, events::Scope::Namespace(ns))?;
+        let mut one = events::fetch(cluster, kind, events::Scope::Namespace(ns))?;
         all.absorb(&mut one);
     }
     Ok(all)
@@ -610,7 +610,7 @@ fn set_status_field(obj: &mut Value, key: &str, v: Value) {
 /// `name=<release>`), for a HelmRelease that records no release. Streams the list and keeps
 /// one Secret.
 fn newest_release_secret(
-    client: &kube::client::Client,
+    cluster: &Cluster,
     secrets: &Resource,
     namespace: &str,
     release: &str,
@@ -621,7 +621,7 @@ fn newest_release_secret(
         ..ListOptions::default()
     };
     let mut best: Option<(u64, Value)> = None;
-    client.list(secrets, &options, |s| {
+    cluster.list(secrets, &options, |s| {
         let version = s["metadata"]["labels"]["version"]
             .as_str()
             .and_then(|v| v.parse::<u64>().ok())
