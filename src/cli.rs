@@ -526,7 +526,13 @@ impl std::error::Error for Error {}
 
 /// Entry point of the binary: parse, run, print one error, pick the exit code.
 pub fn main() -> ExitCode {
-    match parse(std::env::args_os().skip(1)) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // `version --verbose` (how the binary was built) is recognised ahead of the flag registry:
+    // src/version.rs owns both the forms and the text.
+    if crate::version::wants_verbose(&args) {
+        return print(&crate::version::verbose());
+    }
+    match parse(args) {
         Ok(command) => run(command),
         Err(Error::NoCommand) => {
             eprint!("{}", short_help());
@@ -571,7 +577,7 @@ pub fn run(command: Command) -> ExitCode {
                 }
             }
         }
-        Command::Version => print(&format!("{NAME} {}", crate::VERSION)),
+        Command::Version => print(&crate::version::short()),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
     }
@@ -890,7 +896,7 @@ Usage:
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
   {NAME} docs read PATH [HEADING] print a document, or one section of it
-  {NAME} version                  print the version
+  {NAME} version [--verbose]      print the version (--verbose: how it was built)
 ",
         version = crate::VERSION
     )
