@@ -1,4 +1,4 @@
-# flux-operator-mcp: build, test, static binary, real-client conformance, benchmarks.
+# flux-operator-mcp: build, test, static binary, real-client conformance, benchmarks, fuzzing.
 # `make test` needs only Rust; `make conformance` and `make bench-peer` also use ../shared.
 
 SHELL := bash
@@ -21,7 +21,7 @@ CONFORMANCE_CHECKS := conformance-sdk conformance-e2e conformance-suite conforma
 	conformance-kubeconfig
 
 .PHONY: build install static test lint conformance $(CONFORMANCE_CHECKS) conformance-2026 \
-	bench bench-peer clean
+	bench bench-peer fuzz fuzz-smoke clean
 
 build:
 	$(CARGO) build --release
@@ -85,6 +85,18 @@ bench: static
 # in one run by ../shared/tools/mcpbench.py.
 bench-peer: static
 	tests/scripts/bench-peer.sh "$(SHARED)" "$(abspath $(STATIC_BIN))"
+
+# Coverage-guided fuzzing (fuzz/: libFuzzer on the stable toolchain, see fuzz/run.sh): every
+# target for FUZZ_SECONDS, one after the other; prints executions and peak RSS per target and
+# in total, and fails on a crash, a hang (a unit over FUZZ_TIMEOUT s) or running out of memory.
+FUZZ_SECONDS ?= 150
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+# The short pass CI runs: the same build, every target for a few seconds.
+FUZZ_SMOKE_SECONDS ?= 6
+fuzz-smoke:
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,162 @@
+//! Fuzz target `jsonrpc_session`: arbitrary bytes as a whole stdio session (many lines, CRLF,
+//! a BOM, blank lines) through `stdio::read_loop` into the protocol state machine, with an
+//! in-process service whose tools answer at once.
+//!
+//! Properties beyond "no panic": every call finishes (drain), everything the server sends is a
+//! response that fits on one line and reads back, and no request id is answered more often
+//! than the session sent it (a client may reuse an id once it was answered).
+#![no_main]
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::time::Duration;
+
+use flux_operator_mcp::mcp::message::{Message, RequestId};
+use flux_operator_mcp::mcp::server::{
+    InvalidParams, Outbox, Outgoing, PromptArgument, PromptInfo, PromptReply, Server, ServerInfo,
+    Service, ToolAnnotations, ToolInfo, ToolOutput,
+};
+use flux_operator_mcp::mcp::stdio::read_loop;
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Map, Value, json};
+
+/// Two tools and one prompt; `echo` answers with its arguments, `fail` with an error result.
+struct Fake;
+
+impl Service for Fake {
+    type Session = ();
+
+    fn info(&self) -> ServerInfo {
+        ServerInfo {
+            name: "fuzz",
+            title: "Fuzz",
+            version: "0",
+        }
+    }
+
+    fn instructions(&self) -> &str {
+        "fuzzing"
+    }
+
+    fn tools(&self) -> Vec<ToolInfo> {
+        ["echo", "fail"]
+            .into_iter()
+            .map(|name| ToolInfo {
+                name,
+                title: name,
+                description: "a fuzzing tool",
+                input_schema: json!({"type": "object", "properties": {"x": {"type": "string"}}}),
+                annotations: ToolAnnotations {
+                    read_only: true,
+                    destructive: false,
+                    idempotent: true,
+                    open_world: false,
+                },
+            })
+            .collect()
+    }
+
+    fn prompts(&self) -> Vec<PromptInfo> {
+        vec![PromptInfo {
+            name: "p",
+            title: "P",
+            description: "a fuzzing prompt",
+            arguments: &[PromptArgument {
+                name: "a",
+                description: "an argument",
+                required: true,
+            }],
+        }]
+    }
+
+    fn new_session(&self) {}
+
+    fn call_tool(
+        &self,
+        _session: &(),
+        name: &str,
+        args: &Map<String, Value>,
+    ) -> Result<ToolOutput, InvalidParams> {
+        match name {
+            "echo" | "fail" => Ok(ToolOutput {
+                text: Value::Object(args.clone()).to_string(),
+                is_error: name == "fail",
+            }),
+            other => Err(InvalidParams(format!("unknown tool {other:?}"))),
+        }
+    }
+
+    fn get_prompt(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+    ) -> Result<PromptReply, InvalidParams> {
+        match (name, args.get("a")) {
+            ("p", Some(a)) => Ok(PromptReply {
+                description: "p".into(),
+                messages: vec![a.to_string()],
+            }),
+            _ => Err(InvalidParams(format!("unknown prompt {name:?}"))),
+        }
+    }
+}
+
+fuzz_target!(|session: &[u8]| {
+    let (out, answers) = Outbox::channel();
+    let mut server = Server::new(Fake, out);
+    let _ = read_loop(&mut Cursor::new(session), &mut server);
+    assert_eq!(
+        server.drain(Duration::from_secs(10)),
+        0,
+        "a tool call still runs"
+    );
+    drop(server);
+    let asked = requests(session);
+    let mut answered = HashMap::<RequestId, usize>::new();
+    for item in answers.try_iter() {
+        let Outgoing::Message(message) = item else {
+            continue;
+        };
+        let Message::Response(response) = &message else {
+            panic!("the server sent something other than a response: {message:?}");
+        };
+        let line = message.to_line();
+        assert!(!line.contains(&b'\n'), "an answer spans lines");
+        match &response.id {
+            Some(id) => {
+                assert_eq!(
+                    Message::parse(&line).ok().flatten().as_ref(),
+                    Some(&message),
+                    "an answer does not read back"
+                );
+                let n = answered.entry(id.clone()).or_default();
+                *n += 1;
+                assert!(
+                    *n <= asked.get(id).copied().unwrap_or(0),
+                    "request {id} answered more often than asked"
+                );
+            }
+            // The answer to an unreadable line: `"id": null`, which `Message::parse` refuses
+            // as a client message, so it is read as plain JSON.
+            None => {
+                let value: Value = serde_json::from_slice(&line).expect("an answer is JSON");
+                assert!(value["id"].is_null() && value["error"]["code"].is_i64());
+            }
+        }
+    }
+});
+
+/// How often each request id occurs in the session, line by line as `read_loop` splits it.
+fn requests(session: &[u8]) -> HashMap<RequestId, usize> {
+    let mut out = HashMap::new();
+    for (i, line) in session.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = match line.strip_prefix(b"\xef\xbb\xbf") {
+            Some(rest) if i == 0 => rest,
+            _ => line,
+        };
+        if let Ok(Some(Message::Request(r))) = Message::parse(line) {
+            *out.entry(r.id).or_default() += 1;
+        }
+    }
+    out
+}
