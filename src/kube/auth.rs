@@ -446,6 +446,30 @@ fn parse_exec_output(stdout: &[u8], api_version: &str) -> Result<ExecCredentials
     })
 }
 
+/// What a plugin's stdout gave, as [`parse_exec_output`] reads it: whether it held a token and
+/// a client certificate, and when to run the plugin again. A fuzzing entry point (`fuzz/`,
+/// target `exec_credential`); the product goes through [`Authenticator`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecOutputSummary {
+    pub token: bool,
+    pub client_cert: bool,
+    pub refresh_after: Option<SystemTime>,
+}
+
+/// Parse a plugin's stdout for a plugin configured with `api_version`; `Err` is the problem
+/// the tool error would name. A fuzzing entry point (`fuzz/`), not used by the product.
+#[doc(hidden)]
+pub fn parse_exec_output_summary(
+    stdout: &[u8],
+    api_version: &str,
+) -> Result<ExecOutputSummary, String> {
+    parse_exec_output(stdout, api_version).map(|c| ExecOutputSummary {
+        token: c.token.is_some(),
+        client_cert: c.client_cert.is_some(),
+        refresh_after: c.refresh_after,
+    })
+}
+
 struct PluginOutput {
     status: ExitStatus,
     stdout: Vec<u8>,
