@@ -145,7 +145,8 @@ fuzz_target!(|session: &[u8]| {
     }
 });
 
-/// How often each request id occurs in the session, line by line as `read_loop` splits it.
+/// How often each request id occurs in the session, line by line as `read_loop` splits it:
+/// the most answers that id may get.
 fn requests(session: &[u8]) -> HashMap<RequestId, usize> {
     let mut out = HashMap::new();
     for (i, line) in session.split(|&b| b == b'\n').enumerate() {
@@ -154,8 +155,14 @@ fn requests(session: &[u8]) -> HashMap<RequestId, usize> {
             Some(rest) if i == 0 => rest,
             _ => line,
         };
-        if let Ok(Some(Message::Request(r))) = Message::parse(line) {
-            *out.entry(r.id).or_default() += 1;
+        // A request, or a line refused with the id it carried (say, without a method).
+        let id = match Message::parse(line) {
+            Ok(Some(Message::Request(r))) => Some(r.id),
+            Err(answer) => answer.id,
+            _ => None,
+        };
+        if let Some(id) = id {
+            *out.entry(id).or_default() += 1;
         }
     }
     out
