@@ -383,7 +383,12 @@ mod tests {
                 wrong.push(text);
             }
         }
-        assert!(wrong.is_empty(), "{} floats read back wrong, e.g. {:?}", wrong.len(), wrong.first());
+        assert!(
+            wrong.is_empty(),
+            "{} floats read back wrong, e.g. {:?}",
+            wrong.len(),
+            wrong.first()
+        );
     }
 
     #[test]
