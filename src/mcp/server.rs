@@ -470,7 +470,9 @@ impl<S: Service> Server<S> {
         let info = self.info.clone();
         let thread_id = id.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("tools/call {name}"))
+            // A NUL in a thread name makes `spawn` panic after the call took its slot (found
+            // by the jsonrpc_session fuzz target); the name is only for debuggers.
+            .name(format!("tools/call {}", name.replace('\0', "\u{fffd}")))
             .spawn(move || {
                 let id = thread_id;
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -821,6 +823,22 @@ mod tests {
         fn nothing_pending(&self) -> bool {
             self.rx.try_recv().is_err()
         }
+    }
+
+    /// Found by the jsonrpc_session fuzz target: a tool name with a NUL byte made the
+    /// thread name invalid, `spawn` panicked after the call had taken an in-flight slot, and
+    /// the slot was never freed: MAX_IN_FLIGHT such calls locked every tool out, and the id
+    /// stayed "in use" for good.
+    #[test]
+    fn a_tool_name_with_a_nul_byte_is_answered_and_frees_its_slot() {
+        let mut c = conn(1);
+        for id in 0..=MAX_IN_FLIGHT as i64 {
+            let r = c.request(id, "tools/call", json!({"name": "ec\u{0}ho"}));
+            assert_eq!(r["error"]["code"], json!(-32602), "{r}");
+        }
+        assert_eq!(c.server.drain(Duration::from_secs(10)), 0);
+        let r = c.request(0, "tools/call", json!({"name": "echo"}));
+        assert_eq!(r["result"]["isError"], json!(false), "{r}");
     }
 
     #[test]
