@@ -87,16 +87,18 @@ bench-peer: static
 	tests/scripts/bench-peer.sh "$(SHARED)" "$(abspath $(STATIC_BIN))"
 
 # Coverage-guided fuzzing (fuzz/: libFuzzer on the stable toolchain, see fuzz/run.sh): every
-# target for FUZZ_SECONDS, one after the other; prints executions and peak RSS per target and
-# in total, and fails on a crash, a hang (a unit over FUZZ_TIMEOUT s) or running out of memory.
-FUZZ_SECONDS ?= 150
+# target for FUZZ_SECONDS, FUZZ_JOBS at a time (one per core: 8 targets take 16 minutes);
+# prints executions and peak RSS per target and in total, and fails on a crash, a hang (a unit
+# over FUZZ_TIMEOUT s) or running out of memory.
+FUZZ_SECONDS ?= 240
+FUZZ_JOBS ?= 2
 fuzz:
-	fuzz/run.sh $(FUZZ_SECONDS)
+	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SECONDS)
 
 # The short pass CI runs: the same build, every target for a few seconds.
-FUZZ_SMOKE_SECONDS ?= 6
+FUZZ_SMOKE_SECONDS ?= 8
 fuzz-smoke:
-	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean:
 	$(CARGO) clean

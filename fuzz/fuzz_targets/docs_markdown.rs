@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
     if texts.is_empty() {
         return;
     }
-    let paths: Vec<String> = (0..texts.len()).map(|i| format!("runbooks/{i}.md")).collect();
+    let paths: Vec<String> = (0..texts.len())
+        .map(|i| format!("runbooks/{i}.md"))
+        .collect();
     let docs: Vec<(&str, &str)> = paths
         .iter()
         .zip(&texts)

@@ -23,7 +23,10 @@ fuzz_target!(|line: &[u8]| {
         }
         Ok(None) => {}
         Err(answer) => {
-            let err = answer.result.as_ref().expect_err("an error answer carries an error");
+            let err = answer
+                .result
+                .as_ref()
+                .expect_err("an error answer carries an error");
             assert!(
                 [code::PARSE_ERROR, code::INVALID_REQUEST].contains(&err.code),
                 "unexpected code {} for an unreadable line",

@@ -33,7 +33,9 @@ fn decoded(bytes: &[u8]) -> Option<String> {
                 u16::from_le_bytes([c[0], c[1]])
             }
         });
-        char::decode_utf16(units).collect::<Result<String, _>>().ok()
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .ok()
     };
     match bytes {
         [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8(rest.to_vec()).ok(),

@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
     let health = diagnosis::health(&obj);
     let kind = obj["kind"].as_str().unwrap_or("").to_string();
     let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let namespace = obj["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+    let namespace = obj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let group = obj["apiVersion"]
         .as_str()
         .and_then(|v| v.split_once('/'))
@@ -128,10 +131,7 @@ fn same(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x
-                    .iter()
-                    .all(|(k, a)| y.get(k).is_some_and(|b| same(a, b)))
+            x.len() == y.len() && x.iter().all(|(k, a)| y.get(k).is_some_and(|b| same(a, b)))
         }
         _ => a == b,
     }
