@@ -87,10 +87,10 @@ bench-peer: static
 	tests/scripts/bench-peer.sh "$(SHARED)" "$(abspath $(STATIC_BIN))"
 
 # Coverage-guided fuzzing (fuzz/: libFuzzer on the stable toolchain, see fuzz/run.sh): every
-# target for FUZZ_SECONDS, FUZZ_JOBS at a time (one per core: 8 targets take 16 minutes);
+# target for FUZZ_SECONDS, FUZZ_JOBS at a time (one per core: 8 targets take 20 minutes);
 # prints executions and peak RSS per target and in total, and fails on a crash, a hang (a unit
 # over FUZZ_TIMEOUT s) or running out of memory.
-FUZZ_SECONDS ?= 240
+FUZZ_SECONDS ?= 300
 FUZZ_JOBS ?= 2
 fuzz:
 	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SECONDS)
