@@ -50,6 +50,10 @@ build
 bin_dir="$CARGO_TARGET_DIR/$triple/release"
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+# Harnesses that need files (kubeconfig) write them under TMPDIR: keep them in the scratch
+# folder that goes away with the run.
+mkdir "$logs/tmp"
+export TMPDIR="$logs/tmp"
 
 run_one() {
   local t=$1 corpus="$corpus_root/$1" artifacts="$artifacts_root/$1/"
