@@ -1,4 +1,5 @@
-# flux-operator-mcp: build, test, static binary, real-client conformance, benchmarks, release.
+# flux-operator-mcp: build, test, static binary, real-client conformance, benchmarks, release,
+# fuzzing.
 # `make test` needs only Rust; `make conformance` and `make bench-peer` also use ../shared.
 
 SHELL := bash
@@ -23,7 +24,7 @@ CONFORMANCE_CHECKS := conformance-sdk conformance-e2e conformance-suite conforma
 	conformance-kubeconfig
 
 .PHONY: build install static static-readonly test lint conformance $(CONFORMANCE_CHECKS) \
-	conformance-2026 bench bench-peer dist dist-verify image clean
+	conformance-2026 bench bench-peer dist dist-verify image fuzz fuzz-smoke clean
 
 build:
 	$(CARGO) build --release
@@ -116,6 +117,20 @@ dist-verify:
 # from the binaries of `make dist`, then the image run test.
 image:
 	tests/scripts/image.sh
+
+# Coverage-guided fuzzing (fuzz/: libFuzzer on the stable toolchain, see fuzz/run.sh): every
+# target for FUZZ_SECONDS, FUZZ_JOBS at a time (one per core: 8 targets take 20 minutes);
+# prints executions and peak RSS per target and in total, and fails on a crash, a hang (a unit
+# over FUZZ_TIMEOUT s) or running out of memory.
+FUZZ_SECONDS ?= 300
+FUZZ_JOBS ?= 2
+fuzz:
+	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SECONDS)
+
+# The short pass CI runs: the same build, every target for a few seconds.
+FUZZ_SMOKE_SECONDS ?= 8
+fuzz-smoke:
+	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean:
 	$(CARGO) clean
