@@ -172,7 +172,9 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let mut out = String::new();
     let mut failures = 0;
     for item in &items {
-        let label = item.label();
+        // A Secret value is kept out of the answer and the log even where it is not one (a
+        // name that happens to hold it).
+        let label = writes::mask_values(&item.label(), &values);
         let line = match &item.line {
             Some(Line::Done(word)) => {
                 record_write(&label, format!("{word}{suffix}"));
@@ -195,6 +197,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     for note in notes {
         out.push_str(&format!("note: {note}\n"));
     }
+    let out = writes::mask_values(&out, &values);
     if failures > 0 {
         let s = if failures == 1 { "" } else { "s" };
         return Err(ToolError::Failed(format!(
@@ -375,10 +378,8 @@ fn check_owners(
         }
     }
     if !refusals.is_empty() {
-        return Err(ToolError::Failed(format!(
-            "nothing was applied:\n{}",
-            refusals.join("\n")
-        )));
+        let text = format!("nothing was applied:\n{}", refusals.join("\n"));
+        return Err(ToolError::Failed(writes::mask_values(&text, values)));
     }
     Ok(notes)
 }

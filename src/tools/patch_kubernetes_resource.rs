@@ -2,7 +2,7 @@
 //! JSON merge (default), JSON patch or strategic merge (built-in kinds only: refused for a
 //! custom resource before anything is sent, with the reason), with a field manager of its own
 //! so Flux controllers do not take the patched fields over. The Flux-owner guard of apply
-//! holds (`overwrite`). The answer names the fields that changed, never their values; a
+//! holds (`overwrite`), except for `status`, which no owner applies. The answer names the fields that changed, never their values; a
 //! deleting object whose last finalizer the patch removed is reported gone.
 
 use std::collections::BTreeSet;
@@ -134,7 +134,12 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         )));
     }
     let live = writes::get_live(&cluster, &resource, &namespace, name)?;
-    let note = writes::guard(&label, &live, Change::Modify, overwrite)?;
+    // A status is written by the object's own controller, never applied by its owner: the
+    // guard is about the fields an owner applies.
+    let note = match subresource {
+        Some(Subresource::Status) => None,
+        None => writes::guard(&label, &live, Change::Modify, overwrite)?,
+    };
     let values = writes::secret_values(&live);
     let options = PatchOptions {
         dry_run,

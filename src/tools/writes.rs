@@ -45,9 +45,9 @@ pub const INSTRUCTION_LINES: &[(&str, &str)] = &[
 const NAMES_SCANNED: usize = 500;
 /// Close names suggested.
 const SIMILAR_NAMES: usize = 5;
-/// Secret values shorter than this are not searched for in messages: `true` or `admin` would
-/// match unrelated words.
-const MIN_SECRET_LEN: usize = 4;
+/// Secret values shorter than this are not searched for in messages: `true`, `admin` or `apps`
+/// would mask unrelated words.
+const MIN_SECRET_LEN: usize = 6;
 /// Requests in flight at once when many objects are read or written.
 pub const WORKERS: usize = 8;
 

@@ -18,3 +18,4 @@ mod protocol;
 mod resources;
 mod tidy;
 mod tools;
+mod writes;
