@@ -1024,11 +1024,9 @@ pub fn short_help() -> String {
         + &format!("\nRun '{NAME} --help' for every flag and its default.\n")
 }
 
-/// `--help`: the usage, which build this is, plus every flag, grouped, with its default.
+/// `--help`: the usage, every flag, grouped, with its default, and which build this is.
 pub fn long_help() -> String {
     let mut out = usage();
-    out.push('\n');
-    out.push_str(BUILD_NOTE);
     for (group, title) in [
         (Group::Server, "Server flags"),
         (Group::Kube, "Kubernetes flags"),
@@ -1048,6 +1046,8 @@ pub fn long_help() -> String {
     out.push_str(
         "\nBooleans also take a value: --read-only=false. Values: --flag VALUE or --flag=VALUE.\n",
     );
+    out.push('\n');
+    out.push_str(BUILD_NOTE);
     out
 }
 

@@ -556,21 +556,19 @@ impl Service for Toolbox {
         let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args)));
         let writes = WRITES.with(|w| std::mem::take(&mut *w.borrow_mut()));
         if let Some(log) = &self.log {
-            let (bytes, is_error, error) = match &outcome {
+            let (result_bytes, is_error, error) = match &outcome {
                 Ok(Ok(out)) if out.is_error => (out.text.len(), true, Some(out.text.clone())),
                 Ok(Ok(out)) => (out.text.len(), false, None),
                 Ok(Err(InvalidParams(m))) => (0, true, Some(m.clone())),
                 Err(_) => (0, true, Some("the tool panicked".to_string())),
             };
-            log.record(
-                name,
-                args,
-                started.elapsed(),
-                bytes,
+            let result = Logged {
+                result_bytes,
                 is_error,
-                error.as_deref(),
-                &writes,
-            );
+                error,
+                writes,
+            };
+            log.record(name, args, started.elapsed(), &result);
         }
         match outcome {
             Ok(result) => result,
@@ -615,6 +613,14 @@ pub fn record_write(target: impl Into<String>, outcome: impl Into<String>) {
     WRITES.with(|w| w.borrow_mut().push(record));
 }
 
+/// What the call log keeps of a call's result: never its text, unless it is an error.
+struct Logged {
+    result_bytes: usize,
+    is_error: bool,
+    error: Option<String>,
+    writes: Vec<WriteRecord>,
+}
+
 /// `--tool-call-log-file`: one JSON line per `tools/call`, for debugging agents. It holds the
 /// call, its timing and size, the writes it made (target and outcome), never the output:
 /// outputs can carry cluster data.
@@ -632,16 +638,13 @@ const ALWAYS_ELIDED: &[&str] = &["yaml_content", "patch"];
 const LOGGED_ERROR_MAX: usize = 1024;
 
 impl CallLog {
-    fn record(
-        &self,
-        tool: &str,
-        args: &Map<String, Value>,
-        duration: Duration,
-        result_bytes: usize,
-        is_error: bool,
-        error: Option<&str>,
-        writes: &[WriteRecord],
-    ) {
+    fn record(&self, tool: &str, args: &Map<String, Value>, duration: Duration, result: &Logged) {
+        let Logged {
+            result_bytes,
+            is_error,
+            error,
+            writes,
+        } = result;
         let arguments: Map<String, Value> = args
             .iter()
             .map(|(k, v)| {

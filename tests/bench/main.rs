@@ -10,6 +10,7 @@ mod startup;
 #[path = "../it/support.rs"]
 mod support;
 mod tools;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -65,7 +66,8 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
         .max()
 }
 
-/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools);
+/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
+/// writes);
 /// no name runs them all.
 fn main() {
     if kube::child_main() {
@@ -75,11 +77,12 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 4] = [
+    let sections: [(&str, fn()); 5] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
+        ("writes", writes::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {
