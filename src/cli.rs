@@ -653,7 +653,7 @@ fn serve(options: ServeOptions) -> ExitCode {
     };
     let toolbox = tools::Toolbox::new(options.tools, mode);
     match options.transport {
-        Transport::Stdio => crate::mcp::stdio::serve(toolbox),
+        Transport::Stdio => crate::mcp::stdio::serve(std::sync::Arc::new(toolbox)),
         // The parser refuses these; a `Command` built in code gets the same answer.
         Transport::Http | Transport::Sse => {
             let message = unsupported_transport(options.transport);

@@ -7,8 +7,10 @@
 pub mod check;
 pub mod cli;
 pub mod docs;
+pub mod files;
 pub mod kube;
 pub mod mcp;
+pub mod redact;
 pub mod sync;
 pub mod text;
 pub mod tools;

@@ -13,14 +13,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::config::{AuthConfig, ClientCert, ExecConfig, Impersonation, check_client_cert};
-use super::{Secret, SecretBytes, percent_encode_into};
+use super::{Secret, SecretBytes, percent_encode_into, process_group};
 use crate::sync::lock;
+use crate::{files, redact};
 
 /// How long an exec plugin may run before it is killed. client-go has no limit; we do, because
 /// a hung plugin would otherwise hang every tool call on that context.
@@ -39,6 +41,13 @@ const EXEC_STDOUT_LIMIT: u64 = 1 << 20;
 const EXEC_STDERR_LIMIT: u64 = 64 << 10;
 /// How much of the plugin's stderr an error message quotes (its end: that is where the reason is).
 const STDERR_QUOTE_CHARS: usize = 1000;
+/// After a plugin's group is killed, how long its pipe readers get to see the pipes close.
+/// Dead processes close them at once; only a process that left the group (`setsid`) and kept
+/// a pipe would hold a reader longer, and the call does not wait for that one.
+const READER_GRACE: Duration = Duration::from_secs(1);
+/// A shell every image but a scratch one has: without it, an exec plugin (often a script, or
+/// a binary the image does not ship) cannot run here.
+const SHELL: &str = "/bin/sh";
 
 /// Produces credentials for one connection. Shared between threads; caches exec-plugin output
 /// until it expires and re-reads token files when they change.
@@ -189,12 +198,13 @@ impl Authenticator {
 
     /// The token in `path`, read again when the file changed or the last read is old.
     fn file_token(&self, path: &Path) -> Result<Secret, Error> {
-        let read_err = |source: io::Error| Error::TokenFile {
+        let read_err = |source: files::Error| Error::TokenFile {
             context: self.context.clone(),
             path: path.to_path_buf(),
             source,
         };
-        let stamp = FileStamp::of(&std::fs::metadata(path).map_err(read_err)?);
+        let meta = std::fs::metadata(path).map_err(|e| read_err(files::Error::Io(e)))?;
+        let stamp = FileStamp::of(&meta);
         let mut cached = lock(&self.token_file);
         if let Some(c) = cached.as_ref()
             && c.stamp == stamp
@@ -202,7 +212,8 @@ impl Authenticator {
         {
             return Ok(c.token.clone());
         }
-        let text = std::fs::read_to_string(path).map_err(read_err)?;
+        let bytes = files::read(path, files::TOKEN).map_err(read_err)?;
+        let text = String::from_utf8_lossy(&bytes);
         // client-go trims the file's whitespace and refuses an empty token.
         let token = text.trim();
         if token.is_empty() {
@@ -284,9 +295,15 @@ impl Authenticator {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Its own process group, so that on timeout everything it started can be killed with
+        // it (see wait_with_timeout); and none of our blocked signals.
+        process_group::isolate(&mut command);
         let child = command.spawn().map_err(|e| {
             let problem = if e.kind() == io::ErrorKind::NotFound {
-                ExecProblem::NotFound(e)
+                ExecProblem::NotFound {
+                    minimal_image: minimal_image(Path::new(SHELL)),
+                    source: e,
+                }
             } else {
                 ExecProblem::Spawn(e)
             };
@@ -457,8 +474,6 @@ enum Stream {
     Stderr(Vec<u8>),
 }
 
-/// Collect the plugin's output and exit status, killing it when `timeout` passes. The pipes
-/// are drained on their own threads so a chatty plugin cannot block on a full pipe.
 /// How long a plugin may run, and what set that limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -468,49 +483,102 @@ pub enum Limit {
     Call(Duration),
 }
 
-fn wait_with_timeout(mut child: Child, limit: Limit) -> Result<PluginOutput, ExecProblem> {
+/// The running plugin: its process (the leader of its own process group) and the threads
+/// draining its pipes. The pipes are drained on their own threads so a chatty plugin cannot
+/// block on a full pipe.
+struct Running {
+    child: Child,
+    streams: mpsc::Receiver<Stream>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(mut child: Child) -> Running {
+        let (tx, streams) = mpsc::channel();
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            let tx = tx.clone();
+            readers.push(std::thread::spawn(move || {
+                let _ = tx.send(Stream::Stdout(read_capped(out, EXEC_STDOUT_LIMIT)));
+            }));
+        }
+        if let Some(err) = child.stderr.take() {
+            let tx = tx.clone();
+            readers.push(std::thread::spawn(move || {
+                let _ = tx.send(Stream::Stderr(read_capped(err, EXEC_STDERR_LIMIT)));
+            }));
+        }
+        Running {
+            child,
+            streams,
+            readers,
+        }
+    }
+
+    /// Kill the plugin and everything it started, reap it, and let the readers end.
+    ///
+    /// Called only while the plugin is not reaped yet (its pid, and so its group id, cannot
+    /// have been reused). Every process of the group holds the pipes it inherited; once all
+    /// are dead the pipes close, the readers see the end and finish, and are joined here, so
+    /// a timed-out plugin leaves neither a process nor a thread behind.
+    fn kill(mut self) {
+        if process_group::kill(self.child.id()).is_err() {
+            // Not a group leader after all, or not Unix: at least the plugin itself.
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        let until = Instant::now() + READER_GRACE;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.streams.recv_timeout(left) {
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                // A process outside the group still holds a pipe: leave its reader behind
+                // rather than outlast the call.
+                Err(mpsc::RecvTimeoutError::Timeout) => return,
+            }
+        }
+        for reader in self.readers {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// Collect the plugin's output and exit status, killing its process group when `limit`
+/// passes.
+fn wait_with_timeout(child: Child, limit: Limit) -> Result<PluginOutput, ExecProblem> {
     let (Limit::Plugin(timeout) | Limit::Call(timeout)) = limit;
     let deadline = Instant::now() + timeout;
-    let (tx, rx) = mpsc::channel();
-    if let Some(out) = child.stdout.take() {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(Stream::Stdout(read_capped(out, EXEC_STDOUT_LIMIT)));
-        });
-    }
-    if let Some(err) = child.stderr.take() {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(Stream::Stderr(read_capped(err, EXEC_STDERR_LIMIT)));
-        });
-    }
-    drop(tx);
+    let mut running = Running::start(child);
     let (mut stdout, mut stderr) = (None, None);
-    let kill = |child: &mut Child| {
-        // The reader threads finish on their own once the pipes close; nobody waits for them.
-        let _ = child.kill();
-        let _ = child.wait();
-        ExecProblem::Timeout(limit)
-    };
     while stdout.is_none() || stderr.is_none() {
         let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
+        match running.streams.recv_timeout(left) {
             Ok(Stream::Stdout(bytes)) => stdout = Some(bytes),
             Ok(Stream::Stderr(bytes)) => stderr = Some(bytes),
-            Err(mpsc::RecvTimeoutError::Timeout) => return Err(kill(&mut child)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                running.kill();
+                return Err(ExecProblem::Timeout(limit));
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     // Both pipes are closed, so the plugin has exited or is about to; a plugin that closes
     // them and lingers still gets killed at the deadline.
     let status = loop {
-        match child.try_wait() {
+        match running.child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => return Err(kill(&mut child)),
+            Ok(None) if Instant::now() >= deadline => {
+                running.kill();
+                return Err(ExecProblem::Timeout(limit));
+            }
             Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(e) => return Err(ExecProblem::Spawn(e)),
         }
     };
+    for reader in running.readers {
+        let _ = reader.join();
+    }
     Ok(PluginOutput {
         status,
         stdout: stdout.unwrap_or_default(),
@@ -526,12 +594,20 @@ fn read_capped(mut from: impl Read, limit: u64) -> Vec<u8> {
     kept
 }
 
+/// Whether this process seems to run in a minimal (scratch) container image: no shell. There
+/// an exec plugin cannot run (a script has no interpreter; a binary is not in the image).
+fn minimal_image(shell: &Path) -> bool {
+    !shell.exists()
+}
+
 /// The end of the plugin's stderr, trimmed, without terminal escapes, at most
-/// `STDERR_QUOTE_CHARS` characters, with credentials it may repeat replaced by `<redacted>`
-/// (before it is cut, so a credential cannot be half-quoted).
+/// `STDERR_QUOTE_CHARS` characters. Credentials it may repeat are masked before it is cut (so
+/// a credential cannot be half-quoted): the values in `secrets`, then whatever looks like one
+/// (bearer tokens, JWTs, `token=` pairs, private keys; see `redact::mask`).
 fn quote_stderr(stderr: &[u8], secrets: &[&str]) -> String {
     let text = super::config::strip_controls(&String::from_utf8_lossy(stderr));
-    let text = redact(&text, secrets);
+    let text = redact::mask_values(&text, secrets);
+    let text = redact::mask(&text);
     let text = text.trim();
     let count = text.chars().count();
     if count <= STDERR_QUOTE_CHARS {
@@ -582,49 +658,6 @@ fn plugin_secrets<'a>(exec: &'a ExecConfig, previous: Option<&'a Secret>) -> Vec
     out
 }
 
-/// `text` with every `secrets` value, every JWT-shaped token (`eyJ…​.…​.…`, what OIDC and
-/// cloud plugins hand out) and every `Bearer <token>` replaced by `<redacted>`.
-fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        out = out.replace(s, "<redacted>");
-    }
-    let token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=');
-    let mut result = String::with_capacity(out.len());
-    let mut rest = out.as_str();
-    loop {
-        let jwt = rest.find("eyJ");
-        let bearer = rest.find("Bearer ").map(|i| i + "Bearer ".len());
-        let start = match (jwt, bearer) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => break,
-        };
-        let len = rest[start..]
-            .find(|c: char| !token_char(c))
-            .unwrap_or(rest.len() - start);
-        let word = &rest[start..start + len];
-        // A JWT has two dots; a bearer token is any word after the scheme.
-        let is_token = if Some(start) == bearer {
-            len >= 8
-        } else {
-            word.matches('.').count() >= 2 && len >= 20
-        };
-        result.push_str(&rest[..start]);
-        if is_token {
-            result.push_str("<redacted>");
-            rest = &rest[start + len..];
-        } else {
-            // Not a token: keep one character and search on after it.
-            let step = rest[start..].chars().next().map_or(1, char::len_utf8);
-            result.push_str(&rest[start..start + step]);
-            rest = &rest[start + step..];
-        }
-    }
-    result.push_str(rest);
-    result
-}
-
 // ---------------------------------------------------------------------------------------------
 // Impersonation
 
@@ -672,7 +705,7 @@ pub enum Error {
     TokenFile {
         context: String,
         path: PathBuf,
-        source: io::Error,
+        source: files::Error,
     },
     EmptyTokenFile {
         context: String,
@@ -695,8 +728,13 @@ pub enum Error {
 /// What went wrong with an exec plugin.
 #[derive(Debug)]
 pub enum ExecProblem {
-    /// The command does not exist (not installed, or not in PATH).
-    NotFound(io::Error),
+    /// The command does not exist (not installed, or not in PATH). `minimal_image`: this
+    /// process has no shell either, as in a scratch container image, where no exec plugin can
+    /// run.
+    NotFound {
+        source: io::Error,
+        minimal_image: bool,
+    },
     /// The command exists but could not be started (permissions, not executable).
     Spawn(io::Error),
     /// `interactiveMode: Always`: the plugin wants a terminal we do not have.
@@ -758,7 +796,24 @@ impl fmt::Display for Error {
             } => {
                 write!(f, "context {context:?}: exec plugin {command:?} ")?;
                 match problem {
-                    ExecProblem::NotFound(e) => write!(f, "not found ({e})")?,
+                    ExecProblem::NotFound {
+                        source,
+                        minimal_image,
+                    } => {
+                        write!(f, "not found ({source})")?;
+                        if *minimal_image {
+                            // The install hint would send the user the wrong way.
+                            return write!(
+                                f,
+                                "; this server runs without {SHELL}, as in a scratch container \
+                                 image, and exec credential plugins cannot run inside the \
+                                 scratch image: use static credentials in the kubeconfig (a \
+                                 token, or a client certificate and key), or run the \
+                                 flux-operator-mcp binary on the host where the plugin is \
+                                 installed"
+                            );
+                        }
+                    }
                     ExecProblem::Spawn(e) => write!(f, "could not be started: {e}")?,
                     ExecProblem::Interactive => f.write_str(
                         "needs an interactive terminal (interactiveMode: Always), which this \
@@ -788,11 +843,13 @@ impl fmt::Display for Error {
                 }
                 let show_hint = matches!(
                     problem,
-                    ExecProblem::NotFound(_) | ExecProblem::Spawn(_) | ExecProblem::Failed { .. }
+                    ExecProblem::NotFound { .. }
+                        | ExecProblem::Spawn(_)
+                        | ExecProblem::Failed { .. }
                 );
                 match install_hint {
                     Some(hint) if show_hint => write!(f, "\n{}", hint.trim()),
-                    None if matches!(problem, ExecProblem::NotFound(_)) => f.write_str(
+                    None if matches!(problem, ExecProblem::NotFound { .. }) => f.write_str(
                         "; it is a client-go credential plugin: install it and make sure it is \
                          on PATH",
                     ),
@@ -808,7 +865,7 @@ impl std::error::Error for Error {
         match self {
             Error::TokenFile { source, .. } => Some(source),
             Error::Exec {
-                problem: ExecProblem::NotFound(e) | ExecProblem::Spawn(e),
+                problem: ExecProblem::NotFound { source: e, .. } | ExecProblem::Spawn(e),
                 ..
             } => Some(e),
             _ => None,
@@ -1124,22 +1181,211 @@ mod tests {
         // What helps the user stays: the plugin's words and the harmless arguments.
         assert!(e.contains("was rejected"), "{e}");
         assert!(e.contains("--cluster-name=prod-eu"), "{e}");
-        assert!(e.contains("<redacted>"), "{e}");
+        assert!(e.contains("<masked: 15 bytes>"), "{e}");
     }
 
     #[test]
-    fn redaction_of_tokens_in_free_text() {
+    fn stderr_quotes_are_masked_before_they_are_cut() {
         assert_eq!(
-            redact("got Authorization: Bearer abcdefgh123 back", &[]),
-            "got Authorization: Bearer <redacted> back"
+            quote_stderr(b"\x1b[31mgot Authorization: Bearer abcdefgh123 back\n", &[]),
+            "got Authorization: Bearer <masked: 11 bytes> back"
         );
-        assert_eq!(redact("Bearer x", &[]), "Bearer x", "too short to be one");
         assert_eq!(
-            redact("id_token=eyJhbGciOi.eyJzdWIiOiJ4In0.sig, done", &[]),
-            "id_token=<redacted>, done"
+            quote_stderr("pw hunter22 \u{e9}".as_bytes(), &["hunter22"]),
+            "pw <masked: 8 bytes> \u{e9}"
         );
-        assert_eq!(redact("eyJust a word", &[]), "eyJust a word");
-        assert_eq!(redact("pw hunter22 é", &["hunter22"]), "pw <redacted> é");
+        assert_eq!(
+            quote_stderr(b"Bearer x", &[]),
+            "Bearer x",
+            "too short to be one"
+        );
+        // The credential straddles the point where the quote is cut: masked first, no part
+        // of it shows.
+        let long = format!(
+            "token=SECRETSECRETSECRET {}",
+            "x".repeat(STDERR_QUOTE_CHARS - 10)
+        );
+        let quoted = quote_stderr(long.as_bytes(), &[]);
+        assert!(quoted.starts_with("..."), "{quoted}");
+        assert!(!quoted.contains("SECRET"), "{quoted}");
+    }
+
+    /// What a plugin prints on failure is quoted to the agent: credential-shaped text in it
+    /// is masked even when nothing in the kubeconfig says it is a credential.
+    #[test]
+    fn exec_stderr_credential_shapes_are_masked() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.Y2FuYXJ5LXNpZ25hdHVyZQ";
+        let canaries = [
+            jwt,
+            "canary-pass-7f3a",
+            "canary-token-91b2",
+            "MIIEcanaryKEYbody",
+            "ghp_CANARY0123456789abcdefghijABCDEFGHIJ",
+            "canary-url-pw",
+        ];
+        let stderr = format!(
+            "error: refresh failed for {jwt}\n\
+             config: password=canary-pass-7f3a \"token\": \"canary-token-91b2\"\n\
+             -----BEGIN RSA PRIVATE KEY-----\nMIIEcanaryKEYbody\n-----END RSA PRIVATE KEY-----\n\
+             using ghp_CANARY0123456789abcdefghijABCDEFGHIJ at \
+             https://oauth2:canary-url-pw@git.example.com/repo: login required"
+        );
+        let dir = TempDir::new("exec-shapes");
+        let e = auth_err(
+            exec_auth(exec_config(
+                &dir,
+                &[("FAKE_MODE", "fail-stderr"), ("FAKE_STDERR", &stderr)],
+            ))
+            .authorization(),
+        );
+        for canary in canaries {
+            assert!(!e.contains(canary), "{canary} in: {e}");
+        }
+        assert!(e.contains("<masked: "), "{e}");
+        assert!(
+            e.contains("refresh failed") && e.contains("login required"),
+            "{e}"
+        );
+    }
+
+    /// `/proc/<pid>/stat`: whether `pid` still runs as a member of group `pgid` (a zombie, or
+    /// a reused pid in another group, does not count).
+    fn runs_in_group(pid: u32, pgid: u32) -> bool {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            return false;
+        };
+        let fields: Vec<&str> = rest.split(' ').collect();
+        // state ppid pgrp ...
+        !matches!(fields.first(), Some(&"Z" | &"X"))
+            && fields.get(2) == Some(&pgid.to_string().as_str())
+    }
+
+    /// Whether every pid recorded in `pid_file` (children first, then the group leader) has
+    /// ended within 10 s of the plugin being killed. Returns the pids seen.
+    fn all_ended(pid_file: &Path) -> (Vec<u32>, bool) {
+        let pids: Vec<u32> = std::fs::read_to_string(pid_file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let Some(&leader) = pids.last() else {
+            return (pids, true);
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if pids.iter().all(|&p| !runs_in_group(p, leader)) {
+                return (pids, true);
+            }
+            if Instant::now() >= deadline {
+                return (pids, false);
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// A wrapper script whose `sleep` children keep its pipes open: on timeout the whole
+    /// group is killed, so nothing is orphaned and the pipe readers end.
+    #[test]
+    fn exec_timeout_kills_the_whole_group() {
+        let dir = TempDir::new("exec-group");
+        let pid_file = dir.path().join("pids");
+        let auth = exec_auth(exec_config(
+            &dir,
+            &[
+                ("FAKE_MODE", "sleep-children"),
+                ("FAKE_PID_FILE", &pid_file.to_string_lossy()),
+            ],
+        ))
+        .with_exec_timeout(Duration::from_millis(1500));
+        let started = Instant::now();
+        let e = auth_err(auth.authorization());
+        assert!(e.contains("was killed"), "{e}");
+        // The plugin's children held its pipes: returning at all shows they were killed
+        // (before, the readers outlived the call). Timeout plus the readers' grace at most.
+        assert!(
+            started.elapsed() < Duration::from_millis(1500) + READER_GRACE + Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let (pids, ended) = all_ended(&pid_file);
+        assert_eq!(pids.len(), 3, "the plugin recorded its children and itself");
+        assert!(ended, "processes of the plugin's group still run: {pids:?}");
+    }
+
+    #[test]
+    fn a_missing_plugin_in_a_scratch_image_says_so() {
+        assert!(minimal_image(Path::new("/nonexistent/bin/sh")));
+        assert!(!minimal_image(Path::new(env!("CARGO_MANIFEST_DIR"))));
+        let error = |minimal_image| Error::Exec {
+            context: "prod".into(),
+            command: "aws".into(),
+            install_hint: Some("Install the AWS CLI.".into()),
+            problem: ExecProblem::NotFound {
+                source: io::Error::from(io::ErrorKind::NotFound),
+                minimal_image,
+            },
+        };
+        let e = error(true).to_string();
+        assert!(
+            e.starts_with("context \"prod\": exec plugin \"aws\" not found ("),
+            "{e}"
+        );
+        assert!(
+            e.contains("exec credential plugins cannot run inside the scratch image")
+                && e.contains("static credentials")
+                && e.contains("a client certificate")
+                && e.contains("on the host"),
+            "{e}"
+        );
+        assert!(!e.contains("Install the AWS CLI"), "{e}");
+        let e = error(false).to_string();
+        assert!(
+            e.contains("Install the AWS CLI") && !e.contains("scratch"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn token_files_are_read_bounded_and_typed() {
+        let dir = TempDir::new("token-special");
+        let fifo = dir.path().join("token");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let errors: Vec<String> = [fifo, PathBuf::from("/dev/zero")]
+                .into_iter()
+                .map(|path| {
+                    let auth = Authenticator::new(
+                        AuthConfig {
+                            token_file: Some(path),
+                            ..AuthConfig::default()
+                        },
+                        "ctx",
+                    );
+                    auth_err(auth.authorization())
+                })
+                .collect();
+            let _ = tx.send(errors);
+        });
+        let errors = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("returned without blocking");
+        assert!(
+            errors[0].ends_with("token: not a regular file but a FIFO (named pipe)"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(
+            errors[1],
+            "context \"ctx\": cannot read token file /dev/zero: not a regular file but a character device"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use ureq::http;
 
 use super::auth::{Authenticator, impersonation_headers};
 use super::config::{ClientCert, Connection, TlsSettings, without_userinfo};
-use super::discovery::{self, Discovery, Resource};
+use super::discovery::{AGGREGATED_ACCEPT, Discovery, ROOT_PATHS, Resource, Roots};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
 use super::proxy::{self, NetworkEnv};
 use super::tls::{self, SettingError};
@@ -54,6 +55,9 @@ const UNAVAILABLE_RETRIES: u32 = 2;
 const RESET_RETRIES: u32 = 2;
 /// First backoff when the server gives no `Retry-After`; doubles on each retry.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// How many group-version documents a legacy server's discovery fetches at once.
+const PARALLEL_DISCOVERY: usize = 8;
+
 /// Discovery older than this is refetched once when a kind is not found in it (a CRD may have
 /// been installed since), like kubectl's deferred discovery mapper.
 const DISCOVERY_REFRESH_AFTER: Duration = Duration::from_secs(10);
@@ -671,8 +675,51 @@ impl Client {
         &self,
         cached: &mut Option<Arc<Discovery>>,
     ) -> Result<Arc<Discovery>, Error> {
-        let fresh = Arc::new(discovery::fetch(self)?);
+        let fresh = Arc::new(self.fetch_discovery()?);
         Ok(cached.insert(fresh).clone())
+    }
+
+    /// Fetches what [`Discovery`] is built from: `/api` and `/apis` in parallel; on a legacy
+    /// server, then every group version, [`PARALLEL_DISCOVERY`] at a time. A failing root
+    /// document fails the whole fetch; a failing group version is recorded in
+    /// [`Discovery::failures`].
+    fn fetch_discovery(&self) -> Result<Discovery, Error> {
+        let [core_path, apis_path] = ROOT_PATHS;
+        let (core, apis) = std::thread::scope(|s| {
+            let core = s.spawn(|| self.get_path_accept(core_path, AGGREGATED_ACCEPT));
+            let apis = self.get_path_accept(apis_path, AGGREGATED_ACCEPT);
+            let core = core
+                .join()
+                .unwrap_or_else(|_| Err(Error::InvalidRequest("discovery thread panicked".into())));
+            (core, apis)
+        });
+        let roots = Roots::parse(&core?, &apis?)?;
+        let paths: Vec<&str> = roots.pending_paths().collect();
+        let slots: Vec<Mutex<Option<Result<Value, Error>>>> =
+            paths.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..PARALLEL_DISCOVERY.min(paths.len()) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let (Some(path), Some(slot)) = (paths.get(i), slots.get(i)) else {
+                            break;
+                        };
+                        let got = self.get_path_accept(path, "application/json");
+                        *lock(slot) = Some(got);
+                    }
+                });
+            }
+        });
+        let documents = slots
+            .into_iter()
+            .map(|slot| {
+                crate::sync::unpoisoned(slot.into_inner())
+                    .unwrap_or_else(|| Err(Error::InvalidRequest("not fetched".into())))
+            })
+            .collect();
+        Ok(roots.finish(documents))
     }
 
     /// The resource for `kind` in `api_version` (see [`Discovery::resolve`] for the accepted

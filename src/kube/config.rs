@@ -25,6 +25,7 @@ use serde::Deserialize as _;
 use serde_norway::{Mapping, Value as Yaml};
 
 use super::{Secret, SecretBytes};
+use crate::files;
 
 /// Command-line overrides (`--kubeconfig`, `--kube-context`, `--kube-*`, `-n`), applied on top of
 /// the kubeconfig the way kubectl applies `--server`, `--token`, `--as`, ...
@@ -223,7 +224,7 @@ pub enum Error {
     Read {
         path: PathBuf,
         what: Option<String>,
-        source: io::Error,
+        source: files::Error,
     },
     /// Neither UTF-8 nor UTF-16 with a byte-order mark.
     Encoding { path: PathBuf, problem: String },
@@ -470,10 +471,10 @@ pub fn load(overrides: &Overrides, env: &Env) -> Result<Kubeconfig, Error> {
     let (candidates, explicit) = candidate_files(overrides, env, &mut looked)?;
     let mut missing = Vec::new();
     for path in candidates {
-        let bytes = match std::fs::read(&path) {
+        let bytes = match files::read(&path, files::KUBECONFIG) {
             Ok(bytes) => bytes,
             // client-go skips missing files of the list silently (it only warns when all are).
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !explicit => {
+            Err(e) if e.is_not_found() && !explicit => {
                 missing.push(path);
                 continue;
             }
@@ -683,9 +684,11 @@ impl Kubeconfig {
             format!("https://{host}:{port}")
         };
         let ca = dir.join("ca.crt");
-        let namespace = match std::fs::read_to_string(dir.join("namespace")) {
-            Ok(ns) => Some(ns.trim().to_string()).filter(|ns| !ns.is_empty()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        let namespace = match files::read(&dir.join("namespace"), files::NAMESPACE) {
+            Ok(ns) => {
+                Some(String::from_utf8_lossy(&ns).trim().to_string()).filter(|ns| !ns.is_empty())
+            }
+            Err(e) if e.is_not_found() => None,
             Err(source) => {
                 return Err(Error::Read {
                     path: dir.join("namespace"),
@@ -1418,7 +1421,7 @@ fn resolve_auth(
     };
     if let Some(path) = &token_file {
         // client-go reads the file once when it builds the config and fails if it cannot.
-        std::fs::File::open(path).map_err(|source| Error::Read {
+        files::read(path, files::TOKEN).map_err(|source| Error::Read {
             path: path.clone(),
             what: Some(format!("tokenFile of {}", located.describe())),
             source,
@@ -1560,8 +1563,9 @@ fn resolve_exec(
     })
 }
 
+/// A certificate, key or CA file a kubeconfig or flag names.
 fn read_file(path: &Path, what: String) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::Read {
+    files::read(path, files::CERTIFICATE).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         what: Some(what),
         source,
@@ -2342,6 +2346,93 @@ pub(crate) mod tests {
         let e = err_text(load_list(&[&unreadable]));
         assert!(
             e.contains("cannot read") && e.contains("a-directory"),
+            "{e}"
+        );
+    }
+
+    /// Runs `f` on another thread and fails if it has not returned within 10 s: what these
+    /// tests guard against is a hang, which must fail the test rather than stall the suite.
+    fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("did not return within 10 s")
+    }
+
+    #[test]
+    fn special_and_huge_kubeconfigs_fail_fast_with_a_clear_message() {
+        // KUBECONFIG=/dev/zero used to grow memory without bound.
+        let e = within_10s(|| err_text(load_list(&[Path::new("/dev/zero")])));
+        assert_eq!(
+            e,
+            "cannot read /dev/zero: not a regular file but a character device"
+        );
+        let e = within_10s(|| err_text(load_one(Path::new("/dev/zero"), Overrides::default())));
+        assert!(e.contains("character device"), "{e}");
+
+        let dir = TempDir::new("special");
+        let fifo = dir.path().join("fifo-config");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let path = fifo.clone();
+        let e = within_10s(move || err_text(load_list(&[&path])));
+        assert_eq!(
+            e,
+            format!(
+                "cannot read {}: not a regular file but a FIFO (named pipe)",
+                fifo.display()
+            )
+        );
+
+        // A 2 GiB file (sparse: nothing is written or read).
+        let huge = dir.path().join("huge");
+        std::fs::File::create(&huge)
+            .and_then(|f| f.set_len(2 << 30))
+            .expect("sparse file");
+        let e = within_10s(move || err_text(load_list(&[&huge])));
+        assert!(
+            e.ends_with("huge: 2 GiB is over the 16 MiB limit for a kubeconfig"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn files_a_kubeconfig_names_are_bounded_and_typed() {
+        let dir = TempDir::new("named-files");
+        let user = |field: &str, path: &str| {
+            dir.write(
+                &format!("{field}.yaml"),
+                simple("server: https://x:1", &format!("{field}: {path}")),
+            )
+        };
+        let e = within_10s({
+            let file = user("tokenFile", "/dev/zero");
+            move || err_text(resolve_one(&file, Overrides::default()))
+        });
+        assert!(
+            e.contains("cannot read /dev/zero (tokenFile of user \"u\"")
+                && e.ends_with("not a regular file but a character device"),
+            "{e}"
+        );
+        let big = dir.write("big.crt", vec![b'A'; 5 << 20]);
+        let file = dir.write(
+            "ca.yaml",
+            simple(
+                &format!(
+                    "server: https://x:1\ncertificate-authority: {}",
+                    big.display()
+                ),
+                "",
+            ),
+        );
+        let e = err_text(resolve_one(&file, Overrides::default()));
+        assert!(
+            e.ends_with("5 MiB is over the 4 MiB limit for a certificate, key or CA bundle"),
             "{e}"
         );
     }

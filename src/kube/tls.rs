@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -140,11 +141,15 @@ fn root_store(
     Ok(roots)
 }
 
+/// `$SSL_CERT_FILE`, else the first system bundle that can be read. Like Go, a bundle that
+/// cannot be read is passed over; through `files::read`, so `SSL_CERT_FILE=/dev/zero` or a FIFO
+/// is passed over too instead of hanging or filling memory.
 fn system_bundle(ssl_cert_file: Option<&str>) -> Option<Vec<u8>> {
+    let read = |path: &str| crate::files::read(Path::new(path), crate::files::CERTIFICATE).ok();
     if let Some(path) = ssl_cert_file {
-        return std::fs::read(path).ok();
+        return read(path);
     }
-    SYSTEM_CA_FILES.iter().find_map(|p| std::fs::read(p).ok())
+    SYSTEM_CA_FILES.iter().find_map(|p| read(p))
 }
 
 /// The name to verify and send as SNI: `tls-server-name` when set, else the URL's host. IP
@@ -475,6 +480,35 @@ mod tests {
         assert_eq!(err.field, "insecure-skip-tls-verify");
         s.ca_pem = None;
         client_config(&s, None, None).expect("insecure alone is fine");
+    }
+
+    #[test]
+    fn ssl_cert_file_is_read_bounded_and_never_blocks() {
+        let dir = std::env::temp_dir().join(format!("fomcp-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (ca, _, _) = ca_and_leaf();
+        let bundle = dir.join("bundle.pem");
+        std::fs::write(&bundle, &ca).expect("write");
+        let path = bundle.to_string_lossy().into_owned();
+        assert_eq!(system_bundle(Some(&path)), Some(ca.into_bytes()));
+        // A device or a FIFO is passed over at once, like an unreadable file.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let fifo = fifo.to_string_lossy().into_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send((system_bundle(Some("/dev/zero")), system_bundle(Some(&fifo))));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("returned without blocking");
+        assert_eq!(got, (None, None));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -550,6 +550,9 @@ impl Service for Toolbox {
         session: &Session,
         name: &str,
         args: &Map<String, Value>,
+        // Not passed on yet: the Kubernetes client cannot stop a request in flight (a later
+        // change hands it to `Ctx`); the protocol layer already drops a cancelled answer.
+        _cancel: &crate::mcp::server::Cancel,
     ) -> Result<ToolOutput, InvalidParams> {
         let started = Instant::now();
         WRITES.with(|w| w.borrow_mut().clear());
@@ -1057,6 +1060,7 @@ mod tests {
             &Session::default(),
             name,
             &args.as_object().cloned().unwrap_or_default(),
+            &crate::mcp::server::Cancel::new(),
         )
     }
 

@@ -1,9 +1,13 @@
 #!/bin/sh
 # A fake client-go exec credential plugin for the kubeconfig/auth tests. POSIX sh, no bashisms.
 # Driven by environment variables (set through the kubeconfig's exec.env or the test):
-#   FAKE_MODE        token (default) | cert | fail | fail-echo | sleep | garbage | empty-status
+#   FAKE_MODE        token (default) | cert | fail | fail-echo | fail-stderr | sleep |
+#                    sleep-children | garbage | empty-status
 #                    (fail-echo: fails with a stderr that repeats FAKE_TOKEN, FAKE_SECRET and
-#                    the arguments, as careless plugins do)
+#                    the arguments, as careless plugins do; fail-stderr: fails with FAKE_STDERR
+#                    as its stderr; sleep-children: starts two `sleep` children that keep its
+#                    stdout and stderr open, as wrapper scripts do, and waits for them)
+#   FAKE_PID_FILE    sleep-children: receives the children's pids, then its own (the group id)
 #   FAKE_TOKEN       the token to return (default: fake-token)
 #   FAKE_EXPIRY      expirationTimestamp to return (RFC 3339), none when unset
 #   FAKE_API_VERSION apiVersion to answer with (default: the one in KUBERNETES_EXEC_INFO)
@@ -58,8 +62,20 @@ case "${FAKE_MODE:-token}" in
     echo "error: refresh token ${FAKE_TOKEN:-fake-token} was rejected (client secret $FAKE_SECRET, args: $*)" >&2
     exit 1
     ;;
+  fail-stderr)
+    printf '%s\n' "$FAKE_STDERR" >&2
+    exit 1
+    ;;
   sleep)
     exec sleep 30
+    ;;
+  sleep-children)
+    sleep 60 &
+    echo "$!" >> "$FAKE_PID_FILE"
+    sleep 60 &
+    echo "$!" >> "$FAKE_PID_FILE"
+    echo "$$" >> "$FAKE_PID_FILE"
+    wait
     ;;
   garbage)
     echo "this is not json; token=${FAKE_TOKEN:-fake-token}"
