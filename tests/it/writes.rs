@@ -1333,3 +1333,157 @@ fn every_tool_of_the_read_only_build_sends_only_get() {
         .collect();
     assert!(other.is_empty(), "{other:?}");
 }
+
+// ---- more failure paths -------------------------------------------------------------------------
+
+/// The CustomResourceDefinition of a manifest is applied first and waited for (established)
+/// before the objects of its kind, whatever the order in the manifest.
+#[cfg(feature = "mutations")]
+#[test]
+fn apply_puts_a_crd_first_and_waits_for_it() {
+    let mut s = Session::start(
+        "writes-apply-crd",
+        Options::default(),
+        Identity::ClientCert,
+        &[],
+    );
+    let crds = std::fs::read_to_string(crate::support::testdata().join("cluster/00-crds.yaml"))
+        .expect("read CRDs");
+    let alerts = crds
+        .split("\n---\n")
+        .find(|d| d.contains("name: alerts.notification.toolkit.fluxcd.io"))
+        .expect("the Alert CRD");
+    let manifest = format!(
+        "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\n\
+         metadata: {{name: e2e, namespace: flux-system}}\n\
+         spec: {{providerRef: {{name: slack}}, eventSources: [{{kind: Kustomization, name: '*'}}]}}\n\
+         ---\n{alerts}\n"
+    );
+    let err = s.err(
+        "apply_kubernetes_manifest",
+        json!({"yaml_content": manifest}),
+    );
+    assert!(
+        err.contains("CustomResourceDefinition/alerts.notification.toolkit.fluxcd.io is managed by FluxInstance flux-system/flux"),
+        "{err}"
+    );
+    let out = s.ok(
+        "apply_kubernetes_manifest",
+        json!({"yaml_content": manifest, "overwrite": true}),
+    );
+    assert!(
+        out.starts_with("Alert/flux-system/e2e created\nCustomResourceDefinition/alerts.notification.toolkit.fluxcd.io "),
+        "{out}"
+    );
+    let requests = s.server.requests();
+    let crd_patch = requests
+        .iter()
+        .position(|r| {
+            r.method == "PATCH" && r.path.ends_with("/alerts.notification.toolkit.fluxcd.io")
+        })
+        .expect("the CRD applied");
+    let alert_patch = requests
+        .iter()
+        .position(|r| r.method == "PATCH" && r.path.ends_with("/alerts/e2e"))
+        .expect("the Alert applied");
+    assert!(
+        requests[crd_patch..alert_patch].iter().any(
+            |r| r.method == "GET" && r.path.ends_with("/alerts.notification.toolkit.fluxcd.io")
+        ),
+        "the CRD is checked for Established before the Alert is applied"
+    );
+}
+
+#[cfg(feature = "mutations")]
+#[test]
+fn more_refusals_say_what_is_wrong() {
+    let options = Options {
+        deny: vec![
+            Deny::new("patch", "apps", "deployments").in_namespace("monitoring"),
+            Deny::new("patch", "", "configmaps").in_namespace("monitoring"),
+        ],
+        ..Options::default()
+    };
+    let mut s = Session::start("writes-more-refusals", options, Identity::ClientCert, &[]);
+    // Unknown kinds get close matches.
+    let err = s.err(
+        "reconcile_flux_resource",
+        json!({"kind": "Kustomisation", "name": "apps", "namespace": "flux-system"}),
+    );
+    assert!(
+        err.contains("the server has no kind \"Kustomisation\"; did you mean Kustomization"),
+        "{err}"
+    );
+    let err = s.err(
+        "suspend_flux_reconciliation",
+        json!({"kind": "ConfigMap", "name": "x", "namespace": "apps"}),
+    );
+    assert!(
+        err.starts_with("ConfigMap (v1) is not a Flux kind"),
+        "{err}"
+    );
+    let err = s.err(
+        "suspend_flux_reconciliation",
+        json!({"kind": "HelmRelease", "name": "nope", "namespace": "apps"}),
+    );
+    assert!(err.starts_with("HelmRelease apps/nope not found"), "{err}");
+    // RBAC names the verb for a patch.
+    let err = s.err(
+        "patch_kubernetes_resource",
+        json!({"kind": "Deployment", "name": "kube-prometheus-stack-operator", "namespace": "monitoring",
+               "patch": {"spec": {"replicas": 2}}}),
+    );
+    assert!(
+        err.contains("Deployment/monitoring/kube-prometheus-stack-operator: this identity may not patch it (RBAC)"),
+        "{err}"
+    );
+    // A JSON patch whose operation does not apply: the API server's own words.
+    let err = s.err(
+        "patch_kubernetes_resource",
+        json!({"kind": "Deployment", "name": "api", "namespace": "apps", "type": "json",
+               "patch": [{"op": "remove", "path": "/spec/nothing-here"}]}),
+    );
+    assert!(
+        err.contains("Deployment/apps/api: patch failed: error from server (Invalid): the server rejected our request"),
+        "{err}"
+    );
+    // Two documents for one object.
+    let twice = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: apps}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: apps}\n";
+    assert_eq!(
+        s.err("apply_kubernetes_manifest", json!({"yaml_content": twice})),
+        "document 2 repeats ConfigMap/apps/a of document 1; nothing was applied"
+    );
+    // diff: an object that cannot be compared is said so; the others still are.
+    let manifest = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: apps}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: fresh, namespace: apps}\n";
+    let out = s.ok(
+        "diff_kubernetes_manifest",
+        json!({"yaml_content": manifest}),
+    );
+    assert!(
+        out.contains(
+            "Widget/apps/w cannot be compared (document 1): the server has no kind \"Widget\""
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("ConfigMap/apps/fresh would be created\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("# 1 to create, 0 to change, 0 unchanged, 1 could not be compared\n"),
+        "{out}"
+    );
+    // A dry run needs the patch verb too, and says so.
+    let err = s.err(
+        "diff_kubernetes_manifest",
+        json!({"yaml_content": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: monitoring}\n"}),
+    );
+    assert!(
+        err.contains("this identity may not patch it (RBAC)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("a server-side dry run needs the patch verb"),
+        "{err}"
+    );
+}
