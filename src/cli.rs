@@ -153,6 +153,13 @@ but GET, whatever the kubeconfig's identity may do; diff_kubernetes_manifest is 
 too (its server-side dry run is a PATCH). --read-only is always on.
 ";
 
+/// After the version number: which build this is (the read-only build says so; the default
+/// build adds nothing, so scripts reading the version keep working).
+#[cfg(feature = "mutations")]
+const VERSION_SUFFIX: &str = "";
+#[cfg(not(feature = "mutations"))]
+const VERSION_SUFFIX: &str = " (read-only build)";
+
 /// `serve --read-only=false` in the read-only build.
 #[cfg(not(feature = "mutations"))]
 const READ_ONLY_BUILD_REFUSAL: &str = "--read-only=false is not possible: this is the read-only \
@@ -638,7 +645,7 @@ pub fn run(command: Command) -> ExitCode {
             docs_dirs,
         } => print(&docs::run_search(&query, limit, format, &docs_dirs)),
         Command::DocsList { docs_dirs } => print(&docs::run_list(&docs_dirs)),
-        Command::Version => print(&format!("{NAME} {}", crate::VERSION)),
+        Command::Version => print(&format!("{NAME} {}{VERSION_SUFFIX}", crate::VERSION)),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
     }

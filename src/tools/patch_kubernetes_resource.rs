@@ -140,7 +140,10 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         Some(Subresource::Status) => None,
         None => writes::guard(&label, &live, Change::Modify, overwrite)?,
     };
-    let values = writes::secret_values(&live);
+    let mut values = writes::secret_values(&live);
+    if resource.group.is_empty() && resource.kind == "Secret" {
+        values.extend(writes::patch_values(&patch));
+    }
     let options = PatchOptions {
         dry_run,
         subresource,

@@ -399,6 +399,35 @@ fn collect_secret_values(v: &Value, out: &mut Vec<SecretBytes>) {
     }
 }
 
+/// Every string in a patch of a Secret (merge or strategic: its `data`/`stringData` values;
+/// JSON patch: each operation's `value`), as written and base64-decoded: the values the patch
+/// would store, to keep out of messages.
+pub fn patch_values(patch: &Value) -> Vec<SecretBytes> {
+    let mut out = Vec::new();
+    let mut strings = Vec::new();
+    collect_strings(patch, &mut strings);
+    for text in strings {
+        if text.len() >= MIN_SECRET_LEN {
+            out.push(SecretBytes::new(text.as_bytes().to_vec()));
+        }
+        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(text)
+            && decoded.len() >= MIN_SECRET_LEN
+        {
+            out.push(SecretBytes::new(decoded));
+        }
+    }
+    out
+}
+
+fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        Value::Object(m) => m.values().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
+}
+
 /// `text` with every occurrence of a Secret value replaced by `<masked>`.
 pub fn mask_values(text: &str, values: &[SecretBytes]) -> String {
     let mut out = text.to_string();
@@ -610,6 +639,21 @@ mod tests {
             .is_empty()
         );
         assert!(!format!("{values:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn the_values_of_a_secret_patch_are_masked_too() {
+        let patch = json!({"data": {"password": "aHVudGVyMjI="}});
+        let values = patch_values(&patch);
+        assert_eq!(
+            mask_values("Invalid value: \"hunter22\"", &values),
+            "Invalid value: \"<masked>\""
+        );
+        let ops = json!([{"op": "replace", "path": "/stringData/token", "value": "s3cr3t-token"}]);
+        assert_eq!(
+            mask_values("got s3cr3t-token", &patch_values(&ops)),
+            "got <masked>"
+        );
     }
 
     #[test]

@@ -1255,6 +1255,12 @@ fn the_read_only_build_says_so_and_refuses_to_write() {
         help.contains("diff_kubernetes_manifest is left out"),
         "{help}"
     );
+    let version = command().arg("version").output().expect("run");
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.trim_end().ends_with(" (read-only build)"),
+        "{version}"
+    );
 }
 
 /// Every tool of the read-only build, called against the test API server with arguments that
