@@ -1176,7 +1176,11 @@ mod tests {
             in_cluster: false,
             source: Source::Snapshot,
         };
-        let tb = Toolbox::from_registry(FAKES, Settings::default(), mode);
+        let writable = Settings {
+            read_only: false,
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, writable, mode);
         assert_eq!(tb.tool_names(), ["get_fake", "set_fake_context"]);
         let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
         assert!(err.0.contains("from a snapshot"), "{}", err.0);
