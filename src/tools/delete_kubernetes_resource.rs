@@ -110,8 +110,12 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         .flatten()
         .filter_map(Value::as_str)
         .collect();
-    let pending = answer.pointer("/metadata/deletionTimestamp").is_some() && !finalizers.is_empty();
-    let mut out = if pending {
+    let deleting = answer.pointer("/metadata/deletionTimestamp").is_some();
+    let grace = answer
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let mut out = if deleting && !finalizers.is_empty() {
         record_write(&label, format!("deletion pending{suffix}"));
         format!(
             "{label} deletion pending{suffix}, finalizers: {}. Their controllers remove them \
@@ -119,6 +123,10 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
              patch_kubernetes_resource can remove it.\n",
             finalizers.join(", ")
         )
+    } else if deleting && grace > 0 {
+        // A pod (or any object with a grace period) terminates before it goes.
+        record_write(&label, format!("terminating{suffix}"));
+        format!("{label} deleted{suffix}: terminating within its grace period of {grace}s\n")
     } else {
         record_write(&label, format!("deleted{suffix}"));
         format!("{label} deleted{suffix}\n")

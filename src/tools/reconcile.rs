@@ -457,11 +457,17 @@ pub fn run(
     };
     let requested = Instant::now();
     let stored = send(cluster, &target, patch)?;
-    super::record_write(target.label(), "reconcile requested");
     let (outcome, after) = match deadline {
         None => (Outcome::Requested, Some(stored)),
         Some((deadline, bound)) => {
-            let (outcome, last) = wait(cluster, &target, &token, requested, deadline, &bound)?;
+            let (outcome, last) = match wait(cluster, &target, &token, requested, deadline, &bound)
+            {
+                Ok(waited) => waited,
+                Err(e) => {
+                    super::record_write(target.label(), "reconcile requested; the wait failed");
+                    return Err(e);
+                }
+            };
             let after = match outcome {
                 Outcome::Deleted(_) => None,
                 _ => last.or(Some(stored)),
