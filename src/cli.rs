@@ -10,11 +10,10 @@ use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::docs;
 use crate::kube::Secret;
-use crate::text::edit_distance;
+use crate::text::{edit_distance, parse_duration};
 use crate::tools::{self, Settings};
 
 const NAME: &str = "flux-operator-mcp";
@@ -474,6 +473,12 @@ pub enum Command {
     DocsList {
         docs_dirs: Vec<PathBuf>,
     },
+    /// `docs read PATH [HEADING...]`: a whole document or section, without the tool's caps.
+    DocsRead {
+        path: String,
+        heading: Option<String>,
+        docs_dirs: Vec<PathBuf>,
+    },
     Version,
     /// `-h`: usage and commands.
     ShortHelp,
@@ -575,6 +580,7 @@ pub enum Error {
     /// `docs` without `search` or `list`.
     MissingDocsCommand,
     MissingQuery,
+    MissingDocPath,
 }
 
 impl fmt::Display for Error {
@@ -612,6 +618,10 @@ impl fmt::Display for Error {
                 f.write_str("docs needs a command: docs search QUERY or docs list")
             }
             Error::MissingQuery => write!(f, "docs search needs a query: {NAME} docs search QUERY"),
+            Error::MissingDocPath => write!(
+                f,
+                "docs read needs a document: {NAME} docs read PATH [HEADING] (docs list names them)"
+            ),
         }
     }
 }
@@ -645,6 +655,26 @@ pub fn run(command: Command) -> ExitCode {
             docs_dirs,
         } => print(&docs::run_search(&query, limit, format, &docs_dirs)),
         Command::DocsList { docs_dirs } => print(&docs::run_list(&docs_dirs)),
+        Command::DocsRead {
+            path,
+            heading,
+            docs_dirs,
+        } => {
+            let request = docs::ReadRequest {
+                path: &path,
+                heading: heading.as_deref(),
+                offset: None,
+                lines: usize::MAX,
+                max_bytes: usize::MAX,
+            };
+            match docs::run_read(&request, &docs_dirs) {
+                Ok(text) => print(&text),
+                Err(e) => {
+                    eprintln!("{NAME}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Version => print(&format!("{NAME} {}{VERSION_SUFFIX}", crate::VERSION)),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
@@ -830,14 +860,21 @@ fn command(p: Parsed) -> Result<Command, Error> {
                     docs_dirs: p.serve.tools.docs_dirs,
                 })
             }
+            Some("read") => {
+                let path = words.get(2).ok_or(Error::MissingDocPath)?;
+                let heading = words[3..].join(" ");
+                Ok(Command::DocsRead {
+                    path: path.clone(),
+                    heading: (!heading.trim().is_empty()).then_some(heading),
+                    docs_dirs: p.serve.tools.docs_dirs,
+                })
+            }
             Some(other) => Err(Error::UnknownCommand {
                 name: format!("docs {other}"),
-                suggestion: suggest(other, ["search", "list"]).map(|s| {
-                    if s == "search" {
-                        "docs search"
-                    } else {
-                        "docs list"
-                    }
+                suggestion: suggest(other, ["search", "list", "read"]).map(|s| match s {
+                    "search" => "docs search",
+                    "read" => "docs read",
+                    _ => "docs list",
                 }),
             }),
             None => Err(Error::MissingDocsCommand),
@@ -894,63 +931,6 @@ fn parse_bool(s: &str) -> Option<bool> {
         _ => None,
     }
 }
-
-/// A Go duration (`time.ParseDuration`): a sequence of decimal numbers with units, such as
-/// `300ms`, `1.5h` or `1m30s`; units ns, us (µs), ms, s, m, h; `0` alone is zero. Negative
-/// durations are refused: nothing here can wait a negative time.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    if s.starts_with('-') {
-        return Err("a duration cannot be negative".into());
-    }
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, tail) = rest.split_at(number_len);
-        if number.is_empty() || number == "." {
-            return Err(format!(
-                "expected a number at {rest:?} (examples: 30s, 1m, 1m30s)"
-            ));
-        }
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("bad number {number:?}"))?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let seconds = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => return Err(format!("missing unit after {number} (ns, us, ms, s, m, h)")),
-            other => return Err(format!("unknown unit {other:?} (ns, us, ms, s, m, h)")),
-        };
-        total += value * seconds;
-        rest = tail;
-    }
-    // Go stores a duration as int64 nanoseconds and refuses anything longer; so do we, which
-    // also keeps `Instant::now() + timeout` from overflowing.
-    if total > MAX_GO_DURATION_SECS {
-        return Err("out of range: at most 2562047h47m16s, as in Go".into());
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| "out of range".to_string())
-}
-
-/// `math.MaxInt64` nanoseconds, Go's longest `time.Duration`.
-const MAX_GO_DURATION_SECS: f64 = 9_223_372_036.854_775;
 
 /// The closest candidate within a small edit distance, for "did you mean".
 fn suggest<const N: usize>(word: &str, candidates: [&'static str; N]) -> Option<&'static str> {
@@ -1017,6 +997,7 @@ Usage:
   {NAME} check [flags]            show the cluster and identity the tools would use
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
+  {NAME} docs read PATH [HEADING] print a document, or one section of it
   {NAME} version                  print the version
 ",
         version = crate::VERSION
@@ -1089,6 +1070,7 @@ pub fn flags_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse_ok(args: &[&str]) -> Command {
         match parse(args.iter().copied()) {
@@ -1401,6 +1383,17 @@ mod tests {
             parse_ok(&["docs", "list"]),
             Command::DocsList { .. }
         ));
+        match parse_ok(&["docs", "read", "kinds/helmrelease", "Spec", "fields"]) {
+            Command::DocsRead { path, heading, .. } => {
+                assert_eq!(path, "kinds/helmrelease");
+                assert_eq!(heading.as_deref(), Some("Spec fields"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse_err(&["docs", "read"]),
+            "docs read needs a document: flux-operator-mcp docs read PATH [HEADING] (docs list names them)"
+        );
         assert_eq!(
             parse_err(&["docs", "search"]),
             "docs search needs a query: flux-operator-mcp docs search QUERY"
@@ -1540,33 +1533,6 @@ mod tests {
     fn help_says_which_build_this_is() {
         assert!(long_help().contains("Build: default"));
         assert!(short_help().contains("Build: default"));
-    }
-
-    #[test]
-    fn go_durations() {
-        let ok =
-            |s: &str, ms: u64| assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
-        ok("30s", 30_000);
-        ok("1m", 60_000);
-        ok("1m30s", 90_000);
-        ok("1.5h", 5_400_000);
-        ok("300ms", 300);
-        ok("2h45m", 9_900_000);
-        ok("0", 0);
-        assert_eq!(parse_duration("1500us"), Ok(Duration::from_micros(1500)));
-        assert_eq!(parse_duration("1µs"), Ok(Duration::from_micros(1)));
-        for bad in ["", "10", "s", "1x", "-1s", "1m-3s", ".s", "1..2s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-        // Go's limit (the largest int64 of nanoseconds): beyond it a deadline could overflow.
-        ok("2562047h", 2_562_047 * 3_600_000);
-        for huge in ["2562048h", "999999999999999h", "1e400s"] {
-            assert!(parse_duration(huge).is_err(), "{huge:?}");
-        }
-        assert_eq!(
-            parse_duration("2562048h"),
-            Err("out of range: at most 2562047h47m16s, as in Go".to_string())
-        );
     }
 
     #[test]

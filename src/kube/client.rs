@@ -126,6 +126,9 @@ pub struct LogOptions {
     pub limit_bytes: Option<u64>,
     /// The previous (crashed) container instance.
     pub previous: bool,
+    /// Only lines newer than this many seconds (`sinceSeconds`, at least 1), counted by the
+    /// kubelet's clock rather than ours.
+    pub since_seconds: Option<u64>,
 }
 
 /// Pod log text. Bytes that are not UTF-8 are replaced (U+FFFD).
@@ -549,6 +552,7 @@ impl Client {
         let path = format!("{}/log", pods.object_path(namespace, pod)?);
         let tail = options.tail_lines.map(|n| n.to_string());
         let limit = options.limit_bytes.map(|n| n.to_string());
+        let since = options.since_seconds.map(|n| n.max(1).to_string());
         let target = with_query(
             &path,
             [
@@ -556,6 +560,7 @@ impl Client {
                 ("tailLines", tail.as_deref()),
                 ("limitBytes", limit.as_deref()),
                 ("previous", options.previous.then_some("true")),
+                ("sinceSeconds", since.as_deref()),
             ],
         );
         let cap = options.limit_bytes.unwrap_or(DEFAULT_LOG_CAP);

@@ -686,6 +686,7 @@ fn logs_send_their_options_and_cap_the_text() {
                 tail_lines: Some(100),
                 limit_bytes: Some(12),
                 previous: true,
+                since_seconds: Some(3600),
             },
         )
         .expect("logs");
@@ -694,7 +695,7 @@ fn logs_send_their_options_and_cap_the_text() {
     let seen = server.seen();
     assert_eq!(
         seen[0].target,
-        "/api/v1/namespaces/flux-system/pods/source-controller-abc/log?container=manager&tailLines=100&limitBytes=12&previous=true"
+        "/api/v1/namespaces/flux-system/pods/source-controller-abc/log?container=manager&tailLines=100&limitBytes=12&previous=true&sinceSeconds=3600"
     );
 
     let all = client(&server.url)

@@ -26,6 +26,7 @@ pub mod cluster;
 #[cfg(feature = "mutations")]
 mod diff;
 pub mod flux;
+mod grep;
 #[cfg(feature = "mutations")]
 mod manifest;
 pub mod objects;
@@ -53,11 +54,13 @@ pub const REGISTRY: &[Tool] = &[
     get_flux_instance::TOOL,
     get_kubeconfig_contexts::TOOL,
     get_kubernetes_api_versions::TOOL,
+    get_kubernetes_events::TOOL,
     get_kubernetes_logs::TOOL,
     get_kubernetes_metrics::TOOL,
     get_kubernetes_resources::TOOL,
     #[cfg(feature = "mutations")]
     patch_kubernetes_resource::TOOL,
+    read_flux_doc::TOOL,
     #[cfg(feature = "mutations")]
     reconcile_flux_resource::TOOL,
     #[cfg(feature = "mutations")]
@@ -66,6 +69,7 @@ pub const REGISTRY: &[Tool] = &[
     set_kubeconfig_context::TOOL,
     #[cfg(feature = "mutations")]
     suspend_flux_reconciliation::TOOL,
+    trace_kubernetes_resource::TOOL,
 ];
 #[cfg(feature = "mutations")]
 mod apply_kubernetes_manifest;
@@ -76,11 +80,13 @@ mod diff_kubernetes_manifest;
 mod get_flux_instance;
 mod get_kubeconfig_contexts;
 mod get_kubernetes_api_versions;
+mod get_kubernetes_events;
 mod get_kubernetes_logs;
 mod get_kubernetes_metrics;
 mod get_kubernetes_resources;
 #[cfg(feature = "mutations")]
 mod patch_kubernetes_resource;
+mod read_flux_doc;
 #[cfg(feature = "mutations")]
 mod reconcile_flux_resource;
 #[cfg(feature = "mutations")]
@@ -89,6 +95,7 @@ mod search_flux_docs;
 mod set_kubeconfig_context;
 #[cfg(feature = "mutations")]
 mod suspend_flux_reconciliation;
+mod trace_kubernetes_resource;
 
 /// A tool's static description and entry point: what `tools/list` shows and what decides
 /// which builds and modes offer it, side by side in the tool's own file.
@@ -321,6 +328,25 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// An optional Go duration such as `30m`, `1h` or `2h30m` (a `since`); zero is refused.
+    pub fn opt_duration(&self, name: &str) -> Result<Option<Duration>, ToolError> {
+        let Some(text) = self.opt_str(name)?.map(str::trim) else {
+            return Ok(None);
+        };
+        match crate::text::parse_duration(text) {
+            Ok(d) if !d.is_zero() => Ok(Some(d)),
+            Ok(_) => Err(ToolError::InvalidArgument(format!(
+                "{name} must be longer than 0, e.g. 30m or 1h"
+            ))),
+            Err(reason) if reason.contains("examples") => Err(ToolError::InvalidArgument(format!(
+                "{name} {text:?} is not a Go duration: {reason}"
+            ))),
+            Err(reason) => Err(ToolError::InvalidArgument(format!(
+                "{name} {text:?} is not a Go duration: {reason} (examples: 30m, 1h, 2h30m)"
+            ))),
+        }
+    }
+
     /// An optional list of strings: a JSON array, a JSON array sent as a string (some clients
     /// stringify array arguments), or one string split on commas.
     pub fn opt_str_list(&self, name: &str) -> Result<Vec<String>, ToolError> {
@@ -357,16 +383,95 @@ impl<'a> Args<'a> {
     }
 }
 
-/// Guidance sent as the server `instructions` (initialize and server/discover): which tool to
-/// reach for first. Short on purpose: every token here is in every conversation.
-pub const INSTRUCTIONS: &str = "\
-Inspect Kubernetes clusters that run Flux, and search the Flux documentation offline.
-- Start with get_flux_instance: Flux version, controllers and overall health.
-- Read any object with get_kubernetes_resources; pass fields to get only the parts you need.
-- Call get_kubernetes_api_versions rather than guessing an apiVersion.
-- get_kubernetes_logs takes a pod or a workload (Deployment, StatefulSet, DaemonSet, Job).
-- Answer questions about Flux APIs and features with search_flux_docs.
-- To look at another cluster, pass its kubeconfig context name as the context argument.";
+/// The first line of the server `instructions` (initialize and server/discover).
+const INSTRUCTIONS_HEAD: &str = "Inspect Kubernetes clusters that run Flux.";
+
+/// The shortest path through an investigation, one step per tool, in order: trace the broken
+/// object, read its events and logs, look its message up in the docs. A step is sent when its
+/// tool is offered. Adding a tool to the path is one row here.
+const INVESTIGATION: &[(&str, &str)] = &[
+    (
+        "trace_kubernetes_resource",
+        "trace_kubernetes_resource first (it names the first failure up the delivery chain, \
+         message verbatim)",
+    ),
+    ("get_kubernetes_events", "get_kubernetes_events"),
+    (
+        "get_kubernetes_logs",
+        "get_kubernetes_logs (a pod, a workload or a Flux object; grep and since narrow it)",
+    ),
+    (
+        "search_flux_docs",
+        "search_flux_docs for what the message means",
+    ),
+    ("read_flux_doc", "read_flux_doc the section a hit names"),
+];
+
+/// One line of guidance per tool beyond the investigation path, in the order sent, each only
+/// when its tool is offered (so the instructions name only tools this process has). Adding a
+/// tool's guidance is one row here.
+const GUIDANCE: &[(&str, &str)] = &[
+    (
+        "get_flux_instance",
+        "The overall picture (Flux version, controllers, health): get_flux_instance.",
+    ),
+    (
+        "get_kubernetes_resources",
+        "Read any object with get_kubernetes_resources; pass fields to get only the parts \
+         you need.",
+    ),
+    (
+        "get_kubernetes_api_versions",
+        "Call get_kubernetes_api_versions rather than guessing an apiVersion.",
+    ),
+    (
+        "get_kubeconfig_contexts",
+        "To look at another cluster, pass one of the contexts get_kubeconfig_contexts lists \
+         as the context argument.",
+    ),
+    // The write tools' rows exist only in the build that has them: the read-only binary holds
+    // no write tool's name.
+    #[cfg(feature = "mutations")]
+    (
+        "diff_kubernetes_manifest",
+        "Before changing anything, diff_kubernetes_manifest shows what applying a manifest \
+         would change.",
+    ),
+    #[cfg(feature = "mutations")]
+    (
+        "reconcile_flux_resource",
+        "After a fix, reconcile_flux_resource makes Flux act now and reports the outcome in \
+         one call.",
+    ),
+    #[cfg(feature = "mutations")]
+    (
+        "apply_kubernetes_manifest",
+        "Change what Flux manages in its source (Git), not with apply_kubernetes_manifest: \
+         its controller reverts a direct change.",
+    ),
+];
+
+/// The server instructions for the tools `offered`: short on purpose, every token of them is
+/// in every conversation.
+fn instructions(offered: &[&str]) -> String {
+    let has = |tool: &str| offered.contains(&tool);
+    let mut out = String::from(INSTRUCTIONS_HEAD);
+    let steps: Vec<&str> = INVESTIGATION
+        .iter()
+        .filter(|(tool, _)| has(tool))
+        .map(|(_, step)| *step)
+        .collect();
+    if !steps.is_empty() {
+        out.push_str("\n- A workload or Flux object is broken: ");
+        out.push_str(&steps.join(", then "));
+        out.push('.');
+    }
+    for (_, line) in GUIDANCE.iter().filter(|(tool, _)| has(tool)) {
+        out.push_str("\n- ");
+        out.push_str(line);
+    }
+    out
+}
 
 /// The tools this process offers, with the MCP glue: argument checks, the call log, and the
 /// [`Service`] implementation the protocol layer drives.
@@ -377,6 +482,8 @@ pub struct Toolbox {
     offered: Vec<(&'static Tool, Value)>,
     /// Registry tools left out, with the reason a caller is told.
     hidden: Vec<(&'static str, &'static str)>,
+    /// The server instructions, for the offered tools.
+    instructions: String,
     log: Option<CallLog>,
 }
 
@@ -400,8 +507,10 @@ impl Toolbox {
             .tool_call_log_file
             .clone()
             .map(|path| CallLog { path });
+        let names: Vec<&str> = offered.iter().map(|(t, _)| t.name).collect();
         Toolbox {
             clusters: Clusters::new(&settings, kube::config::Env::from_process()),
+            instructions: instructions(&names),
             settings,
             offered,
             hidden,
@@ -521,7 +630,7 @@ impl Service for Toolbox {
     }
 
     fn instructions(&self) -> &str {
-        INSTRUCTIONS
+        &self.instructions
     }
 
     fn tools(&self) -> Vec<ToolInfo> {
@@ -745,6 +854,27 @@ mod tests {
         assert_eq!(a.opt_bool("d"), Ok(Some(true)));
         assert_eq!(a.opt_bool("e"), Ok(Some(false)));
         assert_eq!(a.opt_bool("f"), Ok(Some(false)));
+    }
+
+    #[test]
+    fn durations_are_go_durations_above_zero() {
+        let m = args(json!({"a": "1h30m", "b": "0", "c": "an hour", "d": "5x", "e": " "}));
+        let a = Args(&m);
+        assert_eq!(a.opt_duration("a"), Ok(Some(Duration::from_secs(5400))));
+        assert_eq!(a.opt_duration("e"), Ok(None));
+        assert_eq!(a.opt_duration("missing"), Ok(None));
+        assert_eq!(
+            a.opt_duration("b").unwrap_err().to_string(),
+            "b must be longer than 0, e.g. 30m or 1h"
+        );
+        assert_eq!(
+            a.opt_duration("c").unwrap_err().to_string(),
+            "c \"an hour\" is not a Go duration: expected a number at \"an hour\" (examples: 30s, 1m, 1m30s)"
+        );
+        assert_eq!(
+            a.opt_duration("d").unwrap_err().to_string(),
+            "d \"5x\" is not a Go duration: unknown unit \"x\" (ns, us, ms, s, m, h) (examples: 30m, 1h, 2h30m)"
+        );
     }
 
     #[test]
@@ -1344,16 +1474,95 @@ mod tests {
         let tb = toolbox(false, false, None);
         assert_eq!(tb.info().name, "flux-operator-mcp");
         assert_eq!(tb.info().version, crate::VERSION);
-        for tool in [
-            "get_flux_instance",
-            "get_kubernetes_resources",
-            "get_kubernetes_api_versions",
-            "get_kubernetes_logs",
-            "search_flux_docs",
-            "context",
-        ] {
-            assert!(INSTRUCTIONS.contains(tool), "{tool}");
-        }
         assert_eq!(tb.prompts().len(), 2);
+        // The fakes have no guidance: the instructions are the head alone.
+        assert_eq!(tb.instructions(), INSTRUCTIONS_HEAD);
+    }
+
+    /// Every tool name the instructions mention is offered, in every mode, and every offered
+    /// tool with guidance is mentioned: a tool hidden in a pod (the kubeconfig tools) is not.
+    #[test]
+    fn instructions_name_only_offered_tools() {
+        let modes = [
+            Mode::default(),
+            Mode {
+                in_cluster: true,
+                source: Source::Live,
+            },
+            Mode {
+                in_cluster: false,
+                source: Source::Snapshot,
+            },
+        ];
+        for mode in modes {
+            for read_only in [false, true] {
+                let settings = Settings {
+                    read_only,
+                    ..Settings::default()
+                };
+                let tb = Toolbox::new(settings, mode);
+                let offered = tb.tool_names();
+                let text = tb.instructions();
+                for tool in REGISTRY {
+                    let mentioned = text
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .any(|w| w == tool.name);
+                    let guided = INVESTIGATION
+                        .iter()
+                        .chain(GUIDANCE)
+                        .any(|(t, _)| *t == tool.name);
+                    let shown = offered.contains(&tool.name);
+                    assert_eq!(
+                        mentioned,
+                        shown && guided,
+                        "{} in {mode:?}, read_only {read_only}:\n{text}",
+                        tool.name
+                    );
+                }
+            }
+        }
+        let pod = Toolbox::new(
+            Settings::default(),
+            Mode {
+                in_cluster: true,
+                source: Source::Live,
+            },
+        );
+        assert!(
+            !pod.instructions().contains("context"),
+            "{}",
+            pod.instructions()
+        );
+    }
+
+    /// Every row names a tool of the registry (a renamed or removed tool leaves none behind),
+    /// and the path reads in its order: trace, events, logs, docs.
+    #[test]
+    fn guidance_rows_name_registered_tools() {
+        for (tool, _) in INVESTIGATION.iter().chain(GUIDANCE) {
+            assert!(
+                REGISTRY.iter().any(|t| t.name == *tool),
+                "{tool} has guidance but is not registered"
+            );
+        }
+        let all: Vec<&str> = REGISTRY.iter().map(|t| t.name).collect();
+        let text = instructions(&all);
+        let at = |w: &str| text.find(w).unwrap_or(usize::MAX);
+        assert!(
+            at("trace_kubernetes_resource") < at("get_kubernetes_events"),
+            "{text}"
+        );
+        assert!(
+            at("get_kubernetes_events") < at("get_kubernetes_logs"),
+            "{text}"
+        );
+        assert!(at("get_kubernetes_logs") < at("search_flux_docs"), "{text}");
+        let without_trace = instructions(&["get_kubernetes_events", "search_flux_docs"]);
+        assert_eq!(
+            without_trace,
+            "Inspect Kubernetes clusters that run Flux.\n- A workload or Flux object is broken: \
+             get_kubernetes_events, then search_flux_docs for what the message means."
+        );
+        assert!(text.len() < 1200, "{} bytes:\n{text}", text.len());
     }
 }

@@ -68,7 +68,7 @@ pub fn wait_deadline(
     let latest = call_end - reserve;
     match args.opt_str("timeout")? {
         Some(text) => {
-            let asked = crate::cli::parse_duration(text)
+            let asked = crate::text::parse_duration(text)
                 .map_err(|e| ToolError::InvalidArgument(format!("timeout {text:?}: {e}")))?;
             let by_arg = started + asked;
             if by_arg <= latest {

@@ -15,32 +15,6 @@ use super::{Cluster, ToolError};
 use crate::kube::discovery::{Resource, close_matches};
 use crate::kube::{self, SecretBytes};
 
-/// The instruction lines the write tools add to the server `instructions` when offered, one
-/// per tool, for the generated instructions to take (a tool that is not offered is not named).
-pub const INSTRUCTION_LINES: &[(&str, &str)] = &[
-    (
-        "reconcile_flux_resource",
-        "After a fix, reconcile_flux_resource asks Flux to act now and waits for the outcome \
-         (Ready status, message, revisions, events) in one call.",
-    ),
-    (
-        "suspend_flux_reconciliation",
-        "suspend_flux_reconciliation / resume_flux_reconciliation pause and restart a Flux \
-         object; resume waits for the reconcile it triggers.",
-    ),
-    (
-        "diff_kubernetes_manifest",
-        "Before changing anything, diff_kubernetes_manifest shows what applying a manifest \
-         would change (server-side dry run).",
-    ),
-    (
-        "apply_kubernetes_manifest",
-        "apply_kubernetes_manifest, patch_kubernetes_resource and delete_kubernetes_resource \
-         refuse objects a Flux controller manages (it would revert the change) unless \
-         overwrite is true; prefer changing the source in Git.",
-    ),
-];
-
 /// Names read to suggest close matches for an object that is not found.
 const NAMES_SCANNED: usize = 500;
 /// Close names suggested.

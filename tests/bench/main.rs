@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod apiserver;
 mod docs;
+mod investigations;
 mod kube;
 mod startup;
 #[path = "../it/support.rs"]
@@ -67,8 +68,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// writes);
-/// no name runs them all.
+/// investigations, writes); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -77,11 +77,12 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 5] = [
+    let sections: [(&str, fn()); 6] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
+        ("investigations", investigations::run),
         ("writes", writes::run),
     ];
     for (name, run) in sections {

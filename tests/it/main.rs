@@ -16,6 +16,7 @@ mod hardening;
 mod kube_client;
 mod kubeconfig;
 mod protocol;
+mod read_tools;
 mod resources;
 mod sessions;
 mod tidy;

@@ -29,7 +29,9 @@ from mcp.client.stdio import stdio_client
 
 # tool name -> (arguments, strings the result must contain). The test cluster's facts:
 # Flux v2.7.2 run by the Flux Operator; Kustomization flux-system/tenants fails with a missing
-# path; the latest Job of CronJob apps/backup failed on a password; metrics-server answers.
+# path; the latest Job of CronJob apps/backup failed on a password; metrics-server answers;
+# Deployment monitoring/blackbox-exporter comes from a Kustomization whose GitRepository fails
+# to authenticate; HelmRelease apps/metrics-exporter asks for a chart version that does not exist.
 CALLS: dict[str, tuple[dict, list[str]]] = {
     "get_flux_instance": ({}, ["v2.7.2", "kustomize-controller"]),
     "get_kubernetes_resources": (
@@ -38,6 +40,15 @@ CALLS: dict[str, tuple[dict, list[str]]] = {
         ["tenants", "kustomization path not found"],
     ),
     "get_kubernetes_api_versions": ({}, ["Kustomization", "kustomize.toolkit.fluxcd.io/v1", "Deployment"]),
+    "get_kubernetes_events": (
+        {"kind": "HelmRelease", "name": "metrics-exporter", "namespace": "apps", "type": "Warning"},
+        ["total: 1", "ArtifactFailed", "no 'metrics-exporter' chart with version matching '2.x' found"],
+    ),
+    "trace_kubernetes_resource": (
+        {"kind": "Deployment", "name": "blackbox-exporter", "namespace": "monitoring"},
+        ["firstFailure: GitRepository flux-system/infra-private", "ssh: handshake failed",
+         "managedBy: FluxInstance flux-system/flux"],
+    ),
     "get_kubernetes_logs": (
         {"pod_name": "cronjob/backup", "pod_namespace": "apps", "limit": 20},
         ["latest Job", 'password authentication failed for user "backup"'],
@@ -46,12 +57,23 @@ CALLS: dict[str, tuple[dict, list[str]]] = {
     "get_kubeconfig_contexts": ({}, ["flux-test", "current: flux-test"]),
     "set_kubeconfig_context": ({"name": "flux-test"}, ["This session now uses context flux-test"]),
     "search_flux_docs": ({"query": "HelmRelease install remediation retries"}, ["HelmRelease", "retries"]),
+    "read_flux_doc": (
+        {"path": "HelmRelease", "heading": "spec.install.remediation.retries"},
+        ["Section: HelmRelease", "spec.install.remediation.retries", "Lines "],
+    ),
     # Offered under --read-only: a server-side dry run changes nothing.
     "diff_kubernetes_manifest": (
         {"yaml_content": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-settings, namespace: flux-system}\ndata: {e2e: changed}\n"},
         ["ConfigMap/flux-system/cluster-settings would change", "+  e2e: changed"],
     ),
 }
+
+# Further calls of tools CALLS already covers: the other generation of parameters.
+EXTRA_CALLS: list[tuple[str, dict, list[str]]] = [
+    ("get_kubernetes_logs",
+     {"kind": "HelmRelease", "name": "metrics-exporter", "namespace": "apps", "grep": "2\\.x", "limit": 1},
+     ["helm-controller's log lines about HelmRelease apps/metrics-exporter", "Reconciler error"]),
+]
 
 # The tools that change a cluster (and diff, which --read-only offers too), in the order they are
 # called in the second session: a suspend before its resume, a finalizer held by the delete that
@@ -139,6 +161,14 @@ async def exercise(params: StdioServerParameters) -> set[str]:
                     check(name, False, f"missing {missing} in: {text[:300]}")
                 else:
                     check(name, True, f"{len(text)} bytes in {ms:.0f} ms")
+            for name, args, expected in EXTRA_CALLS:
+                if name not in offered:
+                    continue
+                result = await session.call_tool(name, args)
+                text = text_of(result)
+                missing = [s for s in expected if s not in text]
+                ok = not result.is_error and not missing
+                check(f"{name} {sorted(args)}", ok, f"{len(text)} bytes" if ok else f"missing {missing} in: {text[:300]}")
             name, args, expected = ERROR_CALL
             if name in offered:
                 result = await session.call_tool(name, args)
