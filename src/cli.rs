@@ -152,13 +152,6 @@ but GET, whatever the kubeconfig's identity may do; diff_kubernetes_manifest is 
 too (its server-side dry run is a PATCH). --read-only is always on.
 ";
 
-/// After the version number: which build this is (the read-only build says so; the default
-/// build adds nothing, so scripts reading the version keep working).
-#[cfg(feature = "mutations")]
-const VERSION_SUFFIX: &str = "";
-#[cfg(not(feature = "mutations"))]
-const VERSION_SUFFIX: &str = " (read-only build)";
-
 /// `serve --read-only=false` in the read-only build.
 #[cfg(not(feature = "mutations"))]
 const READ_ONLY_BUILD_REFUSAL: &str = "--read-only=false is not possible: this is the read-only \
@@ -630,7 +623,13 @@ impl std::error::Error for Error {}
 
 /// Entry point of the binary: parse, run, print one error, pick the exit code.
 pub fn main() -> ExitCode {
-    match parse(std::env::args_os().skip(1)) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // `version --verbose` (how the binary was built) is recognised ahead of the flag registry:
+    // src/version.rs owns both the forms and the text.
+    if crate::version::wants_verbose(&args) {
+        return print(&crate::version::verbose());
+    }
+    match parse(args) {
         Ok(command) => run(command),
         Err(Error::NoCommand) => {
             eprint!("{}", short_help());
@@ -675,7 +674,7 @@ pub fn run(command: Command) -> ExitCode {
                 }
             }
         }
-        Command::Version => print(&format!("{NAME} {}{VERSION_SUFFIX}", crate::VERSION)),
+        Command::Version => print(&crate::version::short()),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
     }
@@ -998,7 +997,7 @@ Usage:
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
   {NAME} docs read PATH [HEADING] print a document, or one section of it
-  {NAME} version                  print the version
+  {NAME} version [--verbose]      print the version (--verbose: how it was built)
 ",
         version = crate::VERSION
     )
