@@ -11,6 +11,7 @@ mod startup;
 #[path = "../it/support.rs"]
 mod support;
 mod tools;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,8 +68,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// investigations);
-/// no name runs them all.
+/// investigations, writes); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -77,12 +77,13 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 5] = [
+    let sections: [(&str, fn()); 6] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
         ("investigations", investigations::run),
+        ("writes", writes::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {

@@ -21,3 +21,4 @@ mod resources;
 mod sessions;
 mod tidy;
 mod tools;
+mod writes;
