@@ -531,60 +531,6 @@ mod tests {
         assert_eq!(read_no_follow(&target, SMALL).expect("a file"), b"secret");
     }
 
-    /// The rule in ARCHITECTURE.md as a test: outside this module, no code (tests aside)
-    /// reads a file by itself, so every read is typed and bounded.
-    #[test]
-    fn no_other_module_reads_files_by_itself() {
-        const READS: [&str; 5] = [
-            "fs::read(",
-            "fs::read_to_string(",
-            "File::open(",
-            ".read(true)",
-            "read_link(",
-        ];
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut offenders = Vec::new();
-        let mut dirs = vec![src.clone()];
-        let mut seen = 0;
-        while let Some(dir) = dirs.pop() {
-            for entry in fs::read_dir(&dir).expect("read src") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    dirs.push(path);
-                    continue;
-                }
-                if path.extension().is_none_or(|e| e != "rs") || path.ends_with("src/files.rs") {
-                    continue;
-                }
-                seen += 1;
-                let text = fs::read_to_string(&path).expect("read source");
-                // The unit tests at the end of a file may read their fixtures freely.
-                let code = text
-                    .split("#[cfg(test)]\nmod tests")
-                    .next()
-                    .and_then(|t| t.split("#[cfg(test)]\npub(crate) mod tests").next())
-                    .unwrap_or_default();
-                for (n, line) in code.lines().enumerate() {
-                    if READS.iter().any(|r| line.contains(r))
-                        && !line.trim_start().starts_with("//")
-                    {
-                        offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
-                    }
-                }
-            }
-        }
-        assert!(
-            seen > 20,
-            "only {seen} source files found under {}",
-            src.display()
-        );
-        assert!(
-            offenders.is_empty(),
-            "read files through crate::files instead:\n{}",
-            offenders.join("\n")
-        );
-    }
-
     #[test]
     fn byte_counts_read_well() {
         assert_eq!(Bytes(812).to_string(), "812 bytes");

@@ -180,6 +180,8 @@ pub struct Heading<'a> {
     pub start: usize,
     /// Byte offset just past the heading line (and its newline).
     pub end: usize,
+    /// 1-based number of the heading line in the text given to [`headings`].
+    pub line: usize,
 }
 
 /// The headings of a markdown body, in order. Lines inside fenced code blocks are skipped: a
@@ -188,7 +190,7 @@ pub fn headings(body: &str) -> Vec<Heading<'_>> {
     let mut found = Vec::new();
     let mut fences = Fences::default();
     let mut start = 0;
-    for (end, line) in Lines::new(body, 0) {
+    for (number, (end, line)) in (1..).zip(Lines::new(body, 0)) {
         let line_start = start;
         start = end;
         if fences.is_code(line) {
@@ -215,6 +217,7 @@ pub fn headings(body: &str) -> Vec<Heading<'_>> {
             text,
             start: line_start,
             end,
+            line: number,
         });
     }
     found
@@ -378,6 +381,7 @@ mod tests {
             .find(|h| h.text == "Third")
             .unwrap();
         assert_eq!(&body[third.start..third.end], "### Third\n");
+        assert_eq!(third.line, 11);
     }
 
     #[test]

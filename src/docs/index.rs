@@ -17,6 +17,7 @@ use super::corpus::{Origin, Source};
 use super::document;
 use super::interner::Interner;
 use super::tokenize::{self, PhraseWord};
+use super::words;
 
 /// BM25 saturation: how fast repeated occurrences stop adding score.
 const K1: f32 = 1.2;
@@ -61,6 +62,11 @@ pub struct Section {
     pub parent: Option<u32>,
     /// The heading as shown to readers (backticks removed); the title for text before any heading.
     pub heading: String,
+    /// Where the heading line starts (the body's start for text before any heading).
+    pub start: usize,
+    /// The 1-based line of `start` in the document's full text (front matter included), so a
+    /// hit's lines are the lines of the file a runbook was read from.
+    pub line: u32,
     /// Where the text after the heading line starts.
     pub body_start: usize,
     /// End of this section together with its subsections.
@@ -122,6 +128,11 @@ pub struct Ranking {
     pub terms: usize,
     /// (query word as typed, indexed term used instead) for misspelt words.
     pub corrected: Vec<(String, String)>,
+    /// What a section is measured against to tell a strong match from a weak one (see
+    /// [`Index::coverage`]): the typed terms that matched, with their idf (the pasted names'
+    /// terms when nothing was typed), and the idf mass of typed words the index lacks.
+    pub wanted: Vec<(u32, f32)>,
+    pub missing_weight: f32,
 }
 
 impl Index {
@@ -161,8 +172,77 @@ impl Index {
         chain
     }
 
+    /// The lines a section spans with its subsections, 1-based and inclusive: from its
+    /// heading line to its last line that is not blank.
+    pub fn lines(&self, section: u32) -> (u32, u32) {
+        let sec = &self.sections[section as usize];
+        let text = &self.doc_of(section).text;
+        let last_byte = sec.start + text[sec.start..sec.subtree_end].trim_end().len();
+        // Counted back from the next heading, whose line is known: only the blank tail is
+        // scanned, not the section (this runs for every hit of every search).
+        let range = self.docs[sec.doc as usize].sections.clone();
+        let after = &self.sections[range.start as usize..range.end as usize];
+        let next = after.partition_point(|s| s.start < sec.subtree_end);
+        let to = match after.get(next).filter(|n| n.start == sec.subtree_end) {
+            Some(next) => {
+                let tail = text.as_bytes()[last_byte..sec.subtree_end]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                next.line
+                    .saturating_sub(u32::try_from(tail).unwrap_or(u32::MAX))
+            }
+            None => self.line_at(sec.doc, last_byte),
+        };
+        (sec.line, to.max(sec.line))
+    }
+
+    /// The line of byte `offset` of a document's text: counted from the nearest section start
+    /// at or before it, so that a hit on a whole document does not count its 100 KB again.
+    fn line_at(&self, doc: u32, offset: usize) -> u32 {
+        let range = self.docs[doc as usize].sections.clone();
+        let sections = &self.sections[range.start as usize..range.end as usize];
+        let at = sections.partition_point(|s| s.start <= offset);
+        let Some(from) = at.checked_sub(1).map(|i| &sections[i]) else {
+            return 1;
+        };
+        let text = &self.docs[doc as usize].text;
+        let breaks = text.as_bytes()[from.start..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        from.line
+            .saturating_add(u32::try_from(breaks).unwrap_or(u32::MAX))
+    }
+
+    /// What `read_flux_doc`'s `heading` should be to open `section`: its heading when no other
+    /// section of the document has the same one, else its full section path.
+    pub fn heading_ref(&self, section: u32) -> String {
+        let sec = &self.sections[section as usize];
+        let doc = &self.docs[sec.doc as usize];
+        let same = doc
+            .sections
+            .clone()
+            .filter(|&s| {
+                self.sections[s as usize]
+                    .heading
+                    .eq_ignore_ascii_case(&sec.heading)
+            })
+            .count();
+        if same <= 1 {
+            sec.heading.clone()
+        } else {
+            self.path(section).join(" › ")
+        }
+    }
+
     /// Rank sections for a query.
     pub fn search(&self, query: &str) -> Ranking {
+        self.search_in(query, None)
+    }
+
+    /// Rank the sections of one document (`scope`, a [`Doc::sections`] range), or of all.
+    pub fn search_in(&self, query: &str, scope: Option<Range<u32>>) -> Ranking {
         let query = clip_query(query);
         let mut ranking = Ranking::default();
         let mut weighted: Vec<(u32, f32)> = Vec::new();
@@ -179,17 +259,39 @@ impl Index {
         } else {
             0
         };
+        // The words typed as CamelCase identifiers (`ReplicaSet`), by the term that stands for
+        // them: names, never misspellings of another word. Found on the first correction only:
+        // most queries need none.
+        let mut identifiers: Option<Vec<String>> = None;
         for (term, weight) in terms {
             let typed_word = weight >= 1.0;
             let mut correction = || {
-                // A pasted name (`"podinfo-v2"`) is not a misspelt word.
-                if corrections_left == 0 || !typed_word {
+                // A pasted name (`"podinfo-v2"`) is not a misspelt word, and neither is an
+                // identifier or a real word the corpus happens not to use.
+                if corrections_left == 0 || !typed_word || words::is_known(&term) {
+                    return None;
+                }
+                let identifiers = identifiers.get_or_insert_with(|| {
+                    let mut found = Vec::new();
+                    tokenize::for_each_typed_word(query, |word, term| {
+                        if tokenize::is_identifier(word) {
+                            found.push(term.to_string());
+                        }
+                    });
+                    found
+                });
+                if identifiers.contains(&term) {
                     return None;
                 }
                 corrections_left -= 1;
                 self.correct(&term)
             };
-            let id = match self.terms.get(&term) {
+            // `initialized` is the corpus's `initialised`: the same word, not a correction.
+            let id = match self
+                .terms
+                .get(&term)
+                .or_else(|| typed_word.then(|| self.spelling_variant(&term))?)
+            {
                 Some(id) => id,
                 None => match correction() {
                     Some(id) => {
@@ -213,6 +315,7 @@ impl Index {
                 }
             }
         }
+        ranking.missing_weight = missing.len() as f32 * self.unseen_idf();
         // Reported as the user wrote them (`ensure`, not the stem `ensur`), once per word.
         tokenize::for_each_typed_word(query, |word, term| {
             if let Some(at) = missing.iter().position(|m| m == term) {
@@ -223,15 +326,25 @@ impl Index {
                 *from = word.to_string();
             }
         });
+        ranking.wanted = if typed.is_empty() {
+            weighted.iter().map(|&(t, _)| (t, self.idf(t))).collect()
+        } else {
+            typed.clone()
+        };
         if weighted.is_empty() {
             return ranking;
         }
         let mut scores = self.bm25(&weighted);
         self.heading_bonus(&typed, &mut scores);
+        let in_scope = |section: usize| {
+            scope
+                .as_ref()
+                .is_none_or(|range| range.contains(&(section as u32)))
+        };
         let mut hits: Vec<Hit> = scores
             .iter()
             .enumerate()
-            .filter(|&(_, &score)| score > 0.0)
+            .filter(|&(section, &score)| score > 0.0 && in_scope(section))
             .map(|(section, &score)| Hit {
                 section: section as u32,
                 score,
@@ -245,6 +358,39 @@ impl Index {
         hits.sort_by(rank_order);
         ranking.hits = hits;
         ranking
+    }
+
+    /// The idf of a term no section holds: what a typed word the corpus lacks weighs.
+    fn unseen_idf(&self) -> f32 {
+        let n = self.sections.len() as f32;
+        (1.0 + (n + 0.5) / 0.5).ln()
+    }
+
+    /// How much of the query the document holding `section` answers, from 0 to 1: the
+    /// idf-weighted share of the wanted terms (see [`Ranking::wanted`]) found anywhere in that
+    /// document (its sections, headings, title, keywords, apiVersion). A typed word that no
+    /// document uses counts twice, at the idf of an unseen term: a word one document lacks may
+    /// be worded differently there, but a word the whole corpus lacks says the question is
+    /// about something the documentation does not cover ("Argo CD sync waves", "kafka").
+    /// Rare words weigh most, so matching the common words of a question ("configure",
+    /// "sync") is not enough.
+    pub fn strength(&self, ranking: &Ranking, section: u32) -> f32 {
+        let doc = self.sections[section as usize].doc;
+        let sections = &self.docs[doc as usize].sections;
+        let (mut found, mut total) = (0.0f32, 2.0 * ranking.missing_weight);
+        for &(term, idf) in &ranking.wanted {
+            total += idf;
+            let postings = self.postings(term);
+            // Postings are in section order and a document's sections are contiguous.
+            let first = postings.partition_point(|p| p.section < sections.start);
+            let in_doc = postings
+                .get(first)
+                .is_some_and(|p| p.section < sections.end);
+            if in_doc || self.doc_fields(term).iter().any(|&(d, _)| d == doc) {
+                found += idf;
+            }
+        }
+        if total <= 0.0 { 1.0 } else { found / total }
     }
 
     /// Lucene's non-negative BM25 idf over sections: a term in most sections weighs little
@@ -349,8 +495,27 @@ impl Index {
         }
     }
 
+    /// The indexed term for the other spelling of `-ize`/`-ise` and `-yze`/`-yse` words: the
+    /// corpus writes `initialise` and `analyse`, users type `initialize` and `analyze` (and the
+    /// reverse for a local runbook).
+    fn spelling_variant(&self, term: &str) -> Option<u32> {
+        if term.len() < 6 || !term.bytes().all(|b| b.is_ascii_lowercase()) {
+            return None;
+        }
+        for (from, to) in [("iz", "is"), ("is", "iz"), ("yz", "ys"), ("ys", "yz")] {
+            if let Some(at) = term.rfind(from) {
+                let variant = format!("{}{to}{}", &term[..at], &term[at + from.len()..]);
+                if let Some(id) = self.terms.get(&variant) {
+                    return Some(id);
+                }
+            }
+        }
+        None
+    }
+
     /// The closest indexed term to a misspelt query word: edit distance 1 (2 for long words),
-    /// same first letter; the most frequent wins, then the alphabetically first.
+    /// same first letter, and not merely another word (see [`is_other_word`]); the most
+    /// frequent wins, then the alphabetically first.
     fn correct(&self, term: &str) -> Option<u32> {
         let len = term.chars().count();
         if len < 5 || !term.chars().all(|c| c.is_alphabetic()) {
@@ -366,6 +531,9 @@ impl Index {
             let Some(distance) = bounded_distance(term, candidate, max) else {
                 continue;
             };
+            if is_other_word(term, candidate, distance) {
+                continue;
+            }
             let df = self.postings(id).len() + self.doc_fields(id).len();
             let better = match best {
                 None => true,
@@ -416,6 +584,44 @@ fn rank_order(a: &Hit, b: &Hit) -> std::cmp::Ordering {
     b.score.total_cmp(&a.score).then(a.section.cmp(&b.section))
 }
 
+/// Whether `candidate`, within edit distance of the unknown term `term` (both stems), is another
+/// word rather than what a typist meant. Typing slips (`kustomizaton`, `helmrelase`,
+/// `sourcref`) drop, add or swap letters inside a word; these differences are not slips:
+/// - the same stem with another ending (`autoscaler` → `autoscal`, `configured` → `configur`):
+///   a different form of a word, which BM25 should not silently swap in;
+/// - a longer word cut down to a shorter one (`replicaset` → `replicas`);
+/// - only the last letter differs (`spark` → `spars`, `terminating` → `terminal`), which far
+///   more often names another word than a slip of the finger;
+/// - two edits in the first half of a word (`injection` → `inspection`).
+fn is_other_word(term: &str, candidate: &str, distance: usize) -> bool {
+    let t: Vec<char> = term.chars().collect();
+    let c: Vec<char> = candidate.chars().collect();
+    let shared = t.iter().zip(&c).take_while(|(a, b)| a == b).count();
+    let (t_tail, c_tail) = (&t[shared..], &c[shared..]);
+    if shared >= 4 {
+        if is_ending(t_tail) && is_ending(c_tail) {
+            return true;
+        }
+        if c_tail.is_empty() && t_tail.len() >= 2 {
+            return true;
+        }
+        if t_tail.len() == 1 && c_tail.len() == 1 {
+            return true;
+        }
+    }
+    distance >= 2 && 2 * shared <= t.len()
+}
+
+/// Word endings, as they look after stemming (`-able` → `abl`, `-ive` → `iv`).
+fn is_ending(tail: &[char]) -> bool {
+    const ENDINGS: &[&str] = &[
+        "", "abl", "al", "ant", "d", "e", "ed", "ent", "er", "ibl", "ic", "ing", "ion", "is",
+        "ist", "iv", "iz", "ly", "or", "s", "ur", "y",
+    ];
+    let tail: String = tail.iter().collect();
+    ENDINGS.contains(&tail.as_str())
+}
+
 /// Optimal-string-alignment distance (Levenshtein plus adjacent swaps), or None above `max`.
 fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     let a: Vec<char> = a.chars().collect();
@@ -446,6 +652,21 @@ fn bounded_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     }
     let d = rows[a.len()][b.len()];
     (d <= max).then_some(d)
+}
+
+/// One section of a document body being indexed (offsets relative to the body).
+struct Span<'a> {
+    level: u8,
+    /// `None` for text before the first heading.
+    heading: Option<&'a str>,
+    /// The heading line's start.
+    start: usize,
+    /// Past the heading line.
+    text_start: usize,
+    /// The next heading's start.
+    end: usize,
+    /// 1-based line of `start` in the body.
+    line: usize,
 }
 
 /// Accumulates documents into an [`Index`].
@@ -562,18 +783,36 @@ impl Builder {
 
         // Text before the first heading (or a file without headings) is a section of its own.
         let first = headings.first().map_or(body.len(), |h| h.start);
-        let mut spans: Vec<(u8, Option<&str>, usize, usize, usize)> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
         if headings.is_empty() || !body[..first].trim().is_empty() {
-            spans.push((1, None, 0, 0, first));
+            spans.push(Span {
+                level: 1,
+                heading: None,
+                start: 0,
+                text_start: 0,
+                end: first,
+                line: 1,
+            });
         }
         for (i, h) in headings.iter().enumerate() {
             let end = headings.get(i + 1).map_or(body.len(), |next| next.start);
-            spans.push((h.level, Some(h.text), h.start, h.end, end));
+            spans.push(Span {
+                level: h.level,
+                heading: Some(h.text),
+                start: h.start,
+                text_start: h.end,
+                end,
+                line: h.line,
+            });
         }
+        // Lines of the front matter, before the body's line 1.
+        let front_lines = source.text[..body_start].matches('\n').count();
 
         let first_section = self.index.sections.len() as u32;
         let mut stack: Vec<(u8, u32)> = Vec::new();
-        for (i, &(level, heading, _, text_start, end)) in spans.iter().enumerate() {
+        for (i, span) in spans.iter().enumerate() {
+            let (level, heading, text_start, end) =
+                (span.level, span.heading, span.text_start, span.end);
             let id = first_section + i as u32;
             while stack.last().is_some_and(|&(l, _)| l >= level) {
                 stack.pop();
@@ -582,13 +821,15 @@ impl Builder {
             stack.push((level, id));
             let subtree_end = spans[i + 1..]
                 .iter()
-                .find(|next| next.0 <= level)
-                .map_or(body.len(), |next| next.2);
+                .find(|next| next.level <= level)
+                .map_or(body.len(), |next| next.start);
             self.index.sections.push(Section {
                 doc,
                 level,
                 parent,
                 heading: heading.map_or_else(|| title.clone(), display_heading),
+                start: body_start + span.start,
+                line: u32::try_from(front_lines + span.line).unwrap_or(u32::MAX),
                 body_start: body_start + text_start,
                 subtree_end: body_start + subtree_end,
                 inv_norm: 1.0,
@@ -1067,6 +1308,95 @@ mod tests {
             index.path(ranking.hits[0].section).join(" › "),
             "HelmRelease › Common failures › install retries exhausted"
         );
+    }
+
+    #[test]
+    fn line_ranges_are_the_lines_of_the_file() {
+        let mut sources = crate::docs::corpus::embedded().unwrap();
+        sources.push(source("local/x/plain", "no heading\n\nat all\n\n\n"));
+        sources.push(source("local/x/crlf", "# A\r\nx\r\n## B\r\ny\r\n"));
+        let index = Index::build(sources);
+        for s in 0..index.sections.len() as u32 {
+            let sec = &index.sections[s as usize];
+            let text = &index.doc_of(s).text;
+            let line = |offset: usize| 1 + text[..offset].matches('\n').count() as u32;
+            let last = sec.start + text[sec.start..sec.subtree_end].trim_end().len();
+            assert_eq!(
+                index.lines(s),
+                (line(sec.start), line(last).max(line(sec.start))),
+                "{}",
+                index.path(s).join(" › ")
+            );
+        }
+    }
+
+    #[test]
+    fn slips_are_told_from_other_words() {
+        // Slips: a letter dropped, added or swapped inside the word.
+        for (typed, meant) in [
+            ("kustomizaton", "kustomization"),
+            ("helmrelas", "helmreleas"),
+            ("sourcref", "sourceref"),
+            ("reconcill", "reconcil"),
+            ("kustomzaton", "kustomization"),
+        ] {
+            let d = bounded_distance(typed, meant, 2).unwrap();
+            assert!(!is_other_word(typed, meant, d), "{typed} → {meant}");
+        }
+        // Other words: another ending, a longer word cut short, another last letter, two
+        // edits early in the word.
+        for (typed, other) in [
+            ("autoscaler", "autoscal"),
+            ("configured", "configur"),
+            ("replicaset", "replicas"),
+            ("spark", "spars"),
+            ("terminat", "terminal"),
+            ("injection", "inspection"),
+            ("compaction", "companion"),
+        ] {
+            let d = bounded_distance(typed, other, 2).unwrap();
+            assert!(is_other_word(typed, other, d), "{typed} → {other}");
+        }
+    }
+
+    #[test]
+    fn spelling_variants_and_identifiers_are_not_corrections() {
+        let index = Index::build(vec![source(
+            "guides/x",
+            "# X\nThe cache is initialised and the replicas analysed.\n",
+        )]);
+        let ranking = index.search("initialized analyzed ReplicaSet");
+        assert!(ranking.corrected.is_empty(), "{:?}", ranking.corrected);
+        assert_eq!(ranking.unknown, vec!["ReplicaSet"]);
+        // `initialis`, `analys`; ReplicaSet's pieces are not in the text.
+        assert_eq!(ranking.wanted.len(), 2, "{:?}", ranking.wanted);
+        // A typo next to a real word is still corrected.
+        let ranking = index.search("initalised");
+        assert_eq!(
+            ranking.corrected,
+            vec![("initalised".to_string(), "initialis".to_string())]
+        );
+    }
+
+    #[test]
+    fn strength_is_the_share_of_the_query_the_best_document_holds() {
+        let index = fixture();
+        let strength = |q: &str| {
+            let r = index.search(q);
+            index.strength(&r, r.hits[0].section)
+        };
+        assert_eq!(strength("install retries exhausted"), 1.0);
+        // `zzqqxwv` is in no document: it counts twice, at the idf of an unseen term.
+        let r = index.search("retries zzqqxwv");
+        let retries = r.wanted[0].1;
+        let expected = retries / (retries + 2.0 * index.unseen_idf());
+        assert!((index.strength(&r, r.hits[0].section) - expected).abs() < 1e-6);
+        // A word only another document holds counts once.
+        let r = index.search("retries finds");
+        let hit = r.hits[0].section;
+        assert_eq!(index.doc_of(hit).id, "kinds/helmrelease");
+        let (retries, finds) = (r.wanted[0].1, r.wanted[1].1);
+        assert!((index.strength(&r, hit) - retries / (retries + finds)).abs() < 1e-6);
     }
 
     #[test]

@@ -3,21 +3,27 @@
 //! become a line in the answer. The corpus is inflated and indexed once, on the first search,
 //! never at start-up.
 //!
-//! `run_search` and `run_list` are the contract with the CLI (`docs search`, `docs list`) and
-//! the `search_flux_docs` tool; [`Library`] is for tests and benchmarks.
+//! `run_search`, `run_read` and `run_list` are the contract with the CLI (`docs search`,
+//! `docs read`, `docs list`) and the `search_flux_docs` and `read_flux_doc` tools; [`Library`]
+//! is for tests and benchmarks.
 
 mod container;
 mod corpus;
 mod document;
 mod index;
 mod interner;
+mod locate;
+mod read;
 mod render;
 mod tokenize;
+mod words;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
+pub use locate::{Error, MAX_PATH_CHARS};
+pub use read::Request as ReadRequest;
 pub use render::MAX_LIMIT;
 
 /// `concise` returns the best sections within a size budget; `complete` whole documents.
@@ -43,6 +49,27 @@ impl FromStr for Format {
 /// tool and `flux-operator-mcp docs search` print. `limit` counts hits (1 to [`MAX_LIMIT`]).
 pub fn run_search(query: &str, limit: usize, format: Format, docs_dirs: &[PathBuf]) -> String {
     with_library(docs_dirs, |library| library.search(query, limit, format))
+}
+
+/// [`run_search`] within the one document `path` names (any form [`Library::read`] accepts);
+/// an empty query gives that document's outline. Fails only when `path` names no document, or
+/// several.
+pub fn run_search_in(
+    path: &str,
+    query: &str,
+    limit: usize,
+    format: Format,
+    docs_dirs: &[PathBuf],
+) -> Result<String, Error> {
+    with_library(docs_dirs, |library| {
+        library.search_in(path, query, limit, format)
+    })
+}
+
+/// A document, or one section of it, a window of lines at a time: what `read_flux_doc` and
+/// `flux-operator-mcp docs read` print.
+pub fn run_read(request: &ReadRequest, docs_dirs: &[PathBuf]) -> Result<String, Error> {
+    with_library(docs_dirs, |library| library.read(request))
 }
 
 /// One line per document (id, title, apiVersion or path), for `flux-operator-mcp docs list`.
@@ -115,10 +142,66 @@ impl Library {
         }
     }
 
+    /// Only the given markdown documents (`(path, text)`), indexed as `--docs-dir` files
+    /// would be, without the embedded corpus. A fuzzing entry point (`fuzz/`, target
+    /// `docs_markdown`): it reaches the document parser, the index and the renderer without a
+    /// file system or the cost of indexing the corpus on every input.
+    #[doc(hidden)]
+    pub fn from_markdown(docs: &[(&str, &str)]) -> Library {
+        let sources = docs
+            .iter()
+            .map(|(path, text)| corpus::Source {
+                id: format!("local/{path}"),
+                text: (*text).to_string(),
+                origin: corpus::Origin::Local(PathBuf::from(path)),
+            })
+            .collect();
+        Library {
+            index: index::Index::build(sources),
+            problems: Vec::new(),
+        }
+    }
+
     /// The rendered answer to a query (what `run_search` prints).
     pub fn search(&self, query: &str, limit: usize, format: Format) -> String {
-        render::search(&self.index, &self.problems, query, limit, format)
+        render::search(&self.index, &self.problems, query, None, limit, format)
     }
+
+    /// The rendered answer to a query within one document (what `run_search_in` prints).
+    pub fn search_in(
+        &self,
+        path: &str,
+        query: &str,
+        limit: usize,
+        format: Format,
+    ) -> Result<String, Error> {
+        let doc = locate::document(&self.index, path)?;
+        Ok(render::search(
+            &self.index,
+            &self.problems,
+            query,
+            Some(doc),
+            limit,
+            format,
+        ))
+    }
+
+    /// A document or section, a window at a time (what `run_read` prints).
+    pub fn read(&self, request: &ReadRequest) -> Result<String, Error> {
+        read::read(&self.index, &self.problems, request)
+    }
+
+    /// How well the best hit for `query` answers it (see [`render::STRONG`]): 0 without hits.
+    pub fn strength(&self, query: &str) -> f32 {
+        let ranking = self.index.search(query);
+        ranking
+            .hits
+            .first()
+            .map_or(0.0, |best| self.index.strength(&ranking, best.section))
+    }
+
+    /// The threshold below which an answer says "no strong match".
+    pub const STRONG: f32 = render::STRONG;
 
     /// The rendered document list (what `run_list` prints).
     pub fn list(&self) -> String {

@@ -449,6 +449,23 @@ fn stem(word: &str) -> String {
     w
 }
 
+/// `word` lowercased and stemmed into `out`: the index term a plain word becomes.
+pub fn stem_into(word: &str, out: &mut String) {
+    lower(word, out);
+    stem_in_place(out);
+}
+
+/// Whether a word as typed is a CamelCase identifier (`ReplicaSet`, `dependsOn`,
+/// `OCIRepository`): a name, never a misspelling of another word.
+pub fn is_identifier(word: &str) -> bool {
+    let b = word.as_bytes();
+    if word.is_ascii() {
+        (1..b.len()).any(|i| ascii_camel_boundary(b, i))
+    } else {
+        camel_pieces(word).len() > 1
+    }
+}
+
 /// [`stem`] without allocating: the tokenizer's hot path (byte comparisons, no `ends_with`
 /// calls, which matter at `opt-level = "z"`).
 fn stem_in_place(w: &mut String) {

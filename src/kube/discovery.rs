@@ -1,16 +1,15 @@
-//! API discovery (`/api`, `/apis` and every group version, or the aggregated v2 documents) and
-//! the kind → resource mapping kubectl does: case-insensitive kind, plural, singular and short
-//! names, `resource.group` forms, the group's preferred version when none is given, and
-//! close-match suggestions for a kind the server does not serve.
+//! API discovery built from the documents given to it (`/api`, `/apis` and every group
+//! version, or the aggregated v2 documents) and the kind → resource mapping kubectl does:
+//! case-insensitive kind, plural, singular and short names, `resource.group` forms, the group's
+//! preferred version when none is given, and close-match suggestions for a kind the server
+//! does not serve. Pure: the client fetches the documents (`Client::discovery`); a saved copy
+//! can be read back the same way.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::client::Client;
 use super::{Error, percent_encode_into};
 use crate::text::edit_distance;
 
@@ -449,137 +448,143 @@ fn is_version(s: &str) -> bool {
     version_priority(s).0 > 0
 }
 
-// ---- fetching --------------------------------------------------------------------------------
+// ---- building from documents ----------------------------------------------------------------
 
 /// Accept header that asks for aggregated discovery (one document for all groups, Kubernetes
 /// 1.26+) and falls back to the legacy documents on older servers.
-const AGGREGATED_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+pub const AGGREGATED_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
 
-/// How many group versions are fetched at once on a legacy server.
-const PARALLEL_FETCHES: usize = 8;
+/// The two root documents, fetched with [`AGGREGATED_ACCEPT`].
+pub const ROOT_PATHS: [&str; 2] = ["/api", "/apis"];
 
-/// Fetch everything the server serves: `/api` and `/apis` in parallel; on a legacy server, then
-/// every group version, [`PARALLEL_FETCHES`] at a time. A failing root document fails the
-/// whole fetch; a failing group version is recorded in [`Discovery::failures`].
-pub(crate) fn fetch(client: &Client) -> Result<Discovery, Error> {
-    let (core, apis) = std::thread::scope(|s| {
-        let core = s.spawn(|| client.get_path_accept("/api", AGGREGATED_ACCEPT));
-        let apis = client.get_path_accept("/apis", AGGREGATED_ACCEPT);
-        let core = core
-            .join()
-            .unwrap_or_else(|_| Err(Error::InvalidRequest("discovery thread panicked".into())));
-        (core, apis)
-    });
-    let (core, apis) = (core?, apis?);
+/// The first half of a [`Discovery`]: the root documents read. An aggregated server's roots
+/// hold everything; a legacy server's name the group-version documents still to be fetched
+/// ([`Roots::pending_paths`]), which [`Roots::finish`] takes in the same order.
+#[derive(Debug)]
+pub struct Roots {
+    groups: Vec<Group>,
+    failures: Vec<DiscoveryFailure>,
+    /// (group index, version, path) for each group-version document a legacy server needs.
+    pending: Vec<(usize, String, String)>,
+}
 
-    let mut groups = Vec::new();
-    let mut stale_failures = Vec::new();
-    let mut pending: Vec<(usize, String, String)> = Vec::new(); // (group index, version, path)
-    for (doc, is_core) in [(&core, true), (&apis, false)] {
-        if doc.get("kind").and_then(Value::as_str) == Some("APIGroupDiscoveryList") {
-            let (found, stale) = parse_aggregated(doc, doc_path(is_core))?;
-            groups.extend(found);
-            stale_failures.extend(stale);
-        } else if is_core {
-            let versions: ApiVersions = from_value(doc, "/api")?;
-            let index = groups.len();
-            groups.push(Group {
-                name: String::new(),
-                versions: Vec::new(),
-            });
-            for v in versions.versions {
-                pending.push((index, v.clone(), format!("/api/{v}")));
-            }
-        } else {
-            let list: ApiGroupList = from_value(doc, "/apis")?;
-            for g in list.groups {
+impl Roots {
+    /// Read the `/api` and `/apis` documents (aggregated or legacy, each on its own). A root
+    /// document that is neither fails the whole discovery, as kubectl's does.
+    pub fn parse(core: &Value, apis: &Value) -> Result<Roots, Error> {
+        let mut groups = Vec::new();
+        let mut failures = Vec::new();
+        let mut pending = Vec::new();
+        for (doc, is_core) in [(core, true), (apis, false)] {
+            if doc.get("kind").and_then(Value::as_str) == Some("APIGroupDiscoveryList") {
+                let (found, stale) = parse_aggregated(doc, doc_path(is_core))?;
+                groups.extend(found);
+                failures.extend(stale);
+            } else if is_core {
+                let versions: ApiVersions = from_value(doc, "/api")?;
                 let index = groups.len();
-                // Preferred version first, then the server's order.
-                let mut names: Vec<String> = Vec::new();
-                if let Some(p) = g.preferred_version.filter(|p| !p.version.is_empty()) {
-                    names.push(p.version);
-                }
-                for v in g.versions {
-                    if !names.contains(&v.version) {
-                        names.push(v.version);
-                    }
-                }
-                for v in &names {
-                    pending.push((index, v.clone(), format!("/apis/{}/{v}", g.name)));
-                }
                 groups.push(Group {
-                    name: g.name,
+                    name: String::new(),
                     versions: Vec::new(),
                 });
+                for v in versions.versions {
+                    pending.push((index, v.clone(), format!("/api/{v}")));
+                }
+            } else {
+                let list: ApiGroupList = from_value(doc, "/apis")?;
+                for g in list.groups {
+                    let index = groups.len();
+                    // Preferred version first, then the server's order.
+                    let mut names: Vec<String> = Vec::new();
+                    if let Some(p) = g.preferred_version.filter(|p| !p.version.is_empty()) {
+                        names.push(p.version);
+                    }
+                    for v in g.versions {
+                        if !names.contains(&v.version) {
+                            names.push(v.version);
+                        }
+                    }
+                    for v in &names {
+                        pending.push((index, v.clone(), format!("/apis/{}/{v}", g.name)));
+                    }
+                    groups.push(Group {
+                        name: g.name,
+                        versions: Vec::new(),
+                    });
+                }
             }
         }
+        Ok(Roots {
+            groups,
+            failures,
+            pending,
+        })
     }
 
-    // Legacy servers: fetch every group version, a few at a time.
-    let results: Vec<Mutex<Option<Result<Value, Error>>>> =
-        pending.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL_FETCHES.min(pending.len()) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((_, _, path)) = pending.get(i) else {
-                        break;
+    /// The group-version documents still needed (`/api/v1`, `/apis/apps/v1`, ...); none for
+    /// an aggregated server.
+    pub fn pending_paths(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.pending.iter().map(|(_, _, path)| path.as_str())
+    }
+
+    /// The finished discovery. `documents` answers [`Roots::pending_paths`] one for one, in
+    /// order; a group version whose document failed, is missing or is not a resource list is
+    /// recorded in [`Discovery::failures`] and its kinds are left out (kubectl warns "unable to
+    /// retrieve the complete list of server APIs" and carries on).
+    pub fn finish(self, documents: Vec<Result<Value, Error>>) -> Discovery {
+        let Roots {
+            mut groups,
+            mut failures,
+            pending,
+        } = self;
+        let mut documents = documents.into_iter();
+        for (index, version, path) in pending {
+            let group_version = path
+                .trim_start_matches("/apis/")
+                .trim_start_matches("/api/")
+                .to_string();
+            let parsed = documents
+                .next()
+                .unwrap_or_else(|| Err(Error::InvalidRequest("not fetched".into())))
+                .and_then(|doc| from_value::<ApiResourceList>(&doc, &path));
+            match parsed {
+                Ok(list) => {
+                    let Some(group) = groups.get_mut(index) else {
+                        continue;
                     };
-                    let got = client.get_path_accept(path, "application/json");
-                    *crate::sync::lock(&results[i]) = Some(got);
+                    let resources = list
+                        .resources
+                        .into_iter()
+                        .filter(|r| !r.name.contains('/'))
+                        .map(|r| Resource {
+                            group: group.name.clone(),
+                            version: version.clone(),
+                            kind: r.kind,
+                            plural: r.name,
+                            singular: r.singular_name,
+                            namespaced: r.namespaced,
+                            verbs: r.verbs,
+                            short_names: r.short_names,
+                        })
+                        .collect();
+                    group.versions.push(Version {
+                        name: version,
+                        resources,
+                    });
                 }
-            });
-        }
-    });
-    let mut failures = stale_failures;
-    for ((index, version, path), slot) in pending.into_iter().zip(results) {
-        let group_version = path
-            .trim_start_matches("/apis/")
-            .trim_start_matches("/api/");
-        let group_version = group_version.to_string();
-        let got = crate::sync::unpoisoned(slot.into_inner())
-            .unwrap_or_else(|| Err(Error::InvalidRequest("not fetched".into())));
-        let parsed = got.and_then(|doc| {
-            let list: ApiResourceList = from_value(&doc, &path)?;
-            Ok(list)
-        });
-        match parsed {
-            Ok(list) => {
-                let group = &mut groups[index];
-                let resources = list
-                    .resources
-                    .into_iter()
-                    .filter(|r| !r.name.contains('/'))
-                    .map(|r| Resource {
-                        group: group.name.clone(),
-                        version: version.clone(),
-                        kind: r.kind,
-                        plural: r.name,
-                        singular: r.singular_name,
-                        namespaced: r.namespaced,
-                        verbs: r.verbs,
-                        short_names: r.short_names,
-                    })
-                    .collect();
-                group.versions.push(Version {
-                    name: version,
-                    resources,
-                });
+                Err(e) => failures.push(DiscoveryFailure {
+                    group_version,
+                    error: e.to_string(),
+                }),
             }
-            Err(e) => failures.push(DiscoveryFailure {
-                group_version,
-                error: e.to_string(),
-            }),
+        }
+        groups.retain(|g| !g.versions.is_empty());
+        Discovery {
+            groups,
+            failures,
+            fetched: Instant::now(),
         }
     }
-    groups.retain(|g| !g.versions.is_empty());
-    Ok(Discovery {
-        groups,
-        failures,
-        fetched: Instant::now(),
-    })
 }
 
 fn doc_path(is_core: bool) -> &'static str {
@@ -1087,6 +1092,86 @@ mod tests {
         assert_eq!(r.api_version(), "kustomize.toolkit.fluxcd.io/v1");
         assert!(r.namespaced);
         assert_eq!(d.resources().count(), 1, "subresources are not kinds");
+    }
+
+    #[test]
+    fn legacy_roots_name_the_group_versions_and_finish_with_their_documents() {
+        use serde_json::json;
+        let core = json!({"kind": "APIVersions", "versions": ["v1"]});
+        let apis = json!({"kind": "APIGroupList", "groups": [
+            {"name": "helm.toolkit.fluxcd.io",
+             "versions": [{"groupVersion": "helm.toolkit.fluxcd.io/v2beta2", "version": "v2beta2"},
+                          {"groupVersion": "helm.toolkit.fluxcd.io/v2", "version": "v2"}],
+             "preferredVersion": {"groupVersion": "helm.toolkit.fluxcd.io/v2", "version": "v2"}},
+            {"name": "metrics.k8s.io", "versions": [{"version": "v1beta1"}]}
+        ]});
+        let roots = Roots::parse(&core, &apis).expect("parses");
+        assert_eq!(
+            roots.pending_paths().collect::<Vec<_>>(),
+            [
+                "/api/v1",
+                "/apis/helm.toolkit.fluxcd.io/v2",
+                "/apis/helm.toolkit.fluxcd.io/v2beta2",
+                "/apis/metrics.k8s.io/v1beta1"
+            ],
+            "preferred version first"
+        );
+        let list = |kind: &str, plural: &str| {
+            Ok(json!({"kind": "APIResourceList", "resources": [
+                {"name": plural, "singularName": "", "namespaced": true, "kind": kind, "verbs": ["get"]},
+                {"name": format!("{plural}/status"), "namespaced": true, "kind": kind}
+            ]}))
+        };
+        let d = roots.finish(vec![
+            list("Pod", "pods"),
+            list("HelmRelease", "helmreleases"),
+            Ok(json!({"resources": "not a list"})),
+            Err(Error::InvalidRequest("service unavailable".into())),
+        ]);
+        assert_eq!(
+            d.resolve(None, "hr").map(|r| r.api_version()).ok(),
+            None,
+            "no short names in this document"
+        );
+        assert_eq!(
+            d.resolve(None, "helmreleases")
+                .expect("found")
+                .api_version(),
+            "helm.toolkit.fluxcd.io/v2"
+        );
+        assert_eq!(d.resolve(Some("v1"), "Pod").expect("found").plural, "pods");
+        assert_eq!(d.resources().count(), 2, "subresources are not kinds");
+        let failed: Vec<&str> = d
+            .failures()
+            .iter()
+            .map(|f| f.group_version.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["helm.toolkit.fluxcd.io/v2beta2", "metrics.k8s.io/v1beta1"]
+        );
+        assert!(d.failures()[1].error.contains("service unavailable"));
+        assert!(
+            !d.has_group("metrics.k8s.io"),
+            "a group with no version left is gone"
+        );
+    }
+
+    #[test]
+    fn aggregated_roots_need_nothing_more_and_a_bad_root_fails() {
+        use serde_json::json;
+        let core = json!({"kind": "APIGroupDiscoveryList", "items": [{"metadata": {"name": ""},
+            "versions": [{"version": "v1", "resources": [
+                {"resource": "pods", "responseKind": {"kind": "Pod"}, "scope": "Namespaced"}]}]}]});
+        let apis = json!({"kind": "APIGroupDiscoveryList", "items": [
+            {"metadata": {"name": "metrics.k8s.io"}, "versions": [{"version": "v1beta1", "freshness": "Stale"}]}]});
+        let roots = Roots::parse(&core, &apis).expect("parses");
+        assert_eq!(roots.pending_paths().len(), 0);
+        let d = roots.finish(Vec::new());
+        assert!(d.resolve(None, "pods").is_ok());
+        assert_eq!(d.failures().len(), 1, "the stale version is a failure");
+        let err = Roots::parse(&json!({"versions": "v1"}), &apis).unwrap_err();
+        assert!(err.to_string().contains("/api"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The Kubernetes side: kubeconfig loading (pure), credentials, the HTTPS REST client,
-//! discovery and kind→resource mapping. Knows nothing of MCP.
+//! discovery and kind→resource mapping, and the API server's list semantics (selectors,
+//! paging) for sources that answer lists themselves. Knows nothing of MCP.
 
 pub mod auth;
 pub mod client;
@@ -7,9 +8,11 @@ pub mod config;
 pub mod discovery;
 mod error;
 pub mod list;
+pub mod paging;
 mod process_group;
 mod proxy;
 mod secret;
+pub mod selector;
 pub mod time;
 pub mod tls;
 
@@ -32,3 +35,6 @@ pub(crate) fn percent_encode_into(out: &mut String, s: &str, keep: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod layering_tests;

@@ -1,14 +1,16 @@
 //! The stdio transport, and the only code that writes stdout: newline-delimited JSON-RPC in on
-//! stdin, out on stdout (MCP stdio transport). A reader loop feeds the [`Server`]; a writer thread
-//! serialises every answer as one line; stdin EOF and SIGINT/SIGTERM end the process cleanly.
+//! stdin, out on stdout (MCP stdio transport). One connection with one session: the protocol
+//! loop ([`connection::run`]) takes stdin line by line, a writer thread serialises every answer
+//! as one line; stdin EOF and SIGINT/SIGTERM end the process cleanly.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use super::server::{Outbox, Outgoing, Server, Service};
+use super::connection::{self, Incoming, Outgoing};
+use super::server::{Server, Service};
 use super::signal;
 
 /// A longer line is answered with an error and discarded without being buffered. Generous:
@@ -24,8 +26,8 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Serve one MCP connection on stdin/stdout until EOF or a signal. Exit code 0 either way.
-pub fn serve<S: Service>(service: S) -> ExitCode {
-    let (out, rx) = Outbox::channel();
+pub fn serve<S: Service>(service: Arc<S>) -> ExitCode {
+    let (out, rx) = mpsc::channel();
     let writer_done = Arc::new((Mutex::new(false), Condvar::new()));
 
     // Before any other thread exists, so that every thread inherits the blocked signals.
@@ -33,7 +35,7 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
         let out = out.clone();
         let writer_done = writer_done.clone();
         move |_sig: i32| {
-            out.close();
+            let _ = out.send(Outgoing::Close);
             wait_flag(&writer_done, FLUSH_TIMEOUT);
             std::process::exit(0);
         }
@@ -59,19 +61,23 @@ pub fn serve<S: Service>(service: S) -> ExitCode {
         }
     };
 
-    let mut server = Server::new(service, out.clone());
+    // The loop reads stdin on this thread, one line at a time: no hand-over between threads
+    // on the way in (a thread wake-up per message), and never more than one line held.
+    let session = Server::new(service).session();
     let stdin = io::stdin();
-    if let Err(e) = read_loop(&mut stdin.lock(), &mut server) {
+    let mut lines = Lines::new(stdin.lock());
+    connection::run(&session, &mut lines, &out);
+    if let Some(e) = lines.error {
         log(format_args!("reading stdin: {e}"));
     }
-    let running = server.drain(DRAIN_TIMEOUT);
+    let running = session.drain(DRAIN_TIMEOUT);
     if running > 0 {
         log(format_args!(
             "stdin closed; {running} tool call(s) still running after {}s, exiting",
             DRAIN_TIMEOUT.as_secs()
         ));
     }
-    out.close();
+    let _ = out.send(Outgoing::Close);
     let _ = writer.join();
     ExitCode::SUCCESS
 }
@@ -88,37 +94,61 @@ fn wait_flag(flag: &(Mutex<bool>, Condvar), timeout: Duration) {
     let _ = crate::sync::unpoisoned(cv.wait_timeout_while(guard, timeout, |done| !*done));
 }
 
-/// Feed every line of `input` to the server until EOF. A final line without a newline is
-/// still a line (the client may close stdin right after writing it).
-pub fn read_loop<S: Service>(input: &mut impl BufRead, server: &mut Server<S>) -> io::Result<()> {
-    let mut line = Vec::new();
-    let mut first = true;
-    loop {
-        match next_line(input, &mut line, MAX_LINE)? {
-            Line::Eof => return Ok(()),
-            Line::Complete => {
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+/// The lines of `input` as the protocol loop takes them, until EOF or a read error (kept in
+/// `error`). A final line without a newline is still a line (the client may close stdin right
+/// after writing it).
+pub struct Lines<R> {
+    input: R,
+    line: Vec<u8>,
+    first: bool,
+    pub error: Option<io::Error>,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub fn new(input: R) -> Lines<R> {
+        Lines {
+            input,
+            line: Vec::new(),
+            first: true,
+            error: None,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    type Item = Incoming;
+
+    fn next(&mut self) -> Option<Incoming> {
+        self.line.clear();
+        // One huge message must not keep its buffer for the rest of the session.
+        if self.line.capacity() > 1 << 20 {
+            self.line.shrink_to(64 << 10);
+        }
+        let incoming = match next_line(&mut self.input, &mut self.line, MAX_LINE) {
+            Err(e) => {
+                self.error = Some(e);
+                return None;
+            }
+            Ok(Line::Eof) => return None,
+            Ok(Line::Complete) => {
+                if self.line.last() == Some(&b'\r') {
+                    self.line.pop();
                 }
                 // RFC 8259 §8.1: a parser MAY ignore a byte order mark; some Windows tools put
                 // one at the start of a stream.
-                let text = match line.strip_prefix(UTF8_BOM) {
-                    Some(rest) if first => rest,
-                    _ => &line[..],
+                let text = match self.line.strip_prefix(UTF8_BOM) {
+                    Some(rest) if self.first => rest,
+                    _ => &self.line[..],
                 };
-                server.handle_line(text);
+                Incoming::Line(text.to_vec())
             }
-            Line::TooLong(len) => server.refuse_line(format!(
+            Ok(Line::TooLong(len)) => Incoming::Unreadable(format!(
                 "invalid request: a message of {len} bytes or more exceeds the {} MiB limit",
                 MAX_LINE >> 20
             )),
-        }
-        first = false;
-        line.clear();
-        // One huge message must not keep its buffer for the rest of the session.
-        if line.capacity() > 1 << 20 {
-            line.shrink_to(64 << 10);
-        }
+        };
+        self.first = false;
+        Some(incoming)
     }
 }
 
@@ -235,6 +265,41 @@ mod tests {
         // Also at EOF without a newline.
         let got = lines(&[b'y'; 30], 20);
         assert_eq!(got, [(Line::TooLong(30), Vec::new())]);
+    }
+
+    #[test]
+    fn lines_come_without_bom_or_cr_and_overlong_ones_are_refused() {
+        let mut input = b"\xef\xbb\xbf{\"a\":1}\r\n\xef\xbb\xbfx\n".to_vec();
+        input.extend(std::iter::repeat_n(b'y', MAX_LINE + 1));
+        input.extend_from_slice(b"\nlast");
+        let mut lines = Lines::new(io::BufReader::new(&input[..]));
+        let got: Vec<Incoming> = lines.by_ref().collect();
+        assert!(lines.error.is_none());
+        assert_eq!(got.len(), 4, "{:?}", &got[..got.len().min(3)]);
+        assert_eq!(got[0], Incoming::Line(b"{\"a\":1}".to_vec()));
+        // Only a BOM at the start of the stream is dropped.
+        assert_eq!(got[1], Incoming::Line(b"\xef\xbb\xbfx".to_vec()));
+        let Incoming::Unreadable(why) = &got[2] else {
+            panic!("not refused: {:?}", got[2])
+        };
+        assert!(why.contains("exceeds the 64 MiB limit"), "{why}");
+        assert_eq!(got[3], Incoming::Line(b"last".to_vec()));
+    }
+
+    #[test]
+    fn a_read_error_ends_the_lines_and_is_kept() {
+        struct Broken;
+        impl io::Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let mut lines = Lines::new(io::BufReader::new(Broken));
+        assert_eq!(lines.next(), None);
+        assert_eq!(
+            lines.error.map(|e| e.to_string()).as_deref(),
+            Some("disk on fire")
+        );
     }
 
     #[test]

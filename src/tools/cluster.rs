@@ -1,8 +1,9 @@
 //! The one door to cluster data: the kubeconfig (loaded on first use), one REST client per
 //! context (so connections are reused across calls), the context a call targets, and
 //! [`Cluster`], the facade every tool, `objects/` and `check` read a cluster through (get,
-//! list, logs, pod metrics, discovery, names, and errors worded for the agent with the context
-//! named). What sits behind the facade (today a live API server) is invisible to its callers.
+//! list, logs, pod metrics, discovery, names, errors worded for the agent with the context
+//! named, and in the `mutations` build the writes: patch, server-side apply, delete). What
+//! sits behind the facade (today a live API server) is invisible to its callers.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 
 use super::{Args, Ctx, Settings, ToolError};
+#[cfg(feature = "mutations")]
+use crate::kube::client::{ApplyOptions, DeleteOptions, PatchOptions, PatchType};
 use crate::kube::client::{Client, ClientOptions, LogOptions, Logs, PodSelection};
 use crate::kube::config::{self, Connection, Env, Kubeconfig, Overrides};
 use crate::kube::discovery::{Discovery, Resource};
@@ -245,9 +248,10 @@ pub fn no_such_context(name: &str, names: &[String]) -> String {
 /// cluster with, whatever answers them. Cheap to clone and `Send + Sync`, so a call may issue
 /// independent requests from several threads; every clone keeps the call's deadline.
 ///
-/// Write verbs (merge, JSON and strategic merge patch, server-side apply, delete) join these
-/// methods under `#[cfg(feature = "mutations")]`, each answered by the live client and refused
-/// by sources that cannot write, so a read-only build still has no code that writes.
+/// The write verbs (merge, JSON and strategic merge patch, server-side apply, delete; each
+/// with a dry run) are methods under `#[cfg(feature = "mutations")]`, answered by the live
+/// client (a source that cannot write will refuse them), so the read-only build has no code
+/// that writes.
 #[derive(Debug, Clone)]
 pub struct Cluster {
     source: Source,
@@ -310,6 +314,15 @@ impl Cluster {
     pub fn now(&self) -> SystemTime {
         match &self.source {
             Source::Live(client) => client.server_time().unwrap_or_else(SystemTime::now),
+        }
+    }
+
+    /// When this call's cluster requests stop: the tool call's deadline (`--timeout` from the
+    /// start of the call). A tool that waits for something (a reconcile) stops waiting in
+    /// time to report what it saw.
+    pub fn deadline(&self) -> Option<Instant> {
+        match &self.source {
+            Source::Live(client) => client.deadline(),
         }
     }
 
@@ -413,12 +426,82 @@ impl Cluster {
         }
     }
 
+    /// Patches one object (or its `status`) in `patch_type`'s format; the object as stored (or
+    /// as it would be, with a dry run).
+    #[cfg(feature = "mutations")]
+    pub fn patch(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        patch_type: PatchType,
+        patch: &Value,
+        options: &PatchOptions,
+    ) -> Result<Value, kube::Error> {
+        match &self.source {
+            Source::Live(client) => {
+                client.patch(resource, namespace, name, patch_type, patch, options)
+            }
+        }
+    }
+
+    /// Server-side apply of one object (created when missing); the object as stored (or as it
+    /// would be, with a dry run).
+    #[cfg(feature = "mutations")]
+    pub fn apply(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        object: &Value,
+        options: &ApplyOptions,
+    ) -> Result<Value, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.apply(resource, namespace, name, object, options),
+        }
+    }
+
+    /// Deletes one object; the server's answer (the object while finalizers hold it, or a
+    /// `Status`).
+    #[cfg(feature = "mutations")]
+    pub fn delete(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<Value, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.delete(resource, namespace, name, options),
+        }
+    }
+
     /// A cluster error as the agent reads it: the context named first (once), the API
     /// server's own message kept verbatim, and what to do next where it is not obvious: what
     /// the agent can do itself, or what to ask the user, who owns the server's flags,
     /// environment and credentials. "Retry" only where a retry can help.
     pub fn error(&self, e: kube::Error) -> ToolError {
-        let hint = if e.is_unauthorized() && self.token_flag {
+        let hint = self.hint(&e);
+        if e.names_context() {
+            return ToolError::Failed(format!("{e}{hint}"));
+        }
+        ToolError::Failed(format!("context {}: {e}{hint}", self.context()))
+    }
+
+    /// [`Cluster::error`] about one thing (`Kustomization/flux-system/apps: patch failed`),
+    /// named between the context and the server's words.
+    pub fn error_about(&self, subject: &str, e: kube::Error) -> ToolError {
+        let hint = self.hint(&e);
+        if e.names_context() {
+            return ToolError::Failed(format!("{subject}: {e}{hint}"));
+        }
+        ToolError::Failed(format!("context {}: {subject}: {e}{hint}", self.context()))
+    }
+
+    /// The advice that goes with a cluster error, where the next step is not obvious: what
+    /// the agent can do itself, or what to ask the user.
+    fn hint(&self, e: &kube::Error) -> String {
+        if e.is_unauthorized() && self.token_flag {
             " (the API server rejected the bearer token given with --kube-token, which \
              replaces the kubeconfig's credentials: ask the user to put a valid token in the \
              MCP server's args, or to remove --kube-token)"
@@ -473,11 +556,7 @@ impl Cluster {
                 _ if e.is_transient() => " (this may be temporary: retry the call)".to_string(),
                 _ => String::new(),
             }
-        };
-        if e.names_context() {
-            return ToolError::Failed(format!("{e}{hint}"));
         }
-        ToolError::Failed(format!("context {}: {e}{hint}", self.context()))
     }
 
     /// [`Cluster::error`] for a list that failed: a timeout on a big list may be helped by a

@@ -1125,7 +1125,7 @@ impl<'a> ReportFacts<'a> {
             let applied = format!("{}:{}", text(&comp["repository"]), text(&comp["tag"]));
             if let Some(c) = live.controller(name)
                 && !c.images.is_empty()
-                && !c.images.iter().any(|i| *i == applied)
+                && !c.images.contains(&applied)
             {
                 out.push(format!(
                     "the FluxInstance last applied {applied}; live: the {name} pods run {}",

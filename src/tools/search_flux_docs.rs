@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Args, Ctx, Tool, ToolError};
-use crate::docs::{self, Format, MAX_LIMIT};
+use crate::docs::{self, Format, MAX_LIMIT, MAX_PATH_CHARS};
 
 pub const TOOL: Tool = Tool {
     name: "search_flux_docs",
@@ -20,9 +20,11 @@ pub const TOOL: Tool = Tool {
         checks, drift detection, Helm remediation, OCI/gitless GitOps, image automation, \
         notifications, sharding and this MCP server. Ask with an error message copied from a \
         condition or event, a field path (spec.install.remediation.retries), a kind, or a \
-        question. Returns the best matching sections with their document and section path; \
-        format=complete returns whole documents. Results from the user's own runbooks are marked \
-        local.",
+        question; pass path to search one document. Each hit names its document, section and \
+        line range: search, then read_flux_doc that section for the rest. When nothing answers \
+        the query well the answer says \"No strong match\" and lists the closest sections \
+        instead of showing them. format=complete returns whole documents. Results from the \
+        user's own runbooks are marked local.",
     input_schema,
     annotations: super::ToolAnnotations {
         read_only: true,
@@ -43,6 +45,13 @@ fn input_schema() -> Value {
                 "type": "string",
                 "description": "What to look for: a question, an error message as the controller \
                     wrote it, a field path such as spec.install.remediation.retries, or a kind."
+            },
+            "path": {
+                "type": "string",
+                "maxLength": MAX_PATH_CHARS,
+                "description": "Search only this document: its id (kinds/helmrelease, \
+                    guides/troubleshooting), file name, title or kind (HelmRelease), or a local \
+                    runbook's path. With an empty query, returns the document's outline."
             },
             "limit": {
                 "type": "integer",
@@ -82,12 +91,12 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         None => Format::Concise,
         Some(f) => f.parse::<Format>().map_err(ToolError::InvalidArgument)?,
     };
-    Ok(docs::run_search(
-        query,
-        limit,
-        format,
-        &ctx.settings.docs_dirs,
-    ))
+    let docs_dirs = &ctx.settings.docs_dirs;
+    match args.opt_str("path")? {
+        None => Ok(docs::run_search(query, limit, format, docs_dirs)),
+        Some(path) => docs::run_search_in(path, query, limit, format, docs_dirs)
+            .map_err(|e| ToolError::InvalidArgument(e.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -140,6 +149,32 @@ mod tests {
         );
         assert!(
             matches!(run(json!({})), Err(ToolError::InvalidArgument(m)) if m.starts_with("query is required"))
+        );
+    }
+
+    #[test]
+    fn path_searches_one_document_and_names_unknown_ones() {
+        let out = run(json!({"query": "retries", "path": "HelmRelease", "limit": 3})).unwrap();
+        let documents: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("Document: "))
+            .collect();
+        assert!(!documents.is_empty(), "{out}");
+        assert!(
+            documents
+                .iter()
+                .all(|d| d.starts_with("kinds/helmrelease ")),
+            "{out}"
+        );
+        let outline = run(json!({"query": "", "path": "kinds/helmrelease.md"})).unwrap();
+        assert!(outline.contains("Outline (line, heading)"), "{outline}");
+        assert!(
+            matches!(run(json!({"query": "x", "path": "kinds/helmrelase"})),
+                Err(ToolError::InvalidArgument(m)) if m.starts_with("no document \"kinds/helmrelase\"; closest: kinds/helmrelease")),
+        );
+        let long = "k".repeat(MAX_PATH_CHARS + 1);
+        assert!(
+            matches!(run(json!({"query": "x", "path": long})), Err(ToolError::InvalidArgument(m)) if m.starts_with("path is 301 characters"))
         );
     }
 

@@ -4,11 +4,12 @@
 //! list with selectors and paging, pod logs; writes are handed to `writes.rs`.
 
 use base64::Engine as _;
+use flux_operator_mcp::kube::paging::{PageError, Pager, Versions};
+use flux_operator_mcp::kube::selector::Selectors;
 use serde_json::{Value, json};
 
 use super::http::{Cut, Request, Response};
 use super::resources::ResourceType;
-use super::selector::{FieldSelector, LabelSelector};
 use super::store::{Key, Store};
 use super::table::{self, IncludeObject};
 use super::{Auth, FaultKind, Shared, User, clock, status, writes};
@@ -283,9 +284,9 @@ pub struct ResourcePath<'a> {
 impl ResourcePath<'_> {
     /// The store key of the object the path names.
     pub fn key(&self) -> Key {
-        (
-            self.namespace.unwrap_or_default().to_string(),
-            self.name.unwrap_or_default().to_string(),
+        Key::new(
+            self.namespace.unwrap_or_default(),
+            self.name.unwrap_or_default(),
         )
     }
 }
@@ -549,41 +550,6 @@ fn get(store: &Store, t: usize, rp: &ResourcePath, req: &Request, format: Format
     }
 }
 
-/// The continue token the API server issues: base64url of `{"v","rv","start"}` where start is
-/// the etcd key suffix of the last item returned, NUL-terminated (k8s.io/apiserver storage).
-fn encode_continue(rv: u64, key: &Key, namespaced: bool) -> String {
-    let start = if namespaced {
-        format!("{}/{}\u{0}", key.0, key.1)
-    } else {
-        format!("{}\u{0}", key.1)
-    };
-    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start});
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
-}
-
-fn decode_continue(token: &str, namespaced: bool) -> Result<Key, String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .map_err(|e| format!("continue key is not valid: {e}"))?;
-    let v: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("continue key is not valid: {e}"))?;
-    if v["v"] != "meta.k8s.io/v1" {
-        return Err("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into());
-    }
-    let start = v["start"]
-        .as_str()
-        .ok_or("continue key is not valid: no start key")?
-        .trim_end_matches('\u{0}');
-    if namespaced {
-        let (ns, name) = start
-            .split_once('/')
-            .ok_or("continue key is not valid: start key is not namespace/name")?;
-        Ok((ns.to_string(), name.to_string()))
-    } else {
-        Ok((String::new(), start.to_string()))
-    }
-}
-
 fn list(
     store: &Store,
     t: usize,
@@ -593,21 +559,19 @@ fn list(
     max_page: Option<usize>,
 ) -> Response {
     let ty = &store.registry.types[t];
-    let labels = match LabelSelector::parse(req.param("labelSelector").unwrap_or("")) {
+    // One implementation of the API server's list semantics, shared with the product.
+    let selectors = match Selectors::parse(
+        req.param("labelSelector").unwrap_or(""),
+        req.param("fieldSelector").unwrap_or(""),
+        &ty.field_labels,
+    ) {
         Ok(s) => s,
-        Err(e) => return status::bad_request(&e),
+        Err(e) => return status::bad_request(&e.to_string()),
     };
-    let fields = match FieldSelector::parse(req.param("fieldSelector").unwrap_or("")) {
-        Ok(s) => s,
-        Err(e) => return status::bad_request(&e),
-    };
-    if let Some(msg) = fields.unsupported(&ty.field_labels) {
-        return status::bad_request(&msg);
-    }
     let limit = match req.param("limit").filter(|l| !l.is_empty()) {
         None => None,
         Some(l) => match l.parse::<i64>() {
-            Ok(n) if n > 0 => Some(n as usize),
+            Ok(n) if n > 0 => usize::try_from(n).ok(),
             Ok(_) => None,
             Err(_) => {
                 return status::bad_request(&format!(
@@ -632,41 +596,38 @@ fn list(
             "specifying resource version is not allowed when using continue",
         );
     }
-    let after = match continue_token.map(|c| decode_continue(c, ty.namespaced)) {
-        None => None,
-        Some(Ok(k)) => Some(k),
-        Some(Err(e)) => return status::bad_request(&e),
+    // Writes never keep old versions here, so any earlier token goes on over the current
+    // objects (a real server would serve its snapshot); only a version never reached expires.
+    let versions = Versions {
+        current: store.resource_version(),
+        compacted: 0,
     };
-    let rv = store.resource_version();
+    let namespace = rp.namespace.filter(|_| ty.namespaced);
+    let pager = match Pager::new(namespace, limit, continue_token, versions) {
+        Ok(p) => p,
+        Err(e) => {
+            return match &e {
+                PageError::Expired { continue_token } => {
+                    status::expired_continue(&e.to_string(), continue_token)
+                }
+                PageError::InvalidToken { .. } => status::bad_request(&e.to_string()),
+            };
+        }
+    };
     // Borrowed, not cloned: a 10 000-item list is written straight from the store.
-    let mut items: Vec<&Value> = Vec::new();
-    let mut last_key: Option<Key> = None;
-    let mut scan = store.scan(t, rp.namespace, after);
-    let mut stopped_at_limit = false;
-    for (key, obj) in scan.by_ref() {
-        if !labels.matches(obj) || !fields.matches(obj) {
-            continue;
-        }
-        items.push(obj);
-        last_key = Some(key.clone());
-        if limit.is_some_and(|l| items.len() >= l) {
-            stopped_at_limit = true;
-            break;
-        }
+    let page = pager.page(
+        store.range_from(t, pager.start()),
+        |o| selectors.matches(o),
+        selectors.is_empty(),
+    );
+    let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
+    if let Some(token) = &page.continue_token {
+        meta["continue"] = json!(token);
     }
-    let mut meta = json!({"resourceVersion": rv.to_string()});
-    if stopped_at_limit {
-        let remaining = scan.count();
-        if remaining > 0
-            && let Some(key) = &last_key
-        {
-            meta["continue"] = json!(encode_continue(rv, key, ty.namespaced));
-            // The API server only counts what is left when no selector filters it.
-            if labels.is_empty() && fields.is_empty() {
-                meta["remainingItemCount"] = json!(remaining);
-            }
-        }
+    if let Some(n) = page.remaining_item_count {
+        meta["remainingItemCount"] = json!(n);
     }
+    let items = page.items;
     match format {
         Format::Table => match include_object(req) {
             Ok(include) => {
@@ -873,24 +834,6 @@ fn logs(store: &Store, t: usize, namespace: &str, name: &str, req: &Request) -> 
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn continue_tokens_round_trip() {
-        use super::*;
-        let key = ("flux-system".to_string(), "podinfo".to_string());
-        let token = encode_continue(42, &key, true);
-        assert_eq!(decode_continue(&token, true).unwrap(), key);
-        let cluster = (String::new(), "flux-system".to_string());
-        assert_eq!(
-            decode_continue(&encode_continue(1, &cluster, false), false).unwrap(),
-            cluster
-        );
-        assert!(
-            decode_continue("not base64!", true)
-                .unwrap_err()
-                .starts_with("continue key is not valid")
-        );
-    }
-
     #[test]
     fn resource_paths() {
         use super::*;

@@ -120,9 +120,9 @@ pub struct Pending {
 }
 
 /// The kinds a Flux controller reconciles (alerts and providers are static configuration;
-/// external artifacts are produced by others).
+/// external artifacts are produced by others), the Flux Operator's included.
 fn reconciled(ty: &ResourceType) -> bool {
-    ty.group.ends_with(".fluxcd.io")
+    (ty.group.ends_with(".fluxcd.io") || ty.group == "fluxcd.controlplane.io")
         && FLUX_KINDS.contains(&ty.kind.as_str())
         && !matches!(ty.kind.as_str(), "Alert" | "Provider" | "ExternalArtifact")
 }
@@ -256,7 +256,7 @@ pub fn run(shared: Arc<Shared>) {
 }
 
 fn outcome(shared: &Shared, state: &State, ty: &ResourceType, key: &Key) -> Outcome {
-    let target = Target::new(&ty.kind, &key.0, &key.1);
+    let target = Target::new(&ty.kind, key.namespace(), key.name());
     state
         .outcomes
         .iter()
@@ -282,7 +282,11 @@ fn outcome(shared: &Shared, state: &State, ty: &ResourceType, key: &Key) -> Outc
 }
 
 fn handle(shared: &Shared, state: &mut State, p: Pending) {
-    let Some(obj) = state.store.get(p.t, &p.key.0, &p.key.1).cloned() else {
+    let Some(obj) = state
+        .store
+        .get(p.t, p.key.namespace(), p.key.name())
+        .cloned()
+    else {
         return;
     };
     if obj["metadata"]["uid"].as_str() != Some(p.uid.as_str()) {
@@ -432,7 +436,7 @@ fn reconcile(
         }
     }
     let stored = writes::update_internal(shared, state, t, key, new, manager, "status")
-        .or_else(|| state.store.get(t, &key.0, &key.1).cloned());
+        .or_else(|| state.store.get(t, key.namespace(), key.name()).cloned());
     if let Some(stored) = stored {
         record_event(
             shared,
@@ -480,9 +484,9 @@ fn record_event(
     let same = state
         .events
         .iter()
-        .filter_map(|k| state.store.get(et, &k.0, &k.1).map(|e| (k, e)))
+        .filter_map(|k| state.store.get(et, k.namespace(), k.name()).map(|e| (k, e)))
         .find(|(k, e)| {
-            k.0 == ns
+            k.namespace() == ns
                 && e["involvedObject"]["uid"] == uid
                 && e["reason"] == reason
                 && e["message"] == message
@@ -527,12 +531,6 @@ fn record_event(
         event["metadata"]["annotations"] = json!({ format!("{}/revision", ty.group): r });
     }
     let stored = writes::create_internal(shared, state, et, event, component);
-    let key = (
-        ns,
-        stored["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    );
+    let key = Key::new(&ns, stored["metadata"]["name"].as_str().unwrap_or_default());
     state.events.push(key);
 }

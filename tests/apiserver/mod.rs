@@ -22,7 +22,6 @@ mod patch;
 mod pki;
 mod resources;
 mod schema;
-mod selector;
 mod status;
 mod store;
 mod table;

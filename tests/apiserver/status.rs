@@ -43,8 +43,19 @@ fn to_json(d: &Details) -> String {
 
 /// A Failure Status; fields in the order the API server writes them.
 pub fn failure(code: u16, reason: &str, message: &str, details: Option<Details>) -> Response {
+    failure_with_meta("{}", code, reason, message, details)
+}
+
+/// A Failure Status with list metadata (an expired continue token's replacement).
+fn failure_with_meta(
+    meta: &str,
+    code: u16,
+    reason: &str,
+    message: &str,
+    details: Option<Details>,
+) -> Response {
     let mut body =
-        String::from(r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","#);
+        format!(r#"{{"kind":"Status","apiVersion":"v1","metadata":{meta},"status":"Failure","#);
     body.push_str(&format!(r#""message":{},"#, json!(message)));
     // An unclassified error has no reason (StatusReasonUnknown is "", omitted).
     if !reason.is_empty() {
@@ -191,13 +202,11 @@ pub fn already_exists(t: &ResourceType, name: &str) -> Response {
     )
 }
 
-pub fn expired_continue() -> Response {
-    failure(
-        410,
-        "Expired",
-        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
-        None,
-    )
+/// 410 for a continue token from a version the store never reached; `continue_token` resumes
+/// at the same place in the current objects (`metadata.continue`, as the API server offers).
+pub fn expired_continue(message: &str, continue_token: &str) -> Response {
+    let meta = json!({ "continue": continue_token }).to_string();
+    failure_with_meta(&meta, 410, "Expired", message, None)
 }
 
 /// 415: `the body of the request was in an unknown format - accepted media types include:

@@ -1,13 +1,16 @@
 //! The objects the test server holds: loaded from YAML/JSON files under the data directory (plus
 //! extra and synthetic objects), completed the way the API server completes stored objects (uid,
-//! resourceVersion, generation, managedFields, CRD status), kept per type in etcd key order with
-//! each type's merge schema, and stored, replaced or removed by the write path (`writes.rs`),
-//! which bumps the resourceVersion on every change. Also the pod logs under `<data>/logs/`.
+//! resourceVersion, generation, managedFields, CRD status), kept per type in etcd key order
+//! (`kube::paging::ObjectKey`) with each type's merge schema, and stored, replaced or removed by
+//! the write path (`writes.rs`), which bumps the resourceVersion on every change. Also the pod
+//! logs under `<data>/logs/`.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
+use flux_operator_mcp::kube::paging::ObjectKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -59,8 +62,8 @@ impl fmt::Display for LoadError {
     }
 }
 
-/// (namespace, name): the order etcd keys sort in, which is the order lists come back in.
-pub type Key = (String, String);
+/// Objects are kept under their etcd key, which orders them as lists come back.
+pub type Key = ObjectKey;
 
 /// One container's log, lines prefixed with an RFC 3339 timestamp and a space (as the kubelet's
 /// CRI log files hold them). Bytes, not text: a container may write anything, and the kubelet
@@ -424,7 +427,7 @@ impl Store {
             }
             String::new()
         };
-        let key = (namespace.clone(), name.clone());
+        let key = ObjectKey::new(&namespace, &name);
         if self.objects[t].contains_key(&key) {
             return Err(format!(
                 "duplicate {} {}{name}",
@@ -520,24 +523,20 @@ impl Store {
     }
 
     pub fn get(&self, t: usize, namespace: &str, name: &str) -> Option<&Value> {
-        self.objects[t].get(&(namespace.to_string(), name.to_string()))
+        self.objects[t].get(&ObjectKey::new(namespace, name))
     }
 
-    /// Objects of type `t` in key order, in `namespace` (or all), strictly after `after`.
-    pub fn scan<'a>(
+    /// Objects of type `t` in key order from `start` (a page's start, inclusive) to the end.
+    pub fn range_from<'a>(
         &'a self,
         t: usize,
-        namespace: Option<&'a str>,
-        after: Option<Key>,
+        start: Option<&Key>,
     ) -> impl Iterator<Item = (&'a Key, &'a Value)> + 'a {
-        use std::ops::Bound;
-        let lower = match after {
-            Some(k) => Bound::Excluded(k),
+        let lower = match start {
+            Some(k) => Bound::Included(k.clone()),
             None => Bound::Unbounded,
         };
-        self.objects[t]
-            .range((lower, Bound::Unbounded))
-            .filter(move |(k, _)| namespace.is_none_or(|ns| k.0 == ns))
+        self.objects[t].range((lower, Bound::Unbounded))
     }
 
     pub fn count(&self, t: usize) -> usize {
@@ -552,16 +551,7 @@ impl Store {
     /// Store a new object of type `t` under its name and namespace with the next
     /// resourceVersion; returns it as stored.
     pub fn insert(&mut self, t: usize, mut obj: Value) -> Value {
-        let key = (
-            obj["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            obj["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
+        let key = ObjectKey::of(&obj);
         obj["metadata"]["resourceVersion"] = json!(self.next_resource_version());
         self.objects[t].insert(key, obj.clone());
         obj

@@ -587,7 +587,12 @@ fn replace(cx: &mut Cx, req: &Request) -> Response {
     if let Err(r) = check_identity(&cx.ty, cx.rp, &mut obj, &name) {
         return r;
     }
-    let Some(live) = cx.state.store.get(cx.t, &cx.key().0, &name).cloned() else {
+    let Some(live) = cx
+        .state
+        .store
+        .get(cx.t, cx.key().namespace(), &name)
+        .cloned()
+    else {
         return status::not_found(&cx.ty, &name);
     };
     let manager = manager_of(&opts, req);
@@ -615,7 +620,12 @@ fn patch_object(cx: &mut Cx, req: &Request) -> Response {
         return apply_patch(cx, req, &opts);
     }
     let name = cx.name().to_string();
-    let Some(live) = cx.state.store.get(cx.t, &cx.key().0, &name).cloned() else {
+    let Some(live) = cx
+        .state
+        .store
+        .get(cx.t, cx.key().namespace(), &name)
+        .cloned()
+    else {
         return status::not_found(&cx.ty, &name);
     };
     let body: Value = match serde_json::from_slice(&req.body) {
@@ -855,7 +865,11 @@ fn apply_patch(cx: &mut Cx, req: &Request, opts: &Options) -> Response {
     drop_nulls(&mut config);
     let manager = opts.field_manager.clone().unwrap_or_default();
     let schema = cx.state.store.schema(cx.t).clone();
-    let live = cx.state.store.get(cx.t, &cx.key().0, &name).cloned();
+    let live = cx
+        .state
+        .store
+        .get(cx.t, cx.key().namespace(), &name)
+        .cloned();
     // What this endpoint lets the configuration set.
     let effective = if cx.status {
         json!({
@@ -1059,7 +1073,7 @@ fn delete(cx: &mut Cx, req: &Request) -> Response {
     cx.dry_run = opts.dry_run;
     let name = cx.name().to_string();
     let key = cx.key();
-    let Some(live) = cx.state.store.get(cx.t, &key.0, &name).cloned() else {
+    let Some(live) = cx.state.store.get(cx.t, key.namespace(), &name).cloned() else {
         return status::not_found(&cx.ty, &name);
     };
     if let Some(uid) = &opts.uid
@@ -1111,7 +1125,7 @@ fn delete(cx: &mut Cx, req: &Request) -> Response {
         if is_namespace {
             empty_namespace(cx.shared, cx.state, &name, &cx.now);
         }
-        let current = cx.state.store.get(cx.t, &key.0, &name).cloned();
+        let current = cx.state.store.get(cx.t, key.namespace(), &name).cloned();
         return respond(
             pending_code,
             &served(&cx.ty, current.as_ref().unwrap_or(&stored), cx.rp.version),
@@ -1184,12 +1198,7 @@ fn persist(
 
 fn persist_new(shared: &Shared, state: &mut State, t: usize, obj: Value) -> Value {
     let stored = state.store.insert(t, obj);
-    let key = (
-        meta_str(&stored, "namespace")
-            .unwrap_or_default()
-            .to_string(),
-        meta_str(&stored, "name").unwrap_or_default().to_string(),
-    );
+    let key = Key::of(&stored);
     controller::observe(shared, state, t, &key, None, Some(&stored));
     shared.changed.notify_all();
     stored
@@ -1214,8 +1223,8 @@ fn remove_object(
     controller::observe(shared, state, t, key, None, None);
     shared.changed.notify_all();
     collect_dependents(shared, state, &removed, propagation, now);
-    if !key.0.is_empty() {
-        finish_namespace(shared, state, &key.0);
+    if !key.namespace().is_empty() {
+        finish_namespace(shared, state, key.namespace());
     }
     Some(removed)
 }
@@ -1245,7 +1254,7 @@ fn collect_dependents(
         }
     }
     for (t, key) in dependents {
-        let Some(dep) = state.store.get(t, &key.0, &key.1).cloned() else {
+        let Some(dep) = state.store.get(t, key.namespace(), key.name()).cloned() else {
             continue;
         };
         if propagation == Propagation::Orphan {
@@ -1293,11 +1302,11 @@ fn empty_namespace(shared: &Shared, state: &mut State, ns: &str, now: &str) {
         let keys: Vec<Key> = state
             .store
             .objects(t)
-            .filter(|(k, _)| k.0 == ns)
+            .filter(|(k, _)| k.namespace() == ns)
             .map(|(k, _)| k.clone())
             .collect();
         for key in keys {
-            let Some(obj) = state.store.get(t, &key.0, &key.1).cloned() else {
+            let Some(obj) = state.store.get(t, key.namespace(), key.name()).cloned() else {
                 continue;
             };
             if deleting(&obj) {
@@ -1323,10 +1332,11 @@ fn finish_namespace(shared: &Shared, state: &mut State, ns: &str) {
         return;
     }
     let empty = (0..state.store.registry.types.len()).all(|t| {
-        !state.store.registry.types[t].namespaced || !state.store.objects(t).any(|(k, _)| k.0 == ns)
+        !state.store.registry.types[t].namespaced
+            || !state.store.objects(t).any(|(k, _)| k.namespace() == ns)
     });
     if empty {
-        state.store.remove(nt, &(String::new(), ns.to_string()));
+        state.store.remove(nt, &Key::new("", ns));
         shared.changed.notify_all();
     }
 }
@@ -1345,7 +1355,7 @@ pub fn update_internal(
     manager: &str,
     subresource: &str,
 ) -> Option<Value> {
-    let live = state.store.get(t, &key.0, &key.1)?.clone();
+    let live = state.store.get(t, key.namespace(), key.name())?.clone();
     let ty = state.store.registry.types[t].clone();
     let mut old = live.clone();
     let mut new = new;

@@ -6,6 +6,7 @@
 mod apiserver;
 mod diagnosis;
 mod docs;
+mod investigations;
 mod kube;
 mod startup;
 #[path = "../it/support.rs"]
@@ -13,6 +14,7 @@ mod support;
 mod tools;
 #[path = "../it/verbatim.rs"]
 mod verbatim;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,8 +71,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// diagnosis);
-/// no name runs them all.
+/// diagnosis, investigations, writes); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -79,12 +80,14 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 5] = [
+    let sections: [(&str, fn()); 7] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
         ("diagnosis", diagnosis::run),
+        ("investigations", investigations::run),
+        ("writes", writes::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {

@@ -628,7 +628,7 @@ fn concurrent_tool_calls_are_answered_on_their_own_and_cancelled_ones_never() {
         }
         answered.push(r["id"].clone());
     }
-    // Closing stdin lets the cancelled call finish (it times out too) before the exit.
+    // Closing stdin: nothing is pending (a cancelled call is not waited for), so the server exits.
     let (status, rest, _) = mcp.finish();
     assert!(status.success());
     for line in rest {

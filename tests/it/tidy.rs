@@ -857,6 +857,7 @@ enum Rule {
     Stdout,
     ToolImports,
     Panics,
+    FileReads,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -914,6 +915,10 @@ const STDOUT_WRITERS: &[(&str, Option<&str>)] = &[
 ];
 
 const PANICKING: &[&str] = &["unwrap", "expect", "unwrap_err", "expect_err"];
+
+/// The one module that opens files for reading: typed (regular files only), bounded, and
+/// never blocked by a FIFO. Everything else reads through it (ARCHITECTURE.md, invariants).
+const FILE_READER: &str = "src/files.rs";
 
 fn crate_name() -> String {
     env!("CARGO_PKG_NAME").replace('-', "_")
@@ -1039,6 +1044,38 @@ fn check(tree: &BTreeMap<String, String>) -> Vec<Violation> {
                     Some(p) if p.is_punct(':') => i >= 2 && f.tokens[i - 2].is_punct(':'),
                     _ => false,
                 };
+            // `fs::read(`, `fs::read_to_string(`, `File::open(`, `.read(true)`, `read_link(`.
+            let after_path = |name: &str| {
+                i >= 3
+                    && f.tokens[i - 1].is_punct(':')
+                    && f.tokens[i - 2].is_punct(':')
+                    && f.tokens[i - 3].is_ident(name)
+            };
+            let reads_file = t.kind == Kind::Ident
+                && next_is('(')
+                && f.path != FILE_READER
+                && match t.text.as_str() {
+                    "read" | "read_to_string" => {
+                        after_path("fs")
+                            || (t.text == "read"
+                                && prev.is_some_and(|p| p.is_punct('.'))
+                                && f.tokens.get(i + 2).is_some_and(|a| a.is_ident("true")))
+                    }
+                    "open" => after_path("File"),
+                    "read_link" => true,
+                    _ => false,
+                };
+            if reads_file {
+                out.push(Violation {
+                    rule: Rule::FileReads,
+                    file: f.path.clone(),
+                    line: t.line,
+                    what: format!(
+                        "reads a file itself ({}); read through crate::files (typed, bounded)",
+                        t.text
+                    ),
+                });
+            }
             if panics {
                 out.push(Violation {
                     rule: Rule::Panics,
@@ -1361,6 +1398,33 @@ fn h(r: Result<u8, u8>) -> u8 { r.unwrap_err() }
             "src/tools/shared.rs:4: [Panics] unwrap outside tests",
             "src/tools/shared.rs:6: [Panics] unwrap outside tests",
             "src/tools/shared.rs:9: [Panics] unwrap_err outside tests",
+        ],
+    );
+}
+
+#[test]
+fn file_reads_outside_the_file_reader_are_caught() {
+    let code = "\
+/// `fs::read(path)` in a comment, and \"File::open(\" in a string, read nothing.
+fn f(p: &Path) {
+    let _ = std::fs::read(p);
+    let _ = fs::read_to_string(p);
+    let _ = File::open(p);
+    let _ = OpenOptions::new().read(true).open(p);
+    let _ = std::fs::read_link(p);
+    let _ = reader.read(&mut buf);
+}
+#[cfg(test)]
+mod tests { fn t() { let _ = std::fs::read(\"fixture\"); } }
+";
+    assert_found(
+        &[("src/kube/config.rs", code), ("src/files.rs", code)],
+        &[
+            "src/kube/config.rs:3: [FileReads] reads a file itself (read)",
+            "src/kube/config.rs:4: [FileReads] reads a file itself (read_to_string)",
+            "src/kube/config.rs:5: [FileReads] reads a file itself (open)",
+            "src/kube/config.rs:6: [FileReads] reads a file itself (read)",
+            "src/kube/config.rs:7: [FileReads] reads a file itself (read_link)",
         ],
     );
 }

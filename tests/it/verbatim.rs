@@ -82,13 +82,13 @@ impl Root {
 fn failing(reason: &str, message: &str, i: usize) -> Value {
     let mut c = vec![json!({"type": "Ready", "status": "False", "reason": reason,
         "message": message, "lastTransitionTime": "2026-11-21T05:00:00Z"})];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         c.push(
             json!({"type": "Stalled", "status": "True", "reason": reason, "message": message,
             "lastTransitionTime": "2026-11-21T05:00:00Z"}),
         );
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         c.push(
             json!({"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
             "message": format!("building artifact: {message}"),
@@ -286,10 +286,13 @@ fn is_ready(obj: &Value) -> bool {
     condition(obj, "Ready").is_some_and(|c| c["status"] == "True") && !is_failing(obj)
 }
 
+/// `(kind, namespace, name)` of a referenced object.
+type Ref = (String, String, String);
+
 /// What an object names as its sources and dependencies, as `(kind, namespace, name, then)`,
 /// `then` being what a missing one would have pointed at. Written here from the Flux API
 /// docs, apart from the server's own code.
-fn references(obj: &Value) -> Vec<(String, String, String, Vec<(String, String, String)>)> {
+fn references(obj: &Value) -> Vec<(String, String, String, Vec<Ref>)> {
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
     let spec = &obj["spec"];
     let kind = obj["kind"].as_str().unwrap_or("");
@@ -301,10 +304,10 @@ fn references(obj: &Value) -> Vec<(String, String, String, Vec<(String, String, 
     };
     let mut out = Vec::new();
     let mut push = |x: Option<(String, String, String)>, then: Vec<(String, String, String)>| {
-        if let Some((k, n, name)) = x {
-            if !k.is_empty() {
-                out.push((k, n, name, then));
-            }
+        if let Some((k, n, name)) = x
+            && !k.is_empty()
+        {
+            out.push((k, n, name, then));
         }
     };
     match kind {
