@@ -7,6 +7,8 @@
 //! 2. The share of failing objects whose root-cause message is verbatim within the first 2 KB
 //!    of the answer, by name and in their kind's list (tests/it/verbatim.rs: the test data's
 //!    failing objects, and broken variants of every Flux kind with awkward messages and chains).
+//!
+//! `BENCH_DIAGNOSIS_BIN=<binary>` measures another build instead (a before figure).
 
 use std::path::Path;
 use std::time::Instant;
@@ -41,11 +43,20 @@ fn serve(dir: &Path, tag: &str, options: Options) -> (ApiServer, Mcp) {
     if let Err(e) = server.write_kubeconfig(&kubeconfig, Identity::ClientCert) {
         panic!("write {}: {e}", kubeconfig.display());
     }
-    let mut mcp = Mcp::spawn(
-        support::command()
-            .arg("serve")
-            .env("KUBECONFIG", &kubeconfig),
-    );
+    // `BENCH_DIAGNOSIS_BIN=<binary>` measures another build (an older one, for a before
+    // figure) with the same hermetic environment.
+    let mut cmd = support::command();
+    if let Some(other) = std::env::var_os("BENCH_DIAGNOSIS_BIN") {
+        let mut replaced = std::process::Command::new(other);
+        replaced.env_clear();
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                replaced.env(k, v);
+            }
+        }
+        cmd = replaced;
+    }
+    let mut mcp = Mcp::spawn(cmd.arg("serve").env("KUBECONFIG", &kubeconfig));
     mcp.handshake("2025-06-18");
     (server, mcp)
 }
@@ -58,23 +69,36 @@ fn text(mcp: &mut Mcp, tool: &str, args: Value) -> String {
 
 fn answer_bytes(dir: &Path) {
     let kustomizations = |namespace: &str, count| {
-        Synthetic::new("kustomize.toolkit.fluxcd.io/v1", "Kustomization", namespace, count)
+        Synthetic::new(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            namespace,
+            count,
+        )
     };
     let (_server, mut mcp) = serve(
         dir,
         "bytes",
         Options {
-            synthetic: vec![kustomizations("hundred", 100), kustomizations("bench", 2_000)],
+            synthetic: vec![
+                kustomizations("hundred", 100),
+                kustomizations("bench", 2_000),
+            ],
             ..Options::default()
         },
     );
-    println!("1. bytes per answer (the answer budget is 48 KB; a cut answer ends its summary with a continue value)");
-    let instance = text(&mut mcp, "get_flux_instance", json!({}));
-    let full = text(&mut mcp, "get_flux_instance", json!({"full": true}));
     println!(
-        "  get_flux_instance: {} bytes (goal <= 4096), full: true {} bytes",
-        instance.len(),
-        full.len()
+        "1. bytes per answer (the answer budget is 48 KB; a cut answer ends its summary with a continue value)"
+    );
+    let instance = text(&mut mcp, "get_flux_instance", json!({}));
+    // An older build has no `full` argument.
+    let full = match mcp.call("get_flux_instance", json!({"full": true})) {
+        (text, false) => format!("{} bytes", text.len()),
+        (_, true) => "not offered".to_string(),
+    };
+    println!(
+        "  get_flux_instance: {} bytes (goal <= 4096), full: true {full}",
+        instance.len()
     );
     for (namespace, n) in [("hundred", 100), ("bench", 2_000)] {
         let base = json!({"kind": "Kustomization", "namespace": namespace});
