@@ -156,7 +156,13 @@ impl Mcp {
     /// The next stdout line, parsed; panics after [`DEADLINE`].
     #[track_caller]
     pub fn recv(&self) -> serde_json::Value {
-        match self.lines.recv_timeout(DEADLINE) {
+        self.recv_within(DEADLINE)
+    }
+
+    /// The next stdout line, parsed; panics after `deadline`.
+    #[track_caller]
+    pub fn recv_within(&self, deadline: std::time::Duration) -> serde_json::Value {
+        match self.lines.recv_timeout(deadline) {
             Ok(line) => serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}")),
             Err(e) => panic!("no message from the server: {e}"),
@@ -197,13 +203,23 @@ impl Mcp {
     /// Call a tool; returns the text of its result and whether it is an error result.
     #[track_caller]
     pub fn call(&mut self, tool: &str, args: Value) -> (String, bool) {
+        self.call_within(tool, args, DEADLINE)
+    }
+
+    /// [`Mcp::call`] for a call that may take longer than [`DEADLINE`].
+    #[track_caller]
+    pub fn call_within(
+        &mut self,
+        tool: &str,
+        args: Value,
+        deadline: std::time::Duration,
+    ) -> (String, bool) {
         let id = self.next_id;
         self.next_id += 1;
-        let r = self.request(
-            json!(id),
-            "tools/call",
-            json!({"name": tool, "arguments": args}),
-        );
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": tool, "arguments": args}}));
+        let r = self.recv_within(deadline);
+        assert_eq!(r["id"], json!(id), "response to tools/call {tool}: {r}");
         let result = &r["result"];
         assert!(result.is_object(), "tools/call {tool}: {r}");
         let text = result["content"][0]["text"]
