@@ -20,6 +20,7 @@ mod kubeconfig;
 mod protocol;
 mod resources;
 mod sessions;
+mod stdio_limits;
 mod tidy;
 mod tools;
 mod verbs;
