@@ -21,7 +21,7 @@ CONFORMANCE_CHECKS := conformance-sdk conformance-e2e conformance-suite conforma
 	conformance-kubeconfig
 
 .PHONY: build install static test lint conformance $(CONFORMANCE_CHECKS) conformance-2026 \
-	bench bench-peer clean
+	bench bench-peer mutants clean
 
 build:
 	$(CARGO) build --release
@@ -85,6 +85,16 @@ bench: static
 # in one run by ../shared/tools/mcpbench.py.
 bench-peer: static
 	tests/scripts/bench-peer.sh "$(SHARED)" "$(abspath $(STATIC_BIN))"
+
+# Mutation testing of masking, redaction, the GET-only client path and kubeconfig precedence
+# (tests/scripts/mutants.sh); cargo-mutants is installed under build/ on first use.
+# `make mutants AREAS=redact` runs one area.
+CARGO_MUTANTS := $(BUILD)/tools/bin/cargo-mutants
+$(CARGO_MUTANTS):
+	$(CARGO) install --locked --quiet --root $(BUILD)/tools cargo-mutants@27.1.0
+
+mutants: $(CARGO_MUTANTS)
+	tests/scripts/mutants.sh $(CARGO_MUTANTS) $(AREAS)
 
 clean:
 	$(CARGO) clean
