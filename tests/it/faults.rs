@@ -3,7 +3,11 @@
 //! end in an `isError` result whose text names the fault, within `--timeout` plus a small
 //! bound, sending only the verbs the tool may send; and the same server must then answer a
 //! healthy call. Each pair runs twice in one `serve` process: cold (nothing cached, no pooled
-//! connection) and warm (discovery cached and a connection pooled by the healthy call before).
+//! connection) and warm (discovery cached and a connection pooled by the healthy call before;
+//! for the two connection-level faults, staged by rewriting the kubeconfig, the rewrite drops
+//! the client, so both runs start cold).
+//!
+//! `FAULTS_ONLY=Slow` runs one fault; `FAULTS_SHOW=1` prints every faulted answer and its time.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
