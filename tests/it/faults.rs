@@ -202,9 +202,9 @@ struct Tally {
 }
 
 /// Runs one pair, cold then warm.
-fn run_pair(fault: Fault, tool: &str, other_ca: &str) -> Tally {
+fn run_pair(fault: Fault, tool: &str, read_only: bool, other_ca: &str) -> Tally {
     let dir = scratch_dir(&format!("faults-{fault:?}-{tool}"));
-    let server = ApiServer::start(Options::default());
+    let server = ApiServer::start(every_tool::options());
     let kubeconfig = dir.join("kubeconfig");
     let good = server.kubeconfig(Identity::ClientCert);
     replace_file(&kubeconfig, &good);
@@ -272,7 +272,7 @@ fn run_pair(fault: Fault, tool: &str, other_ca: &str) -> Tally {
             ));
         }
         for r in requests {
-            if !entry.verbs.contains(&r.method.as_str()) {
+            if !every_tool::allowed(entry, read_only, &r) {
                 fail(format!("sent {} {}", r.method, r.path));
             }
         }
@@ -304,18 +304,18 @@ fn every_cluster_tool_names_every_fault_in_time_and_recovers() {
     let other_ca = other.ca_pem().to_string();
     drop(other);
 
-    let mut queue: Vec<(Fault, &str)> = Vec::new();
+    let mut queue: Vec<(Fault, &str, bool)> = Vec::new();
     let only = std::env::var("FAULTS_ONLY").unwrap_or_default();
     for fault in FAULTS
         .iter()
         .filter(|f| only.is_empty() || format!("{f:?}") == only)
     {
         for t in &tools {
-            queue.push((*fault, t.name.as_str()));
+            queue.push((*fault, t.name.as_str(), t.read_only));
         }
     }
     // Slow pairs first, so they overlap with the fast ones.
-    queue.sort_by_key(|(f, _)| !matches!(f, Fault::Slow | Fault::TooManyRequests));
+    queue.sort_by_key(|(f, _, _)| !matches!(f, Fault::Slow | Fault::TooManyRequests));
     let queue = Mutex::new(queue.into_iter());
     let results = Mutex::new(Tally::default());
     std::thread::scope(|s| {
@@ -323,9 +323,12 @@ fn every_cluster_tool_names_every_fault_in_time_and_recovers() {
             s.spawn(|| {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some((fault, tool)) = next else { break };
-                    let outcome =
-                        catch_unwind(AssertUnwindSafe(|| run_pair(fault, tool, &other_ca)));
+                    let Some((fault, tool, read_only)) = next else {
+                        break;
+                    };
+                    let outcome = catch_unwind(AssertUnwindSafe(|| {
+                        run_pair(fault, tool, read_only, &other_ca)
+                    }));
                     let mut r = results.lock().unwrap_or_else(|p| p.into_inner());
                     match outcome {
                         Ok(tally) => {

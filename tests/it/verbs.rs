@@ -1,11 +1,12 @@
 //! Every tool sends only the HTTP methods it may: each tool of `tools/list` runs its
 //! successful call, its error paths (from `every_tool.rs`) and its calls under faults that make
 //! the client retry or give up, against the test API server, whose request log must then hold
-//! nothing but the tool's verbs (only GET for a tool whose annotations say readOnlyHint).
+//! nothing but the tool's verbs (only GET for a tool whose annotations say readOnlyHint, or a
+//! server-side dry run for one that the table says only dry-runs).
 
 use serde_json::Value;
 
-use crate::apiserver::{Fault, FaultKind, Identity, Options};
+use crate::apiserver::{Fault, FaultKind, Identity};
 use crate::every_tool;
 use crate::support::Session;
 
@@ -35,7 +36,7 @@ fn every_tool_sends_only_its_verbs_on_every_path() {
     let start = |tag: &str| {
         Session::start(
             &format!("verbs-{tag}"),
-            Options::default(),
+            every_tool::options(),
             Identity::ClientCert,
             &["--timeout", "5s"],
         )
@@ -76,9 +77,7 @@ fn every_tool_sends_only_its_verbs_on_every_path() {
             );
         }
         for r in &requests {
-            let allowed = entry.verbs.contains(&r.method.as_str());
-            let read_only_ok = !tool.read_only || r.method == "GET";
-            if !allowed || !read_only_ok {
+            if !every_tool::allowed(entry, tool.read_only, r) {
                 report.push(format!(
                     "{} (readOnlyHint {}) sent {} {}",
                     tool.name, tool.read_only, r.method, r.path
