@@ -1006,6 +1006,24 @@ mod tests {
         );
     }
 
+    /// A quote at the very start of the text before a separator has nothing before it to
+    /// look at (an escaped-quote check there read before the first byte).
+    #[test]
+    fn a_quote_at_the_start_before_a_separator() {
+        keeps("\":x");
+        keeps("'=x");
+        masks("\"token\":\"abc123\"", "abc123");
+    }
+
+    /// A name of exactly `MAX_KEY` bytes is still a name, after a space as at the start.
+    #[test]
+    fn names_up_to_the_key_bound() {
+        let name = format!("{}_password", "x".repeat(MAX_KEY - "_password".len()));
+        assert_eq!(name.len(), MAX_KEY);
+        masks(&format!("set {name}=hunter22 now"), "hunter22");
+        masks(&format!("{name}=hunter22"), "hunter22");
+    }
+
     /// A name that lowercases to a credential name is one, whatever case mapping gets it
     /// there: the Kelvin sign (U+212A) lowercases to `k`.
     #[test]
