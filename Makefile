@@ -24,7 +24,7 @@ CONFORMANCE_CHECKS := conformance-sdk conformance-e2e conformance-suite conforma
 	conformance-kubeconfig
 
 .PHONY: build install static static-readonly test lint conformance $(CONFORMANCE_CHECKS) \
-	conformance-2026 bench bench-peer dist dist-verify image fuzz fuzz-smoke clean
+	conformance-2026 bench bench-peer dist dist-verify image fuzz fuzz-smoke mutants clean
 
 build:
 	$(CARGO) build --release
@@ -131,6 +131,16 @@ fuzz:
 FUZZ_SMOKE_SECONDS ?= 8
 fuzz-smoke:
 	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+# Mutation testing of masking, redaction, the GET-only client path and kubeconfig precedence
+# (tests/scripts/mutants.sh); cargo-mutants is installed under build/ on first use.
+# `make mutants AREAS=redact` runs one area.
+CARGO_MUTANTS := $(BUILD)/tools/bin/cargo-mutants
+$(CARGO_MUTANTS):
+	$(CARGO) install --locked --quiet --root $(BUILD)/tools cargo-mutants@27.1.0
+
+mutants: $(CARGO_MUTANTS)
+	tests/scripts/mutants.sh $(CARGO_MUTANTS) $(AREAS)
 
 clean:
 	$(CARGO) clean

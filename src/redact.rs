@@ -55,9 +55,12 @@ pub fn mask_values<'a>(text: &'a str, values: &[&str]) -> Cow<'a, str> {
 /// name), `AWS_ACCESS_KEY_ID`.
 pub fn is_credential_name(name: &str) -> bool {
     // Most names (and every separator in a long text) fail this cheap test; `words` allocates.
-    if !STEMS
-        .iter()
-        .any(|stem| contains_ignore_ascii_case(name, stem))
+    // Only for ASCII names: `words` lowercases by Unicode, where the Kelvin sign `K` becomes
+    // an ASCII `k` (`API_KEY` with it is still an API key), which this test cannot see.
+    if name.is_ascii()
+        && !STEMS
+            .iter()
+            .any(|stem| contains_ignore_ascii_case(name, stem))
     {
         return false;
     }
@@ -988,6 +991,45 @@ mod tests {
             assert_ne!(once, s, "{s:?} had something to mask");
             assert_eq!(m(&once), once, "masking {s:?} twice changed it");
         }
+    }
+
+    /// Text that only looks like a placeholder (no length in it) is a value like any other.
+    #[test]
+    fn a_placeholder_without_a_length_is_masked() {
+        assert_eq!(
+            m("password=\"<masked:  bytes>\""),
+            "password=\"<masked: 16 bytes>\""
+        );
+        assert_eq!(
+            m("password=\"<masked: 3 bytes>\""),
+            "password=\"<masked: 3 bytes>\""
+        );
+    }
+
+    /// A quote at the very start of the text before a separator has nothing before it to
+    /// look at (an escaped-quote check there read before the first byte).
+    #[test]
+    fn a_quote_at_the_start_before_a_separator() {
+        keeps("\":x");
+        keeps("'=x");
+        masks("\"token\":\"abc123\"", "abc123");
+    }
+
+    /// A name of exactly `MAX_KEY` bytes is still a name, after a space as at the start.
+    #[test]
+    fn names_up_to_the_key_bound() {
+        let name = format!("{}_password", "x".repeat(MAX_KEY - "_password".len()));
+        assert_eq!(name.len(), MAX_KEY);
+        masks(&format!("set {name}=hunter22 now"), "hunter22");
+        masks(&format!("{name}=hunter22"), "hunter22");
+    }
+
+    /// A name that lowercases to a credential name is one, whatever case mapping gets it
+    /// there: the Kelvin sign (U+212A) lowercases to `k`.
+    #[test]
+    fn non_ascii_names_get_the_full_test() {
+        assert!(is_credential_name("API_\u{212A}EY"));
+        assert!(!is_credential_name("API_\u{212A}IND"));
     }
 
     #[test]

@@ -43,6 +43,11 @@ const MAX_DOCUMENT: u64 = 64 << 20;
 /// List pages up to this size are read whole before their items are parsed; bigger ones are
 /// parsed from the socket (see `read_page`). Unit tests use a small size to reach both paths.
 const PAGE_BUFFER: u64 = if cfg!(test) { 4 << 10 } else { 16 << 20 };
+/// Largest item of a list page read from the socket: a page up to [`PAGE_BUFFER`] is read
+/// whole, so no item in it is bigger; a streamed page gets the same bound per item, or a
+/// server sending one endless object would grow memory without limit (etcd caps objects at
+/// 1.5 MiB).
+const MAX_ITEM: u64 = PAGE_BUFFER;
 /// How much of an error body is read to find a `Status` in it.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 /// Pod logs read when the caller sets no `limit_bytes`: a guard, not a policy.
@@ -1209,23 +1214,71 @@ fn read_page(
         .take(PAGE_BUFFER + 1)
         .read_to_end(buffer)
         .map_err(|e| ReadFailure::Retryable(io_error(req, e)))?;
-    let seed = PageSeed {
-        state: &mut *state,
-        on_item,
-    };
+    let read = std::cell::Cell::new(0);
+    let item_start = std::cell::Cell::new(0);
     let result = if buffer.len() as u64 <= PAGE_BUFFER {
+        let seed = PageSeed {
+            state: &mut *state,
+            on_item,
+        };
         let mut de = serde_json::Deserializer::from_slice(buffer);
         seed.deserialize(&mut de).and_then(|()| de.end())
     } else {
         let rest = std::io::Cursor::new(std::mem::take(buffer)).chain(reader);
+        let bounded = ItemBounded {
+            inner: rest,
+            read: &read,
+            item_start: &item_start,
+        };
+        // Each item handed over starts the next item's allowance.
+        let mut on_item = |item: Value| {
+            item_start.set(read.get());
+            on_item(item)
+        };
+        let seed = PageSeed {
+            state: &mut *state,
+            on_item: &mut on_item,
+        };
         let mut de =
-            serde_json::Deserializer::from_reader(BufReader::with_capacity(64 << 10, rest));
+            serde_json::Deserializer::from_reader(BufReader::with_capacity(64 << 10, bounded));
         seed.deserialize(&mut de).and_then(|()| de.end())
     };
     match result {
         Ok(()) => Ok(()),
         Err(_) if state.abandoned => Ok(()),
+        Err(_) if read.get() - item_start.get() > MAX_ITEM => {
+            Err(ReadFailure::Fatal(Error::Decode {
+                method: req.method.as_str(),
+                path: req.target.clone(),
+                detail: format!("a list item is larger than {MAX_ITEM} bytes"),
+            }))
+        }
         Err(e) => Err(json_failure(e, req, state.delivered == 0)),
+    }
+}
+
+/// A streamed page's reader that fails once more than [`MAX_ITEM`] bytes were read since the
+/// last item was handed over (`item_start`). Bytes read ahead into the parser's buffer (64
+/// KiB) count towards the item before, so the bound is MAX_ITEM plus at most that buffer.
+struct ItemBounded<'a, R> {
+    inner: R,
+    /// Bytes read so far.
+    read: &'a std::cell::Cell<u64>,
+    item_start: &'a std::cell::Cell<u64>,
+}
+
+impl<R: Read> Read for ItemBounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let used = self.read.get() - self.item_start.get();
+        if used > MAX_ITEM {
+            return Err(std::io::Error::other("list item over the size limit"));
+        }
+        // Never hand out more than one byte past the allowance, so the check above trips.
+        let allowed = usize::try_from(MAX_ITEM + 1 - used).unwrap_or(usize::MAX);
+        let end = buf.len().min(allowed);
+        let n = self.inner.read(&mut buf[..end])?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
     }
 }
 

@@ -659,6 +659,39 @@ fn a_page_bigger_than_the_buffer_is_streamed() {
 }
 
 #[test]
+fn a_streamed_item_beyond_the_cap_ends_the_list_without_a_retry() {
+    // 400 small items stream fine (the allowance is per item, not per page); one item bigger
+    // than MAX_ITEM (4 KiB under test) plus the parser's 64 KiB read-ahead is refused, and not
+    // fetched again.
+    let huge = "x".repeat(MAX_ITEM as usize + (64 << 10) + 10);
+    let body = big_page(400).replacen(
+        r#"{"metadata":{"name":"pod-0200""#,
+        &format!(r#"{{"metadata":{{"name":"pod-0200","annotations":{{"bulk":"{huge}"}}"#),
+        1,
+    );
+    let server = Responder::start(move |_, _| Reply::Send {
+        status: 200,
+        headers: vec![("Content-Type", "application/json".into())],
+        body: body.clone(),
+    });
+    let mut seen = 0;
+    let err = client(&server.url)
+        .list(&pods(), &ListOptions::default(), |_| {
+            seen += 1;
+            ControlFlow::Continue(())
+        })
+        .expect_err("an item over the cap");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GET /api/v1/pods?limit=500: unexpected response: a list item is larger than {MAX_ITEM} bytes"
+        )
+    );
+    assert_eq!(seen, 200);
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[test]
 fn a_streamed_page_cut_after_items_went_out_is_an_error() {
     let full = big_page(400);
     let cut = full

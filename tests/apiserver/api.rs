@@ -19,7 +19,17 @@ pub enum Reply {
     Respond(Response, Cut),
     /// Reset the connection without answering.
     Reset,
+    /// Write these bytes in place of an HTTP response, then close.
+    Garbage(&'static [u8]),
+    /// A 200 JSON List of this many bytes, streamed (see `http::write_oversize`), then close.
+    Oversize(u64),
 }
+
+/// What a non-HTTP service says when an HTTP client talks to it (an SSH banner, then junk).
+const NOT_HTTP: &[u8] = b"SSH-2.0-OpenSSH_9.6\r\n\x00\x00\x01\x14\x0a\x14\xde\xad\xbe\xef";
+
+/// A single sign-on gateway's login page, answered 200 to an API request.
+const LOGIN_PAGE: &[u8] = b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body><form method=\"post\" action=\"/login\"><input name=\"username\"><input name=\"password\" type=\"password\"></form></body></html>\n";
 
 pub struct Outcome {
     pub reply: Reply,
@@ -160,6 +170,23 @@ pub fn handle(shared: &Shared, req: &Request, cert_user: Option<&User>) -> Outco
         Some(FaultKind::ConnectionReset) => {
             return Outcome {
                 reply: Reply::Reset,
+                user: None,
+            };
+        }
+        Some(FaultKind::NotHttp) => {
+            return Outcome {
+                reply: Reply::Garbage(NOT_HTTP),
+                user: None,
+            };
+        }
+        Some(FaultKind::NotJson) => {
+            let mut page = Response::json(200, LOGIN_PAGE.to_vec());
+            page.content_type = "text/html; charset=utf-8".into();
+            return respond(page, None);
+        }
+        Some(FaultKind::Oversize { bytes }) => {
+            return Outcome {
+                reply: Reply::Oversize(bytes),
                 user: None,
             };
         }

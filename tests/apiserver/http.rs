@@ -393,6 +393,31 @@ pub fn write_response<W: Write>(
     w.flush()
 }
 
+/// A 200 answer whose body is a well-formed JSON List of `bytes` bytes (at least its framing)
+/// with one ConfigMap holding the bulk in a data value: every byte is valid, only the size is
+/// wrong. Streamed from one 64 KiB piece, so the server never holds it; the connection closes
+/// after it (or when the client stops reading).
+pub fn write_oversize<W: Write>(w: &mut W, bytes: u64) -> io::Result<()> {
+    const HEAD: &str = r#"{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"oversize","namespace":"default"},"data":{"bulk":""#;
+    const TAIL: &str = r#""}}]}"#;
+    let framing = (HEAD.len() + TAIL.len()) as u64;
+    let bulk = bytes.saturating_sub(framing);
+    write!(
+        w,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{HEAD}",
+        bulk + framing
+    )?;
+    let piece = [b'a'; 64 << 10];
+    let mut left = bulk;
+    while left > 0 {
+        let n = left.min(piece.len() as u64) as usize;
+        w.write_all(&piece[..n])?;
+        left -= n as u64;
+    }
+    w.write_all(TAIL.as_bytes())?;
+    w.flush()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -442,5 +467,19 @@ mod tests {
         let mut cut = Vec::new();
         write_response(&mut cut, &resp, false, false, Cut::Half).unwrap();
         assert!(!String::from_utf8(cut).unwrap().ends_with("0\r\n\r\n"));
+    }
+
+    #[test]
+    fn an_oversize_answer_is_valid_json_of_the_announced_size() {
+        use super::*;
+        let mut big = Vec::new();
+        write_oversize(&mut big, 200_000).unwrap();
+        let text = String::from_utf8(big).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains("Content-Length: 200000"), "{head}");
+        assert_eq!(body.len(), 200_000);
+        let list: serde_json::Value = serde_json::from_str(body).unwrap();
+        let bulk = list["items"][0]["data"]["bulk"].as_str().unwrap();
+        assert!(bulk.len() > 199_000, "{}", bulk.len());
     }
 }

@@ -144,6 +144,14 @@ pub enum FaultKind {
     TruncatedBody,
     /// Read the request, then reset the TCP connection (RST) without answering.
     ConnectionReset,
+    /// Answer bytes that are not HTTP at all (another service on the port, a TLS-terminating
+    /// proxy speaking something else), then close.
+    NotHttp,
+    /// 200 OK with an HTML page instead of JSON (a proxy's or SSO gateway's login page).
+    NotJson,
+    /// 200 OK with a well-formed JSON List of `bytes` bytes whose one item carries the bulk,
+    /// streamed without being held: beyond any cap a client keeps on an object.
+    Oversize { bytes: u64 },
 }
 
 /// A fault for the next `times` requests whose path contains `path_contains`.
@@ -883,7 +891,8 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) {
         let outcome = api::handle(shared, &req, cert_user.as_ref());
         let status_code = match &outcome.reply {
             api::Reply::Respond(resp, _) => resp.status,
-            api::Reply::Reset => 0,
+            api::Reply::Oversize(_) => 200,
+            api::Reply::Reset | api::Reply::Garbage(_) => 0,
         };
         shared.lock().requests.push(RecordedRequest {
             method: req.method.clone(),
@@ -897,6 +906,17 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) {
         match outcome.reply {
             api::Reply::Reset => {
                 reset_on_close(&reader.get_ref().sock);
+                return;
+            }
+            api::Reply::Garbage(bytes) => {
+                let stream = reader.get_mut();
+                let _ = stream.write_all(bytes).and_then(|()| stream.flush());
+                break;
+            }
+            api::Reply::Oversize(bytes) => {
+                // Ends when the client stops reading (its cap) and closes: the write fails.
+                let _ = http::write_oversize(reader.get_mut(), bytes);
+                let _ = reader.get_ref().sock.shutdown(Shutdown::Both);
                 return;
             }
             api::Reply::Respond(resp, cut) => {

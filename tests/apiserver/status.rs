@@ -407,6 +407,7 @@ pub fn for_code(code: u16) -> Response {
     match code {
         400 => bad_request("injected fault"),
         401 => unauthorized(),
+        403 => failure(403, "Forbidden", "forbidden: injected fault", None),
         404 => no_such_path(),
         405 => method_not_allowed(),
         429 => too_many_requests(1),

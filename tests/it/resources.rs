@@ -44,9 +44,16 @@ fn assert_yaml(text: &str) {
 // ---- goldens ---------------------------------------------------------------------------------
 
 /// The documents of an answer, parsed (the comment-only summary document is `null`).
+/// Every YAML document of an answer; one that does not parse fails the test (dropping it
+/// would let a broken answer pass every check that looks for an object in it).
+#[track_caller]
 fn documents(text: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(text)
-        .filter_map(|d| <Value as serde::Deserialize>::deserialize(d).ok())
+        .enumerate()
+        .map(|(i, d)| {
+            <Value as serde::Deserialize>::deserialize(d)
+                .unwrap_or_else(|e| panic!("document {} is not YAML: {e}\n{text}", i + 1))
+        })
         .collect()
 }
 
@@ -977,25 +984,27 @@ fn every_condition_survives_the_lean_output_verbatim_in_its_own_object() {
             .filter(|v| v["kind"] == json!(kind))
             .collect();
         assert!(!objects.is_empty(), "no {kind} in testdata");
+        // The list must hold every object; each get by name, the object it names.
         let list = s.resources(json!({"kind": kind, "limit": 0}));
-        let mut answers = vec![list];
+        let mut answers: Vec<(String, Vec<&Value>)> = vec![(list, objects.clone())];
         for obj in &objects {
-            answers.push(
-                s.resources(json!({"kind": kind, "name": obj["metadata"]["name"],
-                                            "namespace": obj["metadata"]["namespace"]})),
-            );
+            let answer = s.resources(json!({"kind": kind, "name": obj["metadata"]["name"],
+                                            "namespace": obj["metadata"]["namespace"]}));
+            answers.push((answer, vec![*obj]));
         }
-        for answer in &answers {
+        for (answer, expected) in &answers {
             let docs = documents(answer);
-            for obj in &objects {
+            for obj in expected {
                 let meta = &obj["metadata"];
                 let doc = docs.iter().find(|d| {
                     d["metadata"]["name"] == meta["name"]
                         && d["metadata"]["namespace"] == meta["namespace"]
                 });
                 let Some(doc) = doc else {
-                    // A get by name answers with one object only.
-                    continue;
+                    panic!(
+                        "{kind} {}/{} is missing from the answer:\n{answer}",
+                        meta["namespace"], meta["name"]
+                    );
                 };
                 // Type, status, reason and message of each condition, compared in that
                 // condition: a message quoted anywhere else does not count.

@@ -60,14 +60,27 @@ pub fn assert_text_eq(expected: &str, got: &str) {
 #[track_caller]
 pub fn golden(name: &str, got: &str) {
     let path = testdata().join("golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    let update = update_golden(std::env::var_os("UPDATE_GOLDEN").as_deref());
+    golden_at(&path, got, update);
+}
+
+/// Whether `UPDATE_GOLDEN` (its value, if set) asks for golden files to be rewritten: only
+/// `1` does, so `UPDATE_GOLDEN=0` or an empty value left in a shell compares as usual.
+pub fn update_golden(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
+}
+
+/// Compare `got` with the file at `path`, or rewrite the file when `update`.
+#[track_caller]
+pub fn golden_at(path: &Path, got: &str, update: bool) {
+    if update {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("create golden dir");
         }
-        std::fs::write(&path, got).expect("write golden file");
+        std::fs::write(path, got).expect("write golden file");
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
             path.display()
@@ -156,7 +169,13 @@ impl Mcp {
     /// The next stdout line, parsed; panics after [`DEADLINE`].
     #[track_caller]
     pub fn recv(&self) -> serde_json::Value {
-        match self.lines.recv_timeout(DEADLINE) {
+        self.recv_within(DEADLINE)
+    }
+
+    /// The next stdout line, parsed; panics after `deadline`.
+    #[track_caller]
+    pub fn recv_within(&self, deadline: std::time::Duration) -> serde_json::Value {
+        match self.lines.recv_timeout(deadline) {
             Ok(line) => serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}")),
             Err(e) => panic!("no message from the server: {e}"),
@@ -197,13 +216,23 @@ impl Mcp {
     /// Call a tool; returns the text of its result and whether it is an error result.
     #[track_caller]
     pub fn call(&mut self, tool: &str, args: Value) -> (String, bool) {
+        self.call_within(tool, args, DEADLINE)
+    }
+
+    /// [`Mcp::call`] for a call that may take longer than [`DEADLINE`].
+    #[track_caller]
+    pub fn call_within(
+        &mut self,
+        tool: &str,
+        args: Value,
+        deadline: std::time::Duration,
+    ) -> (String, bool) {
         let id = self.next_id;
         self.next_id += 1;
-        let r = self.request(
-            json!(id),
-            "tools/call",
-            json!({"name": tool, "arguments": args}),
-        );
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": tool, "arguments": args}}));
+        let r = self.recv_within(deadline);
+        assert_eq!(r["id"], json!(id), "response to tools/call {tool}: {r}");
         let result = &r["result"];
         assert!(result.is_object(), "tools/call {tool}: {r}");
         let text = result["content"][0]["text"]
@@ -401,4 +430,34 @@ pub fn json_pointers(v: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
     walk(v, "", &mut out);
     out
+}
+
+#[test]
+fn only_update_golden_1_rewrites_golden_files() {
+    use std::ffi::OsStr;
+    for (value, update) in [
+        (None, false),
+        (Some(""), false),
+        (Some("0"), false),
+        (Some("false"), false),
+        (Some("yes"), false),
+        (Some(" 1"), false),
+        (Some("1"), true),
+    ] {
+        assert_eq!(update_golden(value.map(OsStr::new)), update, "{value:?}");
+    }
+    let dir = scratch_dir("support-golden");
+    let path = dir.join("nested").join("answer.txt");
+    golden_at(&path, "first\n", true);
+    assert_eq!(std::fs::read_to_string(&path).expect("written"), "first\n");
+    golden_at(&path, "first\n", false);
+    // A difference without `update` fails and leaves the file as it was.
+    let differs = std::panic::catch_unwind(|| golden_at(&path, "second\n", false));
+    assert!(differs.is_err(), "a difference must fail");
+    assert_eq!(std::fs::read_to_string(&path).expect("kept"), "first\n");
+    golden_at(&path, "second\n", true);
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("rewritten"),
+        "second\n"
+    );
 }

@@ -2,7 +2,8 @@
 # `make bench-peer`: measure our static binary and the Go peer (npm kubernetes-mcp-server) in
 # one run with ../shared/tools/mcpbench.py: spawn -> initialize, tools/list, a tool call listing
 # Kustomizations from the test API server, peak RSS, size.
-# The peer is installed under /tmp (never in the repository). Both get the same kubeconfig,
+# The peer is installed under /tmp (never in the repository), at the version the README quotes
+# (PEER_VERSION; an install of another version is replaced). Both get the same kubeconfig,
 # pointing at the test API server. RUNS (default 5) fresh spawns each, CALLS (default 50) calls.
 # Usage: bench-peer.sh SHARED_DIR OUR_BINARY
 set -euo pipefail
@@ -11,14 +12,24 @@ ours=${2:?our binary}
 bench="$shared/tools/mcpbench.py"
 [ -f "$bench" ] || { echo "bench-peer: $bench not found (needs ../shared)" >&2; exit 1; }
 
+peer_version=${PEER_VERSION:-0.0.67}
 peer_dir=${PEER_DIR:-/tmp/flux-operator-mcp-peer}
 peer="$peer_dir/node_modules/kubernetes-mcp-server-linux-amd64/bin/kubernetes-mcp-server-linux-amd64"
-if [ ! -x "$peer" ]; then
+installed() {
+  sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+    "$peer_dir/node_modules/kubernetes-mcp-server/package.json" 2>/dev/null | head -1
+}
+if [ ! -x "$peer" ] || [ "$(installed)" != "$peer_version" ]; then
   mkdir -p "$peer_dir"
   [ -f "$peer_dir/package.json" ] || echo '{"name":"peer","private":true}' > "$peer_dir/package.json"
-  (cd "$peer_dir" && npm install --no-audit --no-fund --loglevel=error kubernetes-mcp-server >&2)
+  (cd "$peer_dir" && npm install --no-audit --no-fund --loglevel=error --save-exact \
+    "kubernetes-mcp-server@$peer_version" >&2)
 fi
 [ -x "$peer" ] || { echo "bench-peer: $peer missing after npm install" >&2; exit 1; }
+[ "$(installed)" = "$peer_version" ] || {
+  echo "bench-peer: kubernetes-mcp-server $(installed) installed, $peer_version wanted" >&2
+  exit 1
+}
 
 # Both servers talk to the test API server (tests/apiserver/, real wire format over HTTPS) and
 # answer the same question: the Kustomizations of the test cluster.
@@ -41,6 +52,7 @@ for label in flux-operator-mcp kubernetes-mcp-server; do
   else
     cmd=("$peer"); tool=resources_list
   fi
+  [ "$label" = flux-operator-mcp ] || label="$label v$peer_version"
   echo "== $label ($tool)"
   python3 "$bench" --runs "$runs" -n "$calls" --clean-env --env "KUBECONFIG=$kubeconfig" \
     --label "$label" --tool "$tool" --args "$list" -- "${cmd[@]}"

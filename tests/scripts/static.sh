@@ -2,8 +2,21 @@
 # `make static`: build the x86_64 musl binary, prove it is stripped and statically linked, prove
 # it runs in an empty root directory holding nothing but itself, and print its size.
 # Installs the rustup target and musl-tools (apt) when they are missing.
+# With CI=1 (or CI=true, as CI services set it) a check that cannot run here fails instead of
+# warning: no readelf to prove the binary stripped, no way to chroot into an empty root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+strict=false
+case "${CI:-}" in 1|true) strict=true ;; esac
+# A check that cannot run: a warning on a workstation, a failure in CI.
+cannot_check() {
+  if $strict; then
+    echo "static: FAILED (CI=$CI): $*" >&2
+    exit 1
+  fi
+  echo "static: WARNING: $*" >&2
+}
 
 TARGET=x86_64-unknown-linux-musl
 BIN=target/$TARGET/release/flux-operator-mcp
@@ -34,7 +47,9 @@ if ! grep -Eq 'statically linked|not a dynamic executable' <<<"$linkage"; then
   echo "static: $BIN is not statically linked: $linkage" >&2
   exit 1
 fi
-if command -v readelf >/dev/null && readelf -S "$BIN" | grep -q '\.symtab'; then
+if ! command -v readelf >/dev/null; then
+  cannot_check "no readelf (binutils): cannot prove $BIN is stripped"
+elif readelf -S "$BIN" | grep -q '\.symtab'; then
   echo "static: $BIN is not stripped" >&2
   exit 1
 fi
@@ -58,10 +73,10 @@ if [ ${#in_root[@]} -gt 0 ]; then
   answer=$(printf '%s\n' "$init" | "${in_root[@]}" /flux-operator-mcp serve)
   echo "static: empty root via $how: $version"
 else
-  # Not root and no user namespaces (some CI sandboxes): say so loudly, and still run the
-  # binary with an empty environment from an empty directory.
-  echo "static: WARNING: cannot chroot here (not root, user namespaces unavailable);" \
-       "running it with an empty environment in an empty directory instead" >&2
+  # Not root and no user namespaces (some sandboxes): say so loudly (fail in CI), and still
+  # run the binary with an empty environment from an empty directory.
+  cannot_check "cannot chroot here (not root, user namespaces unavailable);" \
+       "running it with an empty environment in an empty directory instead"
   version=$(cd "$root" && env -i ./flux-operator-mcp --version)
   answer=$(cd "$root" && printf '%s\n' "$init" | env -i ./flux-operator-mcp serve)
 fi
