@@ -17,6 +17,7 @@ mod kube_client;
 mod kubeconfig;
 mod protocol;
 mod resources;
+mod round_trips;
 mod sessions;
 mod tidy;
 mod tools;
