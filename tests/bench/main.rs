@@ -6,6 +6,10 @@
 mod apiserver;
 mod docs;
 mod kube;
+mod latency;
+#[path = "../it/round_trips.rs"]
+#[allow(dead_code)]
+mod round_trips;
 mod startup;
 #[path = "../it/support.rs"]
 mod support;
@@ -65,7 +69,8 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
         .max()
 }
 
-/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools);
+/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
+/// latency);
 /// no name runs them all.
 fn main() {
     if kube::child_main() {
@@ -75,11 +80,12 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 4] = [
+    let sections: [(&str, fn()); 5] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
+        ("latency", latency::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {
