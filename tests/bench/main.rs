@@ -7,8 +7,10 @@ mod apiserver;
 mod docs;
 mod kube;
 mod latency;
+// The round-trip table and `measure`; its tests (under cfg(test), which `cargo bench` sets
+// without running them) import what the bench does not use.
 #[path = "../it/round_trips.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod round_trips;
 mod startup;
 #[path = "../it/support.rs"]

@@ -11,15 +11,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
-use flux_operator_mcp::kube::NetworkEnv;
-use flux_operator_mcp::kube::client::{Client, ClientOptions};
-use flux_operator_mcp::kube::config::{self, Env, Overrides};
-use flux_operator_mcp::kube::discovery::Resource;
+use serde_json::Value;
 
 use crate::apiserver::{ApiServer, Identity, Options, RecordedRequest, RoundTrips};
-use crate::support::{Mcp, command, scratch_dir};
+use crate::support::{Mcp, command};
 
 /// One tool call and its budget: `(requests, depth)` cold and warm.
 pub struct Call {
@@ -136,10 +131,6 @@ pub const CALLS: &[Call] = &[
     },
 ];
 
-/// What the test server adds to every response here: wide enough that requests a tool sends
-/// in parallel (threads, new TLS connections) overlap even on a loaded machine.
-const LATENCY: Duration = Duration::from_millis(100);
-
 /// One call measured: its round trips cold and warm, and the wall time of each warm run.
 pub struct Measured {
     pub cold: RoundTrips,
@@ -225,148 +216,170 @@ pub fn distant_server(dir: &Path, latency: Duration) -> (ApiServer, std::path::P
     (server, kubeconfig)
 }
 
-#[test]
-fn every_offered_tool_has_a_budget_and_every_budget_an_offered_tool() {
-    let dir = scratch_dir("round-trips-tools");
-    let (_server, kubeconfig) = distant_server(&dir, Duration::ZERO);
-    let mut mcp = Mcp::spawn(command().arg("serve").env("KUBECONFIG", &kubeconfig));
-    mcp.handshake("2025-06-18");
-    let r = mcp.request(json!("list"), "tools/list", json!({}));
-    let offered: Vec<String> = r["result"]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(|t| t["name"].as_str().map(str::to_string))
-        .collect();
-    assert!(!offered.is_empty(), "tools/list: {r}");
-    let missing: Vec<&String> = offered
-        .iter()
-        .filter(|name| !CALLS.iter().any(|c| c.tool == name.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "tools without a round-trip budget in tests/it/round_trips.rs CALLS: {missing:?} \
-         (add a row; the budget test prints the figures to put in it)"
-    );
-    let stale: Vec<&str> = CALLS
-        .iter()
-        .map(|c| c.tool)
-        .filter(|tool| !offered.iter().any(|o| o == tool))
-        .collect();
-    assert!(stale.is_empty(), "budgets for tools not offered: {stale:?}");
-}
+// The tests; the bench includes this file for the table and `measure` only.
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
 
-#[test]
-fn each_tool_call_keeps_its_round_trip_budget() {
-    let dir = scratch_dir("round-trips-budget");
-    let mut report = String::new();
-    let mut off = Vec::new();
-    for call in CALLS {
-        // A server per call: calls that write cannot change what the next one sees.
-        let (server, kubeconfig) = distant_server(&dir, LATENCY);
-        let m = call.measure(&server, &kubeconfig, 1);
-        let got = |t: RoundTrips| (t.requests, t.depth);
-        let (cold, warm) = (got(m.cold), got(m.warm));
-        let took: Duration = m.warm_times.iter().sum();
-        report.push_str(&format!(
-            "  {:<28} {:<42} cold {:?} warm {:?} ({:.0} ms warm at +{} ms a response)\n",
-            call.tool,
-            call.case,
-            cold,
-            warm,
-            took.as_secs_f64() * 1e3,
-            LATENCY.as_millis()
-        ));
-        if cold != call.cold || warm != call.warm {
-            off.push(format!(
-                "{} ({}): budget cold {:?} warm {:?}, measured cold {:?} warm {:?} \
-                 (requests, depth){}; the warm requests:\n    {}",
+    use serde_json::json;
+
+    use flux_operator_mcp::kube::NetworkEnv;
+    use flux_operator_mcp::kube::client::{Client, ClientOptions};
+    use flux_operator_mcp::kube::config::{self, Env, Overrides};
+    use flux_operator_mcp::kube::discovery::Resource;
+
+    use super::{CALLS, describe, distant_server};
+    use crate::apiserver::RoundTrips;
+    use crate::support::{Mcp, command, scratch_dir};
+
+    /// What the test server adds to every response here: wide enough that requests a tool sends
+    /// in parallel (threads, new TLS connections) overlap even on a loaded machine.
+    const LATENCY: Duration = Duration::from_millis(100);
+
+    #[test]
+    fn every_offered_tool_has_a_budget_and_every_budget_an_offered_tool() {
+        let dir = scratch_dir("round-trips-tools");
+        let (_server, kubeconfig) = distant_server(&dir, Duration::ZERO);
+        let mut mcp = Mcp::spawn(command().arg("serve").env("KUBECONFIG", &kubeconfig));
+        mcp.handshake("2025-06-18");
+        let r = mcp.request(json!("list"), "tools/list", json!({}));
+        let offered: Vec<String> = r["result"]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect();
+        assert!(!offered.is_empty(), "tools/list: {r}");
+        let missing: Vec<&String> = offered
+            .iter()
+            .filter(|name| !CALLS.iter().any(|c| c.tool == name.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "tools without a round-trip budget in tests/it/round_trips.rs CALLS: {missing:?} \
+             (add a row; the budget test prints the figures to put in it)"
+        );
+        let stale: Vec<&str> = CALLS
+            .iter()
+            .map(|c| c.tool)
+            .filter(|tool| !offered.iter().any(|o| o == tool))
+            .collect();
+        assert!(stale.is_empty(), "budgets for tools not offered: {stale:?}");
+    }
+
+    #[test]
+    fn each_tool_call_keeps_its_round_trip_budget() {
+        let dir = scratch_dir("round-trips-budget");
+        let mut report = String::new();
+        let mut off = Vec::new();
+        for call in CALLS {
+            // A server per call: calls that write cannot change what the next one sees.
+            let (server, kubeconfig) = distant_server(&dir, LATENCY);
+            let m = call.measure(&server, &kubeconfig, 1);
+            let got = |t: RoundTrips| (t.requests, t.depth);
+            let (cold, warm) = (got(m.cold), got(m.warm));
+            let took: Duration = m.warm_times.iter().sum();
+            report.push_str(&format!(
+                "  {:<28} {:<42} cold {:?} warm {:?} ({:.0} ms warm at +{} ms a response)\n",
                 call.tool,
                 call.case,
-                call.cold,
-                call.warm,
                 cold,
                 warm,
-                if cold <= call.cold && warm <= call.warm {
-                    ": fewer round trips, lower the budget"
-                } else {
-                    ""
-                },
-                m.warm_log.join("\n    ")
+                took.as_secs_f64() * 1e3,
+                LATENCY.as_millis()
             ));
+            if cold != call.cold || warm != call.warm {
+                off.push(format!(
+                    "{} ({}): budget cold {:?} warm {:?}, measured cold {:?} warm {:?} \
+                     (requests, depth){}; the warm requests:\n    {}",
+                    call.tool,
+                    call.case,
+                    call.cold,
+                    call.warm,
+                    cold,
+                    warm,
+                    if cold <= call.cold && warm <= call.warm {
+                        ": fewer round trips, lower the budget"
+                    } else {
+                        ""
+                    },
+                    m.warm_log.join("\n    ")
+                ));
+            }
         }
+        assert!(
+            off.is_empty(),
+            "round trips differ from the budget:\n{}\nmeasured (requests, depth):\n{report}",
+            off.join("\n")
+        );
     }
-    assert!(
-        off.is_empty(),
-        "round trips differ from the budget:\n{}\nmeasured (requests, depth):\n{report}",
-        off.join("\n")
-    );
-}
 
-/// A REST client for the kubeconfig's current context, as the binary builds it.
-fn client(kubeconfig: &Path) -> Client {
-    let overrides = Overrides {
-        kubeconfig: Some(kubeconfig.to_path_buf()),
-        ..Overrides::default()
-    };
-    let kc = config::load(&overrides, &Env::default()).expect("kubeconfig");
-    let conn = kc.resolve(None).expect("context");
-    let options = ClientOptions {
-        timeout: Duration::from_secs(20),
-        // No proxy from this process's environment: the tests stay on 127.0.0.1.
-        env: NetworkEnv::default(),
-    };
-    Client::new(&conn, options).expect("client")
-}
+    /// A REST client for the kubeconfig's current context, as the binary builds it.
+    fn client(kubeconfig: &Path) -> Client {
+        let overrides = Overrides {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
+            ..Overrides::default()
+        };
+        let kc = config::load(&overrides, &Env::default()).expect("kubeconfig");
+        let conn = kc.resolve(None).expect("context");
+        let options = ClientOptions {
+            timeout: Duration::from_secs(20),
+            // No proxy from this process's environment: the tests stay on 127.0.0.1.
+            env: NetworkEnv::default(),
+        };
+        Client::new(&conn, options).expect("client")
+    }
 
-#[test]
-fn the_request_log_tells_serial_round_trips_from_parallel_ones() {
-    let dir = scratch_dir("round-trips-definition");
-    let (server, kubeconfig) = distant_server(&dir, LATENCY);
-    let client = client(&kubeconfig);
-    let ks = Resource::new(
-        "kustomize.toolkit.fluxcd.io/v1",
-        "Kustomization",
-        "kustomizations",
-        true,
-    );
-    let get = || {
-        client
-            .get(&ks, "flux-system", "flux-system")
-            .expect("GET the Kustomization")
-    };
-    get();
-    server.clear_requests();
-    for _ in 0..3 {
+    #[test]
+    fn the_request_log_tells_serial_round_trips_from_parallel_ones() {
+        let dir = scratch_dir("round-trips-definition");
+        let (server, kubeconfig) = distant_server(&dir, LATENCY);
+        let client = client(&kubeconfig);
+        let ks = Resource::new(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "kustomizations",
+            true,
+        );
+        let get = || {
+            client
+                .get(&ks, "flux-system", "flux-system")
+                .expect("GET the Kustomization")
+        };
         get();
-    }
-    let serial = RoundTrips::of(&server.requests());
-    assert_eq!(
-        serial,
-        RoundTrips {
-            requests: 3,
-            depth: 3
-        },
-        "{:#?}",
-        describe(&server.requests())
-    );
-
-    // Three at once, then one more after them: two round trips one after the other.
-    server.clear_requests();
-    std::thread::scope(|s| {
+        server.clear_requests();
         for _ in 0..3 {
-            s.spawn(get);
+            get();
         }
-    });
-    get();
-    let parallel = RoundTrips::of(&server.requests());
-    assert_eq!(
-        parallel,
-        RoundTrips {
-            requests: 4,
-            depth: 2
-        },
-        "{:#?}",
-        describe(&server.requests())
-    );
+        let serial = RoundTrips::of(&server.requests());
+        assert_eq!(
+            serial,
+            RoundTrips {
+                requests: 3,
+                depth: 3
+            },
+            "{:#?}",
+            describe(&server.requests())
+        );
+
+        // Three at once, then one more after them: two round trips one after the other.
+        server.clear_requests();
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(get);
+            }
+        });
+        get();
+        let parallel = RoundTrips::of(&server.requests());
+        assert_eq!(
+            parallel,
+            RoundTrips {
+                requests: 4,
+                depth: 2
+            },
+            "{:#?}",
+            describe(&server.requests())
+        );
+    }
 }
