@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod apiserver;
 mod docs;
+mod investigations;
 mod kube;
 mod latency;
 // The round-trip table and `measure`; its tests (under cfg(test), which `cargo bench` sets
@@ -16,6 +17,7 @@ mod startup;
 #[path = "../it/support.rs"]
 mod support;
 mod tools;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -72,8 +74,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// latency);
-/// no name runs them all.
+/// investigations, writes, latency); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -82,11 +83,13 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 5] = [
+    let sections: [(&str, fn()); 7] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
+        ("investigations", investigations::run),
+        ("writes", writes::run),
         ("latency", latency::run),
     ];
     for (name, run) in sections {
