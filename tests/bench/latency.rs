@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::round_trips::CALLS;
+use crate::round_trips::calls;
 use crate::support::scratch_dir;
 use crate::{median, ms};
 
@@ -25,7 +25,7 @@ pub fn run() {
         "tool", "call", "reqs", "depth", "depth×lat", "wall"
     );
     let dir = scratch_dir("bench-latency");
-    for call in CALLS {
+    for call in calls() {
         let (server, kubeconfig) = crate::round_trips::distant_server(&dir, LATENCY);
         let mut m = call.measure(&server, &kubeconfig, RUNS);
         if m.warm.requests == 0 && m.cold.requests == 0 {

@@ -25,6 +25,8 @@ pub struct Call {
     pub args: &'static str,
     pub cold: (usize, usize),
     pub warm: (usize, usize),
+    /// A tool of the `mutations` build only (the read-only build does not offer it).
+    pub writes: bool,
 }
 
 /// The budget of each tool on the test cluster (`testdata/cluster`); every tool `tools/list`
@@ -37,6 +39,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{}"#,
         cold: (7, 6),
         warm: (5, 5),
+        writes: false,
     },
     Call {
         tool: "get_kubeconfig_contexts",
@@ -44,6 +47,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{}"#,
         cold: (0, 0),
         warm: (0, 0),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_api_versions",
@@ -51,6 +55,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{}"#,
         cold: (2, 1),
         warm: (0, 0),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_logs",
@@ -58,6 +63,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"pod_name": "kustomize-controller-dh7rk62ks-2dwjq", "pod_namespace": "flux-system", "limit": 4}"#,
         cold: (2, 2),
         warm: (2, 2),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_logs",
@@ -65,6 +71,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"pod_name": "podinfo", "pod_namespace": "apps", "limit": 2}"#,
         cold: (5, 5),
         warm: (5, 5),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_metrics",
@@ -72,6 +79,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"pod_namespace": "flux-system"}"#,
         cold: (3, 2),
         warm: (1, 1),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_resources",
@@ -79,6 +87,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization"}"#,
         cold: (7, 6),
         warm: (5, 5),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_resources",
@@ -86,6 +95,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"kind": "HelmRelease", "namespace": "apps"}"#,
         cold: (11, 10),
         warm: (9, 9),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_resources",
@@ -93,6 +103,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"kind": "HelmRelease", "name": "redis", "namespace": "apps"}"#,
         cold: (6, 5),
         warm: (4, 4),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_resources",
@@ -100,6 +111,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"kind": "ks", "name": "monitoring-configs", "namespace": "flux-system"}"#,
         cold: (6, 5),
         warm: (4, 4),
+        writes: false,
     },
     Call {
         tool: "get_kubernetes_resources",
@@ -107,6 +119,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"kind": "Deployment", "name": "podinfo", "namespace": "apps"}"#,
         cold: (3, 2),
         warm: (1, 1),
+        writes: false,
     },
     Call {
         tool: "read_flux_doc",
@@ -114,6 +127,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"path": "helmrelease", "heading": "spec.install.remediation"}"#,
         cold: (0, 0),
         warm: (0, 0),
+        writes: false,
     },
     Call {
         tool: "search_flux_docs",
@@ -121,6 +135,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"query": "drift detection"}"#,
         cold: (0, 0),
         warm: (0, 0),
+        writes: false,
     },
     Call {
         tool: "set_kubeconfig_context",
@@ -128,8 +143,97 @@ pub const CALLS: &[Call] = &[
         args: r#"{"name": "flux-test"}"#,
         cold: (0, 0),
         warm: (0, 0),
+        writes: false,
+    },
+    Call {
+        tool: "get_kubernetes_events",
+        case: "events of a HelmRelease",
+        args: r#"{"kind": "HelmRelease", "name": "redis", "namespace": "apps"}"#,
+        cold: (4, 3),
+        warm: (2, 2),
+        writes: false,
+    },
+    Call {
+        tool: "get_kubernetes_events",
+        case: "warnings of a namespace",
+        args: r#"{"namespace": "flux-system", "type": "warning"}"#,
+        cold: (1, 1),
+        warm: (1, 1),
+        writes: false,
+    },
+    Call {
+        tool: "trace_kubernetes_resource",
+        case: "a Deployment to its Flux owner and source",
+        args: r#"{"kind": "Deployment", "name": "podinfo", "namespace": "apps"}"#,
+        cold: (11, 10),
+        warm: (9, 9),
+        writes: false,
+    },
+    Call {
+        tool: "reconcile_flux_resource",
+        case: "a Kustomization, not waited for",
+        args: r#"{"kind": "Kustomization", "name": "podinfo", "namespace": "apps", "wait": false}"#,
+        cold: (5, 4),
+        warm: (3, 3),
+        writes: true,
+    },
+    Call {
+        tool: "suspend_flux_reconciliation",
+        case: "a Kustomization",
+        args: r#"{"kind": "Kustomization", "name": "podinfo", "namespace": "apps"}"#,
+        cold: (4, 3),
+        warm: (1, 1),
+        writes: true,
+    },
+    Call {
+        tool: "resume_flux_reconciliation",
+        case: "a Kustomization, not waited for",
+        args: r#"{"kind": "Kustomization", "name": "podinfo", "namespace": "apps", "wait": false}"#,
+        cold: (3, 2),
+        warm: (1, 1),
+        writes: true,
+    },
+    Call {
+        tool: "apply_kubernetes_manifest",
+        case: "a ConfigMap, dry run",
+        args: r#"{"yaml_content": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: budget, namespace: apps}\ndata: {a: b}\n", "dry_run": true}"#,
+        cold: (4, 3),
+        warm: (2, 2),
+        writes: true,
+    },
+    Call {
+        tool: "patch_kubernetes_resource",
+        case: "a Deployment annotation",
+        args: r#"{"apiVersion": "apps/v1", "kind": "Deployment", "name": "api", "namespace": "apps", "patch": "metadata:\n  annotations:\n    budget: \"1\"\n", "type": "merge"}"#,
+        cold: (4, 3),
+        warm: (2, 2),
+        writes: true,
+    },
+    Call {
+        tool: "delete_kubernetes_resource",
+        case: "a ConfigMap, dry run",
+        args: r#"{"apiVersion": "v1", "kind": "ConfigMap", "name": "cluster-settings", "namespace": "flux-system", "dry_run": true}"#,
+        cold: (4, 3),
+        warm: (2, 2),
+        writes: true,
+    },
+    Call {
+        tool: "diff_kubernetes_manifest",
+        case: "a ConfigMap against the cluster",
+        args: r#"{"yaml_content": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-settings, namespace: flux-system}\ndata: {a: b}\n"}"#,
+        cold: (4, 3),
+        warm: (2, 2),
+        writes: false,
     },
 ];
+
+/// The rows of the tools this build offers: the read-only build (`--no-default-features`)
+/// has no write tools.
+pub fn calls() -> impl Iterator<Item = &'static Call> {
+    CALLS
+        .iter()
+        .filter(|c| !c.writes || cfg!(feature = "mutations"))
+}
 
 /// One call measured: its round trips cold and warm, and the wall time of each warm run.
 pub struct Measured {
@@ -229,7 +333,7 @@ mod tests {
     use flux_operator_mcp::kube::config::{self, Env, Overrides};
     use flux_operator_mcp::kube::discovery::Resource;
 
-    use super::{CALLS, describe, distant_server};
+    use super::{calls, describe, distant_server};
     use crate::apiserver::RoundTrips;
     use crate::support::{Mcp, command, scratch_dir};
 
@@ -253,15 +357,14 @@ mod tests {
         assert!(!offered.is_empty(), "tools/list: {r}");
         let missing: Vec<&String> = offered
             .iter()
-            .filter(|name| !CALLS.iter().any(|c| c.tool == name.as_str()))
+            .filter(|name| !calls().any(|c| c.tool == name.as_str()))
             .collect();
         assert!(
             missing.is_empty(),
             "tools without a round-trip budget in tests/it/round_trips.rs CALLS: {missing:?} \
              (add a row; the budget test prints the figures to put in it)"
         );
-        let stale: Vec<&str> = CALLS
-            .iter()
+        let stale: Vec<&str> = calls()
             .map(|c| c.tool)
             .filter(|tool| !offered.iter().any(|o| o == tool))
             .collect();
@@ -273,11 +376,30 @@ mod tests {
         let dir = scratch_dir("round-trips-budget");
         let mut report = String::new();
         let mut off = Vec::new();
-        for call in CALLS {
+        for call in calls() {
+            let got = |t: RoundTrips| (t.requests, t.depth);
             // A server per call: calls that write cannot change what the next one sees.
             let (server, kubeconfig) = distant_server(&dir, LATENCY);
-            let m = call.measure(&server, &kubeconfig, 1);
-            let got = |t: RoundTrips| (t.requests, t.depth);
+            let mut m = call.measure(&server, &kubeconfig, 1);
+            // A loaded machine can start a parallel request after another's answer, which
+            // looks serial; it never hides a serial one (tests/apiserver/timing.rs). So a
+            // depth over budget is measured again and the smallest depth counts: a real new
+            // serial round trip fails every time.
+            for _ in 0..2 {
+                if got(m.cold) == call.cold && got(m.warm) == call.warm {
+                    break;
+                }
+                let (server, kubeconfig) = distant_server(&dir, LATENCY);
+                let again = call.measure(&server, &kubeconfig, 1);
+                let least = |a: RoundTrips, b: RoundTrips| RoundTrips {
+                    requests: b.requests,
+                    depth: a.depth.min(b.depth),
+                };
+                m.cold = least(m.cold, again.cold);
+                m.warm = least(m.warm, again.warm);
+                m.warm_times = again.warm_times;
+                m.warm_log = again.warm_log;
+            }
             let (cold, warm) = (got(m.cold), got(m.warm));
             let took: Duration = m.warm_times.iter().sum();
             report.push_str(&format!(
