@@ -25,7 +25,8 @@ pub struct Call {
     pub args: &'static str,
     pub cold: (usize, usize),
     pub warm: (usize, usize),
-    /// A tool of the `mutations` build only (the read-only build does not offer it).
+    /// A tool of the `mutations` build only: the read-only build offers none of the write
+    /// tools, nor diff (its server-side dry run is a PATCH).
     pub writes: bool,
 }
 
@@ -223,7 +224,7 @@ pub const CALLS: &[Call] = &[
         args: r#"{"yaml_content": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-settings, namespace: flux-system}\ndata: {a: b}\n"}"#,
         cold: (4, 3),
         warm: (2, 2),
-        writes: false,
+        writes: true,
     },
 ];
 
