@@ -456,7 +456,12 @@ fn big_list(dir: &Path) {
             let text = tool_text(mcp, "get_kubernetes_resources", args.clone());
             let took = t.elapsed();
             answer_bytes = text.len();
-            assert_eq!(text.matches("\nkind: Kustomization\n").count(), BIG_LIST);
+            // Every object is read and counted; the answer shows what its budget holds.
+            assert!(
+                text.starts_with(&format!("---\n# {BIG_LIST} Kustomization ")),
+                "{}",
+                &text[..200.min(text.len())]
+            );
             // The first call paid discovery and the handshake.
             if run > 0 {
                 times[i].push(took);

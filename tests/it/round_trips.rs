@@ -38,8 +38,8 @@ pub const CALLS: &[Call] = &[
         tool: "get_flux_instance",
         case: "the instance, its report and controllers",
         args: r#"{}"#,
-        cold: (7, 6),
-        warm: (5, 5),
+        cold: (24, 7),
+        warm: (22, 5),
         writes: false,
     },
     Call {
@@ -86,8 +86,8 @@ pub const CALLS: &[Call] = &[
         tool: "get_kubernetes_resources",
         case: "list Kustomizations, all namespaces",
         args: r#"{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization"}"#,
-        cold: (7, 6),
-        warm: (5, 5),
+        cold: (8, 7),
+        warm: (6, 6),
         writes: false,
     },
     Call {
