@@ -38,7 +38,7 @@ pub const CALLS: &[Call] = &[
         tool: "get_flux_instance",
         case: "the instance, its report and controllers",
         args: r#"{}"#,
-        cold: (24, 7),
+        cold: (24, 6),
         warm: (22, 5),
         writes: false,
     },
