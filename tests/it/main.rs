@@ -21,6 +21,7 @@ mod kubeconfig;
 mod protocol;
 mod read_tools;
 mod resources;
+mod round_trips;
 mod sessions;
 mod stdio_limits;
 mod tidy;
