@@ -11,12 +11,11 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::docs;
 use crate::kube::Secret;
 use crate::mcp::http;
-use crate::text::edit_distance;
+use crate::text::{edit_distance, parse_duration};
 use crate::tools::{self, Settings};
 
 const NAME: &str = "flux-operator-mcp";
@@ -94,6 +93,67 @@ const fn flag(
     }
 }
 
+/// The tool names of `--tools` / `--disable-tools`: comma-separated, each a tool of this
+/// build, so a typo stops the server at start-up instead of silently hiding a tool.
+fn tool_names(text: &str) -> Result<Vec<String>, Refusal> {
+    let names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect();
+    if names.is_empty() {
+        return Err(invalid("expected tool names separated by commas"));
+    }
+    for name in &names {
+        if tools::REGISTRY.iter().any(|t| t.name == name) {
+            continue;
+        }
+        let closest = tools::REGISTRY
+            .iter()
+            .map(|t| (edit_distance(name, t.name), t.name))
+            .filter(|(d, _)| *d <= 3)
+            .min();
+        let hint = match closest {
+            Some((_, t)) => format!("did you mean {t}?"),
+            None => {
+                let all: Vec<&str> = tools::REGISTRY.iter().map(|t| t.name).collect();
+                format!("tools: {}", all.join(", "))
+            }
+        };
+        return Err(invalid(format!(
+            "unknown tool {name:?} ({hint}){UNKNOWN_TOOL_NOTE}"
+        )));
+    }
+    Ok(names)
+}
+
+/// Said after an unknown tool name: the read-only build lacks tools the default build has.
+#[cfg(feature = "mutations")]
+const UNKNOWN_TOOL_NOTE: &str = "";
+#[cfg(not(feature = "mutations"))]
+const UNKNOWN_TOOL_NOTE: &str = "; this is the read-only build, which has no tool that \
+                                 changes a cluster";
+
+/// Which build this is, for `-h` and `--help`. Separate constants rather than `cfg!`, so the
+/// read-only build's binary holds only its own text.
+#[cfg(feature = "mutations")]
+const BUILD_NOTE: &str = "\
+Build: default, with every tool; --read-only hides the tools that change a cluster, --tools
+and --disable-tools choose tools by name.
+";
+#[cfg(not(feature = "mutations"))]
+const BUILD_NOTE: &str = "\
+Build: read-only. It has no tool that changes a cluster, and its REST client sends nothing
+but GET, whatever the kubeconfig's identity may do; diff_kubernetes_manifest is left out
+too (its server-side dry run is a PATCH). --read-only is always on.
+";
+
+/// `serve --read-only=false` in the read-only build.
+#[cfg(not(feature = "mutations"))]
+const READ_ONLY_BUILD_REFUSAL: &str = "--read-only=false is not possible: this is the read-only \
+    build, which has no tool that changes a cluster (use the default build to offer them)";
+
 /// A text value as upstream (pflag) reads most of them: trimmed; empty leaves the flag unset.
 fn non_empty(text: &str) -> Option<String> {
     let t = text.trim();
@@ -157,9 +217,44 @@ pub const FLAGS: &[Flag] = &[
         None,
         "false",
         Group::Server,
-        "offer only the tools that do not change the cluster",
+        "offer only the tools that do not change the cluster (always on in the read-only build)",
         Update::Switch(|p, on| p.serve.tools.read_only = on),
     ),
+    Flag {
+        repeat: true,
+        ..flag(
+            "tools",
+            Some("NAMES"),
+            "",
+            Group::Server,
+            "offer only these tools, comma-separated (e.g. the read tools plus the reconcile \
+             tool); repeatable",
+            Update::Text(|p, text| {
+                let names = tool_names(text)?;
+                p.serve
+                    .tools
+                    .enabled_tools
+                    .get_or_insert_with(Vec::new)
+                    .extend(names);
+                Ok(())
+            }),
+        )
+    },
+    Flag {
+        repeat: true,
+        ..flag(
+            "disable-tools",
+            Some("NAMES"),
+            "",
+            Group::Server,
+            "never offer these tools, comma-separated; repeatable",
+            Update::Text(|p, text| {
+                let names = tool_names(text)?;
+                p.serve.tools.disabled_tools.extend(names);
+                Ok(())
+            }),
+        )
+    },
     flag(
         "mask-secrets",
         None,
@@ -188,7 +283,8 @@ pub const FLAGS: &[Flag] = &[
         Some("FILE"),
         "",
         Group::Server,
-        "append one JSON line per tool call (tool, arguments, timing, size; never the output)",
+        "append one JSON line per tool call (tool, arguments, timing, size, the objects a \
+         write changed; never the output)",
         Update::Path(|p, path| p.serve.tools.tool_call_log_file = path),
     ),
     flag(
@@ -612,7 +708,13 @@ impl std::error::Error for Error {}
 
 /// Entry point of the binary: parse, run, print one error, pick the exit code.
 pub fn main() -> ExitCode {
-    match parse(std::env::args_os().skip(1)) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // `version --verbose` (how the binary was built) is recognised ahead of the flag registry:
+    // src/version.rs owns both the forms and the text.
+    if crate::version::wants_verbose(&args) {
+        return print(&crate::version::verbose());
+    }
+    match parse(args) {
         Ok(command) => run(command),
         Err(Error::NoCommand) => {
             eprint!("{}", short_help());
@@ -657,7 +759,7 @@ pub fn run(command: Command) -> ExitCode {
                 }
             }
         }
-        Command::Version => print(&format!("{NAME} {}", crate::VERSION)),
+        Command::Version => print(&crate::version::short()),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
     }
@@ -833,6 +935,10 @@ fn command(p: Parsed) -> Result<Command, Error> {
             {
                 return Err(Error::TransportOnly { flag });
             }
+            #[cfg(not(feature = "mutations"))]
+            if !p.serve.tools.read_only {
+                return Err(Error::Unsupported(READ_ONLY_BUILD_REFUSAL.to_string()));
+            }
             Ok(Command::Serve(p.serve))
         }
         "check" => {
@@ -932,63 +1038,6 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// A Go duration (`time.ParseDuration`): a sequence of decimal numbers with units, such as
-/// `300ms`, `1.5h` or `1m30s`; units ns, us (µs), ms, s, m, h; `0` alone is zero. Negative
-/// durations are refused: nothing here can wait a negative time.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    if s.starts_with('-') {
-        return Err("a duration cannot be negative".into());
-    }
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, tail) = rest.split_at(number_len);
-        if number.is_empty() || number == "." {
-            return Err(format!(
-                "expected a number at {rest:?} (examples: 30s, 1m, 1m30s)"
-            ));
-        }
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("bad number {number:?}"))?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let seconds = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => return Err(format!("missing unit after {number} (ns, us, ms, s, m, h)")),
-            other => return Err(format!("unknown unit {other:?} (ns, us, ms, s, m, h)")),
-        };
-        total += value * seconds;
-        rest = tail;
-    }
-    // Go stores a duration as int64 nanoseconds and refuses anything longer; so do we, which
-    // also keeps `Instant::now() + timeout` from overflowing.
-    if total > MAX_GO_DURATION_SECS {
-        return Err("out of range: at most 2562047h47m16s, as in Go".into());
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| "out of range".to_string())
-}
-
-/// `math.MaxInt64` nanoseconds, Go's longest `time.Duration`.
-const MAX_GO_DURATION_SECS: f64 = 9_223_372_036.854_775;
-
 /// The closest candidate within a small edit distance, for "did you mean".
 fn suggest<const N: usize>(word: &str, candidates: [&'static str; N]) -> Option<&'static str> {
     candidates
@@ -1056,18 +1105,21 @@ Usage:
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
   {NAME} docs read PATH [HEADING] print a document, or one section of it
-  {NAME} version                  print the version
+  {NAME} version [--verbose]      print the version (--verbose: how it was built)
 ",
         version = crate::VERSION
     )
 }
 
-/// `-h`: the usage and a pointer to `--help`.
+/// `-h`: the usage, which build this is, and a pointer to `--help`.
 pub fn short_help() -> String {
-    usage() + &format!("\nRun '{NAME} --help' for every flag and its default.\n")
+    usage()
+        + "\n"
+        + BUILD_NOTE
+        + &format!("\nRun '{NAME} --help' for every flag and its default.\n")
 }
 
-/// `--help`: the usage plus every flag, grouped, with its default.
+/// `--help`: the usage, every flag, grouped, with its default, and which build this is.
 pub fn long_help() -> String {
     let mut out = usage();
     for (group, title) in [
@@ -1089,6 +1141,8 @@ pub fn long_help() -> String {
     out.push_str(
         "\nBooleans also take a value: --read-only=false. Values: --flag VALUE or --flag=VALUE.\n",
     );
+    out.push('\n');
+    out.push_str(BUILD_NOTE);
     out
 }
 
@@ -1123,6 +1177,7 @@ pub fn flags_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse_ok(args: &[&str]) -> Command {
         match parse(args.iter().copied()) {
@@ -1201,6 +1256,7 @@ mod tests {
                 ("listen", _) => &[Some("0.0.0.0:3")],
                 ("timeout", _) => &[Some("5s")],
                 ("format", _) => &[Some("complete")],
+                ("tools" | "disable-tools", _) => &[Some("get_flux_instance")],
                 _ => &[Some("3")],
             };
             let changed = values.iter().any(|v| {
@@ -1306,6 +1362,7 @@ mod tests {
                 ("listen", _) => Some("127.0.0.1"),
                 ("timeout", _) => Some("5s"),
                 ("format", _) => Some("complete"),
+                ("tools" | "disable-tools", _) => Some("search_flux_docs"),
                 _ => Some("x"),
             };
             let mut p = Parsed::default();
@@ -1349,7 +1406,10 @@ mod tests {
     #[test]
     fn upstream_defaults_apply_without_flags() {
         let s = serve(&["serve"]);
-        assert!(!s.read_only);
+        // The read-only build is read-only without being told.
+        assert_eq!(s.read_only, !cfg!(feature = "mutations"));
+        assert_eq!(s.enabled_tools, None);
+        assert!(s.disabled_tools.is_empty());
         assert!(s.mask_secrets);
         assert_eq!(s.timeout, Duration::from_secs(60));
         assert_eq!(s.tool_call_log_file, None);
@@ -1426,8 +1486,8 @@ mod tests {
         let s = serve(&["--read-only", "--kube-context", "dev", "serve"]);
         assert!(s.read_only);
         assert_eq!(s.kube.context.as_deref(), Some("dev"));
-        let s = serve(&["serve", "--read-only=false", "--kube-context="]);
-        assert!(!s.read_only);
+        let s = serve(&["serve", "--read-only=true", "--kube-context="]);
+        assert!(s.read_only);
         assert_eq!(s.kube.context, None, "an empty value leaves the flag unset");
         match parse_ok(&["check", "--kube-context", "prod", "-n", "apps"]) {
             Command::Check(s) => {
@@ -1563,30 +1623,82 @@ mod tests {
     }
 
     #[test]
-    fn go_durations() {
-        let ok =
-            |s: &str, ms: u64| assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
-        ok("30s", 30_000);
-        ok("1m", 60_000);
-        ok("1m30s", 90_000);
-        ok("1.5h", 5_400_000);
-        ok("300ms", 300);
-        ok("2h45m", 9_900_000);
-        ok("0", 0);
-        assert_eq!(parse_duration("1500us"), Ok(Duration::from_micros(1500)));
-        assert_eq!(parse_duration("1µs"), Ok(Duration::from_micros(1)));
-        for bad in ["", "10", "s", "1x", "-1s", "1m-3s", ".s", "1..2s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-        // Go's limit (the largest int64 of nanoseconds): beyond it a deadline could overflow.
-        ok("2562047h", 2_562_047 * 3_600_000);
-        for huge in ["2562048h", "999999999999999h", "1e400s"] {
-            assert!(parse_duration(huge).is_err(), "{huge:?}");
-        }
+    fn tools_flags_take_known_names_only() {
+        let s = serve(&[
+            "serve",
+            "--tools",
+            "get_flux_instance, search_flux_docs",
+            "--tools=get_kubernetes_resources",
+            "--disable-tools",
+            "get_kubernetes_logs",
+        ]);
         assert_eq!(
-            parse_duration("2562048h"),
-            Err("out of range: at most 2562047h47m16s, as in Go".to_string())
+            s.enabled_tools.as_deref(),
+            Some(
+                &[
+                    "get_flux_instance".to_string(),
+                    "search_flux_docs".into(),
+                    "get_kubernetes_resources".into()
+                ][..]
+            )
         );
+        assert_eq!(s.disabled_tools, ["get_kubernetes_logs"]);
+        let err = parse_err(&[
+            "serve",
+            "--tools",
+            "get_flux_instance,get_kubernetes_resource",
+        ]);
+        assert!(
+            err.starts_with(
+                "invalid value \"get_flux_instance,get_kubernetes_resource\" for --tools: \
+                 unknown tool \"get_kubernetes_resource\" (did you mean get_kubernetes_resources?)"
+            ),
+            "{err}"
+        );
+        let err = parse_err(&["serve", "--disable-tools", "frobnicate"]);
+        assert!(
+            err.contains("unknown tool \"frobnicate\" (tools: "),
+            "{err}"
+        );
+        assert!(err.contains("search_flux_docs"), "{err}");
+        assert!(parse_err(&["serve", "--tools", " , "]).contains("expected tool names"));
+    }
+
+    /// Read + reconcile, the allow-list a real deployment asked for.
+    #[cfg(feature = "mutations")]
+    #[test]
+    fn tools_can_allow_reading_plus_reconcile() {
+        let s = serve(&[
+            "serve",
+            "--tools=get_flux_instance,get_kubernetes_resources,reconcile_flux_resource",
+        ]);
+        assert_eq!(s.enabled_tools.map(|t| t.len()), Some(3));
+    }
+
+    #[cfg(not(feature = "mutations"))]
+    #[test]
+    fn the_read_only_build_refuses_to_serve_writes() {
+        assert!(serve(&["serve"]).read_only);
+        assert!(serve(&["serve", "--read-only"]).read_only);
+        let err = parse_err(&["serve", "--read-only=false"]);
+        assert!(
+            err.starts_with("--read-only=false is not possible: this is the read-only build"),
+            "{err}"
+        );
+        let err = parse_err(&["serve", "--tools", "reconcile_flux_resource"]);
+        assert!(
+            err.ends_with("this is the read-only build, which has no tool that changes a cluster"),
+            "{err}"
+        );
+        assert!(long_help().contains("Build: read-only."));
+        assert!(short_help().contains("diff_kubernetes_manifest is left out"));
+    }
+
+    #[cfg(feature = "mutations")]
+    #[test]
+    fn help_says_which_build_this_is() {
+        assert!(long_help().contains("Build: default"));
+        assert!(short_help().contains("Build: default"));
     }
 
     #[test]

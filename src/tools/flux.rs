@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use serde_json::{Map, Value, json};
 
 use super::cluster::Cluster;
-use super::objects::diagnosis;
+use super::objects::{diagnosis, is_flux_group};
 use crate::kube;
 use crate::kube::discovery::Resource;
 use crate::kube::list::ListOptions;
@@ -190,6 +190,92 @@ pub fn controller(d: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The resource for `kind` (any form kubectl accepts: `HelmRelease`, `helmreleases`, `hr`)
+/// in `api_version` (a version, a group, or `None`). A kind that several groups serve, asked
+/// for without apiVersion, is the Flux group's: this server is about Flux, and kubectl's group
+/// order would pick `helm.cattle.io`'s `HelmChart` on k3s.
+pub fn resolve_kind(
+    cluster: &Cluster,
+    api_version: Option<&str>,
+    kind: &str,
+) -> Result<Resource, kube::Error> {
+    let resolved = cluster.resolve(api_version, kind)?;
+    if api_version.is_some_and(|v| !v.trim().is_empty()) || is_flux_group(&resolved.group) {
+        return Ok(resolved);
+    }
+    let Ok(discovery) = cluster.discovery() else {
+        return Ok(resolved);
+    };
+    Ok(discovery
+        .matches(kind)
+        .into_iter()
+        .find(|r| is_flux_group(&r.group))
+        .unwrap_or(resolved))
+}
+
+/// The Deployment of the controller that reconciles a Flux kind (see
+/// [`diagnosis::controller`]): the one of that name in `flux-system`, else the first labelled
+/// as that Flux component in any namespace (`flux install --namespace` puts the controllers
+/// elsewhere). `None` when there is none; errors are the cluster's.
+pub fn controller_deployment(
+    cluster: &Cluster,
+    controller: &str,
+) -> Result<Option<Value>, kube::Error> {
+    let deployments = Resource::new("apps/v1", "Deployment", "deployments", true);
+    match cluster.get(&deployments, FLUX_NAMESPACE, controller) {
+        Ok(d) => return Ok(Some(d)),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+    }
+    // `flux install` labels each controller as a component of Flux; the operator's own chart
+    // names it.
+    let selector = if controller == "flux-operator" {
+        "app.kubernetes.io/name=flux-operator".to_string()
+    } else {
+        format!("{PART_OF_FLUX},app.kubernetes.io/component={controller}")
+    };
+    let options = ListOptions {
+        label_selector: Some(selector),
+        limit: Some(1),
+        ..ListOptions::default()
+    };
+    Ok(cluster.list_all(&deployments, &options)?.into_iter().next())
+}
+
+/// Whether a Flux controller's log line is about `kind` `namespace/name`. The controllers log
+/// JSON (`--log-encoding=json`, the default), and controller-runtime puts the object on every
+/// reconcile line twice: as `"<Kind>":{"name":..,"namespace":..}` and as `"name"` and
+/// `"namespace"` with `"controllerKind"`; notification-controller's event server names it in
+/// `eventInvolvedObject`. With `--log-encoding=console` the same fields end the line as a
+/// JSON object after a tab.
+pub fn log_line_is_about(line: &str, kind: &str, namespace: &str, name: &str) -> bool {
+    // Most lines are about other objects: skip them before parsing.
+    if !line.contains(name) {
+        return false;
+    }
+    let json = if line.starts_with('{') {
+        line
+    } else {
+        match line.rfind("\t{") {
+            Some(i) => &line[i + 1..],
+            None => return false,
+        }
+    };
+    let Ok(v) = serde_json::from_str::<Value>(json.trim_end()) else {
+        return false;
+    };
+    let is = |o: &Value| {
+        o["name"].as_str() == Some(name)
+            && o["namespace"]
+                .as_str()
+                .is_none_or(|ns| ns.is_empty() || ns == namespace)
+    };
+    (v[kind].is_object() && is(&v[kind]))
+        || (v["controllerKind"].as_str() == Some(kind) && is(&v))
+        || (v["eventInvolvedObject"]["kind"].as_str() == Some(kind)
+            && is(&v["eventInvolvedObject"]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +341,42 @@ mod tests {
         assert_eq!(flux.namespace(), "ops");
         flux.reports = vec![in_ns("flux")];
         assert_eq!(flux.namespace(), "flux");
+    }
+
+    #[test]
+    fn controller_log_lines_about_one_object() {
+        let hr = r#"{"level":"error","msg":"Reconciler error","controller":"helmrelease","controllerKind":"HelmRelease","HelmRelease":{"name":"redis","namespace":"apps"},"namespace":"apps","name":"redis","error":"x"}"#;
+        assert!(log_line_is_about(hr, "HelmRelease", "apps", "redis"));
+        assert!(!log_line_is_about(hr, "HelmRelease", "other", "redis"));
+        assert!(!log_line_is_about(hr, "HelmRelease", "apps", "redi"));
+        assert!(!log_line_is_about(hr, "Kustomization", "apps", "redis"));
+        let kind_only = r#"{"msg":"m","Kustomization":{"name":"apps","namespace":"flux-system"}}"#;
+        assert!(log_line_is_about(
+            kind_only,
+            "Kustomization",
+            "flux-system",
+            "apps"
+        ));
+        let event = r#"{"logger":"event-server","msg":"dispatching event","eventInvolvedObject":{"kind":"HelmRelease","name":"redis"}}"#;
+        assert!(log_line_is_about(event, "HelmRelease", "apps", "redis"));
+        let console = "2026-11-21T05:00:00.000Z\tERROR\tReconciler error\t{\"controller\": \"kustomization\", \"Kustomization\": {\"name\":\"apps\",\"namespace\":\"flux-system\"}}";
+        assert!(log_line_is_about(
+            console,
+            "Kustomization",
+            "flux-system",
+            "apps"
+        ));
+        assert!(!log_line_is_about(
+            "apps is mentioned in plain text",
+            "Kustomization",
+            "flux-system",
+            "apps"
+        ));
+        assert!(!log_line_is_about(
+            "{\"name\":\"apps\"",
+            "Kustomization",
+            "flux-system",
+            "apps"
+        ));
     }
 }

@@ -1,6 +1,10 @@
-//! `get_kubernetes_logs`: the tail of a container's log, for a pod or for a workload
+//! `get_kubernetes_logs`: the tail of a container's log, for a pod, for a workload
 //! (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, the latest Job of a CronJob) whose
-//! pods are picked like `kubectl logs deploy/NAME` does, so the agent needs one call, not three.
+//! pods are picked like `kubectl logs deploy/NAME` does, or for a Flux object (its
+//! controller's log lines about it), so the agent needs one call, not three. Both generations
+//! of upstream's parameters are accepted (`pod_name`/`pod_namespace`/`container_name` and
+//! `kind`/`name`/`namespace`/`container`); `since` and `grep` narrow the lines, a grep keeping
+//! each matching entry whole (a panic with its stack).
 
 use std::cmp::Reverse;
 use std::fmt::Write as _;
@@ -8,10 +12,12 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::cluster::{Cluster, context_property};
+use super::grep::{self, Grep};
+use super::objects::{diagnosis, is_flux_group};
 use super::pods::{
     ContainerState, LIST_AT_MOST, NAMES_LISTED, container_status, count, not_found, plural, text,
 };
-use super::{Args, Ctx, Tool, ToolError};
+use super::{Args, Ctx, Tool, ToolError, flux};
 use crate::kube::Error;
 use crate::kube::client::LogOptions;
 use crate::kube::discovery::Resource;
@@ -20,12 +26,16 @@ use crate::kube::list::ListOptions;
 pub const TOOL: Tool = Tool {
     name: "get_kubernetes_logs",
     title: "Get container logs",
-    description: "Gets the last lines of a container's log. pod_name is a pod, or a workload \
-        as deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME, job/NAME or \
-        cronjob/NAME (its latest Job); a plain name that is no pod but a Deployment, StatefulSet, \
-        DaemonSet or Job works too. For a workload, up to 3 of its pods are shown, running and \
-        newest first. container_name may be omitted when the pod has one container or names a \
-        default one. Capped at 256 KiB.",
+    description: "Gets the last lines of a container's log. name is a pod, or with kind a \
+        Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob (its latest Job), whose \
+        pods are picked as kubectl logs does (up to 3, running and newest first), or a Flux \
+        object such as a HelmRelease or Kustomization: its controller's log lines about that \
+        object. A plain name that is no pod but a Deployment, StatefulSet, DaemonSet or Job \
+        works too, and so does KIND/NAME (deploy/podinfo). since (Go duration) and grep \
+        (case-insensitive substring or regular expression; a matching entry keeps its \
+        continuation lines, such as a panic's stack) narrow the lines. namespace defaults to \
+        the context's. The older pod_name, pod_namespace and container_name are accepted too. \
+        Capped at 256 KiB.",
     input_schema,
     annotations: super::ToolAnnotations {
         read_only: true,
@@ -42,25 +52,52 @@ fn input_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "pod_name": {
+            "kind": {
                 "type": "string",
-                "description": "The pod, or a workload as deployment/NAME, statefulset/NAME, \
-                    daemonset/NAME, replicaset/NAME, job/NAME or cronjob/NAME."
+                "description": "Pod (default), Deployment, StatefulSet, DaemonSet, ReplicaSet, \
+                    Job, CronJob, or a Flux kind (HelmRelease, Kustomization, GitRepository, \
+                    ...) for its controller's lines about the object."
             },
-            "container_name": {
+            "name": {
+                "type": "string",
+                "description": "The pod, workload or Flux object; KIND/NAME works too."
+            },
+            "namespace": {
+                "type": "string",
+                "description": "Its namespace; default: the context's namespace."
+            },
+            "container": {
                 "type": "string",
                 "description": "The container; optional when the pod has one container or a \
                     kubectl.kubernetes.io/default-container annotation."
             },
+            "pod_name": {
+                "type": "string",
+                "description": "Older form of name (a pod, or KIND/NAME such as deployment/NAME)."
+            },
             "pod_namespace": {
                 "type": "string",
-                "description": "The namespace of the pod or workload."
+                "description": "Older form of namespace."
+            },
+            "container_name": {
+                "type": "string",
+                "description": "Older form of container."
             },
             "limit": {
                 "type": "integer",
                 "minimum": 1,
                 "default": DEFAULT_LINES,
-                "description": "How many of the last log lines to return, per pod."
+                "description": "How many of the last log lines to return per pod; with grep or \
+                    a Flux kind, how many matching entries."
+            },
+            "since": {
+                "type": "string",
+                "description": "Only lines newer than this Go duration, e.g. 10m, 1h."
+            },
+            "grep": {
+                "type": "string",
+                "description": "Keep only entries matching this case-insensitive substring or \
+                    regular expression (RE2 syntax subset), each with its continuation lines."
             },
             "previous": {
                 "type": "boolean",
@@ -70,7 +107,7 @@ fn input_schema() -> Value {
             },
             "context": context_property()
         },
-        "required": ["pod_name", "pod_namespace"],
+        "required": [],
         "additionalProperties": false
     })
 }
@@ -165,32 +202,114 @@ impl Workload {
     }
 }
 
-/// What `pod_name` asks for.
+/// What `name` (or `pod_name`) asks for.
 enum Target<'a> {
     Pod(&'a str),
     Workload(Workload, &'a str),
+    /// A Flux object: its controller's log lines about it.
+    Flux(Resource, &'a str),
 }
 
-fn parse_target(pod_name: &str) -> Result<Target<'_>, ToolError> {
+/// `arg` is the argument's name (`name` or `pod_name`), for messages.
+fn parse_target<'a>(arg: &str, pod_name: &'a str) -> Result<Target<'a>, ToolError> {
     let Some((prefix, name)) = pod_name.split_once('/') else {
         return Ok(Target::Pod(pod_name));
     };
     let name = name.trim();
     if name.is_empty() || name.contains('/') {
         return Err(ToolError::InvalidArgument(format!(
-            "pod_name {pod_name:?} is not a pod name or KIND/NAME"
+            "{arg} {pod_name:?} is not a pod name or KIND/NAME"
         )));
     }
-    if ["pod", "pods", "po"].contains(&prefix.to_ascii_lowercase().as_str()) {
+    if is_pod_kind(prefix) {
         return Ok(Target::Pod(name));
     }
     match Workload::from_prefix(prefix) {
         Some(w) => Ok(Target::Workload(w, name)),
         None => Err(ToolError::InvalidArgument(format!(
-            "pod_name {pod_name:?}: {prefix:?} is not a workload kind; use a pod name or \
+            "{arg} {pod_name:?}: {prefix:?} is not a workload kind; use a pod name or \
              deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME, job/NAME or \
-             cronjob/NAME"
+             cronjob/NAME, or pass a Flux kind as kind"
         ))),
+    }
+}
+
+fn is_pod_kind(kind: &str) -> bool {
+    ["pod", "pods", "po"].contains(&kind.to_ascii_lowercase().as_str())
+}
+
+/// The target of a call with an explicit `kind`: a pod, a workload, or a Flux kind found
+/// through discovery. A `KIND/NAME` name must agree with it.
+fn kind_target<'a>(cluster: &Cluster, kind: &str, name: &'a str) -> Result<Target<'a>, ToolError> {
+    let name = match name.split_once('/') {
+        None => name,
+        Some((prefix, rest)) => {
+            let same = prefix.eq_ignore_ascii_case(kind)
+                || (is_pod_kind(prefix) && is_pod_kind(kind))
+                || Workload::from_prefix(prefix)
+                    .is_some_and(|w| Some(w) == Workload::from_prefix(kind));
+            if !same {
+                return Err(ToolError::InvalidArgument(format!(
+                    "kind {kind:?} and name {name:?} name different kinds: pass the name alone"
+                )));
+            }
+            rest.trim()
+        }
+    };
+    if is_pod_kind(kind) {
+        return Ok(Target::Pod(name));
+    }
+    if let Some(w) = Workload::from_prefix(kind) {
+        return Ok(Target::Workload(w, name));
+    }
+    let resource = flux::resolve_kind(cluster, None, kind).map_err(|e| cluster.error(e))?;
+    if !is_flux_group(&resource.group) {
+        return Err(ToolError::InvalidArgument(format!(
+            "kind {kind:?} ({}) has no logs of its own: use Pod, Deployment, StatefulSet, \
+             DaemonSet, ReplicaSet, Job, CronJob or a Flux kind",
+            resource.api_version()
+        )));
+    }
+    Ok(Target::Flux(resource, name))
+}
+
+/// What the lines are filtered by, beyond `since` (which the kubelet applies).
+#[derive(Default)]
+struct Filter {
+    grep: Option<Grep>,
+    /// A Flux object `(kind, namespace, name)`: its controller's lines about it.
+    about: Option<(String, String, String)>,
+}
+
+impl Filter {
+    fn active(&self) -> bool {
+        self.grep.is_some() || self.about.is_some()
+    }
+
+    /// Whether a log entry (a line and its continuation lines) is kept: its first line is
+    /// about the object, and any of its lines matches the pattern.
+    fn keeps(&self, entry: &str) -> bool {
+        let first = entry.lines().next().unwrap_or_default();
+        if let Some((kind, namespace, name)) = &self.about
+            && !flux::log_line_is_about(first, kind, namespace, name)
+        {
+            return false;
+        }
+        self.grep
+            .as_ref()
+            .is_none_or(|g| entry.lines().any(|l| g.is_match(l)))
+    }
+
+    /// `grep "x"`, `lines about HelmRelease apps/y`: what the filter keeps, for notes.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((kind, namespace, name)) = &self.about {
+            parts.push(format!("about {kind} {namespace}/{name}"));
+        }
+        if let Some(g) = &self.grep {
+            parts.push(format!("matching {:?}", g.pattern()));
+        }
+        parts.join(" and ")
     }
 }
 
@@ -199,22 +318,78 @@ struct Wanted<'a> {
     container: Option<&'a str>,
     lines: u64,
     previous: bool,
+    /// Seconds for `sinceSeconds`, and the duration as given.
+    since: Option<(u64, &'a str)>,
+    filter: Filter,
+}
+
+/// The value of an argument that has an older name too, with the name it came under; both
+/// given and different is an error.
+fn either<'a>(
+    args: &Args<'a>,
+    current: &'static str,
+    older: &'static str,
+) -> Result<Option<(&'a str, &'static str)>, ToolError> {
+    let (new, old) = (
+        args.opt_str(current)?.map(str::trim),
+        args.opt_str(older)?.map(str::trim),
+    );
+    match (new, old) {
+        (Some(a), Some(b)) if a != b => Err(ToolError::InvalidArgument(format!(
+            "{current} {a:?} and {older} {b:?} disagree: {older} is the older name of \
+             {current}, pass one of them"
+        ))),
+        (Some(a), _) => Ok(Some((a, current))),
+        (None, Some(b)) => Ok(Some((b, older))),
+        (None, None) => Ok(None),
+    }
 }
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
-    let pod_name = args.str("pod_name")?;
-    let namespace = args.str("pod_namespace")?;
-    let wanted = Wanted {
-        container: args.opt_str("container_name")?,
+    let (name, name_arg) = either(args, "name", "pod_name")?.ok_or_else(|| {
+        ToolError::InvalidArgument(
+            "name is required (pod_name in the older form): a pod, a workload with kind, or a \
+             Flux object with kind"
+                .to_string(),
+        )
+    })?;
+    let namespace = either(args, "namespace", "pod_namespace")?.map(|(ns, _)| ns);
+    let kind = args.opt_str("kind")?.map(str::trim);
+    let since = match args.opt_duration("since")? {
+        // The API counts whole seconds and wants at least one.
+        Some(d) => Some((
+            d.as_secs_f64().ceil() as u64,
+            args.opt_str("since")?.map(str::trim).unwrap_or_default(),
+        )),
+        None => None,
+    };
+    let grep = args
+        .opt_str("grep")?
+        .map(Grep::new)
+        .transpose()
+        .map_err(|e| ToolError::InvalidArgument(e.to_string()))?;
+    let mut wanted = Wanted {
+        container: either(args, "container", "container_name")?.map(|(c, _)| c),
         // 0 is "the default" to several clients; the API would answer no lines at all.
         lines: match args.opt_u64("limit")? {
             None | Some(0) => DEFAULT_LINES,
             Some(n) => n,
         },
         previous: args.opt_bool("previous")?.unwrap_or(false),
+        since,
+        filter: Filter { grep, about: None },
     };
-    let target = parse_target(pod_name)?;
+    // A malformed KIND/NAME is refused before any cluster is reached.
+    let parsed = match kind {
+        None => Some(parse_target(name_arg, name)?),
+        Some(_) => None,
+    };
     let cluster = ctx.cluster(args)?;
+    let namespace = namespace.unwrap_or_else(|| cluster.default_namespace());
+    let target = match (parsed, kind) {
+        (Some(t), _) => t,
+        (None, kind) => kind_target(&cluster, kind.unwrap_or("Pod"), name)?,
+    };
     match target {
         Target::Pod(name) => match cluster.get(&pods(), namespace, name) {
             Ok(pod) => {
@@ -253,7 +428,61 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             };
             workload_logs(&cluster, namespace, kind, &object, &wanted)
         }
+        Target::Flux(resource, name) => {
+            flux_object_logs(&cluster, &resource, namespace, name, &mut wanted)
+        }
     }
+}
+
+/// The log lines of a Flux object: those its controller's pods write about it (see
+/// [`flux::log_line_is_about`]), read from the controller's Deployment like any workload.
+fn flux_object_logs(
+    cluster: &Cluster,
+    resource: &Resource,
+    namespace: &str,
+    name: &str,
+    wanted: &mut Wanted,
+) -> Result<String, ToolError> {
+    let ns = if resource.namespaced { namespace } else { "" };
+    match cluster.get(resource, ns, name) {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() && resource.namespaced => {
+            return Err(ToolError::Failed(not_found(cluster, resource, ns, name)));
+        }
+        Err(e) => return Err(cluster.error(e)),
+    }
+    let controller = diagnosis::controller(&resource.group, &resource.kind);
+    let deployment = flux::controller_deployment(cluster, controller)
+        .map_err(|e| cluster.error(e))?
+        .ok_or_else(|| {
+            ToolError::Failed(format!(
+                "context {}: no Deployment of {controller}, which reconciles {} objects, in \
+                 namespace {} or labelled {},app.kubernetes.io/component={controller}",
+                cluster.context(),
+                resource.kind,
+                flux::FLUX_NAMESPACE,
+                flux::PART_OF_FLUX
+            ))
+        })?;
+    wanted.filter.about = Some((resource.kind.clone(), ns.to_string(), name.to_string()));
+    let who = if ns.is_empty() {
+        format!("{} {name}", resource.kind)
+    } else {
+        format!("{} {ns}/{name}", resource.kind)
+    };
+    let controller_ns = text(&deployment, "/metadata/namespace").to_string();
+    let mut out = format!(
+        "{controller}'s log lines about {who} (the lines naming it, each with its \
+         continuation lines):\n"
+    );
+    out.push_str(&workload_logs(
+        cluster,
+        &controller_ns,
+        Workload::Deployment,
+        &deployment,
+        wanted,
+    )?);
+    Ok(out)
 }
 
 /// The first workload named `name` (a plain `pod_name` that is no pod). Refusals and other
@@ -597,23 +826,27 @@ fn pod_section(
     if let Some(s) = status.as_ref().and_then(ContainerState::summary) {
         let _ = write!(out, " ({s})");
     }
-    if lines >= wanted.lines {
+    if lines >= wanted.lines && !wanted.filter.active() {
         let _ = write!(out, ", last {}", plural(lines as usize, "line"));
     }
     out.push_str(" <==\n");
-    if fetched.text.is_empty() {
+    if fetched.text.is_empty() && !wanted.filter.active() {
         let which = if wanted.previous {
             "the previous instance of container"
         } else {
             "container"
         };
+        let within = wanted
+            .since
+            .map(|(_, text)| format!(" within the last {text}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "(no log lines for {which} {container} of pod {namespace}/{name})"
+            "(no log lines for {which} {container} of pod {namespace}/{name}{within})"
         );
     } else {
         out.push_str(&fetched.text);
-        if !fetched.text.ends_with('\n') {
+        if !fetched.text.is_empty() && !fetched.text.ends_with('\n') {
             out.push('\n');
         }
     }
@@ -637,6 +870,10 @@ struct Tail {
 /// [`LINE_MAX`] (a stack dump or a JSON blob on one line would otherwise push every other
 /// line out). When even that read is cut short, we ask again for fewer lines (estimated
 /// from what fitted), and as a last resort for the newest line alone.
+///
+/// With a filter (grep, or a Flux object's lines) the matching lines may be few and far
+/// apart: up to [`SCAN_LINES`] lines ([`SCAN_BYTES`]) are read and filtered by entry, and
+/// the last `wanted.lines` matching entries are kept.
 fn tail(
     cluster: &Cluster,
     namespace: &str,
@@ -645,8 +882,19 @@ fn tail(
     wanted: &Wanted,
     budget: u64,
 ) -> Result<Tail, Error> {
-    let read_cap = budget.saturating_mul(READ_FACTOR);
-    let mut lines = wanted.lines;
+    let filtering = wanted.filter.active();
+    let read_cap = if filtering {
+        SCAN_BYTES
+    } else {
+        budget.saturating_mul(READ_FACTOR)
+    };
+    // What the newest lines must fit in: the answer's share, or the whole read for a filter.
+    let target = if filtering { read_cap } else { budget };
+    let mut lines = if filtering {
+        wanted.lines.max(SCAN_LINES)
+    } else {
+        wanted.lines
+    };
     let mut attempt = 0;
     loop {
         let logs = cluster.logs(
@@ -657,17 +905,21 @@ fn tail(
                 tail_lines: Some(lines),
                 limit_bytes: Some(read_cap),
                 previous: wanted.previous,
+                since_seconds: wanted.since.map(|(s, _)| s),
             },
         )?;
         if !logs.truncated || lines == 1 {
+            if filtering {
+                return Ok(filtered(&logs.text, logs.truncated, budget, wanted));
+            }
             return Ok(fit(&logs.text, logs.truncated, budget, wanted.lines));
         }
         // The requested tail is longer than `read_cap` and the server sent its oldest part:
-        // ask for as many of the newest lines as would fit the budget if they are as long as
+        // ask for as many of the newest lines as would fit the target if they are as long as
         // those that came, and for the newest line alone on the last try.
         attempt += 1;
         let complete = logs.text.matches('\n').count() as u64;
-        let estimate = complete.saturating_mul(budget) / read_cap * 9 / 10;
+        let estimate = complete.saturating_mul(target) / read_cap * 9 / 10;
         lines = if attempt >= TAIL_ATTEMPTS {
             1
         } else {
@@ -676,8 +928,73 @@ fn tail(
     }
 }
 
+/// The last `wanted.lines` entries of `text` that the filter keeps (each with its
+/// continuation lines), fitted to `budget`, with a note saying how many matched in how much.
+fn filtered(text: &str, cut_short: bool, budget: u64, wanted: &Wanted) -> Tail {
+    // A read cut inside its last line holds a partial line: leave it out.
+    let text = if cut_short {
+        text.rfind('\n').map_or("", |i| &text[..=i])
+    } else {
+        text
+    };
+    let read = text.lines().count();
+    let kept: Vec<&str> = grep::entries(text)
+        .into_iter()
+        .filter(|e| wanted.filter.keeps(e))
+        .collect();
+    let take = usize::try_from(wanted.lines).unwrap_or(usize::MAX);
+    let shown = &kept[kept.len().saturating_sub(take)..];
+    let joined = shown.concat();
+    let asked = joined.lines().count() as u64;
+    let mut tail = fit(&joined, false, budget, asked);
+    let within = wanted
+        .since
+        .map(|(_, t)| format!(" (since {t})"))
+        .unwrap_or_default();
+    let summary = if kept.is_empty() {
+        format!(
+            "no entries {} in the last {}{within}",
+            wanted.filter.describe(),
+            plural(read, "line")
+        )
+    } else if shown.len() < kept.len() {
+        format!(
+            "{} {} in the last {}{within}; the last {} shown",
+            entries(kept.len()),
+            wanted.filter.describe(),
+            plural(read, "line"),
+            shown.len()
+        )
+    } else {
+        format!(
+            "{} {} in the last {}{within}",
+            entries(kept.len()),
+            wanted.filter.describe(),
+            plural(read, "line")
+        )
+    };
+    tail.note = Some(match tail.note {
+        Some(n) => format!("{summary}; {n}"),
+        None => summary,
+    });
+    tail
+}
+
 /// Log bytes read per pod, as a multiple of its share of the output cap.
 const READ_FACTOR: u64 = 4;
+/// `1 entry`, `3 entries`.
+fn entries(n: usize) -> String {
+    if n == 1 {
+        "1 entry".to_string()
+    } else {
+        format!("{n} entries")
+    }
+}
+
+/// Lines read per pod to filter (grep, a Flux object's lines).
+const SCAN_LINES: u64 = 5_000;
+/// Bytes read per pod to filter.
+const SCAN_BYTES: u64 = 4 << 20;
 /// Requests for one container's tail before settling for its newest line.
 const TAIL_ATTEMPTS: u32 = 3;
 /// A longer log line is cut here (on a character boundary) and says how long it was.
@@ -741,9 +1058,10 @@ mod tests {
 
     #[test]
     fn pod_name_takes_kubectl_workload_forms() {
-        let target = |s: &str| match parse_target(s) {
+        let target = |s: &str| match parse_target("pod_name", s) {
             Ok(Target::Pod(n)) => format!("pod {n}"),
             Ok(Target::Workload(w, n)) => format!("{w:?} {n}"),
+            Ok(Target::Flux(r, n)) => format!("{} {n}", r.kind),
             Err(e) => format!("error: {e}"),
         };
         assert_eq!(target("web-1"), "pod web-1");

@@ -4,6 +4,7 @@
 //! A tool file exports `pub const TOOL: Tool` and a `call` function; it returns the text the
 //! agent reads (usually YAML) or a [`ToolError`] whose message the agent can act on.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -22,37 +23,79 @@ use crate::mcp::server::{
 pub use cluster::{Cluster, Clusters};
 
 pub mod cluster;
+#[cfg(feature = "mutations")]
+mod diff;
 pub mod flux;
+mod grep;
+#[cfg(feature = "mutations")]
+mod manifest;
 pub mod objects;
 mod pods;
 pub mod prompts;
+#[cfg(feature = "mutations")]
+mod reconcile;
+#[cfg(feature = "mutations")]
+pub mod writes;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
 ///
-/// A tool that writes ([`Access::Write`]) is compiled only into the `mutations` build: its
-/// entry here and its `mod` line below both carry `#[cfg(feature = "mutations")]`, so the
-/// read-only build (`--no-default-features`) holds no code of it (a test checks the registry of
-/// that build; clippy's dead-code lint catches a module left in without its entry).
+/// A tool that sends anything but GET ([`Access::Write`], and [`Access::DryRun`]) is compiled
+/// only into the `mutations` build: its entry here and its `mod` line below both carry
+/// `#[cfg(feature = "mutations")]`, so the read-only build (`--no-default-features`) holds no
+/// code of it (a test checks the registry of that build; clippy's dead-code lint catches a
+/// module left in without its entry).
 pub const REGISTRY: &[Tool] = &[
+    #[cfg(feature = "mutations")]
+    apply_kubernetes_manifest::TOOL,
+    #[cfg(feature = "mutations")]
+    delete_kubernetes_resource::TOOL,
+    #[cfg(feature = "mutations")]
+    diff_kubernetes_manifest::TOOL,
     get_flux_instance::TOOL,
     get_kubeconfig_contexts::TOOL,
     get_kubernetes_api_versions::TOOL,
+    get_kubernetes_events::TOOL,
     get_kubernetes_logs::TOOL,
     get_kubernetes_metrics::TOOL,
     get_kubernetes_resources::TOOL,
+    #[cfg(feature = "mutations")]
+    patch_kubernetes_resource::TOOL,
     read_flux_doc::TOOL,
+    #[cfg(feature = "mutations")]
+    reconcile_flux_resource::TOOL,
+    #[cfg(feature = "mutations")]
+    resume_flux_reconciliation::TOOL,
     search_flux_docs::TOOL,
     set_kubeconfig_context::TOOL,
+    #[cfg(feature = "mutations")]
+    suspend_flux_reconciliation::TOOL,
+    trace_kubernetes_resource::TOOL,
 ];
+#[cfg(feature = "mutations")]
+mod apply_kubernetes_manifest;
+#[cfg(feature = "mutations")]
+mod delete_kubernetes_resource;
+#[cfg(feature = "mutations")]
+mod diff_kubernetes_manifest;
 mod get_flux_instance;
 mod get_kubeconfig_contexts;
 mod get_kubernetes_api_versions;
+mod get_kubernetes_events;
 mod get_kubernetes_logs;
 mod get_kubernetes_metrics;
 mod get_kubernetes_resources;
+#[cfg(feature = "mutations")]
+mod patch_kubernetes_resource;
 mod read_flux_doc;
+#[cfg(feature = "mutations")]
+mod reconcile_flux_resource;
+#[cfg(feature = "mutations")]
+mod resume_flux_reconciliation;
 mod search_flux_docs;
 mod set_kubeconfig_context;
+#[cfg(feature = "mutations")]
+mod suspend_flux_reconciliation;
+mod trace_kubernetes_resource;
 
 /// A tool's static description and entry point: what `tools/list` shows and what decides
 /// which builds and modes offer it, side by side in the tool's own file.
@@ -78,14 +121,28 @@ pub struct Tool {
     pub call: fn(&Ctx, &Args) -> Result<String, ToolError>,
 }
 
-/// What a tool does to a cluster: with the build and the [`Mode`], whether it is offered.
+/// What a tool does to a cluster and which requests that takes: with the build and the
+/// [`Mode`], whether it is offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Only reads: offered by every build, in every mode.
+    /// Only reads, with GET requests: offered by every build, in every mode.
     Read,
+    /// Changes nothing, but asks the API server to work out a write without making it
+    /// (`dryRun=All`, which is a PATCH on the wire): offered under `--read-only`, since the
+    /// cluster stays as it was; compiled only into the `mutations` build, since the read-only
+    /// build sends nothing but GET; not offered from a snapshot, which has no API server to
+    /// work anything out.
+    DryRun,
     /// Changes a cluster: only in the `mutations` build (see [`REGISTRY`]), hidden by
     /// `--read-only`, and offered only against a live cluster (a snapshot cannot be changed).
     Write,
+}
+
+impl Access {
+    /// Whether the tool sends anything but GET (and so exists only in the `mutations` build).
+    pub fn sends_writes(self) -> bool {
+        !matches!(self, Access::Read)
+    }
 }
 
 /// Where the server runs and what its cluster tools read: with [`Settings`], it decides which
@@ -112,12 +169,23 @@ impl Tool {
     /// is offered. Each rule of the `Access` and `in_cluster` docs is one line here.
     fn withheld(&self, settings: &Settings, mode: Mode) -> Option<&'static str> {
         let writes = self.access == Access::Write;
+        let listed = |names: &[String]| names.iter().any(|n| n == self.name);
         if writes && settings.read_only {
             Some("the server runs with --read-only")
         } else if writes && mode.source == Source::Snapshot {
             Some("the server answers from a snapshot, which cannot be changed")
+        } else if self.access == Access::DryRun && mode.source == Source::Snapshot {
+            Some("the server answers from a snapshot, which cannot run a server-side dry run")
         } else if mode.in_cluster && !self.in_cluster {
             Some("the server runs inside a cluster")
+        } else if settings
+            .enabled_tools
+            .as_deref()
+            .is_some_and(|n| !listed(n))
+        {
+            Some("the server runs with --tools, which does not name it")
+        } else if listed(&settings.disabled_tools) {
+            Some("the server runs with --disable-tools, which names it")
         } else {
             None
         }
@@ -127,7 +195,14 @@ impl Tool {
 /// Server-wide settings from the command line.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `--read-only`: hide the tools that change a cluster. Default false, and true in the
+    /// read-only build, which has no such tool and refuses `--read-only=false`.
     pub read_only: bool,
+    /// `--tools`: offer only these (registry names, checked when the flags are read); `None`
+    /// offers every tool the other settings allow.
+    pub enabled_tools: Option<Vec<String>>,
+    /// `--disable-tools`: never offer these.
+    pub disabled_tools: Vec<String>,
     /// `--mask-secrets` (default true).
     pub mask_secrets: bool,
     /// `--timeout`: per Kubernetes call.
@@ -143,7 +218,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
-            read_only: false,
+            read_only: !cfg!(feature = "mutations"),
+            enabled_tools: None,
+            disabled_tools: Vec::new(),
             mask_secrets: true,
             timeout: Duration::from_secs(60),
             tool_call_log_file: None,
@@ -251,6 +328,25 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// An optional Go duration such as `30m`, `1h` or `2h30m` (a `since`); zero is refused.
+    pub fn opt_duration(&self, name: &str) -> Result<Option<Duration>, ToolError> {
+        let Some(text) = self.opt_str(name)?.map(str::trim) else {
+            return Ok(None);
+        };
+        match crate::text::parse_duration(text) {
+            Ok(d) if !d.is_zero() => Ok(Some(d)),
+            Ok(_) => Err(ToolError::InvalidArgument(format!(
+                "{name} must be longer than 0, e.g. 30m or 1h"
+            ))),
+            Err(reason) if reason.contains("examples") => Err(ToolError::InvalidArgument(format!(
+                "{name} {text:?} is not a Go duration: {reason}"
+            ))),
+            Err(reason) => Err(ToolError::InvalidArgument(format!(
+                "{name} {text:?} is not a Go duration: {reason} (examples: 30m, 1h, 2h30m)"
+            ))),
+        }
+    }
+
     /// An optional list of strings: a JSON array, a JSON array sent as a string (some clients
     /// stringify array arguments), or one string split on commas.
     pub fn opt_str_list(&self, name: &str) -> Result<Vec<String>, ToolError> {
@@ -287,16 +383,95 @@ impl<'a> Args<'a> {
     }
 }
 
-/// Guidance sent as the server `instructions` (initialize and server/discover): which tool to
-/// reach for first. Short on purpose: every token here is in every conversation.
-pub const INSTRUCTIONS: &str = "\
-Inspect Kubernetes clusters that run Flux, and search the Flux documentation offline.
-- Start with get_flux_instance: Flux version, controllers and overall health.
-- Read any object with get_kubernetes_resources; pass fields to get only the parts you need.
-- Call get_kubernetes_api_versions rather than guessing an apiVersion.
-- get_kubernetes_logs takes a pod or a workload (Deployment, StatefulSet, DaemonSet, Job).
-- Answer questions about Flux APIs and features with search_flux_docs.
-- To look at another cluster, pass its kubeconfig context name as the context argument.";
+/// The first line of the server `instructions` (initialize and server/discover).
+const INSTRUCTIONS_HEAD: &str = "Inspect Kubernetes clusters that run Flux.";
+
+/// The shortest path through an investigation, one step per tool, in order: trace the broken
+/// object, read its events and logs, look its message up in the docs. A step is sent when its
+/// tool is offered. Adding a tool to the path is one row here.
+const INVESTIGATION: &[(&str, &str)] = &[
+    (
+        "trace_kubernetes_resource",
+        "trace_kubernetes_resource first (it names the first failure up the delivery chain, \
+         message verbatim)",
+    ),
+    ("get_kubernetes_events", "get_kubernetes_events"),
+    (
+        "get_kubernetes_logs",
+        "get_kubernetes_logs (a pod, a workload or a Flux object; grep and since narrow it)",
+    ),
+    (
+        "search_flux_docs",
+        "search_flux_docs for what the message means",
+    ),
+    ("read_flux_doc", "read_flux_doc the section a hit names"),
+];
+
+/// One line of guidance per tool beyond the investigation path, in the order sent, each only
+/// when its tool is offered (so the instructions name only tools this process has). Adding a
+/// tool's guidance is one row here.
+const GUIDANCE: &[(&str, &str)] = &[
+    (
+        "get_flux_instance",
+        "The overall picture (Flux version, controllers, health): get_flux_instance.",
+    ),
+    (
+        "get_kubernetes_resources",
+        "Read any object with get_kubernetes_resources; pass fields to get only the parts \
+         you need.",
+    ),
+    (
+        "get_kubernetes_api_versions",
+        "Call get_kubernetes_api_versions rather than guessing an apiVersion.",
+    ),
+    (
+        "get_kubeconfig_contexts",
+        "To look at another cluster, pass one of the contexts get_kubeconfig_contexts lists \
+         as the context argument.",
+    ),
+    // The write tools' rows exist only in the build that has them: the read-only binary holds
+    // no write tool's name.
+    #[cfg(feature = "mutations")]
+    (
+        "diff_kubernetes_manifest",
+        "Before changing anything, diff_kubernetes_manifest shows what applying a manifest \
+         would change.",
+    ),
+    #[cfg(feature = "mutations")]
+    (
+        "reconcile_flux_resource",
+        "After a fix, reconcile_flux_resource makes Flux act now and reports the outcome in \
+         one call.",
+    ),
+    #[cfg(feature = "mutations")]
+    (
+        "apply_kubernetes_manifest",
+        "Change what Flux manages in its source (Git), not with apply_kubernetes_manifest: \
+         its controller reverts a direct change.",
+    ),
+];
+
+/// The server instructions for the tools `offered`: short on purpose, every token of them is
+/// in every conversation.
+fn instructions(offered: &[&str]) -> String {
+    let has = |tool: &str| offered.contains(&tool);
+    let mut out = String::from(INSTRUCTIONS_HEAD);
+    let steps: Vec<&str> = INVESTIGATION
+        .iter()
+        .filter(|(tool, _)| has(tool))
+        .map(|(_, step)| *step)
+        .collect();
+    if !steps.is_empty() {
+        out.push_str("\n- A workload or Flux object is broken: ");
+        out.push_str(&steps.join(", then "));
+        out.push('.');
+    }
+    for (_, line) in GUIDANCE.iter().filter(|(tool, _)| has(tool)) {
+        out.push_str("\n- ");
+        out.push_str(line);
+    }
+    out
+}
 
 /// The tools this process offers, with the MCP glue: argument checks, the call log, and the
 /// [`Service`] implementation the protocol layer drives.
@@ -307,6 +482,8 @@ pub struct Toolbox {
     offered: Vec<(&'static Tool, Value)>,
     /// Registry tools left out, with the reason a caller is told.
     hidden: Vec<(&'static str, &'static str)>,
+    /// The server instructions, for the offered tools.
+    instructions: String,
     log: Option<CallLog>,
 }
 
@@ -330,8 +507,10 @@ impl Toolbox {
             .tool_call_log_file
             .clone()
             .map(|path| CallLog { path });
+        let names: Vec<&str> = offered.iter().map(|(t, _)| t.name).collect();
         Toolbox {
             clusters: Clusters::new(&settings, kube::config::Env::from_process()),
+            instructions: instructions(&names),
             settings,
             offered,
             hidden,
@@ -451,7 +630,7 @@ impl Service for Toolbox {
     }
 
     fn instructions(&self) -> &str {
-        INSTRUCTIONS
+        &self.instructions
     }
 
     fn tools(&self) -> Vec<ToolInfo> {
@@ -485,22 +664,23 @@ impl Service for Toolbox {
         _cancel: &crate::mcp::server::Cancel,
     ) -> Result<ToolOutput, InvalidParams> {
         let started = Instant::now();
+        WRITES.with(|w| w.borrow_mut().clear());
         let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args)));
+        let writes = WRITES.with(|w| std::mem::take(&mut *w.borrow_mut()));
         if let Some(log) = &self.log {
-            let (bytes, is_error, error) = match &outcome {
+            let (result_bytes, is_error, error) = match &outcome {
                 Ok(Ok(out)) if out.is_error => (out.text.len(), true, Some(out.text.clone())),
                 Ok(Ok(out)) => (out.text.len(), false, None),
                 Ok(Err(InvalidParams(m))) => (0, true, Some(m.clone())),
                 Err(_) => (0, true, Some("the tool panicked".to_string())),
             };
-            log.record(
-                name,
-                args,
-                started.elapsed(),
-                bytes,
+            let result = Logged {
+                result_bytes,
                 is_error,
-                error.as_deref(),
-            );
+                error,
+                writes,
+            };
+            log.record(name, args, started.elapsed(), &result);
         }
         match outcome {
             Ok(result) => result,
@@ -518,8 +698,44 @@ impl Service for Toolbox {
     }
 }
 
+/// One change a write tool made (or, with `dry_run`, checked), for the call log: the object
+/// as `Kind/namespace/name` and what became of it in a few words (`configured`, `deleted
+/// (dry run)`, `reconcile requested: Ready=True`). Never a value: no field of the object, no
+/// line of the manifest or patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRecord {
+    pub target: String,
+    pub outcome: String,
+}
+
+thread_local! {
+    /// The writes of the tool call running on this thread. A call runs on one thread from its
+    /// start to its answer (`call_tool` clears this before and takes it after), so what a tool
+    /// records here is its own call's.
+    static WRITES: RefCell<Vec<WriteRecord>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records a write of the current tool call for the call log (`--tool-call-log-file`). Call
+/// it from the tool call's own thread.
+pub fn record_write(target: impl Into<String>, outcome: impl Into<String>) {
+    let record = WriteRecord {
+        target: target.into(),
+        outcome: outcome.into(),
+    };
+    WRITES.with(|w| w.borrow_mut().push(record));
+}
+
+/// What the call log keeps of a call's result: never its text, unless it is an error.
+struct Logged {
+    result_bytes: usize,
+    is_error: bool,
+    error: Option<String>,
+    writes: Vec<WriteRecord>,
+}
+
 /// `--tool-call-log-file`: one JSON line per `tools/call`, for debugging agents. It holds the
-/// call, its timing and size, never the output: outputs can carry cluster data.
+/// call, its timing and size, the writes it made (target and outcome), never the output:
+/// outputs can carry cluster data.
 struct CallLog {
     path: PathBuf,
 }
@@ -527,29 +743,50 @@ struct CallLog {
 /// Longer string arguments, and any with a line break (manifests), are logged as their size:
 /// a manifest may hold Secret data, and the log is about the call's shape, not its payload.
 const LOGGED_STRING_MAX: usize = 128;
+/// Arguments logged as their size whatever their length: a one-line manifest or patch can
+/// carry a Secret's value as well as a long one.
+const ALWAYS_ELIDED: &[&str] = &["yaml_content", "patch"];
 /// An error message in the log is cut here; the model saw it whole.
 const LOGGED_ERROR_MAX: usize = 1024;
 
 impl CallLog {
-    fn record(
-        &self,
-        tool: &str,
-        args: &Map<String, Value>,
-        duration: Duration,
-        result_bytes: usize,
-        is_error: bool,
-        error: Option<&str>,
-    ) {
+    fn record(&self, tool: &str, args: &Map<String, Value>, duration: Duration, result: &Logged) {
+        let Logged {
+            result_bytes,
+            is_error,
+            error,
+            writes,
+        } = result;
+        let arguments: Map<String, Value> = args
+            .iter()
+            .map(|(k, v)| {
+                let logged = match v {
+                    Value::Null => Value::Null,
+                    v if ALWAYS_ELIDED.contains(&k.as_str()) => Value::String(format!(
+                        "<{} bytes elided>",
+                        v.as_str().map_or_else(|| v.to_string().len(), str::len)
+                    )),
+                    v => elide_long_strings(v),
+                };
+                (k.clone(), logged)
+            })
+            .collect();
         let mut entry = json!({
             "time": kube::time::rfc3339_utc(SystemTime::now()),
             "tool": tool,
-            "arguments": elide_long_strings(&Value::Object(args.clone())),
+            "arguments": arguments,
             "duration_ms": (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
             "result_bytes": result_bytes,
             "is_error": is_error,
         });
         if let Some(e) = error {
             entry["error"] = Value::String(truncate(e, LOGGED_ERROR_MAX));
+        }
+        if !writes.is_empty() {
+            entry["writes"] = writes
+                .iter()
+                .map(|w| json!({"target": w.target, "outcome": w.outcome}))
+                .collect();
         }
         let mut line = entry.to_string();
         line.push('\n');
@@ -620,6 +857,27 @@ mod tests {
     }
 
     #[test]
+    fn durations_are_go_durations_above_zero() {
+        let m = args(json!({"a": "1h30m", "b": "0", "c": "an hour", "d": "5x", "e": " "}));
+        let a = Args(&m);
+        assert_eq!(a.opt_duration("a"), Ok(Some(Duration::from_secs(5400))));
+        assert_eq!(a.opt_duration("e"), Ok(None));
+        assert_eq!(a.opt_duration("missing"), Ok(None));
+        assert_eq!(
+            a.opt_duration("b").unwrap_err().to_string(),
+            "b must be longer than 0, e.g. 30m or 1h"
+        );
+        assert_eq!(
+            a.opt_duration("c").unwrap_err().to_string(),
+            "c \"an hour\" is not a Go duration: expected a number at \"an hour\" (examples: 30s, 1m, 1m30s)"
+        );
+        assert_eq!(
+            a.opt_duration("d").unwrap_err().to_string(),
+            "d \"5x\" is not a Go duration: unknown unit \"x\" (ns, us, ms, s, m, h) (examples: 30m, 1h, 2h30m)"
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_argument() {
         let m = args(json!({"limit": -1, "n": "five", "flag": "yes", "name": 3}));
         let a = Args(&m);
@@ -683,9 +941,12 @@ mod tests {
         // offered: a writer that claims to be read-only would skip the user's confirmation.
         let a = tool.annotations;
         match tool.access {
-            Access::Read if !(a.read_only && !a.destructive && a.idempotent) => out.push(format!(
-                "{n}: reads only, so readOnlyHint true, destructiveHint false, idempotentHint true"
-            )),
+            Access::Read | Access::DryRun if !(a.read_only && !a.destructive && a.idempotent) => {
+                out.push(format!(
+                    "{n}: reads only, so readOnlyHint true, destructiveHint false, \
+                     idempotentHint true"
+                ))
+            }
             Access::Write if a.read_only => {
                 out.push(format!("{n}: writes, but its readOnlyHint is true"))
             }
@@ -793,6 +1054,11 @@ mod tests {
         match name {
             "boom" => panic!("fake tool panicked"),
             "bad" => Err(ToolError::Failed("it broke".into())),
+            "writer" => {
+                record_write("ConfigMap/apps/settings", "configured");
+                record_write("Secret/apps/creds", "unchanged (dry run)");
+                Ok("written".into())
+            }
             _ => Ok(format!(
                 "{name} limit={:?} read_only={}",
                 args.opt_u64("limit")?,
@@ -808,7 +1074,7 @@ mod tests {
             description: "A fake tool.",
             input_schema: schema_ok,
             annotations: match access {
-                Access::Read => READS,
+                Access::Read | Access::DryRun => READS,
                 Access::Write => DELETES,
             },
             access,
@@ -863,7 +1129,7 @@ mod tests {
     fn the_read_only_build_registers_no_write_tool() {
         let writers: Vec<&str> = REGISTRY
             .iter()
-            .filter(|t| t.access == Access::Write)
+            .filter(|t| t.access.sends_writes())
             .map(|t| t.name)
             .collect();
         assert!(
@@ -947,13 +1213,104 @@ mod tests {
         assert!(err.0.contains("\"get_fak\"") && err.0.contains("delete_fake, get_fake"));
     }
 
+    /// The mutations build's registry: every tool that sends anything but GET is there, and
+    /// each tool's annotations say what it does (a client asks the user before a destructive
+    /// call on the strength of them).
+    #[cfg(feature = "mutations")]
+    #[test]
+    fn the_mutations_build_registers_the_write_tools_with_their_hints() {
+        let hints = |name: &str| {
+            let t = REGISTRY.iter().find(|t| t.name == name);
+            t.map(|t| {
+                let a = t.annotations;
+                (t.access, a.read_only, a.destructive, a.idempotent)
+            })
+        };
+        use Access::{DryRun, Write};
+        // (access, readOnly, destructive, idempotent)
+        for (name, expected) in [
+            ("apply_kubernetes_manifest", (Write, false, true, true)),
+            ("delete_kubernetes_resource", (Write, false, true, true)),
+            ("diff_kubernetes_manifest", (DryRun, true, false, true)),
+            ("patch_kubernetes_resource", (Write, false, false, false)),
+            ("reconcile_flux_resource", (Write, false, false, true)),
+            ("resume_flux_reconciliation", (Write, false, false, true)),
+            ("suspend_flux_reconciliation", (Write, false, false, true)),
+        ] {
+            assert_eq!(hints(name), Some(expected), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_dry_run_tool_stays_under_read_only_but_not_in_a_snapshot() {
+        static TOOLS: &[Tool] = &[
+            fake("diff_fake", Access::DryRun, true),
+            fake("get_fake", Access::Read, true),
+        ];
+        let ro = Settings {
+            read_only: true,
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(TOOLS, ro, Mode::default());
+        assert_eq!(tb.tool_names(), ["diff_fake", "get_fake"]);
+        let snapshot = Mode {
+            in_cluster: false,
+            source: Source::Snapshot,
+        };
+        let tb = Toolbox::from_registry(TOOLS, Settings::default(), snapshot);
+        assert_eq!(tb.tool_names(), ["get_fake"]);
+        let err = call(&tb, "diff_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("server-side dry run"), "{}", err.0);
+    }
+
+    #[test]
+    fn tools_and_disable_tools_allow_exactly_what_they_name() {
+        let settings = Settings {
+            read_only: false,
+            enabled_tools: Some(vec!["get_fake".into(), "delete_fake".into()]),
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, settings, Mode::default());
+        assert_eq!(tb.tool_names(), ["delete_fake", "get_fake"]);
+        let err = call(&tb, "set_fake_context", json!({})).unwrap_err();
+        assert_eq!(
+            err.0,
+            "tool set_fake_context is not available: the server runs with --tools, which does \
+             not name it"
+        );
+        let settings = Settings {
+            read_only: false,
+            disabled_tools: vec!["delete_fake".into()],
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, settings, Mode::default());
+        assert_eq!(tb.tool_names(), ["get_fake", "set_fake_context"]);
+        let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("--disable-tools"), "{}", err.0);
+        // Both: the allow-list minus the deny-list; --read-only still hides writers first.
+        let settings = Settings {
+            read_only: true,
+            enabled_tools: Some(vec!["get_fake".into(), "delete_fake".into()]),
+            disabled_tools: vec!["get_fake".into()],
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, settings, Mode::default());
+        assert!(tb.tool_names().is_empty());
+        let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("--read-only"), "{}", err.0);
+    }
+
     #[test]
     fn a_snapshot_offers_only_tools_that_read() {
         let mode = Mode {
             in_cluster: false,
             source: Source::Snapshot,
         };
-        let tb = Toolbox::from_registry(FAKES, Settings::default(), mode);
+        let writable = Settings {
+            read_only: false,
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, writable, mode);
         assert_eq!(tb.tool_names(), ["get_fake", "set_fake_context"]);
         let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
         assert!(err.0.contains("from a snapshot"), "{}", err.0);
@@ -979,7 +1336,11 @@ mod tests {
         };
         tools.push(fake("b_fake", Access::Read, true));
         let registry: &'static [Tool] = Vec::leak(tools);
-        let tb = Toolbox::from_registry(registry, Settings::default(), Mode::default());
+        let settings = Settings {
+            read_only: false,
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(registry, settings, Mode::default());
         let listed = tb.tools();
         let a = listed[0].annotations;
         assert!(!a.read_only && !a.destructive && a.idempotent && !a.open_world);
@@ -1037,6 +1398,12 @@ mod tests {
         call(&tb, "get_fake", json!({"name": manifest})).unwrap();
         call(&tb, "get_fake", json!({"name": "bad"})).unwrap();
         call(&tb, "nope", json!({})).unwrap_err();
+        call(&tb, "get_fake", json!({"name": "writer"})).unwrap();
+        // The next call starts with no writes of its own.
+        call(&tb, "get_fake", json!({"name": "a"})).unwrap();
+        // A one-line patch is short, yet it can carry a value: it is never logged.
+        let patch = r#"{"data":{"password":"aHVudGVyMw=="}}"#;
+        call(&tb, "get_fake", json!({"name": "a", "patch": patch})).unwrap();
         let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
             call(&tb, "get_fake", json!({"name": "boom"}))
         }));
@@ -1048,7 +1415,7 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 5, "{text}");
+        assert_eq!(lines.len(), 8, "{text}");
         let first = &lines[0];
         assert_eq!(first["tool"], json!("get_fake"));
         assert_eq!(first["arguments"], json!({"name": "a", "limit": 2}));
@@ -1072,7 +1439,19 @@ mod tests {
         assert_eq!(lines[2]["error"], json!("it broke"));
         assert_eq!(lines[3]["tool"], json!("nope"));
         assert_eq!(lines[3]["is_error"], json!(true));
-        assert_eq!(lines[4]["error"], json!("the tool panicked"));
+        assert_eq!(
+            lines[4]["writes"],
+            json!([{"target": "ConfigMap/apps/settings", "outcome": "configured"},
+                   {"target": "Secret/apps/creds", "outcome": "unchanged (dry run)"}])
+        );
+        assert!(lines[5].get("writes").is_none(), "{}", lines[5]);
+        assert!(lines[0].get("writes").is_none(), "{}", lines[0]);
+        assert_eq!(
+            lines[6]["arguments"]["patch"],
+            json!(format!("<{} bytes elided>", patch.len()))
+        );
+        assert!(!text.contains("aHVudGVyMw"), "{text}");
+        assert_eq!(lines[7]["error"], json!("the tool panicked"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -1095,16 +1474,95 @@ mod tests {
         let tb = toolbox(false, false, None);
         assert_eq!(tb.info().name, "flux-operator-mcp");
         assert_eq!(tb.info().version, crate::VERSION);
-        for tool in [
-            "get_flux_instance",
-            "get_kubernetes_resources",
-            "get_kubernetes_api_versions",
-            "get_kubernetes_logs",
-            "search_flux_docs",
-            "context",
-        ] {
-            assert!(INSTRUCTIONS.contains(tool), "{tool}");
-        }
         assert_eq!(tb.prompts().len(), 2);
+        // The fakes have no guidance: the instructions are the head alone.
+        assert_eq!(tb.instructions(), INSTRUCTIONS_HEAD);
+    }
+
+    /// Every tool name the instructions mention is offered, in every mode, and every offered
+    /// tool with guidance is mentioned: a tool hidden in a pod (the kubeconfig tools) is not.
+    #[test]
+    fn instructions_name_only_offered_tools() {
+        let modes = [
+            Mode::default(),
+            Mode {
+                in_cluster: true,
+                source: Source::Live,
+            },
+            Mode {
+                in_cluster: false,
+                source: Source::Snapshot,
+            },
+        ];
+        for mode in modes {
+            for read_only in [false, true] {
+                let settings = Settings {
+                    read_only,
+                    ..Settings::default()
+                };
+                let tb = Toolbox::new(settings, mode);
+                let offered = tb.tool_names();
+                let text = tb.instructions();
+                for tool in REGISTRY {
+                    let mentioned = text
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .any(|w| w == tool.name);
+                    let guided = INVESTIGATION
+                        .iter()
+                        .chain(GUIDANCE)
+                        .any(|(t, _)| *t == tool.name);
+                    let shown = offered.contains(&tool.name);
+                    assert_eq!(
+                        mentioned,
+                        shown && guided,
+                        "{} in {mode:?}, read_only {read_only}:\n{text}",
+                        tool.name
+                    );
+                }
+            }
+        }
+        let pod = Toolbox::new(
+            Settings::default(),
+            Mode {
+                in_cluster: true,
+                source: Source::Live,
+            },
+        );
+        assert!(
+            !pod.instructions().contains("context"),
+            "{}",
+            pod.instructions()
+        );
+    }
+
+    /// Every row names a tool of the registry (a renamed or removed tool leaves none behind),
+    /// and the path reads in its order: trace, events, logs, docs.
+    #[test]
+    fn guidance_rows_name_registered_tools() {
+        for (tool, _) in INVESTIGATION.iter().chain(GUIDANCE) {
+            assert!(
+                REGISTRY.iter().any(|t| t.name == *tool),
+                "{tool} has guidance but is not registered"
+            );
+        }
+        let all: Vec<&str> = REGISTRY.iter().map(|t| t.name).collect();
+        let text = instructions(&all);
+        let at = |w: &str| text.find(w).unwrap_or(usize::MAX);
+        assert!(
+            at("trace_kubernetes_resource") < at("get_kubernetes_events"),
+            "{text}"
+        );
+        assert!(
+            at("get_kubernetes_events") < at("get_kubernetes_logs"),
+            "{text}"
+        );
+        assert!(at("get_kubernetes_logs") < at("search_flux_docs"), "{text}");
+        let without_trace = instructions(&["get_kubernetes_events", "search_flux_docs"]);
+        assert_eq!(
+            without_trace,
+            "Inspect Kubernetes clusters that run Flux.\n- A workload or Flux object is broken: \
+             get_kubernetes_events, then search_flux_docs for what the message means."
+        );
+        assert!(text.len() < 1200, "{} bytes:\n{text}", text.len());
     }
 }

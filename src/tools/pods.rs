@@ -73,6 +73,25 @@ pub fn not_found(cluster: &Cluster, resource: &Resource, namespace: &str, name: 
     out
 }
 
+/// [`not_found`] for an object of any scope: a cluster-scoped one is named without a
+/// namespace (and without close names, which would need a list of the whole kind).
+pub fn object_not_found(
+    cluster: &Cluster,
+    resource: &Resource,
+    namespace: &str,
+    name: &str,
+) -> String {
+    if resource.namespaced {
+        not_found(cluster, resource, namespace, name)
+    } else {
+        format!(
+            "context {}: {} {name:?} not found",
+            cluster.context(),
+            resource.kind.to_ascii_lowercase()
+        )
+    }
+}
+
 /// Where a container stands, from the pod's status: what the header says when it is not
 /// simply running.
 pub struct ContainerState {

@@ -5,11 +5,13 @@
 #[allow(dead_code)]
 mod apiserver;
 mod docs;
+mod investigations;
 mod kube;
 mod startup;
 #[path = "../it/support.rs"]
 mod support;
 mod tools;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -65,8 +67,8 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
         .max()
 }
 
-/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools);
-/// no name runs them all.
+/// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
+/// investigations, writes); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -75,11 +77,13 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 4] = [
+    let sections: [(&str, fn()); 6] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
+        ("investigations", investigations::run),
+        ("writes", writes::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {

@@ -151,7 +151,7 @@ fn a_list_starts_with_its_summary() {
     let mut s = default_setup("ks-list");
     s.server.clear_requests();
     let out = s.resources(json!({"kind": "Kustomization"}));
-    assert!(out.starts_with("---\n# 9 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 5 ready, 4 failing\n# failing:\n"), "{out}");
+    assert!(out.starts_with("---\n# 10 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 6 ready, 4 failing\n# failing:\n"), "{out}");
     // A long Ready message is cut in the summary line, and whole in the object's conditions.
     assert!(out.contains("\n# - flux-system/monitoring-controllers: HealthCheckFailed: health check failed after 5m0.041s: timeout waiting for: [Deployment/monitoring/kube-state-metrics s…\n"), "{out}");
     assert_eq!(
@@ -648,12 +648,12 @@ fn a_cut_list_says_how_much_is_missing() {
     let second = out.lines().nth(2).unwrap_or("");
     assert_eq!(
         second,
-        "# showing 2 of at least 9; narrow with namespace, selector or limit (limit 0 returns all)"
+        "# showing 2 of at least 10; narrow with namespace, selector or limit (limit 0 returns all)"
     );
     assert_eq!(out.matches("\nkind: Kustomization\n").count(), 2, "{out}");
     let all = s.resources(json!({"kind": "Kustomization", "limit": 0}));
     assert!(!all.contains("showing"), "{all}");
-    assert_eq!(all.matches("\nkind: Kustomization\n").count(), 9);
+    assert_eq!(all.matches("\nkind: Kustomization\n").count(), 10);
 }
 
 /// `limit: 0` on thousands of objects pages through them (500 per request, following

@@ -144,7 +144,7 @@ fn logs_errors_say_what_to_do() {
             "unknown-context",
             json!({"pod_name": "podinfo", "pod_namespace": "apps", "context": "prod"}),
         ),
-        ("missing-namespace", json!({"pod_name": "podinfo"})),
+        ("missing-name", json!({"pod_namespace": "apps"})),
     ];
     for (case, args) in cases {
         let out = s.stable_err("get_kubernetes_logs", args);

@@ -726,6 +726,7 @@ def kustomizations():
             ("flux-system_monitoring-configs_kustomize.toolkit.fluxcd.io_Kustomization", "v1"),
             ("flux-system_tenants_kustomize.toolkit.fluxcd.io_Kustomization", "v1"),
             ("flux-system_apps_kustomize.toolkit.fluxcd.io_Kustomization", "v1"),
+            ("flux-system_platform-addons_kustomize.toolkit.fluxcd.io_Kustomization", "v1"),
             ("flux-system_flux-system_source.toolkit.fluxcd.io_GitRepository", "v1"),
             ("flux-system_infra-private_source.toolkit.fluxcd.io_GitRepository", "v1"),
             ("flux-system_podinfo_source.toolkit.fluxcd.io_HelmRepository", "v1"),
@@ -787,6 +788,18 @@ def kustomizations():
                          ("apps_webapp_source.toolkit.fluxcd.io_GitRepository", "v1")),
         "lastAppliedRevision": MAIN_REV, "lastAttemptedRevision": MAIN_REV, "observedGeneration": 1,
     }))
+    # platform-addons: applied from the private infra repository, whose deploy key was rotated
+    # away; it stays Ready on the last revision the GitRepository stored (3 days old), so what
+    # runs in the cluster silently stops following Git (the first scripted investigation).
+    private_rev = "main@sha1:" + sha1("infra-private/88")
+    objs.append(ks("platform-addons", {"path": "./addons/production", "sourceRef": {"kind": "GitRepository", "name": "infra-private"},
+                                       "interval": "10m0s", "wait": True}, {
+        "conditions": [ready("Applied revision: " + private_rev, days(3), reason="ReconciliationSucceeded"),
+                       cond("Healthy", "True", "Succeeded", "Health check passed in 4.117s", days(3))],
+        "inventory": inv(("monitoring_blackbox-exporter-config__ConfigMap", "v1"), ("monitoring_blackbox-exporter__Service", "v1"),
+                         ("monitoring_blackbox-exporter_apps_Deployment", "v1")),
+        "lastAppliedRevision": private_rev, "lastAttemptedRevision": private_rev, "observedGeneration": 1,
+    }, created=days(21)))
     oci_rev = "6.9.2@" + sha256("podinfo-manifests-692")
     objs.append(ks("podinfo", {"path": "./", "sourceRef": {"kind": "OCIRepository", "name": "podinfo"}, "targetNamespace": "apps",
                                "interval": "30m0s", "wait": True, "healthChecks": []}, {
@@ -1352,7 +1365,7 @@ def flux_operator():
                 {"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy", "stats": stats("ImagePolicy", 2, 1)},
                 {"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository", "stats": stats("ImageRepository", 2, 1)},
                 {"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation", "stats": stats("ImageUpdateAutomation", 2, 1)},
-                {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "stats": stats("Kustomization", 9, 4)},
+                {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "stats": stats("Kustomization", 10, 4)},
                 {"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver", "stats": stats("Receiver", 2, 1)},
                 {"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert", "stats": stats("Alert", 2, 0)},
                 {"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider", "stats": stats("Provider", 2, 0)},
@@ -1448,6 +1461,7 @@ def flux_operator():
 # Workloads: controllers and apps (Deployments, StatefulSets, Pods), Services, ServiceAccounts
 # ---------------------------------------------------------------------------------------------
 
+REPLICASETS = []  # every Deployment's current ReplicaSet, written to replicasets.yaml
 POD_IPS = iter("10.244.%d.%d" % (1 + i % 2, 10 + i) for i in range(200))
 PODS = []  # (ns, name, [containers]) for metrics
 
@@ -1579,6 +1593,23 @@ def workload(ns, name, containers, replicas=1, labels=None, created=days(30), no
                 "updateStrategy": {"type": "RollingUpdate"}}
     objs = [{"apiVersion": "apps/v1", "kind": kind, "metadata": workload_meta, "spec": spec, "status": status}]
     owner_kind, owner_name = ("ReplicaSet", "%s-%s" % (name, h)) if kind == "Deployment" else (kind, name)
+    if kind == "Deployment":
+        # The Deployment's current ReplicaSet, which owns its pods (replicasets.yaml).
+        rs_labels = dict(lbl, **{"pod-template-hash": h})
+        rs_meta = meta("apps", "ReplicaSet", owner_name, ns, days(4) if created > days(4) else created, rs_labels,
+                       {"deployment.kubernetes.io/desired-replicas": str(replicas), "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                        "deployment.kubernetes.io/revision": "3"}, 1,
+                       owner=[{"apiVersion": "apps/v1", "blockOwnerDeletion": True, "controller": True, "kind": "Deployment",
+                               "name": name, "uid": uid("apps", "Deployment", ns, name)}])
+        rs_template = {"metadata": dict(template_meta, labels=rs_labels), "spec": template_spec}
+        rs_status = {"availableReplicas": ready_n, "fullyLabeledReplicas": replicas, "observedGeneration": 1,
+                     "readyReplicas": ready_n, "replicas": replicas}
+        if not ready_n:
+            rs_status.pop("availableReplicas")
+            rs_status.pop("readyReplicas")
+        REPLICASETS.append({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": rs_meta,
+                            "spec": {"replicas": replicas, "selector": {"matchLabels": rs_labels}, "template": rs_template},
+                            "status": rs_status})
     if kind == "DaemonSet":
         names = pod_names or ["%s-%s" % (name, pod_suffix(ns + name + str(i))) for i in range(replicas)]
     else:
@@ -1665,6 +1696,12 @@ def apps_workloads():
     # Helm release name when spec.releaseName is set (webapp-frontend installs release frontend).
     helm_labels = lambda rel, hr=None: {"app.kubernetes.io/instance": rel, "app.kubernetes.io/managed-by": "Helm",
                                         "helm.toolkit.fluxcd.io/name": hr or rel, "helm.toolkit.fluxcd.io/namespace": "apps"}
+    # Helm itself annotates every object of a release with the release's name and namespace.
+    def helm_annotate(obj, rel, ns="apps"):
+        annotations = obj["metadata"].setdefault("annotations", {})
+        annotations.update({"meta.helm.sh/release-name": rel, "meta.helm.sh/release-namespace": ns})
+        obj["metadata"]["annotations"] = dict(sorted(annotations.items()))
+        return obj
     p = workload("apps", "podinfo", [{"name": "podinfo", "image": "ghcr.io/stefanprodan/podinfo:6.9.2", "port": 9898,
                                       "args": ["./podinfo", "--port=9898", "--level=info"]}], replicas=2,
                  labels={"app.kubernetes.io/name": "podinfo"}, created=days(34))
@@ -1679,8 +1716,10 @@ def apps_workloads():
                  init_containers=[{"name": "migrate", "image": "ghcr.io/acme-corp/webapp-tools:1.4.0", "args": ["migrate", "--wait"],
                                    "imagePullPolicy": "IfNotPresent"}])
     f[0]["metadata"]["labels"] = dict(f[0]["metadata"]["labels"], **helm_labels("frontend", "webapp-frontend"))
+    helm_annotate(f[0], "frontend")
     objs.extend(f)
-    objs.append(service("apps", "frontend", 80, {"app.kubernetes.io/name": "frontend"}, dict({"app.kubernetes.io/name": "frontend"}, **helm_labels("frontend", "webapp-frontend"))))
+    objs.append(helm_annotate(service("apps", "frontend", 80, {"app.kubernetes.io/name": "frontend"},
+                                      dict({"app.kubernetes.io/name": "frontend"}, **helm_labels("frontend", "webapp-frontend"))), "frontend"))
     # redis-master-0: crash-looping; its previous container exited with an error.
     crash = {"redis": {
         "ready": False, "started": False,
@@ -1693,9 +1732,10 @@ def apps_workloads():
                  labels={"app.kubernetes.io/component": "master", "app.kubernetes.io/instance": "redis", "app.kubernetes.io/name": "redis"},
                  kind="StatefulSet", pod_names=["redis-master-0"], pod_status=crash, restarts={"redis": 7}, created=46, sa="redis")
     r[0]["metadata"]["labels"].update(helm_labels("redis"))
+    helm_annotate(r[0], "redis")
     objs.extend(r)
-    objs.append(service("apps", "redis-master", 6379, {"app.kubernetes.io/name": "redis"}, helm_labels("redis"), created=46))
-    objs.append(service_account("apps", "redis", helm_labels("redis"), 46))
+    objs.append(helm_annotate(service("apps", "redis-master", 6379, {"app.kubernetes.io/name": "redis"}, helm_labels("redis"), created=46), "redis"))
+    objs.append(helm_annotate(service_account("apps", "redis", helm_labels("redis"), 46), "redis"))
     # monitoring: kube-state-metrics stuck on an image that cannot be pulled (health check failure).
     pull = {"kube-state-metrics": {
         "ready": False, "started": False, "imageID": "",
@@ -1708,6 +1748,10 @@ def apps_workloads():
     objs.extend(k)
     op = workload("monitoring", "kube-prometheus-stack-operator", [{"name": "kube-prometheus-stack", "image": "quay.io/prometheus-operator/prometheus-operator:v0.86.2", "port": 10250, "port_name": "https"}],
                   labels={"app": "kube-prometheus-stack-operator", "release": "kube-prometheus-stack"}, created=days(9))
+    # Installed by a helm-controller that did not label what it installs yet: Helm's own
+    # release annotations are all that tie it to its HelmRelease.
+    op[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm"
+    helm_annotate(op[0], "kube-prometheus-stack", "monitoring")
     objs.extend(op)
     cm = workload("cert-manager", "cert-manager", [{"name": "cert-manager-controller", "image": "quay.io/jetstack/cert-manager-controller:v1.19.1", "port": 9402, "port_name": "http-metrics",
                                                     "args": ["--v=2", "--cluster-resource-namespace=$(POD_NAMESPACE)", "--leader-election-namespace=kube-system"]}],
@@ -1828,6 +1872,26 @@ def batch_and_daemon_workloads():
     log("apps", failed_pod, "backup", 30, -1, "pg_dump: dumping database orders (schema public)")
     log("apps", failed_pod, "backup", 30, -11, 'pg_dump: error: connection to server at "orders-db.apps.svc" (10.96.41.7), port 5432 failed: FATAL:  password authentication failed for user "backup"')
     add("workloads.yaml", *objs)
+
+
+def platform_addons():
+    """What Kustomization flux-system/platform-addons applied from infra-private: a Deployment, its
+    Service and ConfigMap in monitoring, carrying kustomize-controller's owner labels."""
+    labels = dict(FLUX_LABELS, **{"kustomize.toolkit.fluxcd.io/name": "platform-addons"})
+    app = {"app.kubernetes.io/name": "blackbox-exporter"}
+    b = workload("monitoring", "blackbox-exporter", [{"name": "blackbox-exporter", "image": "quay.io/prometheus/blackbox-exporter:v0.27.0",
+                                                      "port": 9115, "args": ["--config.file=/config/blackbox.yaml"]}],
+                 labels=app, created=days(21))
+    b[0]["metadata"]["labels"].update(labels)
+    pod = b[1]["metadata"]["name"]
+    log("monitoring", pod, "blackbox-exporter", days(3), 0, 'ts=%s caller=main.go:91 level=info msg="Starting blackbox_exporter" version="(version=0.27.0)"' % at_milli(days(3)))
+    log("monitoring", pod, "blackbox-exporter", days(3), -1, 'ts=%s caller=main.go:227 level=info msg="Loaded config file"' % at_milli(days(3), -1))
+    svc = service("monitoring", "blackbox-exporter", 9115, app, dict(app, **labels), created=days(21))
+    cfg = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": meta("", "ConfigMap", "blackbox-exporter-config", "monitoring", days(21), dict(labels)),
+           "data": {"blackbox.yaml": "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n"}}
+    add("workloads.yaml", *b, svc)
+    add("configmaps.yaml", cfg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2154,6 +2218,24 @@ def controller_logs(pods):
         for m in range(20, 0, -4):
             log("apps", pod, "podinfo", m, i, json.dumps({"level": "info", "ts": at_milli(m, i), "caller": "http/logging.go:36", "msg": "request started",
                                                           "proto": "HTTP/1.1", "uri": "/healthz", "method": "GET", "remote": "10.244.1.1:%d" % (41000 + m)}, separators=(",", ":")))
+    # A handler panicked; net/http recovered and logged it with the goroutine's stack, one line
+    # per frame: the entry a grep for "panic" must return whole.
+    stack = [
+        "%s http: panic serving 10.244.1.1:41234: runtime error: invalid memory address or nil pointer dereference" % (NOW - dt.timedelta(minutes=10)).strftime("%Y/%m/%d %H:%M:%S"),
+        "goroutine 8123 [running]:",
+        "net/http.(*conn).serve.func1()",
+        "\t/usr/local/go/src/net/http/server.go:1947 +0xbe",
+        "panic({0x1a2b3c0?, 0x2d4e5f0?})",
+        "\t/usr/local/go/src/runtime/panic.go:785 +0x132",
+        "github.com/stefanprodan/podinfo/pkg/api.(*Server).echoHandler(0xc0001a4000, {0x1f5c7a8, 0xc0004c6000}, 0xc0002b8000)",
+        "\t/workspace/pkg/api/echo.go:41 +0x1d2",
+        "net/http.HandlerFunc.ServeHTTP(0xc0001b2a80?, {0x1f5c7a8?, 0xc0004c6000?}, 0xc0002b8000?)",
+        "\t/usr/local/go/src/net/http/server.go:2294 +0x29",
+        "created by net/http.(*Server).Serve in goroutine 1",
+        "\t/usr/local/go/src/net/http/server.go:3285 +0x4b4",
+    ]
+    for text in stack:
+        log("apps", pods["podinfo"][0], "podinfo", 10, 0, text)
     fp = pods["frontend"]
     for m in range(15, 0, -3):
         log("apps", fp, "frontend", m, 0, "[%s] GET /api/products 200 %dms" % (at_milli(m), 20 + m))
@@ -2221,8 +2303,10 @@ def main():
     names = apps_workloads()
     batch_and_daemon_workloads()
     secrets_and_configmaps()
+    platform_addons()
     events(names)
     controller_logs(names)
+    add("replicasets.yaml", *REPLICASETS)
     metrics()
     comments = {
         "00-crds.yaml": "The Flux CustomResourceDefinitions (schemas abbreviated; names, versions, scope and printer columns as shipped).",
@@ -2235,6 +2319,7 @@ def main():
         "image-automation.yaml": "Flux image automation: ImageRepository, ImagePolicy, ImageUpdateAutomation.",
         "flux-operator.yaml": "Flux Operator: FluxInstance, FluxReport, ResourceSets, ResourceSetInputProviders; source-watcher ArtifactGenerators.",
         "flux-controllers.yaml": "The Flux controllers and the operator: Deployments, Pods, ServiceAccounts, Services in flux-system.",
+        "replicasets.yaml": "The current ReplicaSet of every Deployment: the owner of its pods, owned by the Deployment.",
         "workloads.yaml": "Application workloads: Deployments, a StatefulSet, a DaemonSet, a Job, a CronJob with its Jobs, their Pods and Services.",
         "secrets.yaml": "Secrets (some applied with kubectl, so their last-applied annotation holds the secret data).",
         "configmaps.yaml": "ConfigMaps.",

@@ -111,11 +111,7 @@ impl Events {
                 line.insert(key.into(), json!(v));
             }
         }
-        // How often it happened tells a one-off from a loop; newer events count in `series`.
-        let count = event["series"]["count"]
-            .as_u64()
-            .or(event["count"].as_u64())
-            .unwrap_or(1);
+        let count = count(event);
         if count > 1 {
             line.insert("count".into(), json!(count));
         }
@@ -196,17 +192,28 @@ fn keep_latest(list: &mut Vec<Entry>, n: usize) {
     }
 }
 
-/// The time an event last happened, as the API wrote it, and as a sort key: the series'
-/// last observation (events.k8s.io/v1 semantics), else `lastTimestamp`, else `eventTime`,
-/// else `firstTimestamp`, else creation.
-fn last_seen(event: &Value) -> (String, (i64, u32)) {
-    let candidates = [
-        &event["series"]["lastObservedTime"],
-        &event["lastTimestamp"],
-        &event["eventTime"],
+/// How often an event happened: it tells a one-off from a loop. Events written through
+/// events.k8s.io count in `series.count`, older ones in `count`; at least 1.
+pub fn count(event: &Value) -> u64 {
+    event["series"]["count"]
+        .as_u64()
+        .or(event["count"].as_u64())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The time an event first happened, as the API wrote it, and as a sort key:
+/// `firstTimestamp`, else `eventTime` (events.k8s.io), else creation.
+pub fn first_seen(event: &Value) -> (String, (i64, u32)) {
+    first_parsed(&[
         &event["firstTimestamp"],
+        &event["eventTime"],
         &event["metadata"]["creationTimestamp"],
-    ];
+    ])
+}
+
+/// The first of `candidates` that is an RFC 3339 time, as written and as a sort key.
+fn first_parsed(candidates: &[&Value]) -> (String, (i64, u32)) {
     for c in candidates {
         if let Some(text) = c.as_str()
             && let Some(at) = parse_rfc3339(text)
@@ -215,6 +222,19 @@ fn last_seen(event: &Value) -> (String, (i64, u32)) {
         }
     }
     (String::new(), (i64::MIN, 0))
+}
+
+/// The time an event last happened, as the API wrote it, and as a sort key: the series'
+/// last observation (events.k8s.io/v1 semantics), else `lastTimestamp`, else `eventTime`,
+/// else `firstTimestamp`, else creation.
+pub fn last_seen(event: &Value) -> (String, (i64, u32)) {
+    first_parsed(&[
+        &event["series"]["lastObservedTime"],
+        &event["lastTimestamp"],
+        &event["eventTime"],
+        &event["firstTimestamp"],
+        &event["metadata"]["creationTimestamp"],
+    ])
 }
 
 #[cfg(test)]

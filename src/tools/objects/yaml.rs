@@ -1,7 +1,9 @@
 //! YAML rendering of shaped objects: keys in a stable, reader-first order (apiVersion, kind,
 //! metadata, spec, status, then the rest, or status before spec for a failing object;
 //! `name`/`namespace` first in metadata; `type`, `status`, `reason`, `message` first in a
-//! condition) and `# ` comment blocks that keep text verbatim.
+//! condition) and `# ` comment blocks that keep text verbatim. And [`field`], for answers
+//! written line by line (events, traces): a value plain when it can be, else a literal block
+//! scalar, so a message reads byte for byte as the API server sent it, never escaped.
 
 use serde_json::Value;
 use serde_norway::{Mapping, Number, Value as Yaml};
@@ -177,6 +179,90 @@ pub fn comment(text: &str) -> String {
     out
 }
 
+/// Appends `<prefix><key>: <value>` and a line break. `prefix` is the indentation, or the
+/// indentation and `- ` of a list item. The value is written plain when YAML reads it back
+/// as the same text, else as a literal block scalar (`|-`, `|` or `|+` by its trailing line
+/// breaks, with an indentation indicator when it starts with a space), whose lines are the
+/// value's own bytes: quotes, backslashes, `: ` and line breaks are never escaped. Scalars
+/// such as `True` or `3` stay plain: the reader is an agent reading the text.
+pub fn field(out: &mut String, prefix: &str, key: &str, value: &str) {
+    out.push_str(prefix);
+    out.push_str(key);
+    out.push(':');
+    if plain(value) {
+        out.push(' ');
+        out.push_str(value);
+        out.push('\n');
+        return;
+    }
+    let body = value.trim_end_matches('\n');
+    let chomp = match value.len() - body.len() {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let indent = prefix.len() + 2;
+    out.push_str(" |");
+    if body.starts_with(' ') || body.starts_with('\n') {
+        out.push('2');
+    }
+    out.push_str(chomp);
+    out.push('\n');
+    let pad = " ".repeat(indent);
+    for line in value[..body.len()].split('\n') {
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    // A kept (`|+`) value's extra line breaks are empty lines after the body.
+    for _ in 1..value.len() - body.len() {
+        out.push('\n');
+    }
+}
+
+/// Whether `value` can be written as a plain scalar and read back as the same characters.
+fn plain(value: &str) -> bool {
+    let Some(first) = value.chars().next() else {
+        return false;
+    };
+    let indicator = matches!(
+        first,
+        '-' | '?'
+            | ':'
+            | ','
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '#'
+            | '&'
+            | '*'
+            | '!'
+            | '|'
+            | '>'
+            | '\''
+            | '"'
+            | '%'
+            | '@'
+            | '`'
+            | ' '
+            | '\t'
+    );
+    // `- x`, `? x` and `: x` are indicators only when a space follows.
+    let indicator = indicator
+        && !(matches!(first, '-' | '?' | ':')
+            && value.len() > 1
+            && !value[1..].starts_with([' ', '\t']));
+    !indicator
+        && !value.ends_with([' ', '\t', ':'])
+        && !value.contains(": ")
+        && !value.contains(" #")
+        && !value.contains(['\n', '\r', '\t'])
+        && !value.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +366,74 @@ events:
             text,
             "events:\n- time: t\n  type: Normal\n  reason: R\n  message: m\n  count: 3\n"
         );
+    }
+
+    /// Every value comes back from a YAML parser as the same string, whatever it holds.
+    #[test]
+    fn fields_read_back_byte_for_byte() {
+        let values = [
+            "Applied revision: main@sha1:0ef7",
+            "plain words",
+            "HelmChart 'flux-system/x' is not ready: \"quoted\" \\ back",
+            "two\nlines",
+            "ends with a break\n",
+            "ends with two\n\n",
+            " leading space",
+            "\nleading break",
+            "- looks like a list",
+            "-1",
+            "key: value",
+            "# not a comment",
+            "a #b",
+            "trailing space ",
+            "trailing colon:",
+            "{braces}",
+            "[x]",
+            "'single'",
+            "tab\there",
+            "line\n\n\nwith blank lines\n  indented",
+            "Back-off pulling image \"registry.k8s.io/x:v2\"",
+            "",
+        ];
+        for v in values {
+            for prefix in ["", "  ", "- ", "  - "] {
+                let mut out = String::new();
+                field(&mut out, prefix, "message", v);
+                let doc = if prefix.starts_with(' ') {
+                    format!("p:\n{out}")
+                } else {
+                    out.clone()
+                };
+                let back: Value = serde_norway::from_str(&doc)
+                    .unwrap_or_else(|e| panic!("{v:?} with {prefix:?}: {e}\n{out}"));
+                let back = if prefix.starts_with(' ') {
+                    &back["p"]
+                } else {
+                    &back
+                };
+                let got = if prefix.contains('-') {
+                    &back[0]["message"]
+                } else {
+                    &back["message"]
+                };
+                // A number or boolean stays plain on purpose: its text is the value's.
+                let text = match got {
+                    Value::String(s) => s.clone(),
+                    Value::Number(_) | Value::Bool(_) => got.to_string(),
+                    other => panic!("{v:?} read back as {other:?}"),
+                };
+                assert_eq!(text, v, "{prefix:?}\n{out}");
+                // Every line of the value is in the output as it is.
+                for line in v.lines().filter(|l| !l.is_empty()) {
+                    assert!(out.contains(line), "{line:?} not in\n{out}");
+                }
+            }
+        }
+        let mut out = String::new();
+        field(&mut out, "  ", "message", "a: b");
+        assert_eq!(out, "  message: |-\n    a: b\n");
+        let mut out = String::new();
+        field(&mut out, "- ", "reason", "BackOff");
+        assert_eq!(out, "- reason: BackOff\n");
     }
 }
