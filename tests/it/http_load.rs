@@ -69,20 +69,30 @@ fn two_hundred_sessions_make_tool_calls_at_once() {
                         "params": {"name": "get_kubernetes_resources", "arguments": {
                             "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                             "namespace": "flux-system"}}});
-                    let r = c.in_session(&sid, call);
-                    assert_eq!(r.status, 200, "session {i}: {}", r.text());
-                    let j: Value = r.json();
-                    match (&j["result"]["isError"], &j["error"]["message"]) {
-                        (Value::Bool(false), _) => {
-                            let text = j["result"]["content"][0]["text"]
-                                .as_str()
-                                .unwrap_or_default();
-                            assert!(text.contains("tenants"), "session {i}: {text}");
-                            ok += 1;
+                    // The cap on tool calls running at once (64) answers "server busy" plainly;
+                    // a client tries again, as an agent would, until the call is served.
+                    let deadline = Instant::now() + Duration::from_secs(90);
+                    loop {
+                        let r = c.in_session(&sid, call.clone());
+                        assert_eq!(r.status, 200, "session {i}: {}", r.text());
+                        let j: Value = r.json();
+                        match (&j["result"]["isError"], &j["error"]["message"]) {
+                            (Value::Bool(false), _) => {
+                                let text = j["result"]["content"][0]["text"]
+                                    .as_str()
+                                    .unwrap_or_default();
+                                assert!(text.contains("tenants"), "session {i}: {text}");
+                                ok += 1;
+                                break;
+                            }
+                            (_, Value::String(m)) if m.starts_with("server busy") => {
+                                busy += 1;
+                                assert!(Instant::now() < deadline, "session {i}: busy for 90 s");
+                                // Back off a little, so 136 waiting clients do not spin.
+                                std::thread::sleep(Duration::from_millis(5 + (i as u64 % 20)));
+                            }
+                            _ => panic!("session {i}: {j}"),
                         }
-                        // The cap on tool calls running at once (64) says so plainly.
-                        (_, Value::String(m)) if m.starts_with("server busy") => busy += 1,
-                        _ => panic!("session {i}: {j}"),
                     }
                 }
                 let r = c.request("DELETE", "/mcp", &[("Mcp-Session-Id", &sid)], b"");
@@ -103,16 +113,13 @@ fn two_hundred_sessions_make_tool_calls_at_once() {
     still_serving(addr);
     let peak_kib = memory_kib(pid, "VmHWM");
     println!(
-        "{SESSIONS} sessions, {} calls: {ok} answered, {busy} busy; server peak RSS {:.1} MiB, {} threads at rest",
+        "{SESSIONS} sessions, {} calls: {ok} answered, {busy} busy answers retried; server peak RSS {:.1} MiB, {} threads at rest",
         SESSIONS * CALLS,
         peak_kib as f64 / 1024.0,
         idle_threads
     );
-    assert_eq!(ok + busy, SESSIONS * CALLS);
-    assert!(
-        ok >= SESSIONS,
-        "most calls must be answered: {ok} ok, {busy} busy"
-    );
+    // Every call of every session was served in the end.
+    assert_eq!(ok, SESSIONS * CALLS, "{busy} busy answers");
     // Bounded memory: 200 connections with their threads, 64 tool calls at once, and the
     // responses of both, in a debug build.
     assert!(peak_kib < 256 * 1024, "peak RSS {peak_kib} KiB");
