@@ -5,6 +5,10 @@
 #[allow(dead_code)]
 mod apiserver;
 mod docs;
+mod http;
+#[path = "../it/http_client.rs"]
+#[allow(dead_code)]
+mod http_client;
 mod investigations;
 mod kube;
 mod startup;
@@ -68,7 +72,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// investigations, writes); no name runs them all.
+/// investigations, writes, http); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -77,13 +81,14 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 6] = [
+    let sections: [(&str, fn()); 7] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
         ("investigations", investigations::run),
         ("writes", writes::run),
+        ("http", http::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench-peer`: measure our static binary and the Go peer (npm kubernetes-mcp-server) in
 # one run with ../shared/tools/mcpbench.py: spawn -> initialize, tools/list, a tool call listing
-# Kustomizations from the test API server, peak RSS, size.
+# Kustomizations from the test API server, peak RSS, size; then both over Streamable HTTP under
+# load (`cargo bench --bench bench -- http` with BENCH_HTTP_PEER: req/s and p50/p99 at 1, 8
+# and 64 clients, peak RSS with 200 sessions).
 # The peer is installed under /tmp (never in the repository). Both get the same kubeconfig,
 # pointing at the test API server. RUNS (default 5) fresh spawns each, CALLS (default 50) calls.
 # Usage: bench-peer.sh SHARED_DIR OUR_BINARY
@@ -13,10 +15,13 @@ bench="$shared/tools/mcpbench.py"
 
 peer_dir=${PEER_DIR:-/tmp/flux-operator-mcp-peer}
 peer="$peer_dir/node_modules/kubernetes-mcp-server-linux-amd64/bin/kubernetes-mcp-server-linux-amd64"
-if [ ! -x "$peer" ]; then
+# Pinned, so that figures from different days compare the same peer.
+peer_version=0.0.67
+installed=$(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$peer_dir/node_modules/kubernetes-mcp-server/package.json" 2>/dev/null | head -n 1 || true)
+if [ ! -x "$peer" ] || [ "$installed" != "$peer_version" ]; then
   mkdir -p "$peer_dir"
   [ -f "$peer_dir/package.json" ] || echo '{"name":"peer","private":true}' > "$peer_dir/package.json"
-  (cd "$peer_dir" && npm install --no-audit --no-fund --loglevel=error kubernetes-mcp-server >&2)
+  (cd "$peer_dir" && npm install --no-audit --no-fund --loglevel=error "kubernetes-mcp-server@$peer_version" >&2)
 fi
 [ -x "$peer" ] || { echo "bench-peer: $peer missing after npm install" >&2; exit 1; }
 
@@ -45,3 +50,6 @@ for label in flux-operator-mcp kubernetes-mcp-server; do
   python3 "$bench" --runs "$runs" -n "$calls" --clean-env --env "KUBECONFIG=$kubeconfig" \
     --label "$label" --tool "$tool" --args "$list" -- "${cmd[@]}"
 done
+
+echo "== Streamable HTTP under load (kubernetes-mcp-server $peer_version)"
+(cd "$root" && BENCH_HTTP_PEER="$peer" cargo bench --quiet --bench bench -- http)
