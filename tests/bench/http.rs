@@ -89,11 +89,7 @@ pub fn run() {
             })
             .collect();
         let hwm = status_kib(server.child.id(), "VmHWM");
-        println!(
-            "{:<24} {:>22.1} MiB",
-            server.label,
-            hwm as f64 / 1024.0
-        );
+        println!("{:<24} {:>22.1} MiB", server.label, hwm as f64 / 1024.0);
         drop(held);
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -173,7 +169,10 @@ impl Server {
                 let addr = SocketAddr::from(([127, 0, 0, 1], port));
                 let deadline = Instant::now() + Duration::from_secs(20);
                 while TcpStream::connect(addr).is_err() {
-                    assert!(Instant::now() < deadline, "the peer never listened on {addr}");
+                    assert!(
+                        Instant::now() < deadline,
+                        "the peer never listened on {addr}"
+                    );
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Server {
@@ -261,9 +260,10 @@ impl Session {
             .into_iter()
             .find(|m| m.get("id") == message.get("id"));
         match answer {
-            Some(m) if m["result"]["isError"] == json!(true) => {
-                Err(format!("isError: {:.80}", m["result"]["content"][0]["text"]))
-            }
+            Some(m) if m["result"]["isError"] == json!(true) => Err(format!(
+                "isError: {:.80}",
+                m["result"]["content"][0]["text"]
+            )),
             Some(m) if m.get("result").is_some() => Ok(()),
             Some(m) => Err(format!("{:.80}", m["error"].to_string())),
             None => Err("no answer".into()),
