@@ -7,7 +7,6 @@ mod apiserver;
 mod docs;
 mod http;
 #[path = "../it/http_client.rs"]
-#[allow(dead_code)]
 mod http_client;
 mod investigations;
 mod kube;
