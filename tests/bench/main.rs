@@ -4,6 +4,7 @@
 #[path = "../apiserver/mod.rs"]
 #[allow(dead_code)]
 mod apiserver;
+mod diagnosis;
 mod docs;
 mod http;
 #[path = "../it/http_client.rs"]
@@ -14,6 +15,8 @@ mod startup;
 #[path = "../it/support.rs"]
 mod support;
 mod tools;
+#[path = "../it/verbatim.rs"]
+mod verbatim;
 mod writes;
 
 use std::path::PathBuf;
@@ -71,7 +74,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// investigations, writes, http); no name runs them all.
+/// diagnosis, investigations, writes, http); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -80,11 +83,12 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 7] = [
+    let sections: [(&str, fn()); 8] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
+        ("diagnosis", diagnosis::run),
         ("investigations", investigations::run),
         ("writes", writes::run),
         ("http", http::run),
