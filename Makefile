@@ -21,7 +21,7 @@ SERVE := $(abspath $(STATIC_BIN)) serve
 
 # `make conformance` runs these in order; add a target here to add a check.
 CONFORMANCE_CHECKS := conformance-sdk conformance-e2e conformance-suite conformance-kubectl \
-	conformance-kubeconfig
+	conformance-kubeconfig conformance-e2e-http conformance-http conformance-inspector
 
 .PHONY: build install static static-readonly test lint conformance $(CONFORMANCE_CHECKS) \
 	conformance-2026 bench bench-peer dist dist-verify image fuzz fuzz-smoke mutants clean
@@ -76,6 +76,22 @@ conformance-sdk: static $(VENV)/.installed
 conformance-e2e: static $(VENV)/.installed
 	$(CARGO) build --release --example test-apiserver
 	$(VENV)/bin/python tests/scripts/sdk_e2e.py $(STATIC_BIN) target/release/examples/test-apiserver
+
+# The same over HTTP: Streamable HTTP (session and stateless modes) and the legacy SSE client.
+conformance-e2e-http: static $(VENV)/.installed
+	$(CARGO) build --release --example test-apiserver
+	$(VENV)/bin/python tests/scripts/sdk_e2e.py --transport http $(STATIC_BIN) target/release/examples/test-apiserver
+	$(VENV)/bin/python tests/scripts/sdk_e2e.py --transport sse $(STATIC_BIN) target/release/examples/test-apiserver
+
+# The official MCP conformance suite over real HTTP: every server scenario of the stable suite
+# (2025 sessions) and the pre-release suite's 2026-07-28 scenarios (stateless), judged check by
+# check against tests/scripts/conformance-http.expected.
+conformance-http: static
+	tests/scripts/conformance-http.sh "$(SHARED)" $(STATIC_BIN)
+
+# MCP Inspector CLI over Streamable HTTP and SSE: tools/list --strict clean, a call, prompts.
+conformance-inspector: static
+	tests/scripts/inspector-http.sh "$(SHARED)" $(STATIC_BIN)
 
 # The official MCP conformance suite's generic scenarios, bridged from stdio.
 conformance-suite: static

@@ -8,11 +8,13 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::docs;
 use crate::kube::Secret;
+use crate::mcp::http;
 use crate::text::{edit_distance, parse_duration};
 use crate::tools::{self, Settings};
 
@@ -63,17 +65,12 @@ enum Update {
     Path(fn(&mut Parsed, Option<PathBuf>)),
 }
 
-/// Why an update refused its value; [`apply`] turns it into an [`Error`].
+/// Why an update refused its value: [`apply`] says "invalid value V for --flag: REASON".
 #[derive(Debug)]
-enum Refusal {
-    /// Malformed: "invalid value V for --flag: REASON".
-    Invalid(String),
-    /// Well formed, but not something this version does: the message as it is.
-    Unsupported(String),
-}
+struct Refusal(String);
 
 fn invalid(reason: impl Into<String>) -> Refusal {
-    Refusal::Invalid(reason.into())
+    Refusal(reason.into())
 }
 
 const fn flag(
@@ -171,14 +168,10 @@ pub const FLAGS: &[Flag] = &[
         Some("NAME"),
         "stdio",
         Group::Server,
-        "MCP transport: stdio, http or sse (http and sse are not supported yet)",
+        "MCP transport: stdio; http (Streamable HTTP at /mcp); sse (legacy HTTP+SSE at /sse, deprecated)",
         Update::Text(|p, text| {
-            let transport =
+            p.serve.transport =
                 Transport::from_name(text).ok_or_else(|| invalid("expected stdio, http or sse"))?;
-            if transport != Transport::Stdio {
-                return Err(Refusal::Unsupported(unsupported_transport(transport)));
-            }
-            p.serve.transport = transport;
             Ok(())
         }),
     ),
@@ -187,13 +180,36 @@ pub const FLAGS: &[Flag] = &[
         Some("PORT"),
         "8080",
         Group::Server,
-        "TCP port for the http and sse transports",
+        "TCP port for the http and sse transports (a port in --listen wins)",
         Update::Text(|p, text| {
             p.serve.port = text
                 .trim()
                 .parse()
                 .map_err(|_| invalid("expected a TCP port, 0-65535"))?;
             Ok(())
+        }),
+    ),
+    flag(
+        "listen",
+        Some("ADDR"),
+        "127.0.0.1; 0.0.0.0 in a pod",
+        Group::Server,
+        "address for http and sse: IP, IP:PORT, [IPv6]:PORT or :PORT (every interface); the default is loopback only, except in a pod (KUBERNETES_SERVICE_HOST set), where a Service must reach it",
+        Update::Text(|p, text| {
+            p.transport_only.push("listen");
+            p.serve.listen = Some(parse_listen(text).map_err(invalid)?);
+            Ok(())
+        }),
+    ),
+    flag(
+        "auth-token-file",
+        Some("FILE"),
+        "",
+        Group::Server,
+        "http and sse: require the bearer token in FILE (Authorization: Bearer TOKEN) on every request but /healthz",
+        Update::Path(|p, path| {
+            p.transport_only.push("auth-token-file");
+            p.serve.auth_token_file = path;
         }),
     ),
     flag(
@@ -488,6 +504,11 @@ pub struct ServeOptions {
     /// `--port` (default [`DEFAULT_PORT`]): where the http and sse transports listen; stdio
     /// has no port.
     pub port: u16,
+    /// `--listen`: the address (and maybe port) the http and sse transports listen on; unset,
+    /// 127.0.0.1, or every interface in a pod (see [`ServeOptions::listen_addr`]).
+    pub listen: Option<Listen>,
+    /// `--auth-token-file`: the bearer token http and sse clients must send.
+    pub auth_token_file: Option<PathBuf>,
     /// `--read-only`, `--mask-secrets`, `--timeout`, `--tool-call-log-file`, `--docs-dir`
     /// and the Kubernetes flags.
     pub tools: Settings,
@@ -498,8 +519,72 @@ impl Default for ServeOptions {
         ServeOptions {
             transport: Transport::default(),
             port: DEFAULT_PORT,
+            listen: None,
+            auth_token_file: None,
             tools: Settings::default(),
         }
+    }
+}
+
+/// `--listen`: an address, and a port when one was given with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    pub ip: IpAddr,
+    pub port: Option<u16>,
+}
+
+/// `IP`, `IP:PORT`, `[IPv6]`, `[IPv6]:PORT`, `localhost[:PORT]` or `:PORT` (every interface,
+/// as Go's `:8080`).
+fn parse_listen(text: &str) -> Result<Listen, String> {
+    let text = text.trim();
+    let expected =
+        "expected an IP address with an optional port: 127.0.0.1, 0.0.0.0:9090, [::1]:8080, :8080";
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("bad port {p:?}; {expected}"))
+    };
+    if let Some(p) = text.strip_prefix(':')
+        && !p.contains(':')
+    {
+        return Ok(Listen {
+            ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: Some(port(p)?),
+        });
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(Listen {
+            ip: addr.ip(),
+            port: Some(addr.port()),
+        });
+    }
+    let (host, p) = match text.rsplit_once(':') {
+        // A bare IPv6 address has colons of its own.
+        Some((h, p)) if !h.contains(':') => (h, Some(port(p)?)),
+        _ => (text, None),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = if host.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        host.parse::<IpAddr>()
+            .map_err(|_| format!("{host:?} is not an IP address; {expected}"))?
+    };
+    Ok(Listen { ip, port: p })
+}
+
+impl ServeOptions {
+    /// Where the http and sse transports listen: `--listen`'s address, else 127.0.0.1, or
+    /// every interface in a pod (upstream's Helm chart reaches the server through a Service);
+    /// `--listen`'s port, else `--port`.
+    pub fn listen_addr(&self, in_pod: bool) -> SocketAddr {
+        let default_ip = if in_pod {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
+        let ip = self.listen.map_or(default_ip, |l| l.ip);
+        let port = self.listen.and_then(|l| l.port).unwrap_or(self.port);
+        SocketAddr::new(ip, port)
     }
 }
 
@@ -509,9 +594,9 @@ pub enum Transport {
     /// One JSON-RPC message per line on stdin and stdout: what an assistant starts.
     #[default]
     Stdio,
-    /// Streamable HTTP at `/mcp` (not served yet: the parser refuses it).
+    /// Streamable HTTP at `/mcp`.
     Http,
-    /// The legacy HTTP+SSE transport (not served yet: the parser refuses it).
+    /// The legacy HTTP+SSE transport at `/sse` (and Streamable HTTP at `/mcp` beside it).
     Sse,
 }
 
@@ -530,14 +615,6 @@ impl Transport {
             .into_iter()
             .find(|t| t.name() == name)
     }
-}
-
-/// Until the HTTP transports land, `--transport http|sse` is refused with this (exit code 2).
-fn unsupported_transport(transport: Transport) -> String {
-    format!(
-        "--transport {} is not supported yet; use stdio (the default)",
-        transport.name()
-    )
 }
 
 /// A command-line mistake. Printed as one line on stderr; exit code 2.
@@ -570,6 +647,10 @@ pub enum Error {
         command: String,
     },
     Unsupported(String),
+    /// `--listen` or `--auth-token-file` with the stdio transport.
+    TransportOnly {
+        flag: &'static str,
+    },
     /// `docs` without `search` or `list`.
     MissingDocsCommand,
     MissingQuery,
@@ -607,6 +688,10 @@ impl fmt::Display for Error {
                 write!(f, "unexpected argument {arg:?} for {command:?}")
             }
             Error::Unsupported(m) => f.write_str(m),
+            Error::TransportOnly { flag } => write!(
+                f,
+                "flag --{flag} applies to --transport http or sse, not stdio"
+            ),
             Error::MissingDocsCommand => {
                 f.write_str("docs needs a command: docs search QUERY or docs list")
             }
@@ -681,22 +766,40 @@ pub fn run(command: Command) -> ExitCode {
 }
 
 fn serve(options: ServeOptions) -> ExitCode {
+    let in_pod = crate::kube::config::Env::from_process()
+        .service_host
+        .is_some();
     let mode = tools::Mode {
-        in_cluster: crate::kube::config::Env::from_process()
-            .service_host
-            .is_some(),
+        in_cluster: in_pod,
         source: tools::Source::Live,
     };
-    let toolbox = tools::Toolbox::new(options.tools, mode);
-    match options.transport {
-        Transport::Stdio => crate::mcp::stdio::serve(std::sync::Arc::new(toolbox)),
-        // The parser refuses these; a `Command` built in code gets the same answer.
-        Transport::Http | Transport::Sse => {
-            let message = unsupported_transport(options.transport);
-            let _ = writeln!(std::io::stderr().lock(), "{NAME}: {message}");
-            ExitCode::from(2)
+    let endpoints = match options.transport {
+        Transport::Stdio => {
+            let toolbox = tools::Toolbox::new(options.tools, mode);
+            return crate::mcp::stdio::serve(std::sync::Arc::new(toolbox));
+        }
+        Transport::Http => http::Endpoints::Streamable,
+        Transport::Sse => http::Endpoints::LegacySse,
+    };
+    let mut http_options = http::Options::new(options.listen_addr(in_pod), endpoints);
+    if let Some(path) = &options.auth_token_file {
+        let token = crate::files::read(path, crate::files::TOKEN)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| http::Token::new(&bytes).map_err(|e| e.to_string()));
+        match token {
+            Ok(token) => http_options.token = Some(token),
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "{NAME}: --auth-token-file {}: {e}",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
         }
     }
+    let toolbox = tools::Toolbox::new(options.tools, mode);
+    http::serve(std::sync::Arc::new(toolbox), http_options)
 }
 
 /// Print a command's output; a closed pipe (`| head`) is not an error worth a panic.
@@ -725,6 +828,8 @@ struct Parsed {
     format: Option<docs::Format>,
     /// Flags given that only `docs search` takes.
     docs_only: Vec<&'static str>,
+    /// Flags given that only the http and sse transports take.
+    transport_only: Vec<&'static str>,
 }
 
 /// Parse the arguments after the program name.
@@ -825,6 +930,11 @@ fn command(p: Parsed) -> Result<Command, Error> {
     match name {
         "serve" => {
             extra(1, "serve")?;
+            if p.serve.transport == Transport::Stdio
+                && let Some(flag) = p.transport_only.first()
+            {
+                return Err(Error::TransportOnly { flag });
+            }
             #[cfg(not(feature = "mutations"))]
             if !p.serve.tools.read_only {
                 return Err(Error::Unsupported(READ_ONLY_BUILD_REFUSAL.to_string()));
@@ -913,10 +1023,7 @@ fn apply(flag: &'static Flag, raw: Option<OsString>, p: &mut Parsed) -> Result<(
             let Some(text) = raw.to_str() else {
                 return Err(bad(&raw.to_string_lossy(), "not valid UTF-8".into()));
             };
-            update(p, text).map_err(|refusal| match refusal {
-                Refusal::Invalid(reason) => bad(text, reason),
-                Refusal::Unsupported(message) => Error::Unsupported(message),
-            })?;
+            update(p, text).map_err(|Refusal(reason)| bad(text, reason))?;
         }
     }
     Ok(())
@@ -992,7 +1099,8 @@ fn usage() -> String {
         "{NAME} {version}: an MCP server for Kubernetes clusters that run Flux
 
 Usage:
-  {NAME} serve [flags]            serve MCP on stdin/stdout (what an assistant runs)
+  {NAME} serve [flags]            serve MCP on stdin/stdout (what an assistant runs),
+                                  or over HTTP with --transport http
   {NAME} check [flags]            show the cluster and identity the tools would use
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
@@ -1144,8 +1252,8 @@ mod tests {
         for f in FLAGS {
             let values: &[Option<&str>] = match (f.long, f.update) {
                 (_, Update::Switch(_)) => &[Some("true"), Some("false")],
-                // stdio is the default and the only transport served yet: nothing to change.
-                ("transport", _) => continue,
+                ("transport", _) => &[Some("http")],
+                ("listen", _) => &[Some("0.0.0.0:3")],
                 ("timeout", _) => &[Some("5s")],
                 ("format", _) => &[Some("complete")],
                 ("tools" | "disable-tools", _) => &[Some("get_flux_instance")],
@@ -1169,10 +1277,8 @@ mod tests {
         assert_eq!(port_flag, Some(DEFAULT_PORT.to_string().as_str()));
         let o = serve_options(&["serve", "--transport=stdio", "--port", " 9090"]);
         assert_eq!((o.transport, o.port), (Transport::Stdio, 9090));
-        assert_eq!(
-            parse_err(&["serve", "--transport", "sse"]),
-            "--transport sse is not supported yet; use stdio (the default)"
-        );
+        let o = serve_options(&["serve", "--transport", "sse"]);
+        assert_eq!(o.transport, Transport::Sse);
         assert_eq!(
             parse_err(&["--port=65536", "serve"]),
             "invalid value \"65536\" for --port: expected a TCP port, 0-65535"
@@ -1184,12 +1290,76 @@ mod tests {
     }
 
     #[test]
+    fn listen_and_port_combine_and_the_default_is_loopback_outside_a_pod() {
+        let addr =
+            |args: &[&str], in_pod: bool| serve_options(args).listen_addr(in_pod).to_string();
+        assert_eq!(
+            addr(&["serve", "--transport=http"], false),
+            "127.0.0.1:8080"
+        );
+        // Upstream's Helm chart: --transport=http --port=9090 behind a Service.
+        assert_eq!(
+            addr(&["serve", "--transport=http", "--port=9090"], true),
+            "0.0.0.0:9090"
+        );
+        let http = ["serve", "--transport", "http"];
+        let with = |extra: &[&'static str]| [&http[..], extra].concat();
+        assert_eq!(addr(&with(&["--listen", "0.0.0.0"]), false), "0.0.0.0:8080");
+        assert_eq!(
+            addr(&with(&["--listen=127.0.0.1", "--port=7"]), true),
+            "127.0.0.1:7"
+        );
+        assert_eq!(
+            addr(&with(&["--port=7", "--listen=10.0.0.1:9"]), false),
+            "10.0.0.1:9"
+        );
+        assert_eq!(addr(&with(&["--listen", ":9090"]), false), "0.0.0.0:9090");
+        assert_eq!(
+            addr(&with(&["--listen", "[::1]:8081"]), false),
+            "[::1]:8081"
+        );
+        assert_eq!(addr(&with(&["--listen", "::"]), false), "[::]:8080");
+        assert_eq!(addr(&with(&["--listen", "[::1]"]), false), "[::1]:8080");
+        assert_eq!(
+            addr(&with(&["--listen", "localhost:1"]), true),
+            "127.0.0.1:1"
+        );
+        for bad in ["example.com", "127.0.0.1:http", "1.2.3.4:70000", ":x", ""] {
+            let e = parse_err(&with(&["--listen", bad]));
+            assert!(
+                e.starts_with(&format!("invalid value {bad:?} for --listen: ")),
+                "{e}"
+            );
+            assert!(e.contains("expected an IP address"), "{e}");
+        }
+    }
+
+    #[test]
+    fn transport_flags_are_refused_with_stdio() {
+        assert_eq!(
+            parse_err(&["serve", "--listen", "0.0.0.0"]),
+            "flag --listen applies to --transport http or sse, not stdio"
+        );
+        assert_eq!(
+            parse_err(&["serve", "--auth-token-file=/t", "--transport=stdio"]),
+            "flag --auth-token-file applies to --transport http or sse, not stdio"
+        );
+        let o = serve_options(&["--auth-token-file", "/t", "serve", "--transport=sse"]);
+        assert_eq!(o.auth_token_file, Some(PathBuf::from("/t")));
+        let help = long_help();
+        assert!(help.contains("--listen ADDR"), "{help}");
+        assert!(help.contains("KUBERNETES_SERVICE_HOST"), "{help}");
+        assert!(help.contains("a port in --listen wins"), "{help}");
+    }
+
+    #[test]
     fn every_flag_is_wired_to_a_setting() {
         for f in FLAGS {
             let value = match (f.long, f.value) {
                 (_, None) => None,
                 ("transport", _) => Some("stdio"),
                 ("port", _) | ("limit", _) => Some("3"),
+                ("listen", _) => Some("127.0.0.1"),
                 ("timeout", _) => Some("5s"),
                 ("format", _) => Some("complete"),
                 ("tools" | "disable-tools", _) => Some("search_flux_docs"),
@@ -1209,6 +1379,7 @@ mod tests {
     fn only_path_flags_accept_non_utf8_values() {
         use std::os::unix::ffi::OsStringExt;
         let paths = [
+            "auth-token-file",
             "tool-call-log-file",
             "docs-dir",
             "kubeconfig",
@@ -1438,10 +1609,6 @@ mod tests {
         assert!(parse_err(&["serve", "--timeout=0s"]).contains("greater than zero"));
         assert!(parse_err(&["serve", "--port", "http"]).contains("--port"));
         assert!(parse_err(&["serve", "--read-only=maybe"]).contains("\"maybe\""));
-        assert_eq!(
-            parse_err(&["serve", "--transport", "http"]),
-            "--transport http is not supported yet; use stdio (the default)"
-        );
         assert!(parse_err(&["serve", "--transport=ws"]).contains("expected stdio, http or sse"));
         assert_eq!(
             parse_err(&["serve", "--timeout"]),

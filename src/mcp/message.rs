@@ -20,6 +20,11 @@ pub mod code {
     pub const INTERNAL_ERROR: i64 = -32603;
     /// MCP 2026-07-28: the `_meta` protocol version is not one the server speaks.
     pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+    /// MCP 2026-07-28 Streamable HTTP: a request header (`MCP-Protocol-Version`, `Mcp-Method`,
+    /// `Mcp-Name`) is missing or does not match the body.
+    pub const HEADER_MISMATCH: i64 = -32020;
+    /// MCP 2026-07-28: the request needs a client capability the client did not declare.
+    pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
 }
 
 /// A request id: MCP allows strings and integers and requires them echoed unchanged. An

@@ -8,6 +8,7 @@
 
 pub mod cancel;
 pub mod connection;
+pub mod http;
 pub mod message;
 pub mod server;
 pub mod session;

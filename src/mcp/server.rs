@@ -17,6 +17,19 @@ pub const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-
 /// The stateless revision: no handshake, the version rides in each request's `_meta`.
 pub const STATELESS_VERSION: &str = "2026-07-28";
 
+/// Every revision we speak, newest first: what `server/discover` advertises and what a request
+/// with an unsupported version is told.
+pub fn supported_versions() -> Vec<&'static str> {
+    let mut versions = vec![STATELESS_VERSION];
+    versions.extend(HANDSHAKE_VERSIONS.iter().rev());
+    versions
+}
+
+/// Whether `version` is one of [`supported_versions`].
+pub fn is_supported(version: &str) -> bool {
+    version == STATELESS_VERSION || HANDSHAKE_VERSIONS.contains(&version)
+}
+
 /// More concurrent tool calls than this are refused: each runs on its own thread, and a client
 /// that floods us must not exhaust the process. Counted across every connection: the threads
 /// are the process', whoever asked for them.

@@ -27,6 +27,7 @@ use super::message::{
 };
 use super::server::{
     HANDSHAKE_VERSIONS, InvalidParams, STATELESS_VERSION, Server, Service, Slot, ToolOutput,
+    supported_versions,
 };
 use crate::sync::{lock, unpoisoned};
 
@@ -648,14 +649,6 @@ fn stamp(mut result: Value, era: Era, cacheable: bool, info: &Value) -> Value {
         }
     }
     result
-}
-
-/// Every revision we speak, newest first: what `server/discover` advertises and what a request
-/// with an unsupported version is told.
-fn supported_versions() -> Vec<&'static str> {
-    let mut versions = vec![STATELESS_VERSION];
-    versions.extend(HANDSHAKE_VERSIONS.iter().rev());
-    versions
 }
 
 /// The era a request is answered in, from `_meta["io.modelcontextprotocol/protocolVersion"]`;

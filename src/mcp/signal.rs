@@ -9,8 +9,10 @@
 /// run `on_signal` on a dedicated thread when one arrives. Call it before spawning threads.
 /// Returns false when signals cannot be watched here: their default action then applies.
 ///
-/// Child processes do not inherit the block: std resets the signal mask of every process it
-/// spawns (exec credential plugins see default signal handling).
+/// Child processes inherit the block: a process spawned from a thread starts with that thread's
+/// signal mask (fork and exec keep it, and std resets only SIGPIPE's disposition, not the mask),
+/// so it would ignore SIGINT and SIGTERM. Whoever spawns a process that must react to them
+/// clears the mask in the child: `kube/process_group.rs` does for exec credential plugins.
 pub fn watch(on_signal: impl FnOnce(i32) + Send + 'static) -> bool {
     imp::watch(on_signal)
 }

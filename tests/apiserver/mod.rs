@@ -891,13 +891,14 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) {
         let req = match http::read_request(&mut reader) {
             Ok(Some(r)) => r,
             Ok(None) => break,
-            Err(http::HttpError::Io(_)) => return,
             Err(e) => {
-                let resp = match e {
-                    http::HttpError::TooLarge(_) => {
+                let resp = match e.status() {
+                    // Nobody left to answer: the connection failed or closed mid-request.
+                    None => return,
+                    Some(413 | 431) => {
                         status::failure(413, "RequestEntityTooLarge", &e.to_string(), None)
                     }
-                    _ => status::bad_request(&e.to_string()),
+                    Some(_) => status::bad_request(&e.to_string()),
                 };
                 let _ = http::write_response(reader.get_mut(), &resp, true, false, http::Cut::None);
                 break;

@@ -6,6 +6,9 @@
 mod apiserver;
 mod diagnosis;
 mod docs;
+mod http;
+#[path = "../it/http_client.rs"]
+mod http_client;
 mod investigations;
 mod kube;
 mod latency;
@@ -77,7 +80,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// diagnosis, investigations, writes, latency); no name runs them all.
+/// diagnosis, investigations, writes, latency, http); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -86,7 +89,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 8] = [
+    let sections: [(&str, fn()); 9] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
@@ -95,6 +98,7 @@ fn main() {
         ("investigations", investigations::run),
         ("writes", writes::run),
         ("latency", latency::run),
+        ("http", http::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {

@@ -82,8 +82,14 @@ fn mistakes_exit_2_name_the_culprit_and_print_nothing_on_stdout() {
         ),
         (&["serve", "--context=prod"], "did you mean --kube-context?"),
         (&["serve", "--timeout", "soon"], "\"soon\" for --timeout"),
-        (&["serve", "--transport", "http"], "not supported yet"),
-        (&["serve", "--transport=sse"], "not supported yet"),
+        (
+            &["serve", "--transport", "ws"],
+            "expected stdio, http or sse",
+        ),
+        (
+            &["serve", "--auth-token-file=/dev/null"],
+            "flag --auth-token-file applies to --transport http or sse, not stdio",
+        ),
         (&["serv"], "did you mean serve?"),
         (
             &["serve", "--mask-secrets=nope"],

@@ -20,7 +20,7 @@ use crate::support::{DEADLINE, Mcp, scratch_dir};
 
 /// A kubeconfig with one context per `(name, server)`, each with its own cluster and user;
 /// the first is the current context.
-fn kubeconfig(servers: &[(&str, &ApiServer)], dir: &Path) -> PathBuf {
+pub(crate) fn kubeconfig(servers: &[(&str, &ApiServer)], dir: &Path) -> PathBuf {
     use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let (mut clusters, mut users, mut contexts) = (String::new(), String::new(), String::new());

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench-peer`: measure our static binary and the Go peer (npm kubernetes-mcp-server) in
 # one run with ../shared/tools/mcpbench.py: spawn -> initialize, tools/list, a tool call listing
-# Kustomizations from the test API server, peak RSS, size.
+# Kustomizations from the test API server, peak RSS, size; the same list call against an API
+# server 50 ms away; then both over Streamable HTTP under load (`cargo bench --bench bench -- http`
+# with BENCH_HTTP_PEER: req/s and p50/p99 at 1, 8 and 64 clients, peak RSS with 200 sessions).
 # The peer is installed under /tmp (never in the repository), at the version the README quotes
 # (PEER_VERSION; an install of another version is replaced). Both get the same kubeconfig,
 # pointing at the test API server. RUNS (default 5) fresh spawns each, CALLS (default 50) calls.
@@ -79,3 +81,6 @@ for label in flux-operator-mcp kubernetes-mcp-server; do
   python3 "$bench" --runs "$runs" -n "$far_calls" --clean-env --env "KUBECONFIG=$work/kubeconfig-far" \
     --label "$label +$far_latency" --tool "$tool" --args "$list" -- "${cmd[@]}"
 done
+
+echo "== Streamable HTTP under load (kubernetes-mcp-server $peer_version)"
+(cd "$root" && BENCH_HTTP_PEER="$peer" cargo bench --quiet --bench bench -- http)

@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
 """End to end through the official MCP Python SDK (pip install mcp==2.3.0): start the standalone
-test API server (tests/apiserver, serving testdata/cluster), let the SDK's stdio client spawn
-`flux-operator-mcp serve --read-only` with KUBECONFIG pointing at it, and call EVERY tool that
-tools/list offers with arguments chosen per tool name, checking key content of each result.
+test API server (tests/apiserver, serving testdata/cluster), run `flux-operator-mcp serve
+--read-only` with KUBECONFIG pointing at it, and call EVERY tool that tools/list offers with
+arguments chosen per tool name, checking key content of each result.
+
+Transports (--transport):
+  stdio  the SDK's stdio client spawns the server (the default);
+  http   the server listens (--transport http) and the SDK's Streamable HTTP client connects
+         twice: in session mode (initialize, Mcp-Session-Id) and stateless (mode="auto", which
+         must settle on 2026-07-28);
+  sse    the server listens (--transport sse) and the SDK's legacy SSE client connects to /sse,
+         as VS Code's {"type": "sse"} configuration does.
 
 A tool offered without an entry in CALLS fails (add one), and so does a tool in CALLS that the
 server does not offer: together they keep this test calling every tool. The first session runs
 with --read-only; a second one, against a fresh test API server whose simulated Flux controller
 answers reconcile requests, calls every tool that the read-only session did not offer (the ones
-that change a cluster) in WRITE_CALLS order, checking what each answers.
+that change a cluster) in WRITE_CALLS order, checking what each answers (over http, in the
+session mode: the writes change the cluster, so they run once).
 
 Prints one PASS/FAIL line per tool and `N passed, M failed` last; exit 1 on any failure.
 
-Usage: sdk_e2e.py SERVER_BINARY TEST_APISERVER_BINARY
+Usage: sdk_e2e.py [--transport stdio|http|sse] SERVER_BINARY TEST_APISERVER_BINARY
 """
 from __future__ import annotations
 
@@ -24,8 +33,12 @@ import tempfile
 import threading
 import time
 
-from mcp import ClientSession, StdioServerParameters
+import contextlib
+
+from mcp import Client, ClientSession, StdioServerParameters
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 # tool name -> (arguments, strings the result must contain). The test cluster's facts:
 # Flux v2.7.2 run by the Flux Operator; Kustomization flux-system/tenants fails with a missing
@@ -132,90 +145,183 @@ def text_of(result) -> str:
     return "".join(getattr(c, "text", "") for c in result.content)
 
 
-async def exercise(params: StdioServerParameters) -> set[str]:
+async def call_every_tool(session, prefix: str) -> set[str]:
+    """tools/list, every tool with its CALLS entry, the EXTRA_CALLS, the error path; the
+    names offered."""
+    offered = [t.name for t in (await session.list_tools()).tools]
+    check(f"{prefix}tools/list", bool(offered), f"{len(offered)} tools: {', '.join(offered)}")
+    for name in sorted(set(CALLS) - set(offered)):
+        check(f"{prefix}{name}", False, "not offered by the server")
+    for name in offered:
+        if name not in CALLS:
+            check(f"{prefix}{name}", False, "offered but not exercised: add it to CALLS in sdk_e2e.py")
+            continue
+        args, expected = CALLS[name]
+        started = time.perf_counter()
+        try:
+            result = await session.call_tool(name, args)
+        except Exception as e:  # a JSON-RPC error is a failure of this tool
+            check(f"{prefix}{name}", False, f"call raised {e!r}")
+            continue
+        ms = (time.perf_counter() - started) * 1000
+        text = text_of(result)
+        missing = [s for s in expected if s not in text]
+        if result.is_error:
+            check(f"{prefix}{name}", False, f"isError: {text[:300]}")
+        elif missing:
+            check(f"{prefix}{name}", False, f"missing {missing} in: {text[:300]}")
+        else:
+            check(f"{prefix}{name}", True, f"{len(text)} bytes in {ms:.0f} ms")
+    for name, args, expected in EXTRA_CALLS:
+        if name not in offered:
+            continue
+        result = await session.call_tool(name, args)
+        text = text_of(result)
+        missing = [s for s in expected if s not in text]
+        ok = not result.is_error and not missing
+        check(f"{prefix}{name} {sorted(args)}", ok, f"{len(text)} bytes" if ok else f"missing {missing} in: {text[:300]}")
+    name, args, expected = ERROR_CALL
+    if name in offered:
+        result = await session.call_tool(name, args)
+        text = text_of(result)
+        check(f"{prefix}{name} error path", bool(result.is_error) and expected in text, text[:200])
+    return set(offered)
+
+
+async def call_write_tools(session, prefix: str, read_only_offered: set[str]) -> None:
+    offered = [t.name for t in (await session.list_tools()).tools]
+    writers = sorted(set(offered) - read_only_offered)
+    check(f"{prefix}tools/list (writes)", bool(writers), f"not under --read-only: {', '.join(writers)}")
+    called = {name for name, _, _ in WRITE_CALLS}
+    for name in writers:
+        if name not in called:
+            check(f"{prefix}{name}", False, "offered but not exercised: add it to WRITE_CALLS in sdk_e2e.py")
+    for name, args, expected in WRITE_CALLS:
+        if name not in offered:
+            check(f"{prefix}{name}", False, "not offered by the server")
+            continue
+        started = time.perf_counter()
+        try:
+            result = await session.call_tool(name, args)
+        except Exception as e:
+            check(f"{prefix}{name}", False, f"call raised {e!r}")
+            continue
+        ms = (time.perf_counter() - started) * 1000
+        text = text_of(result)
+        missing = [x for x in expected if x not in text]
+        if result.is_error:
+            check(f"{prefix}{name}", False, f"isError: {text[:300]}")
+        elif missing:
+            check(f"{prefix}{name}", False, f"missing {missing} in: {text[:300]}")
+        else:
+            check(f"{prefix}{name}", True, f"{len(text)} bytes in {ms:.0f} ms")
+    # The Flux-owner guard: refused, saying who would revert it.
+    result = await session.call_tool("delete_kubernetes_resource", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo", "namespace": "apps"})
+    text = text_of(result)
+    check(f"{prefix}delete_kubernetes_resource guard", bool(result.is_error) and "will recreate it" in text, text[:200])
+
+
+@contextlib.asynccontextmanager
+async def stdio_session(params: StdioServerParameters):
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
-            offered = [t.name for t in (await session.list_tools()).tools]
-            read_only_offered = set(offered)
-            check("tools/list", bool(offered), f"{len(offered)} tools: {', '.join(offered)}")
-            for name in sorted(set(CALLS) - set(offered)):
-                check(name, False, "not offered by the server")
-            for name in offered:
-                if name not in CALLS:
-                    check(name, False, "offered but not exercised: add it to CALLS in sdk_e2e.py")
-                    continue
-                args, expected = CALLS[name]
-                started = time.perf_counter()
-                try:
-                    result = await session.call_tool(name, args)
-                except Exception as e:  # a JSON-RPC error is a failure of this tool
-                    check(name, False, f"call raised {e!r}")
-                    continue
-                ms = (time.perf_counter() - started) * 1000
-                text = text_of(result)
-                missing = [s for s in expected if s not in text]
-                if result.is_error:
-                    check(name, False, f"isError: {text[:300]}")
-                elif missing:
-                    check(name, False, f"missing {missing} in: {text[:300]}")
-                else:
-                    check(name, True, f"{len(text)} bytes in {ms:.0f} ms")
-            for name, args, expected in EXTRA_CALLS:
-                if name not in offered:
-                    continue
-                result = await session.call_tool(name, args)
-                text = text_of(result)
-                missing = [s for s in expected if s not in text]
-                ok = not result.is_error and not missing
-                check(f"{name} {sorted(args)}", ok, f"{len(text)} bytes" if ok else f"missing {missing} in: {text[:300]}")
-            name, args, expected = ERROR_CALL
-            if name in offered:
-                result = await session.call_tool(name, args)
-                text = text_of(result)
-                check(f"{name} error path", bool(result.is_error) and expected in text, text[:200])
-            return read_only_offered
+            yield session
 
 
-async def exercise_writes(params: StdioServerParameters, read_only_offered: set[str]) -> None:
-    async with stdio_client(params) as (read, write):
+@contextlib.asynccontextmanager
+async def http_session(base: str):
+    """Streamable HTTP at /mcp, a 2025-era session (initialize, Mcp-Session-Id)."""
+    async with streamable_http_client(f"{base}/mcp") as (read, write):
         async with ClientSession(read, write) as session:
-            await session.initialize()
-            offered = [t.name for t in (await session.list_tools()).tools]
-            writers = sorted(set(offered) - read_only_offered)
-            check("tools/list (writes)", bool(writers), f"not under --read-only: {', '.join(writers)}")
-            called = {name for name, _, _ in WRITE_CALLS}
-            for name in writers:
-                if name not in called:
-                    check(name, False, "offered but not exercised: add it to WRITE_CALLS in sdk_e2e.py")
-            for name, args, expected in WRITE_CALLS:
-                if name not in offered:
-                    check(name, False, "not offered by the server")
-                    continue
-                started = time.perf_counter()
-                try:
-                    result = await session.call_tool(name, args)
-                except Exception as e:
-                    check(name, False, f"call raised {e!r}")
-                    continue
-                ms = (time.perf_counter() - started) * 1000
-                text = text_of(result)
-                missing = [x for x in expected if x not in text]
-                if result.is_error:
-                    check(name, False, f"isError: {text[:300]}")
-                elif missing:
-                    check(name, False, f"missing {missing} in: {text[:300]}")
-                else:
-                    check(name, True, f"{len(text)} bytes in {ms:.0f} ms")
-            # The Flux-owner guard: refused, saying who would revert it.
-            result = await session.call_tool("delete_kubernetes_resource", {
-                "apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo", "namespace": "apps"})
-            text = text_of(result)
-            check("delete_kubernetes_resource guard", bool(result.is_error) and "will recreate it" in text, text[:200])
+            init = await session.initialize()
+            check("http session: initialize", init.protocol_version == "2025-11-25",
+                  f"protocol {init.protocol_version}")
+            yield session
+
+
+@contextlib.asynccontextmanager
+async def http_stateless(base: str):
+    """Streamable HTTP at /mcp, mode="auto": server/discover first, then stateless requests."""
+    async with Client(f"{base}/mcp", mode="auto") as client:
+        version = client.session.protocol_version
+        check("http stateless: discover settles on 2026-07-28", version == "2026-07-28", str(version))
+        yield client.session
+
+
+@contextlib.asynccontextmanager
+async def sse_session(base: str):
+    """The legacy HTTP+SSE transport at /sse."""
+    async with sse_client(f"{base}/sse") as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            check("sse: initialize", bool(init.protocol_version), f"protocol {init.protocol_version}")
+            yield session
+
+
+def start_server(binary: str, transport: str, args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`serve --transport http|sse --port 0 ARGS` and its base URL, from the startup log line."""
+    proc = subprocess.Popen([binary, "serve", "--transport", transport, "--port", "0", *args],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    line: list[str] = []
+
+    def read() -> None:
+        for text in proc.stderr:
+            if " at http://" in text:
+                line.append(text)
+                break
+        for _ in proc.stderr:  # keep draining so the server never blocks on its log
+            pass
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not line and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    if not line:
+        proc.kill()
+        raise RuntimeError(f"flux-operator-mcp --transport {transport} did not start")
+    url = line[0].split(" at ", 1)[1].split()[0]
+    return proc, url.rsplit("/", 1)[0]
+
+
+def stop_server(proc: subprocess.Popen, label: str) -> None:
+    """SIGTERM, and the server must exit 0 on its own."""
+    proc.terminate()
+    try:
+        code = proc.wait(timeout=10)
+        check(f"{label}SIGTERM: the server exits 0", code == 0, f"exit code {code}")
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        check(f"{label}SIGTERM: the server exits 0", False, "still running after 10 s")
+
+
+async def run_phase(transport: str, binary: str, args: list[str], env: dict[str, str], body, label: str) -> None:
+    """Serve with ARGS over TRANSPORT and run BODY(session, prefix) in each client mode (over
+    http BODY may ask for the first mode only by returning False)."""
+    if transport == "stdio":
+        async with stdio_session(StdioServerParameters(command=binary, args=["serve", *args], env=env)) as s:
+            await body(s, label)
+        return
+    server, base = start_server(binary, transport, args, env)
+    check(f"{label}serve --transport {transport}", True, base)
+    try:
+        modes = [("http session: ", http_session), ("http stateless: ", http_stateless)] \
+            if transport == "http" else [("sse: ", sse_session)]
+        for prefix, open_session in modes:
+            async with open_session(base) as s:
+                if await body(s, label + prefix) is False:
+                    break
+    finally:
+        stop_server(server, label)
 
 
 async def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    transport = "stdio"
+    if argv[:1] == ["--transport"] and len(argv) >= 2:
+        transport, argv = argv[1], argv[2:]
+    if len(argv) != 2 or transport not in ("stdio", "http", "sse"):
         print(__doc__, file=sys.stderr)
         return 2
     binary, apiserver_binary = (os.path.abspath(a) for a in argv)
@@ -226,14 +332,17 @@ async def main(argv: list[str]) -> int:
         except Exception as e:
             check("test API server", False, str(e))
             return 1
+        read_only_offered: set[str] = set()
+
+        async def reads(session, prefix: str) -> None:
+            read_only_offered.update(await call_every_tool(session, prefix))
+
         try:
             check("test API server", True, url)
             # A hermetic environment: this kubeconfig only, no HOME/.kube, no proxies.
             env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": kubeconfig, "HOME": tmp}
-            params = StdioServerParameters(command=binary, args=["serve", "--read-only"], env=env)
-            read_only_offered: set[str] = set()
             try:
-                read_only_offered = await asyncio.wait_for(exercise(params), timeout=120)
+                await asyncio.wait_for(run_phase(transport, binary, ["--read-only"], env, reads, ""), timeout=240)
             except Exception as e:
                 check("session completed", False, repr(e))
         finally:
@@ -246,11 +355,15 @@ async def main(argv: list[str]) -> int:
         except Exception as e:
             check("test API server (writes)", False, str(e))
             return 1
+
+        async def writes(session, prefix: str) -> bool:
+            await call_write_tools(session, prefix, read_only_offered)
+            return False  # they changed the cluster: once is all
+
         try:
             env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": kubeconfig, "HOME": tmp}
-            params = StdioServerParameters(command=binary, args=["serve", "--timeout=30s"], env=env)
             try:
-                await asyncio.wait_for(exercise_writes(params, read_only_offered), timeout=120)
+                await asyncio.wait_for(run_phase(transport, binary, ["--timeout=30s"], env, writes, "writes: "), timeout=120)
             except Exception as e:
                 check("writes session completed", False, repr(e))
         finally:
