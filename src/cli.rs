@@ -31,6 +31,7 @@ pub enum Group {
     Server,
     Kube,
     Docs,
+    Snapshot,
 }
 
 /// One command-line flag: its name, its help and its effect, in one place. `--help` and the
@@ -126,12 +127,14 @@ pub const FLAGS: &[Flag] = &[
         Some("PORT"),
         "8080",
         Group::Server,
-        "TCP port for the http and sse transports",
+        "TCP port for the http and sse transports, and for snapshot serve-api (default there: \
+         any free port)",
         Update::Text(|p, text| {
             p.serve.port = text
                 .trim()
                 .parse()
                 .map_err(|_| invalid("expected a TCP port, 0-65535"))?;
+            p.port_given = true;
             Ok(())
         }),
     ),
@@ -174,6 +177,21 @@ pub const FLAGS: &[Flag] = &[
         "append one JSON line per tool call (tool, arguments, timing, size; never the output)",
         Update::Path(|p, path| p.serve.tools.tool_call_log_file = path),
     ),
+    Flag {
+        repeat: true,
+        ..flag(
+            "snapshot",
+            Some("FILE"),
+            "",
+            Group::Server,
+            "answer from this snapshot (snapshot create) instead of the kubeconfig's clusters; \
+             repeatable, each is a context",
+            Update::Path(|p, path| {
+                p.only.push(("snapshot", "serve"));
+                p.serve.tools.snapshots.extend(path);
+            }),
+        )
+    },
     flag(
         "kubeconfig",
         Some("FILE"),
@@ -351,6 +369,31 @@ pub const FLAGS: &[Flag] = &[
             Ok(())
         }),
     ),
+    Flag {
+        short: Some('o'),
+        ..flag(
+            "output",
+            Some("FILE"),
+            "<context>-<UTC time>.snapshot",
+            Group::Snapshot,
+            "snapshot create: the file to write",
+            Update::Path(|p, path| {
+                p.only.push(("output", "snapshot create"));
+                p.output = path;
+            }),
+        )
+    },
+    flag(
+        "kubeconfig-out",
+        Some("FILE"),
+        "",
+        Group::Snapshot,
+        "snapshot serve-api: write a kubeconfig for the local API server to this file",
+        Update::Path(|p, path| {
+            p.only.push(("kubeconfig-out", "snapshot serve-api"));
+            p.kubeconfig_out = path;
+        }),
+    ),
 ];
 
 /// What the command line asks for.
@@ -374,6 +417,19 @@ pub enum Command {
         path: String,
         heading: Option<String>,
         docs_dirs: Vec<PathBuf>,
+    },
+    /// `snapshot create`: capture the context of `settings` (the Kubernetes flags, `-n` to
+    /// narrow it to one namespace and Flux's, `--timeout` per request) to `output`.
+    SnapshotCreate {
+        settings: Settings,
+        output: Option<PathBuf>,
+    },
+    /// `snapshot serve-api FILE`: a read-only HTTPS API server on 127.0.0.1 over a snapshot.
+    SnapshotServeApi {
+        file: PathBuf,
+        /// `--port`; `None`: any free port.
+        port: Option<u16>,
+        kubeconfig_out: Option<PathBuf>,
     },
     Version,
     /// `-h`: usage and commands.
@@ -477,6 +533,10 @@ pub enum Error {
     MissingDocsCommand,
     MissingQuery,
     MissingDocPath,
+    /// `snapshot` without `create` or `serve-api`.
+    MissingSnapshotCommand,
+    /// `snapshot serve-api` without a file.
+    MissingSnapshotFile,
 }
 
 impl fmt::Display for Error {
@@ -487,7 +547,7 @@ impl fmt::Display for Error {
                 write!(f, "unknown command {name:?}")?;
                 match suggestion {
                     Some(s) => write!(f, " (did you mean {s}?)"),
-                    None => f.write_str(" (commands: serve, check, docs, version)"),
+                    None => f.write_str(" (commands: serve, check, docs, snapshot, version)"),
                 }
             }
             Error::UnknownFlag { flag, suggestion } => {
@@ -517,6 +577,13 @@ impl fmt::Display for Error {
             Error::MissingDocPath => write!(
                 f,
                 "docs read needs a document: {NAME} docs read PATH [HEADING] (docs list names them)"
+            ),
+            Error::MissingSnapshotCommand => f.write_str(
+                "snapshot needs a command: snapshot create [-o FILE] or snapshot serve-api FILE",
+            ),
+            Error::MissingSnapshotFile => write!(
+                f,
+                "snapshot serve-api needs a snapshot file: {NAME} snapshot serve-api FILE"
             ),
         }
     }
@@ -571,6 +638,12 @@ pub fn run(command: Command) -> ExitCode {
                 }
             }
         }
+        Command::SnapshotCreate { settings, output } => snapshot_create(&settings, output),
+        Command::SnapshotServeApi {
+            file,
+            port,
+            kubeconfig_out,
+        } => snapshot_serve_api(&file, port, kubeconfig_out.as_deref()),
         Command::Version => print(&format!("{NAME} {}", crate::VERSION)),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
@@ -578,13 +651,33 @@ pub fn run(command: Command) -> ExitCode {
 }
 
 fn serve(options: ServeOptions) -> ExitCode {
-    let mode = tools::Mode {
-        in_cluster: crate::kube::config::Env::from_process()
-            .service_host
-            .is_some(),
-        source: tools::Source::Live,
+    let toolbox = if options.tools.snapshots.is_empty() {
+        let mode = tools::Mode {
+            in_cluster: crate::kube::config::Env::from_process()
+                .service_host
+                .is_some(),
+            source: tools::Source::Live,
+        };
+        tools::Toolbox::new(options.tools, mode)
+    } else {
+        // Every snapshot is read and checked before serving: a damaged file is one clear
+        // error now, not a failure in the middle of an investigation.
+        let mut loaded = Vec::new();
+        for path in &options.tools.snapshots {
+            match crate::snapshot::Snapshot::load(path) {
+                Ok(s) => loaded.push((path.clone(), s)),
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{NAME}: cannot read snapshot {}: {e}",
+                        path.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        tools::Toolbox::from_snapshots(options.tools, loaded)
     };
-    let toolbox = tools::Toolbox::new(options.tools, mode);
     match options.transport {
         Transport::Stdio => crate::mcp::stdio::serve(std::sync::Arc::new(toolbox)),
         // The parser refuses these; a `Command` built in code gets the same answer.
@@ -594,6 +687,55 @@ fn serve(options: ServeOptions) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `snapshot create`: the capture with a progress line on stderr (rewritten in place on a
+/// terminal, at most one line a second otherwise), then the summary on stdout.
+fn snapshot_create(settings: &Settings, output: Option<PathBuf>) -> ExitCode {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    let progress = |line: &str| {
+        let mut last = crate::sync::lock(&last);
+        let now = std::time::Instant::now();
+        if !terminal && last.is_some_and(|t| now.duration_since(t).as_secs() < 1) {
+            return;
+        }
+        *last = Some(now);
+        let mut err = std::io::stderr().lock();
+        let _ = if terminal {
+            write!(err, "\r\x1b[K{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+    };
+    let result = tools::capture::capture(settings, output.as_deref(), &progress);
+    if terminal {
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+    }
+    match result {
+        Ok(summary) => print(&summary.to_string()),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "{NAME}: snapshot create: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `snapshot serve-api`: not served by this build yet (its HTTP layer is the product's HTTP
+/// module, still to come); says so instead of pretending.
+fn snapshot_serve_api(
+    file: &std::path::Path,
+    _port: Option<u16>,
+    _kubeconfig_out: Option<&std::path::Path>,
+) -> ExitCode {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{NAME}: snapshot serve-api {}: not available in this build yet",
+        file.display()
+    );
+    ExitCode::from(2)
 }
 
 /// Print a command's output; a closed pipe (`| head`) is not an error worth a panic.
@@ -622,6 +764,14 @@ struct Parsed {
     format: Option<docs::Format>,
     /// Flags given that only `docs search` takes.
     docs_only: Vec<&'static str>,
+    /// Flags given that only one command takes: (flag, command).
+    only: Vec<(&'static str, &'static str)>,
+    /// `--port` was given (snapshot serve-api picks a free port otherwise).
+    port_given: bool,
+    /// `-o`/`--output` (snapshot create).
+    output: Option<PathBuf>,
+    /// `--kubeconfig-out` (snapshot serve-api).
+    kubeconfig_out: Option<PathBuf>,
 }
 
 /// Parse the arguments after the program name.
@@ -712,6 +862,16 @@ fn command(p: Parsed) -> Result<Command, Error> {
             command: words.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
         });
     }
+    let full = match name {
+        "docs" | "snapshot" => words.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+        _ => name.to_string(),
+    };
+    if let Some((flag, _)) = p.only.iter().find(|(_, command)| *command != full) {
+        return Err(Error::NotFor {
+            flag,
+            command: full,
+        });
+    }
     let extra = |from: usize, command: &str| match words.get(from) {
         Some(arg) => Err(Error::UnexpectedArgument {
             arg: arg.clone(),
@@ -722,8 +882,41 @@ fn command(p: Parsed) -> Result<Command, Error> {
     match name {
         "serve" => {
             extra(1, "serve")?;
+            if !p.serve.tools.snapshots.is_empty() && !p.serve.tools.mask_secrets {
+                return Err(Error::Unsupported(
+                    "--mask-secrets=false does not apply to --snapshot: a snapshot holds no \
+                     Secret values, only their sizes"
+                        .into(),
+                ));
+            }
             Ok(Command::Serve(p.serve))
         }
+        "snapshot" => match words.get(1).map(String::as_str) {
+            Some("create") => {
+                extra(2, "snapshot create")?;
+                Ok(Command::SnapshotCreate {
+                    settings: p.serve.tools,
+                    output: p.output,
+                })
+            }
+            Some("serve-api") => {
+                let file = p.words.get(2).ok_or(Error::MissingSnapshotFile)?;
+                extra(3, "snapshot serve-api")?;
+                Ok(Command::SnapshotServeApi {
+                    file: PathBuf::from(file),
+                    port: p.port_given.then_some(p.serve.port),
+                    kubeconfig_out: p.kubeconfig_out,
+                })
+            }
+            Some(other) => Err(Error::UnknownCommand {
+                name: format!("snapshot {other}"),
+                suggestion: suggest(other, ["create", "serve-api"]).map(|s| match s {
+                    "create" => "snapshot create",
+                    _ => "snapshot serve-api",
+                }),
+            }),
+            None => Err(Error::MissingSnapshotCommand),
+        },
         "check" => {
             extra(1, "check")?;
             Ok(Command::Check(p.serve.tools))
@@ -773,7 +966,7 @@ fn command(p: Parsed) -> Result<Command, Error> {
         },
         other => Err(Error::UnknownCommand {
             name: other.to_string(),
-            suggestion: suggest(other, ["serve", "check", "docs", "version"]),
+            suggestion: suggest(other, ["serve", "check", "docs", "snapshot", "version"]),
         }),
     }
 }
@@ -890,6 +1083,9 @@ Usage:
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
   {NAME} docs read PATH [HEADING] print a document, or one section of it
+  {NAME} snapshot create [-o FILE] save a cluster's Flux state to one file
+  {NAME} snapshot serve-api FILE  serve a snapshot to kubectl on 127.0.0.1 (HTTPS)
+  {NAME} serve --snapshot FILE    serve MCP from a snapshot instead of a live cluster
   {NAME} version                  print the version
 ",
         version = crate::VERSION
@@ -908,6 +1104,7 @@ pub fn long_help() -> String {
         (Group::Server, "Server flags"),
         (Group::Kube, "Kubernetes flags"),
         (Group::Docs, "Docs flags"),
+        (Group::Snapshot, "Snapshot flags"),
     ] {
         out.push_str(&format!("\n{title}:\n"));
         for f in FLAGS.iter().filter(|f| f.group == group) {
@@ -1096,6 +1293,9 @@ mod tests {
         use std::os::unix::ffi::OsStringExt;
         let paths = [
             "tool-call-log-file",
+            "snapshot",
+            "output",
+            "kubeconfig-out",
             "docs-dir",
             "kubeconfig",
             "kube-client-certificate",

@@ -11,6 +11,7 @@ pub mod files;
 pub mod kube;
 pub mod mcp;
 pub mod redact;
+pub mod snapshot;
 pub mod sync;
 pub mod text;
 pub mod tools;

@@ -472,6 +472,27 @@ impl Client {
     /// A pod's log (not followed). The server applies `tailLines`/`limitBytes`; the byte limit
     /// is enforced here too in case a proxy or old server ignores it.
     pub fn logs(&self, namespace: &str, pod: &str, options: &LogOptions) -> Result<Logs, Error> {
+        self.read_logs(namespace, pod, options, false)
+    }
+
+    /// [`Client::logs`] with each line prefixed by the kubelet's RFC 3339 timestamp and a
+    /// space (`timestamps=true`): what a saved log needs to answer `since` later.
+    pub fn logs_with_timestamps(
+        &self,
+        namespace: &str,
+        pod: &str,
+        options: &LogOptions,
+    ) -> Result<Logs, Error> {
+        self.read_logs(namespace, pod, options, true)
+    }
+
+    fn read_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        options: &LogOptions,
+        timestamps: bool,
+    ) -> Result<Logs, Error> {
         let pods = Resource::new("v1", "Pod", "pods", true);
         let path = format!("{}/log", pods.object_path(namespace, pod)?);
         let tail = options.tail_lines.map(|n| n.to_string());
@@ -485,6 +506,7 @@ impl Client {
                 ("limitBytes", limit.as_deref()),
                 ("previous", options.previous.then_some("true")),
                 ("sinceSeconds", since.as_deref()),
+                ("timestamps", timestamps.then_some("true")),
             ],
         );
         let cap = options.limit_bytes.unwrap_or(DEFAULT_LOG_CAP);
