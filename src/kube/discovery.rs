@@ -605,9 +605,7 @@ impl Discovery {
                 None => ("", f.group_version.as_str()),
             })
             .collect();
-        let stale_version = |version: &str| {
-            serde_json::json!({"version": version, "resources": [], "freshness": "Stale"})
-        };
+        let stale_version = |version: &str| serde_json::json!({"version": version, "resources": [], "freshness": "Stale"});
         for group in &self.groups {
             let mut versions: Vec<Value> = group
                 .versions
@@ -1280,7 +1278,9 @@ mod tests {
             },
         ];
         let (core, apis) = d.to_aggregated();
-        let back = Roots::parse(&core, &apis).expect("parse").finish(Vec::new());
+        let back = Roots::parse(&core, &apis)
+            .expect("parse")
+            .finish(Vec::new());
         let all = |d: &Discovery| d.resources().cloned().collect::<Vec<_>>();
         assert_eq!(all(&back), all(&d));
         assert_eq!(back.kinds(), d.kinds());

@@ -100,9 +100,10 @@ fn bad_request(message: &str) -> Response {
 fn error(e: Error) -> Response {
     match e {
         Error::Api { status: s, .. } => {
-            let details = s.details.as_ref().map(|d| {
-                json!({"name": d.name, "group": d.group, "kind": d.kind})
-            });
+            let details = s
+                .details
+                .as_ref()
+                .map(|d| json!({"name": d.name, "group": d.group, "kind": d.kind}));
             status(s.code, &s.reason, &s.message, details)
         }
         Error::NotCaptured(_) => status(404, "NotFound", &e.to_string(), None),
@@ -150,9 +151,12 @@ fn negotiate(accept: &str, allowed: &[Format]) -> Option<Format> {
                 Some("meta.k8s.io"),
                 Some("v1"),
             ) => Format::Partial,
-            ("application/json", Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io"), Some("v2")) => {
-                Format::Aggregated
-            }
+            (
+                "application/json",
+                Some("APIGroupDiscoveryList"),
+                Some("apidiscovery.k8s.io"),
+                Some("v2"),
+            ) => Format::Aggregated,
             _ => continue,
         };
         if allowed.contains(&format) {
@@ -355,9 +359,12 @@ fn target<'a>(group: &str, segs: &[&'a str]) -> Option<Target<'a>> {
     };
     match segs {
         ["namespaces", name] if group.is_empty() => t(None, "namespaces", Some(*name), None),
-        ["namespaces", ns, plural, rest @ ..] if rest.len() <= 2 => {
-            t(Some(*ns), *plural, rest.first().copied(), rest.get(1).copied())
-        }
+        ["namespaces", ns, plural, rest @ ..] if rest.len() <= 2 => t(
+            Some(*ns),
+            *plural,
+            rest.first().copied(),
+            rest.get(1).copied(),
+        ),
         [plural, rest @ ..] if rest.len() <= 2 => {
             t(None, *plural, rest.first().copied(), rest.get(1).copied())
         }
@@ -542,7 +549,11 @@ fn logs(snapshot: &Snapshot, req: &Request, namespace: &str, pod: &str) -> Respo
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
     };
-    for (p, v, min) in [("tailLines", tail, 0), ("limitBytes", limit, 1), ("sinceSeconds", since, 1)] {
+    for (p, v, min) in [
+        ("tailLines", tail, 0),
+        ("limitBytes", limit, 1),
+        ("sinceSeconds", since, 1),
+    ] {
         if let Some(v) = v
             && v < min
         {
@@ -565,12 +576,19 @@ fn logs(snapshot: &Snapshot, req: &Request, namespace: &str, pod: &str) -> Respo
         (Some(s), _) => Some(s),
         (None, Some(t)) => match crate::kube::time::parse_rfc3339(t) {
             Some((at, _)) => Some((captured - at).max(1)),
-            None => return bad_request(&format!("sinceTime: Invalid value: {t:?}: not an RFC 3339 time")),
+            None => {
+                return bad_request(&format!(
+                    "sinceTime: Invalid value: {t:?}: not an RFC 3339 time"
+                ));
+            }
         },
         (None, None) => None,
     };
     let options = LogOptions {
-        container: req.param("container").filter(|c| !c.is_empty()).map(str::to_string),
+        container: req
+            .param("container")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
         tail_lines: tail.and_then(|n| u64::try_from(n).ok()),
         limit_bytes: limit.and_then(|n| u64::try_from(n).ok()),
         previous: req.flag("previous"),

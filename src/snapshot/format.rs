@@ -97,7 +97,10 @@ impl fmt::Display for FormatError {
             ),
             FormatError::Corrupt(why) => write!(f, "the snapshot is truncated or damaged: {why}"),
             FormatError::BadRecord { offset, detail } => {
-                write!(f, "damaged snapshot record at body offset {offset}: {detail}")
+                write!(
+                    f,
+                    "damaged snapshot record at body offset {offset}: {detail}"
+                )
             }
         }
     }
@@ -218,7 +221,9 @@ pub fn inflate(file: &[u8]) -> Result<Vec<u8>, FormatError> {
             )));
         }
         TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
-            return Err(FormatError::Corrupt("the compressed body ends early".into()));
+            return Err(FormatError::Corrupt(
+                "the compressed body ends early".into(),
+            ));
         }
         TINFLStatus::Adler32Mismatch => {
             return Err(FormatError::Corrupt(
@@ -276,9 +281,7 @@ impl<'a> Iterator for Records<'a> {
             return None;
         }
         let offset = self.at;
-        let bad = |detail: String| {
-            Some(Err(FormatError::BadRecord { offset, detail }))
-        };
+        let bad = |detail: String| Some(Err(FormatError::BadRecord { offset, detail }));
         let Some(head) = self.body.get(offset..offset + 5) else {
             self.ended = true;
             self.at = self.body.len();
@@ -289,15 +292,15 @@ impl<'a> Iterator for Records<'a> {
         if len > MAX_RECORD {
             self.ended = true;
             self.at = self.body.len();
-            return bad(format!("a {len}-byte record is over the {MAX_RECORD}-byte limit"));
+            return bad(format!(
+                "a {len}-byte record is over the {MAX_RECORD}-byte limit"
+            ));
         }
         let start = offset + 5;
         let Some(payload) = self.body.get(start..start + len) else {
             self.ended = true;
             self.at = self.body.len();
-            return bad(format!(
-                "a {len}-byte record runs past the end of the body"
-            ));
+            return bad(format!("a {len}-byte record runs past the end of the body"));
         };
         if !matches!(
             tag,
@@ -404,7 +407,10 @@ mod tests {
         file.extend_from_slice(&miniz_oxide::deflate::compress_to_vec_zlib(&zeros, 6));
         drop(zeros);
         let err = inflate(&file).unwrap_err();
-        assert!(err.to_string().contains("more than the 1048576 bytes"), "{err}");
+        assert!(
+            err.to_string().contains("more than the 1048576 bytes"),
+            "{err}"
+        );
         // A header that declares more than the limit is refused before inflating.
         file[12..20].copy_from_slice(&(MAX_BODY + 1).to_le_bytes());
         assert_eq!(inflate(&file), Err(FormatError::TooLarge(MAX_BODY + 1)));

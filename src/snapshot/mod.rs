@@ -253,12 +253,13 @@ impl Snapshot {
         }
         let meta = meta.ok_or_else(|| invalid("no META record".into()))?;
         let discovery = discovery.ok_or_else(|| invalid("no DISCOVERY record".into()))?;
-        let captured = crate::kube::time::parse_system_time(&meta.captured_at).ok_or_else(|| {
-            invalid(format!(
-                "capture time {:?} is not an RFC 3339 time",
-                crate::text::floor_char_boundary(&meta.captured_at, 40)
-            ))
-        })?;
+        let captured =
+            crate::kube::time::parse_system_time(&meta.captured_at).ok_or_else(|| {
+                invalid(format!(
+                    "capture time {:?} is not an RFC 3339 time",
+                    crate::text::floor_char_boundary(&meta.captured_at, 40)
+                ))
+            })?;
         for c in &mut collections {
             c.items.sort_by(|a, b| a.key.cmp(&b.key));
             if let Some(pair) = c.items.windows(2).find(|w| w[0].key == w[1].key) {
@@ -443,7 +444,7 @@ fn checked_key((namespace, name): (&str, &str), namespaced: bool) -> Result<Obje
     if !valid(name) {
         return Err(bad("name", name));
     }
-    if namespaced != !namespace.is_empty() || (namespaced && !valid(namespace)) {
+    if namespaced == namespace.is_empty() || (namespaced && !valid(namespace)) {
         return Err(bad("namespace", namespace));
     }
     Ok(ObjectKey::new(namespace, name))
@@ -545,4 +546,599 @@ impl Builder {
 /// should it ever.
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::kube::Error;
+    use crate::kube::client::{LogOptions, PodSelection};
+    use crate::kube::list::ListOptions;
+
+    /// Discovery with pods, secrets, configmaps, and Kustomizations at v1 (v1beta2 also
+    /// served), as aggregated documents.
+    fn discovery() -> Discovery {
+        let r = |plural: &str, kind: &str, ns: bool| {
+            json!({"resource": plural, "responseKind": {"kind": kind},
+                   "scope": if ns { "Namespaced" } else { "Cluster" }, "verbs": ["get", "list"]})
+        };
+        let core = json!({"kind": "APIGroupDiscoveryList", "items": [{"metadata": {"name": ""},
+            "versions": [{"version": "v1", "resources": [
+                r("pods", "Pod", true), r("secrets", "Secret", true),
+                r("configmaps", "ConfigMap", true), r("nodes", "Node", false)]}]}]});
+        let apis = json!({"kind": "APIGroupDiscoveryList", "items": [
+            {"metadata": {"name": "kustomize.toolkit.fluxcd.io"}, "versions": [
+                {"version": "v1", "resources": [r("kustomizations", "Kustomization", true)]},
+                {"version": "v1beta2", "resources": [r("kustomizations", "Kustomization", true)]}]},
+            {"metadata": {"name": "metrics.k8s.io"}, "versions": [
+                {"version": "v1beta1", "resources": [r("pods", "PodMetrics", true)]}]}]});
+        Roots::parse(&core, &apis).unwrap().finish(Vec::new())
+    }
+
+    fn meta() -> Meta {
+        Meta {
+            context: "prod".into(),
+            server: "https://k8s.example.com".into(),
+            namespace: "apps".into(),
+            captured_at: "2026-11-21T06:00:00Z".into(),
+            ..Meta::default()
+        }
+    }
+
+    fn object(api_version: &str, kind: &str, ns: &str, name: &str, labels: Value) -> SavedObject {
+        let v = json!({"apiVersion": api_version, "kind": kind,
+            "metadata": {"name": name, "namespace": ns, "labels": labels}});
+        SavedObject {
+            namespace: ns.into(),
+            name: name.into(),
+            secrets: false,
+            json: serde_json::to_vec(&v).unwrap(),
+        }
+    }
+
+    fn header(
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+        complete: bool,
+    ) -> CollectionHeader {
+        CollectionHeader {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            namespaced: true,
+            resource_version: "77".into(),
+            complete,
+            absent: Vec::new(),
+        }
+    }
+
+    fn sample() -> Snapshot {
+        let mut b = Builder::new(&meta(), &discovery()).unwrap();
+        let ks: Vec<SavedObject> = (0..7)
+            .map(|i| {
+                let ns = if i % 2 == 0 { "flux-system" } else { "apps" };
+                let tier = if i < 3 { "infra" } else { "apps" };
+                object(
+                    "kustomize.toolkit.fluxcd.io/v1",
+                    "Kustomization",
+                    ns,
+                    &format!("ks-{i}"),
+                    json!({"tier": tier}),
+                )
+            })
+            .collect();
+        b.collection(
+            &header(
+                "kustomize.toolkit.fluxcd.io",
+                "v1",
+                "Kustomization",
+                "kustomizations",
+                true,
+            ),
+            ks,
+        )
+        .unwrap();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "apps"},
+            "spec": {"containers": [{"name": "app"}, {"name": "proxy"}]},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "app", "restartCount": 1}, {"name": "proxy", "restartCount": 0}]}});
+        b.collection(
+            &header("", "v1", "Pod", "pods", true),
+            vec![SavedObject {
+                namespace: "apps".into(),
+                name: "web".into(),
+                secrets: false,
+                json: serde_json::to_vec(&pod).unwrap(),
+            }],
+        )
+        .unwrap();
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "apps"},
+            "data": {"password": "<masked: 11 bytes>", "huge": "<masked: 99999999999 bytes>"}});
+        b.collection(
+            &header("", "v1", "Secret", "secrets", true),
+            vec![SavedObject {
+                namespace: "apps".into(),
+                name: "db".into(),
+                secrets: true,
+                json: serde_json::to_vec(&secret).unwrap(),
+            }],
+        )
+        .unwrap();
+        let mut cm = header("", "v1", "ConfigMap", "configmaps", false);
+        cm.absent = vec!["apps/gone".into()];
+        b.collection(
+            &cm,
+            vec![object("v1", "ConfigMap", "apps", "named", json!({}))],
+        )
+        .unwrap();
+        let log = |previous: bool, text: &str| {
+            (
+                LogHeader {
+                    namespace: "apps".into(),
+                    pod: "web".into(),
+                    container: "app".into(),
+                    previous,
+                    complete: true,
+                    refused: String::new(),
+                },
+                text.as_bytes().to_vec(),
+            )
+        };
+        let (h, t) = log(
+            false,
+            "2026-11-21T04:00:00Z old line\n2026-11-21T05:30:00Z new line\n2026-11-21T05:59:00Z last line\n",
+        );
+        b.log(&h, &t).unwrap();
+        Snapshot::from_bytes(&b.finish().unwrap()).unwrap()
+    }
+
+    fn names(s: &Snapshot, options: &ListOptions) -> (Vec<String>, crate::kube::list::ListInfo) {
+        let r = Resource::new(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "kustomizations",
+            true,
+        );
+        let mut out = Vec::new();
+        let info = s
+            .list(&r, options, |v| {
+                out.push(format!(
+                    "{}/{}",
+                    v["metadata"]["namespace"].as_str().unwrap(),
+                    v["metadata"]["name"].as_str().unwrap()
+                ));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        (out, info)
+    }
+
+    #[test]
+    fn lists_page_filter_and_continue_like_the_api_server() {
+        let s = sample();
+        let (all, info) = names(&s, &ListOptions::default());
+        assert_eq!(all.len(), 7);
+        // etcd key order: apps/... before flux-system/...
+        assert_eq!(all[0], "apps/ks-1");
+        assert!(!info.more && info.continue_token.is_none());
+        assert_eq!(info.resource_version, "77");
+        // Pages of 2 followed to the end give the same list.
+        let (paged, _) = names(
+            &s,
+            &ListOptions {
+                page_size: Some(2),
+                ..ListOptions::default()
+            },
+        );
+        assert_eq!(paged, all);
+        // A limit stops with a token that resumes after the last object.
+        let (first, info) = names(
+            &s,
+            &ListOptions {
+                limit: Some(3),
+                ..ListOptions::default()
+            },
+        );
+        assert_eq!(first, all[..3]);
+        assert!(info.more);
+        assert_eq!(info.remaining_item_count, Some(4));
+        let (rest, _) = names(
+            &s,
+            &ListOptions {
+                continue_token: info.continue_token,
+                ..ListOptions::default()
+            },
+        );
+        assert_eq!(rest, all[3..]);
+        // Selectors and namespaces.
+        let (infra, info) = names(
+            &s,
+            &ListOptions {
+                label_selector: Some("tier=infra".into()),
+                namespace: Some("flux-system".into()),
+                ..ListOptions::default()
+            },
+        );
+        assert_eq!(infra, ["flux-system/ks-0", "flux-system/ks-2"]);
+        assert_eq!(info.remaining_item_count, None);
+        let (named, _) = names(
+            &s,
+            &ListOptions {
+                field_selector: Some("metadata.name=ks-4".into()),
+                ..ListOptions::default()
+            },
+        );
+        assert_eq!(named, ["flux-system/ks-4"]);
+        let r = Resource::new(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "kustomizations",
+            true,
+        );
+        let err = s
+            .list(
+                &r,
+                &ListOptions {
+                    field_selector: Some("spec.path=x".into()),
+                    ..ListOptions::default()
+                },
+                |_| ControlFlow::Continue(()),
+            )
+            .unwrap_err();
+        assert_eq!(err.status_code(), Some(400), "{err}");
+        let err = s
+            .list(
+                &r,
+                &ListOptions {
+                    continue_token: Some("bogus!".into()),
+                    ..ListOptions::default()
+                },
+                |_| ControlFlow::Continue(()),
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("continue key is not valid"),
+            "{err}"
+        );
+        // A break mid-page: more, and no token (it cannot point inside a page).
+        let mut seen = 0;
+        let info = s
+            .list(&r, &ListOptions::default(), |_| {
+                seen += 1;
+                if seen == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+        assert!(info.more && info.continue_token.is_none() && info.remaining_item_count.is_none());
+        let (first_names, more) = s.names(&r, None, 2).unwrap();
+        assert_eq!(first_names.len(), 2);
+        assert!(more);
+    }
+
+    #[test]
+    fn gets_answer_found_absent_or_not_captured() {
+        let s = sample();
+        let cm = Resource::new("v1", "ConfigMap", "configmaps", true);
+        assert_eq!(
+            s.get(&cm, "apps", "named").unwrap()["metadata"]["name"],
+            "named"
+        );
+        let gone = s.get(&cm, "apps", "gone").unwrap_err();
+        assert!(gone.is_not_found());
+        assert_eq!(
+            gone.to_string(),
+            "error from server (NotFound): configmaps \"gone\" not found"
+        );
+        let other = s.get(&cm, "apps", "other").unwrap_err();
+        assert!(
+            matches!(other, Error::NotCaptured(_)) && !other.is_not_found(),
+            "{other}"
+        );
+        assert!(matches!(
+            s.list(&cm, &ListOptions::default(), |_| ControlFlow::Continue(())),
+            Err(Error::NotCaptured(_))
+        ));
+        let ks = Resource::new(
+            "kustomize.toolkit.fluxcd.io/v1",
+            "Kustomization",
+            "kustomizations",
+            true,
+        );
+        let missing = s.get(&ks, "apps", "nope").unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "error from server (NotFound): kustomizations.kustomize.toolkit.fluxcd.io \"nope\" not found"
+        );
+        // Another served version: the snapshot says which one it has.
+        let beta = Resource::new(
+            "kustomize.toolkit.fluxcd.io/v1beta2",
+            "Kustomization",
+            "kustomizations",
+            true,
+        );
+        assert!(
+            s.get(&beta, "apps", "ks-1")
+                .unwrap_err()
+                .to_string()
+                .contains("captured at version v1 only")
+        );
+        // Served, not captured; not served at all.
+        let nodes = Resource::new("v1", "Node", "nodes", false);
+        assert!(matches!(
+            s.get(&nodes, "", "n1"),
+            Err(Error::NotCaptured(_))
+        ));
+        let unknown = Resource::new("example.com/v1", "Widget", "widgets", true);
+        assert_eq!(
+            s.get(&unknown, "apps", "w").unwrap_err().status_code(),
+            Some(404)
+        );
+        // Names that address nothing are refused as the client refuses them.
+        assert!(matches!(s.get(&ks, "", "x"), Err(Error::InvalidRequest(_))));
+        assert!(matches!(
+            s.get(&ks, "apps", "../x"),
+            Err(Error::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn secret_values_come_back_at_their_size() {
+        let s = sample();
+        let secrets = Resource::new("v1", "Secret", "secrets", true);
+        let db = s.get(&secrets, "apps", "db").unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        use base64::Engine as _;
+        let password = b64
+            .decode(db["data"]["password"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(password, b"masked-mask");
+        // A size no Secret can have stays as written rather than being allocated.
+        assert_eq!(db["data"]["huge"], "<masked: 99999999999 bytes>");
+    }
+
+    #[test]
+    fn logs_are_cut_by_since_tail_and_bytes_from_the_capture_time() {
+        let s = sample();
+        let opts = |f: fn(&mut LogOptions)| {
+            let mut o = LogOptions {
+                container: Some("app".into()),
+                ..LogOptions::default()
+            };
+            f(&mut o);
+            o
+        };
+        let all = s.logs("apps", "web", &opts(|_| {}), false).unwrap();
+        assert_eq!(all.text, "old line\nnew line\nlast line\n");
+        let since = s
+            .logs(
+                "apps",
+                "web",
+                &opts(|o| o.since_seconds = Some(3600)),
+                false,
+            )
+            .unwrap();
+        assert_eq!(since.text, "new line\nlast line\n");
+        let tail = s
+            .logs("apps", "web", &opts(|o| o.tail_lines = Some(1)), true)
+            .unwrap();
+        assert_eq!(tail.text, "2026-11-21T05:59:00Z last line\n");
+        let cut = s
+            .logs("apps", "web", &opts(|o| o.limit_bytes = Some(5)), false)
+            .unwrap();
+        assert_eq!((cut.text.as_str(), cut.truncated), ("old l", true));
+        // The API server's refusals, from the saved pod.
+        let which = s
+            .logs("apps", "web", &LogOptions::default(), false)
+            .unwrap_err();
+        assert!(
+            which.to_string().contains(
+                "a container name must be specified for pod web, choose one of: [app proxy]"
+            ),
+            "{which}"
+        );
+        let bad = s
+            .logs(
+                "apps",
+                "web",
+                &opts(|o| o.container = Some("db".into())),
+                false,
+            )
+            .unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("container db is not valid for pod web"),
+            "{bad}"
+        );
+        let none = s
+            .logs(
+                "apps",
+                "web",
+                &LogOptions {
+                    container: Some("proxy".into()),
+                    previous: true,
+                    ..LogOptions::default()
+                },
+                false,
+            )
+            .unwrap_err();
+        assert!(
+            none.to_string()
+                .contains("previous terminated container \"proxy\" in pod \"web\" not found"),
+            "{none}"
+        );
+        // Restarted, but its previous log was not saved.
+        let unsaved = s
+            .logs("apps", "web", &opts(|o| o.previous = true), false)
+            .unwrap_err();
+        assert!(matches!(unsaved, Error::NotCaptured(_)), "{unsaved}");
+        let missing = s.logs("apps", "nope", &opts(|_| {}), false).unwrap_err();
+        assert!(missing.is_not_found());
+    }
+
+    #[test]
+    fn metrics_are_unavailable_when_the_cluster_had_none() {
+        let s = sample();
+        let got = s.pod_metrics(
+            Some("apps"),
+            &PodSelection::Matching {
+                label_selector: None,
+                limit: None,
+            },
+        );
+        // Served, but not captured in this sample.
+        assert!(matches!(got, Err(Error::NotCaptured(_))), "{got:?}");
+    }
+
+    /// A snapshot built by hand with the given records after a valid header and discovery.
+    fn with_records(records: &[(u8, Vec<u8>)]) -> Result<Snapshot, LoadError> {
+        let mut w = Writer::new();
+        w.record(tag::META, &serde_json::to_vec(&meta()).unwrap())
+            .unwrap();
+        let (core, apis) = discovery().to_aggregated();
+        w.record(
+            tag::DISCOVERY,
+            &serde_json::to_vec(&json!({"core": core, "apis": apis})).unwrap(),
+        )
+        .unwrap();
+        for (t, payload) in records {
+            w.record(*t, payload).unwrap();
+        }
+        Snapshot::from_bytes(&w.finish().unwrap())
+    }
+
+    fn object_record(key: &str, json: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8];
+        p.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        p.extend_from_slice(key.as_bytes());
+        p.extend_from_slice(json);
+        p
+    }
+
+    #[test]
+    fn structurally_broken_snapshots_are_refused_by_name() {
+        let collection =
+            serde_json::to_vec(&header("", "v1", "ConfigMap", "configmaps", true)).unwrap();
+        type Records = Vec<(u8, Vec<u8>)>;
+        let cases: Vec<(Records, &str)> = vec![
+            (
+                vec![(tag::OBJECT, object_record("apps\0a", b"{}"))],
+                "before any collection",
+            ),
+            (
+                vec![(tag::COLLECTION, b"{not json".to_vec())],
+                "is not valid JSON",
+            ),
+            (
+                vec![
+                    (tag::COLLECTION, collection.clone()),
+                    (tag::OBJECT, object_record("apps\0a/b", b"{}")),
+                ],
+                "is not a valid name",
+            ),
+            (
+                vec![
+                    (tag::COLLECTION, collection.clone()),
+                    (tag::OBJECT, object_record("\0a", b"{}")),
+                ],
+                "is not a valid name",
+            ),
+            (
+                vec![
+                    (tag::COLLECTION, collection.clone()),
+                    (tag::OBJECT, vec![0, 200, 0, b'a']),
+                ],
+                "a damaged object",
+            ),
+            (
+                vec![
+                    (tag::COLLECTION, collection.clone()),
+                    (tag::OBJECT, object_record("apps\0a", b"{}")),
+                    (tag::OBJECT, object_record("apps\0a", b"{}")),
+                ],
+                "saved twice",
+            ),
+            (
+                vec![
+                    (tag::COLLECTION, collection.clone()),
+                    (tag::COLLECTION, collection.clone()),
+                ],
+                "two collections",
+            ),
+            (vec![(tag::LOG, vec![255, 255, 255, 255])], "a damaged log"),
+            (vec![(tag::META, b"{}".to_vec())], "two META records"),
+        ];
+        for (records, expected) in cases {
+            let err = with_records(&records).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        let mut w = Writer::new();
+        w.record(tag::META, &serde_json::to_vec(&meta()).unwrap())
+            .unwrap();
+        let err = Snapshot::from_bytes(&w.finish().unwrap())
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.to_string().contains("no DISCOVERY record"), "{err}");
+        let mut w = Writer::new();
+        w.record(tag::META, br#"{"capturedAt": "yesterday"}"#)
+            .unwrap();
+        let (core, apis) = discovery().to_aggregated();
+        w.record(
+            tag::DISCOVERY,
+            &serde_json::to_vec(&json!({"core": core, "apis": apis})).unwrap(),
+        )
+        .unwrap();
+        let err = Snapshot::from_bytes(&w.finish().unwrap())
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.to_string().contains("is not an RFC 3339 time"), "{err}");
+    }
+
+    /// Objects are parsed when asked for: one nested beyond reason, or not JSON, is an error
+    /// for that object, not a crash and not a failed load.
+    #[test]
+    fn hostile_objects_fail_alone_when_read() {
+        let collection =
+            serde_json::to_vec(&header("", "v1", "ConfigMap", "configmaps", true)).unwrap();
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        let s = with_records(&[
+            (tag::COLLECTION, collection),
+            (tag::OBJECT, object_record("apps\0deep", deep.as_bytes())),
+            (tag::OBJECT, object_record("apps\0junk", b"\xff\xfe")),
+            (
+                tag::OBJECT,
+                object_record(
+                    "apps\0fine",
+                    br#"{"metadata": {"name": "fine", "labels": {"a": "b"}}}"#,
+                ),
+            ),
+        ])
+        .unwrap();
+        let cm = Resource::new("v1", "ConfigMap", "configmaps", true);
+        for name in ["deep", "junk"] {
+            let err = s.get(&cm, "apps", name).unwrap_err();
+            assert!(matches!(err, Error::Decode { .. }), "{err}");
+            assert!(err.to_string().contains("is not valid JSON"), "{err}");
+        }
+        assert!(s.get(&cm, "apps", "fine").is_ok());
+        let err = s
+            .list(
+                &cm,
+                &ListOptions {
+                    label_selector: Some("a=b".into()),
+                    ..ListOptions::default()
+                },
+                |_| ControlFlow::Continue(()),
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err}");
+    }
 }

@@ -194,12 +194,8 @@ impl Snapshot {
     /// The saved object, parsed, with its Secret values handed out at their saved sizes.
     fn object(&self, item: &Item) -> Result<Value, String> {
         let bytes = self.bytes(item.start, item.len);
-        let mut v: Value = serde_json::from_slice(bytes).map_err(|e| {
-            format!(
-                "the snapshot's copy of {} is not valid JSON: {e}",
-                item.key
-            )
-        })?;
+        let mut v: Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the snapshot's copy of {} is not valid JSON: {e}", item.key))?;
         if item.secrets {
             expand_secrets(&mut v);
         }
@@ -416,7 +412,13 @@ impl Snapshot {
         let pods = Resource::new("v1", "Pod", "pods", true);
         let path = format!("{}/log", pods.object_path(namespace, pod)?);
         let object = self.get(&pods, namespace, pod)?;
-        let bad = |message: String| api("GET", path.clone(), failure(400, "BadRequest", message, None));
+        let bad = |message: String| {
+            api(
+                "GET",
+                path.clone(),
+                failure(400, "BadRequest", message, None),
+            )
+        };
         let names = |field: &str| -> Vec<String> {
             object["spec"][field]
                 .as_array()
@@ -469,6 +471,13 @@ impl Snapshot {
                 && l.header.previous == options.previous
         });
         let Some(entry) = entry else {
+            // The saved status tells when there is no previous instance at all: the kubelet's
+            // answer is then known without having asked.
+            if options.previous && !has_previous(&object, &container) {
+                return Err(bad(format!(
+                    "previous terminated container \"{container}\" in pod \"{pod}\" not found"
+                )));
+            }
             return Err(Error::NotCaptured(format!(
                 "no {}log of container {container} of pod {namespace}/{pod} was captured (logs \
                  are saved for the Flux controllers and for pods that are failing)",
@@ -510,10 +519,8 @@ impl Snapshot {
             None => body.len(),
         };
         body.truncate(sent);
-        let truncated = body.len() as u64 > cap
-            || options
-                .limit_bytes
-                .is_some_and(|l| body.len() as u64 >= l);
+        let truncated =
+            body.len() as u64 > cap || options.limit_bytes.is_some_and(|l| body.len() as u64 >= l);
         body.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
         Ok(Logs {
             text: String::from_utf8_lossy(&body).into_owned(),
@@ -655,4 +662,21 @@ fn masked_size(text: &str) -> Option<usize> {
         .parse()
         .ok()?;
     (n <= MAX_SECRET_VALUE).then_some(n)
+}
+
+/// Whether the pod's saved status shows an earlier instance of `container` (a restart, or a
+/// last terminated state), whose log `previous` reads.
+fn has_previous(pod: &Value, container: &str) -> bool {
+    [
+        "initContainerStatuses",
+        "containerStatuses",
+        "ephemeralContainerStatuses",
+    ]
+    .iter()
+    .filter_map(|k| pod["status"][*k].as_array())
+    .flatten()
+    .filter(|s| s["name"] == container)
+    .any(|s| {
+        s["restartCount"].as_u64().unwrap_or(0) > 0 || s["lastState"]["terminated"].is_object()
+    })
 }

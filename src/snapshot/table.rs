@@ -58,7 +58,11 @@ fn col(name: &str, type_: &str, priority: i64) -> Column {
 /// A CRD's printer columns for `version` (its `spec.versions[].additionalPrinterColumns`).
 pub fn crd_columns(crd: &Value, version: &str) -> Vec<Column> {
     let versions = crd["spec"]["versions"].as_array();
-    let Some(v) = versions.into_iter().flatten().find(|v| v["name"] == version) else {
+    let Some(v) = versions
+        .into_iter()
+        .flatten()
+        .find(|v| v["name"] == version)
+    else {
         return Vec::new();
     };
     v["additionalPrinterColumns"]
@@ -384,7 +388,7 @@ pub fn table(
     now: i64,
 ) -> Value {
     let columns: Vec<Column> = match crd_columns {
-        Some(cols) if cols.is_empty() => vec![col("Age", "date", 0)],
+        Some([]) => vec![col("Age", "date", 0)],
         Some(cols) => cols.to_vec(),
         None => builtin_columns(group, kind),
     };
@@ -459,9 +463,21 @@ mod tests {
         assert_eq!(cols.len(), 3);
         let ks = json!({"metadata": {"name": "apps", "creationTimestamp": "2026-11-20T00:00:00Z"},
             "status": {"conditions": [{"type": "Ready", "status": "False", "message": "boom"}]}});
-        let now = crate::kube::time::parse_rfc3339("2026-11-21T00:00:00Z").unwrap().0;
-        let t = table("kustomize.toolkit.fluxcd.io", "Kustomization", Some(&cols), &[ks], IncludeObject::Metadata, now);
-        assert_eq!(t["rows"][0]["cells"], json!(["apps", "24h", "False", "boom"]));
+        let now = crate::kube::time::parse_rfc3339("2026-11-21T00:00:00Z")
+            .unwrap()
+            .0;
+        let t = table(
+            "kustomize.toolkit.fluxcd.io",
+            "Kustomization",
+            Some(&cols),
+            &[ks],
+            IncludeObject::Metadata,
+            now,
+        );
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!(["apps", "24h", "False", "boom"])
+        );
         assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
         assert_eq!(t["columnDefinitions"][3]["priority"], 1);
     }
@@ -472,17 +488,29 @@ mod tests {
             "spec": {"containers": [{"name": "redis"}]},
             "status": {"phase": "Running", "containerStatuses": [{"ready": false, "restartCount": 7,
                 "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
-        let now = crate::kube::time::parse_rfc3339("2026-11-21T00:00:00Z").unwrap().0;
+        let now = crate::kube::time::parse_rfc3339("2026-11-21T00:00:00Z")
+            .unwrap()
+            .0;
         let t = table("", "Pod", None, &[pod], IncludeObject::None, now);
-        assert_eq!(t["rows"][0]["cells"], json!(["redis-0", "0/1", "CrashLoopBackOff", "7", "60m"]));
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!(["redis-0", "0/1", "CrashLoopBackOff", "7", "60m"])
+        );
         assert!(t["rows"][0].get("object").is_none());
     }
 
     #[test]
     fn human_durations_match_the_apimachinery_steps() {
-        for (s, want) in [(5, "5s"), (150, "2m30s"), (3600, "60m"), (4 * 3600 + 60, "4h1m"),
-            (30 * 3600, "30h"), (3 * 86_400 + 3600, "3d1h"), (40 * 86_400, "40d"),
-            (3 * 365 * 86_400, "3y")] {
+        for (s, want) in [
+            (5, "5s"),
+            (150, "2m30s"),
+            (3600, "60m"),
+            (4 * 3600 + 60, "4h1m"),
+            (30 * 3600, "30h"),
+            (3 * 86_400 + 3600, "3d1h"),
+            (40 * 86_400, "40d"),
+            (3 * 365 * 86_400, "3y"),
+        ] {
             assert_eq!(human_duration(s), want, "{s}");
         }
     }

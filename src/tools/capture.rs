@@ -66,7 +66,10 @@ pub enum CaptureError {
     /// The snapshot cannot be encoded (a record over the format's limits).
     Format(snapshot::format::FormatError),
     /// The file cannot be written.
-    Write { path: PathBuf, error: std::io::Error },
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl fmt::Display for CaptureError {
@@ -151,7 +154,10 @@ pub fn capture(
         .connect(&conn)
         .map_err(|e| CaptureError::Config(format!("context {}: {e}", conn.context)))?;
     let context = conn.context.clone();
-    progress(&format!("capturing context {context} ({})", cluster.server()));
+    progress(&format!(
+        "capturing context {context} ({})",
+        cluster.server()
+    ));
     let discovery = cluster
         .discovery()
         .map_err(|e| CaptureError::Cluster(format!("context {context}: discovery: {e}")))?;
@@ -238,7 +244,10 @@ fn default_name(context: &str, captured_at: &str) -> String {
         })
         .take(80)
         .collect();
-    let stamp: String = captured_at.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let stamp: String = captured_at
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
     format!("{safe}-{stamp}.snapshot")
 }
 
@@ -312,9 +321,9 @@ fn plan(discovery: &Discovery) -> Vec<Job> {
         }
     }
     for (api_version, kind, plural) in BUILTINS {
-        let found = discovery.resources().find(|r| {
-            r.api_version() == *api_version && r.kind == *kind && r.plural == *plural
-        });
+        let found = discovery
+            .resources()
+            .find(|r| r.api_version() == *api_version && r.kind == *kind && r.plural == *plural);
         if let Some(r) = found
             && r.supports("list")
         {
@@ -426,14 +435,12 @@ impl Run<'_> {
                 ..ListOptions::default()
             };
             let result = self.cluster.list(r, &options, |item| {
-                if job
-                    .cap
-                    .is_some_and(|cap| building.objects.len() >= cap)
-                {
+                if job.cap.is_some_and(|cap| building.objects.len() >= cap) {
                     capped = true;
                     return ControlFlow::Break(());
                 }
-                if job.flux_crds_only && !is_flux_group(item["spec"]["group"].as_str().unwrap_or(""))
+                if job.flux_crds_only
+                    && !is_flux_group(item["spec"]["group"].as_str().unwrap_or(""))
                 {
                     return ControlFlow::Continue(());
                 }
@@ -515,8 +522,9 @@ impl Run<'_> {
     /// Fetches the objects Flux inventories (and Helm releases) name that no whole list
     /// holds; a kind with many of them is listed and filtered instead.
     fn complete_inventories(&self, collections: &mut Collections) {
-        let mut wanted: BTreeMap<(String, String), (Resource, BTreeSet<(String, String)>)> =
-            BTreeMap::new();
+        // (group, plural) → the resource and the (namespace, name) keys wanted of it.
+        type Keys = BTreeSet<(String, String)>;
+        let mut wanted: BTreeMap<(String, String), (Resource, Keys)> = BTreeMap::new();
         let mut unknown = BTreeSet::new();
         let refs: BTreeSet<Ref> = collections
             .values()
@@ -594,17 +602,22 @@ impl Run<'_> {
         if keys.len() > LIST_INSTEAD_OF_GETS && resource.supports("list") {
             let wanted: BTreeSet<&(String, String)> = keys.iter().collect();
             let mut found = BTreeSet::new();
-            let result = self.cluster.list(resource, &ListOptions::default(), |item| {
-                let key = (
-                    item["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
-                    item["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                );
-                if wanted.contains(&key) {
-                    found.insert(key);
-                    self.keep(item, &mut building);
-                }
-                ControlFlow::Continue(())
-            });
+            let result = self
+                .cluster
+                .list(resource, &ListOptions::default(), |item| {
+                    let key = (
+                        item["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                        item["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                    );
+                    if wanted.contains(&key) {
+                        found.insert(key);
+                        self.keep(item, &mut building);
+                    }
+                    ControlFlow::Continue(())
+                });
             match result {
                 Ok(info) => {
                     building.header.resource_version = info.resource_version;
@@ -806,7 +819,10 @@ fn header_of(r: &Resource, complete: bool) -> CollectionHeader {
 /// The object as saved: the tools' security pass (no `managedFields`, no last-applied copy,
 /// Secret values as their sizes), credential-shaped values masked, compact JSON.
 fn prepare(mut item: Value) -> Option<SavedObject> {
-    let namespace = item["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+    let namespace = item["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let name = item["metadata"]["name"].as_str()?.to_string();
     let secrets = holds_secret(&item);
     // The reduced Helm payload is no secret and must survive the masking.
@@ -926,7 +942,10 @@ fn mask_named_values(v: &mut Value) {
 /// its containers and which have a previous instance.
 fn pod_info(pod: &Value) -> PodInfo {
     let labels = &pod["metadata"]["labels"];
-    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+    let namespace = pod["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let flux = labels["app.kubernetes.io/part-of"] == "flux"
         || labels["app.kubernetes.io/name"] == "flux-operator"
         || namespace == super::flux::FLUX_NAMESPACE;
@@ -945,7 +964,9 @@ fn pod_info(pod: &Value) -> PodInfo {
         let waiting = s["state"]["waiting"]["reason"].as_str().unwrap_or("");
         let exit = s["state"]["terminated"]["exitCode"].as_i64().unwrap_or(0);
         if s["restartCount"].as_u64().unwrap_or(0) > 0
-            || (!waiting.is_empty() && waiting != "PodInitializing" && waiting != "ContainerCreating")
+            || (!waiting.is_empty()
+                && waiting != "PodInitializing"
+                && waiting != "ContainerCreating")
             || exit != 0
         {
             failing = true;
@@ -1093,7 +1114,10 @@ fn reduce_manifest(manifest: &str, release_ns: &str) -> (String, Vec<Ref>) {
         };
         let reduced = match value.get("items").and_then(Value::as_array) {
             Some(items) if value["kind"].as_str().is_some_and(|k| k.ends_with("List")) => {
-                let items: Vec<Value> = items.iter().map(|i| reduce_object(i, release_ns, &mut refs)).collect();
+                let items: Vec<Value> = items
+                    .iter()
+                    .map(|i| reduce_object(i, release_ns, &mut refs))
+                    .collect();
                 json!({"apiVersion": value["apiVersion"], "kind": value["kind"], "items": items})
             }
             _ if value.is_object() => reduce_object(&value, release_ns, &mut refs),
@@ -1245,11 +1269,7 @@ spec:
         let decoded_len = |v: &str| b64.decode(v).expect("base64").len();
         assert_eq!(decoded_len(&reduced), decoded_len(&original));
         let text = String::from_utf8(
-            helm::gunzip(
-                &b64.decode(b64.decode(&reduced).unwrap()).unwrap(),
-                1 << 20,
-            )
-            .unwrap(),
+            helm::gunzip(&b64.decode(b64.decode(&reduced).unwrap()).unwrap(), 1 << 20).unwrap(),
         )
         .unwrap();
         for secret in ["hunter2", "s3cr3t", "aGk=", "notes"] {
@@ -1272,7 +1292,9 @@ spec:
     /// A manifest that stops parsing part-way still stops at the same document.
     #[test]
     fn an_unreadable_document_stays_unreadable_at_the_same_place() {
-        let broken = format!("{MANIFEST}---\nkind: [unclosed\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after\n");
+        let broken = format!(
+            "{MANIFEST}---\nkind: [unclosed\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after\n"
+        );
         let original = api_value(&release(&broken));
         let (reduced, _) = reduce_release(&original).expect("reduce");
         let namespaced = |_: &str, _: &str| Some(true);
@@ -1292,9 +1314,18 @@ spec:
         let saved = prepare(secret).expect("saved");
         assert!(saved.secrets);
         let text = String::from_utf8(saved.json).unwrap();
-        assert!(!text.contains("aHVudGVyMg") && !text.contains("YWRtaW4"), "{text}");
-        assert!(text.contains("<masked: 7 bytes>") && text.contains("<masked: 5 bytes>"), "{text}");
-        assert!(!text.contains("managedFields") && !text.contains("last-applied"), "{text}");
+        assert!(
+            !text.contains("aHVudGVyMg") && !text.contains("YWRtaW4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<masked: 7 bytes>") && text.contains("<masked: 5 bytes>"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("managedFields") && !text.contains("last-applied"),
+            "{text}"
+        );
         let plain = prepare(json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "c", "namespace": "apps"}, "data": {"a": "b"}}))
         .expect("saved");
@@ -1318,12 +1349,20 @@ spec:
             "metadata": {"name": "r"}, "spec": {"values": {"auth": {"password": "pw-123",
             "existingSecret": "creds"}, "replicas": 2}}});
         mask_credentials(&mut hr);
-        assert_eq!(hr["spec"]["values"]["auth"]["password"], "<masked: 6 bytes>");
+        assert_eq!(
+            hr["spec"]["values"]["auth"]["password"],
+            "<masked: 6 bytes>"
+        );
         assert_eq!(hr["spec"]["values"]["auth"]["existingSecret"], "creds");
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
             "data": {"app.conf": "user=a\npassword=hunter22\n", "api_key": "abc123", "mode": "fast"}});
         mask_credentials(&mut cm);
-        assert!(!cm["data"]["app.conf"].as_str().unwrap().contains("hunter22"));
+        assert!(
+            !cm["data"]["app.conf"]
+                .as_str()
+                .unwrap()
+                .contains("hunter22")
+        );
         assert_eq!(cm["data"]["api_key"], "<masked: 6 bytes>");
         assert_eq!(cm["data"]["mode"], "fast");
     }
@@ -1366,7 +1405,12 @@ spec:
             refs,
             [
                 s("apps/v1", "Deployment", "apps", "podinfo"),
-                s("rbac.authorization.k8s.io/v1", "ClusterRole", "", "cluster-admin"),
+                s(
+                    "rbac.authorization.k8s.io/v1",
+                    "ClusterRole",
+                    "",
+                    "cluster-admin"
+                ),
                 s("v1", "ConfigMap", "apps", "podinfo"),
                 s("v1", "ServiceAccount", "apps", "name_with_underscores"),
             ]

@@ -555,7 +555,9 @@ impl Ctx<'_> {
     pub fn cluster(&self, args: &Args) -> Result<Cluster, ToolError> {
         let from_args = args.opt_str(CONTEXT_ARG)?.map(str::to_string);
         if !self.clusters.snapshots.is_empty() {
-            return self.snapshot_cluster(from_args.as_deref()).map(Cluster::snapshot);
+            return self
+                .snapshot_cluster(from_args.as_deref())
+                .map(Cluster::snapshot);
         }
         let kc = self.clusters.kubeconfig()?;
         let name = match from_args {

@@ -19,5 +19,6 @@ mod protocol;
 mod read_tools;
 mod resources;
 mod sessions;
+mod snapshot;
 mod tidy;
 mod tools;
