@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod format;
+pub mod pki;
 mod read;
 pub mod table;
 

@@ -7,6 +7,7 @@ mod apiserver;
 mod docs;
 mod investigations;
 mod kube;
+mod snapshot;
 mod startup;
 #[path = "../it/support.rs"]
 mod support;
@@ -67,7 +68,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// investigations);
+/// investigations, snapshot);
 /// no name runs them all.
 fn main() {
     if kube::child_main() {
@@ -77,12 +78,13 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 5] = [
+    let sections: [(&str, fn()); 6] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
         ("investigations", investigations::run),
+        ("snapshot", snapshot::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {
