@@ -386,7 +386,7 @@ pub const FLAGS: &[Flag] = &[
     flag(
         "kubeconfig-out",
         Some("FILE"),
-        "",
+        "<temp dir>/flux-operator-mcp-snapshot-<port>.kubeconfig",
         Group::Snapshot,
         "snapshot serve-api: write a kubeconfig for the local API server to this file",
         Update::Path(|p, path| {
@@ -723,19 +723,61 @@ fn snapshot_create(settings: &Settings, output: Option<PathBuf>) -> ExitCode {
     }
 }
 
-/// `snapshot serve-api`: not served by this build yet (its HTTP layer is the product's HTTP
-/// module, still to come); says so instead of pretending.
+/// `snapshot serve-api`: reads and checks the snapshot, binds loopback, writes the kubeconfig
+/// (0600: it holds the token), says where on stdout, then serves until the process is stopped.
 fn snapshot_serve_api(
     file: &std::path::Path,
-    _port: Option<u16>,
-    _kubeconfig_out: Option<&std::path::Path>,
+    port: Option<u16>,
+    kubeconfig_out: Option<&std::path::Path>,
 ) -> ExitCode {
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "{NAME}: snapshot serve-api {}: not available in this build yet",
-        file.display()
+    let fail = |message: String| {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{NAME}: snapshot serve-api: {message}"
+        );
+        ExitCode::FAILURE
+    };
+    let snapshot = match crate::snapshot::Snapshot::load(file) {
+        Ok(s) => std::sync::Arc::new(s),
+        Err(e) => return fail(format!("cannot read snapshot {}: {e}", file.display())),
+    };
+    let server = match crate::snapshot::serve::Server::bind(snapshot.clone(), port.unwrap_or(0)) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let path = kubeconfig_out.map_or_else(
+        || {
+            std::env::temp_dir().join(format!(
+                "{NAME}-snapshot-{}.kubeconfig",
+                server.address().port()
+            ))
+        },
+        std::path::Path::to_path_buf,
     );
-    ExitCode::from(2)
+    if let Err(e) = crate::snapshot::write_private(&path, server.kubeconfig().as_bytes()) {
+        return fail(format!(
+            "cannot write the kubeconfig {}: {e}",
+            path.display()
+        ));
+    }
+    let meta = snapshot.meta();
+    let text = format!(
+        "{url}\nserving snapshot {file} read-only: context {context} ({server}), captured {at} \
+         ({age} ago)\nkubeconfig: {kc}\n  kubectl --kubeconfig {kc} get kustomizations -A\n  \
+         flux --kubeconfig {kc} get all -A\n",
+        url = server.url(),
+        file = file.display(),
+        context = meta.context,
+        server = meta.server,
+        at = meta.captured_at,
+        age = crate::text::short_duration(snapshot.age()),
+        kc = path.display(),
+    );
+    if print(&text) != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
+    }
+    server.run();
+    ExitCode::SUCCESS
 }
 
 /// Print a command's output; a closed pipe (`| head`) is not an error worth a panic.

@@ -12,12 +12,13 @@ pub mod api;
 pub mod format;
 pub mod pki;
 mod read;
+pub mod serve;
 pub mod table;
 
 pub use read::{ListPage, PageQuery, field_labels};
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -549,6 +550,29 @@ fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec())
 }
 
+/// Writes a file whole next to its final name, then renames it into place, so a reader never
+/// sees half of it; private (0600): a snapshot holds cluster state, serve-api's kubeconfig a
+/// token.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = options.open(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path)
+}
+
 #[cfg(test)]
 mod tests {
     use std::ops::ControlFlow;
@@ -620,7 +644,7 @@ mod tests {
         }
     }
 
-    fn sample() -> Snapshot {
+    pub(super) fn sample() -> Snapshot {
         let mut b = Builder::new(&meta(), &discovery()).unwrap();
         let ks: Vec<SavedObject> = (0..7)
             .map(|i| {

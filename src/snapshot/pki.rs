@@ -112,6 +112,15 @@ pub fn generate() -> Result<Certificates, PkiError> {
     })
 }
 
+/// A bearer token for the kubeconfig: 32 random bytes, hex.
+pub fn token() -> Result<String, PkiError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| PkiError("no token: the random source failed".into()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// `-----BEGIN label-----`, base64 in 64-column lines.
 pub fn pem(label: &str, der: &[u8]) -> String {
     use base64::Engine as _;

@@ -213,7 +213,7 @@ pub fn capture(
         Some(p) => p.to_path_buf(),
         None => PathBuf::from(default_name(&context, &meta.captured_at)),
     };
-    write_private(&path, &file).map_err(|error| CaptureError::Write {
+    crate::snapshot::write_private(&path, &file).map_err(|error| CaptureError::Write {
         path: path.clone(),
         error,
     })?;
@@ -249,28 +249,6 @@ fn default_name(context: &str, captured_at: &str) -> String {
         .filter(|c| *c != '-' && *c != ':')
         .collect();
     format!("{safe}-{stamp}.snapshot")
-}
-
-/// Writes the file whole next to its final name, then renames it into place, so a reader
-/// never sees half a snapshot; private (0600): it holds cluster state.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = options.open(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, path)
 }
 
 /// One resource type to list whole.
