@@ -209,10 +209,21 @@ fn builtin_cells(group: &str, kind: &str, o: &Value, now: i64) -> Vec<Value> {
                 .or(terminated)
                 .or(o["status"]["reason"].as_str())
                 .unwrap_or(text(o, "/status/phase"));
+            // As the API server's pod printer: the count, and how long ago the last
+            // container restart finished.
+            let last_restart = statuses
+                .iter()
+                .filter_map(|s| s["lastState"]["terminated"]["finishedAt"].as_str())
+                .filter_map(|t| crate::kube::time::parse_rfc3339(t).map(|(at, _)| (at, t)))
+                .max_by_key(|(at, _)| *at);
+            let restarts = match last_restart {
+                Some((_, t)) if restarts > 0 => format!("{restarts} ({} ago)", age(t, now)),
+                _ => restarts.to_string(),
+            };
             vec![
                 json!(format!("{ready}/{total}")),
                 json!(status),
-                json!(restarts.to_string()),
+                json!(restarts),
                 json!(created),
             ]
         }
@@ -497,6 +508,27 @@ mod tests {
             json!(["redis-0", "0/1", "CrashLoopBackOff", "7", "60m"])
         );
         assert!(t["rows"][0].get("object").is_none());
+        let mut restarted = pod_with_restart();
+        let t = table(
+            "",
+            "Pod",
+            None,
+            &[restarted.clone()],
+            IncludeObject::None,
+            now,
+        );
+        assert_eq!(t["rows"][0]["cells"][3], "7 (5m ago)");
+        restarted["status"]["containerStatuses"][0]["restartCount"] = json!(0);
+        let t = table("", "Pod", None, &[restarted], IncludeObject::None, now);
+        assert_eq!(t["rows"][0]["cells"][3], "0");
+    }
+
+    fn pod_with_restart() -> Value {
+        json!({"metadata": {"name": "redis-0", "creationTimestamp": "2026-11-20T23:00:00Z"},
+            "spec": {"containers": [{"name": "redis"}]},
+            "status": {"phase": "Running", "containerStatuses": [{"ready": false, "restartCount": 7,
+                "lastState": {"terminated": {"finishedAt": "2026-11-20T23:55:00Z"}},
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}})
     }
 
     #[test]
