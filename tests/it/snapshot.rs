@@ -547,3 +547,80 @@ fn damaged_snapshots_are_refused_with_a_clear_error() {
         );
     }
 }
+
+/// `snapshot serve-api` as a cluster: the product's own client, given the kubeconfig it
+/// writes, reads the snapshot over HTTPS (the CA and token in it) and every read tool answers
+/// as it does from the snapshot file (every fidelity question), apart from the context's name.
+/// kubectl itself is `make conformance-snapshot`.
+#[test]
+fn serve_api_serves_the_snapshot_as_a_cluster() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = support::scratch_dir("snapshot-serve-api");
+    let server = ApiServer::start(Options::default());
+    let (path, _) = create(&server, &dir, "api.snapshot", &[]);
+    drop(server);
+    let kubeconfig = dir.join("serve-api.kubeconfig");
+    let mut child = support::command()
+        .args(["snapshot", "serve-api"])
+        .arg(&path)
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve-api");
+    // The first line is printed once the kubeconfig is written and the port bound.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut url = String::new();
+    stdout.read_line(&mut url).expect("read the URL line");
+    let url = url.trim().to_string();
+    let mut rest = String::new();
+    for _ in 0..4 {
+        stdout.read_line(&mut rest).expect("read the banner");
+    }
+    assert!(url.starts_with("https://127.0.0.1:"), "{url:?}");
+    assert!(
+        rest.contains("context flux-test") && rest.contains("kubectl --kubeconfig"),
+        "{rest}"
+    );
+    let mode = std::fs::metadata(&kubeconfig)
+        .expect("kubeconfig")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the kubeconfig holds a token");
+    let written = std::fs::read_to_string(&kubeconfig).expect("kubeconfig");
+    let token = written
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .expect("a token in the kubeconfig");
+    assert!(
+        token.len() >= 32 && !rest.contains(token),
+        "the token is not printed"
+    );
+    assert!(written.contains(&format!("server: {url}")), "{written}");
+
+    let mut snap = serve(&[&path], &[]);
+    let mut through_api = Mcp::spawn(
+        support::command()
+            .env("KUBECONFIG", &kubeconfig)
+            .args(["serve"]),
+    );
+    through_api.handshake("2025-06-18");
+    let mut different = Vec::new();
+    for (tool, args) in questions() {
+        let (want, want_error) = snap.call(tool, args.clone());
+        let (_, want) = split(&want);
+        let (got, got_error) = through_api.call(tool, args.clone());
+        // The kubeconfig's context is `snapshot-<context>` by design; nothing else may differ.
+        let got = got.replace("snapshot-flux-test", "flux-test");
+        if got != want || got_error != want_error {
+            different.push(format!(
+                "{tool} {args}\n--- snapshot\n{want}\n--- serve-api\n{got}"
+            ));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(different.is_empty(), "{}", different.join("\n\n"));
+}
