@@ -1,4 +1,5 @@
-# flux-operator-mcp: build, test, static binary, real-client conformance, benchmarks.
+# flux-operator-mcp: build, test, static binary, real-client conformance, benchmarks, release,
+# fuzzing.
 # `make test` needs only Rust; `make conformance` and `make bench-peer` also use ../shared.
 
 SHELL := bash
@@ -13,6 +14,8 @@ VENV := $(BUILD)/venv
 MCP_SDK := mcp==2.3.0
 MUSL_TARGET := x86_64-unknown-linux-musl
 STATIC_BIN := target/$(MUSL_TARGET)/release/flux-operator-mcp
+# The read-only build has its own target dir so that it never replaces STATIC_BIN.
+STATIC_READONLY_BIN := target/readonly/$(MUSL_TARGET)/release/flux-operator-mcp
 # The command real clients start, as in a user's .mcp.json.
 SERVE := $(abspath $(STATIC_BIN)) serve
 
@@ -20,8 +23,8 @@ SERVE := $(abspath $(STATIC_BIN)) serve
 CONFORMANCE_CHECKS := conformance-sdk conformance-e2e conformance-suite conformance-kubectl \
 	conformance-kubeconfig conformance-snapshot
 
-.PHONY: build install static test lint conformance $(CONFORMANCE_CHECKS) conformance-2026 \
-	bench bench-peer clean
+.PHONY: build install static static-readonly test lint conformance $(CONFORMANCE_CHECKS) \
+	conformance-2026 bench bench-peer dist dist-verify image fuzz fuzz-smoke clean
 
 build:
 	$(CARGO) build --release
@@ -29,10 +32,22 @@ build:
 static:
 	tests/scripts/static.sh
 
-install: static
-	install -d "$(DESTDIR)$(PREFIX)/bin"
-	install -m 0755 $(STATIC_BIN) "$(DESTDIR)$(PREFIX)/bin/flux-operator-mcp"
-	@echo "installed $(DESTDIR)$(PREFIX)/bin/flux-operator-mcp"
+# The read-only build (no write code in it) as a static binary: $(STATIC_READONLY_BIN).
+static-readonly:
+	tests/scripts/static-readonly.sh
+
+# The static musl binary where that target exists (x86_64 Linux); elsewhere (macOS, arm64 hosts,
+# ...) a plain release build, and it says so.
+install:
+	@if [ "$$(uname -s)-$$(uname -m)" = Linux-x86_64 ]; then \
+		$(MAKE) --no-print-directory static; bin=$(STATIC_BIN); \
+	else \
+		echo "install: no $(MUSL_TARGET) build on $$(uname -s) $$(uname -m): installing a plain 'cargo build --release' (not static)"; \
+		$(CARGO) build --release; bin=target/release/flux-operator-mcp; \
+	fi; \
+	install -d "$(DESTDIR)$(PREFIX)/bin"; \
+	install -m 0755 $$bin "$(DESTDIR)$(PREFIX)/bin/flux-operator-mcp"; \
+	echo "installed $(DESTDIR)$(PREFIX)/bin/flux-operator-mcp"
 
 # Both builds must pass: the default one and the one whose REST client can only GET.
 test:
@@ -91,6 +106,37 @@ bench: static
 bench-peer: static
 	tests/scripts/bench-peer.sh "$(SHARED)" "$(abspath $(STATIC_BIN))"
 
+# Release files in dist/: four static binaries (amd64, arm64; default and read-only), their
+# CycloneDX SBOMs and SHA256SUMS; every binary checked (arm64 under qemu). VERSION=... to name
+# a release (default: Cargo.toml's version).
+dist:
+	tests/scripts/dist.sh
+
+# Reproducibility: builds the commit from scratch in other folders and compares with dist/
+# (DIST_VERIFY_BUILDS=2, the default: two fresh builds, and dist/ too when it holds this
+# commit; 1: one fresh build against dist/, which must hold a clean build of this commit).
+dist-verify:
+	tests/scripts/dist-verify.sh
+
+# OCI image archives in dist/ (multi-arch index per flavour, FROM scratch; buildah, no daemon)
+# from the binaries of `make dist`, then the image run test.
+image:
+	tests/scripts/image.sh
+
+# Coverage-guided fuzzing (fuzz/: libFuzzer on the stable toolchain, see fuzz/run.sh): every
+# target for FUZZ_SECONDS, FUZZ_JOBS at a time (one per core: 8 targets take 20 minutes);
+# prints executions and peak RSS per target and in total, and fails on a crash, a hang (a unit
+# over FUZZ_TIMEOUT s) or running out of memory.
+FUZZ_SECONDS ?= 300
+FUZZ_JOBS ?= 2
+fuzz:
+	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SECONDS)
+
+# The short pass CI runs: the same build, every target for a few seconds.
+FUZZ_SMOKE_SECONDS ?= 8
+fuzz-smoke:
+	FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
 clean:
 	$(CARGO) clean
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) dist

@@ -97,6 +97,67 @@ const fn flag(
     }
 }
 
+/// The tool names of `--tools` / `--disable-tools`: comma-separated, each a tool of this
+/// build, so a typo stops the server at start-up instead of silently hiding a tool.
+fn tool_names(text: &str) -> Result<Vec<String>, Refusal> {
+    let names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect();
+    if names.is_empty() {
+        return Err(invalid("expected tool names separated by commas"));
+    }
+    for name in &names {
+        if tools::REGISTRY.iter().any(|t| t.name == name) {
+            continue;
+        }
+        let closest = tools::REGISTRY
+            .iter()
+            .map(|t| (edit_distance(name, t.name), t.name))
+            .filter(|(d, _)| *d <= 3)
+            .min();
+        let hint = match closest {
+            Some((_, t)) => format!("did you mean {t}?"),
+            None => {
+                let all: Vec<&str> = tools::REGISTRY.iter().map(|t| t.name).collect();
+                format!("tools: {}", all.join(", "))
+            }
+        };
+        return Err(invalid(format!(
+            "unknown tool {name:?} ({hint}){UNKNOWN_TOOL_NOTE}"
+        )));
+    }
+    Ok(names)
+}
+
+/// Said after an unknown tool name: the read-only build lacks tools the default build has.
+#[cfg(feature = "mutations")]
+const UNKNOWN_TOOL_NOTE: &str = "";
+#[cfg(not(feature = "mutations"))]
+const UNKNOWN_TOOL_NOTE: &str = "; this is the read-only build, which has no tool that \
+                                 changes a cluster";
+
+/// Which build this is, for `-h` and `--help`. Separate constants rather than `cfg!`, so the
+/// read-only build's binary holds only its own text.
+#[cfg(feature = "mutations")]
+const BUILD_NOTE: &str = "\
+Build: default, with every tool; --read-only hides the tools that change a cluster, --tools
+and --disable-tools choose tools by name.
+";
+#[cfg(not(feature = "mutations"))]
+const BUILD_NOTE: &str = "\
+Build: read-only. It has no tool that changes a cluster, and its REST client sends nothing
+but GET, whatever the kubeconfig's identity may do; diff_kubernetes_manifest is left out
+too (its server-side dry run is a PATCH). --read-only is always on.
+";
+
+/// `serve --read-only=false` in the read-only build.
+#[cfg(not(feature = "mutations"))]
+const READ_ONLY_BUILD_REFUSAL: &str = "--read-only=false is not possible: this is the read-only \
+    build, which has no tool that changes a cluster (use the default build to offer them)";
+
 /// A text value as upstream (pflag) reads most of them: trimmed; empty leaves the flag unset.
 fn non_empty(text: &str) -> Option<String> {
     let t = text.trim();
@@ -143,9 +204,44 @@ pub const FLAGS: &[Flag] = &[
         None,
         "false",
         Group::Server,
-        "offer only the tools that do not change the cluster",
+        "offer only the tools that do not change the cluster (always on in the read-only build)",
         Update::Switch(|p, on| p.serve.tools.read_only = on),
     ),
+    Flag {
+        repeat: true,
+        ..flag(
+            "tools",
+            Some("NAMES"),
+            "",
+            Group::Server,
+            "offer only these tools, comma-separated (e.g. the read tools plus the reconcile \
+             tool); repeatable",
+            Update::Text(|p, text| {
+                let names = tool_names(text)?;
+                p.serve
+                    .tools
+                    .enabled_tools
+                    .get_or_insert_with(Vec::new)
+                    .extend(names);
+                Ok(())
+            }),
+        )
+    },
+    Flag {
+        repeat: true,
+        ..flag(
+            "disable-tools",
+            Some("NAMES"),
+            "",
+            Group::Server,
+            "never offer these tools, comma-separated; repeatable",
+            Update::Text(|p, text| {
+                let names = tool_names(text)?;
+                p.serve.tools.disabled_tools.extend(names);
+                Ok(())
+            }),
+        )
+    },
     flag(
         "mask-secrets",
         None,
@@ -174,7 +270,8 @@ pub const FLAGS: &[Flag] = &[
         Some("FILE"),
         "",
         Group::Server,
-        "append one JSON line per tool call (tool, arguments, timing, size; never the output)",
+        "append one JSON line per tool call (tool, arguments, timing, size, the objects a \
+         write changed; never the output)",
         Update::Path(|p, path| p.serve.tools.tool_call_log_file = path),
     ),
     Flag {
@@ -593,7 +690,13 @@ impl std::error::Error for Error {}
 
 /// Entry point of the binary: parse, run, print one error, pick the exit code.
 pub fn main() -> ExitCode {
-    match parse(std::env::args_os().skip(1)) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // `version --verbose` (how the binary was built) is recognised ahead of the flag registry:
+    // src/version.rs owns both the forms and the text.
+    if crate::version::wants_verbose(&args) {
+        return print(&crate::version::verbose());
+    }
+    match parse(args) {
         Ok(command) => run(command),
         Err(Error::NoCommand) => {
             eprint!("{}", short_help());
@@ -644,7 +747,7 @@ pub fn run(command: Command) -> ExitCode {
             port,
             kubeconfig_out,
         } => snapshot_serve_api(&file, port, kubeconfig_out.as_deref()),
-        Command::Version => print(&format!("{NAME} {}", crate::VERSION)),
+        Command::Version => print(&crate::version::short()),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
     }
@@ -924,6 +1027,10 @@ fn command(p: Parsed) -> Result<Command, Error> {
     match name {
         "serve" => {
             extra(1, "serve")?;
+            #[cfg(not(feature = "mutations"))]
+            if !p.serve.tools.read_only {
+                return Err(Error::Unsupported(READ_ONLY_BUILD_REFUSAL.to_string()));
+            }
             if !p.serve.tools.snapshots.is_empty() && !p.serve.tools.mask_secrets {
                 return Err(Error::Unsupported(
                     "--mask-secrets=false does not apply to --snapshot: a snapshot holds no \
@@ -1128,18 +1235,21 @@ Usage:
   {NAME} snapshot create [-o FILE] save a cluster's Flux state to one file
   {NAME} snapshot serve-api FILE  serve a snapshot to kubectl on 127.0.0.1 (HTTPS)
   {NAME} serve --snapshot FILE    serve MCP from a snapshot instead of a live cluster
-  {NAME} version                  print the version
+  {NAME} version [--verbose]      print the version (--verbose: how it was built)
 ",
         version = crate::VERSION
     )
 }
 
-/// `-h`: the usage and a pointer to `--help`.
+/// `-h`: the usage, which build this is, and a pointer to `--help`.
 pub fn short_help() -> String {
-    usage() + &format!("\nRun '{NAME} --help' for every flag and its default.\n")
+    usage()
+        + "\n"
+        + BUILD_NOTE
+        + &format!("\nRun '{NAME} --help' for every flag and its default.\n")
 }
 
-/// `--help`: the usage plus every flag, grouped, with its default.
+/// `--help`: the usage, every flag, grouped, with its default, and which build this is.
 pub fn long_help() -> String {
     let mut out = usage();
     for (group, title) in [
@@ -1162,6 +1272,8 @@ pub fn long_help() -> String {
     out.push_str(
         "\nBooleans also take a value: --read-only=false. Values: --flag VALUE or --flag=VALUE.\n",
     );
+    out.push('\n');
+    out.push_str(BUILD_NOTE);
     out
 }
 
@@ -1275,6 +1387,7 @@ mod tests {
                 ("transport", _) => continue,
                 ("timeout", _) => &[Some("5s")],
                 ("format", _) => &[Some("complete")],
+                ("tools" | "disable-tools", _) => &[Some("get_flux_instance")],
                 _ => &[Some("3")],
             };
             let changed = values.iter().any(|v| {
@@ -1318,6 +1431,7 @@ mod tests {
                 ("port", _) | ("limit", _) => Some("3"),
                 ("timeout", _) => Some("5s"),
                 ("format", _) => Some("complete"),
+                ("tools" | "disable-tools", _) => Some("search_flux_docs"),
                 _ => Some("x"),
             };
             let mut p = Parsed::default();
@@ -1363,7 +1477,10 @@ mod tests {
     #[test]
     fn upstream_defaults_apply_without_flags() {
         let s = serve(&["serve"]);
-        assert!(!s.read_only);
+        // The read-only build is read-only without being told.
+        assert_eq!(s.read_only, !cfg!(feature = "mutations"));
+        assert_eq!(s.enabled_tools, None);
+        assert!(s.disabled_tools.is_empty());
         assert!(s.mask_secrets);
         assert_eq!(s.timeout, Duration::from_secs(60));
         assert_eq!(s.tool_call_log_file, None);
@@ -1440,8 +1557,8 @@ mod tests {
         let s = serve(&["--read-only", "--kube-context", "dev", "serve"]);
         assert!(s.read_only);
         assert_eq!(s.kube.context.as_deref(), Some("dev"));
-        let s = serve(&["serve", "--read-only=false", "--kube-context="]);
-        assert!(!s.read_only);
+        let s = serve(&["serve", "--read-only=true", "--kube-context="]);
+        assert!(s.read_only);
         assert_eq!(s.kube.context, None, "an empty value leaves the flag unset");
         match parse_ok(&["check", "--kube-context", "prod", "-n", "apps"]) {
             Command::Check(s) => {
@@ -1578,6 +1695,85 @@ mod tests {
         );
         assert!(parse_err(&["-x"]).contains("-x"));
         assert!(parse_err(&["--version=2"]).contains("takes no value"));
+    }
+
+    #[test]
+    fn tools_flags_take_known_names_only() {
+        let s = serve(&[
+            "serve",
+            "--tools",
+            "get_flux_instance, search_flux_docs",
+            "--tools=get_kubernetes_resources",
+            "--disable-tools",
+            "get_kubernetes_logs",
+        ]);
+        assert_eq!(
+            s.enabled_tools.as_deref(),
+            Some(
+                &[
+                    "get_flux_instance".to_string(),
+                    "search_flux_docs".into(),
+                    "get_kubernetes_resources".into()
+                ][..]
+            )
+        );
+        assert_eq!(s.disabled_tools, ["get_kubernetes_logs"]);
+        let err = parse_err(&[
+            "serve",
+            "--tools",
+            "get_flux_instance,get_kubernetes_resource",
+        ]);
+        assert!(
+            err.starts_with(
+                "invalid value \"get_flux_instance,get_kubernetes_resource\" for --tools: \
+                 unknown tool \"get_kubernetes_resource\" (did you mean get_kubernetes_resources?)"
+            ),
+            "{err}"
+        );
+        let err = parse_err(&["serve", "--disable-tools", "frobnicate"]);
+        assert!(
+            err.contains("unknown tool \"frobnicate\" (tools: "),
+            "{err}"
+        );
+        assert!(err.contains("search_flux_docs"), "{err}");
+        assert!(parse_err(&["serve", "--tools", " , "]).contains("expected tool names"));
+    }
+
+    /// Read + reconcile, the allow-list a real deployment asked for.
+    #[cfg(feature = "mutations")]
+    #[test]
+    fn tools_can_allow_reading_plus_reconcile() {
+        let s = serve(&[
+            "serve",
+            "--tools=get_flux_instance,get_kubernetes_resources,reconcile_flux_resource",
+        ]);
+        assert_eq!(s.enabled_tools.map(|t| t.len()), Some(3));
+    }
+
+    #[cfg(not(feature = "mutations"))]
+    #[test]
+    fn the_read_only_build_refuses_to_serve_writes() {
+        assert!(serve(&["serve"]).read_only);
+        assert!(serve(&["serve", "--read-only"]).read_only);
+        let err = parse_err(&["serve", "--read-only=false"]);
+        assert!(
+            err.starts_with("--read-only=false is not possible: this is the read-only build"),
+            "{err}"
+        );
+        let err = parse_err(&["serve", "--tools", "reconcile_flux_resource"]);
+        assert!(
+            err.ends_with("this is the read-only build, which has no tool that changes a cluster"),
+            "{err}"
+        );
+        assert!(long_help().contains("Build: read-only."));
+        assert!(short_help().contains("diff_kubernetes_manifest is left out"));
+    }
+
+    #[cfg(feature = "mutations")]
+    #[test]
+    fn help_says_which_build_this_is() {
+        assert!(long_help().contains("Build: default"));
+        assert!(short_help().contains("Build: default"));
     }
 
     #[test]

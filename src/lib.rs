@@ -15,6 +15,7 @@ pub mod snapshot;
 pub mod sync;
 pub mod text;
 pub mod tools;
+pub mod version;
 
 /// The release version: `FLUX_OPERATOR_MCP_VERSION` at build time, else Cargo's.
 pub const VERSION: &str = match option_env!("FLUX_OPERATOR_MCP_VERSION") {

@@ -142,6 +142,26 @@ impl Library {
         }
     }
 
+    /// Only the given markdown documents (`(path, text)`), indexed as `--docs-dir` files
+    /// would be, without the embedded corpus. A fuzzing entry point (`fuzz/`, target
+    /// `docs_markdown`): it reaches the document parser, the index and the renderer without a
+    /// file system or the cost of indexing the corpus on every input.
+    #[doc(hidden)]
+    pub fn from_markdown(docs: &[(&str, &str)]) -> Library {
+        let sources = docs
+            .iter()
+            .map(|(path, text)| corpus::Source {
+                id: format!("local/{path}"),
+                text: (*text).to_string(),
+                origin: corpus::Origin::Local(PathBuf::from(path)),
+            })
+            .collect();
+        Library {
+            index: index::Index::build(sources),
+            problems: Vec::new(),
+        }
+    }
+
     /// The rendered answer to a query (what `run_search` prints).
     pub fn search(&self, query: &str, limit: usize, format: Format) -> String {
         render::search(&self.index, &self.problems, query, None, limit, format)

@@ -418,10 +418,28 @@ fn parse_exec_output(stdout: &[u8], api_version: &str) -> Result<ExecCredentials
     if cred.kind.as_deref() != Some("ExecCredential") {
         return Err("its output has no `kind: ExecCredential`".to_string());
     }
+    // The two fields quoted below are output too: a plugin that writes its token into the
+    // wrong field must not see it quoted (found by the exec_credential fuzz target).
+    let credentials: Vec<String> = cred
+        .status
+        .iter()
+        .flat_map(|s| [&s.token, &s.client_key_data])
+        .flatten()
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .collect();
+    let quote = |text: &str| {
+        if credentials.iter().any(|c| text.contains(c.as_str())) {
+            "(not shown: it holds the credential)".to_string()
+        } else {
+            format!("{text:?}")
+        }
+    };
     let returned = cred.api_version.unwrap_or_default();
     if returned != api_version {
         return Err(format!(
-            "it is configured for {api_version} but returned apiVersion {returned:?}"
+            "it is configured for {api_version} but returned apiVersion {}",
+            quote(&returned)
         ));
     }
     let Some(status) = cred.status else {
@@ -449,8 +467,9 @@ fn parse_exec_output(stdout: &[u8], api_version: &str) -> Result<ExecCredentials
     let refresh_after = match status.expiration.filter(|e| !e.is_empty()) {
         None => None,
         Some(text) => {
-            let expiry = super::time::parse_system_time(&text)
-                .ok_or_else(|| format!("its expirationTimestamp {text:?} is not RFC 3339"))?;
+            let expiry = super::time::parse_system_time(&text).ok_or_else(|| {
+                format!("its expirationTimestamp {} is not RFC 3339", quote(&text))
+            })?;
             let now = SystemTime::now();
             let lifetime = expiry.duration_since(now).unwrap_or_default();
             Some(expiry - REFRESH_MARGIN.min(lifetime / 2))
@@ -460,6 +479,30 @@ fn parse_exec_output(stdout: &[u8], api_version: &str) -> Result<ExecCredentials
         token,
         client_cert,
         refresh_after,
+    })
+}
+
+/// What a plugin's stdout gave, as [`parse_exec_output`] reads it: whether it held a token and
+/// a client certificate, and when to run the plugin again. A fuzzing entry point (`fuzz/`,
+/// target `exec_credential`); the product goes through [`Authenticator`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecOutputSummary {
+    pub token: bool,
+    pub client_cert: bool,
+    pub refresh_after: Option<SystemTime>,
+}
+
+/// Parse a plugin's stdout for a plugin configured with `api_version`; `Err` is the problem
+/// the tool error would name. A fuzzing entry point (`fuzz/`), not used by the product.
+#[doc(hidden)]
+pub fn parse_exec_output_summary(
+    stdout: &[u8],
+    api_version: &str,
+) -> Result<ExecOutputSummary, String> {
+    parse_exec_output(stdout, api_version).map(|c| ExecOutputSummary {
+        token: c.token.is_some(),
+        client_cert: c.client_cert.is_some(),
+        refresh_after: c.refresh_after,
     })
 }
 
@@ -1386,6 +1429,44 @@ mod tests {
             errors[1],
             "context \"ctx\": cannot read token file /dev/zero: not a regular file but a character device"
         );
+    }
+
+    /// Found by the `exec_credential` fuzz target: the apiVersion and expirationTimestamp a
+    /// plugin returned were quoted even when they held its token or key, so a plugin that
+    /// wrote its credential into the wrong field had it shown in the tool error.
+    #[test]
+    fn exec_output_problems_never_quote_a_field_holding_the_credential() {
+        const V1: &str = "client.authentication.k8s.io/v1";
+        let token = "tok-123456789";
+        let key = "-----BEGIN PRIVATE KEY-----secret";
+        for output in [
+            format!(
+                r#"{{"apiVersion":"x{token}","kind":"ExecCredential","status":{{"token":"{token}"}}}}"#
+            ),
+            format!(
+                r#"{{"apiVersion":"{V1}","kind":"ExecCredential","status":{{"token":"{token}","expirationTimestamp":"at {token}"}}}}"#
+            ),
+            format!(
+                r#"{{"apiVersion":"{key}","kind":"ExecCredential","status":{{"clientCertificateData":"c","clientKeyData":"{key}"}}}}"#
+            ),
+        ] {
+            let problem = parse_exec_output(output.as_bytes(), V1)
+                .err()
+                .expect("refused");
+            assert!(problem.contains("not shown"), "{problem}");
+            assert!(
+                !problem.contains(token) && !problem.contains(key),
+                "{problem}"
+            );
+        }
+        // Without the credential in it, a wrong value is quoted: the user needs to see it.
+        let output = format!(
+            r#"{{"apiVersion":"v1alpha1","kind":"ExecCredential","status":{{"token":"{token}"}}}}"#
+        );
+        let problem = parse_exec_output(output.as_bytes(), V1)
+            .err()
+            .expect("refused");
+        assert!(problem.contains(r#"apiVersion "v1alpha1""#), "{problem}");
     }
 
     #[test]

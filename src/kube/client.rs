@@ -1,7 +1,8 @@
 //! The REST client for one context: one ureq agent (so connections are reused), credentials and
 //! impersonation on every request, Kubernetes `Status` errors, bounded retries, and the calls the
 //! tools need: get, streaming paged list, pod logs, pod metrics, cached discovery, and (with the
-//! `mutations` feature only) merge patch, server-side apply and delete.
+//! `mutations` feature only) patches (merge, JSON, strategic merge), server-side apply and
+//! delete, each with `dryRun`, on an object or its `status` subresource.
 
 use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
@@ -25,9 +26,16 @@ use crate::sync::lock;
 /// Sent on every request, so cluster admins can tell our traffic apart in audit logs.
 pub const USER_AGENT: &str = concat!("flux-operator-mcp/", env!("CARGO_PKG_VERSION"));
 
-/// The field manager for merge patches and the default one for server-side apply.
+/// The field manager of our server-side applies: the owner of the fields a manifest sets.
 #[cfg(feature = "mutations")]
-pub const FIELD_MANAGER: &str = "flux-operator-mcp";
+pub const APPLY_FIELD_MANAGER: &str = "flux-operator-mcp";
+
+/// The field manager of our patches (a reconcile request, a suspend, an agent's patch). Not
+/// the apply manager and not a name Flux's controllers clean up (they take over fields of
+/// `kubectl` and of `before-first-apply`), so a field an agent patched on purpose stays owned
+/// by this manager instead of being folded into a controller's applied configuration.
+#[cfg(feature = "mutations")]
+pub const PATCH_FIELD_MANAGER: &str = "flux-operator-mcp-patch";
 
 /// Largest single object or discovery document read into memory (etcd caps objects at 1.5 MiB;
 /// this only guards against a misbehaving server).
@@ -143,11 +151,68 @@ pub enum PodSelection {
     },
 }
 
-/// Server-side apply options (`PATCH` with `application/apply-patch+yaml`).
+/// The three patch formats of a `PATCH` request (server-side apply is [`Client::apply`]).
+#[cfg(feature = "mutations")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    /// JSON merge patch (RFC 7386): maps merge, lists are replaced whole, `null` deletes.
+    Merge,
+    /// JSON patch (RFC 6902): a list of operations (`add`, `remove`, `replace`, `test`, ...).
+    Json,
+    /// Strategic merge patch: lists merged by their merge key (containers by name, ...). Only
+    /// built-in kinds: the API server answers 415 for custom resources, which have no Go
+    /// types to read merge keys from.
+    Strategic,
+}
+
+#[cfg(feature = "mutations")]
+impl PatchType {
+    /// The `Content-Type` that selects the format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            PatchType::Merge => "application/merge-patch+json",
+            PatchType::Json => "application/json-patch+json",
+            PatchType::Strategic => "application/strategic-merge-patch+json",
+        }
+    }
+}
+
+/// A subresource a write may address instead of the object itself. Only `status`: what an
+/// agent needs to clear a stuck status, and what controllers write.
+#[cfg(feature = "mutations")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subresource {
+    Status,
+}
+
+/// Patch options; `Default`: [`PATCH_FIELD_MANAGER`], persisted, the object itself.
+#[cfg(feature = "mutations")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchOptions {
+    /// Recorded in `managedFields` as the owner of the fields the patch sets.
+    pub field_manager: String,
+    /// Validate and admit, but do not persist (`dryRun=All`).
+    pub dry_run: bool,
+    pub subresource: Option<Subresource>,
+}
+
+#[cfg(feature = "mutations")]
+impl Default for PatchOptions {
+    fn default() -> PatchOptions {
+        PatchOptions {
+            field_manager: PATCH_FIELD_MANAGER.to_string(),
+            dry_run: false,
+            subresource: None,
+        }
+    }
+}
+
+/// Server-side apply options (`PATCH` with `application/apply-patch+yaml`); `Default`:
+/// [`APPLY_FIELD_MANAGER`], no force, persisted.
 #[cfg(feature = "mutations")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyOptions {
-    /// Owner of the applied fields. Default [`FIELD_MANAGER`].
+    /// Owner of the applied fields.
     pub field_manager: String,
     /// Take over fields owned by other managers instead of failing with a conflict.
     pub force: bool,
@@ -159,7 +224,7 @@ pub struct ApplyOptions {
 impl Default for ApplyOptions {
     fn default() -> ApplyOptions {
         ApplyOptions {
-            field_manager: FIELD_MANAGER.to_string(),
+            field_manager: APPLY_FIELD_MANAGER.to_string(),
             force: false,
             dry_run: false,
         }
@@ -175,12 +240,18 @@ pub enum Propagation {
     Orphan,
 }
 
-/// Delete options; `Default`: the resource's default propagation, no dry run.
+/// Delete options, sent as a `DeleteOptions` body as kubectl sends them; `Default`: the
+/// resource's default propagation, no preconditions, persisted.
 #[cfg(feature = "mutations")]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeleteOptions {
     pub propagation: Option<Propagation>,
     pub dry_run: bool,
+    /// Delete only if the stored object still has this uid: the object that was checked, not
+    /// one recreated under the same name since (409 otherwise).
+    pub uid: Option<String>,
+    /// Delete only if the object was not changed since this resourceVersion (409 otherwise).
+    pub resource_version: Option<String>,
 }
 
 /// A client for one context. Cheap to clone (shared state behind an `Arc`) and safe to use from
@@ -343,6 +414,11 @@ impl Client {
     /// The context's default namespace (`-n`, else the context's, else `default`).
     pub fn default_namespace(&self) -> &str {
         &self.inner.namespace
+    }
+
+    /// The outer deadline every call of this clone also ends by (see [`Client::with_deadline`]).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// The per-call time budget.
@@ -687,29 +763,38 @@ impl Client {
 
     // ---- writing (feature `mutations`) -------------------------------------------------------
 
-    /// JSON merge patch (RFC 7386) of one object, as field manager [`FIELD_MANAGER`]; returns
-    /// the patched object.
+    /// Patches one object (or its subresource) in `patch_type`'s format; returns the object
+    /// as stored (or as it would be, with `dry_run`).
     #[cfg(feature = "mutations")]
-    pub fn merge_patch(
+    pub fn patch(
         &self,
         resource: &Resource,
         namespace: &str,
         name: &str,
+        patch_type: PatchType,
         patch: &Value,
+        options: &PatchOptions,
     ) -> Result<Value, Error> {
-        let path = resource.object_path(namespace, name)?;
+        let path = write_path(resource, namespace, name, options.subresource)?;
         let body = serde_json::to_vec(patch)
             .map_err(|e| Error::InvalidRequest(format!("patch is not serialisable: {e}")))?;
-        let target = with_query(&path, [("fieldManager", Some(FIELD_MANAGER))]);
+        let target = with_query(
+            &path,
+            [
+                ("fieldManager", Some(options.field_manager.as_str())),
+                ("dryRun", options.dry_run.then_some("All")),
+            ],
+        );
         self.send_mutation(
             Method::Patch,
             target,
-            Some(("application/merge-patch+json", &body)),
+            Some((patch_type.content_type(), &body)),
         )
     }
 
     /// Server-side apply of `object` (its own `metadata.name`/`namespace` must match the
-    /// arguments); returns the object as stored (or as it would be, with `dry_run`).
+    /// arguments): creates the object when it does not exist; returns the object as stored
+    /// (or as it would be, with `dry_run`).
     #[cfg(feature = "mutations")]
     pub fn apply(
         &self,
@@ -749,19 +834,9 @@ impl Client {
         options: &DeleteOptions,
     ) -> Result<Value, Error> {
         let path = resource.object_path(namespace, name)?;
-        let propagation = options.propagation.map(|p| match p {
-            Propagation::Background => "Background",
-            Propagation::Foreground => "Foreground",
-            Propagation::Orphan => "Orphan",
-        });
-        let target = with_query(
-            &path,
-            [
-                ("propagationPolicy", propagation),
-                ("dryRun", options.dry_run.then_some("All")),
-            ],
-        );
-        self.send_mutation(Method::Delete, target, None)
+        let body = serde_json::to_vec(&delete_options_body(options))
+            .map_err(|e| Error::InvalidRequest(format!("delete options: {e}")))?;
+        self.send_mutation(Method::Delete, path, Some(("application/json", &body)))
     }
 
     #[cfg(feature = "mutations")]
@@ -1033,6 +1108,49 @@ fn same_identity(a: Option<&ClientCert>, b: Option<&ClientCert>) -> bool {
         (Some(a), Some(b)) => a.cert_pem == b.cert_pem && a.key_pem == b.key_pem,
         _ => false,
     }
+}
+
+/// The path of an object, or of its subresource.
+#[cfg(feature = "mutations")]
+fn write_path(
+    resource: &Resource,
+    namespace: &str,
+    name: &str,
+    subresource: Option<Subresource>,
+) -> Result<String, Error> {
+    let mut path = resource.object_path(namespace, name)?;
+    if let Some(Subresource::Status) = subresource {
+        path.push_str("/status");
+    }
+    Ok(path)
+}
+
+/// The `DeleteOptions` body: kubectl sends the options this way, and preconditions can only
+/// travel in a body.
+#[cfg(feature = "mutations")]
+fn delete_options_body(options: &DeleteOptions) -> Value {
+    let mut body = serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1"});
+    if let Some(p) = options.propagation {
+        body["propagationPolicy"] = Value::from(match p {
+            Propagation::Background => "Background",
+            Propagation::Foreground => "Foreground",
+            Propagation::Orphan => "Orphan",
+        });
+    }
+    if options.dry_run {
+        body["dryRun"] = serde_json::json!(["All"]);
+    }
+    let mut preconditions = serde_json::Map::new();
+    if let Some(uid) = &options.uid {
+        preconditions.insert("uid".into(), Value::from(uid.as_str()));
+    }
+    if let Some(rv) = &options.resource_version {
+        preconditions.insert("resourceVersion".into(), Value::from(rv.as_str()));
+    }
+    if !preconditions.is_empty() {
+        body["preconditions"] = Value::Object(preconditions);
+    }
+    body
 }
 
 /// `path?k=v&...` for the pairs that have a value, percent-encoded.

@@ -837,13 +837,42 @@ fn mutations_send_the_right_method_content_type_and_query() {
         "kustomizations",
         true,
     );
-    c.merge_patch(
+    let deploy = Resource::new("apps/v1", "Deployment", "deployments", true);
+    let merge = json!({"spec": {"suspend": true}});
+    c.patch(
         &ks,
         "flux-system",
         "apps",
-        &json!({"spec": {"suspend": true}}),
+        PatchType::Merge,
+        &merge,
+        &PatchOptions::default(),
     )
-    .expect("patch");
+    .expect("merge patch");
+    c.patch(
+        &ks,
+        "flux-system",
+        "apps",
+        PatchType::Json,
+        &json!([{"op": "remove", "path": "/metadata/finalizers"}]),
+        &PatchOptions {
+            dry_run: true,
+            subresource: Some(Subresource::Status),
+            ..PatchOptions::default()
+        },
+    )
+    .expect("json patch");
+    c.patch(
+        &deploy,
+        "apps",
+        "web",
+        PatchType::Strategic,
+        &json!({"spec": {"replicas": 2}}),
+        &PatchOptions {
+            field_manager: "someone".into(),
+            ..PatchOptions::default()
+        },
+    )
+    .expect("strategic patch");
     c.apply(
         &ks,
         "flux-system",
@@ -851,6 +880,7 @@ fn mutations_send_the_right_method_content_type_and_query() {
         &json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1"}),
         &ApplyOptions {
             force: true,
+            dry_run: true,
             ..ApplyOptions::default()
         },
     )
@@ -861,7 +891,7 @@ fn mutations_send_the_right_method_content_type_and_query() {
         "apps",
         &DeleteOptions {
             propagation: Some(Propagation::Background),
-            dry_run: false,
+            ..DeleteOptions::default()
         },
     )
     .expect("delete");
@@ -882,20 +912,50 @@ fn mutations_send_the_right_method_content_type_and_query() {
         [
             (
                 "PATCH".into(),
-                format!("{path}?fieldManager=flux-operator-mcp"),
+                format!("{path}?fieldManager=flux-operator-mcp-patch"),
                 Some("application/merge-patch+json".into())
             ),
             (
                 "PATCH".into(),
-                format!("{path}?fieldManager=flux-operator-mcp&force=true"),
+                format!("{path}/status?fieldManager=flux-operator-mcp-patch&dryRun=All"),
+                Some("application/json-patch+json".into())
+            ),
+            (
+                "PATCH".into(),
+                "/apis/apps/v1/namespaces/apps/deployments/web?fieldManager=someone".into(),
+                Some("application/strategic-merge-patch+json".into())
+            ),
+            (
+                "PATCH".into(),
+                format!("{path}?fieldManager=flux-operator-mcp&force=true&dryRun=All"),
                 Some("application/apply-patch+yaml".into())
             ),
             (
                 "DELETE".into(),
-                format!("{path}?propagationPolicy=Background"),
-                None
+                path.to_string(),
+                Some("application/json".into())
             ),
         ]
+    );
+}
+
+#[cfg(feature = "mutations")]
+#[test]
+fn delete_options_travel_in_the_body() {
+    assert_eq!(
+        delete_options_body(&DeleteOptions::default()),
+        json!({"kind": "DeleteOptions", "apiVersion": "v1"})
+    );
+    let all = DeleteOptions {
+        propagation: Some(Propagation::Foreground),
+        dry_run: true,
+        uid: Some("u-1".into()),
+        resource_version: Some("42".into()),
+    };
+    assert_eq!(
+        delete_options_body(&all),
+        json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground",
+               "dryRun": ["All"], "preconditions": {"uid": "u-1", "resourceVersion": "42"}})
     );
 }
 
@@ -910,7 +970,14 @@ fn a_mutation_is_never_sent_twice_after_a_broken_connection() {
         true,
     );
     let err = client(&server.url)
-        .merge_patch(&ks, "flux-system", "apps", &json!({}))
+        .patch(
+            &ks,
+            "flux-system",
+            "apps",
+            PatchType::Merge,
+            &json!({}),
+            &PatchOptions::default(),
+        )
         .expect_err("dropped");
     assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
     assert_eq!(server.seen().len(), 1);

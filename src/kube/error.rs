@@ -267,6 +267,21 @@ pub struct StatusDetails {
     pub kind: String,
     #[serde(rename = "retryAfterSeconds")]
     pub retry_after_seconds: Option<u64>,
+    /// What exactly was refused: one entry per invalid field (422) or per field owned by
+    /// another manager (409 from server-side apply, reason `FieldManagerConflict`).
+    pub causes: Vec<StatusCause>,
+}
+
+/// One `Status.details.causes` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct StatusCause {
+    /// `FieldManagerConflict`, `FieldValueInvalid`, ...
+    pub reason: String,
+    /// `conflict with "kustomize-controller" using apps/v1`, `Invalid value: ...`.
+    pub message: String,
+    /// The field path, e.g. `.spec.replicas` or `spec.interval`.
+    pub field: String,
 }
 
 impl Status {
@@ -345,6 +360,24 @@ mod tests {
         assert_eq!(err.reason(), Some("Forbidden"));
         assert_eq!(err.status_code(), Some(403));
         assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn causes_are_read_from_the_details() {
+        let body = r#"{"kind":"Status","status":"Failure","reason":"Conflict","code":409,
+            "message":"Apply failed with 1 conflict: conflict with \"kustomize-controller\" using apps/v1: .spec.replicas",
+            "details":{"causes":[{"reason":"FieldManagerConflict",
+                "message":"conflict with \"kustomize-controller\" using apps/v1","field":".spec.replicas"}]}}"#;
+        let status = Status::parse(body.as_bytes(), 409).expect("a Status");
+        let causes = status.details.map(|d| d.causes).unwrap_or_default();
+        assert_eq!(
+            causes,
+            [StatusCause {
+                reason: "FieldManagerConflict".into(),
+                message: "conflict with \"kustomize-controller\" using apps/v1".into(),
+                field: ".spec.replicas".into(),
+            }]
+        );
     }
 
     #[test]

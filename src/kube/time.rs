@@ -94,6 +94,30 @@ pub fn rfc3339_utc(t: SystemTime) -> String {
     )
 }
 
+/// `2026-11-21T05:46:00.123456789Z`: RFC 3339 in UTC with nanoseconds, as Go's `RFC3339Nano`
+/// writes a reconcile request (trailing zeros of the fraction dropped, as Go drops them), so
+/// two requests made within a millisecond are still two different values.
+pub fn rfc3339_nanos_utc(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    let mut out = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    let nanos = since.subsec_nanos();
+    if nanos > 0 {
+        let fraction = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(fraction.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), the inverse of
 /// [`days_from_civil`] (Howard Hinnant's civil_from_days), using 400-year eras of
 /// 146,097 days that start on March 1st so that the leap day falls at the end of a year.
@@ -144,6 +168,17 @@ mod tests {
             Some(UNIX_EPOCH + Duration::from_secs(1))
         );
         assert_eq!(parse_system_time("1969-12-31T23:59:59Z"), None);
+    }
+
+    #[test]
+    fn nanosecond_timestamps_round_trip() {
+        let t = UNIX_EPOCH + Duration::new(1_709_210_096, 123_450_000);
+        assert_eq!(rfc3339_nanos_utc(t), "2024-02-29T12:34:56.12345Z");
+        assert_eq!(parse_system_time(&rfc3339_nanos_utc(t)), Some(t));
+        let whole = UNIX_EPOCH + Duration::from_secs(1_709_210_096);
+        assert_eq!(rfc3339_nanos_utc(whole), "2024-02-29T12:34:56Z");
+        let one = UNIX_EPOCH + Duration::new(0, 1);
+        assert_eq!(rfc3339_nanos_utc(one), "1970-01-01T00:00:00.000000001Z");
     }
 
     #[test]

@@ -850,6 +850,21 @@ mod tests {
     }
 
     #[test]
+    fn writes_are_refused_saying_why() {
+        let s = sample();
+        let cm = Resource::new("v1", "ConfigMap", "configmaps", true);
+        let e = s.refuse_write("DELETE", &cm, "apps", "named");
+        assert_eq!(
+            e.to_string(),
+            "error from server (MethodNotAllowed): DELETE is not allowed: context prod answers \
+             from a snapshot, which cannot change"
+        );
+        assert!(!e.is_not_found());
+        // The object is still there: nothing was changed.
+        assert!(s.get(&cm, "apps", "named").is_ok());
+    }
+
+    #[test]
     fn gets_answer_found_absent_or_not_captured() {
         let s = sample();
         let cm = Resource::new("v1", "ConfigMap", "configmaps", true);

@@ -169,6 +169,32 @@ impl Snapshot {
         }
     }
 
+    /// A write (`PATCH`, `DELETE`): refused as `snapshot serve-api` refuses it, a 405 that
+    /// says why. The write tools are not offered over a snapshot; this is what a caller that
+    /// reaches a write anyway is told.
+    pub fn refuse_write(
+        &self,
+        method: &'static str,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Error {
+        let path = resource.object_path(namespace, name).unwrap_or_default();
+        api(
+            method,
+            path,
+            failure(
+                405,
+                "MethodNotAllowed",
+                format!(
+                    "{method} is not allowed: context {} answers from a snapshot, which cannot change",
+                    self.context()
+                ),
+                None,
+            ),
+        )
+    }
+
     /// One object, as `GET` would return it.
     pub fn get(&self, resource: &Resource, namespace: &str, name: &str) -> Result<Value, Error> {
         let path = resource.object_path(namespace, name)?;
@@ -601,7 +627,7 @@ fn not_found(method: &'static str, path: String, resource: &Resource, name: &str
                 name: name.to_string(),
                 group: resource.group.clone(),
                 kind: resource.plural.clone(),
-                retry_after_seconds: None,
+                ..StatusDetails::default()
             }),
         ),
     )

@@ -1,8 +1,9 @@
 //! The one door to cluster data: the kubeconfig (loaded on first use), one REST client per
 //! context (so connections are reused across calls), the context a call targets, and
 //! [`Cluster`], the facade every tool, `objects/` and `check` read a cluster through (get,
-//! list, logs, pod metrics, discovery, names, and errors worded for the agent with the context
-//! named). What sits behind the facade (today a live API server) is invisible to its callers.
+//! list, logs, pod metrics, discovery, names, errors worded for the agent with the context
+//! named, and in the `mutations` build the writes: patch, server-side apply, delete). What
+//! sits behind the facade (today a live API server) is invisible to its callers.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 
 use super::{Args, Ctx, Settings, ToolError};
+#[cfg(feature = "mutations")]
+use crate::kube::client::{ApplyOptions, DeleteOptions, PatchOptions, PatchType};
 use crate::kube::client::{Client, ClientOptions, LogOptions, Logs, PodSelection};
 use crate::kube::config::{self, Connection, Env, Kubeconfig, Overrides};
 use crate::kube::discovery::{Discovery, Resource};
@@ -295,9 +298,10 @@ fn unknown_context(kc: &Kubeconfig, name: &str, e: config::Error) -> ToolError {
 /// cluster with, whatever answers them. Cheap to clone and `Send + Sync`, so a call may issue
 /// independent requests from several threads; every clone keeps the call's deadline.
 ///
-/// Write verbs (merge, JSON and strategic merge patch, server-side apply, delete) join these
-/// methods under `#[cfg(feature = "mutations")]`, each answered by the live client and refused
-/// by sources that cannot write, so a read-only build still has no code that writes.
+/// The write verbs (merge, JSON and strategic merge patch, server-side apply, delete; each
+/// with a dry run) are methods under `#[cfg(feature = "mutations")]`, answered by the live
+/// client (a source that cannot write will refuse them), so the read-only build has no code
+/// that writes.
 #[derive(Debug, Clone)]
 pub struct Cluster {
     source: Source,
@@ -360,6 +364,16 @@ impl Cluster {
     pub fn proxy(&self) -> Option<String> {
         match &self.source {
             Source::Live(client) => client.proxy(),
+            Source::Snapshot(_) => None,
+        }
+    }
+
+    /// When this call's cluster requests stop: the tool call's deadline (`--timeout` from the
+    /// start of the call). A tool that waits for something (a reconcile) stops waiting in
+    /// time to report what it saw.
+    pub fn deadline(&self) -> Option<Instant> {
+        match &self.source {
+            Source::Live(client) => client.deadline(),
             Source::Snapshot(_) => None,
         }
     }
@@ -487,29 +501,96 @@ impl Cluster {
         }
     }
 
+    /// Patches one object (or its `status`) in `patch_type`'s format; the object as stored (or
+    /// as it would be, with a dry run).
+    #[cfg(feature = "mutations")]
+    pub fn patch(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        patch_type: PatchType,
+        patch: &Value,
+        options: &PatchOptions,
+    ) -> Result<Value, kube::Error> {
+        match &self.source {
+            Source::Live(client) => {
+                client.patch(resource, namespace, name, patch_type, patch, options)
+            }
+            Source::Snapshot(s) => Err(s.snapshot.refuse_write("PATCH", resource, namespace, name)),
+        }
+    }
+
+    /// Server-side apply of one object (created when missing); the object as stored (or as it
+    /// would be, with a dry run).
+    #[cfg(feature = "mutations")]
+    pub fn apply(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        object: &Value,
+        options: &ApplyOptions,
+    ) -> Result<Value, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.apply(resource, namespace, name, object, options),
+            Source::Snapshot(s) => Err(s.snapshot.refuse_write("PATCH", resource, namespace, name)),
+        }
+    }
+
+    /// Deletes one object; the server's answer (the object while finalizers hold it, or a
+    /// `Status`).
+    #[cfg(feature = "mutations")]
+    pub fn delete(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<Value, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.delete(resource, namespace, name, options),
+            Source::Snapshot(s) => {
+                Err(s.snapshot.refuse_write("DELETE", resource, namespace, name))
+            }
+        }
+    }
+
     /// A cluster error as the agent reads it: the context named first, the API server's own
     /// message kept verbatim, and a hint where the next step is not obvious.
     pub fn error(&self, e: kube::Error) -> ToolError {
-        let hint = if e.is_unauthorized() {
-            " (the API server rejected this context's credentials: they may have expired; \
-             refresh them, e.g. log in again for an exec plugin, then retry)"
-        } else if e.is_forbidden() {
-            " (RBAC refused this identity; the message names the verb and resource it lacks)"
-        } else {
-            match e {
-                kube::Error::Timeout { .. } => {
-                    " (a slow or unreachable API server: raise --timeout for a slow one, or \
-                     narrow the query with namespace, selector or limit)"
-                }
-                kube::Error::Connect { .. } => {
-                    " (check the server URL, VPN and proxy settings: HTTPS_PROXY, NO_PROXY, \
-                     proxy-url; `flux-operator-mcp check` shows what is used)"
-                }
-                _ if e.is_transient() => " (this may be temporary: retry the call)",
-                _ => "",
-            }
-        };
+        let hint = hint(&e);
         ToolError::Failed(format!("context {}: {e}{hint}", self.context()))
+    }
+
+    /// [`Cluster::error`] about one thing (`Kustomization/flux-system/apps: patch failed`),
+    /// named between the context and the server's words.
+    pub fn error_about(&self, subject: &str, e: kube::Error) -> ToolError {
+        let hint = hint(&e);
+        ToolError::Failed(format!("context {}: {subject}: {e}{hint}", self.context()))
+    }
+}
+
+/// The advice that goes with a cluster error, where the next step is not obvious.
+fn hint(e: &kube::Error) -> &'static str {
+    if e.is_unauthorized() {
+        " (the API server rejected this context's credentials: they may have expired; \
+         refresh them, e.g. log in again for an exec plugin, then retry)"
+    } else if e.is_forbidden() {
+        " (RBAC refused this identity; the message names the verb and resource it lacks)"
+    } else {
+        match e {
+            kube::Error::Timeout { .. } => {
+                " (a slow or unreachable API server: raise --timeout for a slow one, or \
+                 narrow the query with namespace, selector or limit)"
+            }
+            kube::Error::Connect { .. } => {
+                " (check the server URL, VPN and proxy settings: HTTPS_PROXY, NO_PROXY, \
+                 proxy-url; `flux-operator-mcp check` shows what is used)"
+            }
+            _ if e.is_transient() => " (this may be temporary: retry the call)",
+            _ => "",
+        }
     }
 }
 

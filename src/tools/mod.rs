@@ -4,6 +4,7 @@
 //! A tool file exports `pub const TOOL: Tool` and a `call` function; it returns the text the
 //! agent reads (usually YAML) or a [`ToolError`] whose message the agent can act on.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -23,19 +24,34 @@ pub use cluster::{Cluster, Clusters, Served};
 
 pub mod capture;
 pub mod cluster;
+#[cfg(feature = "mutations")]
+mod diff;
 pub mod flux;
 mod grep;
+#[cfg(feature = "mutations")]
+mod manifest;
 pub mod objects;
 mod pods;
 pub mod prompts;
+#[cfg(feature = "mutations")]
+mod reconcile;
+#[cfg(feature = "mutations")]
+pub mod writes;
 
 /// Every tool, in the order `tools/list` shows them (sorted by name; a test checks).
 ///
-/// A tool that writes ([`Access::Write`]) is compiled only into the `mutations` build: its
-/// entry here and its `mod` line below both carry `#[cfg(feature = "mutations")]`, so the
-/// read-only build (`--no-default-features`) holds no code of it (a test checks the registry of
-/// that build; clippy's dead-code lint catches a module left in without its entry).
+/// A tool that sends anything but GET ([`Access::Write`], and [`Access::DryRun`]) is compiled
+/// only into the `mutations` build: its entry here and its `mod` line below both carry
+/// `#[cfg(feature = "mutations")]`, so the read-only build (`--no-default-features`) holds no
+/// code of it (a test checks the registry of that build; clippy's dead-code lint catches a
+/// module left in without its entry).
 pub const REGISTRY: &[Tool] = &[
+    #[cfg(feature = "mutations")]
+    apply_kubernetes_manifest::TOOL,
+    #[cfg(feature = "mutations")]
+    delete_kubernetes_resource::TOOL,
+    #[cfg(feature = "mutations")]
+    diff_kubernetes_manifest::TOOL,
     get_flux_instance::TOOL,
     get_kubeconfig_contexts::TOOL,
     get_kubernetes_api_versions::TOOL,
@@ -43,11 +59,25 @@ pub const REGISTRY: &[Tool] = &[
     get_kubernetes_logs::TOOL,
     get_kubernetes_metrics::TOOL,
     get_kubernetes_resources::TOOL,
+    #[cfg(feature = "mutations")]
+    patch_kubernetes_resource::TOOL,
     read_flux_doc::TOOL,
+    #[cfg(feature = "mutations")]
+    reconcile_flux_resource::TOOL,
+    #[cfg(feature = "mutations")]
+    resume_flux_reconciliation::TOOL,
     search_flux_docs::TOOL,
     set_kubeconfig_context::TOOL,
+    #[cfg(feature = "mutations")]
+    suspend_flux_reconciliation::TOOL,
     trace_kubernetes_resource::TOOL,
 ];
+#[cfg(feature = "mutations")]
+mod apply_kubernetes_manifest;
+#[cfg(feature = "mutations")]
+mod delete_kubernetes_resource;
+#[cfg(feature = "mutations")]
+mod diff_kubernetes_manifest;
 mod get_flux_instance;
 mod get_kubeconfig_contexts;
 mod get_kubernetes_api_versions;
@@ -55,9 +85,17 @@ mod get_kubernetes_events;
 mod get_kubernetes_logs;
 mod get_kubernetes_metrics;
 mod get_kubernetes_resources;
+#[cfg(feature = "mutations")]
+mod patch_kubernetes_resource;
 mod read_flux_doc;
+#[cfg(feature = "mutations")]
+mod reconcile_flux_resource;
+#[cfg(feature = "mutations")]
+mod resume_flux_reconciliation;
 mod search_flux_docs;
 mod set_kubeconfig_context;
+#[cfg(feature = "mutations")]
+mod suspend_flux_reconciliation;
 mod trace_kubernetes_resource;
 
 /// A tool's static description and entry point: what `tools/list` shows and what decides
@@ -84,14 +122,28 @@ pub struct Tool {
     pub call: fn(&Ctx, &Args) -> Result<String, ToolError>,
 }
 
-/// What a tool does to a cluster: with the build and the [`Mode`], whether it is offered.
+/// What a tool does to a cluster and which requests that takes: with the build and the
+/// [`Mode`], whether it is offered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Only reads: offered by every build, in every mode.
+    /// Only reads, with GET requests: offered by every build, in every mode.
     Read,
+    /// Changes nothing, but asks the API server to work out a write without making it
+    /// (`dryRun=All`, which is a PATCH on the wire): offered under `--read-only`, since the
+    /// cluster stays as it was; compiled only into the `mutations` build, since the read-only
+    /// build sends nothing but GET; not offered from a snapshot, which has no API server to
+    /// work anything out.
+    DryRun,
     /// Changes a cluster: only in the `mutations` build (see [`REGISTRY`]), hidden by
     /// `--read-only`, and offered only against a live cluster (a snapshot cannot be changed).
     Write,
+}
+
+impl Access {
+    /// Whether the tool sends anything but GET (and so exists only in the `mutations` build).
+    pub fn sends_writes(self) -> bool {
+        !matches!(self, Access::Read)
+    }
 }
 
 /// Where the server runs and what its cluster tools read: with [`Settings`], it decides which
@@ -118,12 +170,23 @@ impl Tool {
     /// is offered. Each rule of the `Access` and `in_cluster` docs is one line here.
     fn withheld(&self, settings: &Settings, mode: Mode) -> Option<&'static str> {
         let writes = self.access == Access::Write;
+        let listed = |names: &[String]| names.iter().any(|n| n == self.name);
         if writes && settings.read_only {
             Some("the server runs with --read-only")
         } else if writes && mode.source == Source::Snapshot {
             Some("the server answers from a snapshot, which cannot be changed")
+        } else if self.access == Access::DryRun && mode.source == Source::Snapshot {
+            Some("the server answers from a snapshot, which cannot run a server-side dry run")
         } else if mode.in_cluster && !self.in_cluster {
             Some("the server runs inside a cluster")
+        } else if settings
+            .enabled_tools
+            .as_deref()
+            .is_some_and(|n| !listed(n))
+        {
+            Some("the server runs with --tools, which does not name it")
+        } else if listed(&settings.disabled_tools) {
+            Some("the server runs with --disable-tools, which names it")
         } else {
             None
         }
@@ -133,7 +196,14 @@ impl Tool {
 /// Server-wide settings from the command line.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `--read-only`: hide the tools that change a cluster. Default false, and true in the
+    /// read-only build, which has no such tool and refuses `--read-only=false`.
     pub read_only: bool,
+    /// `--tools`: offer only these (registry names, checked when the flags are read); `None`
+    /// offers every tool the other settings allow.
+    pub enabled_tools: Option<Vec<String>>,
+    /// `--disable-tools`: never offer these.
+    pub disabled_tools: Vec<String>,
     /// `--mask-secrets` (default true).
     pub mask_secrets: bool,
     /// `--timeout`: per Kubernetes call.
@@ -153,7 +223,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
-            read_only: false,
+            read_only: !cfg!(feature = "mutations"),
+            enabled_tools: None,
+            disabled_tools: Vec::new(),
             mask_secrets: true,
             timeout: Duration::from_secs(60),
             tool_call_log_file: None,
@@ -362,6 +434,26 @@ const GUIDANCE: &[(&str, &str)] = &[
         "get_kubeconfig_contexts",
         "To look at another cluster, pass one of the contexts get_kubeconfig_contexts lists \
          as the context argument.",
+    ),
+    // The write tools' rows exist only in the build that has them: the read-only binary holds
+    // no write tool's name.
+    #[cfg(feature = "mutations")]
+    (
+        "diff_kubernetes_manifest",
+        "Before changing anything, diff_kubernetes_manifest shows what applying a manifest \
+         would change.",
+    ),
+    #[cfg(feature = "mutations")]
+    (
+        "reconcile_flux_resource",
+        "After a fix, reconcile_flux_resource makes Flux act now and reports the outcome in \
+         one call.",
+    ),
+    #[cfg(feature = "mutations")]
+    (
+        "apply_kubernetes_manifest",
+        "Change what Flux manages in its source (Git), not with apply_kubernetes_manifest: \
+         its controller reverts a direct change.",
     ),
 ];
 
@@ -607,22 +699,23 @@ impl Service for Toolbox {
         _cancel: &crate::mcp::server::Cancel,
     ) -> Result<ToolOutput, InvalidParams> {
         let started = Instant::now();
+        WRITES.with(|w| w.borrow_mut().clear());
         let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args)));
+        let writes = WRITES.with(|w| std::mem::take(&mut *w.borrow_mut()));
         if let Some(log) = &self.log {
-            let (bytes, is_error, error) = match &outcome {
+            let (result_bytes, is_error, error) = match &outcome {
                 Ok(Ok(out)) if out.is_error => (out.text.len(), true, Some(out.text.clone())),
                 Ok(Ok(out)) => (out.text.len(), false, None),
                 Ok(Err(InvalidParams(m))) => (0, true, Some(m.clone())),
                 Err(_) => (0, true, Some("the tool panicked".to_string())),
             };
-            log.record(
-                name,
-                args,
-                started.elapsed(),
-                bytes,
+            let result = Logged {
+                result_bytes,
                 is_error,
-                error.as_deref(),
-            );
+                error,
+                writes,
+            };
+            log.record(name, args, started.elapsed(), &result);
         }
         match outcome {
             Ok(result) => result,
@@ -640,8 +733,44 @@ impl Service for Toolbox {
     }
 }
 
+/// One change a write tool made (or, with `dry_run`, checked), for the call log: the object
+/// as `Kind/namespace/name` and what became of it in a few words (`configured`, `deleted
+/// (dry run)`, `reconcile requested: Ready=True`). Never a value: no field of the object, no
+/// line of the manifest or patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRecord {
+    pub target: String,
+    pub outcome: String,
+}
+
+thread_local! {
+    /// The writes of the tool call running on this thread. A call runs on one thread from its
+    /// start to its answer (`call_tool` clears this before and takes it after), so what a tool
+    /// records here is its own call's.
+    static WRITES: RefCell<Vec<WriteRecord>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records a write of the current tool call for the call log (`--tool-call-log-file`). Call
+/// it from the tool call's own thread.
+pub fn record_write(target: impl Into<String>, outcome: impl Into<String>) {
+    let record = WriteRecord {
+        target: target.into(),
+        outcome: outcome.into(),
+    };
+    WRITES.with(|w| w.borrow_mut().push(record));
+}
+
+/// What the call log keeps of a call's result: never its text, unless it is an error.
+struct Logged {
+    result_bytes: usize,
+    is_error: bool,
+    error: Option<String>,
+    writes: Vec<WriteRecord>,
+}
+
 /// `--tool-call-log-file`: one JSON line per `tools/call`, for debugging agents. It holds the
-/// call, its timing and size, never the output: outputs can carry cluster data.
+/// call, its timing and size, the writes it made (target and outcome), never the output:
+/// outputs can carry cluster data.
 struct CallLog {
     path: PathBuf,
 }
@@ -649,29 +778,50 @@ struct CallLog {
 /// Longer string arguments, and any with a line break (manifests), are logged as their size:
 /// a manifest may hold Secret data, and the log is about the call's shape, not its payload.
 const LOGGED_STRING_MAX: usize = 128;
+/// Arguments logged as their size whatever their length: a one-line manifest or patch can
+/// carry a Secret's value as well as a long one.
+const ALWAYS_ELIDED: &[&str] = &["yaml_content", "patch"];
 /// An error message in the log is cut here; the model saw it whole.
 const LOGGED_ERROR_MAX: usize = 1024;
 
 impl CallLog {
-    fn record(
-        &self,
-        tool: &str,
-        args: &Map<String, Value>,
-        duration: Duration,
-        result_bytes: usize,
-        is_error: bool,
-        error: Option<&str>,
-    ) {
+    fn record(&self, tool: &str, args: &Map<String, Value>, duration: Duration, result: &Logged) {
+        let Logged {
+            result_bytes,
+            is_error,
+            error,
+            writes,
+        } = result;
+        let arguments: Map<String, Value> = args
+            .iter()
+            .map(|(k, v)| {
+                let logged = match v {
+                    Value::Null => Value::Null,
+                    v if ALWAYS_ELIDED.contains(&k.as_str()) => Value::String(format!(
+                        "<{} bytes elided>",
+                        v.as_str().map_or_else(|| v.to_string().len(), str::len)
+                    )),
+                    v => elide_long_strings(v),
+                };
+                (k.clone(), logged)
+            })
+            .collect();
         let mut entry = json!({
             "time": kube::time::rfc3339_utc(SystemTime::now()),
             "tool": tool,
-            "arguments": elide_long_strings(&Value::Object(args.clone())),
+            "arguments": arguments,
             "duration_ms": (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
             "result_bytes": result_bytes,
             "is_error": is_error,
         });
         if let Some(e) = error {
             entry["error"] = Value::String(truncate(e, LOGGED_ERROR_MAX));
+        }
+        if !writes.is_empty() {
+            entry["writes"] = writes
+                .iter()
+                .map(|w| json!({"target": w.target, "outcome": w.outcome}))
+                .collect();
         }
         let mut line = entry.to_string();
         line.push('\n');
@@ -826,9 +976,12 @@ mod tests {
         // offered: a writer that claims to be read-only would skip the user's confirmation.
         let a = tool.annotations;
         match tool.access {
-            Access::Read if !(a.read_only && !a.destructive && a.idempotent) => out.push(format!(
-                "{n}: reads only, so readOnlyHint true, destructiveHint false, idempotentHint true"
-            )),
+            Access::Read | Access::DryRun if !(a.read_only && !a.destructive && a.idempotent) => {
+                out.push(format!(
+                    "{n}: reads only, so readOnlyHint true, destructiveHint false, \
+                     idempotentHint true"
+                ))
+            }
             Access::Write if a.read_only => {
                 out.push(format!("{n}: writes, but its readOnlyHint is true"))
             }
@@ -936,6 +1089,11 @@ mod tests {
         match name {
             "boom" => panic!("fake tool panicked"),
             "bad" => Err(ToolError::Failed("it broke".into())),
+            "writer" => {
+                record_write("ConfigMap/apps/settings", "configured");
+                record_write("Secret/apps/creds", "unchanged (dry run)");
+                Ok("written".into())
+            }
             _ => Ok(format!(
                 "{name} limit={:?} read_only={}",
                 args.opt_u64("limit")?,
@@ -951,7 +1109,7 @@ mod tests {
             description: "A fake tool.",
             input_schema: schema_ok,
             annotations: match access {
-                Access::Read => READS,
+                Access::Read | Access::DryRun => READS,
                 Access::Write => DELETES,
             },
             access,
@@ -1006,7 +1164,7 @@ mod tests {
     fn the_read_only_build_registers_no_write_tool() {
         let writers: Vec<&str> = REGISTRY
             .iter()
-            .filter(|t| t.access == Access::Write)
+            .filter(|t| t.access.sends_writes())
             .map(|t| t.name)
             .collect();
         assert!(
@@ -1090,13 +1248,104 @@ mod tests {
         assert!(err.0.contains("\"get_fak\"") && err.0.contains("delete_fake, get_fake"));
     }
 
+    /// The mutations build's registry: every tool that sends anything but GET is there, and
+    /// each tool's annotations say what it does (a client asks the user before a destructive
+    /// call on the strength of them).
+    #[cfg(feature = "mutations")]
+    #[test]
+    fn the_mutations_build_registers_the_write_tools_with_their_hints() {
+        let hints = |name: &str| {
+            let t = REGISTRY.iter().find(|t| t.name == name);
+            t.map(|t| {
+                let a = t.annotations;
+                (t.access, a.read_only, a.destructive, a.idempotent)
+            })
+        };
+        use Access::{DryRun, Write};
+        // (access, readOnly, destructive, idempotent)
+        for (name, expected) in [
+            ("apply_kubernetes_manifest", (Write, false, true, true)),
+            ("delete_kubernetes_resource", (Write, false, true, true)),
+            ("diff_kubernetes_manifest", (DryRun, true, false, true)),
+            ("patch_kubernetes_resource", (Write, false, false, false)),
+            ("reconcile_flux_resource", (Write, false, false, true)),
+            ("resume_flux_reconciliation", (Write, false, false, true)),
+            ("suspend_flux_reconciliation", (Write, false, false, true)),
+        ] {
+            assert_eq!(hints(name), Some(expected), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_dry_run_tool_stays_under_read_only_but_not_in_a_snapshot() {
+        static TOOLS: &[Tool] = &[
+            fake("diff_fake", Access::DryRun, true),
+            fake("get_fake", Access::Read, true),
+        ];
+        let ro = Settings {
+            read_only: true,
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(TOOLS, ro, Mode::default());
+        assert_eq!(tb.tool_names(), ["diff_fake", "get_fake"]);
+        let snapshot = Mode {
+            in_cluster: false,
+            source: Source::Snapshot,
+        };
+        let tb = Toolbox::from_registry(TOOLS, Settings::default(), snapshot);
+        assert_eq!(tb.tool_names(), ["get_fake"]);
+        let err = call(&tb, "diff_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("server-side dry run"), "{}", err.0);
+    }
+
+    #[test]
+    fn tools_and_disable_tools_allow_exactly_what_they_name() {
+        let settings = Settings {
+            read_only: false,
+            enabled_tools: Some(vec!["get_fake".into(), "delete_fake".into()]),
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, settings, Mode::default());
+        assert_eq!(tb.tool_names(), ["delete_fake", "get_fake"]);
+        let err = call(&tb, "set_fake_context", json!({})).unwrap_err();
+        assert_eq!(
+            err.0,
+            "tool set_fake_context is not available: the server runs with --tools, which does \
+             not name it"
+        );
+        let settings = Settings {
+            read_only: false,
+            disabled_tools: vec!["delete_fake".into()],
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, settings, Mode::default());
+        assert_eq!(tb.tool_names(), ["get_fake", "set_fake_context"]);
+        let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("--disable-tools"), "{}", err.0);
+        // Both: the allow-list minus the deny-list; --read-only still hides writers first.
+        let settings = Settings {
+            read_only: true,
+            enabled_tools: Some(vec!["get_fake".into(), "delete_fake".into()]),
+            disabled_tools: vec!["get_fake".into()],
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, settings, Mode::default());
+        assert!(tb.tool_names().is_empty());
+        let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
+        assert!(err.0.contains("--read-only"), "{}", err.0);
+    }
+
     #[test]
     fn a_snapshot_offers_only_tools_that_read() {
         let mode = Mode {
             in_cluster: false,
             source: Source::Snapshot,
         };
-        let tb = Toolbox::from_registry(FAKES, Settings::default(), mode);
+        let writable = Settings {
+            read_only: false,
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(FAKES, writable, mode);
         assert_eq!(tb.tool_names(), ["get_fake", "set_fake_context"]);
         let err = call(&tb, "delete_fake", json!({"name": "x"})).unwrap_err();
         assert!(err.0.contains("from a snapshot"), "{}", err.0);
@@ -1122,7 +1371,11 @@ mod tests {
         };
         tools.push(fake("b_fake", Access::Read, true));
         let registry: &'static [Tool] = Vec::leak(tools);
-        let tb = Toolbox::from_registry(registry, Settings::default(), Mode::default());
+        let settings = Settings {
+            read_only: false,
+            ..Settings::default()
+        };
+        let tb = Toolbox::from_registry(registry, settings, Mode::default());
         let listed = tb.tools();
         let a = listed[0].annotations;
         assert!(!a.read_only && !a.destructive && a.idempotent && !a.open_world);
@@ -1180,6 +1433,12 @@ mod tests {
         call(&tb, "get_fake", json!({"name": manifest})).unwrap();
         call(&tb, "get_fake", json!({"name": "bad"})).unwrap();
         call(&tb, "nope", json!({})).unwrap_err();
+        call(&tb, "get_fake", json!({"name": "writer"})).unwrap();
+        // The next call starts with no writes of its own.
+        call(&tb, "get_fake", json!({"name": "a"})).unwrap();
+        // A one-line patch is short, yet it can carry a value: it is never logged.
+        let patch = r#"{"data":{"password":"aHVudGVyMw=="}}"#;
+        call(&tb, "get_fake", json!({"name": "a", "patch": patch})).unwrap();
         let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
             call(&tb, "get_fake", json!({"name": "boom"}))
         }));
@@ -1191,7 +1450,7 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 5, "{text}");
+        assert_eq!(lines.len(), 8, "{text}");
         let first = &lines[0];
         assert_eq!(first["tool"], json!("get_fake"));
         assert_eq!(first["arguments"], json!({"name": "a", "limit": 2}));
@@ -1215,7 +1474,19 @@ mod tests {
         assert_eq!(lines[2]["error"], json!("it broke"));
         assert_eq!(lines[3]["tool"], json!("nope"));
         assert_eq!(lines[3]["is_error"], json!(true));
-        assert_eq!(lines[4]["error"], json!("the tool panicked"));
+        assert_eq!(
+            lines[4]["writes"],
+            json!([{"target": "ConfigMap/apps/settings", "outcome": "configured"},
+                   {"target": "Secret/apps/creds", "outcome": "unchanged (dry run)"}])
+        );
+        assert!(lines[5].get("writes").is_none(), "{}", lines[5]);
+        assert!(lines[0].get("writes").is_none(), "{}", lines[0]);
+        assert_eq!(
+            lines[6]["arguments"]["patch"],
+            json!(format!("<{} bytes elided>", patch.len()))
+        );
+        assert!(!text.contains("aHVudGVyMw"), "{text}");
+        assert_eq!(lines[7]["error"], json!("the tool panicked"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -120,9 +120,9 @@ pub struct Pending {
 }
 
 /// The kinds a Flux controller reconciles (alerts and providers are static configuration;
-/// external artifacts are produced by others).
+/// external artifacts are produced by others), the Flux Operator's included.
 fn reconciled(ty: &ResourceType) -> bool {
-    ty.group.ends_with(".fluxcd.io")
+    (ty.group.ends_with(".fluxcd.io") || ty.group == "fluxcd.controlplane.io")
         && FLUX_KINDS.contains(&ty.kind.as_str())
         && !matches!(ty.kind.as_str(), "Alert" | "Provider" | "ExternalArtifact")
 }

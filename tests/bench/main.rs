@@ -12,6 +12,7 @@ mod startup;
 #[path = "../it/support.rs"]
 mod support;
 mod tools;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,8 +69,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// investigations, snapshot);
-/// no name runs them all.
+/// investigations, writes, snapshot); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -78,12 +78,13 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 6] = [
+    let sections: [(&str, fn()); 7] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
         ("investigations", investigations::run),
+        ("writes", writes::run),
         ("snapshot", snapshot::run),
     ];
     for (name, run) in sections {

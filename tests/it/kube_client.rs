@@ -1027,18 +1027,20 @@ fn no_error_carries_a_credential() {
 #[cfg(feature = "mutations")]
 #[test]
 fn mutations_patch_apply_and_delete() {
-    use flux_operator_mcp::kube::client::{ApplyOptions, DeleteOptions};
+    use flux_operator_mcp::kube::client::{ApplyOptions, DeleteOptions, PatchOptions, PatchType};
     use serde_json::json;
 
     let server = ApiServer::start(Options::default());
     let c = client(&server, As::Cert);
     let ks = kustomizations();
     let patched = c
-        .merge_patch(
+        .patch(
             &ks,
             "flux-system",
             "apps",
+            PatchType::Merge,
             &json!({"spec": {"suspend": true}}),
+            &PatchOptions::default(),
         )
         .expect("patch");
     assert_eq!(patched["spec"]["suspend"], true);
@@ -1089,11 +1091,15 @@ fn mutations_patch_apply_and_delete() {
         [
             ("PATCH".into(), Some("application/merge-patch+json".into())),
             ("PATCH".into(), Some("application/apply-patch+yaml".into())),
-            ("DELETE".into(), None),
+            ("DELETE".into(), Some("application/json".into())),
         ]
     );
     assert_eq!(
         server.requests()[0].param("fieldManager"),
+        Some("flux-operator-mcp-patch")
+    );
+    assert_eq!(
+        server.requests()[1].param("fieldManager"),
         Some("flux-operator-mcp")
     );
 }

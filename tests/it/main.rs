@@ -22,3 +22,4 @@ mod sessions;
 mod snapshot;
 mod tidy;
 mod tools;
+mod writes;

@@ -5,8 +5,10 @@ test API server (tests/apiserver, serving testdata/cluster), let the SDK's stdio
 tools/list offers with arguments chosen per tool name, checking key content of each result.
 
 A tool offered without an entry in CALLS fails (add one), and so does a tool in CALLS that the
-server does not offer: together they keep this test calling every tool. The server runs with
---read-only, so the tools that change a cluster are out of scope here.
+server does not offer: together they keep this test calling every tool. The first session runs
+with --read-only; a second one, against a fresh test API server whose simulated Flux controller
+answers reconcile requests, calls every tool that the read-only session did not offer (the ones
+that change a cluster) in WRITE_CALLS order, checking what each answers.
 
 Prints one PASS/FAIL line per tool and `N passed, M failed` last; exit 1 on any failure.
 
@@ -59,6 +61,11 @@ CALLS: dict[str, tuple[dict, list[str]]] = {
         {"path": "HelmRelease", "heading": "spec.install.remediation.retries"},
         ["Section: HelmRelease", "spec.install.remediation.retries", "Lines "],
     ),
+    # Offered under --read-only: a server-side dry run changes nothing.
+    "diff_kubernetes_manifest": (
+        {"yaml_content": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-settings, namespace: flux-system}\ndata: {e2e: changed}\n"},
+        ["ConfigMap/flux-system/cluster-settings would change", "+  e2e: changed"],
+    ),
 }
 
 # Further calls of tools CALLS already covers: the other generation of parameters.
@@ -66,6 +73,33 @@ EXTRA_CALLS: list[tuple[str, dict, list[str]]] = [
     ("get_kubernetes_logs",
      {"kind": "HelmRelease", "name": "metrics-exporter", "namespace": "apps", "grep": "2\\.x", "limit": 1},
      ["helm-controller's log lines about HelmRelease apps/metrics-exporter", "Reconciler error"]),
+]
+
+# The tools that change a cluster (and diff, which --read-only offers too), in the order they are
+# called in the second session: a suspend before its resume, a finalizer held by the delete that
+# the patch then removes. Flux-managed objects need overwrite.
+WRITE_CALLS: list[tuple[str, dict, list[str]]] = [
+    ("diff_kubernetes_manifest",
+     {"yaml_content": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e2e, namespace: apps}\ndata: {a: b}\n"},
+     ["ConfigMap/apps/e2e would be created"]),
+    ("apply_kubernetes_manifest",
+     {"yaml_content": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e2e, namespace: apps, finalizers: [example.com/hold]}\ndata: {a: b}\n"},
+     ["ConfigMap/apps/e2e created"]),
+    ("reconcile_flux_resource",
+     {"kind": "Kustomization", "name": "apps", "namespace": "flux-system", "with_source": True},
+     ["GitRepository/flux-system/flux-system reconciled", "Kustomization/flux-system/apps reconciled", "result: reconciled"]),
+    ("suspend_flux_reconciliation",
+     {"kind": "HelmRelease", "name": "podinfo", "namespace": "apps"},
+     ["HelmRelease/apps/podinfo suspended (spec.suspend: true)"]),
+    ("resume_flux_reconciliation",
+     {"kind": "HelmRelease", "name": "podinfo", "namespace": "apps"},
+     ["HelmRelease/apps/podinfo resumed", "result: reconciled"]),
+    ("delete_kubernetes_resource",
+     {"apiVersion": "v1", "kind": "ConfigMap", "name": "e2e", "namespace": "apps"},
+     ["ConfigMap/apps/e2e deletion pending, finalizers: example.com/hold"]),
+    ("patch_kubernetes_resource",
+     {"apiVersion": "v1", "kind": "ConfigMap", "name": "e2e", "namespace": "apps", "patch": '{"metadata":{"finalizers":null}}'},
+     ["patched; changed: metadata.finalizers", "now deleted"]),
 ]
 
 # An error path: a tool failure is a result with isError, and says what is wrong.
@@ -79,9 +113,9 @@ def check(name: str, ok: bool, detail: str = "") -> None:
     print(f"{'PASS' if ok else 'FAIL'}  {name}" + (f": {detail}" if detail else ""), flush=True)
 
 
-def start_apiserver(binary: str, kubeconfig: str) -> tuple[subprocess.Popen, str]:
+def start_apiserver(binary: str, kubeconfig: str, *extra: str) -> tuple[subprocess.Popen, str]:
     """The test API server, and its URL once it prints it (within 30 s)."""
-    proc = subprocess.Popen([binary, "--kubeconfig-out", kubeconfig], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([binary, "--kubeconfig-out", kubeconfig, *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line: list[str] = []
     reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
@@ -98,11 +132,12 @@ def text_of(result) -> str:
     return "".join(getattr(c, "text", "") for c in result.content)
 
 
-async def exercise(params: StdioServerParameters) -> None:
+async def exercise(params: StdioServerParameters) -> set[str]:
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
             offered = [t.name for t in (await session.list_tools()).tools]
+            read_only_offered = set(offered)
             check("tools/list", bool(offered), f"{len(offered)} tools: {', '.join(offered)}")
             for name in sorted(set(CALLS) - set(offered)):
                 check(name, False, "not offered by the server")
@@ -139,6 +174,44 @@ async def exercise(params: StdioServerParameters) -> None:
                 result = await session.call_tool(name, args)
                 text = text_of(result)
                 check(f"{name} error path", bool(result.is_error) and expected in text, text[:200])
+            return read_only_offered
+
+
+async def exercise_writes(params: StdioServerParameters, read_only_offered: set[str]) -> None:
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            offered = [t.name for t in (await session.list_tools()).tools]
+            writers = sorted(set(offered) - read_only_offered)
+            check("tools/list (writes)", bool(writers), f"not under --read-only: {', '.join(writers)}")
+            called = {name for name, _, _ in WRITE_CALLS}
+            for name in writers:
+                if name not in called:
+                    check(name, False, "offered but not exercised: add it to WRITE_CALLS in sdk_e2e.py")
+            for name, args, expected in WRITE_CALLS:
+                if name not in offered:
+                    check(name, False, "not offered by the server")
+                    continue
+                started = time.perf_counter()
+                try:
+                    result = await session.call_tool(name, args)
+                except Exception as e:
+                    check(name, False, f"call raised {e!r}")
+                    continue
+                ms = (time.perf_counter() - started) * 1000
+                text = text_of(result)
+                missing = [x for x in expected if x not in text]
+                if result.is_error:
+                    check(name, False, f"isError: {text[:300]}")
+                elif missing:
+                    check(name, False, f"missing {missing} in: {text[:300]}")
+                else:
+                    check(name, True, f"{len(text)} bytes in {ms:.0f} ms")
+            # The Flux-owner guard: refused, saying who would revert it.
+            result = await session.call_tool("delete_kubernetes_resource", {
+                "apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo", "namespace": "apps"})
+            text = text_of(result)
+            check("delete_kubernetes_resource guard", bool(result.is_error) and "will recreate it" in text, text[:200])
 
 
 async def main(argv: list[str]) -> int:
@@ -158,10 +231,28 @@ async def main(argv: list[str]) -> int:
             # A hermetic environment: this kubeconfig only, no HOME/.kube, no proxies.
             env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": kubeconfig, "HOME": tmp}
             params = StdioServerParameters(command=binary, args=["serve", "--read-only"], env=env)
+            read_only_offered: set[str] = set()
             try:
-                await asyncio.wait_for(exercise(params), timeout=120)
+                read_only_offered = await asyncio.wait_for(exercise(params), timeout=120)
             except Exception as e:
                 check("session completed", False, repr(e))
+        finally:
+            apiserver.kill()
+            apiserver.wait()
+        # The writes, on a fresh cluster whose simulated controller answers in 200 ms.
+        kubeconfig = os.path.join(tmp, "kubeconfig-writes")
+        try:
+            apiserver, url = start_apiserver(apiserver_binary, kubeconfig, "--controller", "200ms")
+        except Exception as e:
+            check("test API server (writes)", False, str(e))
+            return 1
+        try:
+            env = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": kubeconfig, "HOME": tmp}
+            params = StdioServerParameters(command=binary, args=["serve", "--timeout=30s"], env=env)
+            try:
+                await asyncio.wait_for(exercise_writes(params, read_only_offered), timeout=120)
+            except Exception as e:
+                check("writes session completed", False, repr(e))
         finally:
             apiserver.kill()
             apiserver.wait()
