@@ -47,7 +47,8 @@ pub mod tag {
     /// JSON: one resource type (group, version, kind, plural, scope, resourceVersion, whether
     /// captured whole, keys known to be absent). The OBJECT records after it belong to it.
     pub const COLLECTION: u8 = 3;
-    /// One flag byte ([`super::OBJECT_HAS_SECRETS`]) then the object as compact JSON.
+    /// One flag byte ([`super::OBJECT_HAS_SECRETS`]), the key's length (2 bytes, little
+    /// endian), the key `namespace\0name`, then the object as compact JSON.
     pub const OBJECT: u8 = 4;
     /// A 4-byte header length, the header as JSON (namespace, pod, container, previous,
     /// complete), then the log text as captured (each line led by its RFC 3339 timestamp).
