@@ -360,6 +360,50 @@ fn a_snapshot_says_what_it_does_not_hold_and_lists_itself() {
     for tool in listed["result"]["tools"].as_array().expect("tools") {
         assert_eq!(tool["annotations"]["readOnlyHint"], json!(true), "{tool}");
     }
+    // A write or dry-run tool called anyway is refused (invalid params), saying why.
+    #[cfg(feature = "mutations")]
+    for (tool, why) in [
+        (
+            "reconcile_flux_resource",
+            "snapshot, which cannot be changed",
+        ),
+        (
+            "suspend_flux_reconciliation",
+            "snapshot, which cannot be changed",
+        ),
+        (
+            "resume_flux_reconciliation",
+            "snapshot, which cannot be changed",
+        ),
+        (
+            "apply_kubernetes_manifest",
+            "snapshot, which cannot be changed",
+        ),
+        (
+            "patch_kubernetes_resource",
+            "snapshot, which cannot be changed",
+        ),
+        (
+            "delete_kubernetes_resource",
+            "snapshot, which cannot be changed",
+        ),
+        (
+            "diff_kubernetes_manifest",
+            "cannot run a server-side dry run",
+        ),
+    ] {
+        let args = json!({"kind": "Kustomization", "name": "apps", "namespace": "flux-system"});
+        let answer = snap.request(
+            json!(tool),
+            "tools/call",
+            json!({"name": tool, "arguments": args}),
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains(&format!("tool {tool} is not available")) && message.contains(why),
+            "{tool}: {answer}"
+        );
+    }
 }
 
 /// Two snapshots of the same context are two contexts, told apart by their capture time; the
