@@ -2,7 +2,8 @@
 //! objects (synthetic Kustomizations added to its own), the time `snapshot create` takes and
 //! the file it writes; then `serve --snapshot` on it: start-up (spawn to the `initialize`
 //! answer, the snapshot read and checked before it), the first call (one object by name), a
-//! call listing every synthetic object, and the server's peak RSS (`VmHWM`) after both.
+//! call listing every synthetic object, and the server's peak RSS (`VmHWM`) after the first
+//! call and after the list.
 //! Goal: serving the 10,000-object snapshot stays under 64 MB.
 
 use std::path::Path;
@@ -32,8 +33,16 @@ pub fn run() {
     let bin = crate::shipped_binary();
     println!("binary: {}", bin.display());
     println!(
-        "{:>7} {:>8} {:>10} {:>10} {:>9} {:>11} {:>12} {:>10}",
-        "objects", "create", "file", "inflated", "start-up", "first call", "list all", "peak RSS"
+        "{:>7} {:>8} {:>10} {:>10} {:>9} {:>11} {:>12} {:>10} {:>10}",
+        "objects",
+        "create",
+        "file",
+        "inflated",
+        "start-up",
+        "first call",
+        "list all",
+        "RSS served",
+        "peak RSS"
     );
     for n in SIZES {
         one(&dir, &bin, n);
@@ -81,6 +90,8 @@ fn one(dir: &Path, bin: &Path, n: usize) {
         .len();
     let (mut startup, mut first, mut all) = (Vec::new(), Vec::new(), Vec::new());
     let mut peak_kb = 0;
+    // Peak after start-up and the first call: the snapshot held and indexed, one object read.
+    let mut served_kb = 0;
     for _ in 0..RUNS {
         let t = Instant::now();
         let mut cmd = std::process::Command::new(bin);
@@ -99,6 +110,7 @@ fn one(dir: &Path, bin: &Path, n: usize) {
         );
         first.push(t.elapsed());
         assert!(!is_error, "{text}");
+        served_kb = served_kb.max(vm_hwm_kb(mcp.pid()));
         let t = Instant::now();
         let (text, is_error) = mcp.call(
             "get_kubernetes_resources",
@@ -112,24 +124,30 @@ fn one(dir: &Path, bin: &Path, n: usize) {
     }
     let peak_mb = peak_kb as f64 / 1024.0;
     println!(
-        "{n:>7} {:>6.0}ms {:>8.1}MB {:>8.1}MB {:>7.1}ms {:>9.1}ms {:>10.0}ms {:>8.1}MB",
+        "{n:>7} {:>6.0}ms {:>8.1}MB {:>8.1}MB {:>7.1}ms {:>9.1}ms {:>10.0}ms {:>8.1}MB {:>8.1}MB",
         ms(median(&mut create)),
         file.len() as f64 / 1e6,
         inflated as f64 / 1e6,
         ms(median(&mut startup)),
         ms(median(&mut first)),
         ms(median(&mut all)),
+        served_kb as f64 / 1024.0,
         peak_mb,
     );
+    let served = served_kb as f64 / 1024.0;
+    let verdict = |mb: f64| {
+        if mb < RSS_GOAL_MB {
+            "(met)"
+        } else {
+            "(NOT met)"
+        }
+    };
     if n == 10_000 {
         println!(
-            "  goal: serving {n} objects under {RSS_GOAL_MB:.0} MB peak RSS: {:.1} MB {}",
-            peak_mb,
-            if peak_mb < RSS_GOAL_MB {
-                "(met)"
-            } else {
-                "(NOT met)"
-            }
+            "  goal: serving {n} objects under {RSS_GOAL_MB:.0} MB peak RSS: {served:.1} MB after \
+             the first call {}; {peak_mb:.1} MB after one answer listing all {n} {}",
+            verdict(served),
+            verdict(peak_mb),
         );
     }
 }
