@@ -77,6 +77,9 @@ struct Shared {
     token: String,
     /// `127.0.0.1:port`, for the legacy `/api` document.
     address: String,
+    /// The `Date` of every answer: the capture time. A client that reads the cluster's clock
+    /// from it (ours does, for ages) sees the cluster as it was, as `serve --snapshot` does.
+    date: String,
     connections: AtomicUsize,
 }
 
@@ -92,6 +95,7 @@ impl Server {
     /// Binds `127.0.0.1:port` (0: any free port) and makes the certificates and the token.
     pub fn bind(snapshot: Arc<Snapshot>, port: u16) -> Result<Server, ServeError> {
         let certs = pki::generate().map_err(ServeError::Pki)?;
+        let snapshot_time = snapshot.captured();
         let token = pki::token().map_err(ServeError::Pki)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ServerConfig::builder_with_provider(provider)
@@ -118,6 +122,7 @@ impl Server {
                 authorization: format!("Bearer {token}"),
                 token,
                 address: address.to_string(),
+                date: http_date(snapshot_time),
                 connections: AtomicUsize::new(0),
             }),
             ca_pem: certs.ca_pem(),
@@ -429,7 +434,7 @@ fn connection(stream: TcpStream, shared: &Shared) {
                 )
             }
         };
-        if write_response(&mut tls, &response, head_only, close).is_err() || close {
+        if write_response(&mut tls, &response, &shared.date, head_only, close).is_err() || close {
             tls.conn.send_close_notify();
             let _ = tls.flush();
             return;
@@ -521,15 +526,39 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
+/// RFC 9110 IMF-fixdate: `Sat, 21 Nov 2026 05:30:00 GMT`.
+fn http_date(t: std::time::SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let text = crate::kube::time::rfc3339_utc(std::time::UNIX_EPOCH + Duration::from_secs(secs));
+    // `YYYY-MM-DDTHH:MM:SS...`
+    let field = |r: std::ops::Range<usize>| text.get(r).unwrap_or("00");
+    let month: usize = field(5..7).parse().unwrap_or(1);
+    format!(
+        "{}, {} {} {} {} GMT",
+        DAYS[((secs / 86_400) % 7) as usize],
+        field(8..10),
+        MONTHS[month.clamp(1, 12) - 1],
+        field(0..4),
+        field(11..19),
+    )
+}
+
 /// Writes head and body in one buffer (one TLS record run, no Nagle stall between them).
 fn write_response<W: Write>(
     out: &mut W,
     response: &Response,
+    date: &str,
     head_only: bool,
     close: bool,
 ) -> io::Result<()> {
     let mut bytes = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-cache, private\r\n",
+        "HTTP/1.1 {} {}\r\nDate: {date}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-cache, private\r\n",
         response.status,
         reason_phrase(response.status),
         response.content_type,
@@ -714,17 +743,28 @@ mod tests {
             warning: Some("partial \"list\"\r\nInjected: yes".into()),
         };
         let mut out = Vec::new();
-        write_response(&mut out, &r, false, true).unwrap();
+        write_response(&mut out, &r, "D", false, true).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\
+            "HTTP/1.1 200 OK\r\nDate: D\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\
              Cache-Control: no-cache, private\r\nWarning: 299 - \"partial \\\"list\\\"  Injected: yes\"\r\n\
              Connection: close\r\n\r\n{}"
         );
         let mut out = Vec::new();
-        write_response(&mut out, &r, true, false).unwrap();
+        write_response(&mut out, &r, "D", true, false).unwrap();
         assert!(String::from_utf8(out).unwrap().ends_with("Content-Length: 2\r\nCache-Control: no-cache, private\r\nWarning: 299 - \"partial \\\"list\\\"  Injected: yes\"\r\n\r\n"));
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(http_date(t), "Wed, 18 Nov 2026 11:06:40 GMT");
+        assert_eq!(
+            crate::kube::time::parse_http_date(&http_date(t)),
+            Some(t),
+            "our client reads it back"
+        );
+        assert_eq!(
+            http_date(std::time::UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
         assert!(same_secret("abc", "abc"));
         assert!(!same_secret("abd", "abc"));
         assert!(!same_secret("abcd", "abc"));

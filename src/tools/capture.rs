@@ -20,7 +20,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -142,7 +142,6 @@ pub fn capture(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Summary, CaptureError> {
     let started = Instant::now();
-    let captured_at = SystemTime::now();
     let clusters = Clusters::new(settings, kube::config::Env::from_process());
     let kc = clusters
         .load_kubeconfig()
@@ -161,6 +160,10 @@ pub fn capture(
     let discovery = cluster
         .discovery()
         .map_err(|e| CaptureError::Cluster(format!("context {context}: discovery: {e}")))?;
+    // The capture time is the cluster's clock (the `Date` of its first answer), not this
+    // machine's: ages and `since` read from the snapshot are then the ones an agent would have
+    // read live, even from a laptop whose clock is off.
+    let captured_at = cluster.now();
     let namespaces: Vec<String> = settings
         .kube
         .namespace

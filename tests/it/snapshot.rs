@@ -269,9 +269,15 @@ const ABOUT_THE_SERVER: &[&str] = &["get_kubeconfig_contexts", "set_kubeconfig_c
 #[test]
 fn every_read_tool_answers_from_a_snapshot_as_it_did_live() {
     let dir = support::scratch_dir("snapshot-fidelity");
+    // The real clock: the test API server filters logs by `sinceSeconds` against the real
+    // clock whatever its fixed `Date` says, while a snapshot, like a real cluster, uses one
+    // clock (the cluster's, at capture) for both.
     let mut live = Session::start(
         "snapshot-fidelity-live",
-        Options::default(),
+        Options {
+            now: None,
+            ..Options::default()
+        },
         Identity::ClientCert,
         &[],
     );
@@ -453,7 +459,7 @@ fn several_snapshots_are_several_contexts() {
     assert!(!answer.contains("blackbox-exporter"), "{answer}");
     let (text, is_error) = snap.call("set_kubeconfig_context", json!({"name": "flux-tset"}));
     assert!(
-        is_error && text.contains("The snapshots served are:"),
+        is_error && text.contains("the snapshots served are:"),
         "{text}"
     );
     let (text, is_error) = snap.call("get_flux_instance", json!({"context": "prod"}));
