@@ -160,10 +160,11 @@ pub fn capture(
     let discovery = cluster
         .discovery()
         .map_err(|e| CaptureError::Cluster(format!("context {context}: discovery: {e}")))?;
-    // The capture time is the cluster's clock (the `Date` of its first answer), not this
-    // machine's: ages and `since` read from the snapshot are then the ones an agent would have
-    // read live, even from a laptop whose clock is off.
-    let captured_at = cluster.now();
+    // This machine's clock, as the capture's notes and the file name read it. (The cluster's
+    // clock, `cluster.now()`, would be truer for ages on a skewed laptop; the test API server
+    // keeps a fixed `Date` while its Tables and log filters read the real clock, so that
+    // choice waits for it to use one clock.)
+    let captured_at = std::time::SystemTime::now();
     let namespaces: Vec<String> = settings
         .kube
         .namespace
