@@ -21,7 +21,8 @@ SERVE := $(abspath $(STATIC_BIN)) serve
 
 # `make conformance` runs these in order; add a target here to add a check.
 CONFORMANCE_CHECKS := conformance-sdk conformance-e2e conformance-suite conformance-kubectl \
-	conformance-kubeconfig conformance-e2e-http conformance-http conformance-inspector
+	conformance-kubeconfig conformance-snapshot conformance-e2e-http conformance-http \
+	conformance-inspector
 
 .PHONY: build install static static-readonly test lint conformance $(CONFORMANCE_CHECKS) \
 	conformance-2026 bench bench-peer dist dist-verify image fuzz fuzz-smoke mutants clean
@@ -100,6 +101,11 @@ conformance-suite: static
 # The real kubectl against the test API server: proves the server speaks the wire format.
 conformance-kubectl:
 	tests/scripts/kubectl-fidelity.sh
+
+# The real kubectl reads a snapshot through `snapshot serve-api` and prints what it prints live.
+conformance-snapshot: static
+	$(CARGO) build --quiet --example test-apiserver
+	BIN=$(STATIC_BIN) TEST_APISERVER=target/debug/examples/test-apiserver tests/scripts/snapshot-kubectl.sh
 
 # kubectl as the oracle for kubeconfig semantics: every case in testdata/kubeconfig.
 conformance-kubeconfig:

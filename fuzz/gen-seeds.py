@@ -186,6 +186,67 @@ def docs_markdown():
     write("docs_markdown", "x\x00---\ntitle: [broken\n---\n# \n##\n")
 
 
+def snapshot():
+    """A small well-formed snapshot file (format version 1, see src/snapshot/format.rs), its
+    records for the record layer, and serve-api request heads."""
+    import json
+    import zlib
+
+    def record(tag, payload):
+        return bytes([tag]) + len(payload).to_bytes(4, "little") + payload
+
+    def obj(ns, name, value, flags=0):
+        key = f"{ns}\0{name}".encode()
+        return bytes([flags]) + len(key).to_bytes(2, "little") + key + json.dumps(value).encode()
+
+    def res(plural, kind, namespaced=True):
+        return {"resource": plural, "responseKind": {"kind": kind},
+                "scope": "Namespaced" if namespaced else "Cluster", "verbs": ["get", "list"]}
+
+    meta = {"context": "seed", "server": "https://127.0.0.1:6443", "namespace": "flux-system",
+            "capturedAt": "2026-11-21T06:00:00Z", "logTailLines": 100}
+    discovery = {
+        "core": {"kind": "APIGroupDiscoveryList", "items": [{"metadata": {"name": ""}, "versions": [
+            {"version": "v1", "resources": [res("pods", "Pod"), res("namespaces", "Namespace", False)]}]}]},
+        "apis": {"kind": "APIGroupDiscoveryList", "items": [
+            {"metadata": {"name": "kustomize.toolkit.fluxcd.io"}, "versions": [
+                {"version": "v1", "resources": [res("kustomizations", "Kustomization")]}]}]},
+    }
+    ks = lambda name, ready: {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                              "metadata": {"name": name, "namespace": "flux-system", "labels": {"app": name}},
+                              "status": {"conditions": [{"type": "Ready", "status": ready, "reason": "R",
+                                                         "message": "m"}]}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kc-0", "namespace": "flux-system"},
+           "spec": {"containers": [{"name": "manager"}]}, "status": {"phase": "Running"}}
+    log_header = json.dumps({"namespace": "flux-system", "pod": "kc-0", "container": "manager",
+                             "previous": False, "complete": True, "refused": ""}).encode()
+    records = [
+        (1, json.dumps(meta).encode()),
+        (2, json.dumps(discovery).encode()),
+        (3, json.dumps({"group": "kustomize.toolkit.fluxcd.io", "version": "v1", "kind": "Kustomization",
+                        "plural": "kustomizations", "namespaced": True, "resourceVersion": "7",
+                        "complete": True, "absent": ["flux-system/gone"]}).encode()),
+        (4, obj("flux-system", "apps", ks("apps", "True"))),
+        (4, obj("flux-system", "infra", ks("infra", "False"))),
+        (3, json.dumps({"group": "", "version": "v1", "kind": "Pod", "plural": "pods",
+                        "namespaced": True, "resourceVersion": "9", "complete": True}).encode()),
+        (4, obj("flux-system", "kc-0", pod)),
+        (5, len(log_header).to_bytes(4, "little") + log_header
+         + b"2026-11-21T05:59:00Z {\"msg\":\"ok\"}\n"),
+        (0xff, b""),
+    ]
+    body = b"".join(record(t, p) for t, p in records)
+    header = b"\x89FXSNAP\n" + (1).to_bytes(2, "little") + b"\0\0" + len(body).to_bytes(8, "little")
+    write("snapshot", b"\x00" + header + zlib.compress(body, 6))
+    write("snapshot", b"\x01" + b"".join(bytes([t, min(len(p), 255)]) + p[:255] for t, p in records))
+    for head in [
+        "GET /apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations?labelSelector=app%3Dapps&limit=1 HTTP/1.1\r\nAccept: application/json;as=Table;v=v1;g=meta.k8s.io\r\n",
+        "GET /api/v1/namespaces/flux-system/pods/kc-0/log?tailLines=1&timestamps=true HTTP/1.1\r\nHost: x\r\n",
+        "DELETE /api/v1/namespaces/flux-system/pods/kc-0 HTTP/1.0\r\nContent-Length: 0\r\n",
+    ]:
+        write("snapshot", b"\x02" + head.encode())
+
+
 def main():
     if SEEDS.exists():
         shutil.rmtree(SEEDS)
@@ -197,6 +258,7 @@ def main():
     helm_release(all_objects)
     docs_query()
     docs_markdown()
+    snapshot()
     for t in sorted(SEEDS.iterdir()):
         files = list(t.iterdir())
         print(f"{t.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

@@ -33,6 +33,7 @@ pub enum Group {
     Server,
     Kube,
     Docs,
+    Snapshot,
 }
 
 /// One command-line flag: its name, its help and its effect, in one place. `--help` and the
@@ -180,12 +181,14 @@ pub const FLAGS: &[Flag] = &[
         Some("PORT"),
         "8080",
         Group::Server,
-        "TCP port for the http and sse transports (a port in --listen wins)",
+        "TCP port for the http and sse transports (a port in --listen wins), and for snapshot \
+         serve-api (default there: any free port)",
         Update::Text(|p, text| {
             p.serve.port = text
                 .trim()
                 .parse()
                 .map_err(|_| invalid("expected a TCP port, 0-65535"))?;
+            p.port_given = true;
             Ok(())
         }),
     ),
@@ -287,6 +290,21 @@ pub const FLAGS: &[Flag] = &[
          write changed; never the output)",
         Update::Path(|p, path| p.serve.tools.tool_call_log_file = path),
     ),
+    Flag {
+        repeat: true,
+        ..flag(
+            "snapshot",
+            Some("FILE"),
+            "",
+            Group::Server,
+            "answer from this snapshot (snapshot create) instead of the kubeconfig's clusters; \
+             repeatable, each is a context",
+            Update::Path(|p, path| {
+                p.only.push(("snapshot", "serve"));
+                p.serve.tools.snapshots.extend(path);
+            }),
+        )
+    },
     flag(
         "kubeconfig",
         Some("FILE"),
@@ -464,6 +482,31 @@ pub const FLAGS: &[Flag] = &[
             Ok(())
         }),
     ),
+    Flag {
+        short: Some('o'),
+        ..flag(
+            "output",
+            Some("FILE"),
+            "<context>-<UTC time>.snapshot",
+            Group::Snapshot,
+            "snapshot create: the file to write",
+            Update::Path(|p, path| {
+                p.only.push(("output", "snapshot create"));
+                p.output = path;
+            }),
+        )
+    },
+    flag(
+        "kubeconfig-out",
+        Some("FILE"),
+        "<temp dir>/flux-operator-mcp-snapshot-<port>.kubeconfig",
+        Group::Snapshot,
+        "snapshot serve-api: write a kubeconfig for the local API server to this file",
+        Update::Path(|p, path| {
+            p.only.push(("kubeconfig-out", "snapshot serve-api"));
+            p.kubeconfig_out = path;
+        }),
+    ),
 ];
 
 /// What the command line asks for.
@@ -487,6 +530,19 @@ pub enum Command {
         path: String,
         heading: Option<String>,
         docs_dirs: Vec<PathBuf>,
+    },
+    /// `snapshot create`: capture the context of `settings` (the Kubernetes flags, `-n` to
+    /// narrow it to one namespace and Flux's, `--timeout` per request) to `output`.
+    SnapshotCreate {
+        settings: Settings,
+        output: Option<PathBuf>,
+    },
+    /// `snapshot serve-api FILE`: a read-only HTTPS API server on 127.0.0.1 over a snapshot.
+    SnapshotServeApi {
+        file: PathBuf,
+        /// `--port`; `None`: any free port.
+        port: Option<u16>,
+        kubeconfig_out: Option<PathBuf>,
     },
     Version,
     /// `-h`: usage and commands.
@@ -655,6 +711,10 @@ pub enum Error {
     MissingDocsCommand,
     MissingQuery,
     MissingDocPath,
+    /// `snapshot` without `create` or `serve-api`.
+    MissingSnapshotCommand,
+    /// `snapshot serve-api` without a file.
+    MissingSnapshotFile,
 }
 
 impl fmt::Display for Error {
@@ -665,7 +725,7 @@ impl fmt::Display for Error {
                 write!(f, "unknown command {name:?}")?;
                 match suggestion {
                     Some(s) => write!(f, " (did you mean {s}?)"),
-                    None => f.write_str(" (commands: serve, check, docs, version)"),
+                    None => f.write_str(" (commands: serve, check, docs, snapshot, version)"),
                 }
             }
             Error::UnknownFlag { flag, suggestion } => {
@@ -699,6 +759,13 @@ impl fmt::Display for Error {
             Error::MissingDocPath => write!(
                 f,
                 "docs read needs a document: {NAME} docs read PATH [HEADING] (docs list names them)"
+            ),
+            Error::MissingSnapshotCommand => f.write_str(
+                "snapshot needs a command: snapshot create [-o FILE] or snapshot serve-api FILE",
+            ),
+            Error::MissingSnapshotFile => write!(
+                f,
+                "snapshot serve-api needs a snapshot file: {NAME} snapshot serve-api FILE"
             ),
         }
     }
@@ -759,6 +826,12 @@ pub fn run(command: Command) -> ExitCode {
                 }
             }
         }
+        Command::SnapshotCreate { settings, output } => snapshot_create(&settings, output),
+        Command::SnapshotServeApi {
+            file,
+            port,
+            kubeconfig_out,
+        } => snapshot_serve_api(&file, port, kubeconfig_out.as_deref()),
         Command::Version => print(&crate::version::short()),
         Command::ShortHelp => print(&short_help()),
         Command::LongHelp => print(&long_help()),
@@ -769,19 +842,38 @@ fn serve(options: ServeOptions) -> ExitCode {
     let in_pod = crate::kube::config::Env::from_process()
         .service_host
         .is_some();
-    let mode = tools::Mode {
-        in_cluster: in_pod,
-        source: tools::Source::Live,
+    let listen = options.listen_addr(in_pod);
+    let toolbox = if options.tools.snapshots.is_empty() {
+        let mode = tools::Mode {
+            in_cluster: in_pod,
+            source: tools::Source::Live,
+        };
+        tools::Toolbox::new(options.tools, mode)
+    } else {
+        // Every snapshot is read and checked before serving: a damaged file is one clear
+        // error now, not a failure in the middle of an investigation.
+        let mut loaded = Vec::new();
+        for path in &options.tools.snapshots {
+            match crate::snapshot::Snapshot::load(path) {
+                Ok(s) => loaded.push((path.clone(), s)),
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{NAME}: cannot read snapshot {}: {e}",
+                        path.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        tools::Toolbox::from_snapshots(options.tools, loaded)
     };
     let endpoints = match options.transport {
-        Transport::Stdio => {
-            let toolbox = tools::Toolbox::new(options.tools, mode);
-            return crate::mcp::stdio::serve(std::sync::Arc::new(toolbox));
-        }
+        Transport::Stdio => return crate::mcp::stdio::serve(std::sync::Arc::new(toolbox)),
         Transport::Http => http::Endpoints::Streamable,
         Transport::Sse => http::Endpoints::LegacySse,
     };
-    let mut http_options = http::Options::new(options.listen_addr(in_pod), endpoints);
+    let mut http_options = http::Options::new(listen, endpoints);
     if let Some(path) = &options.auth_token_file {
         let token = crate::files::read(path, crate::files::TOKEN)
             .map_err(|e| e.to_string())
@@ -798,8 +890,98 @@ fn serve(options: ServeOptions) -> ExitCode {
             }
         }
     }
-    let toolbox = tools::Toolbox::new(options.tools, mode);
     http::serve(std::sync::Arc::new(toolbox), http_options)
+}
+
+/// `snapshot create`: the capture with a progress line on stderr (rewritten in place on a
+/// terminal, at most one line a second otherwise), then the summary on stdout.
+fn snapshot_create(settings: &Settings, output: Option<PathBuf>) -> ExitCode {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    let progress = |line: &str| {
+        let mut last = crate::sync::lock(&last);
+        let now = std::time::Instant::now();
+        if !terminal && last.is_some_and(|t| now.duration_since(t).as_secs() < 1) {
+            return;
+        }
+        *last = Some(now);
+        let mut err = std::io::stderr().lock();
+        let _ = if terminal {
+            write!(err, "\r\x1b[K{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+    };
+    let result = tools::capture::capture(settings, output.as_deref(), &progress);
+    if terminal {
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+    }
+    match result {
+        Ok(summary) => print(&summary.to_string()),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "{NAME}: snapshot create: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `snapshot serve-api`: reads and checks the snapshot, binds loopback, writes the kubeconfig
+/// (0600: it holds the token), says where on stdout, then serves until the process is stopped.
+fn snapshot_serve_api(
+    file: &std::path::Path,
+    port: Option<u16>,
+    kubeconfig_out: Option<&std::path::Path>,
+) -> ExitCode {
+    let fail = |message: String| {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{NAME}: snapshot serve-api: {message}"
+        );
+        ExitCode::FAILURE
+    };
+    let snapshot = match crate::snapshot::Snapshot::load(file) {
+        Ok(s) => std::sync::Arc::new(s),
+        Err(e) => return fail(format!("cannot read snapshot {}: {e}", file.display())),
+    };
+    let server = match crate::snapshot::serve::Server::bind(snapshot.clone(), port.unwrap_or(0)) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let path = kubeconfig_out.map_or_else(
+        || {
+            std::env::temp_dir().join(format!(
+                "{NAME}-snapshot-{}.kubeconfig",
+                server.address().port()
+            ))
+        },
+        std::path::Path::to_path_buf,
+    );
+    if let Err(e) = crate::snapshot::write_private(&path, server.kubeconfig().as_bytes()) {
+        return fail(format!(
+            "cannot write the kubeconfig {}: {e}",
+            path.display()
+        ));
+    }
+    let meta = snapshot.meta();
+    let text = format!(
+        "{url}\nserving snapshot {file} read-only: context {context} ({server}), captured {at} \
+         ({age} ago)\nkubeconfig: {kc}\n  kubectl --kubeconfig {kc} get kustomizations -A\n  \
+         flux --kubeconfig {kc} get all -A\n",
+        url = server.url(),
+        file = file.display(),
+        context = meta.context,
+        server = meta.server,
+        at = meta.captured_at,
+        age = crate::text::short_duration(snapshot.age()),
+        kc = path.display(),
+    );
+    if print(&text) != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
+    }
+    server.run();
+    ExitCode::SUCCESS
 }
 
 /// Print a command's output; a closed pipe (`| head`) is not an error worth a panic.
@@ -830,6 +1012,14 @@ struct Parsed {
     docs_only: Vec<&'static str>,
     /// Flags given that only the http and sse transports take.
     transport_only: Vec<&'static str>,
+    /// Flags given that only one command takes: (flag, command).
+    only: Vec<(&'static str, &'static str)>,
+    /// `--port` was given (snapshot serve-api picks a free port otherwise).
+    port_given: bool,
+    /// `-o`/`--output` (snapshot create).
+    output: Option<PathBuf>,
+    /// `--kubeconfig-out` (snapshot serve-api).
+    kubeconfig_out: Option<PathBuf>,
 }
 
 /// Parse the arguments after the program name.
@@ -920,6 +1110,16 @@ fn command(p: Parsed) -> Result<Command, Error> {
             command: words.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
         });
     }
+    let full = match name {
+        "docs" | "snapshot" => words.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+        _ => name.to_string(),
+    };
+    if let Some((flag, _)) = p.only.iter().find(|(_, command)| *command != full) {
+        return Err(Error::NotFor {
+            flag,
+            command: full,
+        });
+    }
     let extra = |from: usize, command: &str| match words.get(from) {
         Some(arg) => Err(Error::UnexpectedArgument {
             arg: arg.clone(),
@@ -939,8 +1139,41 @@ fn command(p: Parsed) -> Result<Command, Error> {
             if !p.serve.tools.read_only {
                 return Err(Error::Unsupported(READ_ONLY_BUILD_REFUSAL.to_string()));
             }
+            if !p.serve.tools.snapshots.is_empty() && !p.serve.tools.mask_secrets {
+                return Err(Error::Unsupported(
+                    "--mask-secrets=false does not apply to --snapshot: a snapshot holds no \
+                     Secret values, only their sizes"
+                        .into(),
+                ));
+            }
             Ok(Command::Serve(p.serve))
         }
+        "snapshot" => match words.get(1).map(String::as_str) {
+            Some("create") => {
+                extra(2, "snapshot create")?;
+                Ok(Command::SnapshotCreate {
+                    settings: p.serve.tools,
+                    output: p.output,
+                })
+            }
+            Some("serve-api") => {
+                let file = p.words.get(2).ok_or(Error::MissingSnapshotFile)?;
+                extra(3, "snapshot serve-api")?;
+                Ok(Command::SnapshotServeApi {
+                    file: PathBuf::from(file),
+                    port: p.port_given.then_some(p.serve.port),
+                    kubeconfig_out: p.kubeconfig_out,
+                })
+            }
+            Some(other) => Err(Error::UnknownCommand {
+                name: format!("snapshot {other}"),
+                suggestion: suggest(other, ["create", "serve-api"]).map(|s| match s {
+                    "create" => "snapshot create",
+                    _ => "snapshot serve-api",
+                }),
+            }),
+            None => Err(Error::MissingSnapshotCommand),
+        },
         "check" => {
             extra(1, "check")?;
             Ok(Command::Check(p.serve.tools))
@@ -990,7 +1223,7 @@ fn command(p: Parsed) -> Result<Command, Error> {
         },
         other => Err(Error::UnknownCommand {
             name: other.to_string(),
-            suggestion: suggest(other, ["serve", "check", "docs", "version"]),
+            suggestion: suggest(other, ["serve", "check", "docs", "snapshot", "version"]),
         }),
     }
 }
@@ -1105,6 +1338,9 @@ Usage:
   {NAME} docs search QUERY...     search the embedded Flux documentation
   {NAME} docs list                list the embedded documents
   {NAME} docs read PATH [HEADING] print a document, or one section of it
+  {NAME} snapshot create [-o FILE] save a cluster's Flux state to one file
+  {NAME} snapshot serve-api FILE  serve a snapshot to kubectl on 127.0.0.1 (HTTPS)
+  {NAME} serve --snapshot FILE    serve MCP from a snapshot instead of a live cluster
   {NAME} version [--verbose]      print the version (--verbose: how it was built)
 ",
         version = crate::VERSION
@@ -1126,6 +1362,7 @@ pub fn long_help() -> String {
         (Group::Server, "Server flags"),
         (Group::Kube, "Kubernetes flags"),
         (Group::Docs, "Docs flags"),
+        (Group::Snapshot, "Snapshot flags"),
     ] {
         out.push_str(&format!("\n{title}:\n"));
         for f in FLAGS.iter().filter(|f| f.group == group) {
@@ -1381,6 +1618,9 @@ mod tests {
         let paths = [
             "auth-token-file",
             "tool-call-log-file",
+            "snapshot",
+            "output",
+            "kubeconfig-out",
             "docs-dir",
             "kubeconfig",
             "kube-client-certificate",

@@ -13,6 +13,7 @@ pub mod kube;
 pub mod mcp;
 pub mod random;
 pub mod redact;
+pub mod snapshot;
 pub mod sync;
 pub mod text;
 pub mod tools;

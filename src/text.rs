@@ -33,6 +33,19 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// An age for people, two units at most: `45s`, `12m30s`, `3h12m`, `2d4h`.
+pub fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, minutes, seconds) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, _) if seconds == 0 => format!("{minutes}m"),
+        (0, 0, _) => format!("{minutes}m{seconds}s"),
+        (0, _, _) => format!("{hours}h{minutes}m"),
+        _ => format!("{days}d{hours}h"),
+    }
+}
+
 /// A Go duration (`time.ParseDuration`): a sequence of decimal numbers with units, such as
 /// `300ms`, `1.5h` or `1m30s`; units ns, us (µs), ms, s, m, h; `0` alone is zero. Negative
 /// durations are refused: nothing here can wait a negative time.
@@ -136,5 +149,16 @@ mod tests {
             parse_duration("2562048h"),
             Err("out of range: at most 2562047h47m16s, as in Go".to_string())
         );
+    }
+
+    #[test]
+    fn short_durations_keep_two_units() {
+        let d = |s| short_duration(Duration::from_secs(s));
+        assert_eq!(d(0), "0s");
+        assert_eq!(d(45), "45s");
+        assert_eq!(d(600), "10m");
+        assert_eq!(d(750), "12m30s");
+        assert_eq!(d(3 * 3600 + 12 * 60 + 5), "3h12m");
+        assert_eq!(d(2 * 86_400 + 4 * 3600 + 59), "2d4h");
     }
 }

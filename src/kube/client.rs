@@ -44,10 +44,11 @@ const MAX_DOCUMENT: u64 = 64 << 20;
 /// parsed from the socket (see `parse_page`). Unit tests use a small size to reach both paths.
 const PAGE_BUFFER: u64 = if cfg!(test) { 4 << 10 } else { 16 << 20 };
 /// Largest item of a list page read from the socket: a page up to [`PAGE_BUFFER`] is read
-/// whole, so no item in it is bigger; a streamed page gets the same bound per item, or a
-/// server sending one endless object would grow memory without limit (etcd caps objects at
-/// 1.5 MiB).
-const MAX_ITEM: u64 = PAGE_BUFFER;
+/// whole, so no item in it is bigger; a streamed page gets a bound per item, or a server
+/// sending one endless object would grow memory without limit (etcd caps objects at 1.5 MiB).
+/// Twice the page buffer, because the page's own fields before its first item count towards
+/// that item's allowance, and the first [`PAGE_BUFFER`] bytes were read before streaming began.
+const MAX_ITEM: u64 = 2 * PAGE_BUFFER;
 /// How much of an error body is read to find a `Status` in it.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 /// Pod logs read when the caller sets no `limit_bytes`: a guard, not a policy.
@@ -634,6 +635,27 @@ impl Client {
     /// A pod's log (not followed). The server applies `tailLines`/`limitBytes`; the byte limit
     /// is enforced here too in case a proxy or old server ignores it.
     pub fn logs(&self, namespace: &str, pod: &str, options: &LogOptions) -> Result<Logs, Error> {
+        self.read_logs(namespace, pod, options, false)
+    }
+
+    /// [`Client::logs`] with each line prefixed by the kubelet's RFC 3339 timestamp and a
+    /// space (`timestamps=true`): what a saved log needs to answer `since` later.
+    pub fn logs_with_timestamps(
+        &self,
+        namespace: &str,
+        pod: &str,
+        options: &LogOptions,
+    ) -> Result<Logs, Error> {
+        self.read_logs(namespace, pod, options, true)
+    }
+
+    fn read_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        options: &LogOptions,
+        timestamps: bool,
+    ) -> Result<Logs, Error> {
         let pods = Resource::new("v1", "Pod", "pods", true);
         let path = format!("{}/log", pods.object_path(namespace, pod)?);
         let tail = options.tail_lines.map(|n| n.to_string());
@@ -647,6 +669,7 @@ impl Client {
                 ("limitBytes", limit.as_deref()),
                 ("previous", options.previous.then_some("true")),
                 ("sinceSeconds", since.as_deref()),
+                ("timestamps", timestamps.then_some("true")),
             ],
         );
         let cap = options.limit_bytes.unwrap_or(DEFAULT_LOG_CAP);

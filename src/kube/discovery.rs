@@ -587,6 +587,82 @@ impl Roots {
     }
 }
 
+impl Discovery {
+    /// The two root documents (`/api`, `/apis`) in the aggregated `apidiscovery.k8s.io/v2`
+    /// form that [`Roots::parse`] reads back into the same discovery: groups in the same
+    /// order, versions preferred first, each resource with its kind, scope, singular name,
+    /// verbs and short names. A group version that failed to load is written as a `Stale`
+    /// version (which reads back as a failure, with the stale wording). For a saved copy of
+    /// discovery (a snapshot) and for serving it again.
+    pub fn to_aggregated(&self) -> (Value, Value) {
+        let mut core = Vec::new();
+        let mut apis = Vec::new();
+        let mut stale: Vec<(&str, &str)> = self
+            .failures
+            .iter()
+            .map(|f| match f.group_version.rsplit_once('/') {
+                Some((g, v)) => (g, v),
+                None => ("", f.group_version.as_str()),
+            })
+            .collect();
+        let stale_version = |version: &str| serde_json::json!({"version": version, "resources": [], "freshness": "Stale"});
+        for group in &self.groups {
+            let mut versions: Vec<Value> = group
+                .versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = v
+                        .resources
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "resource": r.plural,
+                                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": r.singular,
+                                "verbs": r.verbs,
+                                "shortNames": r.short_names,
+                            })
+                        })
+                        .collect();
+                    serde_json::json!({"version": v.name, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            stale.retain(|(g, v)| {
+                let mine = *g == group.name;
+                if mine {
+                    versions.push(stale_version(v));
+                }
+                !mine
+            });
+            let item = serde_json::json!({"metadata": {"name": group.name}, "versions": versions});
+            if group.name.is_empty() {
+                core.push(item);
+            } else {
+                apis.push(item);
+            }
+        }
+        // Groups whose every version failed have no resources left to hold them.
+        for (g, v) in stale {
+            let item = serde_json::json!({"metadata": {"name": g}, "versions": [stale_version(v)]});
+            if g.is_empty() {
+                core.push(item);
+            } else {
+                apis.push(item);
+            }
+        }
+        let list = |items: Vec<Value>| {
+            serde_json::json!({
+                "kind": "APIGroupDiscoveryList",
+                "apiVersion": "apidiscovery.k8s.io/v2",
+                "metadata": {},
+                "items": items,
+            })
+        };
+        (list(core), list(apis))
+    }
+}
+
 fn doc_path(is_core: bool) -> &'static str {
     if is_core { "/api" } else { "/apis" }
 }
@@ -1184,5 +1260,43 @@ mod tests {
         );
         assert_eq!(close_matches("prod", names, 1), ["prod"]);
         assert!(close_matches("zzz", names, 3).is_empty());
+    }
+
+    /// A saved discovery reads back as the same discovery: groups, versions in order, every
+    /// resource's fields, and the failures (as stale versions).
+    #[test]
+    fn aggregated_documents_read_back_the_same() {
+        let mut d = sample();
+        d.failures = vec![
+            DiscoveryFailure {
+                group_version: "metrics.k8s.io/v1beta1".into(),
+                error: "down".into(),
+            },
+            DiscoveryFailure {
+                group_version: "source.toolkit.fluxcd.io/v1beta1".into(),
+                error: "down".into(),
+            },
+        ];
+        let (core, apis) = d.to_aggregated();
+        let back = Roots::parse(&core, &apis)
+            .expect("parse")
+            .finish(Vec::new());
+        let all = |d: &Discovery| d.resources().cloned().collect::<Vec<_>>();
+        assert_eq!(all(&back), all(&d));
+        assert_eq!(back.kinds(), d.kinds());
+        let failed: Vec<&str> = back
+            .failures()
+            .iter()
+            .map(|f| f.group_version.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["source.toolkit.fluxcd.io/v1beta1", "metrics.k8s.io/v1beta1"]
+        );
+        assert!(!back.has_group("metrics.k8s.io"));
+        assert_eq!(
+            back.preferred_version("source.toolkit.fluxcd.io"),
+            Some("v1")
+        );
     }
 }

@@ -72,6 +72,9 @@ pub enum Error {
     MetricsUnavailable { detail: String },
     /// The arguments cannot form a valid request (an empty name, a `/` in a namespace).
     InvalidRequest(String),
+    /// A source without an API server (a snapshot) does not hold what was asked for: a kind
+    /// it saved only in part, a log it did not save. Not a 404: the object may well exist.
+    NotCaptured(String),
 }
 
 impl Error {
@@ -233,6 +236,7 @@ impl fmt::Display for Error {
                 "the metrics API (metrics.k8s.io) is not available; is metrics-server installed and running? ({detail})"
             ),
             Error::InvalidRequest(detail) => write!(f, "invalid request: {detail}"),
+            Error::NotCaptured(detail) => write!(f, "not in the snapshot: {detail}"),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! named, and in the `mutations` build the writes: patch, server-side apply, delete). What
 //! sits behind the facade (today a live API server) is invisible to its callers.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use crate::kube::config::{self, Connection, Env, Kubeconfig, Overrides};
 use crate::kube::discovery::{Discovery, Resource};
 use crate::kube::list::{ListInfo, ListOptions};
 use crate::kube::{self, NetworkEnv};
+use crate::snapshot::Snapshot;
 
 /// The name of the optional argument every cluster tool takes.
 pub const CONTEXT_ARG: &str = "context";
@@ -43,6 +45,58 @@ pub struct Clusters {
     timeout: Duration,
     kubeconfig: Mutex<Option<Loaded>>,
     clients: Mutex<HashMap<String, Client>>,
+    /// `serve --snapshot`: the snapshots served instead of the kubeconfig's clusters, in the
+    /// order given (the first is the default context). Empty when serving live clusters.
+    snapshots: Vec<Arc<Served>>,
+}
+
+/// A snapshot as one context of the server: the name calls use for it, and where it is from.
+#[derive(Debug)]
+pub struct Served {
+    /// Unique among the served snapshots: the captured context's name, with `@<capture time>`
+    /// when two snapshots share it.
+    pub name: String,
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// `-n` when given, else the captured context's default namespace.
+    pub namespace: String,
+    pub snapshot: Snapshot,
+}
+
+impl Served {
+    /// The provenance line answers read from this snapshot start with: a YAML comment, so
+    /// the answer stays valid YAML, saying what was read and how old it is.
+    pub fn provenance(&self) -> String {
+        let meta = self.snapshot.meta();
+        format!(
+            "# from snapshot {:?} of {}, captured {} ({} ago): the cluster as it was then, not live",
+            self.name,
+            meta.server,
+            meta.captured_at,
+            crate::text::short_duration(self.snapshot.age())
+        )
+    }
+}
+
+thread_local! {
+    /// The snapshots the tool call running on this thread has read (a call runs on one
+    /// thread from its start to its answer; `Toolbox` takes the list when the call ends).
+    static READ_FROM: RefCell<Vec<Arc<Served>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The snapshots read by the call on this thread since the last take, each once, in the
+/// order first read.
+pub(super) fn take_snapshots_read() -> Vec<Arc<Served>> {
+    READ_FROM.with(|r| std::mem::take(&mut *r.borrow_mut()))
+}
+
+fn note_read(served: &Arc<Served>) {
+    READ_FROM.with(|r| {
+        let mut r = r.borrow_mut();
+        if !r.iter().any(|s| Arc::ptr_eq(s, served)) {
+            r.push(served.clone());
+        }
+    });
 }
 
 /// The merged kubeconfig and what its files looked like when they were read.
@@ -89,7 +143,54 @@ impl Clusters {
             timeout: settings.timeout,
             kubeconfig: Mutex::new(None),
             clients: Mutex::new(HashMap::new()),
+            snapshots: Vec::new(),
         }
+    }
+
+    /// Clusters that are snapshots (`serve --snapshot`), each a context named after the
+    /// context it was captured through; two with the same context are told apart by their
+    /// capture time. No kubeconfig is read.
+    pub fn from_snapshots(settings: &Settings, loaded: Vec<(PathBuf, Snapshot)>) -> Clusters {
+        let mut clusters = Clusters::new(settings, Env::default());
+        let contexts: Vec<String> = loaded
+            .iter()
+            .map(|(_, s)| s.context().to_string())
+            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for (i, (path, snapshot)) in loaded.into_iter().enumerate() {
+            let context = snapshot.context().to_string();
+            let shared = contexts.iter().filter(|c| **c == context).count() > 1;
+            let mut name = if shared {
+                format!("{context}@{}", snapshot.meta().captured_at)
+            } else {
+                context
+            };
+            if names.contains(&name) {
+                name = format!("{name}#{}", i + 1);
+            }
+            names.push(name.clone());
+            let namespace = settings
+                .kube
+                .namespace
+                .clone()
+                .filter(|n| !n.is_empty())
+                .or_else(|| {
+                    Some(snapshot.default_namespace().to_string()).filter(|n| !n.is_empty())
+                })
+                .unwrap_or_else(|| "default".to_string());
+            clusters.snapshots.push(Arc::new(Served {
+                name,
+                path,
+                namespace,
+                snapshot,
+            }));
+        }
+        clusters
+    }
+
+    /// The snapshots served, in order; empty when serving live clusters.
+    pub fn snapshots(&self) -> &[Arc<Served>] {
+        &self.snapshots
     }
 
     /// The merged kubeconfig, loaded on first use and read again when one of its files
@@ -260,15 +361,18 @@ pub struct Cluster {
     token_flag: bool,
 }
 
-/// Where a cluster's data comes from. Today only a live API server; a saved snapshot
-/// (`Snapshot(..)`) is the next variant. An enum rather than a trait: the set of sources is
-/// closed and known here, `list` hands each item to a caller's closure (a trait with such a
-/// generic method cannot be a `dyn` object without boxing every callback), and a `match` per
-/// operation keeps what differs between sources in one place, beside the operation.
+/// Where a cluster's data comes from: a live API server or a saved snapshot. An enum rather
+/// than a trait: the set of sources is closed and known here, `list` hands each item to a
+/// caller's closure (a trait with such a generic method cannot be a `dyn` object without
+/// boxing every callback), and a `match` per operation keeps what differs between sources in
+/// one place, beside the operation.
 #[derive(Debug, Clone)]
 enum Source {
     /// The API server of a kubeconfig context; the client carries the call's deadline.
     Live(Client),
+    /// A snapshot (`serve --snapshot`): answers as the API server did at capture time, with
+    /// the same errors; what the capture did not save is `kube::Error::NotCaptured`.
+    Snapshot(Arc<Served>),
 }
 
 impl Cluster {
@@ -279,10 +383,19 @@ impl Cluster {
         }
     }
 
+    fn snapshot(served: Arc<Served>) -> Cluster {
+        note_read(&served);
+        Cluster {
+            source: Source::Snapshot(served),
+            token_flag: false,
+        }
+    }
+
     /// The context name, for messages.
     pub fn context(&self) -> &str {
         match &self.source {
             Source::Live(client) => client.context(),
+            Source::Snapshot(s) => &s.name,
         }
     }
 
@@ -290,6 +403,7 @@ impl Cluster {
     pub fn server(&self) -> &str {
         match &self.source {
             Source::Live(client) => client.server(),
+            Source::Snapshot(s) => s.snapshot.server(),
         }
     }
 
@@ -297,6 +411,7 @@ impl Cluster {
     pub fn default_namespace(&self) -> &str {
         match &self.source {
             Source::Live(client) => client.default_namespace(),
+            Source::Snapshot(s) => &s.namespace,
         }
     }
 
@@ -305,15 +420,19 @@ impl Cluster {
     pub fn proxy(&self) -> Option<String> {
         match &self.source {
             Source::Live(client) => client.proxy(),
+            Source::Snapshot(_) => None,
         }
     }
 
     /// The cluster's clock: for a live server the `Date` of its latest answer (plus the time
-    /// since), else this machine's clock. Ages (a report 41 minutes old, an object 3 days old)
+    /// since), else this machine's clock; for a snapshot, its capture time. Ages (a report 41 minutes old, an object 3 days old)
     /// are measured against it, so a laptop whose clock is off does not skew them.
     pub fn now(&self) -> SystemTime {
         match &self.source {
             Source::Live(client) => client.server_time().unwrap_or_else(SystemTime::now),
+            // The cluster as it was: ages are those an agent would have read at capture time
+            // (serve-api sends the same time as its `Date`).
+            Source::Snapshot(s) => s.snapshot.captured(),
         }
     }
 
@@ -323,6 +442,7 @@ impl Cluster {
     pub fn deadline(&self) -> Option<Instant> {
         match &self.source {
             Source::Live(client) => client.deadline(),
+            Source::Snapshot(_) => None,
         }
     }
 
@@ -335,6 +455,7 @@ impl Cluster {
     ) -> Result<Value, kube::Error> {
         match &self.source {
             Source::Live(client) => client.get(resource, namespace, name),
+            Source::Snapshot(s) => s.snapshot.get(resource, namespace, name),
         }
     }
 
@@ -349,6 +470,7 @@ impl Cluster {
     ) -> Result<ListInfo, kube::Error> {
         match &self.source {
             Source::Live(client) => client.list(resource, options, on_item),
+            Source::Snapshot(s) => s.snapshot.list(resource, options, on_item),
         }
     }
 
@@ -376,6 +498,21 @@ impl Cluster {
     ) -> Result<Logs, kube::Error> {
         match &self.source {
             Source::Live(client) => client.logs(namespace, pod, options),
+            Source::Snapshot(s) => s.snapshot.logs(namespace, pod, options, false),
+        }
+    }
+
+    /// [`Cluster::logs`] with each line led by its RFC 3339 timestamp (what a snapshot saves,
+    /// so that `since` can be answered from it later).
+    pub fn logs_with_timestamps(
+        &self,
+        namespace: &str,
+        pod: &str,
+        options: &LogOptions,
+    ) -> Result<Logs, kube::Error> {
+        match &self.source {
+            Source::Live(client) => client.logs_with_timestamps(namespace, pod, options),
+            Source::Snapshot(s) => s.snapshot.logs(namespace, pod, options, true),
         }
     }
 
@@ -388,6 +525,7 @@ impl Cluster {
     ) -> Result<Vec<Value>, kube::Error> {
         match &self.source {
             Source::Live(client) => client.pod_metrics(namespace, selection),
+            Source::Snapshot(s) => s.snapshot.pod_metrics(namespace, selection),
         }
     }
 
@@ -395,6 +533,7 @@ impl Cluster {
     pub fn discovery(&self) -> Result<Arc<Discovery>, kube::Error> {
         match &self.source {
             Source::Live(client) => client.discovery(),
+            Source::Snapshot(s) => Ok(s.snapshot.discovery()),
         }
     }
 
@@ -402,6 +541,8 @@ impl Cluster {
     pub fn refresh_discovery(&self) -> Result<Arc<Discovery>, kube::Error> {
         match &self.source {
             Source::Live(client) => client.refresh_discovery(),
+            // A snapshot's discovery is what was served at capture time, for good.
+            Source::Snapshot(s) => Ok(s.snapshot.discovery()),
         }
     }
 
@@ -409,6 +550,7 @@ impl Cluster {
     pub fn resolve(&self, api_version: Option<&str>, kind: &str) -> Result<Resource, kube::Error> {
         match &self.source {
             Source::Live(client) => client.resolve(api_version, kind),
+            Source::Snapshot(s) => s.snapshot.discovery().resolve(api_version, kind),
         }
     }
 
@@ -423,6 +565,7 @@ impl Cluster {
     ) -> Result<(Vec<(String, String)>, bool), kube::Error> {
         match &self.source {
             Source::Live(client) => live_names(client, resource, namespace, at_most),
+            Source::Snapshot(s) => s.snapshot.names(resource, namespace, at_most),
         }
     }
 
@@ -442,6 +585,7 @@ impl Cluster {
             Source::Live(client) => {
                 client.patch(resource, namespace, name, patch_type, patch, options)
             }
+            Source::Snapshot(s) => Err(s.snapshot.refuse_write("PATCH", resource, namespace, name)),
         }
     }
 
@@ -458,6 +602,7 @@ impl Cluster {
     ) -> Result<Value, kube::Error> {
         match &self.source {
             Source::Live(client) => client.apply(resource, namespace, name, object, options),
+            Source::Snapshot(s) => Err(s.snapshot.refuse_write("PATCH", resource, namespace, name)),
         }
     }
 
@@ -473,6 +618,9 @@ impl Cluster {
     ) -> Result<Value, kube::Error> {
         match &self.source {
             Source::Live(client) => client.delete(resource, namespace, name, options),
+            Source::Snapshot(s) => {
+                Err(s.snapshot.refuse_write("DELETE", resource, namespace, name))
+            }
         }
     }
 
@@ -614,6 +762,11 @@ impl Ctx<'_> {
     /// client is shared across calls; its deadline is this call's `--timeout`.
     pub fn cluster(&self, args: &Args) -> Result<Cluster, ToolError> {
         let from_args = args.opt_str(CONTEXT_ARG)?.map(str::to_string);
+        if !self.clusters.snapshots.is_empty() {
+            return self
+                .snapshot_cluster(from_args.as_deref())
+                .map(Cluster::snapshot);
+        }
         let kc = self.clusters.kubeconfig()?;
         let name = match from_args {
             Some(name) => name,
@@ -636,6 +789,44 @@ impl Ctx<'_> {
             client.with_deadline(deadline),
             self.settings.kube.token.is_some(),
         ))
+    }
+
+    /// The snapshot a call reads when serving snapshots: the one named (by its context name),
+    /// else the session's choice, else the first given.
+    fn snapshot_cluster(&self, name: Option<&str>) -> Result<Arc<Served>, ToolError> {
+        let snapshots = &self.clusters.snapshots;
+        let session = crate::sync::lock(&self.session.context).clone();
+        let wanted = name.map(str::to_string).or(session);
+        let Some(wanted) = wanted else {
+            return snapshots
+                .first()
+                .cloned()
+                .ok_or_else(|| ToolError::Failed("no snapshot is served".to_string()));
+        };
+        snapshots
+            .iter()
+            .find(|s| s.name == wanted)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = snapshots.iter().map(|s| s.name.as_str()).collect();
+                ToolError::InvalidArgument(format!(
+                    "context {wanted:?} does not exist; the server answers from snapshots of: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// The snapshot calls without a `context` argument read, and what chose it; `None` when
+    /// serving live clusters.
+    pub fn current_snapshot(&self) -> Option<(Arc<Served>, &'static str)> {
+        let first = self.clusters.snapshots.first()?;
+        let session = crate::sync::lock(&self.session.context).clone();
+        if let Some(name) = session
+            && let Some(s) = self.clusters.snapshots.iter().find(|s| s.name == name)
+        {
+            return Some((s.clone(), "set_kubeconfig_context in this session"));
+        }
+        Some((first.clone(), "the first --snapshot of the server"))
     }
 
     /// The context of a call without a `context` argument: the session's choice

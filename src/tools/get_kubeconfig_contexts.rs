@@ -12,7 +12,8 @@ pub const TOOL: Tool = Tool {
     title: "List kubeconfig contexts",
     description: "Lists the Kubernetes contexts of the kubeconfig (all KUBECONFIG files merged, \
         like kubectl): name, cluster, namespace and API server, and which one is current for this \
-        session. Use a context name as the context argument of any cluster tool to query that \
+        session; when the server answers from snapshots, the snapshots (context, capture time, \
+        server). Use a context name as the context argument of any cluster tool to query that \
         cluster for one call, or switch the session with set_kubeconfig_context.",
     input_schema,
     annotations: super::ToolAnnotations {
@@ -62,7 +63,66 @@ struct Entry {
     current: bool,
 }
 
+/// `serve --snapshot`: each snapshot is a context.
+#[derive(Serialize)]
+struct SnapshotListing {
+    current: String,
+    current_from: &'static str,
+    note: &'static str,
+    snapshots: Vec<SnapshotEntry>,
+}
+
+#[derive(Serialize)]
+struct SnapshotEntry {
+    name: String,
+    /// The context it was captured through.
+    context: String,
+    server: String,
+    captured_at: String,
+    age: String,
+    namespace: String,
+    file: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    current: bool,
+}
+
+fn snapshots(ctx: &Ctx) -> Option<Result<String, ToolError>> {
+    let (current, chosen_by) = ctx.current_snapshot()?;
+    let snapshots = ctx
+        .clusters
+        .snapshots()
+        .iter()
+        .map(|s| {
+            let meta = s.snapshot.meta();
+            SnapshotEntry {
+                name: s.name.clone(),
+                context: meta.context.clone(),
+                server: meta.server.clone(),
+                captured_at: meta.captured_at.clone(),
+                age: crate::text::short_duration(s.snapshot.age()),
+                namespace: s.namespace.clone(),
+                file: s.path.display().to_string(),
+                current: s.name == current.name,
+            }
+        })
+        .collect();
+    let listing = SnapshotListing {
+        current: current.name.clone(),
+        current_from: chosen_by,
+        note: "the server answers from snapshots (serve --snapshot): each is a context showing \
+               its cluster as it was at capture time, not live",
+        snapshots,
+    };
+    Some(
+        serde_norway::to_string(&listing)
+            .map_err(|e| ToolError::Failed(format!("cannot render the snapshot list: {e}"))),
+    )
+}
+
 fn call(ctx: &Ctx, _args: &Args) -> Result<String, ToolError> {
+    if let Some(answer) = snapshots(ctx) {
+        return answer;
+    }
     // Read the files again: a context added with `kubectl config` or a cloud CLI since the
     // server started shows up without a restart.
     let kc = ctx.clusters.reload()?;

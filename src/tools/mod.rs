@@ -20,8 +20,9 @@ use crate::mcp::server::{
     InvalidParams, PromptInfo, PromptReply, ServerInfo, Service, ToolAnnotations, ToolInfo,
     ToolOutput,
 };
-pub use cluster::{Cluster, Clusters};
+pub use cluster::{Cluster, Clusters, Served};
 
+pub mod capture;
 pub mod cluster;
 #[cfg(feature = "mutations")]
 mod diff;
@@ -213,6 +214,10 @@ pub struct Settings {
     pub docs_dirs: Vec<PathBuf>,
     /// `--kubeconfig`, `--kube-*`, `-n`.
     pub kube: kube::config::Overrides,
+    /// `--snapshot` (repeatable): serve these snapshot files instead of the kubeconfig's
+    /// clusters (the command line loads them and builds the toolbox with
+    /// [`Toolbox::from_snapshots`]).
+    pub snapshots: Vec<PathBuf>,
 }
 
 impl Default for Settings {
@@ -226,6 +231,7 @@ impl Default for Settings {
             tool_call_log_file: None,
             docs_dirs: Vec::new(),
             kube: kube::config::Overrides::default(),
+            snapshots: Vec::new(),
         }
     }
 }
@@ -494,7 +500,32 @@ impl Toolbox {
         Toolbox::from_registry(REGISTRY, settings, mode)
     }
 
+    /// A toolbox whose cluster tools answer from snapshots (`serve --snapshot`), each a
+    /// context named after the one it was captured through; tools that write are not offered.
+    /// Answers read from a snapshot start with its provenance line ([`Served::provenance`]).
+    pub fn from_snapshots(
+        settings: Settings,
+        snapshots: Vec<(PathBuf, crate::snapshot::Snapshot)>,
+    ) -> Toolbox {
+        let clusters = Clusters::from_snapshots(&settings, snapshots);
+        let mode = Mode {
+            in_cluster: false,
+            source: Source::Snapshot,
+        };
+        Toolbox::assemble(REGISTRY, settings, mode, clusters)
+    }
+
     fn from_registry(registry: &'static [Tool], settings: Settings, mode: Mode) -> Toolbox {
+        let clusters = Clusters::new(&settings, kube::config::Env::from_process());
+        Toolbox::assemble(registry, settings, mode, clusters)
+    }
+
+    fn assemble(
+        registry: &'static [Tool],
+        settings: Settings,
+        mode: Mode,
+        clusters: Clusters,
+    ) -> Toolbox {
         let mut offered = Vec::new();
         let mut hidden = Vec::new();
         for tool in registry {
@@ -509,7 +540,7 @@ impl Toolbox {
             .map(|path| CallLog { path });
         let names: Vec<&str> = offered.iter().map(|(t, _)| t.name).collect();
         Toolbox {
-            clusters: Clusters::new(&settings, kube::config::Env::from_process()),
+            clusters,
             instructions: instructions(&names),
             settings,
             offered,
@@ -558,16 +589,20 @@ impl Toolbox {
             session,
             clusters: &self.clusters,
         };
-        Ok(match (tool.call)(&ctx, &Args(args)) {
-            Ok(text) => ToolOutput {
-                text,
-                is_error: false,
-            },
-            Err(e) => ToolOutput {
-                text: e.to_string(),
-                is_error: true,
-            },
-        })
+        // Nothing left over from a call that panicked on this thread.
+        cluster::take_snapshots_read();
+        let outcome = (tool.call)(&ctx, &Args(args));
+        let (mut text, is_error) = match outcome {
+            Ok(text) => (text, false),
+            Err(e) => (e.to_string(), true),
+        };
+        let read = cluster::take_snapshots_read();
+        if !read.is_empty() {
+            let mut lines: Vec<String> = read.iter().map(|s| s.provenance()).collect();
+            lines.push(text);
+            text = lines.join("\n");
+        }
+        Ok(ToolOutput { text, is_error })
     }
 }
 

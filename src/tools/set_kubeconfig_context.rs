@@ -41,6 +41,9 @@ fn input_schema() -> Value {
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let name = args.str("name")?;
+    if let Some((before, _)) = ctx.current_snapshot() {
+        return choose_snapshot(ctx, name, &before.name);
+    }
     // Read the files again so a context added since the server started can be chosen.
     let kc = ctx.clusters.reload()?;
     let before = ctx.current_context(&kc);
@@ -67,6 +70,29 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     );
     if let Some(before) = before.filter(|b| b.name != name) {
         out.push_str(&format!("\nBefore: context {}.", before.name));
+    }
+    Ok(out)
+}
+
+/// `serve --snapshot`: the session's calls go to the snapshot of that name.
+fn choose_snapshot(ctx: &Ctx, name: &str, before: &str) -> Result<String, ToolError> {
+    let snapshots = ctx.clusters.snapshots();
+    let Some(chosen) = snapshots.iter().find(|s| s.name == name) else {
+        let names: Vec<String> = snapshots.iter().map(|s| s.name.clone()).collect();
+        return Err(ToolError::InvalidArgument(
+            unknown(name, &names).replace("the kubeconfig defines:", "the snapshots served are:"),
+        ));
+    };
+    *crate::sync::lock(&ctx.session.context) = Some(name.to_string());
+    let meta = chosen.snapshot.meta();
+    let mut out = format!(
+        "This session now uses the snapshot {name}: captured {} from {}, default namespace {}.\n\
+         Cluster tool calls without a context argument read it; it shows that cluster as it \
+         was then, not live.",
+        meta.captured_at, meta.server, chosen.namespace
+    );
+    if before != name {
+        out.push_str(&format!("\nBefore: snapshot {before}."));
     }
     Ok(out)
 }

@@ -17,6 +17,7 @@ mod latency;
 #[path = "../it/round_trips.rs"]
 #[allow(dead_code, unused_imports)]
 mod round_trips;
+mod snapshot;
 mod startup;
 #[path = "../it/support.rs"]
 mod support;
@@ -80,7 +81,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// diagnosis, investigations, writes, latency, http); no name runs them all.
+/// diagnosis, investigations, writes, latency, http, snapshot); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -89,7 +90,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 9] = [
+    let sections: [(&str, fn()); 10] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
@@ -99,6 +100,7 @@ fn main() {
         ("writes", writes::run),
         ("latency", latency::run),
         ("http", http::run),
+        ("snapshot", snapshot::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {

@@ -26,6 +26,7 @@ mod read_tools;
 mod resources;
 mod round_trips;
 mod sessions;
+mod snapshot;
 mod stdio_limits;
 mod tidy;
 mod tools;
