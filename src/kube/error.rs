@@ -72,6 +72,8 @@ pub enum Error {
     MetricsUnavailable { detail: String },
     /// The arguments cannot form a valid request (an empty name, a `/` in a namespace).
     InvalidRequest(String),
+    /// The caller stopped the call ([`super::stop::Stop`]) before it ended.
+    Cancelled { method: &'static str, path: String },
 }
 
 impl Error {
@@ -157,6 +159,7 @@ impl fmt::Display for Error {
                 path,
                 detail,
             } => write!(f, "{method} {path}: connection interrupted: {detail}"),
+            Error::Cancelled { method, path } => write!(f, "{method} {path}: cancelled"),
             Error::Api {
                 method,
                 path,

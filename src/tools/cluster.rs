@@ -20,7 +20,9 @@ use crate::kube::client::{Client, ClientOptions, LogOptions, Logs, PodSelection}
 use crate::kube::config::{self, Connection, Env, Kubeconfig, Overrides};
 use crate::kube::discovery::{Discovery, Resource};
 use crate::kube::list::{ListInfo, ListOptions};
+use crate::kube::stop::Stop;
 use crate::kube::{self, NetworkEnv};
+use crate::mcp::server::Cancel;
 
 /// The name of the optional argument every cluster tool takes.
 pub const CONTEXT_ARG: &str = "context";
@@ -221,6 +223,14 @@ impl Cluster {
     fn live(client: Client) -> Cluster {
         Cluster {
             source: Source::Live(client),
+        }
+    }
+
+    /// Sleep for `wait` unless the call is cancelled first; true when it was (a tool that
+    /// polls the cluster waits with this, never `thread::sleep`).
+    pub fn pause(&self, wait: Duration) -> bool {
+        match &self.source {
+            Source::Live(client) => client.stop().sleep(wait),
         }
     }
 
@@ -480,6 +490,17 @@ fn live_names(
     Ok((names, more))
 }
 
+/// A cancelled tool call stops its cluster calls: `kube` knows its own stop signal only, and
+/// this is where an MCP cancellation becomes one.
+impl kube::stop::Signal for Cancel {
+    fn is_set(&self) -> bool {
+        self.is_cancelled()
+    }
+    fn wait(&self, timeout: Duration) -> bool {
+        self.wait_timeout(timeout)
+    }
+}
+
 /// The context later calls of a session go to, and what chose it.
 pub struct Current {
     pub name: String,
@@ -508,7 +529,10 @@ impl Ctx<'_> {
         };
         let client = self.clusters.client(&kc, &name)?;
         let deadline = Instant::now() + self.settings.timeout;
-        Ok(Cluster::live(client.with_deadline(deadline)))
+        let stop = Stop::new(Arc::new(self.cancel.clone()));
+        Ok(Cluster::live(
+            client.with_deadline(deadline).with_stop(stop),
+        ))
     }
 
     /// The context of a call without a `context` argument: the session's choice
@@ -577,6 +601,7 @@ mod tests {
             settings: &settings,
             session: &session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         let none = Map::new();
         assert_eq!(ctx.cluster(&Args(&none)).expect("current").context(), "dev");
@@ -602,6 +627,7 @@ mod tests {
             settings: &settings,
             session: &session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         let none = Map::new();
         assert_eq!(ctx.cluster(&Args(&none)).expect("flag").context(), "prod");
@@ -630,6 +656,7 @@ mod tests {
             settings: &settings,
             session: &session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         let mut args = Map::new();
         args.insert("context".into(), json!("staging"));

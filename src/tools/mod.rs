@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::kube;
 use crate::mcp::message::json_type;
 use crate::mcp::server::{
-    InvalidParams, PromptInfo, PromptReply, ServerInfo, Service, ToolAnnotations, ToolInfo,
+    Cancel, InvalidParams, PromptInfo, PromptReply, ServerInfo, Service, ToolAnnotations, ToolInfo,
     ToolOutput,
 };
 use call_log::{CallLog, Ending, Outcome};
@@ -243,6 +243,9 @@ pub struct Ctx<'a> {
     pub session: &'a Session,
     /// The kubeconfig and per-context clients; reach a cluster with [`Ctx::cluster`].
     pub clusters: &'a Clusters,
+    /// Set when the client cancelled the call: the cluster calls of [`Ctx::cluster`] end at
+    /// once, and a tool's own waits use [`Cancel::wait_timeout`] instead of sleeping.
+    pub cancel: &'a Cancel,
 }
 
 /// A tool failure: becomes an `isError: true` result, never a JSON-RPC error.
@@ -526,6 +529,7 @@ impl Toolbox {
         session: &Session,
         name: &str,
         args: &Map<String, Value>,
+        cancel: &Cancel,
     ) -> Result<(ToolOutput, Outcome), InvalidParams> {
         let Some((tool, schema)) = self.offered.iter().find(|(t, _)| t.name == name) else {
             if let Some((_, why)) = self.hidden.iter().find(|(n, _)| *n == name) {
@@ -556,6 +560,7 @@ impl Toolbox {
             settings: &self.settings,
             session,
             clusters: &self.clusters,
+            cancel,
         };
         let result = (tool.call)(&ctx, &Args(args));
         let outcome = match &result {
@@ -665,11 +670,11 @@ impl Service for Toolbox {
         session: &Session,
         name: &str,
         args: &Map<String, Value>,
-        cancel: &crate::mcp::server::Cancel,
+        cancel: &Cancel,
     ) -> Result<ToolOutput, InvalidParams> {
         let started = Instant::now();
         WRITES.with(|w| w.borrow_mut().clear());
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args, cancel)));
         let writes = WRITES.with(|w| std::mem::take(&mut *w.borrow_mut()));
         if let Some(log) = &self.log {
             let (outcome, result_bytes) = match &outcome {
