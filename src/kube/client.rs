@@ -19,8 +19,8 @@ use super::config::{ClientCert, Connection, TlsSettings, without_userinfo};
 use super::discovery::{AGGREGATED_ACCEPT, Discovery, ROOT_PATHS, Resource, Roots};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
 use super::proxy::{self, NetworkEnv};
-use super::tls::{self, SettingError};
 use super::stop::Stop;
+use super::tls::{self, SettingError};
 use super::{Error, Secret, percent_encode_into};
 use crate::sync::lock;
 
@@ -1101,9 +1101,9 @@ fn run<B: ureq::AsSendBody + Send + 'static>(
             let _ = tx.send(agent.run(request));
         });
     if let Err(e) = spawned {
-        return Err(SendFailure::Transport(ureq::Error::Io(std::io::Error::other(
-            format!("cannot start a request thread: {e}"),
-        ))));
+        return Err(SendFailure::Transport(ureq::Error::Io(
+            std::io::Error::other(format!("cannot start a request thread: {e}")),
+        )));
     }
     loop {
         match rx.recv_timeout(STOP_POLL) {
@@ -1115,9 +1115,9 @@ fn run<B: ureq::AsSendBody + Send + 'static>(
             }
             // The request thread panicked: report it as a broken exchange.
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(SendFailure::Transport(ureq::Error::Io(std::io::Error::other(
-                    "the request thread ended without an answer",
-                ))));
+                return Err(SendFailure::Transport(ureq::Error::Io(
+                    std::io::Error::other("the request thread ended without an answer"),
+                )));
             }
         }
     }

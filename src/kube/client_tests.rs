@@ -1027,8 +1027,7 @@ fn a_stopped_call_ends_its_retry_back_off() {
     let server = Responder::start(|_, _| Reply::Send {
         status: 503,
         headers: vec![("Retry-After", "30".into())],
-        body: r#"{"kind":"Status","code":503,"reason":"ServiceUnavailable","message":"x"}"#
-            .into(),
+        body: r#"{"kind":"Status","code":503,"reason":"ServiceUnavailable","message":"x"}"#.into(),
     });
     let (client, flag) = stoppable(&server.url, Duration::from_secs(60));
     let stopper = stop_after(&server, 1, flag);

@@ -16,6 +16,7 @@ pub mod events;
 pub mod fields;
 pub mod helm;
 pub mod lean;
+pub mod mask;
 pub mod trace;
 pub mod yaml;
 
