@@ -9,6 +9,7 @@ mod support;
 // Areas, one module each.
 #[path = "apiserver.rs"]
 mod apiserver_selftest;
+mod canary;
 mod check;
 mod cli;
 mod docs;
