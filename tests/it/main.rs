@@ -10,6 +10,7 @@ mod support;
 #[path = "apiserver.rs"]
 mod apiserver_selftest;
 mod canary;
+mod cancel;
 mod check;
 mod cli;
 mod docs;
