@@ -40,6 +40,16 @@ pub fn mask_object(v: &mut Value) {
     }
 }
 
+/// Credential-shaped text in the `message` of each event (a `password=` pair, a bearer
+/// token); everything else in the message stays byte for byte.
+pub fn mask_event_messages(events: &mut [Value]) {
+    for event in events {
+        if let Some(Value::String(message)) = event.get_mut("message") {
+            mask_text(message);
+        }
+    }
+}
+
 /// The container lists of a pod spec, wherever the spec sits (a Pod, any workload's
 /// template, a CronJob's job template, an embedded manifest).
 const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
@@ -366,6 +376,24 @@ mod tests {
             "curl -H 'Authorization: Bearer <masked: 19 bytes>' x"
         );
         assert_eq!(got["metadata"]["annotations"]["plain"], "owned by team-a");
+    }
+
+    #[test]
+    fn event_messages_keep_every_byte_but_a_credential() {
+        let mut events = vec![
+            json!({"message": "login failed: password=hunter2hunter2 (retrying)", "reason": "x"}),
+            json!({"message": "secret \"db\" not found:\n\tkey 'password' missing"}),
+            json!({"reason": "no message"}),
+        ];
+        let before = events.clone();
+        mask_event_messages(&mut events);
+        assert_eq!(
+            events[0]["message"],
+            "login failed: password=<masked: 14 bytes> (retrying)"
+        );
+        assert_eq!(events[0]["reason"], "x");
+        assert_eq!(events[1], before[1]);
+        assert_eq!(events[2], before[2]);
     }
 
     #[test]
