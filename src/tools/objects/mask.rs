@@ -30,6 +30,14 @@ pub fn mask_object(v: &mut Value) {
                     mask_text(text);
                 }
             }
+            if map.get("kind").and_then(Value::as_str) == Some("Event") {
+                // core/v1 says `message`, events.k8s.io/v1 says `note`.
+                for field in ["message", "note"] {
+                    if let Some(Value::String(text)) = map.get_mut(field) {
+                        mask_text(text);
+                    }
+                }
+            }
             mask_annotations(map);
             for child in map.values_mut() {
                 mask_object(child);
@@ -394,6 +402,13 @@ mod tests {
         assert_eq!(events[0]["reason"], "x");
         assert_eq!(events[1], before[1]);
         assert_eq!(events[2], before[2]);
+        // An Event object a tool returns, in either API.
+        let core = json!({"kind": "Event", "message": "token=abcdefgh1234 expired"});
+        assert_eq!(masked(core)["message"], "token=<masked: 12 bytes> expired");
+        let new = json!({"kind": "Event", "note": "Bearer abcdefghijklmnop1234"});
+        assert_eq!(masked(new)["note"], "Bearer <masked: 20 bytes>");
+        let other = json!({"kind": "Pod", "message": "token=abcdefgh1234 expired"});
+        assert_eq!(masked(other.clone()), other);
     }
 
     #[test]
