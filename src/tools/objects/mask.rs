@@ -125,15 +125,34 @@ fn mask_values(v: &mut Value) {
 }
 
 /// Every string and number in `v` becomes a placeholder of its length; keys, nesting,
-/// booleans (`enabled: true` says nothing secret) and nulls (not set) are kept.
+/// booleans (`enabled: true` says nothing secret) and nulls (not set) are kept, and so are
+/// the values of keys that name where a credential is kept rather than hold it
+/// ([`names_a_reference`]: `auth.existingSecret`, `credentials.secretName`).
 fn mask_scalars(v: &mut Value) {
     match v {
         Value::String(s) => *v = Value::String(redact::placeholder(s.len())),
         Value::Number(n) => *v = Value::String(redact::placeholder(n.to_string().len())),
-        Value::Object(map) => map.values_mut().for_each(mask_scalars),
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if !names_a_reference(key) {
+                    mask_scalars(child);
+                }
+            }
+        }
         Value::Array(items) => items.iter_mut().for_each(mask_scalars),
         Value::Bool(_) | Value::Null => {}
     }
+}
+
+/// A key under a credential-named one that names a place, not a value: charts put
+/// `existingSecret`, `existingSecretPasswordKey`, `secretName`, `secretRef`, `passwordFile`
+/// beside the password itself.
+fn names_a_reference(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.starts_with("existing")
+        || ["name", "ref", "file", "path"]
+            .iter()
+            .any(|end| key.ends_with(end))
 }
 
 fn mask_text(text: &mut String) {
@@ -301,7 +320,8 @@ mod tests {
         "spec": {"chart": {"spec": {"chart": "db"}}, "values": {
             "dbPassword": "s3cret-pw",
             "replicas": 2,
-            "auth": {"password": "x1", "existingSecret": "db", "enabled": true, "port": 5432},
+            "auth": {"password": "x1", "existingSecret": "db", "enabled": true, "port": 5432,
+                     "secretName": "", "usernameFile": "/etc/u", "user": {"secretRef": "r"}},
             "deep": {"a": [{"b": {"clientSecret": "abc", "apiKey": 123456}}]},
             "tokenTTL": "24h",
             "secretName": "tls-cert",
@@ -314,8 +334,9 @@ mod tests {
             json!({
                 "dbPassword": "<masked: 9 bytes>",
                 "replicas": 2,
-                "auth": {"password": "<masked: 2 bytes>", "existingSecret": "<masked: 2 bytes>",
-                         "enabled": true, "port": "<masked: 4 bytes>"},
+                "auth": {"password": "<masked: 2 bytes>", "existingSecret": "db",
+                         "enabled": true, "port": "<masked: 4 bytes>", "secretName": "",
+                         "usernameFile": "/etc/u", "user": {"secretRef": "r"}},
                 "deep": {"a": [{"b": {"clientSecret": "<masked: 3 bytes>",
                                        "apiKey": "<masked: 6 bytes>"}}]},
                 "tokenTTL": "24h",
