@@ -388,6 +388,28 @@ mod tests {
         let doc: Value = serde_norway::from_str(text).expect("still YAML");
         assert_eq!(doc["data"]["password"], "<masked: 15 bytes>");
         assert_eq!(ann["example.com/note"], "kind: plain words");
+        // stringData is text, not base64: its size is its length even when it would decode.
+        let b64_text =
+            json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"k": "abcd1234"}});
+        let obj = json!({"kind": "X", "metadata": {"annotations": {"a": b64_text.to_string()}}});
+        let text = masked(obj)["metadata"]["annotations"]["a"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["stringData"]["k"], "<masked: 8 bytes>");
+        // Only a core Secret's data is masked: a v1 ConfigMap's and another group's Secret's
+        // stay.
+        for other in [
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "plain-value"}}),
+            json!({"apiVersion": "example.com/v1", "kind": "Secret", "data": {"k": "plain-value"}}),
+        ] {
+            let obj = json!({"kind": "X", "metadata": {"annotations": {"a": other.to_string()}}});
+            assert_eq!(
+                masked(obj)["metadata"]["annotations"]["a"],
+                other.to_string()
+            );
+        }
         // A manifest of something else in an annotation: untouched unless it holds one.
         let plain = json!({"kind": "Deployment", "metadata": {"name": "x"}}).to_string();
         let obj = json!({"kind": "X", "metadata": {"annotations": {"a": plain.clone()}}});
