@@ -555,6 +555,12 @@ mod tests {
     }
 
     #[test]
+    fn ids_display_as_messages_name_them() {
+        assert_eq!(RequestId::from(7).to_string(), "7");
+        assert_eq!(RequestId::from("a b").to_string(), "\"a b\"");
+    }
+
+    #[test]
     fn a_response_is_never_answered_whatever_its_id() {
         for text in [
             r#"{"jsonrpc":"2.0","id":null,"result":{}}"#,
