@@ -20,7 +20,7 @@ pub mod mask;
 pub mod trace;
 pub mod yaml;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::ControlFlow;
 
 use serde_json::{Map, Value, json};
@@ -34,7 +34,12 @@ use fields::Fields;
 use yaml::Layout;
 
 /// Upstream objects (sources, dependencies) fetched per answer to explain failures.
-pub const UPSTREAM_LOOKUPS: usize = 6;
+pub const UPSTREAM_LOOKUPS: usize = 16;
+/// How far a failing object's chain of sources and dependencies is followed (HelmRelease →
+/// HelmChart → HelmRepository is two hops).
+pub const CHAIN_HOPS: usize = 4;
+/// Objects read when an upstream's collection (its kind in its namespace) is listed at once.
+const COLLECTION_MAX: usize = 500;
 /// HelmRelease inventories read from Helm storage per answer (one Secret GET each).
 pub const HELM_INVENTORIES: usize = 20;
 /// Namespaces listed one by one for events when a cluster-wide events list is refused.
@@ -82,6 +87,8 @@ struct Doc {
     /// [`diagnosis::unreconciled_line`]): its diagnosis, and counted by [`Batch::tally`].
     unreconciled: Option<String>,
     upstreams: Vec<Upstream>,
+    /// The root cause named in the headline (`Kind ns/name: state`), when it is another object.
+    root: Option<String>,
     /// `(type, message)` of each condition, to spot events that repeat one.
     condition_messages: Vec<(String, String)>,
     /// Comment lines above the document: the diagnosis, then notes, then the Flux owner.
@@ -90,6 +97,29 @@ struct Doc {
     managed_by: Vec<String>,
     body: String,
     events: Option<Vec<Value>>,
+    /// A failing Flux object (or a suspended one whose last status was a failure): always
+    /// shown whole, and first.
+    failing: bool,
+    /// The one-line form of a Flux object that is not failing (see [`diagnosis::brief`]).
+    brief: Option<String>,
+    /// Shown as its `brief` line, not as a document (a long list's healthy objects).
+    summarised: bool,
+}
+
+/// The position of an object in a list: `(namespace, name)`.
+pub type ListKey = (String, String);
+
+/// What [`Batch::render_budgeted`] wrote.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Shown {
+    /// Failing documents written, and the last one's key.
+    pub failing: usize,
+    pub last_failing: Option<ListKey>,
+    /// Other objects written (whole or as one line), and the last one's key.
+    pub others: usize,
+    pub last_other: Option<ListKey>,
+    /// Objects left out because the byte budget was spent.
+    pub cut: usize,
 }
 
 /// Counts of a list's Flux objects by state, and the failing ones.
@@ -100,12 +130,68 @@ pub struct Tally {
     pub progressing: usize,
     pub suspended: usize,
     pub no_status: usize,
-    /// `namespace/name: Reason: message` for each failing object, in list order, the message
-    /// shortened (see [`diagnosis::shortened`]).
-    pub failures: Vec<String>,
-    /// `namespace/name` of each object no controller has reconciled yet (counted in
-    /// `no_status`).
+    /// `(namespace/name, reasons)` of the first [`FAILURES_LISTED`] failing objects, in list
+    /// order (the messages are in the objects' documents).
+    pub failures: Vec<(String, String)>,
+    /// `namespace/name` of the first [`FAILURES_LISTED`] objects no controller has reconciled
+    /// yet (counted in `no_status`).
     pub unreconciled: Vec<String>,
+}
+
+/// Failing (and never reconciled) objects named one per line in a list's summary; the others
+/// are counted.
+pub const FAILURES_LISTED: usize = 30;
+
+impl Tally {
+    /// Counts one object: `who` is `namespace/name` (or `name`), `unreconciled` whether no
+    /// controller has written its status yet.
+    pub fn add(&mut self, who: &str, h: &Health, unreconciled: bool) {
+        if unreconciled && self.unreconciled.len() < FAILURES_LISTED {
+            self.unreconciled.push(who.to_string());
+        }
+        match h.state {
+            State::Ready => self.ready += 1,
+            State::Failing => {
+                self.failing += 1;
+                if self.failures.len() < FAILURES_LISTED {
+                    let reasons = match (&h.ready, &h.stalled) {
+                        (Some(r), Some(s)) if r.status != "True" && s.label() != r.label() => {
+                            format!("{}; stalled: {}", r.label(), s.label())
+                        }
+                        _ => h
+                            .problem_condition()
+                            .map(diagnosis::Condition::label)
+                            .unwrap_or_default(),
+                    };
+                    self.failures.push((who.to_string(), reasons));
+                }
+            }
+            State::Progressing => self.progressing += 1,
+            State::Suspended => self.suspended += 1,
+            State::NoStatus => self.no_status += 1,
+        }
+    }
+
+    /// How many objects were counted.
+    pub fn total(&self) -> usize {
+        self.ready + self.failing + self.progressing + self.suspended + self.no_status
+    }
+
+    /// `12 ready, 3 failing, 1 suspended`: the states that have objects (ready and failing
+    /// always).
+    pub fn counts(&self) -> String {
+        let mut out = format!("{} ready, {} failing", self.ready, self.failing);
+        for (n, what) in [
+            (self.progressing, "progressing"),
+            (self.suspended, "suspended"),
+            (self.no_status, "without status"),
+        ] {
+            if n > 0 {
+                out.push_str(&format!(", {n} {what}"));
+            }
+        }
+        out
+    }
 }
 
 /// The documents of one answer.
@@ -118,9 +204,13 @@ pub struct Batch<'a> {
     /// Health of every Flux object met, from the answer itself or from a lookup.
     known: HashMap<Key, (Finding, Vec<Upstream>)>,
     lookups_left: usize,
+    /// Collections `(group, kind, namespace)` listed whole for lookups.
+    listed: HashSet<(String, String, String)>,
     helm_left: usize,
     helm_skipped: usize,
     notes: Vec<String>,
+    /// Above this many documents, Flux objects that are not failing are shown one line each.
+    summarise_above: Option<usize>,
 }
 
 impl<'a> Batch<'a> {
@@ -133,10 +223,28 @@ impl<'a> Batch<'a> {
             docs: Vec::new(),
             known: HashMap::new(),
             lookups_left: UPSTREAM_LOOKUPS,
+            listed: HashSet::new(),
             helm_left: HELM_INVENTORIES,
             helm_skipped: 0,
             notes: Vec::new(),
+            summarise_above: None,
         }
+    }
+
+    /// Once the answer holds more than `n` objects, the Flux objects that are not failing are
+    /// shown one line each (name, state, revision, age) and failing ones keep their whole
+    /// document: a long list stays readable and the failures stand out.
+    pub fn summarise_healthy_above(&mut self, n: usize) {
+        self.summarise_above = Some(n);
+    }
+
+    /// Whether the caller asked for `fields`.
+    pub fn has_fields(&self) -> bool {
+        self.fields.is_some()
+    }
+
+    fn summarising(&self) -> bool {
+        self.summarise_above.is_some_and(|n| self.docs.len() > n)
     }
 
     /// Adds a note for the whole answer (shown with the notes of [`Batch::notes`]).
@@ -156,6 +264,7 @@ impl<'a> Batch<'a> {
     /// Shapes one object and renders it. Only the rendered text and a few facts are kept.
     pub fn add(&mut self, mut obj: Value) {
         lean::sanitize(&mut obj, self.mask_secrets);
+        let now = self.cluster.now();
         let api_version = obj["apiVersion"].as_str().unwrap_or("");
         let group = api_version.split_once('/').map_or("", |(g, _)| g);
         let key = Key {
@@ -181,6 +290,40 @@ impl<'a> Batch<'a> {
         let unreconciled = health.as_ref().and_then(|h| {
             diagnosis::unreconciled_line(&key.group, &key.kind, &key.namespace, &key.name, h)
         });
+        let failing = health
+            .as_ref()
+            .is_some_and(|h| h.state == State::Failing || diagnosis::status_first(h));
+        let brief = match &health {
+            Some(h) if !failing => Some(diagnosis::brief(&obj, h, unreconciled.is_some(), now)),
+            _ => None,
+        };
+        // One more document makes this a long list: the objects it summarises are not
+        // rendered at all (the ones before it are turned into their line in `finish`).
+        if brief.is_some() && self.summarise_above.is_some_and(|n| self.docs.len() >= n) {
+            if let Some(h) = &health {
+                self.known
+                    .insert(key.clone(), (Finding::Seen(h.clone()), upstreams.clone()));
+            }
+            self.docs.push(Doc {
+                key,
+                uid,
+                flux,
+                health,
+                unreconciled,
+                upstreams,
+                root: None,
+                condition_messages: Vec::new(),
+                header: Vec::new(),
+                notes: Vec::new(),
+                managed_by: Vec::new(),
+                body: String::new(),
+                events: None,
+                failing,
+                brief,
+                summarised: true,
+            });
+            return;
+        }
         let condition_messages: Vec<(String, String)> = obj["status"]["conditions"]
             .as_array()
             .into_iter()
@@ -241,12 +384,22 @@ impl<'a> Batch<'a> {
             health,
             unreconciled,
             upstreams,
+            root: None,
             condition_messages,
             header: Vec::new(),
             notes,
             managed_by,
-            body: yaml::document(&body_value, layout),
+            body: yaml::document_with(
+                &body_value,
+                layout,
+                yaml::Style {
+                    refer_repeated_messages: self.fields.is_none(),
+                },
+            ),
             events: None,
+            failing,
+            brief,
+            summarised: false,
         });
     }
 
@@ -324,8 +477,42 @@ impl<'a> Batch<'a> {
     /// Completes the documents once every object was added: attaches events, then puts the
     /// diagnosis above each Flux object that needs one.
     pub fn finish(&mut self) {
+        if self.summarising() {
+            for d in self.docs.iter_mut().filter(|d| d.brief.is_some()) {
+                d.summarised = true;
+                d.body = String::new();
+            }
+        }
         self.attach_events();
         self.diagnose();
+    }
+
+    /// Keeps at most `limit` documents (0: all): every failing one (they come first), then the
+    /// others in the order they were added. For a list read further than it is shown, so
+    /// that its counts cover every object.
+    pub fn trim_to(&mut self, limit: usize) {
+        if limit == 0 {
+            return;
+        }
+        let failing = self.docs.iter().filter(|d| d.failing).count();
+        let mut others_left = limit.saturating_sub(failing);
+        self.docs.retain(|d| {
+            if d.failing {
+                return true;
+            }
+            let keep = others_left > 0;
+            others_left = others_left.saturating_sub(1);
+            keep
+        });
+    }
+
+    /// The root cause named in the headline of the object `namespace/name`, when it is in
+    /// this answer and its root cause is another object.
+    pub fn root_of(&self, namespace: &str, name: &str) -> Option<&str> {
+        self.docs
+            .iter()
+            .find(|d| d.key.namespace == namespace && d.key.name == name)
+            .and_then(|d| d.root.as_deref())
     }
 
     /// Attaches recent events to the Flux objects (in `fields` mode only when asked for).
@@ -337,15 +524,17 @@ impl<'a> Batch<'a> {
         {
             return;
         }
+        // A summarised object shows no events: its line says it is fine.
+        let wants = |d: &Doc| d.flux && !d.summarised;
         let kinds: BTreeSet<String> = self
             .docs
             .iter()
-            .filter(|d| d.flux)
+            .filter(|d| wants(d))
             .map(|d| d.key.kind.clone())
             .collect();
         for kind in kinds {
             let of_kind: Vec<usize> = (0..self.docs.len())
-                .filter(|&i| self.docs[i].flux && self.docs[i].key.kind == kind)
+                .filter(|&i| wants(&self.docs[i]) && self.docs[i].key.kind == kind)
                 .collect();
             let namespaces: BTreeSet<String> = of_kind
                 .iter()
@@ -398,58 +587,120 @@ impl<'a> Batch<'a> {
     }
 
     /// Puts the diagnosis above each failing, suspended or never reconciled Flux object: its
-    /// reasons, then the state of its source and of any dependency that is not ready, fetching
-    /// those not already in the answer (at most [`UPSTREAM_LOOKUPS`] GETs per answer,
-    /// remembered).
+    /// reasons and root cause, then the chain of sources and dependencies that leads there,
+    /// fetching the objects not already in the answer (at most [`UPSTREAM_LOOKUPS`] GETs per
+    /// answer, remembered; at most [`CHAIN_HOPS`] deep).
     fn diagnose(&mut self) {
         for i in 0..self.docs.len() {
             let Some(health) = self.docs[i].health.clone() else {
                 continue;
             };
-            let k = &self.docs[i].key;
+            if self.docs[i].summarised {
+                continue;
+            }
+            let k = self.docs[i].key.clone();
             let unreconciled = self.docs[i].unreconciled.clone();
             let explain = health.state == State::Failing || unreconciled.is_some();
+            let mut chain = Vec::new();
+            let mut root = None;
+            if explain {
+                let upstreams = self.docs[i].upstreams.clone();
+                let mut visited = HashSet::from([k.clone()]);
+                root = self.follow(i, &upstreams, 0, &mut visited, &mut chain).0;
+            }
+            // A controller that never wrote a status is the problem of an unreconciled
+            // object, whatever its sources say: the root is named for failing ones only.
+            let root = root.filter(|_| health.state == State::Failing);
             let mut lines: Vec<String> =
-                diagnosis::headline(&k.kind, &k.namespace, &k.name, &health)
+                diagnosis::headline(&k.kind, &k.namespace, &k.name, &health, root.as_deref())
                     .into_iter()
                     .chain(unreconciled)
                     .collect();
-            if explain {
-                let upstreams = self.docs[i].upstreams.clone();
-                for u in &upstreams {
-                    self.explain_upstream(u, 0, &mut lines);
-                }
-            }
+            lines.extend(chain);
+            self.docs[i].root = root;
             self.docs[i].header = lines;
         }
     }
 
-    /// Adds the line for `u` (sources always, dependencies when they are a problem) and, for
-    /// a failing source, one more hop (a HelmChart's HelmRepository).
-    fn explain_upstream(&mut self, u: &Upstream, depth: usize, lines: &mut Vec<String>) {
-        let (finding, next) = self.find(u);
-        if u.role == "source" || finding.is_problem(u.must_be_ready) {
-            // An upstream object listed whole in this same answer carries its message
-            // verbatim in its own document: here it is shortened.
-            let listed = self.fields.is_none() && self.docs.iter().any(|d| d.key == u.key());
-            let line = diagnosis::upstream_line(u, &finding, listed);
-            lines.push(if depth == 0 {
-                line
+    /// Adds a line for each of `upstreams` (sources always, the others when they are a
+    /// problem) and follows each problem down its own sources and dependencies, or, for a
+    /// missing object, what its referrer says it would depend on. Returns the root cause: the
+    /// first object down a chain of problems whose own upstreams are fine, as `Kind ns/name:
+    /// state`, and whether an upstream was left unchecked (the lookup budget was spent). Each
+    /// object is visited once per chain, so a dependency cycle ends.
+    fn follow(
+        &mut self,
+        from: usize,
+        upstreams: &[Upstream],
+        depth: usize,
+        visited: &mut HashSet<Key>,
+        lines: &mut Vec<String>,
+    ) -> (Option<String>, bool) {
+        let mut root = None;
+        let mut unchecked = false;
+        for u in upstreams {
+            let key = u.key();
+            if !visited.insert(key.clone()) {
+                continue;
+            }
+            let (finding, next) = self.find(u);
+            unchecked |= finding == Finding::NotChecked;
+            let problem = finding.is_problem(u.must_be_ready);
+            if u.role == "source" || problem {
+                // Its message is left to its own document when that is written before this
+                // one (an answer cut by its budget keeps a prefix of the documents).
+                let rank = |d: &Doc, i: usize| (!d.failing, i);
+                let listed = self.fields.is_none()
+                    && self.docs.iter().enumerate().any(|(i, d)| {
+                        d.key == key && !d.summarised && rank(d, i) < rank(&self.docs[from], from)
+                    });
+                let line = diagnosis::upstream_line(u, &finding, listed);
+                lines.push(if depth == 0 {
+                    line
+                } else {
+                    format!("{}its {line}", "  ".repeat(depth))
+                });
+            }
+            if !problem {
+                continue;
+            }
+            let further = match &finding {
+                Finding::NotFound => u.then.clone(),
+                Finding::Seen(_) => next,
+                _ => Vec::new(),
+            };
+            let (deeper, beyond_unchecked) = if depth + 1 < CHAIN_HOPS {
+                self.follow(from, &further, depth + 1, visited, lines)
             } else {
-                format!("  via {line}")
-            });
-        }
-        if depth == 0 && u.role == "source" && finding.is_problem(u.must_be_ready) {
-            for n in next.iter().filter(|n| n.role == "source") {
-                self.explain_upstream(n, depth + 1, lines);
+                (None, false)
+            };
+            if root.is_none() {
+                root = Some(deeper.unwrap_or_else(|| {
+                    let mut here =
+                        format!("{}: {}", u.object(), diagnosis::finding_label(u, &finding));
+                    if beyond_unchecked {
+                        here.push_str(" (its own sources were not checked: lookup budget spent)");
+                    }
+                    here
+                }));
             }
         }
+        (root, unchecked)
     }
 
+    /// What is known of `u`: from this answer, from an earlier lookup, or fetched now. An
+    /// answer with several objects lists the upstream's whole collection (its kind in its
+    /// namespace) at once: one request then answers for every object of a list that shares
+    /// that kind and namespace; a single object GETs it. Each request spends one lookup.
     fn find(&mut self, u: &Upstream) -> (Finding, Vec<Upstream>) {
         let key = u.key();
         if let Some(found) = self.known.get(&key) {
             return found.clone();
+        }
+        let collection = (key.group.clone(), key.kind.clone(), key.namespace.clone());
+        if self.listed.contains(&collection) {
+            // Listed whole and not in it: it does not exist.
+            return (Finding::NotFound, Vec::new());
         }
         if self.lookups_left == 0 {
             return (Finding::NotChecked, Vec::new());
@@ -457,54 +708,63 @@ impl<'a> Batch<'a> {
         self.lookups_left -= 1;
         let cluster = self.cluster;
         let api_version = if u.group.is_empty() { "v1" } else { &u.group };
-        let result = cluster
-            .resolve(Some(api_version), &u.kind)
-            .and_then(|r| cluster.get(&r, &u.namespace, &u.name));
-        let found = match result {
+        let resource = match cluster.resolve(Some(api_version), &u.kind) {
+            Ok(r) => r,
+            Err(e) => {
+                let found = (unreadable(&u.kind, e), Vec::new());
+                self.known.insert(key, found.clone());
+                return found;
+            }
+        };
+        if self.docs.len() > 1 && self.list_collection(&resource, &u.namespace) {
+            self.listed.insert(collection);
+            return self
+                .known
+                .get(&key)
+                .cloned()
+                .unwrap_or((Finding::NotFound, Vec::new()));
+        }
+        let found = match cluster.get(&resource, &u.namespace, &u.name) {
             Ok(obj) => (
                 Finding::Seen(diagnosis::health(&obj)),
                 diagnosis::upstreams(&obj),
             ),
-            Err(e) if e.is_not_found() => (Finding::NotFound, Vec::new()),
-            Err(kube::Error::UnknownKind { .. }) => (
-                Finding::Unreadable(format!("the server does not serve {}", u.kind)),
-                Vec::new(),
-            ),
-            Err(e) => (Finding::Unreadable(e.to_string()), Vec::new()),
+            Err(e) => (unreadable(&u.kind, e), Vec::new()),
         };
         self.known.insert(key, found.clone());
         found
     }
 
-    /// Counts of the Flux objects by state, with a line per failing one.
-    pub fn tally(&self) -> Tally {
-        let mut t = Tally::default();
-        for d in &self.docs {
-            let Some(h) = &d.health else { continue };
-            let who = if d.key.namespace.is_empty() {
-                d.key.name.clone()
-            } else {
-                format!("{}/{}", d.key.namespace, d.key.name)
+    /// Lists `resource` in `namespace` (at most [`COLLECTION_MAX`] objects) and remembers the
+    /// health and upstreams of each; true when the list was read whole, so that an object it
+    /// did not hold does not exist.
+    fn list_collection(&mut self, resource: &Resource, namespace: &str) -> bool {
+        let options = ListOptions {
+            namespace: Some(namespace.to_string()).filter(|_| resource.namespaced),
+            limit: Some(COLLECTION_MAX),
+            ..ListOptions::default()
+        };
+        let known = &mut self.known;
+        let group = resource.group.clone();
+        let result = self.cluster.list(resource, &options, |obj| {
+            let key = Key {
+                group: group.clone(),
+                kind: obj["kind"].as_str().unwrap_or("").to_string(),
+                namespace: obj["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                name: obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
             };
-            if d.unreconciled.is_some() {
-                t.unreconciled.push(who.clone());
-            }
-            match h.state {
-                State::Ready => t.ready += 1,
-                State::Failing => {
-                    t.failing += 1;
-                    let problem = h
-                        .problem_condition()
-                        .map(diagnosis::Condition::brief)
-                        .unwrap_or_default();
-                    t.failures.push(format!("{who}: {problem}"));
-                }
-                State::Progressing => t.progressing += 1,
-                State::Suspended => t.suspended += 1,
-                State::NoStatus => t.no_status += 1,
-            }
-        }
-        t
+            known.entry(key).or_insert_with(|| {
+                (
+                    Finding::Seen(diagnosis::health(&obj)),
+                    diagnosis::upstreams(&obj),
+                )
+            });
+            ControlFlow::Continue(())
+        });
+        matches!(result, Ok(info) if !info.more)
     }
 
     /// Notes for the whole answer: events that could not be read, `fields` paths that
@@ -529,27 +789,100 @@ impl<'a> Batch<'a> {
     }
 
     /// Every document, each starting with `---`, its diagnosis, notes and Flux owner as
-    /// comments.
+    /// comments: failing ones first, then the others in the order they were added, then the
+    /// summarised ones as one comment line each.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        self.render_into(&mut out);
+        self.render_budgeted(&mut out, usize::MAX);
         out
     }
 
-    /// [`Batch::render`] appended to `out`: a list of thousands of objects is then held once
-    /// as documents and once as the answer, not a third time as an intermediate string.
-    pub fn render_into(&self, out: &mut String) {
-        out.reserve(self.docs.iter().map(|d| d.body.len() + 64).sum());
-        for d in &self.docs {
-            out.push_str("---\n");
+    /// [`Batch::render`] appended to `out` until `out` would grow past `budget` bytes (at
+    /// least one object is written, so an answer always moves on); says what was written.
+    /// A list of thousands of objects is then held once as documents and once as the answer,
+    /// not a third time as an intermediate string.
+    pub fn render_budgeted(&self, out: &mut String, budget: usize) -> Shown {
+        let mut shown = Shown::default();
+        let order = self
+            .docs
+            .iter()
+            .filter(|d| d.failing)
+            .chain(self.docs.iter().filter(|d| !d.failing && !d.summarised));
+        let mut full = true;
+        for d in order {
+            let mut text = String::with_capacity(d.body.len() + 64);
+            text.push_str("---\n");
             for line in d.header.iter().chain(&d.notes).chain(&d.managed_by) {
-                out.push_str(&yaml::comment(line));
+                text.push_str(&yaml::comment(line));
             }
-            out.push_str(&d.body);
+            text.push_str(&d.body);
             if let Some(events) = d.events.as_ref().filter(|e| !e.is_empty()) {
-                out.push_str(&yaml::root_entry("events", events));
+                text.push_str(&yaml::root_entry("events", events));
+            }
+            if !fits(out.len() + text.len(), budget, &shown) {
+                full = false;
+                break;
+            }
+            out.push_str(&text);
+            shown.note(d);
+        }
+        let lines: Vec<&Doc> = self.docs.iter().filter(|d| d.summarised).collect();
+        if full && !lines.is_empty() {
+            // The heading is written once the lines that fit are known; it takes < 200 bytes.
+            const HEADING: usize = 200;
+            let mut section = String::new();
+            let mut count = 0;
+            for d in lines {
+                let line = format!("# - {}\n", d.brief.as_deref().unwrap_or(""));
+                let len = out.len() + HEADING + section.len() + line.len();
+                if !fits(len, budget, &shown) {
+                    break;
+                }
+                section.push_str(&line);
+                shown.note(d);
+                count += 1;
+            }
+            if count > 0 {
+                out.push_str(&format!(
+                    "---\n# {count} not failing, one line each (namespace/name: state, revision, \
+                     age); get one by name for its YAML, or pass fields to choose paths for \
+                     every object:\n"
+                ));
+                out.push_str(&section);
             }
         }
+        let written = shown.failing + shown.others;
+        shown.cut = self.docs.len().saturating_sub(written);
+        shown
+    }
+}
+
+/// Whether an answer may grow to `len` bytes within `budget`; the first object always may.
+fn fits(len: usize, budget: usize, shown: &Shown) -> bool {
+    shown.failing + shown.others == 0 || len <= budget
+}
+
+impl Shown {
+    fn note(&mut self, d: &Doc) {
+        let key = Some((d.key.namespace.clone(), d.key.name.clone()));
+        if d.failing {
+            self.failing += 1;
+            self.last_failing = key;
+        } else {
+            self.others += 1;
+            self.last_other = key;
+        }
+    }
+}
+
+/// A lookup that failed: not found, a kind the server does not serve, or the server's error.
+fn unreadable(kind: &str, e: kube::Error) -> Finding {
+    match e {
+        e if e.is_not_found() => Finding::NotFound,
+        kube::Error::UnknownKind { .. } => {
+            Finding::Unreadable(format!("the server does not serve {kind}"))
+        }
+        e => Finding::Unreadable(e.to_string()),
     }
 }
 
