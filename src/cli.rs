@@ -263,7 +263,9 @@ pub const FLAGS: &[Flag] = &[
         None,
         "true",
         Group::Server,
-        "mask Secret data values in tool output (keys and sizes stay)",
+        "mask credentials in tool output as `<masked: N bytes>` (keys and sizes stay): Secret \
+         data, container `env` literals and Helm values under credential names, Secrets copied \
+         into annotations, credential-shaped text in logs and events",
         Update::Switch(|p, on| p.serve.tools.mask_secrets = on),
     ),
     flag(
@@ -286,8 +288,8 @@ pub const FLAGS: &[Flag] = &[
         Some("FILE"),
         "",
         Group::Server,
-        "append one JSON line per tool call (tool, arguments, timing, size, the objects a \
-         write changed; never the output)",
+        "append one JSON line per tool call (tool, masked arguments, how it ended, timing, \
+         size, the objects a write changed; never the output or an error's text)",
         Update::Path(|p, path| p.serve.tools.tool_call_log_file = path),
     ),
     Flag {

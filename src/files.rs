@@ -134,7 +134,7 @@ pub enum FileKind {
 
 impl FileKind {
     /// `None` for a regular file.
-    fn of(meta: &Metadata) -> Option<FileKind> {
+    pub(crate) fn of(meta: &Metadata) -> Option<FileKind> {
         let t = meta.file_type();
         if t.is_file() {
             return None;
@@ -282,7 +282,7 @@ fn open(path: &Path, follow: Follow) -> io::Result<File> {
 /// `open(2)` flag values; std has no constants for them and the crate takes no libc. They
 /// differ by architecture (and O_NOFOLLOW even between x86 and arm), so each is spelled out
 /// where it is known; elsewhere 0, and `open` falls back to checking before it opens.
-mod open_flags {
+pub(crate) mod open_flags {
     #[cfg(all(
         target_os = "linux",
         any(

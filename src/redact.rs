@@ -52,7 +52,10 @@ pub fn mask_values<'a>(text: &'a str, values: &[&str]) -> Cow<'a, str> {
 /// `dbPassword`, `--client-secret`, `GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`, `api_key`,
 /// `client-key-data`. Names that point at a credential rather than hold one are not:
 /// `tokenFile`, `secretRef`, `secretName`, `passwordFile`, `existingSecret` (a Secret's
-/// name), `AWS_ACCESS_KEY_ID`.
+/// name), `AWS_ACCESS_KEY_ID`; nor are names whose last word is a property of a credential
+/// rather than the credential (`tokenTTL`, `TOKEN_TTL`, `passwordLength`): the last word
+/// decides. This is the one name rule: env values, Helm values, the call log's arguments and
+/// exec plugin variables all ask it.
 pub fn is_credential_name(name: &str) -> bool {
     // Most names (and every separator in a long text) fail this cheap test; `words` allocates.
     // Only for ASCII names: `words` lowercases by Unicode, where the Kelvin sign `K` becomes
@@ -942,6 +945,11 @@ mod tests {
         for name in [
             "tokenFile",
             "token_file",
+            "tokenTTL",
+            "TOKEN_TTL",
+            "passwordLength",
+            "secretRef",
+            "SECRET_NAME",
             "secretRef",
             "secretName",
             "passwordFile",

@@ -19,6 +19,7 @@ use super::config::{ClientCert, Connection, TlsSettings, without_userinfo};
 use super::discovery::{AGGREGATED_ACCEPT, Discovery, ROOT_PATHS, Resource, Roots};
 use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState, meta_ahead};
 use super::proxy::{self, NetworkEnv};
+use super::stop::Stop;
 use super::tls::{self, SettingError};
 use super::{Error, Secret, percent_encode_into};
 use crate::sync::lock;
@@ -267,6 +268,8 @@ pub struct Client {
     inner: Arc<Inner>,
     /// An outer deadline (a whole tool call) that every call also respects.
     deadline: Option<Instant>,
+    /// Set when nobody waits for the answer any more (a cancelled tool call).
+    stop: Stop,
 }
 
 struct Inner {
@@ -399,6 +402,7 @@ impl Client {
                 server_clock: Mutex::new(None),
             }),
             deadline: None,
+            stop: Stop::never(),
         })
     }
 
@@ -408,7 +412,24 @@ impl Client {
         Client {
             inner: self.inner.clone(),
             deadline: Some(self.deadline.map_or(deadline, |d| d.min(deadline))),
+            stop: self.stop.clone(),
         }
+    }
+
+    /// A clone whose calls end with [`Error::Cancelled`] as soon as `stop` is set: between
+    /// retries, between list items and pages, and while a request is in flight (which is then
+    /// left to finish on its own thread, its answer dropped).
+    pub fn with_stop(&self, stop: Stop) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            deadline: self.deadline,
+            stop,
+        }
+    }
+
+    /// The stop signal of this clone's calls (see [`Client::with_stop`]).
+    pub fn stop(&self) -> &Stop {
+        &self.stop
     }
 
     /// The API server's clock now: the `Date` of its latest response plus the time since it
@@ -525,6 +546,16 @@ impl Client {
         let fill = Some((resource.api_version(), resource.kind.clone()));
         let mut info = ListInfo::default();
         let mut token = options.continue_token.clone().filter(|t| !t.is_empty());
+        // The stop is checked before each item is handed over: a cancelled call stops
+        // parsing (and, below, paging) at once.
+        let stopped = std::cell::Cell::new(false);
+        let mut each = |item: Value| {
+            if self.stop.is_stopped() {
+                stopped.set(true);
+                return ControlFlow::Break(());
+            }
+            on_item(item)
+        };
         std::thread::scope(|scope| {
             // The page downloading while the current one is parsed, and its request.
             let mut ahead: Option<std::thread::ScopedJoinHandle<'_, (Request, PageFetch)>> = None;
@@ -571,7 +602,7 @@ impl Client {
                         fill: fill.clone(),
                         ..PageState::default()
                     };
-                    match parse_page(fetched, &req, &mut state, &mut on_item) {
+                    match parse_page(fetched, &req, &mut state, &mut each) {
                         Ok(buffer) => {
                             spare = buffer;
                             break;
@@ -591,6 +622,9 @@ impl Client {
                             });
                         }
                     }
+                }
+                if stopped.get() {
+                    return Err(cancelled(&req));
                 }
                 info.items += state.delivered;
                 info.resource_version = std::mem::take(&mut state.meta.resource_version);
@@ -981,12 +1015,16 @@ impl Client {
                 && resets < RESET_RETRIES
         };
         loop {
+            if self.stop.is_stopped() {
+                return Err(cancelled(req));
+            }
             let remaining = budget.deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(timeout(req, budget));
             }
             let (resp, authorization) = match self.send(req, remaining) {
                 Ok(sent) => sent,
+                Err(SendFailure::Stopped) => return Err(cancelled(req)),
                 Err(SendFailure::Other(e)) => return Err(e),
                 Err(SendFailure::Transport(e)) => {
                     let err = map_transport(e, req, budget, &self.inner.server, &self.inner.tls);
@@ -1035,7 +1073,9 @@ impl Client {
                 let wait = retry_after.unwrap_or(FIRST_BACKOFF * 2u32.pow(throttled));
                 if Instant::now() + wait < budget.deadline {
                     throttled += 1;
-                    std::thread::sleep(wait);
+                    if self.stop.sleep(wait) {
+                        return Err(cancelled(req));
+                    }
                     continue;
                 }
             }
@@ -1092,14 +1132,14 @@ impl Client {
         if let Some((content_type, body)) = req.body {
             let request = builder
                 .header("Content-Type", content_type)
-                .body(body)
+                .body(body.to_vec())
                 .map_err(|e| SendFailure::Other(Error::InvalidRequest(e.to_string())))?;
-            return run(&agent, request, remaining).map(|r| (r, authorization));
+            return run(&agent, request, remaining, &self.stop).map(|r| (r, authorization));
         }
         let request = builder
             .body(())
             .map_err(|e| SendFailure::Other(Error::InvalidRequest(e.to_string())))?;
-        run(&agent, request, remaining).map(|r| (r, authorization))
+        run(&agent, request, remaining, &self.stop).map(|r| (r, authorization))
     }
 
     /// The agent for the current client identity, rebuilt when an exec plugin hands out a
@@ -1129,20 +1169,76 @@ enum SendFailure {
     Transport(ureq::Error),
     /// Failed before sending (credentials, header values).
     Other(Error),
+    /// The stop was set while the request was in flight.
+    Stopped,
 }
+
+/// How often a caller waiting for a request in flight looks at its stop signal.
+const STOP_POLL: Duration = Duration::from_millis(20);
 
 /// Runs one request with what is left of the budget as its overall timeout (connect, send and
 /// the whole body).
-fn run<B: ureq::AsSendBody>(
+///
+/// When the call can be stopped, the request runs on a thread of its own and this thread
+/// waits for its response or the stop, whichever comes first: ureq cannot abandon a blocking
+/// request, and a cancelled tool call must return at once, not when a slow server answers
+/// (or `--timeout` ends it). An abandoned request finishes or times out on its thread, and
+/// its response is dropped there. The response body is read by the caller, item by item for
+/// lists, which checks the stop between items. Cost: one short-lived thread per request
+/// (tens of microseconds, against a round trip of milliseconds).
+fn run<B: ureq::AsSendBody + Send + 'static>(
     agent: &ureq::Agent,
     request: http::Request<B>,
     remaining: Duration,
+    stop: &Stop,
 ) -> Result<http::Response<ureq::Body>, SendFailure> {
     let request = agent
         .configure_request(request)
         .timeout_global(Some(remaining))
         .build();
-    agent.run(request).map_err(SendFailure::Transport)
+    if !stop.can_stop() {
+        return agent.run(request).map_err(SendFailure::Transport);
+    }
+    if stop.is_stopped() {
+        return Err(SendFailure::Stopped);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let agent = agent.clone();
+    let spawned = std::thread::Builder::new()
+        .name("kube-request".into())
+        .spawn(move || {
+            // The receiver is gone when the caller was stopped: nobody wants the answer.
+            let _ = tx.send(agent.run(request));
+        });
+    if let Err(e) = spawned {
+        return Err(SendFailure::Transport(ureq::Error::Io(
+            std::io::Error::other(format!("cannot start a request thread: {e}")),
+        )));
+    }
+    loop {
+        match rx.recv_timeout(STOP_POLL) {
+            Ok(result) => return result.map_err(SendFailure::Transport),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if stop.is_stopped() {
+                    return Err(SendFailure::Stopped);
+                }
+            }
+            // The request thread panicked: report it as a broken exchange.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(SendFailure::Transport(ureq::Error::Io(
+                    std::io::Error::other("the request thread ended without an answer"),
+                )));
+            }
+        }
+    }
+}
+
+/// The error of a call whose stop was set.
+fn cancelled(req: &Request) -> Error {
+    Error::Cancelled {
+        method: req.method.as_str(),
+        path: req.target.clone(),
+    }
 }
 
 /// A bad kubeconfig setting as the error that names the context and the field at fault.

@@ -1129,3 +1129,98 @@ fn a_mutation_is_never_sent_twice_after_a_broken_connection() {
     assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
     assert_eq!(server.seen().len(), 1);
 }
+
+// ---- stopping a call (a cancelled tool call) -----------------------------------------------
+
+use crate::kube::stop::{Stop, tests::Flag};
+
+/// A stop flag and the client whose calls watch it.
+fn stoppable(server: &str, timeout: Duration) -> (Client, Arc<Flag>) {
+    let flag = Arc::new(Flag::default());
+    let client = client_with(server, timeout).with_stop(Stop::new(flag.clone()));
+    (client, flag)
+}
+
+/// Set `flag` once the server has received `requests` requests.
+fn stop_after(server: &Responder, requests: usize, flag: Arc<Flag>) -> std::thread::JoinHandle<()> {
+    let seen = server.seen.clone();
+    std::thread::spawn(move || {
+        while crate::sync::lock(&seen).len() < requests {
+            std::thread::yield_now();
+        }
+        flag.0.store(true, Ordering::SeqCst);
+    })
+}
+
+#[test]
+fn a_stopped_call_abandons_the_request_in_flight() {
+    // The server never answers and the budget is a minute: only the stop can end the call.
+    let server = Responder::start(|_, _| Reply::Hang);
+    let (client, flag) = stoppable(&server.url, Duration::from_secs(60));
+    let stopper = stop_after(&server, 1, flag);
+    let err = client.get(&pods(), "default", "a").expect_err("stopped");
+    stopper.join().unwrap();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "GET /api/v1/namespaces/default/pods/a: cancelled"
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[test]
+fn a_stopped_call_ends_its_retry_back_off() {
+    // A 503 asking to come back in 30 s, within a 60 s budget: the back-off is cut short.
+    let server = Responder::start(|_, _| Reply::Send {
+        status: 503,
+        headers: vec![("Retry-After", "30".into())],
+        body: r#"{"kind":"Status","code":503,"reason":"ServiceUnavailable","message":"x"}"#.into(),
+    });
+    let (client, flag) = stoppable(&server.url, Duration::from_secs(60));
+    let stopper = stop_after(&server, 1, flag);
+    let err = client.get(&pods(), "default", "a").expect_err("stopped");
+    stopper.join().unwrap();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+    assert_eq!(server.seen().len(), 1, "no request after the stop");
+}
+
+#[test]
+fn a_stopped_list_hands_over_no_more_items_and_fetches_no_more_pages() {
+    let server = paged_server();
+    let (client, flag) = stoppable(&server.url, Duration::from_secs(10));
+    let mut got = Vec::new();
+    let err = client
+        .list(&pods(), &ListOptions::default(), |item| {
+            got.push(item);
+            // Cancelled while handling the first item.
+            flag.0.store(true, Ordering::SeqCst);
+            ControlFlow::Continue(())
+        })
+        .expect_err("stopped");
+    assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+    assert_eq!(names(&got), ["a"]);
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[test]
+fn a_call_stopped_before_it_starts_sends_nothing() {
+    let server = Responder::start(|_, _| json_reply(200, pod("a")));
+    let (client, flag) = stoppable(&server.url, Duration::from_secs(10));
+    flag.0.store(true, Ordering::SeqCst);
+    let err = client.get(&pods(), "default", "a").expect_err("stopped");
+    assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+    assert!(server.seen().is_empty());
+}
+
+#[test]
+fn a_stoppable_call_that_is_not_stopped_answers_as_usual() {
+    let server = paged_server();
+    let (client, _flag) = stoppable(&server.url, Duration::from_secs(10));
+    let items = client
+        .list_all(&pods(), &ListOptions::default())
+        .expect("listed");
+    assert_eq!(names(&items), ["a", "b", "c", "d", "e", "f"]);
+    // (The paged server answers every path with a page.)
+    let got = client.get(&pods(), "default", "a").expect("got");
+    assert_eq!(got["kind"], "PodList");
+}

@@ -75,6 +75,8 @@ pub enum Error {
     /// A source without an API server (a snapshot) does not hold what was asked for: a kind
     /// it saved only in part, a log it did not save. Not a 404: the object may well exist.
     NotCaptured(String),
+    /// The caller stopped the call ([`super::stop::Stop`]) before it ended.
+    Cancelled { method: &'static str, path: String },
 }
 
 impl Error {
@@ -182,6 +184,7 @@ impl fmt::Display for Error {
                 path,
                 detail,
             } => write!(f, "{method} {path}: connection interrupted: {detail}"),
+            Error::Cancelled { method, path } => write!(f, "{method} {path}: cancelled"),
             Error::Api {
                 method,
                 path,

@@ -13,6 +13,7 @@ mod process_group;
 mod proxy;
 mod secret;
 pub mod selector;
+pub mod stop;
 pub mod time;
 pub mod tls;
 

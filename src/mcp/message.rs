@@ -172,6 +172,15 @@ impl Message {
             }
         };
 
+        // A response (no method; a result or an error) is never answered, whatever else is
+        // wrong with it (JSON-RPC 2.0 §5: a response is not a request, and answering it
+        // could make two peers answer each other's answers for ever). One we can match to
+        // nothing of ours (an id that is null, unknown or not an id at all) is dropped here.
+        if !obj.contains_key("method") && (obj.contains_key("result") || obj.contains_key("error"))
+        {
+            return Ok(response_from(obj));
+        }
+
         let id = match obj.get("id") {
             None => None,
             Some(v) => match RequestId::from_value(v) {
@@ -216,27 +225,6 @@ impl Message {
                     json_type(&other)
                 ),
             )),
-            None if obj.contains_key("result") || obj.contains_key("error") => {
-                let Some(id) = id else {
-                    // An error response to a line we could not read: nothing to match it to.
-                    return Ok(None);
-                };
-                let result = match (obj.remove("result"), obj.remove("error")) {
-                    (Some(r), None) => Ok(r),
-                    (None, Some(e)) => Err(error_from_value(e)),
-                    _ => {
-                        return Err(Response::err(
-                            Some(id),
-                            code::INVALID_REQUEST,
-                            "invalid response: exactly one of result and error is allowed",
-                        ));
-                    }
-                };
-                Ok(Some(Message::Response(Response {
-                    id: Some(id),
-                    result,
-                })))
-            }
             None => Err(Response::err(
                 id,
                 code::INVALID_REQUEST,
@@ -267,6 +255,25 @@ impl Message {
             );
         }
     }
+}
+
+/// The client's response in `obj` (which has no method and a result or an error), or `None`
+/// when there is nothing to hand on: no usable id, not JSON-RPC 2.0, or both or neither of
+/// result and error. Never an error to send back.
+fn response_from(mut obj: Map<String, Value>) -> Option<Message> {
+    let id = RequestId::from_value(obj.get("id")?)?;
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return None;
+    }
+    let result = match (obj.remove("result"), obj.remove("error")) {
+        (Some(r), None) => Ok(r),
+        (None, Some(e)) => Err(error_from_value(e)),
+        _ => return None,
+    };
+    Some(Message::Response(Response {
+        id: Some(id),
+        result,
+    }))
 }
 
 fn error_from_value(e: Value) -> ResponseError {
@@ -550,7 +557,48 @@ mod tests {
             panic!()
         };
         assert_eq!(r.result.unwrap_err().code, -1);
-        assert!(parse(r#"{"jsonrpc":"2.0","id":1,"result":1,"error":{}}"#).is_err());
+    }
+
+    #[test]
+    fn ids_display_as_messages_name_them() {
+        assert_eq!(RequestId::from(7).to_string(), "7");
+        assert_eq!(RequestId::from("a b").to_string(), "\"a b\"");
+    }
+
+    #[test]
+    fn a_response_is_never_answered_whatever_its_id() {
+        for text in [
+            r#"{"jsonrpc":"2.0","id":null,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"x"}}"#,
+            r#"{"jsonrpc":"2.0","result":{}}"#,
+            r#"{"jsonrpc":"2.0","error":{"code":1,"message":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":true,"error":{}}"#,
+            r#"{"jsonrpc":"2.0","id":{},"result":1}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":1,"error":{}}"#,
+            r#"{"jsonrpc":"1.0","id":1,"result":1}"#,
+            r#"{"id":"x","result":1}"#,
+        ] {
+            assert_eq!(parse(text), Ok(None), "{text}");
+        }
+        // An id we never sent still parses as a response (the session drops it).
+        for (text, id) in [
+            (
+                r#"{"jsonrpc":"2.0","id":99,"result":null}"#,
+                RequestId::from(99),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"zz","error":{"code":1,"message":"m"}}"#,
+                RequestId::from("zz"),
+            ),
+        ] {
+            let Ok(Some(Message::Response(r))) = parse(text) else {
+                panic!("{text} is a response")
+            };
+            assert_eq!(r.id, Some(id));
+        }
+        // With a method it is a request, and a bad id is still answered.
+        assert!(parse(r#"{"jsonrpc":"2.0","id":null,"method":"ping","result":1}"#).is_err());
     }
 
     #[test]

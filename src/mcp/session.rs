@@ -975,6 +975,27 @@ mod tests {
     }
 
     #[test]
+    fn responses_from_the_client_are_never_answered_whatever_their_id() {
+        let mut c = conn(1);
+        for response in [
+            json!({"jsonrpc": "2.0", "id": null, "result": {}}),
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "x"}}),
+            json!({"jsonrpc": "2.0", "id": 12345, "result": {}}),
+            json!({"jsonrpc": "2.0", "id": "unknown", "error": {"code": 1, "message": "x"}}),
+            json!({"jsonrpc": "2.0", "id": 1.5, "result": 1}),
+            json!({"jsonrpc": "2.0", "result": 1}),
+            json!({"jsonrpc": "2.0", "id": 3, "result": 1, "error": {}}),
+        ] {
+            c.send(response.clone());
+            assert!(c.nothing_pending(), "{response} was answered");
+        }
+        // A request with a null id is still a request, answered with the error.
+        c.send(json!({"jsonrpc": "2.0", "id": null, "method": "ping"}));
+        assert_eq!(c.recv()["error"]["code"], json!(code::INVALID_REQUEST));
+        c.close();
+    }
+
+    #[test]
     fn initialize_echoes_known_versions_and_offers_the_newest_otherwise() {
         let mut c = conn(1);
         for v in HANDSHAKE_VERSIONS {

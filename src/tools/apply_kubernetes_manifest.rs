@@ -520,7 +520,12 @@ fn wait_for_definitions(cluster: &Cluster, items: &mut [Item], deadline: Instant
             return;
         }
         pending = still;
-        std::thread::sleep(interval);
+        if cluster.pause(interval) {
+            for (i, _) in pending {
+                items[i].line = Some(Line::Failed("applied; the call was cancelled".into()));
+            }
+            return;
+        }
         interval = (interval * 2).min(Duration::from_secs(1));
     }
 }

@@ -21,8 +21,10 @@ use crate::kube::client::{Client, ClientOptions, LogOptions, Logs, PodSelection}
 use crate::kube::config::{self, Connection, Env, Kubeconfig, Overrides};
 use crate::kube::discovery::{Discovery, Resource};
 use crate::kube::list::{ListInfo, ListOptions};
+use crate::kube::stop::Stop;
 use crate::kube::{self, NetworkEnv};
 use crate::snapshot::Snapshot;
+use crate::mcp::server::Cancel;
 
 /// The name of the optional argument every cluster tool takes.
 pub const CONTEXT_ARG: &str = "context";
@@ -391,6 +393,20 @@ impl Cluster {
         }
     }
 
+    /// Sleep for `wait` unless the call is cancelled first; true when it was (a tool that
+    /// polls the cluster waits with this, never `thread::sleep`).
+    pub fn pause(&self, wait: Duration) -> bool {
+        match &self.source {
+            Source::Live(client) => client.stop().sleep(wait),
+            // Nothing changes in a snapshot, and its tools never wait on it (the write tools
+            // are withheld); a caller that polls anyway is slowed, not spun.
+            Source::Snapshot(_) => {
+                std::thread::sleep(wait);
+                false
+            }
+        }
+    }
+
     /// The context name, for messages.
     pub fn context(&self) -> &str {
         match &self.source {
@@ -751,6 +767,17 @@ fn live_names(
     Ok((names, more))
 }
 
+/// A cancelled tool call stops its cluster calls: `kube` knows its own stop signal only, and
+/// this is where an MCP cancellation becomes one.
+impl kube::stop::Signal for Cancel {
+    fn is_set(&self) -> bool {
+        self.is_cancelled()
+    }
+    fn wait(&self, timeout: Duration) -> bool {
+        self.wait_timeout(timeout)
+    }
+}
+
 /// The context later calls of a session go to, and what chose it.
 pub struct Current {
     pub name: String,
@@ -785,8 +812,9 @@ impl Ctx<'_> {
         };
         let client = self.clusters.client(&kc, &name)?;
         let deadline = Instant::now() + self.settings.timeout;
+        let stop = Stop::new(Arc::new(self.cancel.clone()));
         Ok(Cluster::live(
-            client.with_deadline(deadline),
+            client.with_deadline(deadline).with_stop(stop),
             self.settings.kube.token.is_some(),
         ))
     }
@@ -895,6 +923,7 @@ mod tests {
             settings: &settings,
             session: &session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         let none = Map::new();
         assert_eq!(ctx.cluster(&Args(&none)).expect("current").context(), "dev");
@@ -920,6 +949,7 @@ mod tests {
             settings: &settings,
             session: &session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         let none = Map::new();
         assert_eq!(ctx.cluster(&Args(&none)).expect("flag").context(), "prod");
@@ -948,6 +978,7 @@ mod tests {
             settings: &settings,
             session: &session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         let mut args = Map::new();
         args.insert("context".into(), json!("staging"));

@@ -308,6 +308,10 @@ fn diff_one(cluster: &Cluster, object: &Object, owner: Option<&Owner>) -> Outcom
     let mut old = diff::comparable(&live);
     let mut new = diff::comparable(&after);
     diff::mask_secret_pair(&mut old, &mut new);
+    // Credentials outside Secrets (env literals, Helm values): masked on both sides, so a
+    // change shows only when their length changes.
+    super::objects::mask::mask_object(&mut old);
+    super::objects::mask::mask_object(&mut new);
     let text = diff::unified(
         &diff::render(&old),
         &diff::render(&new),

@@ -200,6 +200,7 @@ mod tests {
             settings: &settings,
             session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         (TOOL.call)(&ctx, &Args(&Map::new()))
     }

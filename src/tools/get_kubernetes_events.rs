@@ -110,6 +110,9 @@ struct Query<'a> {
     since: Option<(Duration, &'a str)>,
     grep: Option<Grep>,
     limit: usize,
+    /// `--mask-secrets`: credential-shaped text in messages is masked (before `grep` sees it,
+    /// so a pattern cannot probe a masked value).
+    mask: bool,
 }
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
@@ -167,6 +170,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         since,
         grep,
         limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        mask: ctx.settings.mask_secrets,
     };
     let uid = match (&query.resource, query.name) {
         (Some(r), Some(n)) => object_uid(&cluster, r, query.namespace.as_deref(), n)?,
@@ -328,7 +332,14 @@ fn keep(q: &Query, uid: Option<&str>, cutoff: Option<(i64, u32)>, e: &Value) -> 
         )
     };
     let reason = text(e, "/reason");
-    let message = text(e, "/message");
+    // The message stays byte for byte, except a credential-shaped value in it (a
+    // `password=` pair, a bearer token) that masking replaces with its placeholder.
+    let message = if q.mask {
+        crate::redact::mask(text(e, "/message"))
+    } else {
+        std::borrow::Cow::Borrowed(text(e, "/message"))
+    };
+    let message = message.as_ref();
     if let Some(g) = &q.grep
         && !(g.is_match(reason) || g.is_match(message) || g.is_match(&object))
     {
@@ -457,6 +468,7 @@ mod tests {
             since: None,
             grep: None,
             limit: 100,
+            mask: true,
         }
     }
 
@@ -515,5 +527,47 @@ mod tests {
             ..query()
         };
         assert!(keep(&q, None, None, &e).is_none());
+    }
+
+    #[test]
+    fn credential_shaped_text_in_messages_is_masked_before_grep_unless_off() {
+        let message = "auth failed for url https://git/x: password=hunter2hunter2 rejected";
+        let e = event(
+            "GitRepository",
+            "app",
+            "u1",
+            "2026-01-01T01:00:00Z",
+            message,
+        );
+        let f = keep(&query(), None, None, &e).expect("kept");
+        assert_eq!(
+            f.message,
+            "auth failed for url https://git/x: password=<masked: 14 bytes> rejected"
+        );
+        let probe = Query {
+            grep: Grep::new("hunter2").ok(),
+            ..query()
+        };
+        assert!(
+            keep(&probe, None, None, &e).is_none(),
+            "grep cannot probe it"
+        );
+        let off = Query {
+            mask: false,
+            ..query()
+        };
+        assert_eq!(keep(&off, None, None, &e).expect("kept").message, message);
+        // Nothing credential-shaped: byte for byte.
+        let plain = event(
+            "X",
+            "a",
+            "u",
+            "2026-01-01T01:00:00Z",
+            "secret \"db\" not found: 'x'",
+        );
+        assert_eq!(
+            keep(&query(), None, None, &plain).expect("kept").message,
+            "secret \"db\" not found: 'x'"
+        );
     }
 }

@@ -321,6 +321,9 @@ struct Wanted<'a> {
     /// Seconds for `sinceSeconds`, and the duration as given.
     since: Option<(u64, &'a str)>,
     filter: Filter,
+    /// `--mask-secrets`: credential-shaped text in the lines (a bearer token, a `password=`
+    /// pair, a private key) is masked as soon as it is read, before `grep` sees it.
+    mask: bool,
 }
 
 /// The value of an argument that has an older name too, with the name it came under; both
@@ -378,6 +381,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         previous: args.opt_bool("previous")?.unwrap_or(false),
         since,
         filter: Filter { grep, about: None },
+        mask: ctx.settings.mask_secrets,
     };
     // A malformed KIND/NAME is refused before any cluster is reached.
     let parsed = match kind {
@@ -897,7 +901,7 @@ fn tail(
     };
     let mut attempt = 0;
     loop {
-        let logs = cluster.logs(
+        let mut logs = cluster.logs(
             namespace,
             pod,
             &LogOptions {
@@ -908,6 +912,11 @@ fn tail(
                 since_seconds: wanted.since.map(|(s, _)| s),
             },
         )?;
+        if wanted.mask
+            && let std::borrow::Cow::Owned(masked) = crate::redact::mask(&logs.text)
+        {
+            logs.text = masked;
+        }
         if !logs.truncated || lines == 1 {
             if filtering {
                 return Ok(filtered(&logs.text, logs.truncated, budget, wanted));

@@ -6,22 +6,23 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::kube;
 use crate::mcp::message::json_type;
 use crate::mcp::server::{
-    InvalidParams, PromptInfo, PromptReply, ServerInfo, Service, ToolAnnotations, ToolInfo,
+    Cancel, InvalidParams, PromptInfo, PromptReply, ServerInfo, Service, ToolAnnotations, ToolInfo,
     ToolOutput,
 };
+use call_log::{CallLog, Ending, Outcome};
 pub use cluster::{Cluster, Clusters, Served};
 
+pub mod call_log;
 pub mod capture;
 pub mod cluster;
 #[cfg(feature = "mutations")]
@@ -248,6 +249,9 @@ pub struct Ctx<'a> {
     pub session: &'a Session,
     /// The kubeconfig and per-context clients; reach a cluster with [`Ctx::cluster`].
     pub clusters: &'a Clusters,
+    /// Set when the client cancelled the call: the cluster calls of [`Ctx::cluster`] end at
+    /// once, and a tool's own waits use [`Cancel::wait_timeout`] instead of sleeping.
+    pub cancel: &'a Cancel,
 }
 
 /// A tool failure: becomes an `isError: true` result, never a JSON-RPC error.
@@ -534,10 +538,7 @@ impl Toolbox {
                 None => offered.push((tool, (tool.input_schema)())),
             }
         }
-        let log = settings
-            .tool_call_log_file
-            .clone()
-            .map(|path| CallLog { path });
+        let log = settings.tool_call_log_file.clone().map(CallLog::new);
         let names: Vec<&str> = offered.iter().map(|(t, _)| t.name).collect();
         Toolbox {
             clusters,
@@ -559,7 +560,8 @@ impl Toolbox {
         session: &Session,
         name: &str,
         args: &Map<String, Value>,
-    ) -> Result<ToolOutput, InvalidParams> {
+        cancel: &Cancel,
+    ) -> Result<(ToolOutput, Outcome), InvalidParams> {
         let Some((tool, schema)) = self.offered.iter().find(|(t, _)| t.name == name) else {
             if let Some((_, why)) = self.hidden.iter().find(|(n, _)| *n == name) {
                 return Err(InvalidParams(format!(
@@ -579,20 +581,27 @@ impl Toolbox {
             }));
         };
         if let Err(message) = check_arguments(tool.name, schema, args) {
-            return Ok(ToolOutput {
+            let out = ToolOutput {
                 text: message,
                 is_error: true,
-            });
+            };
+            return Ok((out, Outcome::InvalidArgument));
         }
         let ctx = Ctx {
             settings: &self.settings,
             session,
             clusters: &self.clusters,
+            cancel,
         };
         // Nothing left over from a call that panicked on this thread.
         cluster::take_snapshots_read();
-        let outcome = (tool.call)(&ctx, &Args(args));
-        let (mut text, is_error) = match outcome {
+        let result = (tool.call)(&ctx, &Args(args));
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(ToolError::InvalidArgument(_)) => Outcome::InvalidArgument,
+            Err(ToolError::Failed(_)) => Outcome::Failed,
+        };
+        let (mut text, is_error) = match result {
             Ok(text) => (text, false),
             Err(e) => (e.to_string(), true),
         };
@@ -602,7 +611,7 @@ impl Toolbox {
             lines.push(text);
             text = lines.join("\n");
         }
-        Ok(ToolOutput { text, is_error })
+        Ok((ToolOutput { text, is_error }, outcome))
     }
 }
 
@@ -694,31 +703,29 @@ impl Service for Toolbox {
         session: &Session,
         name: &str,
         args: &Map<String, Value>,
-        // Not passed on yet: the Kubernetes client cannot stop a request in flight (a later
-        // change hands it to `Ctx`); the protocol layer already drops a cancelled answer.
-        _cancel: &crate::mcp::server::Cancel,
+        cancel: &Cancel,
     ) -> Result<ToolOutput, InvalidParams> {
         let started = Instant::now();
         WRITES.with(|w| w.borrow_mut().clear());
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.run(session, name, args, cancel)));
         let writes = WRITES.with(|w| std::mem::take(&mut *w.borrow_mut()));
         if let Some(log) = &self.log {
-            let (result_bytes, is_error, error) = match &outcome {
-                Ok(Ok(out)) if out.is_error => (out.text.len(), true, Some(out.text.clone())),
-                Ok(Ok(out)) => (out.text.len(), false, None),
-                Ok(Err(InvalidParams(m))) => (0, true, Some(m.clone())),
-                Err(_) => (0, true, Some("the tool panicked".to_string())),
+            let (outcome, result_bytes) = match &outcome {
+                _ if cancel.is_cancelled() => (Outcome::Cancelled, 0),
+                Ok(Ok((out, outcome))) => (*outcome, out.text.len()),
+                Ok(Err(InvalidParams(_))) => (Outcome::InvalidParams, 0),
+                Err(_) => (Outcome::Panicked, 0),
             };
-            let result = Logged {
+            let ending = Ending {
+                outcome,
                 result_bytes,
-                is_error,
-                error,
+                duration: started.elapsed(),
                 writes,
             };
-            log.record(name, args, started.elapsed(), &result);
+            log.record(name, args, &ending);
         }
         match outcome {
-            Ok(result) => result,
+            Ok(result) => result.map(|(out, _)| out),
             // The protocol layer answers -32603 and keeps serving.
             Err(panic) => resume_unwind(panic),
         }
@@ -758,107 +765,6 @@ pub fn record_write(target: impl Into<String>, outcome: impl Into<String>) {
         outcome: outcome.into(),
     };
     WRITES.with(|w| w.borrow_mut().push(record));
-}
-
-/// What the call log keeps of a call's result: never its text, unless it is an error.
-struct Logged {
-    result_bytes: usize,
-    is_error: bool,
-    error: Option<String>,
-    writes: Vec<WriteRecord>,
-}
-
-/// `--tool-call-log-file`: one JSON line per `tools/call`, for debugging agents. It holds the
-/// call, its timing and size, the writes it made (target and outcome), never the output:
-/// outputs can carry cluster data.
-struct CallLog {
-    path: PathBuf,
-}
-
-/// Longer string arguments, and any with a line break (manifests), are logged as their size:
-/// a manifest may hold Secret data, and the log is about the call's shape, not its payload.
-const LOGGED_STRING_MAX: usize = 128;
-/// Arguments logged as their size whatever their length: a one-line manifest or patch can
-/// carry a Secret's value as well as a long one.
-const ALWAYS_ELIDED: &[&str] = &["yaml_content", "patch"];
-/// An error message in the log is cut here; the model saw it whole.
-const LOGGED_ERROR_MAX: usize = 1024;
-
-impl CallLog {
-    fn record(&self, tool: &str, args: &Map<String, Value>, duration: Duration, result: &Logged) {
-        let Logged {
-            result_bytes,
-            is_error,
-            error,
-            writes,
-        } = result;
-        let arguments: Map<String, Value> = args
-            .iter()
-            .map(|(k, v)| {
-                let logged = match v {
-                    Value::Null => Value::Null,
-                    v if ALWAYS_ELIDED.contains(&k.as_str()) => Value::String(format!(
-                        "<{} bytes elided>",
-                        v.as_str().map_or_else(|| v.to_string().len(), str::len)
-                    )),
-                    v => elide_long_strings(v),
-                };
-                (k.clone(), logged)
-            })
-            .collect();
-        let mut entry = json!({
-            "time": kube::time::rfc3339_utc(SystemTime::now()),
-            "tool": tool,
-            "arguments": arguments,
-            "duration_ms": (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-            "result_bytes": result_bytes,
-            "is_error": is_error,
-        });
-        if let Some(e) = error {
-            entry["error"] = Value::String(truncate(e, LOGGED_ERROR_MAX));
-        }
-        if !writes.is_empty() {
-            entry["writes"] = writes
-                .iter()
-                .map(|w| json!({"target": w.target, "outcome": w.outcome}))
-                .collect();
-        }
-        let mut line = entry.to_string();
-        line.push('\n');
-        if let Err(e) = append_private(&self.path, line.as_bytes()) {
-            // The call itself must not fail because its log line could not be written, nor
-            // because the warning cannot be printed (`eprintln!` panics when stderr is closed).
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "flux-operator-mcp: cannot write the tool call log {}: {e}",
-                self.path.display()
-            );
-        }
-    }
-}
-
-/// Append with one write (O_APPEND keeps concurrent lines whole); create the file 0600.
-fn append_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
-}
-
-fn elide_long_strings(v: &Value) -> Value {
-    match v {
-        Value::String(s) if s.len() > LOGGED_STRING_MAX || s.contains('\n') => {
-            Value::String(format!("<{} bytes elided>", s.len()))
-        }
-        Value::Array(items) => Value::Array(items.iter().map(elide_long_strings).collect()),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), elide_long_strings(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -1046,7 +952,7 @@ mod tests {
             names, sorted,
             "REGISTRY must be sorted by name, without duplicates"
         );
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tools");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tools");
         for n in names {
             assert!(
                 dir.join(format!("{n}.rs")).is_file(),
@@ -1461,6 +1367,7 @@ mod tests {
         );
         assert!(first["duration_ms"].is_number());
         assert!(first.get("error").is_none());
+        assert_eq!(first["outcome"], json!("ok"));
         let time = first["time"].as_str().unwrap();
         assert!(time.len() == 24 && time.ends_with('Z'), "{time}");
         assert!(
@@ -1471,9 +1378,12 @@ mod tests {
             lines[1]["arguments"]["name"],
             json!(format!("<{} bytes elided>", manifest.len()))
         );
-        assert_eq!(lines[2]["error"], json!("it broke"));
+        // How it ended, never the error's text (it can quote cluster data).
+        assert_eq!(lines[2]["outcome"], json!("failed"));
+        assert!(!text.contains("it broke"), "{text}");
         assert_eq!(lines[3]["tool"], json!("nope"));
         assert_eq!(lines[3]["is_error"], json!(true));
+        assert_eq!(lines[3]["outcome"], json!("invalid_params"));
         assert_eq!(
             lines[4]["writes"],
             json!([{"target": "ConfigMap/apps/settings", "outcome": "configured"},
@@ -1486,13 +1396,34 @@ mod tests {
             json!(format!("<{} bytes elided>", patch.len()))
         );
         assert!(!text.contains("aHVudGVyMw"), "{text}");
-        assert_eq!(lines[7]["error"], json!("the tool panicked"));
+        assert_eq!(lines[7]["outcome"], json!("panicked"));
+        assert!(text.lines().all(|l| !l.contains("\"error\"")), "{text}");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cancelled_call_is_logged_as_cancelled() {
+        let dir = temp_path("calllog-cancel");
+        let path = dir.join("calls.jsonl");
+        let tb = toolbox(false, false, Some(path.clone()));
+        let cancel = crate::mcp::server::Cancel::new();
+        cancel.cancel();
+        let args = json!({"name": "a"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        tb.call_tool(&Session::default(), "get_fake", &args, &cancel)
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["outcome"], json!("cancelled"), "{text}");
+        assert_eq!(line["result_bytes"], json!(0));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

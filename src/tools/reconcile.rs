@@ -411,7 +411,13 @@ fn wait(
                 last,
             ));
         }
-        std::thread::sleep(interval.min(deadline - now));
+        if cluster.pause(interval.min(deadline - now)) {
+            // Nobody reads the answer of a cancelled call: end the wait at once.
+            return Err(ToolError::Failed(format!(
+                "{}: the call was cancelled while waiting for the controller",
+                target.label()
+            )));
+        }
         interval = (interval * 3 / 2).min(MAX_POLL);
         match writes::find_live(cluster, &target.resource, &target.namespace, &target.name) {
             Ok(Some(obj)) => {

@@ -114,6 +114,7 @@ mod tests {
             settings: &settings,
             session: &session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         let map: Map<String, Value> = arguments.as_object().cloned().unwrap_or_default();
         (TOOL.call)(&ctx, &Args(&map))

@@ -132,6 +132,7 @@ mod tests {
             settings,
             session,
             clusters: &clusters,
+            cancel: &crate::mcp::server::Cancel::new(),
         };
         let mut args = Map::new();
         args.insert("name".into(), json!(name));

@@ -682,6 +682,19 @@ impl ApiServer {
         self.shared.lock().faults.clear();
     }
 
+    /// How many more requests the counted faults (not `always()` ones) will affect: a fault
+    /// is taken when its request arrives, so a drop shows a request is in the server's hands
+    /// (the request log only records it once answered).
+    pub fn faults_left(&self) -> usize {
+        self.shared
+            .lock()
+            .faults
+            .iter()
+            .filter(|f| f.times != usize::MAX)
+            .map(|f| f.times)
+            .sum()
+    }
+
     /// The stored object (as it would be served at its stored apiVersion), if any; for asserting
     /// what mutations did. `namespace` is ignored for cluster-scoped kinds.
     pub fn object(

@@ -9,6 +9,8 @@ mod support;
 // Areas, one module each.
 #[path = "apiserver.rs"]
 mod apiserver_selftest;
+mod canary;
+mod cancel;
 mod check;
 mod cli;
 mod docs;

@@ -49,6 +49,7 @@ pub fn sanitize(obj: &mut Value, mask: bool) {
     }
     if mask {
         mask_secrets(obj);
+        super::mask::mask_object(obj);
     }
 }
 

@@ -16,6 +16,7 @@ pub mod events;
 pub mod fields;
 pub mod helm;
 pub mod lean;
+pub mod mask;
 pub mod trace;
 pub mod yaml;
 
@@ -564,8 +565,11 @@ impl<'a> Batch<'a> {
                 Ok(mut found) => {
                     for i in of_kind {
                         let d = &mut self.docs[i];
-                        let list =
+                        let mut list =
                             found.take(&events_namespace(&d.key), &d.key.name, d.uid.as_deref());
+                        if self.mask_secrets {
+                            mask::mask_event_messages(&mut list);
+                        }
                         d.events = Some(if self.fields.is_none() {
                             let healthy =
                                 d.health.as_ref().is_some_and(|h| h.state == State::Ready);
