@@ -491,11 +491,21 @@ pub const PARALLEL_REQUESTS: usize = 8;
 /// thread timing. A [`Cluster`] is shared across the threads by reference and its client's
 /// connection pool serves them all. One item runs on the calling thread.
 pub fn each<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    if items.len() <= 1 {
+    each_at_most(PARALLEL_REQUESTS, items, work)
+}
+
+/// [`each`] with at most `workers` at a time: for a call that knows its requests are one
+/// wave of about that many (`get_flux_instance`'s list per Flux kind).
+pub fn each_at_most<T: Sync, R: Send>(
+    workers: usize,
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if items.len() <= 1 || workers <= 1 {
         return items.iter().map(&work).collect();
     }
     let next = AtomicUsize::new(0);
-    let workers = items.len().min(PARALLEL_REQUESTS);
+    let workers = items.len().min(workers);
     let run = || {
         let mut done = Vec::new();
         loop {
