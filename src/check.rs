@@ -41,10 +41,11 @@ struct Problem {
 }
 
 impl Problem {
-    fn kube(e: &kube::Error, conn: &Connection) -> Problem {
+    /// `token_flag`: the credentials are `--kube-token`'s, not the kubeconfig user's.
+    fn kube(e: &kube::Error, conn: &Connection, token_flag: bool) -> Problem {
         Problem {
             what: e.to_string(),
-            hint: hint(e, conn),
+            hint: hint(e, conn, token_flag),
         }
     }
 }
@@ -80,7 +81,7 @@ fn check<W: Write>(settings: &Settings, env: &Env, report: &mut Report<W>) -> Re
     report.line("tls", &tls_summary(&conn, clusters.network()));
     let cluster = clusters
         .connect(&conn)
-        .map_err(|e| Problem::kube(&e, &conn))?;
+        .map_err(|e| Problem::kube(&e, &conn, settings.kube.token.is_some()))?;
     report.line("server", cluster.server());
     report.line(
         "proxy",
@@ -90,10 +91,13 @@ fn check<W: Write>(settings: &Settings, env: &Env, report: &mut Report<W>) -> Re
     );
 
     let started = Instant::now();
-    let discovery = cluster.discovery().map_err(|e| Problem::kube(&e, &conn))?;
+    let discovery = cluster
+        .discovery()
+        .map_err(|e| Problem::kube(&e, &conn, settings.kube.token.is_some()))?;
     report.line("discovery", &discovery_summary(&discovery, started));
     // The rule get_flux_instance applies, so the two never disagree.
-    let found = flux::detect(&cluster).map_err(|e| Problem::kube(&e, &conn))?;
+    let found = flux::detect(&cluster)
+        .map_err(|e| Problem::kube(&e, &conn, settings.kube.token.is_some()))?;
     report.line("flux", &flux_summary(&found));
     report.line("metrics", &metrics_summary(&cluster));
     report.line(
@@ -306,6 +310,11 @@ fn metrics_summary(cluster: &Cluster) -> String {
 
 fn config_problem(e: &config::Error) -> Problem {
     let hint = match e {
+        _ if e.unexpanded().is_some() => {
+            "write the kubeconfig's absolute path (/home/you/.kube/config, not ~/.kube/config or \
+             $HOME/.kube/config) in KUBECONFIG or --kubeconfig: the MCP client starts the server \
+             without a shell, so nothing expands `~` or `$HOME` there"
+        }
         config::Error::NotFound { .. } | config::Error::Missing { .. } => {
             "point --kubeconfig or KUBECONFIG at your kubeconfig file (the MCP client starts the \
              server with its own environment: set KUBECONFIG in its server config)"
@@ -323,7 +332,7 @@ fn config_problem(e: &config::Error) -> Problem {
 }
 
 /// What to do about a cluster error, by when it happened.
-fn hint(e: &kube::Error, conn: &Connection) -> String {
+fn hint(e: &kube::Error, conn: &Connection, token_flag: bool) -> String {
     use kube::Error as E;
     let cluster = &conn.cluster;
     match e {
@@ -336,6 +345,11 @@ fn hint(e: &kube::Error, conn: &Connection) -> String {
         E::Settings { field, .. } => {
             format!("fix {field} of context {} in the kubeconfig", conn.context)
         }
+        E::Tls { .. } if e.is_not_tls() => format!(
+            "the server at {} does not speak TLS: the URL may name a plain-HTTP port; check the \
+             server of cluster {cluster} (retrying will not help)",
+            conn.server
+        ),
         E::Tls { .. } => match conn.tls.ca_source {
             Some(field) => format!(
                 "get the cluster's current CA into {field} of cluster {cluster} (a recreated \
@@ -353,8 +367,22 @@ fn hint(e: &kube::Error, conn: &Connection) -> String {
         E::Timeout { .. } => "no answer in time: the server may be unreachable (VPN, firewall) \
              or overloaded; check connectivity, or raise --timeout"
             .to_string(),
+        E::Interrupted { .. } if e.is_not_http() => match &conn.proxy_url {
+            Some(proxy) => format!(
+                "the proxy {proxy} did not answer as an HTTP proxy: proxy-url may point at a TLS \
+                 port or at something other than a proxy; fix it (retrying will not help)"
+            ),
+            None => "the server did not answer in HTTP (nor did a proxy from HTTPS_PROXY, if \
+                 one is set): check the server URL and the proxy variables (retrying will not \
+                 help)"
+                .to_string(),
+        },
         E::Interrupted { .. } => "the connection broke: retry; a proxy or load balancer may be \
              cutting connections"
+            .to_string(),
+        _ if e.is_unauthorized() && token_flag => "the API server rejected the token given \
+             with --kube-token (it replaces the kubeconfig user's credentials): pass a valid \
+             one, or leave the flag out"
             .to_string(),
         _ if e.is_unauthorized() => format!(
             "the API server rejected the credentials of user {:?}: they are expired or revoked; \

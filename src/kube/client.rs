@@ -8,7 +8,7 @@ use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::de::DeserializeSeed;
 use serde_json::Value;
@@ -279,6 +279,9 @@ struct Inner {
     ssl_cert_file: Option<String>,
     proxy: Option<ureq::Proxy>,
     discovery: Mutex<Option<Arc<Discovery>>>,
+    /// The `Date` of the latest response and when it arrived: the API server's clock, for ages
+    /// that do not depend on how well this machine's clock agrees with the cluster's.
+    server_clock: Mutex<Option<(SystemTime, Instant)>>,
 }
 
 /// The agent and the client identity it was built with: an exec plugin may hand out a new
@@ -387,6 +390,7 @@ impl Client {
                 ssl_cert_file: options.env.ssl_cert_file,
                 proxy,
                 discovery: Mutex::new(None),
+                server_clock: Mutex::new(None),
             }),
             deadline: None,
         })
@@ -398,6 +402,24 @@ impl Client {
         Client {
             inner: self.inner.clone(),
             deadline: Some(self.deadline.map_or(deadline, |d| d.min(deadline))),
+        }
+    }
+
+    /// The API server's clock now: the `Date` of its latest response plus the time since it
+    /// arrived; `None` before any response (or from a server that sends no `Date`).
+    pub fn server_time(&self) -> Option<SystemTime> {
+        let (date, received) = (*crate::sync::lock(&self.inner.server_clock))?;
+        date.checked_add(received.elapsed())
+    }
+
+    fn note_server_clock(&self, resp: &http::Response<ureq::Body>) {
+        let date = resp
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::time::parse_http_date);
+        if let Some(date) = date {
+            *crate::sync::lock(&self.inner.server_clock) = Some((date, Instant::now()));
         }
     }
 
@@ -888,6 +910,7 @@ impl Client {
                     return Err(err);
                 }
             };
+            self.note_server_clock(&resp);
             let code = resp.status().as_u16();
             if (200..300).contains(&code) {
                 match read(resp, req) {

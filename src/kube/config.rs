@@ -215,8 +215,12 @@ const IN_CLUSTER_USER: &str = "service-account";
 /// never quoted, only names, paths and what is wrong.
 #[derive(Debug)]
 pub enum Error {
-    /// No kubeconfig file and not in a pod; says where we looked.
-    NotFound { looked: Vec<String> },
+    /// No kubeconfig file and not in a pod; says where we looked, and which named files were
+    /// missing.
+    NotFound {
+        looked: Vec<String>,
+        missing: Vec<PathBuf>,
+    },
     /// `--kubeconfig` names a file that does not exist (kubectl refuses that too).
     Missing { path: PathBuf },
     /// A file could not be read: a kubeconfig, or one a kubeconfig refers to (`what` says which
@@ -269,13 +273,19 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotFound { looked } => write!(
-                f,
-                "no kubeconfig found: looked at {}; pass --kubeconfig or set KUBECONFIG",
-                looked.join(", ")
-            ),
+            Error::NotFound { looked, .. } => {
+                write!(f, "no kubeconfig found: looked at {}", looked.join(", "))?;
+                if let Some(path) = self.unexpanded() {
+                    write!(f, "; {}", Unexpanded(path))?;
+                }
+                Ok(())
+            }
             Error::Missing { path } => {
-                write!(f, "--kubeconfig {}: no such file", path.display())
+                write!(f, "--kubeconfig {}: no such file", path.display())?;
+                if self.unexpanded().is_some() {
+                    write!(f, "; {}", Unexpanded(path))?;
+                }
+                Ok(())
             }
             Error::Read { path, what, source } => {
                 write!(f, "cannot read {}", path.display())?;
@@ -309,7 +319,7 @@ impl fmt::Display for Error {
             ),
             Error::NoCurrentContext { files, available } => write!(
                 f,
-                "no current-context in {}; pass --kube-context ({})",
+                "no current-context in {} ({})",
                 FileList(files),
                 NameList(available)
             ),
@@ -338,6 +348,39 @@ impl fmt::Display for Error {
                 )
             }
         }
+    }
+}
+
+impl Error {
+    /// A kubeconfig path that names no file because it holds a `~` or a `$VARIABLE` nobody
+    /// expanded: a shell expands them, and an MCP client that starts the server with
+    /// `"env": {"KUBECONFIG": "~/.kube/config"}` (or `--kubeconfig ~/...` in its args) has none.
+    pub fn unexpanded(&self) -> Option<&Path> {
+        let literal = |p: &Path| {
+            let text = p.to_string_lossy();
+            text.starts_with('~') || text.contains('$')
+        };
+        match self {
+            Error::NotFound { missing, .. } => {
+                missing.iter().map(PathBuf::as_path).find(|p| literal(p))
+            }
+            Error::Missing { path } => Some(path.as_path()).filter(|p| literal(p)),
+            _ => None,
+        }
+    }
+}
+
+/// Why a path with `~` or `$HOME` names no file.
+struct Unexpanded<'a>(&'a Path);
+
+impl fmt::Display for Unexpanded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} is taken literally: `~` and `$HOME` are expanded by a shell, and the program \
+             that started this one (an MCP client) used none",
+            self.0.display().to_string()
+        )
     }
 }
 
@@ -503,7 +546,7 @@ pub fn load(overrides: &Overrides, env: &Env) -> Result<Kubeconfig, Error> {
         }
         // kubectl works with `--server` alone and no file at all.
         if kc.files.is_empty() && server_flag(overrides).is_none() {
-            return Err(Error::NotFound { looked });
+            return Err(Error::NotFound { looked, missing });
         }
     }
     Ok(kc)

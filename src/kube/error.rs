@@ -120,12 +120,34 @@ impl Error {
     }
 
     /// True for failures of the network or the server's availability, where trying again
-    /// later may help (timeouts, broken connections, 429, 5xx).
+    /// later may help (timeouts, broken connections, 429, 5xx); not for a peer that does not
+    /// speak HTTP ([`Error::is_not_http`]).
     pub fn is_transient(&self) -> bool {
         match self {
+            Error::Interrupted { .. } if self.is_not_http() => false,
             Error::Timeout { .. } | Error::Interrupted { .. } | Error::Connect { .. } => true,
             _ => matches!(self.status_code(), Some(429 | 500..=599)),
         }
+    }
+
+    /// The peer answered, but not in HTTP: an HTTP proxy setting that points at a TLS port,
+    /// or a server URL that points at another kind of service. Retrying does not help.
+    pub fn is_not_http(&self) -> bool {
+        matches!(self, Error::Interrupted { detail, .. }
+            if detail.contains("invalid HTTP") || detail.contains("http parse fail"))
+    }
+
+    /// The TLS handshake met a peer that does not speak TLS (a plain-HTTP port behind an
+    /// `https://` URL): rustls reads its first bytes as a corrupt TLS record.
+    pub fn is_not_tls(&self) -> bool {
+        matches!(self, Error::Tls { detail, .. }
+            if detail.contains("InvalidContentType") || detail.contains("corrupt message"))
+    }
+
+    /// Whether the message already names the kubeconfig context (credential and connection
+    /// setting errors do), so that a caller does not name it a second time.
+    pub fn names_context(&self) -> bool {
+        matches!(self, Error::Auth(_) | Error::Settings { .. })
     }
 }
 
@@ -437,5 +459,26 @@ mod tests {
             err.to_string(),
             r#"the server has no kind "HelmRelase"; did you mean HelmRelease (helm.toolkit.fluxcd.io/v2)?"#
         );
+    }
+
+    #[test]
+    fn a_peer_that_speaks_no_http_or_no_tls_is_not_transient() {
+        let not_http = Error::Interrupted {
+            method: "GET",
+            path: "/api".into(),
+            detail: "invalid HTTP response: http parse fail: invalid HTTP version".into(),
+        };
+        assert!(not_http.is_not_http() && !not_http.is_transient());
+        let reset = Error::Interrupted {
+            method: "GET",
+            path: "/api".into(),
+            detail: "connection reset by peer".into(),
+        };
+        assert!(!reset.is_not_http() && reset.is_transient());
+        let plain = Error::Tls {
+            server: "https://127.0.0.1:8080".into(),
+            detail: "TLS: received corrupt message of type InvalidContentType".into(),
+        };
+        assert!(plain.is_not_tls() && !plain.is_transient());
     }
 }

@@ -1,8 +1,9 @@
 //! RFC 3339 timestamps as the API server (`metav1.Time`, `MicroTime`) and exec credential
 //! plugins (`expirationTimestamp`) write them: parsed to seconds and nanoseconds since the
 //! epoch, so times with and without fractions or offsets compare correctly (their text does
-//! not: `…00Z` sorts after `…00.2Z`). And the call log's timestamps, written in UTC with the
-//! same calendar arithmetic run backwards.
+//! not: `…00Z` sorts after `…00.2Z`). The HTTP `Date` header (RFC 9110's IMF-fixdate), which
+//! gives the API server's clock; ages as kubectl prints them (`41m`, `3d4h`). And the call
+//! log's timestamps, written in UTC with the same calendar arithmetic run backwards.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -66,6 +67,82 @@ pub fn parse_rfc3339(text: &str) -> Option<(i64, u32)> {
 pub fn parse_system_time(text: &str) -> Option<SystemTime> {
     let (secs, nanos) = parse_rfc3339(text)?;
     UNIX_EPOCH.checked_add(Duration::new(u64::try_from(secs).ok()?, nanos))
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (the HTTP `Date` header, RFC 9110 IMF-fixdate; Go's
+/// net/http writes it on every response) → the time; `None` for anything else.
+pub fn parse_http_date(text: &str) -> Option<SystemTime> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut parts = text.trim().split(' ');
+    let (_weekday, day, month, year, clock, zone) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if parts.next().is_some() || zone != "GMT" {
+        return None;
+    }
+    let number = |t: &str| -> Option<i64> {
+        t.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let (day, year) = (number(day)?, number(year)?);
+    let mut hms = clock.split(':');
+    let (h, m, s) = (
+        number(hms.next()?)?,
+        number(hms.next()?)?,
+        number(hms.next()?)?,
+    );
+    if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
+    UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+/// How long ago `then` was at `now`, as kubectl prints an AGE (apimachinery's
+/// `HumanDuration`): `45s`, `3m12s`, `41m`, `5h12m`, `24h`, `3d4h`, `40d`, `2y100d`, `9y`; a
+/// time in the future (clocks differ) reads `0s`.
+pub fn age(then: SystemTime, now: SystemTime) -> String {
+    let secs = now.duration_since(then).map_or(0, |d| d.as_secs());
+    let (minutes, hours, days) = (secs / 60, secs / 3600, secs / 86_400);
+    let (years, two) = (
+        days / 365,
+        |big: u64, unit: &str, small: u64, small_unit: &str| {
+            if small == 0 {
+                format!("{big}{unit}")
+            } else {
+                format!("{big}{unit}{small}{small_unit}")
+            }
+        },
+    );
+    if secs < 120 {
+        format!("{secs}s")
+    } else if minutes < 10 {
+        two(minutes, "m", secs % 60, "s")
+    } else if hours < 3 {
+        format!("{minutes}m")
+    } else if hours < 8 {
+        two(hours, "h", minutes % 60, "m")
+    } else if hours < 48 {
+        format!("{hours}h")
+    } else if days < 8 {
+        two(days, "d", hours % 24, "h")
+    } else if years < 2 {
+        format!("{days}d")
+    } else if years < 8 {
+        two(years, "y", days % 365, "d")
+    } else {
+        format!("{years}y")
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
@@ -217,6 +294,41 @@ mod tests {
                 parse_rfc3339(&rfc3339_utc(t)),
                 Some((secs as i64, 250_000_000))
             );
+        }
+    }
+
+    #[test]
+    fn http_dates_and_ages() {
+        let at = |t: &str| parse_system_time(t).expect(t);
+        assert_eq!(
+            parse_http_date("Sat, 21 Nov 2026 05:30:00 GMT"),
+            Some(at("2026-11-21T05:30:00Z"))
+        );
+        for bad in [
+            "",
+            "Sat, 21 Nov 2026 05:30:00 UTC",
+            "Sat, 21 Foo 2026 05:30:00 GMT",
+            "Sat, 21 Nov 2026 25:30:00 GMT",
+            "Sat, 21 Nov 2026 05:30 GMT",
+            "Sat, +1 Nov 2026 05:30:00 GMT",
+            "2026-11-21T05:30:00Z",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+        let now = at("2026-11-21T05:30:00Z");
+        for (then, want) in [
+            ("2026-11-21T05:29:15Z", "45s"),
+            ("2026-11-21T05:26:48Z", "3m12s"),
+            ("2026-11-21T04:49:00Z", "41m"),
+            ("2026-11-21T03:00:00Z", "150m"),
+            ("2026-11-21T00:18:00Z", "5h12m"),
+            ("2026-11-20T05:30:00Z", "24h"),
+            ("2026-11-18T01:30:00Z", "3d4h"),
+            ("2026-10-12T05:30:00Z", "40d"),
+            ("2024-08-13T05:30:00Z", "2y100d"),
+            ("2026-11-21T06:00:00Z", "0s"),
+        ] {
+            assert_eq!(age(at(then), now), want, "{then}");
         }
     }
 }

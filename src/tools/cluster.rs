@@ -124,7 +124,10 @@ impl Clusters {
     /// Not cached, and with no deadline beyond each request's `--timeout`: `check` is one run
     /// of several steps, each with its own budget.
     pub fn connect(&self, conn: &Connection) -> Result<Cluster, kube::Error> {
-        Ok(Cluster::live(self.build(conn)?))
+        Ok(Cluster::live(
+            self.build(conn)?,
+            self.overrides.token.is_some(),
+        ))
     }
 
     fn load(&self, force: bool) -> Result<Arc<Kubeconfig>, config::Error> {
@@ -158,9 +161,13 @@ impl Clusters {
         let conn = kc
             .resolve(Some(name))
             .map_err(|e| unknown_context(kc, name, e))?;
-        let client = self
-            .build(&conn)
-            .map_err(|e| ToolError::Failed(format!("context {name}: {e}")))?;
+        let client = self.build(&conn).map_err(|e| {
+            ToolError::Failed(if e.names_context() {
+                e.to_string()
+            } else {
+                format!("context {name}: {e}")
+            })
+        })?;
         clients.insert(name.to_string(), client.clone());
         Ok(client)
     }
@@ -174,8 +181,33 @@ impl Clusters {
     }
 }
 
+/// A kubeconfig that cannot be loaded, worded for the agent: what is wrong, and what to ask
+/// the user, who owns the MCP server's configuration (the agent cannot pass its flags or set
+/// its environment).
 fn load_error(e: config::Error) -> ToolError {
-    ToolError::Failed(format!("cannot load the kubeconfig: {e}"))
+    let ask = match &e {
+        _ if e.unexpanded().is_some() => {
+            "ask the user to write the kubeconfig's absolute path (e.g. /home/NAME/.kube/config) \
+             in KUBECONFIG in the MCP server's env, or in --kubeconfig in its args: `~` and \
+             `$HOME` are not expanded there"
+        }
+        config::Error::NotFound { .. } | config::Error::Missing { .. } => {
+            "ask the user to set KUBECONFIG in the MCP server's env (the `env` block of its entry \
+             in the MCP client's configuration) to the kubeconfig's absolute path, or to add \
+             --kubeconfig PATH to its args"
+        }
+        config::Error::NoCurrentContext { .. } => {
+            "pass the context argument (get_kubeconfig_contexts lists them), or ask the user to \
+             set a current-context (kubectl config use-context NAME) or to add --kube-context \
+             NAME to the MCP server's args"
+        }
+        config::Error::ContextNotFound { .. } => {
+            "pass the context argument with one of those, or ask the user to fix --kube-context \
+             in the MCP server's args"
+        }
+        _ => "ask the user to fix the kubeconfig file and field named above",
+    };
+    ToolError::Failed(format!("cannot load the kubeconfig: {e}; {ask}"))
 }
 
 /// A resolve failure; for a context that does not exist, list the ones that do.
@@ -184,14 +216,33 @@ fn unknown_context(kc: &Kubeconfig, name: &str, e: config::Error) -> ToolError {
     if names.iter().any(|n| n == name) {
         return ToolError::Failed(format!("context {name}: {e}"));
     }
-    ToolError::InvalidArgument(if names.is_empty() {
-        format!("context {name:?} does not exist: the kubeconfig defines no contexts")
-    } else {
-        format!(
-            "context {name:?} does not exist; the kubeconfig defines: {}",
-            names.join(", ")
-        )
-    })
+    ToolError::InvalidArgument(no_such_context(name, &names))
+}
+
+/// Contexts named in a "does not exist" message; the others are counted.
+const CONTEXTS_LISTED: usize = 20;
+
+/// `context "prd" does not exist (did you mean prod?); the kubeconfig defines: dev, prod`:
+/// the one wording of an unknown context, for every tool.
+pub fn no_such_context(name: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        return format!("context {name:?} does not exist: the kubeconfig defines no contexts");
+    }
+    let mut out = format!("context {name:?} does not exist");
+    let close = crate::kube::discovery::close_matches(name, names.iter().map(String::as_str), 3);
+    if !close.is_empty() {
+        out.push_str(&format!(" (did you mean {}?)", close.join(" or ")));
+    }
+    let shown: Vec<&str> = names
+        .iter()
+        .take(CONTEXTS_LISTED)
+        .map(String::as_str)
+        .collect();
+    out.push_str(&format!("; the kubeconfig defines: {}", shown.join(", ")));
+    if names.len() > CONTEXTS_LISTED {
+        out.push_str(&format!(" and {} more", names.len() - CONTEXTS_LISTED));
+    }
+    out
 }
 
 /// One cluster, as seen by one tool call (or one `check` run): the operations the tools read a
@@ -205,6 +256,9 @@ fn unknown_context(kc: &Kubeconfig, name: &str, e: config::Error) -> ToolError {
 #[derive(Debug, Clone)]
 pub struct Cluster {
     source: Source,
+    /// The credentials are the `--kube-token` flag's, not the kubeconfig user's: a refusal is
+    /// that token's.
+    token_flag: bool,
 }
 
 /// Where a cluster's data comes from. Today only a live API server; a saved snapshot
@@ -219,9 +273,10 @@ enum Source {
 }
 
 impl Cluster {
-    fn live(client: Client) -> Cluster {
+    fn live(client: Client, token_flag: bool) -> Cluster {
         Cluster {
             source: Source::Live(client),
+            token_flag,
         }
     }
 
@@ -251,6 +306,15 @@ impl Cluster {
     pub fn proxy(&self) -> Option<String> {
         match &self.source {
             Source::Live(client) => client.proxy(),
+        }
+    }
+
+    /// The cluster's clock: for a live server the `Date` of its latest answer (plus the time
+    /// since), else this machine's clock. Ages (a report 41 minutes old, an object 3 days old)
+    /// are measured against it, so a laptop whose clock is off does not skew them.
+    pub fn now(&self) -> SystemTime {
+        match &self.source {
+            Source::Live(client) => client.server_time().unwrap_or_else(SystemTime::now),
         }
     }
 
@@ -413,40 +477,99 @@ impl Cluster {
         }
     }
 
-    /// A cluster error as the agent reads it: the context named first, the API server's own
-    /// message kept verbatim, and a hint where the next step is not obvious.
+    /// A cluster error as the agent reads it: the context named first (once), the API
+    /// server's own message kept verbatim, and what to do next where it is not obvious: what
+    /// the agent can do itself, or what to ask the user, who owns the server's flags,
+    /// environment and credentials. "Retry" only where a retry can help.
     pub fn error(&self, e: kube::Error) -> ToolError {
-        let hint = hint(&e);
+        let hint = self.hint(&e);
+        if e.names_context() {
+            return ToolError::Failed(format!("{e}{hint}"));
+        }
         ToolError::Failed(format!("context {}: {e}{hint}", self.context()))
     }
 
     /// [`Cluster::error`] about one thing (`Kustomization/flux-system/apps: patch failed`),
     /// named between the context and the server's words.
     pub fn error_about(&self, subject: &str, e: kube::Error) -> ToolError {
-        let hint = hint(&e);
+        let hint = self.hint(&e);
+        if e.names_context() {
+            return ToolError::Failed(format!("{subject}: {e}{hint}"));
+        }
         ToolError::Failed(format!("context {}: {subject}: {e}{hint}", self.context()))
     }
-}
 
-/// The advice that goes with a cluster error, where the next step is not obvious.
-fn hint(e: &kube::Error) -> &'static str {
-    if e.is_unauthorized() {
-        " (the API server rejected this context's credentials: they may have expired; \
-         refresh them, e.g. log in again for an exec plugin, then retry)"
-    } else if e.is_forbidden() {
-        " (RBAC refused this identity; the message names the verb and resource it lacks)"
-    } else {
-        match e {
-            kube::Error::Timeout { .. } => {
-                " (a slow or unreachable API server: raise --timeout for a slow one, or \
-                 narrow the query with namespace, selector or limit)"
+    /// The advice that goes with a cluster error, where the next step is not obvious: what
+    /// the agent can do itself, or what to ask the user.
+    fn hint(&self, e: &kube::Error) -> String {
+        if e.is_unauthorized() && self.token_flag {
+            " (the API server rejected the bearer token given with --kube-token, which \
+             replaces the kubeconfig's credentials: ask the user to put a valid token in the \
+             MCP server's args, or to remove --kube-token)"
+                .to_string()
+        } else if e.is_unauthorized() {
+            " (the API server rejected this context's credentials: they may have expired; ask \
+             the user to refresh them (log in again for an exec plugin, or get a fresh token or \
+             kubeconfig), then retry)"
+                .to_string()
+        } else if e.is_forbidden() {
+            " (RBAC refused this identity; the message names the verb and resource it lacks: \
+             ask the user for that access, or use another context)"
+                .to_string()
+        } else if e.is_not_http() {
+            match self.proxy() {
+                Some(proxy) => format!(
+                    " (the proxy {proxy} did not answer as an HTTP proxy: the proxy setting \
+                     (proxy-url, HTTPS_PROXY) may point at a TLS port or at something other than \
+                     a proxy; a retry will not help: ask the user to fix it)"
+                ),
+                None => " (the server did not answer in HTTP: the server URL may point at \
+                     another kind of service; a retry will not help: ask the user to check it)"
+                    .to_string(),
             }
-            kube::Error::Connect { .. } => {
-                " (check the server URL, VPN and proxy settings: HTTPS_PROXY, NO_PROXY, \
-                 proxy-url; `flux-operator-mcp check` shows what is used)"
+        } else if e.is_not_tls() {
+            " (the server at this address does not speak TLS: the URL may name a plain-HTTP \
+             port; a retry will not help: ask the user to check the server URL in the \
+             kubeconfig)"
+                .to_string()
+        } else {
+            match e {
+                kube::Error::Timeout { .. } => {
+                    " (the API server did not answer in time: it may be down, overloaded or \
+                     unreachable behind a VPN or proxy; ask the user to check the cluster, or, \
+                     if it is only slow, to raise --timeout in the MCP server's args)"
+                        .to_string()
+                }
+                // Through a proxy, a connection closed before any answer is most often a
+                // proxy setting that names something other than a proxy (a TLS port).
+                kube::Error::Interrupted { .. } if self.proxy().is_some() => format!(
+                    " (through the proxy {}: if this repeats, the proxy setting (proxy-url, \
+                     HTTPS_PROXY) may point at a TLS port or at something other than a proxy: \
+                     ask the user to check it)",
+                    self.proxy().unwrap_or_default()
+                ),
+                kube::Error::Connect { .. } => {
+                    " (the API server cannot be reached: ask the user to check the server URL, \
+                     the VPN and the proxy settings (HTTPS_PROXY, NO_PROXY, proxy-url); \
+                     `flux-operator-mcp check` in a terminal shows what is used)"
+                        .to_string()
+                }
+                _ if e.is_transient() => " (this may be temporary: retry the call)".to_string(),
+                _ => String::new(),
             }
-            _ if e.is_transient() => " (this may be temporary: retry the call)",
-            _ => "",
+        }
+    }
+
+    /// [`Cluster::error`] for a list that failed: a timeout on a big list may be helped by a
+    /// narrower one.
+    pub fn list_error(&self, e: kube::Error) -> ToolError {
+        let timeout = matches!(e, kube::Error::Timeout { .. });
+        match self.error(e) {
+            ToolError::Failed(m) if timeout => ToolError::Failed(format!(
+                "{m}; if the API server answers other calls, a narrower list (namespace, \
+                 selector, limit) may answer in time"
+            )),
+            other => other,
         }
     }
 }
@@ -567,8 +690,9 @@ impl Ctx<'_> {
                 None => {
                     return Err(ToolError::Failed(
                         "no kubeconfig context is selected: the kubeconfig has no \
-                         current-context; pass the context argument (see \
-                         get_kubeconfig_contexts) or start the server with --kube-context"
+                         current-context; pass the context argument (get_kubeconfig_contexts \
+                         lists them), or ask the user to set a current-context or to add \
+                         --kube-context NAME to the MCP server's args"
                             .to_string(),
                     ));
                 }
@@ -576,7 +700,10 @@ impl Ctx<'_> {
         };
         let client = self.clusters.client(&kc, &name)?;
         let deadline = Instant::now() + self.settings.timeout;
-        Ok(Cluster::live(client.with_deadline(deadline)))
+        Ok(Cluster::live(
+            client.with_deadline(deadline),
+            self.settings.kube.token.is_some(),
+        ))
     }
 
     /// The context of a call without a `context` argument: the session's choice

@@ -1,15 +1,20 @@
 //! `get_kubernetes_resources`: one object (GET) or a streamed list of objects of any kind,
 //! shaped by the objects pipeline (lean YAML, secrets masked, events, Helm inventories, root
 //! cause first). Errors of the API (RBAC, unknown kind, not found, timeout) are errors, never
-//! "no resources"; an empty list says where it looked; a cut list says so.
+//! "no resources"; an empty list says where it looked. A list of a Flux kind is read whole
+//! (up to [`SCAN_MAX`] objects) so that its counts cover every object, whatever `limit`
+//! prints, and its failing objects come first; a long one shows healthy objects one line
+//! each. Every list answer stays within [`ANSWER_BUDGET`] bytes and says when it was cut and
+//! how to get the rest (the `continue` argument, a cursor this tool writes).
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::objects::fields::Fields;
-use super::objects::{Batch, Tally, is_flux_group, yaml};
+use super::objects::{Batch, ListKey, Shown, Tally, diagnosis, is_flux_group, yaml};
 use super::{Args, Cluster, Ctx, Tool, ToolError, cluster};
 use crate::kube::discovery::{Resource, close_matches};
 use crate::kube::list::ListOptions;
@@ -20,6 +25,17 @@ pub const DEFAULT_LIMIT: u64 = 100;
 const NAMES_SCANNED: usize = 500;
 /// Close names suggested for a name that is not found.
 const SIMILAR_NAMES: usize = 5;
+/// Objects of a Flux kind read per answer to count them by state and find the failing ones
+/// (ten pages of 500): beyond it the counts say they are partial.
+pub const SCAN_MAX: usize = 5_000;
+/// The most bytes a list answer holds: past it, the objects left out are named by the
+/// `continue` cursor the answer ends its summary with.
+pub const ANSWER_BUDGET: usize = 48 * 1024;
+/// A list answer with more objects than this shows the Flux objects that are not failing one
+/// line each.
+pub const LONG_LIST: usize = 20;
+/// The name of the argument that resumes a cut list.
+const CONTINUE_ARG: &str = "continue";
 
 pub const TOOL: Tool = Tool {
     name: "get_kubernetes_resources",
@@ -27,9 +43,13 @@ pub const TOOL: Tool = Tool {
     description: "Gets Kubernetes objects of any kind as YAML: one by name, or a list (all \
         namespaces unless namespace is given; at most limit objects, default 100, 0 for all). \
         For Flux objects the root cause comes first: a failing object starts with a comment \
-        line naming its Ready/Stalled reasons and the state of its source and dependencies, \
-        then its status (every condition message verbatim) before its spec; a list starts \
-        with a summary (counts by state, one line per failing object). Flux objects also get \
+        line naming its Ready/Stalled reasons and its root cause when that is another object \
+        (the chain of sources and dependencies follows, each message verbatim), then its \
+        status (every condition message verbatim, written once) before its spec; a list \
+        starts with a summary (counts by state over every object of the kind in scope, one \
+        line per failing object) and shows failing objects first; in a list of more than 20, \
+        objects that are not failing read one line each (name, state, revision, age). An \
+        answer holds at most 48 KB: a cut one says so and gives a continue value for the rest. Flux objects also get \
         their recent events (one line each, without ReconciliationSucceeded) and a HelmRelease \
         its inventory from Helm storage (objects and images). Output is lean: no empty \
         fields, no managedFields, no creation time on Flux objects, status.history keeps its \
@@ -87,6 +107,11 @@ fn input_schema() -> Value {
                 "default": DEFAULT_LIMIT,
                 "description": "At most this many objects (default 100); 0 returns all of them."
             },
+            CONTINUE_ARG: {
+                "type": "string",
+                "description": "The continue value a previous answer gave, with that call's \
+                    other arguments unchanged: the objects it left out."
+            },
             "fields": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -129,31 +154,426 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
             get_one(&cluster, &query, name, batch)
         }
         _ => {
-            let info = cluster
-                .list(&resource, &query.list_options(), |obj| {
-                    batch.add(obj);
-                    ControlFlow::Continue(())
-                })
-                .map_err(|e| cluster.error(e))?;
-            if batch.is_empty() {
-                return match query.name {
-                    Some(name) => Err(not_found(&cluster, &query, name)),
-                    None => Ok(format!("{}\n", query.nothing_found(cluster.context()))),
-                };
-            }
-            batch.finish();
-            let mut out = String::from("---\n");
-            out.push_str(&yaml::comment(&query.summary(
-                cluster.context(),
-                &batch,
-                &info,
-            )));
-            for note in batch.notes() {
-                out.push_str(&yaml::comment(&format!("note: {note}")));
-            }
-            batch.render_into(&mut out);
-            Ok(out)
+            let cursor = match args.opt_str(CONTINUE_ARG)? {
+                Some(token) => Cursor::decode(token, &query)?,
+                None => Cursor::start(&query),
+            };
+            list(&cluster, &query, cursor, batch)
         }
+    }
+}
+
+/// A list answer: the objects of the window the cursor points into, counted by state, the
+/// failing ones first, cut to `limit` and to [`ANSWER_BUDGET`].
+fn list(
+    cluster: &Cluster,
+    query: &Query,
+    cursor: Cursor,
+    mut batch: Batch,
+) -> Result<String, ToolError> {
+    let flux = is_flux_group(&query.resource.group);
+    let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+    if flux && !batch.has_fields() {
+        batch.summarise_healthy_above(LONG_LIST);
+    }
+    let mut scan = Scan::new(flux, limit, &cursor);
+    let mut options = query.list_options();
+    options.continue_token = cursor.window.clone();
+    if flux {
+        options.limit = Some(SCAN_MAX);
+    } else if limit > 0 {
+        // Pages of `limit`, so that an answer that stops at the end of one can hand over the
+        // server's own continue token.
+        options.page_size = Some(limit.min(crate::kube::list::DEFAULT_PAGE_SIZE));
+    }
+    let group = query.resource.group.clone();
+    let kind = query.resource.kind.clone();
+    let info = cluster
+        .list(query.resource, &options, |obj| {
+            scan.see(obj, &group, &kind, &mut batch)
+        })
+        .map_err(|e| cluster.list_error(e))?;
+    if scan.seen == 0 {
+        return match query.name {
+            Some(name) => Err(not_found(cluster, query, name)),
+            None => Ok(format!("{}\n", query.nothing_found(cluster.context()))),
+        };
+    }
+    if flux {
+        batch.trim_to(limit);
+    }
+    batch.finish();
+    let mut head = vec![query.title(cluster.context(), &scan, flux, &info)];
+    let failing_lines = failing_lines(&scan.tally, &batch);
+    let notes: Vec<String> = batch
+        .notes()
+        .into_iter()
+        .map(|n| format!("note: {n}"))
+        .collect();
+    let fixed: usize = failing_lines
+        .iter()
+        .chain(&notes)
+        .chain(&head)
+        .map(|l| l.len() + 3)
+        .sum();
+    // Room for the line that says what was shown and how to go on (a cursor is ~200 bytes).
+    let mut body = String::new();
+    let shown = batch.render_budgeted(&mut body, ANSWER_BUDGET.saturating_sub(fixed + 512));
+    if let Some(line) = continuation(query, &cursor, &scan, &shown, &info) {
+        head.push(line);
+    }
+    head.extend(failing_lines);
+    head.extend(notes);
+    let mut out = String::from("---\n");
+    out.push_str(&yaml::comment(&head.join("\n")));
+    out.push_str(&body);
+    Ok(out)
+}
+
+/// The summary's lines about failing and never reconciled objects: reasons, and the root
+/// cause when it is another object (for those whose document is in this answer).
+fn failing_lines(t: &Tally, batch: &Batch) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !t.failures.is_empty() {
+        lines.push("failing:".to_string());
+        for (who, reasons) in &t.failures {
+            let (ns, name) = who.split_once('/').unwrap_or(("", who));
+            let mut line = format!("- {who}: {reasons}");
+            if let Some(root) = batch.root_of(ns, name) {
+                line.push_str("; root cause: ");
+                line.push_str(root);
+            }
+            lines.push(line);
+        }
+        if t.failing > t.failures.len() {
+            lines.push(format!(
+                "- ... and {} more failing",
+                t.failing - t.failures.len()
+            ));
+        }
+    }
+    if !t.unreconciled.is_empty() {
+        lines.push("not reconciled yet:".to_string());
+        lines.extend(t.unreconciled.iter().map(|f| format!("- {f}")));
+    }
+    lines
+}
+
+/// The line that says which objects were left out and how to get them, or `None` when the
+/// answer holds every object of the list.
+fn continuation(
+    query: &Query,
+    cursor: &Cursor,
+    scan: &Scan,
+    shown: &Shown,
+    info: &crate::kube::list::ListInfo,
+) -> Option<String> {
+    let written = shown.failing + shown.others;
+    let read_after_cursor = scan.failing_total + scan.others_total;
+    let next = if scan.flux {
+        let failing_done = cursor.failing_done || shown.failing >= scan.failing_total;
+        let others_done = failing_done && shown.others >= scan.others_total;
+        if failing_done && others_done {
+            // The window is shown; what the server holds after it is the next window.
+            info.continue_token.clone().map(|t| cursor.next_window(t))
+        } else if failing_done {
+            Some(cursor.after(
+                true,
+                None,
+                shown.last_other.clone().or(cursor.other.clone()),
+            ))
+        } else {
+            Some(cursor.after(
+                false,
+                shown.last_failing.clone().or(cursor.failing.clone()),
+                None,
+            ))
+        }
+    } else if written < scan.others_added || (info.more && info.continue_token.is_none()) {
+        Some(cursor.after(
+            true,
+            None,
+            shown.last_other.clone().or(cursor.other.clone()),
+        ))
+    } else if info.more {
+        info.continue_token.clone().map(|t| cursor.next_window(t))
+    } else {
+        None
+    };
+    let partial_window = scan.flux && info.more;
+    let Some(next) = next else {
+        if partial_window {
+            return Some(format!(
+                "counts cover the first {SCAN_MAX} objects only; narrow with namespace or \
+                 selector to count the others"
+            ));
+        }
+        return None;
+    };
+    let of = match (cursor.is_start(), scan.flux && !partial_window) {
+        (true, true) => format!("showing {written} of {read_after_cursor}"),
+        (true, false) => format!("showing {written}; more exist"),
+        (false, true) => format!(
+            "continued: {written} of the {read_after_cursor} objects after the previous answer"
+        ),
+        (false, false) => format!("continued: {written} more; more exist"),
+    };
+    let why = if shown.cut > 0 {
+        format!("the answer reached its {} KB budget", ANSWER_BUDGET / 1024)
+    } else if query.limit > 0 {
+        format!("limit {}", query.limit)
+    } else {
+        "the objects counted".to_string()
+    };
+    let order = if scan.flux { ", failing first" } else { "" };
+    Some(format!(
+        "{of}{order} ({why}); for the next ones call again with the same arguments and \
+         continue: {:?}, or narrow with namespace, selector or limit (limit 0 returns all)",
+        next.encode()
+    ))
+}
+
+/// Reads a list's objects as they stream in: counts the Flux ones by state, and hands the
+/// ones after the cursor to the batch (at most `limit` failing and `limit` others for a Flux
+/// kind, whose list is read to the end of its window; the first `limit` for any other kind,
+/// whose list is read no further).
+struct Scan {
+    flux: bool,
+    limit: usize,
+    tally: Tally,
+    failing_done: bool,
+    failing_after: After,
+    other_after: After,
+    /// Objects read, whether after the cursor or not.
+    seen: usize,
+    /// Objects after the cursor, by class, and how many of each went to the batch.
+    failing_total: usize,
+    others_total: usize,
+    failing_added: usize,
+    others_added: usize,
+}
+
+impl Scan {
+    fn new(flux: bool, limit: usize, cursor: &Cursor) -> Scan {
+        Scan {
+            flux,
+            limit,
+            tally: Tally::default(),
+            failing_done: cursor.failing_done,
+            failing_after: After::new(cursor.failing.clone()),
+            other_after: After::new(cursor.other.clone()),
+            seen: 0,
+            failing_total: 0,
+            others_total: 0,
+            failing_added: 0,
+            others_added: 0,
+        }
+    }
+
+    fn see(&mut self, obj: Value, group: &str, kind: &str, batch: &mut Batch) -> ControlFlow<()> {
+        self.seen += 1;
+        let meta = &obj["metadata"];
+        let key: ListKey = (
+            meta["namespace"].as_str().unwrap_or("").to_string(),
+            meta["name"].as_str().unwrap_or("").to_string(),
+        );
+        let room = |added: usize| self.limit == 0 || added < self.limit;
+        if !self.flux {
+            if !self.other_after.admits(&key) {
+                return ControlFlow::Continue(());
+            }
+            self.others_total += 1;
+            batch.add(obj);
+            self.others_added += 1;
+            return if room(self.others_added) {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            };
+        }
+        let h = diagnosis::health(&obj);
+        let unreconciled = diagnosis::unreconciled_line(group, kind, &key.0, &key.1, &h).is_some();
+        let who = if key.0.is_empty() {
+            key.1.clone()
+        } else {
+            format!("{}/{}", key.0, key.1)
+        };
+        self.tally.add(&who, &h, unreconciled);
+        let failing = h.state == diagnosis::State::Failing || diagnosis::status_first(&h);
+        if failing {
+            if self.failing_done || !self.failing_after.admits(&key) {
+                return ControlFlow::Continue(());
+            }
+            self.failing_total += 1;
+            if room(self.failing_added) {
+                batch.add(obj);
+                self.failing_added += 1;
+            }
+        } else {
+            // Others are shown once every failing object was: until then they start over.
+            if !self.failing_done || self.other_after.admits(&key) {
+                self.others_total += 1;
+                if room(self.others_added) {
+                    batch.add(obj);
+                    self.others_added += 1;
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Skips a list's objects up to and including a cursor's. API servers list in the order of
+/// their storage keys (`namespace/name`, etcd's byte order), which a cursor relies on as
+/// Kubernetes' own continue token does; the cursor's object itself is looked for first, so a
+/// server that orders by (namespace, name) instead is followed exactly too, and when that
+/// object is gone the first one after it in both orders resumes.
+#[derive(Debug, Clone)]
+struct After {
+    key: Option<ListKey>,
+    passed: bool,
+}
+
+impl After {
+    fn new(key: Option<ListKey>) -> After {
+        After { key, passed: false }
+    }
+
+    fn admits(&mut self, key: &ListKey) -> bool {
+        let Some(cursor) = &self.key else {
+            return true;
+        };
+        if self.passed {
+            return true;
+        }
+        if key == cursor {
+            self.passed = true;
+            return false;
+        }
+        let bytes = |k: &ListKey| format!("{}/{}", k.0, k.1);
+        if key > cursor && bytes(key) > bytes(cursor) {
+            self.passed = true;
+            return true;
+        }
+        false
+    }
+}
+
+/// Where a list answer left off, for its `continue` value: the query it belongs to, the
+/// server's continue token where the window of objects starts, and the last failing and
+/// other object shown. Opaque to the agent (base64 of a small JSON object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    query: String,
+    window: Option<String>,
+    failing_done: bool,
+    failing: Option<ListKey>,
+    other: Option<ListKey>,
+}
+
+impl Cursor {
+    fn start(query: &Query) -> Cursor {
+        Cursor {
+            query: query.fingerprint(),
+            window: None,
+            failing_done: false,
+            failing: None,
+            other: None,
+        }
+    }
+
+    fn is_start(&self) -> bool {
+        self.window.is_none()
+            && !self.failing_done
+            && self.failing.is_none()
+            && self.other.is_none()
+    }
+
+    /// The same window, after these objects.
+    fn after(
+        &self,
+        failing_done: bool,
+        failing: Option<ListKey>,
+        other: Option<ListKey>,
+    ) -> Cursor {
+        Cursor {
+            query: self.query.clone(),
+            window: self.window.clone(),
+            failing_done,
+            failing,
+            other,
+        }
+    }
+
+    /// The window that starts at the server's continue token `token`.
+    fn next_window(&self, token: String) -> Cursor {
+        Cursor {
+            query: self.query.clone(),
+            window: Some(token),
+            failing_done: false,
+            failing: None,
+            other: None,
+        }
+    }
+
+    fn encode(&self) -> String {
+        let key = |k: &Option<ListKey>| k.as_ref().map(|(ns, n)| json!([ns, n]));
+        let v = json!({
+            "q": self.query,
+            "w": self.window,
+            "fd": self.failing_done,
+            "f": key(&self.failing),
+            "o": key(&self.other),
+        });
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    fn decode(token: &str, query: &Query) -> Result<Cursor, ToolError> {
+        let bad = || {
+            ToolError::InvalidArgument(format!(
+                "{CONTINUE_ARG}: {:?} is not a value this tool gave; pass the continue value of \
+                 the previous answer unchanged, or leave it out to list from the start",
+                &token.trim()[..crate::text::floor_char_boundary(token.trim(), 40)]
+            ))
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.trim())
+            .map_err(|_| bad())?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let key = |k: &Value| -> Result<Option<ListKey>, ToolError> {
+            match k {
+                Value::Null => Ok(None),
+                Value::Array(a) => match (
+                    a.first().and_then(Value::as_str),
+                    a.get(1).and_then(Value::as_str),
+                ) {
+                    (Some(ns), Some(n)) if a.len() == 2 => {
+                        Ok(Some((ns.to_string(), n.to_string())))
+                    }
+                    _ => Err(bad()),
+                },
+                _ => Err(bad()),
+            }
+        };
+        let cursor = Cursor {
+            query: v["q"].as_str().ok_or_else(bad)?.to_string(),
+            window: match &v["w"] {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                _ => return Err(bad()),
+            },
+            failing_done: v["fd"].as_bool().ok_or_else(bad)?,
+            failing: key(&v["f"])?,
+            other: key(&v["o"])?,
+        };
+        if cursor.query != query.fingerprint() {
+            return Err(ToolError::InvalidArgument(format!(
+                "{CONTINUE_ARG}: this value continues another list ({}); call again with that \
+                 list's kind, namespace, selector and name, or leave continue out",
+                cursor.query
+            )));
+        }
+        Ok(cursor)
     }
 }
 
@@ -258,53 +678,50 @@ impl Query<'_> {
         )
     }
 
-    /// The first lines of a list answer: what was listed where, the Flux health counts, the
-    /// failing objects, and whether the list was cut.
-    fn summary(&self, context: &str, batch: &Batch, info: &crate::kube::list::ListInfo) -> String {
-        let n = batch.len();
-        let mut lines = vec![format!(
-            "{n} {} ({}) {} of context {context}{}",
+    /// What a continue cursor belongs to: kind, group, namespace, selector and name.
+    fn fingerprint(&self) -> String {
+        let mut out = format!("{}.{}", self.resource.kind, self.resource.group);
+        for (label, v) in [
+            ("namespace", self.namespace),
+            ("selector", self.selector),
+            ("name", self.name),
+        ] {
+            if let Some(v) = v {
+                out.push_str(&format!(", {label} {v}"));
+            }
+        }
+        out
+    }
+
+    /// The first line of a list answer: what was listed where, and for a Flux kind how many
+    /// objects there are in each state.
+    fn title(
+        &self,
+        context: &str,
+        scan: &Scan,
+        flux: bool,
+        info: &crate::kube::list::ListInfo,
+    ) -> String {
+        let n = if flux {
+            scan.tally.total()
+        } else {
+            scan.others_added
+        };
+        let mut line = format!(
+            "{}{n} {} ({}) {} of context {context}{}",
+            if flux && info.more { "at least " } else { "" },
             self.resource.kind,
             self.resource.api_version(),
             self.place(),
             self.selector
                 .map(|s| format!(", selector {s}"))
                 .unwrap_or_default()
-        )];
-        let t: Tally = batch.tally();
-        let flux = t.ready + t.failing + t.progressing + t.suspended + t.no_status;
-        if flux > 0 {
-            let mut counts = format!("{} ready, {} failing", t.ready, t.failing);
-            for (n, what) in [
-                (t.progressing, "progressing"),
-                (t.suspended, "suspended"),
-                (t.no_status, "without status"),
-            ] {
-                if n > 0 {
-                    counts.push_str(&format!(", {n} {what}"));
-                }
-            }
-            lines[0].push_str(": ");
-            lines[0].push_str(&counts);
+        );
+        if flux {
+            line.push_str(": ");
+            line.push_str(&scan.tally.counts());
         }
-        if info.more {
-            let shown = match info.remaining_item_count {
-                Some(r) => format!("showing {n} of at least {}", n as u64 + r),
-                None => format!("showing the first {n}; more exist"),
-            };
-            lines.push(format!(
-                "{shown}; narrow with namespace, selector or limit (limit 0 returns all)"
-            ));
-        }
-        if !t.failures.is_empty() {
-            lines.push("failing:".to_string());
-            lines.extend(t.failures.iter().map(|f| format!("- {f}")));
-        }
-        if !t.unreconciled.is_empty() {
-            lines.push("not reconciled yet:".to_string());
-            lines.extend(t.unreconciled.iter().map(|f| format!("- {f}")));
-        }
-        lines.join("\n")
+        line
     }
 }
 
@@ -326,6 +743,16 @@ fn get_one(
     let mut out = batch.render();
     for note in batch.notes() {
         out.push_str(&yaml::comment(&format!("note: {note}")));
+    }
+    // One object is answered whole (cut, it would not be YAML); a big one says how to ask
+    // for less.
+    if out.len() > ANSWER_BUDGET {
+        out.push_str(&yaml::comment(&format!(
+            "note: this answer is {} KB, over the {} KB budget of a list answer; pass fields \
+             (e.g. [\"status\", \"spec.interval\"]) to get parts of the object",
+            out.len() / 1024,
+            ANSWER_BUDGET / 1024
+        )));
     }
     Ok(out)
 }

@@ -238,6 +238,33 @@ pub fn pod_table(namespace: &str, items: &[Value]) -> String {
     render(namespace, &pods)
 }
 
+/// Each pod's name, labels and total usage (`16.6m`, `132MiB`: `?` for a quantity that does
+/// not parse), and the newest sample time, for summaries shorter than [`pod_table`].
+pub fn pod_totals(items: &[Value]) -> (Vec<(String, &Value, String, String)>, String) {
+    let mut newest = String::new();
+    let totals = items
+        .iter()
+        .map(|v| {
+            let pod = PodUsage::from_object(v);
+            if pod.timestamp > newest {
+                newest = pod.timestamp.clone();
+            }
+            let (mut cpu, mut mem) = (Some(0.0), Some(0.0));
+            for c in &pod.containers {
+                cpu = add(cpu, parse_quantity(&c.cpu));
+                mem = add(mem, parse_quantity(&c.memory));
+            }
+            (
+                pod.name,
+                &v["metadata"]["labels"],
+                millicores(cpu),
+                mebibytes(mem),
+            )
+        })
+        .collect();
+    (totals, newest)
+}
+
 /// The table: one row per container, a `(pod total)` row for pods with several containers, and
 /// the namespace total.
 fn render(namespace: &str, pods: &[PodUsage]) -> String {

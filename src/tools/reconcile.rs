@@ -796,9 +796,13 @@ events:
 - time: 2026-11-21T05:46:01Z
   type: Warning
   reason: HealthCheckFailed
-  message: 'timeout waiting for: [Deployment/apps/web status: ''InProgress'']'
+  message: \"timeout waiting for: [Deployment/apps/web status: 'InProgress']\"
 ";
         assert_eq!(text, expected);
+        // The event message reads in the answer as sent: quoted, never escaped.
+        assert!(
+            text.contains("timeout waiting for: [Deployment/apps/web status: 'InProgress']\"\n")
+        );
         // The message survives YAML byte for byte.
         let back: Value = serde_norway::from_str(&text["---\n".len()..]).expect("yaml");
         assert_eq!(

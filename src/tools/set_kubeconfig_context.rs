@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use super::{Args, Ctx, Tool, ToolError};
 use crate::kube::config::without_userinfo;
-use crate::kube::discovery::close_matches;
 
 pub const TOOL: Tool = Tool {
     name: "set_kubeconfig_context",
@@ -40,9 +39,6 @@ fn input_schema() -> Value {
     })
 }
 
-/// How many context names an error lists before it says how many more there are.
-const LISTED: usize = 20;
-
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let name = args.str("name")?;
     // Read the files again so a context added since the server started can be chosen.
@@ -75,22 +71,9 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     Ok(out)
 }
 
-/// `context "prd" does not exist; did you mean prod? Contexts: dev, prod`.
+/// `context "prd" does not exist (did you mean prod?); the kubeconfig defines: dev, prod`.
 fn unknown(name: &str, names: &[String]) -> String {
-    if names.is_empty() {
-        return format!("context {name:?} does not exist: the kubeconfig defines no contexts");
-    }
-    let mut out = format!("context {name:?} does not exist");
-    let close = close_matches(name, names.iter().map(String::as_str), 3);
-    if !close.is_empty() {
-        out.push_str(&format!("; did you mean {}?", close.join(" or ")));
-    }
-    let shown: Vec<&str> = names.iter().take(LISTED).map(String::as_str).collect();
-    out.push_str(&format!(" The kubeconfig defines: {}", shown.join(", ")));
-    if names.len() > LISTED {
-        out.push_str(&format!(" (and {} more)", names.len() - LISTED));
-    }
-    out
+    super::cluster::no_such_context(name, names)
 }
 
 #[cfg(test)]
@@ -159,8 +142,8 @@ mod tests {
         assert_eq!(
             err,
             ToolError::InvalidArgument(
-                "context \"prd\" does not exist; did you mean prod? \
-                 The kubeconfig defines: broken, dev, prod"
+                "context \"prd\" does not exist (did you mean prod?); \
+                 the kubeconfig defines: broken, dev, prod"
                     .into()
             )
         );
@@ -179,7 +162,7 @@ mod tests {
     fn long_context_lists_are_cut() {
         let names: Vec<String> = (0..25).map(|i| format!("ctx-{i:02}")).collect();
         let text = unknown("nope", &names);
-        assert!(text.ends_with("ctx-19 (and 5 more)"), "{text}");
+        assert!(text.ends_with("ctx-19 and 5 more"), "{text}");
         assert_eq!(
             unknown("x", &[]),
             "context \"x\" does not exist: the kubeconfig defines no contexts"

@@ -76,6 +76,29 @@ pub fn format_rfc3339(t: i64) -> String {
     )
 }
 
+/// When the test data was written (`NOW` in tests/scripts/gen-cluster-data.py): its times are
+/// minutes and days before this.
+pub const DATA_NOW: &str = "2026-11-21T05:30:00Z";
+
+/// Unix seconds → `Sat, 21 Nov 2026 05:30:00 GMT`, the HTTP `Date` header (RFC 9110
+/// IMF-fixdate).
+pub fn format_http_date(t: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// Unix seconds and microseconds → `2026-11-20T08:00:00.000000Z` (MicroTime, as in `eventTime`).
 pub fn format_micro(t: i64, micros: u32) -> String {
     let base = format_rfc3339(t);
@@ -175,5 +198,13 @@ mod tests {
         ] {
             assert_eq!(human_duration(s), want, "{s}");
         }
+    }
+
+    #[test]
+    fn http_dates() {
+        use super::*;
+        let t = parse_rfc3339(DATA_NOW).unwrap();
+        assert_eq!(format_http_date(t), "Sat, 21 Nov 2026 05:30:00 GMT");
+        assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

@@ -214,6 +214,10 @@ pub struct Options {
     /// Run the simulated Flux controller (reconcile requests answered after a delay, Ready
     /// condition, events, finalizers). Default: none, nothing answers.
     pub controller: Option<Controller>,
+    /// The time every response's `Date` header gives (Unix seconds), fixed; `None`: the real
+    /// clock. Default: [`clock::DATA_NOW`], when the test data was written, so that ages
+    /// computed against the server's clock (a report 41 minutes old) read the same on every run.
+    pub now: Option<i64>,
 }
 
 impl Default for Options {
@@ -235,6 +239,7 @@ impl Default for Options {
             max_page_size: None,
             port: 0,
             controller: None,
+            now: clock::parse_rfc3339(clock::DATA_NOW),
         }
     }
 }
@@ -897,7 +902,10 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) {
             api::Reply::Respond(resp, cut) => {
                 // Every API server response names its audit event; clients log it on errors.
                 let n = shared.next_audit.fetch_add(1, Ordering::Relaxed);
-                let resp = resp.with_header("Audit-Id", audit_id(shared.audit_seed, n));
+                let now = shared.options.now.unwrap_or_else(clock::now_unix);
+                let resp = resp
+                    .with_header("Audit-Id", audit_id(shared.audit_seed, n))
+                    .with_header("Date", clock::format_http_date(now));
                 let close = req.wants_close() || cut != http::Cut::None;
                 let head = req.method == "HEAD";
                 if http::write_response(reader.get_mut(), &resp, close, head, cut).is_err() {

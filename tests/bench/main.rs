@@ -4,6 +4,7 @@
 #[path = "../apiserver/mod.rs"]
 #[allow(dead_code)]
 mod apiserver;
+mod diagnosis;
 mod docs;
 mod investigations;
 mod kube;
@@ -11,6 +12,8 @@ mod startup;
 #[path = "../it/support.rs"]
 mod support;
 mod tools;
+#[path = "../it/verbatim.rs"]
+mod verbatim;
 mod writes;
 
 use std::path::PathBuf;
@@ -68,7 +71,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// investigations, writes); no name runs them all.
+/// diagnosis, investigations, writes); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -77,11 +80,12 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 6] = [
+    let sections: [(&str, fn()); 7] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
         ("tools", tools::run),
+        ("diagnosis", diagnosis::run),
         ("investigations", investigations::run),
         ("writes", writes::run),
     ];

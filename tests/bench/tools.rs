@@ -425,7 +425,12 @@ fn big_list(dir: &Path) {
         let text = tool_text(&mut mcp, "get_kubernetes_resources", args.clone());
         tool.push(t.elapsed());
         answer_bytes = text.len();
-        assert_eq!(text.matches("\nkind: Kustomization\n").count(), BIG_LIST);
+        // Every object is read and counted; the answer shows what its budget holds.
+        assert!(
+            text.starts_with(&format!("---\n# {BIG_LIST} Kustomization ")),
+            "{}",
+            &text[..200.min(text.len())]
+        );
     }
     tool.remove(0); // the first one paid discovery and the handshake
     let (raw, tool) = (median(&mut raw), median(&mut tool));

@@ -115,8 +115,64 @@ fn a_kustomization_blocked_by_its_dependency_names_it() {
         out.contains("# source GitRepository flux-system/flux-system: ready\n"),
         "{out}"
     );
+    assert!(
+        out.starts_with("---\n# NOT READY Kustomization flux-system/monitoring-configs: DependencyNotReady; root cause: Kustomization flux-system/monitoring-controllers: not ready: HealthCheckFailed\n"),
+        "{out}"
+    );
     assert_yaml(&out);
     support::golden("resources/kustomization-dependency.yaml", &out);
+}
+
+/// The chain is followed to the first object that is itself failing or missing, across
+/// kinds, and that root is named in the headline; each message on the way is whole.
+#[test]
+fn the_chain_is_followed_to_the_root_cause() {
+    let mut s = default_setup("chains");
+    let cases = [
+        // HelmRelease -> HelmChart (missing) -> HelmRepository (missing, named by the chart
+        // template since the HelmChart that would name it does not exist).
+        (
+            json!({"kind": "HelmRelease", "name": "grafana", "namespace": "apps"}),
+            "# NOT READY HelmRelease apps/grafana: ArtifactFailed; root cause: HelmRepository flux-system/grafana: not found\n\
+          # source HelmChart flux-system/apps-grafana: not found\n\
+          #   its source HelmRepository flux-system/grafana: not found\n",
+        ),
+        // HelmRelease -> HelmChart (failing) -> HelmRepository (ready): the chart is the root.
+        (
+            json!({"kind": "HelmRelease", "name": "metrics-exporter", "namespace": "apps"}),
+            "# NOT READY HelmRelease apps/metrics-exporter: ArtifactFailed; root cause: HelmChart flux-system/apps-metrics-exporter: not ready: InvalidChartReference\n",
+        ),
+        // Kustomization -> dependsOn Kustomization -> its OCIRepository.
+        (
+            json!({"kind": "Kustomization", "name": "observability", "namespace": "flux-system"}),
+            "# NOT READY Kustomization flux-system/observability: DependencyNotReady; root cause: OCIRepository apps/webapp-config: not ready: OCIOperationFailed\n\
+          # source GitRepository flux-system/flux-system: ready\n\
+          # dependency Kustomization apps/webapp: not ready: ArtifactFailed: Source artifact not found, retrying in 30s\n\
+          #   its source OCIRepository apps/webapp-config: not ready: OCIOperationFailed: failed to pull artifact from 'oci://ghcr.io/acme-corp/manifests/webapp': couldn't find tag \"v2.4.0\"\n",
+        ),
+        // ImagePolicy -> ImageRepository.
+        (
+            json!({"kind": "ImagePolicy", "name": "webapp-api", "namespace": "flux-system"}),
+            "# NOT READY ImagePolicy flux-system/webapp-api: DependencyNotReady; root cause: ImageRepository flux-system/webapp-api: not ready: AuthenticationFailed\n",
+        ),
+        // ResourceSet -> its input provider.
+        (
+            json!({"kind": "ResourceSet", "name": "team-envs", "namespace": "flux-system"}),
+            "# NOT READY ResourceSet flux-system/team-envs: ReconciliationFailed; root cause: ResourceSetInputProvider flux-system/team-onboarding: not ready: ReconciliationFailed\n\
+          # input provider ResourceSetInputProvider flux-system/team-onboarding: not ready: ReconciliationFailed: failed to list pull requests: GET https://gitlab.acme.internal/api/v4/projects/platform%2Fteams/merge_requests?state=opened: 401 {message: 401 Unauthorized}\n",
+        ),
+        // A multi-line message in the chain is kept whole: the cause is on its second line.
+        (
+            json!({"kind": "Kustomization", "name": "shop-payments", "namespace": "apps"}),
+            "# source GitRepository apps/payments: not ready: GitOperationFailed: failed to checkout and determine revision: unable to clone 'https://git.acme.internal/payments/deploy.git':\n\
+          # Get \"https://git.acme.internal/payments/deploy.git/info/refs?service=git-upload-pack\": dial tcp: lookup git.acme.internal on 10.96.0.10:53: no such host\n",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = s.resources(args.clone());
+        assert!(out.contains(want), "{args}: wanted\n{want}\nin\n{out}");
+        assert_yaml(&out);
+    }
 }
 
 #[test]
@@ -131,12 +187,24 @@ fn a_git_auth_failure_is_quoted_verbatim() {
         "{out}"
     );
     let message = "failed to checkout and determine revision: unable to clone 'ssh://git@github.com/acme-corp/infra-private.git': ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain";
-    for type_ in ["Ready", "FetchFailed"] {
-        assert_eq!(
-            condition(&out, "flux-system", "infra-private", type_)["message"],
-            message
-        );
-    }
+    assert_eq!(
+        condition(&out, "flux-system", "infra-private", "Ready")["message"],
+        message
+    );
+    // FetchFailed carries the same message: written once, under Ready, and referred to.
+    assert!(
+        condition(&out, "flux-system", "infra-private", "FetchFailed")
+            .get("message")
+            .is_none()
+    );
+    assert!(
+        out.contains("  - type: FetchFailed\n    status: 'True'\n    reason: GitOperationFailed\n    # message: same as Ready\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("    message: \"{message}\"\n")),
+        "{out}"
+    );
     // The event that repeats the Ready message says so, in one line.
     assert!(
         out.contains("\n- '2026-11-21T05:28:00Z Warning GitOperationFailed (x19): same message as the Ready condition'\n"),
@@ -151,9 +219,23 @@ fn a_list_starts_with_its_summary() {
     let mut s = default_setup("ks-list");
     s.server.clear_requests();
     let out = s.resources(json!({"kind": "Kustomization"}));
-    assert!(out.starts_with("---\n# 10 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 6 ready, 4 failing\n# failing:\n"), "{out}");
-    // A long Ready message is cut in the summary line, and whole in the object's conditions.
-    assert!(out.contains("\n# - flux-system/monitoring-controllers: HealthCheckFailed: health check failed after 5m0.041s: timeout waiting for: [Deployment/monitoring/kube-state-metrics s…\n"), "{out}");
+    assert!(out.starts_with("---\n# 13 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 6 ready, 7 failing\n# failing:\n"), "{out}");
+    // The summary names the reasons (and the root cause when it is another object); the
+    // messages are in the objects' conditions, whole. An upstream listed after its dependent
+    // is quoted in the dependent's chain too: a budget could cut the list between the two.
+    assert!(
+        out.contains("\n# - flux-system/monitoring-controllers: HealthCheckFailed\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n# - flux-system/monitoring-configs: DependencyNotReady; root cause: Kustomization flux-system/monitoring-controllers: not ready: HealthCheckFailed\n"), "{out}");
+    assert_eq!(
+        out.matches(
+            "timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']"
+        )
+        .count(),
+        2,
+        "{out}"
+    );
     assert_eq!(
         condition(&out, "flux-system", "monitoring-controllers", "Ready")["message"],
         "health check failed after 5m0.041s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']"
@@ -289,21 +371,78 @@ fn the_flux_instance_with_the_operator() {
     let mut s = default_setup("instance");
     let out = s.ok("get_flux_instance", json!({}));
     assert!(
-        out.starts_with("---\n# Flux v2.7.2 in context flux-test\n"),
+        out.starts_with("---\n# Flux v2.7.2 in context flux-test\n# FluxInstance flux-system/flux: ready for 27m (Reconciliation finished in 4s); "),
         "{out}"
     );
-    assert!(
-        out.contains("kind: FluxInstance") && out.contains("kind: FluxReport"),
-        "{out}"
-    );
-    // The same table get_kubernetes_metrics shows, as comment lines.
-    assert!(
-        out.contains("\n# Pod metrics in namespace flux-system (metrics-server, sampled up to "),
-        "{out}"
-    );
-    assert!(out.contains("\n# POD "), "{out}");
+    // The report's age, and each of its facts that live state contradicts (the test data's
+    // report is stale: helm-controller not ready, kustomize-controller v1.7.0, counts).
+    for want in [
+        "\n# FluxReport flux-system/flux: written 41m ago (2026-11-21T04:49:00Z); facts from it are marked (report), the others are live\n",
+        "\n# - the FluxReport, 41m old, says helm-controller is NOT READY (Failed: Deployment does not have minimum availability.); live: its Deployment is available 1/1\n",
+        "\n# - the FluxReport, 41m old, says kustomize-controller runs ghcr.io/fluxcd/kustomize-controller:v1.7.0; live: its pods run ghcr.io/fluxcd/kustomize-controller:v1.7.1\n",
+        "ImagePolicy 0 (live 1)",
+        "Receiver 0 (live 1)",
+        "OCIRepository 0 (live 1)",
+        "ResourceSetInputProvider 0 (live 1)",
+        // Live facts: the controllers and the counts, failing objects named.
+        "\n# - helm-controller v1.4.2: available 1/1, 15.9m CPU, 166MiB\n",
+        "\n# - Kustomization: 7 of 13 failing (apps/shop-payments, apps/storefront, apps/webapp, 4 more)\n",
+        "\n# - ImagePolicy: 1 of 2 failing (flux-system/webapp-api)\n",
+        "\n# FluxInstance inventory: 28 objects: CustomResourceDefinition 14, Deployment 6, ServiceAccount 6, GitRepository 1, Kustomization 1\n",
+        "\n# (report) sync kustomization/flux-system: ready: ",
+    ] {
+        assert!(out.contains(want), "{want:?} not in\n{out}");
+    }
+    // The live lines say NOT READY nowhere: the report's claim is marked as the report's.
+    assert_eq!(out.matches("NOT READY").count(), 1, "{out}");
+    assert!(out.len() <= 4096, "{} bytes:\n{out}", out.len());
     assert_yaml(&out);
     support::golden("resources/flux-instance.yaml", &out);
+    // full: both objects whole, the inventory listed.
+    let full = s.ok("get_flux_instance", json!({"full": true}));
+    assert!(
+        full.contains("\nkind: FluxInstance\n") && full.contains("\nkind: FluxReport\n"),
+        "{full}"
+    );
+    assert!(full.contains("flux-system/source-controller"), "{full}");
+    assert_yaml(&full);
+}
+
+/// A FluxInstance that is not ready shows its conditions (messages verbatim, once) and events
+/// as a document; a report without status says every fact is live.
+#[test]
+fn a_failing_flux_instance_shows_its_conditions() {
+    let data = cluster_objects();
+    let mut instance = data
+        .iter()
+        .find(|o| o["kind"] == "FluxInstance")
+        .cloned()
+        .expect("a FluxInstance");
+    let message = "failed to pull oci://ghcr.io/controlplaneio-fluxcd/flux-operator-manifests:\n\
+                   dial tcp: lookup ghcr.io: no such host";
+    instance["status"]["conditions"] = json!([{"type": "Ready", "status": "False",
+        "reason": "ArtifactFailed", "message": message,
+        "lastTransitionTime": "2026-11-21T05:20:00Z"}]);
+    instance["metadata"]["name"] = json!("flux-broken");
+    let mut s = setup(
+        "instance-failing",
+        Options {
+            extra_objects: vec![instance],
+            ..Options::default()
+        },
+        &[],
+    );
+    let out = s.ok("get_flux_instance", json!({}));
+    assert!(
+        out.contains("\n# FluxInstance flux-system/flux-broken: failing for 10m: ArtifactFailed (its conditions and events follow)"),
+        "{out}"
+    );
+    assert_eq!(
+        condition(&out, "flux-system", "flux-broken", "Ready")["message"],
+        message
+    );
+    assert_eq!(out.matches("no such host").count(), 1, "{out}");
+    assert_yaml(&out);
 }
 
 #[test]
@@ -645,15 +784,109 @@ fn an_empty_list_is_an_answer_that_says_where_it_looked() {
 fn a_cut_list_says_how_much_is_missing() {
     let mut s = default_setup("truncated");
     let out = s.resources(json!({"kind": "Kustomization", "limit": 2}));
-    let second = out.lines().nth(2).unwrap_or("");
-    assert_eq!(
-        second,
-        "# showing 2 of at least 10; narrow with namespace, selector or limit (limit 0 returns all)"
+    // The counts cover every Kustomization, not the two shown, and the two shown fail.
+    assert!(
+        out.starts_with("---\n# 13 Kustomization (kustomize.toolkit.fluxcd.io/v1) in any namespace of context flux-test: 6 ready, 7 failing\n# showing 2 of 13, failing first (limit 2); for the next ones call again with the same arguments and continue: \""),
+        "{out}"
     );
     assert_eq!(out.matches("\nkind: Kustomization\n").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("\n# NOT READY Kustomization ").count(),
+        2,
+        "{out}"
+    );
     let all = s.resources(json!({"kind": "Kustomization", "limit": 0}));
-    assert!(!all.contains("showing"), "{all}");
-    assert_eq!(all.matches("\nkind: Kustomization\n").count(), 10);
+    assert!(
+        !all.contains("showing") && !all.contains("continue"),
+        "{all}"
+    );
+    assert_eq!(all.matches("\nkind: Kustomization\n").count(), 13);
+    // Failing objects first, whatever the list order.
+    assert!(
+        failing_first(&all),
+        "a failing object after a ready one:\n{all}"
+    );
+}
+
+/// Whether no object whose Ready condition is False follows one whose Ready is True.
+fn failing_first(text: &str) -> bool {
+    let ready: Vec<bool> = documents(text)
+        .iter()
+        .filter_map(|d| {
+            let c = d["status"]["conditions"].as_array()?;
+            let r = c.iter().find(|c| c["type"] == "Ready")?;
+            Some(r["status"] == "True")
+        })
+        .collect();
+    ready.windows(2).all(|w| !w[0] || w[1])
+}
+
+/// Following each answer's continue value shows every object once, failing ones first,
+/// whatever limit cuts the pages; a value from another list is refused.
+#[test]
+fn continue_walks_the_whole_list_once() {
+    let mut s = default_setup("continue");
+    for limit in [1, 3, 5] {
+        let mut args = json!({"kind": "Kustomization", "limit": limit});
+        let mut names = Vec::new();
+        let mut failing_seen_after_ready = false;
+        for _ in 0..20 {
+            let out = s.resources(args.clone());
+            for doc in documents(&out)
+                .iter()
+                .filter(|d| d["kind"] == "Kustomization")
+            {
+                names.push(format!(
+                    "{}/{}",
+                    doc["metadata"]["namespace"].as_str().unwrap(),
+                    doc["metadata"]["name"].as_str().unwrap()
+                ));
+            }
+            failing_seen_after_ready |= !failing_first(&out);
+            let Some(at) = out.find("continue: \"") else {
+                break;
+            };
+            let token = out[at + 11..].split('"').next().unwrap().to_string();
+            args["continue"] = json!(token);
+        }
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(
+            (names.len(), unique.len()),
+            (13, 13),
+            "limit {limit}: {names:?}"
+        );
+        assert!(!failing_seen_after_ready, "limit {limit}");
+        let failing_first: Vec<&String> = names.iter().take(7).collect();
+        assert!(
+            failing_first.iter().all(|n| [
+                "apps/shop-payments",
+                "apps/storefront",
+                "apps/webapp",
+                "flux-system/monitoring-configs",
+                "flux-system/monitoring-controllers",
+                "flux-system/observability",
+                "flux-system/tenants"
+            ]
+            .contains(&n.as_str())),
+            "{names:?}"
+        );
+    }
+    let out = s.resources(json!({"kind": "Kustomization", "limit": 1}));
+    let at = out.find("continue: \"").expect("a continue value");
+    let token = out[at + 11..].split('"').next().unwrap();
+    let err = s.err(
+        "get_kubernetes_resources",
+        json!({"kind": "HelmRelease", "limit": 1, "continue": token}),
+    );
+    assert!(err.starts_with("continue: this value continues another list (Kustomization.kustomize.toolkit.fluxcd.io)"), "{err}");
+    let err = s.err(
+        "get_kubernetes_resources",
+        json!({"kind": "Kustomization", "continue": "nope"}),
+    );
+    assert!(
+        err.starts_with("continue: \"nope\" is not a value this tool gave"),
+        "{err}"
+    );
 }
 
 /// `limit: 0` on thousands of objects pages through them (500 per request, following
@@ -726,7 +959,7 @@ fn names_selectors_and_api_versions_are_read_leniently() {
     let out = s.resources(json!({"apiVersion": "helm.toolkit.fluxcd.io", "kind": "hr",
                                  "selector": "kustomize.toolkit.fluxcd.io/name=apps kustomize.toolkit.fluxcd.io/namespace=flux-system",
                                  "limit": "3"}));
-    assert!(out.starts_with("---\n# 3 HelmRelease (helm.toolkit.fluxcd.io/v2) in any namespace of context flux-test, selector kustomize.toolkit.fluxcd.io/name=apps,kustomize.toolkit.fluxcd.io/namespace=flux-system"), "{out}");
+    assert!(out.starts_with("---\n# 5 HelmRelease (helm.toolkit.fluxcd.io/v2) in any namespace of context flux-test, selector kustomize.toolkit.fluxcd.io/name=apps,kustomize.toolkit.fluxcd.io/namespace=flux-system: 2 ready, 3 failing\n# showing 3 of 5"), "{out}");
     let err = s.err(
         "get_kubernetes_resources",
         json!({"kind": "HelmRelease", "fields": ["status.conditions["]}),
@@ -779,6 +1012,27 @@ fn every_condition_survives_the_lean_output_verbatim_in_its_own_object() {
                         );
                     };
                     for key in ["status", "reason", "message"] {
+                        // A message that repeats Ready's (or ends with it after a prefix) is
+                        // written once, under Ready.
+                        let ready = obj["status"]["conditions"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|r| r["type"] == "Ready");
+                        let referred = key == "message"
+                            && ours.get("message").is_none()
+                            && c["type"] != "Ready"
+                            && ready.is_some_and(|r| {
+                                let (Some(ready), Some(own)) =
+                                    (r["message"].as_str(), c["message"].as_str())
+                                else {
+                                    return false;
+                                };
+                                own.ends_with(ready)
+                            });
+                        if referred {
+                            continue;
+                        }
                         assert_eq!(
                             ours[key], c[key],
                             "{kind} {}: condition {} {key} changed:\n{answer}",
@@ -927,10 +1181,19 @@ fn objects_of_any_shape_are_answered() {
         t.contains("panick") || t.contains("internal error")
     };
     for (api_version, kind) in &kinds {
-        let text = s.resources(
-            json!({"apiVersion": api_version, "kind": kind, "namespace": "odd", "limit": 500}),
-        );
-        assert!(!broken(&text), "{kind} list: {text}");
+        // Big odd values fill the answer's budget: the rest comes with continue.
+        let mut args =
+            json!({"apiVersion": api_version, "kind": kind, "namespace": "odd", "limit": 500});
+        let mut text = String::new();
+        for _ in 0..50 {
+            let page = s.resources(args.clone());
+            assert!(!broken(&page), "{kind} list: {page}");
+            text.push_str(&page);
+            let Some(at) = page.find("continue: \"") else {
+                break;
+            };
+            args["continue"] = json!(page[at + 11..].split('"').next().unwrap());
+        }
         for v in variants.iter().filter(|v| v["kind"] == json!(kind)) {
             let name = v["metadata"]["name"].as_str().unwrap();
             assert!(text.contains(name), "{kind} list lacks {name}: {text}");

@@ -591,7 +591,7 @@ fn set_kubeconfig_context_switches_this_session_only() {
     assert!(err);
     assert_eq!(
         text,
-        "context \"gren\" does not exist; did you mean green? The kubeconfig defines: blue, green"
+        "context \"gren\" does not exist (did you mean green?); the kubeconfig defines: blue, green"
     );
     let (text, _) = one.call("get_kubeconfig_contexts", json!({}));
     assert!(text.starts_with("current: green\n"), "{text}");

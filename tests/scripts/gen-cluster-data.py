@@ -1458,6 +1458,102 @@ def flux_operator():
 
 
 # ---------------------------------------------------------------------------------------------
+# Diagnosis: failures whose root cause is another object, multi-line messages, a stale report
+# (get_kubernetes_resources follows the chain; get_flux_instance checks the report against
+# live state). Kept apart from the objects above so other additions merge without conflict.
+# ---------------------------------------------------------------------------------------------
+
+def diagnosis_chains():
+    src, ksg, hrg = "source.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1", "helm.toolkit.fluxcd.io/v2"
+    # grafana: its HelmChart was never created, and the HelmRepository the chart template names
+    # does not exist either: the root cause is two hops away.
+    grafana_err = 'could not get HelmChart object: HelmChart.source.toolkit.fluxcd.io "apps-grafana" not found'
+    add("helmreleases.yaml", flux_obj(hrg, "HelmRelease", "grafana", "apps", {
+        "chart": {"spec": {"chart": "grafana", "interval": "1h", "reconcileStrategy": "ChartVersion",
+                           "sourceRef": {"kind": "HelmRepository", "name": "grafana", "namespace": "flux-system"}, "version": "10.1.x"}},
+        "interval": "30m0s",
+    }, {
+        "conditions": [cond("Ready", "False", "ArtifactFailed", grafana_err, 35)],
+        "helmChart": "flux-system/apps-grafana",
+        "observedGeneration": 1,
+    }, created=days(1), labels={"kustomize.toolkit.fluxcd.io/name": "apps"}))
+    event("apps", hrg, "HelmRelease", "grafana", "ArtifactFailed", grafana_err, "Warning", "helm-controller", count=8, first=35, last=4)
+    # shop-payments: its GitRepository (payments) cannot resolve the Git host; the cause is on
+    # the message's second line (a summary that keeps only the first line loses it).
+    dns_err = ("failed to checkout and determine revision: unable to clone 'https://git.acme.internal/payments/deploy.git':\n"
+               'Get "https://git.acme.internal/payments/deploy.git/info/refs?service=git-upload-pack": '
+               "dial tcp: lookup git.acme.internal on 10.96.0.10:53: no such host")
+    add("sources.yaml", flux_obj(src, "GitRepository", "payments", "apps", {
+        "interval": "5m0s", "ref": {"branch": "main"}, "timeout": "60s",
+        "url": "https://git.acme.internal/payments/deploy.git",
+    }, {
+        "conditions": [cond("Ready", "False", "GitOperationFailed", dns_err, 22),
+                       cond("FetchFailed", "True", "GitOperationFailed", dns_err, 22)],
+        "observedGeneration": 1,
+    }, created=days(2)))
+    event("apps", src, "GitRepository", "payments", "GitOperationFailed", dns_err, "Warning", "source-controller", count=5, first=22, last=2)
+    add("kustomizations.yaml", flux_obj(ksg, "Kustomization", "shop-payments", "apps", {
+        "interval": "10m0s", "path": "./production", "prune": True, "timeout": "5m0s",
+        "sourceRef": {"kind": "GitRepository", "name": "payments"},
+    }, {
+        "conditions": [cond("Ready", "False", "ArtifactFailed", "Source artifact not found, retrying in 30s", 21)],
+        "observedGeneration": 1,
+    }, created=days(2)))
+    # storefront: a build error whose later lines are indented (kustomize's nested errors).
+    build_err = ("kustomize build failed: accumulating resources: accumulation err='accumulating resources from 'deploy.yaml': "
+                 "missing Resource metadata':\n  error converting YAML to JSON: yaml: line 12: did not find expected key\n"
+                 "  in file ./production/deploy.yaml")
+    add("kustomizations.yaml", flux_obj(ksg, "Kustomization", "storefront", "apps", {
+        "interval": "10m0s", "path": "./storefront", "prune": True, "timeout": "5m0s",
+        "sourceRef": {"kind": "GitRepository", "name": "webapp"},
+    }, {
+        "conditions": [cond("Ready", "False", "BuildFailed", build_err, 12),
+                       cond("Stalled", "True", "BuildFailed", build_err, 12)],
+        "observedGeneration": 1,
+    }, created=days(6)))
+    # observability waits for apps/webapp, which waits for an OCI artifact that cannot be
+    # pulled: dependency, then that dependency's source.
+    add("kustomizations.yaml", flux_obj(ksg, "Kustomization", "observability", "flux-system", {
+        "interval": "10m0s", "path": "./observability", "prune": True, "timeout": "5m0s",
+        "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+        "dependsOn": [{"name": "webapp", "namespace": "apps"}],
+    }, {
+        "conditions": [cond("Ready", "False", "DependencyNotReady", "dependency 'apps/webapp' is not ready", 30)],
+        "observedGeneration": 1,
+    }, created=days(9)))
+    # team-envs: its input provider cannot list merge requests.
+    add("flux-operator.yaml", flux_obj("fluxcd.controlplane.io/v1", "ResourceSet", "team-envs", "flux-system", {
+        "inputsFrom": [{"kind": "ResourceSetInputProvider", "name": "team-onboarding"}],
+        "resources": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-<< inputs.id >>"}}],
+    }, {
+        "conditions": [cond("Ready", "False", "ReconciliationFailed",
+                            "failed to get inputs: ResourceSetInputProvider 'flux-system/team-onboarding' is not ready", 70)],
+        "observedGeneration": 1,
+    }, created=days(7)))
+
+
+def stale_flux_report():
+    """The FluxReport as the issue met it: written 41 minutes ago, it says helm-controller is not
+    ready (its Deployment is available), names kustomize-controller v1.7.0 (the pod runs v1.7.1)
+    and counts no failing objects for four kinds that have some."""
+    report = next(o for o in OBJECTS["flux-operator.yaml"] if o["kind"] == "FluxReport")
+    spec = report["spec"]
+    for c in spec["components"]:
+        if c["name"] == "helm-controller":
+            c["ready"] = False
+            c["status"] = "Failed: Deployment does not have minimum availability."
+        if c["name"] == "kustomize-controller":
+            c["image"] = c["image"].replace(":v1.7.1@", ":v1.7.0@")
+    for r in spec["reconcilers"]:
+        if r["kind"] in ("ImagePolicy", "Receiver", "OCIRepository", "ResourceSetInputProvider"):
+            r["stats"]["failing"] = 0
+    report["status"]["conditions"] = [ready("Reporting finished in 241ms", 41, reason="ReconciliationSucceeded")]
+    report["metadata"]["managedFields"] = [{
+        "apiVersion": "fluxcd.controlplane.io/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}},
+        "manager": "flux-operator", "operation": "Apply", "time": at(41)}]
+
+
+# ---------------------------------------------------------------------------------------------
 # Workloads: controllers and apps (Deployments, StatefulSets, Pods), Services, ServiceAccounts
 # ---------------------------------------------------------------------------------------------
 
@@ -2299,6 +2395,8 @@ def main():
     notification()
     image_automation()
     flux_operator()
+    diagnosis_chains()
+    stale_flux_report()
     controllers()
     names = apps_workloads()
     batch_and_daemon_workloads()

@@ -1,9 +1,15 @@
 //! Root cause first: the health of a Flux object read from its conditions (kstatus as Flux
 //! controllers write it: `Ready`, `Stalled`, `spec.suspend`), the objects it depends on
-//! (its source, chart, `dependsOn`, image repository, provider), and the comment lines that go
-//! above its document so the first thing the agent reads says what is wrong and where.
+//! (its source, chart, `dependsOn`, image repository, input providers, provider), and the
+//! comment lines that go above its document so the first thing the agent reads says what is
+//! wrong and where: the headline names the root cause when it is another object, the lines
+//! below it the chain that leads there, each upstream's message verbatim and whole.
+
+use std::time::SystemTime;
 
 use serde_json::Value;
+
+use crate::kube::time::{age, parse_system_time};
 
 /// Where a Flux object stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,18 +53,6 @@ impl Condition {
             format!("status {}", self.status)
         } else {
             self.reason.clone()
-        }
-    }
-
-    /// `Reason: message`, the message cut as [`shortened`] does: for one-line summaries.
-    pub fn brief(&self) -> String {
-        let message = shortened(&self.message, SUMMARY_MESSAGE_CHARS);
-        if message.is_empty() {
-            self.label()
-        } else if self.reason.is_empty() {
-            message
-        } else {
-            format!("{}: {message}", self.reason)
         }
     }
 
@@ -198,14 +192,24 @@ pub struct Upstream {
     pub name: String,
     /// False for a `dependsOn` entry that asks only for existence (ResourceSet `ready: false`).
     pub must_be_ready: bool,
+    /// What this object would depend on, as far as the referrer says: followed when the object
+    /// itself is missing (a HelmRelease's HelmChart names no source when it does not exist,
+    /// but the HelmRelease's chart template does).
+    pub then: Vec<Upstream>,
 }
 
 impl Upstream {
     pub fn label(&self) -> String {
-        format!(
-            "{} {} {}/{}",
-            self.role, self.kind, self.namespace, self.name
-        )
+        format!("{} {}", self.role, self.object())
+    }
+
+    /// `Kind namespace/name`, or `Kind name` for a cluster-scoped object.
+    pub fn object(&self) -> String {
+        if self.namespace.is_empty() {
+            format!("{} {}", self.kind, self.name)
+        } else {
+            format!("{} {}/{}", self.kind, self.namespace, self.name)
+        }
     }
 }
 
@@ -244,6 +248,17 @@ pub fn upstreams(obj: &Value) -> Vec<Upstream> {
                     .and_then(|s| s.split_once('/'))
                     .map(|(a, b)| (a.to_string(), b.to_string()))
                     .unwrap_or_else(|| (source_ns.to_string(), format!("{ns}-{name}")));
+                // The chart's source, as the HelmChart would name it: followed when the
+                // HelmChart itself is missing.
+                let then = reference(
+                    "source",
+                    &spec["chart"]["spec"]["sourceRef"],
+                    SOURCE_GROUP,
+                    "",
+                    &chart_ns,
+                )
+                .into_iter()
+                .collect();
                 out.push(Upstream {
                     role: "source",
                     group: SOURCE_GROUP.into(),
@@ -251,10 +266,22 @@ pub fn upstreams(obj: &Value) -> Vec<Upstream> {
                     namespace: chart_ns,
                     name: chart_name,
                     must_be_ready: true,
+                    then,
                 });
             }
         }
         (SOURCE_GROUP, "HelmChart") => add("source", &spec["sourceRef"], SOURCE_GROUP, ""),
+        (SOURCE_GROUP, "GitRepository") => {
+            for i in spec["include"].as_array().into_iter().flatten() {
+                add("include", &i["repository"], SOURCE_GROUP, "GitRepository");
+            }
+        }
+        ("fluxcd.controlplane.io", "ResourceSet") => {
+            // Input providers named directly; those picked by a selector are not followed.
+            for i in spec["inputsFrom"].as_array().into_iter().flatten() {
+                add("input provider", i, group, "ResourceSetInputProvider");
+            }
+        }
         ("image.toolkit.fluxcd.io", "ImagePolicy") => add(
             "image repository",
             &spec["imageRepositoryRef"],
@@ -317,6 +344,7 @@ fn reference(
             .to_string(),
         name: name.to_string(),
         must_be_ready: true,
+        then: Vec::new(),
     })
 }
 
@@ -342,15 +370,42 @@ impl Finding {
     }
 }
 
+/// What was found about an upstream object, in a few words: `not found`, `not ready:
+/// GitOperationFailed`, `cannot be read`, ... (no message): the root cause named in a
+/// headline or a summary line.
+pub fn finding_label(u: &Upstream, finding: &Finding) -> String {
+    match finding {
+        Finding::Seen(h) => {
+            let reason = h.problem_condition().map(Condition::label);
+            match (h.state, reason) {
+                (State::Ready, _) => "ready".to_string(),
+                (State::Suspended, _) => "suspended".to_string(),
+                (State::NoStatus, _) if !u.must_be_ready => "exists".to_string(),
+                (State::NoStatus, _) => "no Ready condition yet".to_string(),
+                (State::Progressing, Some(r)) => format!("progressing: {r}"),
+                (_, Some(r)) => format!("not ready: {r}"),
+                _ => "not ready".to_string(),
+            }
+        }
+        Finding::NotFound => "not found".to_string(),
+        Finding::Unreadable(_) => "cannot be read".to_string(),
+        Finding::NotChecked => "not checked (lookup budget for this call spent)".to_string(),
+    }
+}
+
 /// The line about one upstream object, e.g. `source GitRepository flux-system/apps: not
-/// ready: GitOperationFailed: ...`, its message verbatim; cut as [`Condition::brief`] does
-/// when `brief` (the upstream object's own document, in the same answer, has it whole).
-pub fn upstream_line(u: &Upstream, finding: &Finding, brief: bool) -> String {
+/// ready: GitOperationFailed: <message>`, the message verbatim and whole; when `listed` (the
+/// upstream object's own document is in this same answer, message and all) the reason only.
+pub fn upstream_line(u: &Upstream, finding: &Finding, listed: bool) -> String {
     let what = match finding {
         Finding::Seen(h) => {
-            let problem = h
-                .problem_condition()
-                .map(|c| if brief { c.brief() } else { c.text() });
+            let problem = h.problem_condition().map(|c| {
+                if listed {
+                    format!("{} (its document is in this answer)", c.label())
+                } else {
+                    c.text()
+                }
+            });
             match h.state {
                 State::Ready => "ready".to_string(),
                 State::Suspended => match problem {
@@ -366,26 +421,33 @@ pub fn upstream_line(u: &Upstream, finding: &Finding, brief: bool) -> String {
                 },
             }
         }
-        Finding::NotFound => "not found".to_string(),
         Finding::Unreadable(e) => format!("cannot be read: {e}"),
-        Finding::NotChecked => "not checked (lookup budget for this call spent)".to_string(),
+        other => finding_label(u, other),
     };
     format!("{}: {what}", u.label())
 }
 
 /// The first line of a failing or suspended object's document (without `# `): kind,
-/// namespace/name and the reasons of its Ready and Stalled conditions; nothing for a healthy
-/// object, so healthy objects stay short. The messages are not repeated here: a failing
-/// object's document puts `status` before `spec`, so each condition, message verbatim,
-/// follows within a few lines.
-pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health) -> Option<String> {
+/// namespace/name and the reasons of its Ready and Stalled conditions, then, when the chain of
+/// sources and dependencies leads to another object that is failing or missing, that root
+/// cause (`root_cause`: `HelmRepository flux-system/charts: not found`); nothing for a healthy
+/// object, so healthy objects stay short. The object's own messages are not repeated here: a
+/// failing object's document puts `status` before `spec`, so each condition, message
+/// verbatim, follows within a few lines.
+pub fn headline(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    h: &Health,
+    root_cause: Option<&str>,
+) -> Option<String> {
     let who = if namespace.is_empty() {
         format!("{kind} {name}")
     } else {
         format!("{kind} {namespace}/{name}")
     };
-    match h.state {
-        State::Failing => Some(match (&h.ready, &h.stalled) {
+    let mut line = match h.state {
+        State::Failing => match (&h.ready, &h.stalled) {
             (Some(r), stalled) if r.status != "True" => {
                 let mut line = format!("NOT READY {who}: {}", r.label());
                 if let Some(s) = stalled.as_ref().filter(|s| s.label() != r.label()) {
@@ -396,16 +458,100 @@ pub fn headline(kind: &str, namespace: &str, name: &str, h: &Health) -> Option<S
             (_, Some(s)) => format!("STALLED {who}: {}", s.label()),
             // Failing means Ready is not True or Stalled is True: not reached.
             _ => format!("NOT READY {who}"),
-        }),
+        },
         State::Suspended => {
             let mut line = format!("SUSPENDED {who}: reconciliation is suspended");
             if let Some(c) = h.problem_condition() {
                 line.push_str(&format!("; last status: {}", c.label()));
             }
-            Some(line)
+            line
         }
-        _ => None,
+        _ => return None,
+    };
+    if let Some(root) = root_cause {
+        line.push_str("; root cause: ");
+        line.push_str(root);
     }
+    Some(line)
+}
+
+/// The one line a long list gives a Flux object that is not failing: `namespace/name: state,
+/// revision, age` (`apps/podinfo: ready, 6.9.2@sha256:c72153523d3a, age 34d`), digests cut to
+/// 12 characters as `git log --oneline` does; the revision or age when the object has one.
+pub fn brief(obj: &Value, h: &Health, unreconciled: bool, now: SystemTime) -> String {
+    let meta = &obj["metadata"];
+    let name = meta["name"].as_str().unwrap_or("");
+    let who = match meta["namespace"].as_str().filter(|n| !n.is_empty()) {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    };
+    let reason = h.problem_condition().map(Condition::label);
+    let mut parts = vec![match (h.state, reason) {
+        _ if unreconciled => "not reconciled yet".to_string(),
+        (State::Progressing, Some(r)) => format!("progressing: {r}"),
+        (State::Suspended, _) => "suspended".to_string(),
+        (state, _) => state.label().to_string(),
+    }];
+    if let Some(r) = revision(obj) {
+        parts.push(r);
+    }
+    if let Some(created) = meta["creationTimestamp"]
+        .as_str()
+        .and_then(parse_system_time)
+    {
+        parts.push(format!("age {}", age(created, now)));
+    }
+    format!("{who}: {}", parts.join(", "))
+}
+
+/// What a Flux object last applied or fetched: the applied revision (Kustomization,
+/// ResourceSet, FluxInstance), the latest release's chart version (HelmRelease), the stored
+/// artifact's revision (sources), the latest image (ImagePolicy), the tag count
+/// (ImageRepository); digests shortened to 12 characters.
+pub fn revision(obj: &Value) -> Option<String> {
+    let status = &obj["status"];
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let found = text(&status["lastAppliedRevision"])
+        .or_else(|| {
+            let latest = &status["history"][0];
+            text(&latest["chartVersion"]).map(|v| match text(&latest["chartName"]) {
+                Some(chart) => format!("{chart}@{v}"),
+                None => v,
+            })
+        })
+        .or_else(|| text(&status["artifact"]["revision"]))
+        .or_else(|| text(&status["latestImage"]))
+        .or_else(|| {
+            let r = &status["latestRef"];
+            Some(format!("{}:{}", text(&r["name"])?, text(&r["tag"])?))
+        })
+        .or_else(|| {
+            let n = status["lastScanResult"]["tagCount"].as_u64()?;
+            Some(format!("{n} tags"))
+        })?;
+    Some(short_digests(&found))
+}
+
+/// `main@sha1:0ef7a9f2d357271ed49d…` → `main@sha1:0ef7a9f2d357`: each `sha1:`, `sha256:`,
+/// `sha384:`, `sha512:` or `blake3:` digest cut to 12 hex characters.
+fn short_digests(revision: &str) -> String {
+    const KEEP: usize = 12;
+    let mut out = String::with_capacity(revision.len());
+    let mut rest = revision;
+    while let Some(at) = ["sha1:", "sha256:", "sha384:", "sha512:", "blake3:"]
+        .iter()
+        .filter_map(|p| rest.find(p).map(|i| (i, p.len())))
+        .min()
+    {
+        let (start, len) = at;
+        out.push_str(&rest[..start + len]);
+        rest = &rest[start + len..];
+        let hex = rest.bytes().take_while(u8::is_ascii_hexdigit).count();
+        out.push_str(&rest[..hex.min(KEEP)]);
+        rest = &rest[hex..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether the document of an object in this state leads with its status: its conditions say
@@ -418,23 +564,6 @@ pub fn status_first(h: &Health) -> bool {
         }
         _ => false,
     }
-}
-
-/// Summary lines quote a message up to about this many characters.
-pub const SUMMARY_MESSAGE_CHARS: usize = 100;
-
-/// `message` for a one-line summary: its first line, cut to `max` characters (on a character
-/// boundary) with `…` when anything was left out. The full message stays in the object's
-/// conditions.
-pub fn shortened(message: &str, max: usize) -> String {
-    let text = message.trim();
-    let first = text.lines().next().unwrap_or("").trim_end();
-    let mut out: String = first.chars().take(max).collect();
-    if out.len() < text.len() {
-        out.truncate(out.trim_end().len());
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]
@@ -518,7 +647,7 @@ mod tests {
         ]));
         let h = health(&o);
         assert_eq!(
-            headline("HelmRelease", "apps", "redis", &h).as_deref(),
+            headline("HelmRelease", "apps", "redis", &h, None).as_deref(),
             Some("NOT READY HelmRelease apps/redis: InstallFailed; stalled: RetriesExceeded")
         );
         assert!(status_first(&h));
@@ -533,16 +662,19 @@ mod tests {
             {"type": "Ready", "status": "True", "reason": "Succeeded"},
         ]));
         assert_eq!(
-            headline("HelmRelease", "apps", "redis", &health(&stalled_only)).as_deref(),
+            headline("HelmRelease", "apps", "redis", &health(&stalled_only), None).as_deref(),
             Some("STALLED HelmRelease apps/redis: InvalidPath")
         );
         let no_reason = with_conditions(json!([{"type": "Ready", "status": "False"}]));
         assert_eq!(
-            headline("HelmRelease", "", "redis", &health(&no_reason)).as_deref(),
+            headline("HelmRelease", "", "redis", &health(&no_reason), None).as_deref(),
             Some("NOT READY HelmRelease redis: status False")
         );
         let ok = with_conditions(json!([{"type": "Ready", "status": "True"}]));
-        assert_eq!(headline("HelmRelease", "apps", "redis", &health(&ok)), None);
+        assert_eq!(
+            headline("HelmRelease", "apps", "redis", &health(&ok), None),
+            None
+        );
         assert!(!status_first(&health(&ok)));
     }
 
@@ -553,7 +685,7 @@ mod tests {
         o["spec"]["suspend"] = json!(true);
         let h = health(&o);
         assert_eq!(
-            headline("Kustomization", "apps", "frozen", &h).as_deref(),
+            headline("Kustomization", "apps", "frozen", &h, None).as_deref(),
             Some(
                 "SUSPENDED Kustomization apps/frozen: reconciliation is suspended; last status: BuildFailed"
             )
@@ -562,37 +694,29 @@ mod tests {
         o["status"]["conditions"][0]["status"] = json!("True");
         let h = health(&o);
         assert_eq!(
-            headline("Kustomization", "apps", "frozen", &h).as_deref(),
+            headline("Kustomization", "apps", "frozen", &h, None).as_deref(),
             Some("SUSPENDED Kustomization apps/frozen: reconciliation is suspended")
         );
         assert!(!status_first(&h));
     }
 
     #[test]
-    fn summaries_shorten_messages_on_character_boundaries() {
-        assert_eq!(shortened("short", 100), "short");
-        assert_eq!(shortened("  padded \n", 100), "padded");
-        assert_eq!(shortened("first line\nsecond", 100), "first line…");
-        let long = "é".repeat(150);
-        let cut = shortened(&long, 100);
-        assert_eq!(cut.chars().count(), 101);
-        assert!(cut.ends_with('…') && cut.starts_with("éé"), "{cut}");
-        assert_eq!(shortened("ab cd", 3), "ab…", "no space before the ellipsis");
-        let c = Condition {
-            status: "False".into(),
-            reason: "HealthCheckFailed".into(),
-            message: "x".repeat(120),
-        };
+    fn the_headline_names_a_root_cause_in_another_object() {
+        let o = with_conditions(json!([{"type": "Ready", "status": "False",
+            "reason": "ArtifactFailed", "message": "HelmChart 'flux-system/apps-redis' is not ready"}]));
         assert_eq!(
-            c.brief(),
-            format!("HealthCheckFailed: {}…", "x".repeat(100))
+            headline(
+                "HelmRelease",
+                "apps",
+                "redis",
+                &health(&o),
+                Some("HelmRepository flux-system/bitnami: not found")
+            )
+            .as_deref(),
+            Some(
+                "NOT READY HelmRelease apps/redis: ArtifactFailed; root cause: HelmRepository flux-system/bitnami: not found"
+            )
         );
-        let bare = Condition {
-            status: "False".into(),
-            reason: String::new(),
-            message: String::new(),
-        };
-        assert_eq!(bare.brief(), "status False");
     }
 
     #[test]
@@ -607,6 +731,15 @@ mod tests {
                 namespace: "flux-system".into(),
                 name: "apps-redis".into(),
                 must_be_ready: true,
+                then: vec![Upstream {
+                    role: "source",
+                    group: SOURCE_GROUP.into(),
+                    kind: "HelmRepository".into(),
+                    namespace: "flux-system".into(),
+                    name: "bitnami".into(),
+                    must_be_ready: true,
+                    then: Vec::new(),
+                }],
             }]
         );
         let ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
@@ -639,6 +772,22 @@ mod tests {
             (u.group.as_str(), u.kind.as_str(), u.must_be_ready),
             ("apiextensions.k8s.io", "CustomResourceDefinition", false)
         );
+        let inputs = json!({"apiVersion": "fluxcd.controlplane.io/v1", "kind": "ResourceSet",
+            "metadata": {"name": "t", "namespace": "flux-system"},
+            "spec": {"inputsFrom": [{"kind": "ResourceSetInputProvider", "name": "prs"},
+                                    {"kind": "ResourceSetInputProvider", "selector": {}}]}});
+        let labels: Vec<String> = upstreams(&inputs).iter().map(Upstream::label).collect();
+        assert_eq!(
+            labels,
+            ["input provider ResourceSetInputProvider flux-system/prs"]
+        );
+        let git = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": "ns"},
+            "spec": {"include": [{"repository": {"name": "shared"}, "toPath": "x"}]}});
+        assert_eq!(
+            upstreams(&git)[0].label(),
+            "include GitRepository ns/shared"
+        );
         let policy = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
             "metadata": {"name": "p", "namespace": "ns"}, "spec": {"imageRepositoryRef": {"name": "r"}}});
         assert_eq!(
@@ -657,6 +806,7 @@ mod tests {
             namespace: "flux-system".into(),
             name: "apps".into(),
             must_be_ready: true,
+            then: Vec::new(),
         };
         let failing = health(
             &json!({"status": {"conditions": [{"type": "Ready", "status": "False",
@@ -666,29 +816,69 @@ mod tests {
             upstream_line(&u, &Finding::Seen(failing.clone()), false),
             "source GitRepository flux-system/apps: not ready: GitOperationFailed: authentication required"
         );
+        // Whole, however long and however many lines.
+        let message = format!("{}\nlookup github.com: no such host", "y".repeat(150));
         let long = health(
             &json!({"status": {"conditions": [{"type": "Ready", "status": "False",
-            "reason": "GitOperationFailed", "message": "y".repeat(150)}]}}),
+            "reason": "GitOperationFailed", "message": message}]}}),
         );
         assert_eq!(
             upstream_line(&u, &Finding::Seen(long.clone()), false),
             format!(
-                "source GitRepository flux-system/apps: not ready: GitOperationFailed: {}",
-                "y".repeat(150)
+                "source GitRepository flux-system/apps: not ready: GitOperationFailed: {message}"
             )
         );
         assert_eq!(
-            upstream_line(&u, &Finding::Seen(long), true),
-            format!(
-                "source GitRepository flux-system/apps: not ready: GitOperationFailed: {}…",
-                "y".repeat(100)
-            )
+            upstream_line(&u, &Finding::Seen(long.clone()), true),
+            "source GitRepository flux-system/apps: not ready: GitOperationFailed (its document is in this answer)"
+        );
+        assert_eq!(
+            finding_label(&u, &Finding::Seen(long)),
+            "not ready: GitOperationFailed"
         );
         assert!(Finding::Seen(failing).is_problem(true));
         assert_eq!(
             upstream_line(&u, &Finding::NotFound, false),
             "source GitRepository flux-system/apps: not found"
         );
+        assert_eq!(
+            upstream_line(&u, &Finding::Unreadable("forbidden".into()), false),
+            "source GitRepository flux-system/apps: cannot be read: forbidden"
+        );
         assert!(!Finding::NotChecked.is_problem(true));
+    }
+
+    #[test]
+    fn a_brief_line_names_state_revision_and_age() {
+        let now = parse_system_time("2026-11-21T05:30:00Z").unwrap();
+        let ks = json!({"metadata": {"name": "apps", "namespace": "flux-system",
+                "creationTimestamp": "2026-10-18T05:30:00Z"},
+            "status": {"lastAppliedRevision": "main@sha1:0ef7a9f2d357271ed49d2d66d35968a21215ae31",
+                "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded"}]}});
+        assert_eq!(
+            brief(&ks, &health(&ks), false, now),
+            "flux-system/apps: ready, main@sha1:0ef7a9f2d357, age 34d"
+        );
+        let hr = json!({"metadata": {"name": "podinfo", "namespace": "apps"},
+            "status": {"history": [{"chartName": "podinfo", "chartVersion": "6.9.2"}],
+                "conditions": [{"type": "Ready", "status": "Unknown", "reason": "Progressing"}]}});
+        assert_eq!(
+            brief(&hr, &health(&hr), false, now),
+            "apps/podinfo: progressing: Progressing, podinfo@6.9.2"
+        );
+        let fresh = json!({"metadata": {"name": "x"}});
+        assert_eq!(
+            brief(&fresh, &health(&fresh), true, now),
+            "x: not reconciled yet"
+        );
+        assert_eq!(
+            short_digests(
+                "6.9.2@sha256:c72153523d3a86c27872eb0ab9d44e53345a7d7cbfff3739aa36141d660d75ce"
+            ),
+            "6.9.2@sha256:c72153523d3a"
+        );
+        assert_eq!(short_digests("v1 and sha1:abc"), "v1 and sha1:abc");
+        let policy = json!({"status": {"latestRef": {"name": "ghcr.io/acme/api", "tag": "1.4.2"}}});
+        assert_eq!(revision(&policy).as_deref(), Some("ghcr.io/acme/api:1.4.2"));
     }
 }

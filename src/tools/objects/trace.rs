@@ -594,7 +594,12 @@ impl Trace {
                 .filter(|l| {
                     matches!(
                         l.key,
-                        "source" | "imageRepository" | "dependsOn" | "provider" | "inputsFrom"
+                        "source"
+                            | "imageRepository"
+                            | "dependsOn"
+                            | "provider"
+                            | "inputsFrom"
+                            | "include"
                     )
                 })
                 .map(|l| l.to)
@@ -625,7 +630,9 @@ fn upstream_links(key: &Key, obj: &Value) -> Vec<(Key, &'static str)> {
                 "source" => "source",
                 "image repository" => "imageRepository",
                 "provider" => "provider",
-                "inputs" => "inputsFrom",
+                "input provider" => "inputsFrom",
+                // A GitRepository's include: another source its artifact is built from.
+                "include" => "include",
                 _ => "dependsOn",
             };
             let key = Key {
@@ -670,7 +677,8 @@ fn read_one(cluster: &Cluster, key: &Key) -> Result<Value, Fetched> {
 }
 
 /// What a trace follows beyond what a diagnosis checks: an ExternalArtifact's generator
-/// (source-watcher's ArtifactGenerator) and a ResourceSet's input providers.
+/// (source-watcher's ArtifactGenerator). A ResourceSet's input providers and a
+/// GitRepository's includes come from [`diagnosis::upstreams`].
 fn more_upstreams(key: &Key, obj: &Value) -> Vec<Upstream> {
     let up = |role, group: &str, kind: &str, r: &Value| {
         let name = r["name"].as_str().filter(|n| !n.is_empty())?;
@@ -685,6 +693,7 @@ fn more_upstreams(key: &Key, obj: &Value) -> Vec<Upstream> {
                 .to_string(),
             name: name.to_string(),
             must_be_ready: true,
+            then: Vec::new(),
         })
     };
     match (key.group.as_str(), key.kind.as_str()) {
@@ -698,12 +707,6 @@ fn more_upstreams(key: &Key, obj: &Value) -> Vec<Upstream> {
                 .into_iter()
                 .collect()
         }
-        (OPERATOR_GROUP, "ResourceSet") => obj["spec"]["inputsFrom"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| up("inputs", OPERATOR_GROUP, "ResourceSetInputProvider", r))
-            .collect(),
         _ => Vec::new(),
     }
 }
