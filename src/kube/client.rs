@@ -17,7 +17,7 @@ use ureq::http;
 use super::auth::{Authenticator, impersonation_headers};
 use super::config::{ClientCert, Connection, TlsSettings, without_userinfo};
 use super::discovery::{AGGREGATED_ACCEPT, Discovery, ROOT_PATHS, Resource, Roots};
-use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState};
+use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState, meta_ahead};
 use super::proxy::{self, NetworkEnv};
 use super::tls::{self, SettingError};
 use super::{Error, Secret, percent_encode_into};
@@ -41,7 +41,7 @@ pub const PATCH_FIELD_MANAGER: &str = "flux-operator-mcp-patch";
 /// this only guards against a misbehaving server).
 const MAX_DOCUMENT: u64 = 64 << 20;
 /// List pages up to this size are read whole before their items are parsed; bigger ones are
-/// parsed from the socket (see `read_page`). Unit tests use a small size to reach both paths.
+/// parsed from the socket (see `parse_page`). Unit tests use a small size to reach both paths.
 const PAGE_BUFFER: u64 = if cfg!(test) { 4 << 10 } else { 16 << 20 };
 /// How much of an error body is read to find a `Status` in it.
 const MAX_ERROR_BODY: u64 = 64 << 10;
@@ -479,11 +479,13 @@ impl Client {
     }
 
     /// Lists objects page by page (following `continue`), handing each object to `on_item` as
-    /// soon as it is parsed. At most one page of raw JSON and the object being handed over are
-    /// held, never a page as text *and* as a tree (pages above 16 MiB are parsed straight off
-    /// the socket). Stops early when `on_item` returns `Break` or `limit` objects were handed
-    /// over; [`ListInfo`] says whether more exist. Items of built-in kinds get the `apiVersion`
-    /// and `kind` the server leaves out of lists.
+    /// soon as it is parsed. While one page is parsed the next one downloads (its continue
+    /// token is read from the head of the page first): at most two pages of raw JSON and the
+    /// object being handed over are held, never a page as text *and* as a tree (pages above
+    /// 16 MiB are parsed straight off the socket). Stops early when `on_item` returns `Break`
+    /// or `limit` objects were handed over; [`ListInfo`] says whether more exist. A `Break`
+    /// may leave the next page's request already sent; its answer is dropped. Items of
+    /// built-in kinds get the `apiVersion` and `kind` the server leaves out of lists.
     ///
     /// A page whose connection breaks before any of its items went out is fetched again; after
     /// that the error is returned (the caller has already seen some items).
@@ -501,12 +503,7 @@ impl Client {
             .filter(|&p| p > 0)
             .unwrap_or(DEFAULT_PAGE_SIZE);
         let limit = options.limit.filter(|&l| l > 0);
-        let mut info = ListInfo::default();
-        let mut token = options.continue_token.clone().filter(|t| !t.is_empty());
-        let mut buffer = Vec::new();
-        loop {
-            let wanted = limit.map(|l| l.saturating_sub(info.items));
-            let page_limit = wanted.map_or(page_size, |w| w.min(page_size));
+        let request = |token: Option<&str>, page_limit: usize| {
             let limit_text = page_limit.to_string();
             let target = with_query(
                 &path,
@@ -514,43 +511,105 @@ impl Client {
                     ("labelSelector", options.label_selector.as_deref()),
                     ("fieldSelector", options.field_selector.as_deref()),
                     ("limit", Some(limit_text.as_str())),
-                    ("continue", token.as_deref()),
+                    ("continue", token),
                 ],
             );
-            let req = Request::get(target, "application/json");
-            let mut state = PageState::default();
-            let fill = Some((resource.api_version(), resource.kind.clone()));
-            self.execute(&req, budget, |resp, req| {
-                state = PageState {
-                    cap: wanted,
-                    fill: fill.clone(),
-                    ..PageState::default()
+            Request::get(target, "application/json")
+        };
+        let fill = Some((resource.api_version(), resource.kind.clone()));
+        let mut info = ListInfo::default();
+        let mut token = options.continue_token.clone().filter(|t| !t.is_empty());
+        std::thread::scope(|scope| {
+            // The page downloading while the current one is parsed, and its request.
+            let mut ahead: Option<std::thread::ScopedJoinHandle<'_, (Request, PageFetch)>> = None;
+            // The buffer of the page parsed last, for the next download.
+            let mut spare = Vec::new();
+            loop {
+                let wanted = limit.map(|l| l.saturating_sub(info.items));
+                let page_limit = wanted.map_or(page_size, |w| w.min(page_size));
+                let (req, fetched) = match ahead.take() {
+                    Some(handle) => handle.join().unwrap_or_else(|_| {
+                        let req = request(token.as_deref(), page_limit);
+                        let lost = Err(Error::InvalidRequest("a list page thread panicked".into()));
+                        (req, lost)
+                    }),
+                    None => {
+                        let req = request(token.as_deref(), page_limit);
+                        let fetched = self.fetch_page(&req, budget, std::mem::take(&mut spare));
+                        (req, fetched)
+                    }
                 };
-                read_page(resp, req, &mut buffer, &mut state, &mut on_item)
-            })?;
-            info.items += state.delivered;
-            info.resource_version = std::mem::take(&mut state.meta.resource_version);
-            info.remaining_item_count = state.meta.remaining_item_count;
-            let next = state.meta.continue_token.take().filter(|t| !t.is_empty());
-            if state.stopped.is_some() {
-                info.more = state.more_in_page || next.is_some();
-                info.continue_token = if state.more_in_page { None } else { next };
-                if state.more_in_page {
-                    info.remaining_item_count = None;
+                let mut fetched = fetched?;
+                // Ask for the next page now, unless this one will be the last one wanted.
+                let more_wanted = wanted.is_none_or(|w| w > page_limit);
+                let next = more_wanted
+                    .then(|| meta_ahead(&fetched.head))
+                    .flatten()
+                    .and_then(|meta| meta.continue_token)
+                    .filter(|t| !t.is_empty());
+                if let Some(next) = next {
+                    // As if this page is full; if it is not, `cap` still counts what arrives.
+                    let next_limit = wanted.map_or(page_size, |w| (w - page_limit).min(page_size));
+                    let next_req = request(Some(&next), next_limit);
+                    let buffer = std::mem::take(&mut spare);
+                    ahead = Some(scope.spawn(move || {
+                        let fetched = self.fetch_page(&next_req, budget, buffer);
+                        (next_req, fetched)
+                    }));
                 }
-                return Ok(info);
+                let mut state: PageState;
+                let mut resets = 0;
+                loop {
+                    state = PageState {
+                        cap: wanted,
+                        fill: fill.clone(),
+                        ..PageState::default()
+                    };
+                    match parse_page(fetched, &req, &mut state, &mut on_item) {
+                        Ok(buffer) => {
+                            spare = buffer;
+                            break;
+                        }
+                        // Nothing of the page went out yet: fetching it again is safe.
+                        Err(ReadFailure::Retryable(Error::Interrupted { .. }))
+                            if resets < RESET_RETRIES =>
+                        {
+                            resets += 1;
+                            fetched = self.fetch_page(&req, budget, Vec::new())?;
+                        }
+                        Err(ReadFailure::Retryable(e) | ReadFailure::Fatal(e)) => {
+                            // A body cut off by the budget reports the budget.
+                            return Err(match e {
+                                Error::Timeout { .. } => timeout(&req, budget),
+                                other => other,
+                            });
+                        }
+                    }
+                }
+                info.items += state.delivered;
+                info.resource_version = std::mem::take(&mut state.meta.resource_version);
+                info.remaining_item_count = state.meta.remaining_item_count;
+                let next = state.meta.continue_token.take().filter(|t| !t.is_empty());
+                if state.stopped.is_some() {
+                    info.more = state.more_in_page || next.is_some();
+                    info.continue_token = if state.more_in_page { None } else { next };
+                    if state.more_in_page {
+                        info.remaining_item_count = None;
+                    }
+                    return Ok(info);
+                }
+                let Some(next) = next else {
+                    info.more = false;
+                    return Ok(info);
+                };
+                if limit.is_some_and(|l| info.items >= l) {
+                    info.more = true;
+                    info.continue_token = Some(next);
+                    return Ok(info);
+                }
+                token = Some(next);
             }
-            let Some(next) = next else {
-                info.more = false;
-                return Ok(info);
-            };
-            if limit.is_some_and(|l| info.items >= l) {
-                info.more = true;
-                info.continue_token = Some(next);
-                return Ok(info);
-            }
-            token = Some(next);
-        }
+        })
     }
 
     /// Collects a list into memory: for small lists (events of one object, a few pods).
@@ -1189,44 +1248,70 @@ fn read_document(resp: http::Response<ureq::Body>, req: &Request) -> Result<Valu
     serde_json::from_slice(&bytes).map_err(|e| json_failure(e, req, true))
 }
 
-/// Read one List page through [`PageSeed`], which hands items over one at a time.
+/// A List page as downloaded: its text, or for a page over [`PAGE_BUFFER`] bytes its first
+/// bytes and the rest still on the socket.
+struct Fetched {
+    head: Vec<u8>,
+    rest: Option<ureq::BodyReader<'static>>,
+}
+
+type PageFetch = Result<Fetched, Error>;
+
+impl Client {
+    /// Sends a list request and reads its page: whole up to [`PAGE_BUFFER`] bytes, so that a
+    /// broken connection is seen (and the request sent again) before any item goes out.
+    /// `buffer` is reused, so a long list allocates its page buffers once.
+    fn fetch_page(&self, req: &Request, budget: Budget, mut buffer: Vec<u8>) -> PageFetch {
+        self.execute(req, budget, |resp, req| {
+            let mut reader = resp.into_body().into_reader();
+            let mut head = std::mem::take(&mut buffer);
+            head.clear();
+            (&mut reader)
+                .take(PAGE_BUFFER + 1)
+                .read_to_end(&mut head)
+                .map_err(|e| ReadFailure::Retryable(io_error(req, e)))?;
+            let rest = (head.len() as u64 > PAGE_BUFFER).then_some(reader);
+            Ok(Fetched { head, rest })
+        })
+    }
+}
+
+/// Parses one List page through [`PageSeed`], which hands items over one at a time; gives the
+/// page buffer back for the next download.
 ///
-/// A page of up to [`PAGE_BUFFER`] bytes is read whole and parsed from the slice: the raw page
-/// plus one item is all that is held (never the page as text *and* as a tree), and slice parsing
-/// is about twice as fast as serde_json's reader (measured by `make bench`). A bigger page (a
-/// server that ignores `limit`, or a huge `page_size`) is parsed straight from the socket, so
-/// memory stays flat whatever the server sends.
-///
-/// `buffer` is reused from page to page, so a long list allocates its page buffer once.
-fn read_page(
-    resp: http::Response<ureq::Body>,
+/// A page read whole is parsed from the slice: slice parsing is about twice as fast as
+/// serde_json's reader (measured by `make bench`). A bigger page (a server that ignores
+/// `limit`, or a huge `page_size`) is parsed straight from the socket, so memory stays flat
+/// whatever the server sends.
+fn parse_page(
+    fetched: Fetched,
     req: &Request,
-    buffer: &mut Vec<u8>,
     state: &mut PageState,
     on_item: &mut impl FnMut(Value) -> ControlFlow<()>,
-) -> Result<(), ReadFailure> {
-    let mut reader = resp.into_body().into_reader();
-    buffer.clear();
-    (&mut reader)
-        .take(PAGE_BUFFER + 1)
-        .read_to_end(buffer)
-        .map_err(|e| ReadFailure::Retryable(io_error(req, e)))?;
+) -> Result<Vec<u8>, ReadFailure> {
     let seed = PageSeed {
         state: &mut *state,
         on_item,
     };
-    let result = if buffer.len() as u64 <= PAGE_BUFFER {
-        let mut de = serde_json::Deserializer::from_slice(buffer);
-        seed.deserialize(&mut de).and_then(|()| de.end())
-    } else {
-        let rest = std::io::Cursor::new(std::mem::take(buffer)).chain(reader);
-        let mut de =
-            serde_json::Deserializer::from_reader(BufReader::with_capacity(64 << 10, rest));
-        seed.deserialize(&mut de).and_then(|()| de.end())
+    let (result, buffer) = match fetched.rest {
+        None => {
+            let mut de = serde_json::Deserializer::from_slice(&fetched.head);
+            let result = seed.deserialize(&mut de).and_then(|()| de.end());
+            (result, fetched.head)
+        }
+        Some(reader) => {
+            let rest = std::io::Cursor::new(fetched.head).chain(reader);
+            let mut de =
+                serde_json::Deserializer::from_reader(BufReader::with_capacity(64 << 10, rest));
+            (
+                seed.deserialize(&mut de).and_then(|()| de.end()),
+                Vec::new(),
+            )
+        }
     };
     match result {
-        Ok(()) => Ok(()),
-        Err(_) if state.abandoned => Ok(()),
+        Ok(()) => Ok(buffer),
+        Err(_) if state.abandoned => Ok(buffer),
         Err(e) => Err(json_failure(e, req, state.delivered == 0)),
     }
 }

@@ -414,11 +414,16 @@ fn page(items: &[&str], continue_token: Option<&str>, remaining: Option<u64>) ->
     if let Some(r) = remaining {
         meta["remainingItemCount"] = json!(r);
     }
-    let items: Vec<Value> = items.iter().map(|n| pod(n)).collect();
-    json_reply(
-        200,
-        json!({"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": items}),
-    )
+    let items = Value::Array(items.iter().map(|n| pod(n)).collect());
+    // In the API server's order, metadata before items: the client reads the continue token
+    // from the head of a page and asks for the next one while it parses this one.
+    Reply::Send {
+        status: 200,
+        headers: vec![("Content-Type", "application/json".into())],
+        body: format!(
+            r#"{{"kind":"PodList","apiVersion":"v1","metadata":{meta},"items":{items}}}"#
+        ),
+    }
 }
 
 /// Three pages of two pods, keyed by the `continue` token.
@@ -578,7 +583,100 @@ fn list_stops_when_the_callback_breaks_and_says_more_exist() {
     assert_eq!(info.items, 3);
     assert!(info.more);
     assert_eq!(info.continue_token, None, "a token cannot resume mid-page");
+    // The third page was asked for while the second was parsed; its answer is dropped.
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[test]
+fn the_next_page_downloads_while_this_one_is_handed_over() {
+    let (asked, second) = std::sync::mpsc::channel();
+    let asked = Mutex::new(asked);
+    let server = Responder::start(move |req, _| {
+        if req.target.contains("continue=p2") {
+            let _ = asked.lock().expect("sender").send(());
+            page(&["c", "d"], None, None)
+        } else {
+            page(&["a", "b"], Some("p2"), None)
+        }
+    });
+    let mut got = Vec::new();
+    let mut overlapped = false;
+    let info = client(&server.url)
+        .list(
+            &pods(),
+            &ListOptions {
+                page_size: Some(2),
+                ..ListOptions::default()
+            },
+            |item| {
+                if got.is_empty() {
+                    // The first item of the first page: the second page is already asked for.
+                    overlapped = second.recv_timeout(Duration::from_secs(10)).is_ok();
+                }
+                got.push(item);
+                ControlFlow::Continue(())
+            },
+        )
+        .expect("list");
+    assert!(
+        overlapped,
+        "the second page was not asked for during the first"
+    );
+    assert_eq!(names(&got), ["a", "b", "c", "d"]);
+    assert_eq!(info.items, 4);
+    assert!(!info.more);
     assert_eq!(server.seen().len(), 2);
+}
+
+#[test]
+fn pages_with_items_before_metadata_are_fetched_one_after_another() {
+    // Nothing to read ahead: the token comes after the items, so each page is parsed first.
+    let server = Responder::start(|req, _| {
+        let (items, token) = if req.target.contains("continue=p2") {
+            (json!([pod("c")]), json!({}))
+        } else {
+            (json!([pod("a"), pod("b")]), json!({"continue": "p2"}))
+        };
+        json_reply(
+            200,
+            json!({"kind": "PodList", "items": items, "metadata": token}),
+        )
+    });
+    let mut got = Vec::new();
+    let info = client(&server.url)
+        .list(&pods(), &ListOptions::default(), |item| {
+            got.push(item);
+            if got.len() == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .expect("list");
+    assert_eq!(names(&got), ["a", "b"]);
+    assert!(info.more);
+    assert_eq!(info.continue_token.as_deref(), Some("p2"));
+    assert_eq!(server.seen().len(), 1, "no page asked for ahead");
+}
+
+#[test]
+fn a_failing_page_fetched_ahead_fails_after_the_page_before_it() {
+    let server = Responder::start(|req, _| {
+        if req.target.contains("continue=p2") {
+            status_reply(500, "InternalError", "etcd is down")
+        } else {
+            page(&["a", "b"], Some("p2"), None)
+        }
+    });
+    let mut got = Vec::new();
+    let err = client(&server.url)
+        .list(&pods(), &ListOptions::default(), |item| {
+            got.push(item);
+            ControlFlow::Continue(())
+        })
+        .expect_err("second page fails");
+    assert_eq!(names(&got), ["a", "b"]);
+    assert_eq!(err.status_code(), Some(500), "{err}");
 }
 
 #[test]
@@ -656,6 +754,22 @@ fn a_page_bigger_than_the_buffer_is_streamed() {
         .expect("list");
     assert_eq!(got.len(), 400);
     assert_eq!(got[399]["metadata"]["name"], "pod-0399");
+}
+
+#[test]
+fn a_streamed_page_cut_before_its_first_item_is_fetched_again() {
+    // The first PAGE_BUFFER bytes arrive whole (a long field before the items), then the
+    // connection breaks: nothing went out, so the page is asked for again, then reported.
+    let padding = "x".repeat(PAGE_BUFFER as usize + 100);
+    let full = format!(
+        r#"{{"kind":"PodList","apiVersion":"v1","padding":"{padding}","metadata":{{}},"items":[{}]}}"#,
+        pod("a")
+    );
+    let cut = PAGE_BUFFER as usize + 50;
+    let (err, seen, requests) = list_cut_page(full, cut);
+    assert!(matches!(err, Error::Interrupted { .. }), "{err:?}");
+    assert_eq!(seen, 0);
+    assert_eq!(requests, 1 + RESET_RETRIES as usize);
 }
 
 #[test]

@@ -128,6 +128,47 @@ impl<'de, F: FnMut(Value) -> ControlFlow<()>> Visitor<'de> for PageSeed<'_, F> {
     }
 }
 
+/// The `metadata` of a List read from the start of its text, when it comes before `items`, as
+/// the API server writes it: enough to ask for the next page while this one is parsed. Reads
+/// only up to the end of `metadata`. `None` when `items` comes first or the text does not start
+/// like a List.
+pub(crate) fn meta_ahead(text: &[u8]) -> Option<ListMeta> {
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_slice(text);
+    // Always ends in an error: the visitor stops as soon as it has `metadata` (or knows it will
+    // not come first), and serde_json reports a map left unfinished.
+    let _ = (&mut de).deserialize_map(MetaAhead { found: &mut found });
+    found
+}
+
+struct MetaAhead<'a> {
+    found: &'a mut Option<ListMeta>,
+}
+
+impl<'de> Visitor<'de> for MetaAhead<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Kubernetes List object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<KeyName>()? {
+            match key {
+                KeyName::Metadata => {
+                    *self.found = Some(map.next_value()?);
+                    break;
+                }
+                KeyName::Items => break,
+                KeyName::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Err(de::Error::custom(ABANDON))
+    }
+}
+
 /// The keys of a List we care about, without allocating a String for each key.
 enum KeyName {
     Metadata,
@@ -326,6 +367,26 @@ mod tests {
         assert!(!ok);
         assert_eq!(items.len(), 2);
         assert_eq!(state.delivered, 2);
+    }
+
+    #[test]
+    fn metadata_ahead_of_items_is_read_without_the_items() {
+        let meta = meta_ahead(PAGE.as_bytes()).expect("metadata first");
+        assert_eq!(meta.continue_token.as_deref(), Some("tok"));
+        assert_eq!(meta.resource_version, "42");
+        // Only the head is read: a page cut in its items still gives its metadata.
+        let cut = &PAGE[..PAGE.find(r#"{"metadata":{"name":"b"#).expect("second item")];
+        let meta = meta_ahead(cut.as_bytes()).expect("metadata of a cut page");
+        assert_eq!(meta.continue_token.as_deref(), Some("tok"));
+    }
+
+    #[test]
+    fn metadata_after_items_or_no_list_gives_nothing_ahead() {
+        let body = r#"{"items":[{"metadata":{"name":"a"}}],"metadata":{"continue":"tok"}}"#;
+        assert!(meta_ahead(body.as_bytes()).is_none());
+        assert!(meta_ahead(b"[1,2]").is_none());
+        assert!(meta_ahead(b"").is_none());
+        assert!(meta_ahead(br#"{"kind":"PodList","metadata":{"continue":"#).is_none());
     }
 
     #[test]

@@ -39,6 +39,8 @@ OPTIONS:
                            what the controller makes of one object:
                            Kind/namespace/name=keep|stall|ready:REASON:MESSAGE|fail:REASON:MESSAGE
                            (namespace empty for cluster-scoped kinds; repeatable)
+  --latency DELAY          hold every response this long before writing it (e.g. 50ms), like
+                           an API server behind a VPN or a cloud load balancer
   -h, --help               print this help
 
 Prints `https://127.0.0.1:PORT` on stdout when ready; runs until killed.
@@ -69,9 +71,9 @@ fn parse_deny(rule: &str) -> Result<Deny, String> {
     }
 }
 
-/// `300ms`, `2s`, `1.5s`, `0`.
-fn parse_delay(v: &str) -> Result<Duration, String> {
-    let bad = || format!("--controller: {v:?} is not a delay like 300ms or 2s");
+/// `300ms`, `2s`, `1.5s`, `0`, for `flag`.
+fn parse_delay(flag: &str, v: &str) -> Result<Duration, String> {
+    let bad = || format!("{flag}: {v:?} is not a delay like 300ms or 2s");
     if v == "0" {
         return Ok(Duration::ZERO);
     }
@@ -170,7 +172,7 @@ fn run() -> Result<(), String> {
                 );
             }
             Long("controller") => {
-                let delay = parse_delay(&value(&mut parser, "--controller")?)?;
+                let delay = parse_delay("--controller", &value(&mut parser, "--controller")?)?;
                 options
                     .controller
                     .get_or_insert_with(Controller::default)
@@ -184,6 +186,9 @@ fn run() -> Result<(), String> {
                     .get_or_insert_with(Controller::default)
                     .overrides
                     .push((target, outcome));
+            }
+            Long("latency") => {
+                options.latency = parse_delay("--latency", &value(&mut parser, "--latency")?)?;
             }
             Long("ipv6") => options.ipv6 = true,
             Long("dns-only-san") => options.dns_only_san = true,

@@ -25,6 +25,7 @@ mod schema;
 mod status;
 mod store;
 mod table;
+mod timing;
 mod writes;
 
 use std::collections::HashMap;
@@ -42,6 +43,9 @@ use serde_json::Value;
 pub use controller::{Controller, Outcome, Target};
 pub use pki::{ClientCredentials, DNS_ONLY_NAME, KeyType};
 pub use store::Synthetic;
+// For the round-trip budgets (tests) and the latency bench; the example does not count.
+#[allow(unused_imports)]
+pub use timing::RoundTrips;
 // For the integration tests; the example and the bench, which include this module too, do not
 // read the data files themselves.
 #[allow(unused_imports)]
@@ -214,6 +218,10 @@ pub struct Options {
     /// Run the simulated Flux controller (reconcile requests answered after a delay, Ready
     /// condition, events, finalizers). Default: none, nothing answers.
     pub controller: Option<Controller>,
+    /// Hold every response this long before writing it, like an API server behind a VPN or a
+    /// cloud load balancer (each connection waits on its own, so parallel requests overlap).
+    /// Default: zero.
+    pub latency: Duration,
     /// The time every response's `Date` header gives (Unix seconds), fixed; `None`: the real
     /// clock. Default: [`clock::DATA_NOW`], when the test data was written, so that ages
     /// computed against the server's clock (a report 41 minutes old) read the same on every run.
@@ -239,6 +247,7 @@ impl Default for Options {
             max_page_size: None,
             port: 0,
             controller: None,
+            latency: Duration::ZERO,
             now: clock::parse_rfc3339(clock::DATA_NOW),
         }
     }
@@ -281,6 +290,12 @@ pub struct RecordedRequest {
     pub status: u16,
     /// The request body, for writes.
     pub body: Option<String>,
+    /// When the server had read the whole request.
+    pub received: Instant,
+    /// When it began to write the response (after [`Options::latency`] and any `Delay` fault),
+    /// or reset the connection. A request the client sent only after reading this response
+    /// was received later than this, so [`RoundTrips`] never mistakes it for a parallel one.
+    pub answered: Instant,
 }
 
 impl RecordedRequest {
@@ -880,11 +895,18 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) {
                 break;
             }
         };
+        let received = Instant::now();
         let outcome = api::handle(shared, &req, cert_user.as_ref());
         let status_code = match &outcome.reply {
             api::Reply::Respond(resp, _) => resp.status,
             api::Reply::Reset => 0,
         };
+        if !shared.options.latency.is_zero() {
+            std::thread::sleep(shared.options.latency);
+        }
+        // Recorded before the response goes out: a client that has the answer finds its
+        // request in the log, and `answered` precedes anything the client sends next.
+        let answered = Instant::now();
         shared.lock().requests.push(RecordedRequest {
             method: req.method.clone(),
             path: req.path.clone(),
@@ -893,6 +915,8 @@ fn serve_connection(tcp: TcpStream, shared: &Shared) {
             user: outcome.user,
             status: status_code,
             body: (!req.body.is_empty()).then(|| String::from_utf8_lossy(&req.body).into_owned()),
+            received,
+            answered,
         });
         match outcome.reply {
             api::Reply::Reset => {

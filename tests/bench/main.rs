@@ -8,6 +8,12 @@ mod diagnosis;
 mod docs;
 mod investigations;
 mod kube;
+mod latency;
+// The round-trip table and `measure`; its tests (under cfg(test), which `cargo bench` sets
+// without running them) import what the bench does not use.
+#[path = "../it/round_trips.rs"]
+#[allow(dead_code, unused_imports)]
+mod round_trips;
 mod startup;
 #[path = "../it/support.rs"]
 mod support;
@@ -71,7 +77,7 @@ fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
 }
 
 /// `cargo bench --bench bench [SECTION...]` runs the named sections (startup, kube, docs, tools,
-/// diagnosis, investigations, writes); no name runs them all.
+/// diagnosis, investigations, writes, latency); no name runs them all.
 fn main() {
     if kube::child_main() {
         return;
@@ -80,7 +86,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let sections: [(&str, fn()); 7] = [
+    let sections: [(&str, fn()); 8] = [
         ("startup", startup::run),
         ("kube", kube::run),
         ("docs", docs::run),
@@ -88,6 +94,7 @@ fn main() {
         ("diagnosis", diagnosis::run),
         ("investigations", investigations::run),
         ("writes", writes::run),
+        ("latency", latency::run),
     ];
     for (name, run) in sections {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {

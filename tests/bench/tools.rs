@@ -9,7 +9,11 @@
 //!    Goal: at least 30% fewer bytes with none lost.
 //!    `BENCH_TOOLS_DUMP=<dir>` writes both answers of each kind there.
 //! 2. One `get_kubernetes_resources` call for 1 000 Kustomizations through the real binary
-//!    against downloading the same objects raw with the REST client.
+//!    against downloading the same objects raw with the REST client (the floor), as the glibc
+//!    build cargo made and as the static musl binary (when `make static` left a current one),
+//!    the two measured in turns in one run. Goal: musl within 1.1x of glibc.
+//!    `BENCH_TOOLS_ALSO=<binary>[:<binary>...]` measures more builds in the same turns (e.g. a
+//!    musl build without the allocator, to see what the allocator is worth).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -50,11 +54,17 @@ pub fn run() {
 /// left by an older `make static` could be stale; output bytes do not depend on the libc), with
 /// the kubeconfig, handshake done.
 fn start_mcp(kubeconfig: &Path) -> Mcp {
-    let mut mcp = Mcp::spawn(
-        support::command()
-            .arg("serve")
-            .env("KUBECONFIG", kubeconfig),
-    );
+    start_mcp_with(&support::bin(), kubeconfig)
+}
+
+/// `serve` on `bin`, with the environment the integration tests give the binary.
+fn start_mcp_with(bin: &Path, kubeconfig: &Path) -> Mcp {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.env_clear()
+        .env("HOME", "/nonexistent-home-for-tests")
+        .env("KUBECONFIG", kubeconfig)
+        .arg("serve");
+    let mut mcp = Mcp::spawn(&mut cmd);
     mcp.handshake("2025-06-18");
     mcp
 }
@@ -416,39 +426,91 @@ fn big_list(dir: &Path) {
         assert_eq!(items.len(), BIG_LIST);
     }
     raw.remove(0); // the first one paid the TLS handshake
-    let mut mcp = start_mcp(&kubeconfig);
-    let args = json!({"kind": "Kustomization", "namespace": BIG_NAMESPACE, "limit": 0});
-    let mut tool = Vec::new();
-    let mut answer_bytes = 0;
-    for _ in 0..=RUNS {
-        let t = Instant::now();
-        let text = tool_text(&mut mcp, "get_kubernetes_resources", args.clone());
-        tool.push(t.elapsed());
-        answer_bytes = text.len();
-        // Every object is read and counted; the answer shows what its budget holds.
-        assert!(
-            text.starts_with(&format!("---\n# {BIG_LIST} Kustomization ")),
-            "{}",
-            &text[..200.min(text.len())]
-        );
+    // The binary cargo built (glibc) and, when `make static` left a current one, the static
+    // musl binary users install, measured in turns so that machine load hits both alike.
+    let mut binaries = vec![("glibc (cargo)".to_string(), support::bin())];
+    let shipped = crate::shipped_binary();
+    if shipped != support::bin() {
+        binaries.push(("static musl".to_string(), shipped));
     }
-    tool.remove(0); // the first one paid discovery and the handshake
-    let (raw, tool) = (median(&mut raw), median(&mut tool));
-    println!(
-        "2. {BIG_LIST} Kustomizations, median of {RUNS} (after one warm-up; binary {})",
-        support::bin().display()
-    );
+    if let Some(also) = std::env::var_os("BENCH_TOOLS_ALSO") {
+        for bin in std::env::split_paths(&also) {
+            let name = bin
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            binaries.push((name, bin));
+        }
+    }
+    let args = json!({"kind": "Kustomization", "namespace": BIG_NAMESPACE, "limit": 0});
+    let mut servers: Vec<Mcp> = binaries
+        .iter()
+        .map(|(_, bin)| start_mcp_with(bin, &kubeconfig))
+        .collect();
+    let mut times = vec![Vec::new(); binaries.len()];
+    let mut cpu = vec![Duration::ZERO; binaries.len()];
+    let mut answer_bytes = 0;
+    for run in 0..=RUNS {
+        for (i, mcp) in servers.iter_mut().enumerate() {
+            let cpu_before = cpu_time(mcp.pid());
+            let t = Instant::now();
+            let text = tool_text(mcp, "get_kubernetes_resources", args.clone());
+            let took = t.elapsed();
+            answer_bytes = text.len();
+            // Every object is read and counted; the answer shows what its budget holds.
+            assert!(
+                text.starts_with(&format!("---\n# {BIG_LIST} Kustomization ")),
+                "{}",
+                &text[..200.min(text.len())]
+            );
+            // The first call paid discovery and the handshake.
+            if run > 0 {
+                times[i].push(took);
+                cpu[i] += cpu_time(mcp.pid()).saturating_sub(cpu_before);
+            }
+        }
+    }
+    let raw = median(&mut raw);
+    println!("2. {BIG_LIST} Kustomizations, median of {RUNS} (after one warm-up)");
     println!(
         "  raw list with the REST client (parsed JSON):      {:>8.1} ms",
         ms(raw)
     );
-    println!(
-        "  get_kubernetes_resources through the binary:       {:>8.1} ms ({} KiB of YAML)",
-        ms(tool),
-        answer_bytes / 1024
-    );
-    println!(
-        "  ratio tool / raw:                                  {:>8.2}x",
-        tool.as_secs_f64() / raw.as_secs_f64().max(1e-9)
-    );
+    let mut glibc = None;
+    for ((label, _), (t, cpu)) in binaries.iter().zip(times.iter_mut().zip(&cpu)) {
+        let m = median(t);
+        // Every build next to the first one (glibc), wall time and CPU.
+        let (base, base_cpu) = *glibc.get_or_insert((m, *cpu));
+        println!(
+            "  get_kubernetes_resources, {:<24} {:>8.1} ms ({:.2}x raw, {:.2}x glibc; CPU {:.0} ms per call, {:.2}x glibc; {} KiB of YAML)",
+            format!("{label}:"),
+            ms(m),
+            m.as_secs_f64() / raw.as_secs_f64().max(1e-9),
+            m.as_secs_f64() / base.as_secs_f64().max(1e-9),
+            ms(*cpu) / RUNS as f64,
+            cpu.as_secs_f64() / base_cpu.as_secs_f64().max(1e-9),
+            answer_bytes / 1024
+        );
+    }
+    if binaries.iter().all(|(label, _)| label != "static musl") {
+        println!(
+            "  (no current static binary: `make static` first for the musl row; goal <= 1.1x glibc)"
+        );
+    } else {
+        println!("  goal: static musl <= 1.1x glibc");
+    }
+}
+
+/// User + system CPU time of a process so far (its finished threads included), from
+/// `/proc/PID/stat` in clock ticks (10 ms): summed over several calls it is precise enough.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }

@@ -19,6 +19,7 @@ mod kubeconfig;
 mod protocol;
 mod read_tools;
 mod resources;
+mod round_trips;
 mod sessions;
 mod tidy;
 mod tools;

@@ -45,3 +45,25 @@ for label in flux-operator-mcp kubernetes-mcp-server; do
   python3 "$bench" --runs "$runs" -n "$calls" --clean-env --env "KUBECONFIG=$kubeconfig" \
     --label "$label" --tool "$tool" --args "$list" -- "${cmd[@]}"
 done
+
+# The same list call with the API server 50 ms away (`--latency`: every response held 50 ms, as
+# behind a VPN or a cloud load balancer), where the round trips made one after another decide
+# the time. FAR_CALLS (default 10) calls per run, after the warm-up.
+far_latency=${FAR_LATENCY:-50ms}
+far_calls=${FAR_CALLS:-10}
+"$root/target/release/examples/test-apiserver" --latency "$far_latency" \
+  --kubeconfig-out "$work/kubeconfig-far" >"$work/url-far" 2>"$work/err-far" &
+far=$!
+trap 'kill $server $far 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do [ -s "$work/url-far" ] && break; sleep 0.1; done
+[ -s "$work/url-far" ] || { echo "bench-peer: delayed test API server did not start: $(cat "$work/err-far")" >&2; exit 1; }
+for label in flux-operator-mcp kubernetes-mcp-server; do
+  if [ "$label" = flux-operator-mcp ]; then
+    cmd=("$ours" serve); tool=get_kubernetes_resources
+  else
+    cmd=("$peer"); tool=resources_list
+  fi
+  echo "== $label ($tool), API server +$far_latency per response"
+  python3 "$bench" --runs "$runs" -n "$far_calls" --clean-env --env "KUBECONFIG=$work/kubeconfig-far" \
+    --label "$label +$far_latency" --tool "$tool" --args "$list" -- "${cmd[@]}"
+done
