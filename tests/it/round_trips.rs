@@ -39,8 +39,9 @@ pub const CALLS: &[Call] = &[
         case: "the instance, its report and controllers",
         args: r#"{}"#,
         // Cold: 3 on a quiet machine (discovery, the instance and report, then one wave of
-        // 20 lists); its 22 new TLS connections can push it to 4 under load.
-        cold: (24, 4),
+        // 20 lists); its 22 new TLS connections (handshakes slow in a debug build) pushed
+        // it to 4 and 5 on a loaded one. The warm figure is the one that holds the line.
+        cold: (24, 6),
         warm: (22, 2),
         writes: false,
     },
