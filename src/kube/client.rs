@@ -1279,9 +1279,11 @@ fn agent_config(proxy: Option<ureq::Proxy>, timeout: Duration) -> ureq::config::
         // `None` also stops ureq from reading proxies itself: proxy.rs decided, like client-go.
         .proxy(proxy)
         .timeout_global(Some(timeout))
-        // Discovery fetches group versions 8 at a time; keep those connections for reuse.
-        .max_idle_connections(16)
-        .max_idle_connections_per_host(8)
+        // A tool call makes up to 24 requests at once (get_flux_instance: a list per Flux
+        // kind); discovery 8. Keep as many connections for the next call: a new one costs a
+        // TCP and a TLS handshake, two more round trips to a distant server.
+        .max_idle_connections(32)
+        .max_idle_connections_per_host(24)
         .max_idle_age(Duration::from_secs(60))
         .build()
 }

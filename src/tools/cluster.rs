@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -778,6 +779,73 @@ impl kube::stop::Signal for Cancel {
     }
 }
 
+/// Requests of one call in flight at once, at most: enough to overlap a call's independent
+/// requests (a list's events and sources, a few pods' logs) without opening a connection per
+/// object of a big list. Each worker is a scoped thread that ends with the call.
+pub const PARALLEL_REQUESTS: usize = 8;
+
+/// `work` on every item, at most [`PARALLEL_REQUESTS`] at a time on scoped threads, results
+/// in the items' order whatever order they finish in: what a call shows never depends on
+/// thread timing. A [`Cluster`] is shared across the threads by reference and its client's
+/// connection pool serves them all. One item runs on the calling thread.
+pub fn each<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    each_at_most(PARALLEL_REQUESTS, items, work)
+}
+
+/// [`each`] with at most `workers` at a time: for a call that knows its requests are one
+/// wave of about that many (`get_flux_instance`'s list per Flux kind).
+pub fn each_at_most<T: Sync, R: Send>(
+    workers: usize,
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if items.len() <= 1 || workers <= 1 {
+        return items.iter().map(&work).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let workers = items.len().min(workers);
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            done.push((i, work(item)));
+        }
+        done
+    };
+    let finished: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
+        // The calling thread is one of the workers.
+        let handles: Vec<_> = (1..workers).map(|_| scope.spawn(run)).collect();
+        let mut all = vec![run()];
+        all.extend(handles.into_iter().map(|h| match h.join() {
+            Ok(done) => done,
+            // A panicking worker is a bug: let the call's panic handling answer it.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }));
+        all
+    });
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    for (i, r) in finished.into_iter().flatten() {
+        slots[i] = Some(r);
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// `a` and `b` at the same time (`b` on a scoped thread), for two independent requests.
+pub fn both<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    std::thread::scope(|scope| {
+        let other = scope.spawn(b);
+        let first = a();
+        match other.join() {
+            Ok(second) => (first, second),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 /// The context later calls of a session go to, and what chose it.
 pub struct Current {
     pub name: String,
@@ -969,6 +1037,41 @@ mod tests {
     fn a_cluster_can_be_shared_across_threads() {
         fn shareable<T: Send + Sync + Clone>() {}
         shareable::<Cluster>();
+    }
+
+    #[test]
+    fn each_keeps_the_order_of_the_items() {
+        let items: Vec<u64> = (0..50).collect();
+        let out = each(&items, |i| i * 2);
+        assert_eq!(out, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(each(&[7u64], |i| i + 1), [8]);
+        assert!(each(&[] as &[u64], |i| *i).is_empty());
+    }
+
+    #[test]
+    fn each_runs_at_most_the_bound_at_once_and_does_run_in_parallel() {
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let items: Vec<usize> = (0..40).collect();
+        each(&items, |_| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            // Wait until the others had a chance to start (bounded, never a fixed sleep).
+            let until = Instant::now() + Duration::from_millis(200);
+            while running.load(Ordering::SeqCst) < PARALLEL_REQUESTS && Instant::now() < until {
+                std::thread::yield_now();
+            }
+            running.fetch_sub(1, Ordering::SeqCst);
+        });
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(peak <= PARALLEL_REQUESTS, "{peak} at once");
+        assert!(peak > 1, "never more than one at once");
+    }
+
+    #[test]
+    fn both_returns_each_side() {
+        let (a, b) = both(|| 1, || "two");
+        assert_eq!((a, b), (1, "two"));
     }
 
     #[test]

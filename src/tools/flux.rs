@@ -97,10 +97,15 @@ pub fn detect(cluster: &Cluster) -> Result<Installation, kube::Error> {
         ..Installation::default()
     };
     if found.operator_served {
-        found.instances = list_kind(cluster, "FluxInstance")?;
+        // One round trip for both lists.
+        let (instances, reports) = super::cluster::both(
+            || list_kind(cluster, "FluxInstance"),
+            || list_kind(cluster, "FluxReport"),
+        );
+        found.instances = instances?;
         // The report adds facts; without it (RBAC, an older operator) the instance still
         // answers the question, so its failure is a note.
-        match list_kind(cluster, "FluxReport") {
+        match reports {
             Ok(r) => found.reports = r,
             Err(e) => found
                 .notes
@@ -135,17 +140,28 @@ fn find_controllers(cluster: &Cluster, found: &mut Installation) -> Result<(), k
             ..ListOptions::default()
         },
     ];
-    for options in &scopes {
-        let result = cluster.list(&deployments, options, |d| {
-            let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
-            let name = d["metadata"]["name"].as_str().unwrap_or("");
-            if seen.insert((ns.to_string(), name.to_string())) {
-                found.controllers.push(controller(&d));
+    // Both lists at once (one round trip), taken in the scopes' order.
+    let lists = super::cluster::each(&scopes, |options| {
+        let mut summaries = Vec::new();
+        cluster
+            .list(&deployments, options, |d| {
+                let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
+                let name = d["metadata"]["name"].as_str().unwrap_or("");
+                summaries.push(((ns.to_string(), name.to_string()), controller(&d)));
+                ControlFlow::Continue(())
+            })
+            .map(|_| summaries)
+    });
+    for result in lists {
+        match result {
+            Ok(summaries) => {
+                for (key, summary) in summaries {
+                    if seen.insert(key) {
+                        found.controllers.push(summary);
+                    }
+                }
             }
-            ControlFlow::Continue(())
-        });
-        if let Err(e) = result {
-            failures.push(e);
+            Err(e) => failures.push(e),
         }
     }
     if failures.len() == scopes.len() {

@@ -83,9 +83,7 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
     let found = flux::detect(&cluster).map_err(|e| cluster.error(e))?;
     let metrics_ns = found.namespace();
     if found.instances.is_empty() {
-        let mut out = without_instance(&cluster, found)?;
-        out.push_str(&pod_metrics(&cluster, &metrics_ns));
-        return Ok(out);
+        return without_instance(&cluster, found, &metrics_ns);
     }
     Ok(with_instance(&cluster, found, full))
 }
@@ -100,8 +98,7 @@ fn with_instance(cluster: &Cluster, found: Installation, full: bool) -> String {
     let report = found.reports.first();
     let components = component_names(instance, report);
     let sync = report.and_then(|r| sync_target(r, &namespace));
-    let mut live = Live::read(cluster, &namespace, &components, sync.as_ref());
-    live.add_metrics(cluster, &namespace);
+    let live = Live::read(cluster, &namespace, &components, sync.as_ref());
     let now = cluster.now();
     let mut facts = Vec::new();
     let version =
@@ -162,7 +159,11 @@ fn with_instance(cluster: &Cluster, found: Installation, full: bool) -> String {
 /// No FluxInstance: say so, then what is there (controllers found as Deployments, counts of
 /// the Flux objects, a FluxReport if the operator wrote one). No Flux at all is an error that
 /// says what to do.
-fn without_instance(cluster: &Cluster, found: Installation) -> Result<String, ToolError> {
+fn without_instance(
+    cluster: &Cluster,
+    found: Installation,
+    metrics_ns: &str,
+) -> Result<String, ToolError> {
     let why = if found.operator_served {
         "the Flux Operator API (fluxcd.controlplane.io) is served but there is no FluxInstance"
     } else {
@@ -182,7 +183,7 @@ fn without_instance(cluster: &Cluster, found: Installation) -> Result<String, To
         cluster.context()
     )];
     head.extend(controller_facts(&found.controllers));
-    let live = Live::read_kinds(cluster);
+    let (live, metrics) = Live::read_kinds(cluster, metrics_ns);
     head.extend(live.kind_lines());
     head.extend(found.notes.iter().map(|n| format!("note: {n}")));
     head.extend(live.notes.iter().map(|n| format!("note: {n}")));
@@ -197,6 +198,7 @@ fn without_instance(cluster: &Cluster, found: Installation) -> Result<String, To
         batch.finish();
         batch.render_budgeted(&mut out, usize::MAX);
     }
+    out.push_str(&pod_metrics(metrics, metrics_ns));
     Ok(out)
 }
 
@@ -501,40 +503,55 @@ struct Live {
 }
 
 impl Live {
-    /// Deployments and pods of `namespace`, and every Flux kind counted; the lists run in
-    /// parallel (one per kind), each bounded by [`COUNT_MAX`].
+    /// Deployments, pods and pod metrics of `namespace`, and every Flux kind counted (each
+    /// bounded by [`COUNT_MAX`]): independent lists, all made at once, so the live state
+    /// costs one round trip whatever the number of kinds (see [`KIND_LISTS_AT_ONCE`]).
     fn read(
         cluster: &Cluster,
         namespace: &str,
         components: &[String],
         sync: Option<&(String, String, String)>,
     ) -> Live {
-        let (controllers, counted) = std::thread::scope(|s| {
-            let controllers = s.spawn(|| read_controllers(cluster, namespace, components));
-            let counted = count_kinds(cluster, sync);
-            (
-                controllers
-                    .join()
-                    .unwrap_or_else(|_| Err("reading the controllers failed".to_string())),
-                counted,
-            )
-        });
+        let kinds = flux_kinds(cluster);
+        let mut reads = vec![LiveRead::Deployments, LiveRead::Pods, LiveRead::Metrics];
+        reads.extend(kinds.iter().flatten().map(|(v, k)| LiveRead::Kind(v, k)));
+        let mut answers = read_all(cluster, namespace, &reads, sync).into_iter();
+        let (Some(LiveAnswer::Objects(deployments)), Some(LiveAnswer::Objects(pods))) =
+            (answers.next(), answers.next())
+        else {
+            return Live::default();
+        };
+        let metrics = match answers.next() {
+            Some(LiveAnswer::Objects(m)) => m,
+            _ => Ok(Vec::new()),
+        };
+        let counted = kinds.map(|_| counts(answers));
         let mut live = Live::default();
-        match controllers {
-            Ok(c) => live.controllers = Some(c),
+        match deployments {
+            Ok(found) => live.controllers = Some(controllers(found, pods, components)),
             Err(e) => live
                 .notes
                 .push(format!("the controllers' Deployments cannot be read: {e}")),
         }
         live.take_counts(counted);
+        live.add_metrics(metrics, namespace);
         live
     }
 
-    /// Only the counts (a cluster without a FluxInstance).
-    fn read_kinds(cluster: &Cluster) -> Live {
+    /// Only the counts (a cluster without a FluxInstance), and the pod metrics of
+    /// `namespace`, read with them.
+    fn read_kinds(cluster: &Cluster, namespace: &str) -> (Live, Result<Vec<Value>, kube::Error>) {
+        let kinds = flux_kinds(cluster);
+        let mut reads = vec![LiveRead::Metrics];
+        reads.extend(kinds.iter().flatten().map(|(v, k)| LiveRead::Kind(v, k)));
+        let mut answers = read_all(cluster, namespace, &reads, None).into_iter();
+        let metrics = match answers.next() {
+            Some(LiveAnswer::Objects(m)) => m,
+            _ => Ok(Vec::new()),
+        };
         let mut live = Live::default();
-        live.take_counts(count_kinds(cluster, None));
-        live
+        live.take_counts(kinds.map(|_| counts(answers)));
+        (live, metrics)
     }
 
     fn take_counts(
@@ -555,12 +572,8 @@ impl Live {
     /// The CPU and memory of the namespace's pods, each on its controller's line (a pod
     /// belongs to the Deployment whose name precedes its two hash suffixes), or why there are
     /// none.
-    fn add_metrics(&mut self, cluster: &Cluster, namespace: &str) {
-        let selection = PodSelection::Matching {
-            label_selector: None,
-            limit: Some(METRICS_PODS),
-        };
-        let items = match cluster.pod_metrics(Some(namespace), &selection) {
+    fn add_metrics(&mut self, metrics: Result<Vec<Value>, kube::Error>, namespace: &str) {
+        let items = match metrics {
             Ok(items) if items.is_empty() => {
                 self.metrics_problem = Some(format!(
                     "pod metrics: metrics-server reports no pods in namespace {namespace}"
@@ -760,22 +773,85 @@ fn deployment_of<'a>(pod: &'a str, labels: &Value) -> Option<&'a str> {
     rest.strip_suffix(hash)?.strip_suffix('-')
 }
 
-/// The Deployments of the Flux controllers in `namespace` (the FluxInstance's components,
-/// the operator, anything labelled part of Flux) with the images their pods run.
-fn read_controllers(
+/// Lists of the live state made at once by [`read_all`].
+enum LiveRead<'a> {
+    /// The Deployments of the namespace.
+    Deployments,
+    /// The pods of the namespace.
+    Pods,
+    /// The pod metrics of the namespace.
+    Metrics,
+    /// One Flux kind counted: `(apiVersion, kind)`.
+    Kind(&'a str, &'a str),
+}
+
+enum LiveAnswer {
+    Objects(Result<Vec<Value>, kube::Error>),
+    Kind(KindCount, Option<diagnosis::Health>),
+}
+
+/// Lists of one `get_flux_instance` call made at once: about 20 (three for the namespace, one
+/// per Flux kind the cluster serves), so that they go out in one round trip.
+const KIND_LISTS_AT_ONCE: usize = 24;
+
+/// Makes `reads` at once (at most [`KIND_LISTS_AT_ONCE`]); answers in their order.
+fn read_all(
     cluster: &Cluster,
     namespace: &str,
-    components: &[String],
-) -> Result<Vec<Controller>, String> {
-    let deployments = Resource::new("apps/v1", "Deployment", "deployments", true);
-    let pods = Resource::new("v1", "Pod", "pods", true);
+    reads: &[LiveRead],
+    sync: Option<&(String, String, String)>,
+) -> Vec<LiveAnswer> {
     let in_ns = ListOptions {
         namespace: Some(namespace.to_string()),
         ..ListOptions::default()
     };
-    let found = cluster
-        .list_all(&deployments, &in_ns)
-        .map_err(|e| e.to_string())?;
+    cluster::each_at_most(KIND_LISTS_AT_ONCE, reads, |read| match read {
+        LiveRead::Deployments => {
+            let deployments = Resource::new("apps/v1", "Deployment", "deployments", true);
+            LiveAnswer::Objects(cluster.list_all(&deployments, &in_ns))
+        }
+        LiveRead::Pods => {
+            let pods = Resource::new("v1", "Pod", "pods", true);
+            LiveAnswer::Objects(cluster.list_all(&pods, &in_ns))
+        }
+        LiveRead::Metrics => {
+            let selection = PodSelection::Matching {
+                label_selector: None,
+                limit: Some(METRICS_PODS),
+            };
+            LiveAnswer::Objects(cluster.pod_metrics(Some(namespace), &selection))
+        }
+        LiveRead::Kind(api_version, kind) => {
+            let (count, health) = count_kind(cluster, api_version, kind, sync);
+            LiveAnswer::Kind(count, health)
+        }
+    })
+}
+
+/// The counts of the kinds among `answers`, and the health of the sync object when met.
+#[allow(clippy::type_complexity)]
+fn counts(
+    answers: impl Iterator<Item = LiveAnswer>,
+) -> (Vec<KindCount>, Option<diagnosis::Health>) {
+    let mut sync_health = None;
+    let mut counts = Vec::new();
+    for answer in answers {
+        if let LiveAnswer::Kind(count, health) = answer {
+            sync_health = sync_health.or(health);
+            counts.push(count);
+        }
+    }
+    (counts, sync_health)
+}
+
+/// The Deployments of the Flux controllers among `found` (the FluxInstance's components, the
+/// operator, anything labelled part of Flux) with the images their pods run (`pods`: the
+/// namespace's, or why they could not be read).
+fn controllers(
+    found: Vec<Value>,
+    pods: Result<Vec<Value>, kube::Error>,
+    components: &[String],
+) -> Vec<Controller> {
     let wanted = |d: &Value| {
         let name = text(&d["metadata"]["name"]);
         components.iter().any(|c| c == name)
@@ -783,14 +859,11 @@ fn read_controllers(
             || d["metadata"]["labels"]["app.kubernetes.io/part-of"] == "flux"
     };
     let found: Vec<Value> = found.into_iter().filter(wanted).collect();
-    // The pods of the namespace, once: a failure only costs the running images.
-    let mut pod_list = Vec::new();
-    let pods_error = cluster
-        .list(&pods, &in_ns, |p| {
-            pod_list.push(p);
-            ControlFlow::Continue(())
-        })
-        .err();
+    // A failure of the pods' list only costs the running images.
+    let (pod_list, pods_error) = match pods {
+        Ok(p) => (p, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
     let mut out: Vec<Controller> = found
         .iter()
         .map(|d| controller(d, &pod_list, pods_error.as_ref()))
@@ -802,7 +875,7 @@ fn read_controllers(
             .position(|n| *n == c.name)
             .unwrap_or(usize::MAX)
     });
-    Ok(out)
+    out
 }
 
 /// One Deployment as a controller, with its pods (those its selector matches).
@@ -870,52 +943,17 @@ fn controller(d: &Value, pods: &[Value], pods_error: Option<&kube::Error>) -> Co
     }
 }
 
-/// Every Flux kind the cluster serves (FluxInstance and FluxReport aside), counted by state
-/// from a live list each (in parallel), and the health of the sync object when met.
-#[allow(clippy::type_complexity)]
-fn count_kinds(
-    cluster: &Cluster,
-    sync: Option<&(String, String, String)>,
-) -> Result<(Vec<KindCount>, Option<diagnosis::Health>), String> {
+/// Every Flux kind the cluster serves (FluxInstance and FluxReport aside), as `(apiVersion,
+/// kind)`: each is counted by state from a live list (see [`count_kind`]).
+fn flux_kinds(cluster: &Cluster) -> Result<Vec<(String, String)>, String> {
     let discovery = cluster.discovery().map_err(|e| e.to_string())?;
-    let kinds: Vec<(String, String)> = discovery
+    Ok(discovery
         .kinds()
         .into_iter()
         .filter(|k| is_flux_group(&k.group))
         .filter(|k| !matches!(k.kind.as_str(), "FluxInstance" | "FluxReport"))
         .map(|k| (k.api_version(), k.kind))
-        .collect();
-    let results: Vec<(KindCount, Option<diagnosis::Health>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = kinds
-            .iter()
-            .map(|(api_version, kind)| {
-                s.spawn(move || count_kind(cluster, api_version, kind, sync))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&kinds)
-            .map(|(h, (_, kind))| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        KindCount {
-                            kind: kind.clone(),
-                            error: Some("counting failed".into()),
-                            ..KindCount::default()
-                        },
-                        None,
-                    )
-                })
-            })
-            .collect()
-    });
-    let mut sync_health = None;
-    let mut counts = Vec::new();
-    for (count, health) in results {
-        sync_health = sync_health.or(health);
-        counts.push(count);
-    }
-    Ok((counts, sync_health))
+        .collect())
 }
 
 /// One kind counted, streaming (nothing kept but the counts and a few names).
@@ -1217,12 +1255,8 @@ fn controller_facts(controllers: &[Value]) -> Vec<String> {
 
 /// The pods' CPU and memory in `namespace`, in `get_kubernetes_metrics`' table (as comment
 /// lines: the answer stays a stream of YAML documents), or one line saying why there are none.
-fn pod_metrics(cluster: &Cluster, namespace: &str) -> String {
-    let selection = PodSelection::Matching {
-        label_selector: None,
-        limit: Some(METRICS_PODS),
-    };
-    let text = match cluster.pod_metrics(Some(namespace), &selection) {
+fn pod_metrics(metrics: Result<Vec<Value>, kube::Error>, namespace: &str) -> String {
+    let text = match metrics {
         Ok(pods) if pods.is_empty() => {
             format!("pod metrics: metrics-server reports no pods in namespace {namespace}")
         }

@@ -172,11 +172,20 @@ fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
         limit: usize::try_from(limit).unwrap_or(usize::MAX),
         mask: ctx.settings.mask_secrets,
     };
-    let uid = match (&query.resource, query.name) {
-        (Some(r), Some(n)) => object_uid(&cluster, r, query.namespace.as_deref(), n)?,
-        _ => None,
+    // The object (for its uid) and its events are read at once: the list is filtered by
+    // name on the server and by uid here, after both answered. The object's error, if any,
+    // comes first, as when they were read in turn.
+    let (uid, found) = match (&query.resource, query.name) {
+        (Some(r), Some(n)) => {
+            let (uid, found) = cluster::both(
+                || object_uid(&cluster, r, query.namespace.as_deref(), n),
+                || collect_all(&cluster, &query),
+            );
+            (uid?, found)
+        }
+        _ => (None, collect_all(&cluster, &query)),
     };
-    let found = collect(&cluster, &query, uid.as_deref())?;
+    let found = found.and_then(|all| fold(all, uid.as_deref()))?;
     Ok(render(&cluster, &query, found))
 }
 
@@ -221,7 +230,19 @@ struct Found {
     capped: bool,
 }
 
-fn collect(cluster: &Cluster, q: &Query, uid: Option<&str>) -> Result<Found, ToolError> {
+/// Events folded by involved object (and its uid), type, reason and message, as listed.
+struct Listed {
+    by_uid: HashMap<FoldKey, Folded>,
+    scanned: usize,
+    capped: bool,
+}
+
+/// `(uid, object, type, reason, message)`: the uid is kept apart until it is known which
+/// object the events are asked for (the object is read at the same time as its events).
+type FoldKey = (String, String, String, String, String);
+
+/// Lists the events `q` asks for, folded, before the uid filter (see [`fold`]).
+fn collect_all(cluster: &Cluster, q: &Query) -> Result<Listed, ToolError> {
     let mut selector = Vec::new();
     if let Some(r) = &q.resource {
         selector.push(format!("involvedObject.kind={}", r.kind));
@@ -246,7 +267,7 @@ fn collect(cluster: &Cluster, q: &Query, uid: Option<&str>) -> Result<Found, Too
             0u32,
         )
     });
-    let mut folded: HashMap<(String, String, String, String), Folded> = HashMap::new();
+    let mut by_uid: HashMap<FoldKey, Folded> = HashMap::new();
     let mut scanned = 0;
     let mut capped = false;
     let events = Resource::new("v1", "Event", "events", true);
@@ -257,31 +278,55 @@ fn collect(cluster: &Cluster, q: &Query, uid: Option<&str>) -> Result<Found, Too
                 capped = true;
                 return ControlFlow::Break(());
             }
-            if let Some(f) = keep(q, uid, cutoff, &e) {
+            if let Some(f) = keep(q, cutoff, &e) {
+                let uid = text(&e["involvedObject"], "/uid").to_string();
                 let key = (
+                    uid,
                     f.object.clone(),
                     f.event_type.clone(),
                     f.reason.clone(),
                     f.message.clone(),
                 );
-                match folded.get_mut(&key) {
-                    Some(g) => {
-                        g.count += f.count;
-                        if f.first.1 < g.first.1 {
-                            g.first = f.first;
-                        }
-                        if f.last.1 > g.last.1 {
-                            g.last = f.last;
-                        }
-                    }
+                match by_uid.get_mut(&key) {
+                    Some(g) => g.absorb(f),
                     None => {
-                        folded.insert(key, f);
+                        by_uid.insert(key, f);
                     }
                 }
             }
             ControlFlow::Continue(())
         })
         .map_err(|e| cluster.error(e))?;
+    Ok(Listed {
+        by_uid,
+        scanned: scanned.min(MAX_SCANNED),
+        capped,
+    })
+}
+
+/// The listed events of the object with `uid` (and those that name no uid; every one for
+/// `None`), folded by involved object, type, reason and message, oldest first.
+fn fold(listed: Listed, uid: Option<&str>) -> Result<Found, ToolError> {
+    let mut folded: HashMap<(String, String, String, String), Folded> = HashMap::new();
+    for ((event_uid, object, event_type, reason, message), f) in listed.by_uid {
+        if let Some(uid) = uid
+            && !event_uid.is_empty()
+            && event_uid != uid
+        {
+            continue;
+        }
+        match folded.get_mut(&(
+            object.clone(),
+            event_type.clone(),
+            reason.clone(),
+            message.clone(),
+        )) {
+            Some(g) => g.absorb(f),
+            None => {
+                folded.insert((object, event_type, reason, message), f);
+            }
+        }
+    }
     let mut events: Vec<Folded> = folded.into_values().collect();
     events.sort_by(|a, b| {
         (a.last.1, &a.object, &a.reason, &a.message)
@@ -289,13 +334,26 @@ fn collect(cluster: &Cluster, q: &Query, uid: Option<&str>) -> Result<Found, Too
     });
     Ok(Found {
         events,
-        scanned: scanned.min(MAX_SCANNED),
-        capped,
+        scanned: listed.scanned,
+        capped: listed.capped,
     })
 }
 
+impl Folded {
+    /// Adds another entry of the same object, type, reason and message.
+    fn absorb(&mut self, f: Folded) {
+        self.count += f.count;
+        if f.first.1 < self.first.1 {
+            self.first = f.first;
+        }
+        if f.last.1 > self.last.1 {
+            self.last = f.last;
+        }
+    }
+}
+
 /// One event as a [`Folded`] entry, or `None` when a filter leaves it out.
-fn keep(q: &Query, uid: Option<&str>, cutoff: Option<(i64, u32)>, e: &Value) -> Option<Folded> {
+fn keep(q: &Query, cutoff: Option<(i64, u32)>, e: &Value) -> Option<Folded> {
     let involved = &e["involvedObject"];
     if let Some(group) = &q.group {
         let api_version = text(involved, "/apiVersion");
@@ -303,12 +361,6 @@ fn keep(q: &Query, uid: Option<&str>, cutoff: Option<(i64, u32)>, e: &Value) -> 
         if !api_version.is_empty() && event_group != group {
             return None;
         }
-    }
-    if let (Some(uid), Some(event_uid)) = (uid, involved["uid"].as_str())
-        && !event_uid.is_empty()
-        && event_uid != uid
-    {
-        return None;
     }
     let event_type = text(e, "/type");
     if q.event_type.is_some_and(|t| t != event_type) {
@@ -482,6 +534,84 @@ mod tests {
         })
     }
 
+    /// The events of `log`, listed and folded as `collect_all` does, then kept for `uid`.
+    fn folded(log: &[Value], uid: Option<&str>) -> Vec<(String, String, u64)> {
+        let q = query();
+        let mut by_uid: HashMap<FoldKey, Folded> = HashMap::new();
+        for e in log {
+            let f = keep(&q, None, e).expect("kept");
+            let key = (
+                text(&e["involvedObject"], "/uid").to_string(),
+                f.object.clone(),
+                f.event_type.clone(),
+                f.reason.clone(),
+                f.message.clone(),
+            );
+            match by_uid.get_mut(&key) {
+                Some(g) => g.absorb(f),
+                None => {
+                    by_uid.insert(key, f);
+                }
+            }
+        }
+        let listed = Listed {
+            by_uid,
+            scanned: log.len(),
+            capped: false,
+        };
+        fold(listed, uid)
+            .expect("fold")
+            .events
+            .into_iter()
+            .map(|f| (f.object, f.message, f.count))
+            .collect()
+    }
+
+    #[test]
+    fn the_uid_filter_keeps_the_objects_own_events_and_those_naming_no_uid() {
+        let log = [
+            event(
+                "HelmRelease",
+                "redis",
+                "old",
+                "2026-01-01T01:00:00Z",
+                "boom",
+            ),
+            event(
+                "HelmRelease",
+                "redis",
+                "new",
+                "2026-01-01T02:00:00Z",
+                "boom",
+            ),
+            event("HelmRelease", "redis", "", "2026-01-01T03:00:00Z", "boom"),
+            event(
+                "HelmRelease",
+                "redis",
+                "new",
+                "2026-01-01T04:00:00Z",
+                "later",
+            ),
+        ];
+        let redis = "HelmRelease/apps/redis".to_string();
+        assert_eq!(
+            folded(&log, Some("new")),
+            [
+                (redis.clone(), "boom".to_string(), 6),
+                (redis.clone(), "later".to_string(), 3)
+            ],
+            "the old object's events are left out; the same message folds across entries"
+        );
+        assert_eq!(
+            folded(&log, None),
+            [
+                (redis.clone(), "boom".to_string(), 9),
+                (redis, "later".to_string(), 3)
+            ],
+            "without a uid every object of the name folds together"
+        );
+    }
+
     #[test]
     fn filters_apply_to_the_event_and_its_object() {
         let e = event(
@@ -492,41 +622,36 @@ mod tests {
             "context deadline",
         );
         let q = query();
-        let f = keep(&q, None, None, &e).expect("kept");
+        let f = keep(&q, None, &e).expect("kept");
         assert_eq!(f.object, "HelmRelease/apps/redis");
         assert_eq!(f.count, 3);
-        assert!(keep(&q, Some("u2"), None, &e).is_none(), "another uid");
-        assert!(keep(&q, Some("u1"), None, &e).is_some());
         let cutoff = crate::kube::time::parse_rfc3339("2026-01-01T02:00:00Z");
-        assert!(keep(&q, None, cutoff, &e).is_none(), "older than since");
+        assert!(keep(&q, cutoff, &e).is_none(), "older than since");
         let q = Query {
             grep: Grep::new("helmrelease/apps/red").ok(),
             ..query()
         };
-        assert!(keep(&q, None, None, &e).is_some(), "grep reads the object");
+        assert!(keep(&q, None, &e).is_some(), "grep reads the object");
         let q = Query {
             grep: Grep::new("^deadline").ok(),
             ..query()
         };
-        assert!(keep(&q, None, None, &e).is_none());
+        assert!(keep(&q, None, &e).is_none());
         let q = Query {
             grep: Grep::new("deadline$").ok(),
             ..query()
         };
-        assert!(keep(&q, None, None, &e).is_some(), "$ ends the message");
+        assert!(keep(&q, None, &e).is_some(), "$ ends the message");
         let q = Query {
             group: Some("source.toolkit.fluxcd.io".into()),
             ..query()
         };
-        assert!(
-            keep(&q, None, None, &e).is_none(),
-            "a kind of another group"
-        );
+        assert!(keep(&q, None, &e).is_none(), "a kind of another group");
         let q = Query {
             event_type: Some("Normal"),
             ..query()
         };
-        assert!(keep(&q, None, None, &e).is_none());
+        assert!(keep(&q, None, &e).is_none());
     }
 
     #[test]

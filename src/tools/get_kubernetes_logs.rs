@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::cluster::{Cluster, context_property};
+use super::cluster::{self, Cluster, context_property};
 use super::grep::{self, Grep};
 use super::objects::{diagnosis, is_flux_group};
 use super::pods::{
@@ -448,26 +448,29 @@ fn flux_object_logs(
     wanted: &mut Wanted,
 ) -> Result<String, ToolError> {
     let ns = if resource.namespaced { namespace } else { "" };
-    match cluster.get(resource, ns, name) {
+    let controller = diagnosis::controller(&resource.group, &resource.kind);
+    // The object and its controller's Deployment are independent: one round trip for both.
+    let (object, deployment) = cluster::both(
+        || cluster.get(resource, ns, name),
+        || flux::controller_deployment(cluster, controller),
+    );
+    match object {
         Ok(_) => {}
         Err(e) if e.is_not_found() && resource.namespaced => {
             return Err(ToolError::Failed(not_found(cluster, resource, ns, name)));
         }
         Err(e) => return Err(cluster.error(e)),
     }
-    let controller = diagnosis::controller(&resource.group, &resource.kind);
-    let deployment = flux::controller_deployment(cluster, controller)
-        .map_err(|e| cluster.error(e))?
-        .ok_or_else(|| {
-            ToolError::Failed(format!(
-                "context {}: no Deployment of {controller}, which reconciles {} objects, in \
+    let deployment = deployment.map_err(|e| cluster.error(e))?.ok_or_else(|| {
+        ToolError::Failed(format!(
+            "context {}: no Deployment of {controller}, which reconciles {} objects, in \
                  namespace {} or labelled {},app.kubernetes.io/component={controller}",
-                cluster.context(),
-                resource.kind,
-                flux::FLUX_NAMESPACE,
-                flux::PART_OF_FLUX
-            ))
-        })?;
+            cluster.context(),
+            resource.kind,
+            flux::FLUX_NAMESPACE,
+            flux::PART_OF_FLUX
+        ))
+    })?;
     wanted.filter.about = Some((resource.kind.clone(), ns.to_string(), name.to_string()));
     let who = if ns.is_empty() {
         format!("{} {name}", resource.kind)
@@ -491,13 +494,16 @@ fn flux_object_logs(
 
 /// The first workload named `name` (a plain `pod_name` that is no pod). Refusals and other
 /// errors count as "not this kind": the answer is then the pod-not-found message.
+/// The kinds are asked at once (one round trip, not one per kind); the first in
+/// [`Workload::BY_NAME`] order that has the name wins, as when they were asked in turn.
 fn workload_named(cluster: &Cluster, namespace: &str, name: &str) -> Option<(Workload, Value)> {
-    Workload::BY_NAME.into_iter().find_map(|kind| {
-        cluster
-            .get(&kind.resource(), namespace, name)
-            .ok()
-            .map(|object| (kind, object))
-    })
+    let found = cluster::each(&Workload::BY_NAME, |kind| {
+        cluster.get(&kind.resource(), namespace, name).ok()
+    });
+    Workload::BY_NAME
+        .into_iter()
+        .zip(found)
+        .find_map(|(kind, object)| object.map(|o| (kind, o)))
 }
 
 /// The logs of a workload's pods: up to [`MAX_PODS`] of those its selector matches, running
@@ -587,19 +593,27 @@ fn workload_logs(
     }
     let budget = MAX_BYTES / shown as u64;
     let mut failures = Vec::new();
-    for pod in &pods[..shown] {
-        if let Err(e) = pod_section(cluster, pod, wanted, budget, &mut out) {
-            // A wrong container name is wrong for every pod of the template: stop at once.
-            if matches!(e, ToolError::InvalidArgument(_)) {
-                return Err(e);
+    // The pods' logs are read at once and written in the pods' order.
+    let sections = cluster::each(&pods[..shown], |pod| {
+        let mut section = String::new();
+        pod_section(cluster, pod, wanted, budget, &mut section).map(|()| section)
+    });
+    for (pod, section) in pods[..shown].iter().zip(sections) {
+        match section {
+            Ok(text) => out.push_str(&text),
+            Err(e) => {
+                // A wrong container name is wrong for every pod of the template: stop at once.
+                if matches!(e, ToolError::InvalidArgument(_)) {
+                    return Err(e);
+                }
+                let _ = writeln!(
+                    out,
+                    "==> pod {namespace}/{} <==",
+                    text(pod, "/metadata/name")
+                );
+                let _ = writeln!(out, "(no logs: {e})");
+                failures.push(e);
             }
-            let _ = writeln!(
-                out,
-                "==> pod {namespace}/{} <==",
-                text(pod, "/metadata/name")
-            );
-            let _ = writeln!(out, "(no logs: {e})");
-            failures.push(e);
         }
     }
     if failures.len() == shown {

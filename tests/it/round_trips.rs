@@ -38,8 +38,11 @@ pub const CALLS: &[Call] = &[
         tool: "get_flux_instance",
         case: "the instance, its report and controllers",
         args: r#"{}"#,
+        // Cold: 3 on a quiet machine (discovery, the instance and report, then one wave of
+        // 20 lists); its 22 new TLS connections (handshakes slow in a debug build) pushed
+        // it to 4 and 5 on a loaded one. The warm figure is the one that holds the line.
         cold: (24, 6),
-        warm: (22, 5),
+        warm: (22, 2),
         writes: false,
     },
     Call {
@@ -70,8 +73,8 @@ pub const CALLS: &[Call] = &[
         tool: "get_kubernetes_logs",
         case: "logs of a Deployment's pod",
         args: r#"{"pod_name": "podinfo", "pod_namespace": "apps", "limit": 2}"#,
-        cold: (5, 5),
-        warm: (5, 5),
+        cold: (8, 4),
+        warm: (8, 4),
         writes: false,
     },
     Call {
@@ -86,32 +89,32 @@ pub const CALLS: &[Call] = &[
         tool: "get_kubernetes_resources",
         case: "list Kustomizations, all namespaces",
         args: r#"{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization"}"#,
-        cold: (8, 7),
-        warm: (6, 6),
+        cold: (8, 3),
+        warm: (6, 2),
         writes: false,
     },
     Call {
         tool: "get_kubernetes_resources",
         case: "list HelmReleases of a namespace",
         args: r#"{"kind": "HelmRelease", "namespace": "apps"}"#,
-        cold: (11, 10),
-        warm: (9, 9),
+        cold: (11, 4),
+        warm: (9, 3),
         writes: false,
     },
     Call {
         tool: "get_kubernetes_resources",
         case: "a failing HelmRelease by name",
         args: r#"{"kind": "HelmRelease", "name": "redis", "namespace": "apps"}"#,
-        cold: (6, 5),
-        warm: (4, 4),
+        cold: (6, 3),
+        warm: (4, 2),
         writes: false,
     },
     Call {
         tool: "get_kubernetes_resources",
         case: "a Kustomization by name",
         args: r#"{"kind": "ks", "name": "monitoring-configs", "namespace": "flux-system"}"#,
-        cold: (6, 5),
-        warm: (4, 4),
+        cold: (6, 3),
+        warm: (4, 2),
         writes: false,
     },
     Call {
@@ -150,8 +153,8 @@ pub const CALLS: &[Call] = &[
         tool: "get_kubernetes_events",
         case: "events of a HelmRelease",
         args: r#"{"kind": "HelmRelease", "name": "redis", "namespace": "apps"}"#,
-        cold: (4, 3),
-        warm: (2, 2),
+        cold: (4, 2),
+        warm: (2, 1),
         writes: false,
     },
     Call {
@@ -166,8 +169,8 @@ pub const CALLS: &[Call] = &[
         tool: "trace_kubernetes_resource",
         case: "a Deployment to its Flux owner and source",
         args: r#"{"kind": "Deployment", "name": "podinfo", "namespace": "apps"}"#,
-        cold: (11, 10),
-        warm: (9, 9),
+        cold: (11, 7),
+        warm: (9, 6),
         writes: false,
     },
     Call {
@@ -372,6 +375,34 @@ mod tests {
         assert!(stale.is_empty(), "budgets for tools not offered: {stale:?}");
     }
 
+    /// Issue 17: a call never asks the server the same thing twice (a second GET of an object
+    /// it already read, a collection listed again). Cold, so that discovery is checked too.
+    #[test]
+    fn no_call_sends_the_same_request_twice() {
+        let dir = scratch_dir("round-trips-repeats");
+        let mut repeated = Vec::new();
+        for call in super::calls() {
+            let (server, kubeconfig) = distant_server(&dir, Duration::ZERO);
+            let mut mcp = Mcp::spawn(command().arg("serve").env("KUBECONFIG", &kubeconfig));
+            mcp.handshake("2025-06-18");
+            let (text, is_error) = mcp.call(call.tool, call.arguments());
+            assert!(!is_error, "{} ({}) failed: {text}", call.tool, call.case);
+            let mut seen = std::collections::HashSet::new();
+            for r in server.requests() {
+                let query: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let request = format!("{} {}?{}", r.method, r.path, query.join("&"));
+                if !seen.insert(request.clone()) {
+                    repeated.push(format!("{} ({}): {request}", call.tool, call.case));
+                }
+            }
+        }
+        assert!(
+            repeated.is_empty(),
+            "requests sent twice in one call:\n{}",
+            repeated.join("\n")
+        );
+    }
+
     #[test]
     fn each_tool_call_keeps_its_round_trip_budget() {
         let dir = scratch_dir("round-trips-budget");
@@ -386,8 +417,15 @@ mod tests {
             // looks serial; it never hides a serial one (tests/apiserver/timing.rs). So a
             // depth over budget is measured again and the smallest depth counts: a real new
             // serial round trip fails every time.
+            // A cold call opens a connection per parallel request, and their TLS handshakes
+            // (CPU-bound, slow in a debug build on a loaded machine) can hold a wide wave
+            // back past another request's answer: its depth is held to at most the budget.
+            // Warm calls reuse the pool's connections and keep the exact figures.
+            let keeps = |cold: (usize, usize), warm: (usize, usize)| {
+                cold.0 == call.cold.0 && cold.1 <= call.cold.1 && warm == call.warm
+            };
             for _ in 0..2 {
-                if got(m.cold) == call.cold && got(m.warm) == call.warm {
+                if keeps(got(m.cold), got(m.warm)) {
                     break;
                 }
                 let (server, kubeconfig) = distant_server(&dir, LATENCY);
@@ -412,7 +450,7 @@ mod tests {
                 took.as_secs_f64() * 1e3,
                 LATENCY.as_millis()
             ));
-            if cold != call.cold || warm != call.warm {
+            if !keeps(cold, warm) {
                 off.push(format!(
                     "{} ({}): budget cold {:?} warm {:?}, measured cold {:?} warm {:?} \
                      (requests, depth){}; the warm requests:\n    {}",

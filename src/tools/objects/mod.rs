@@ -10,6 +10,14 @@
 //! Extra cluster calls are bounded per answer: events are one LIST per kind and namespace (or
 //! one for the cluster), Helm inventories at most [`HELM_INVENTORIES`] GETs, upstream checks at
 //! most [`UPSTREAM_LOOKUPS`] GETs. Their failures become notes, never a failed call.
+//!
+//! They are made together, once the objects are in ([`Batch::finish`]): the events, the Helm
+//! inventories and the first level of upstream lookups are independent of each other, so they
+//! go out at once (bounded by [`cluster::PARALLEL_REQUESTS`]) and a list costs two round trips,
+//! not one per side call. The diagnosis then follows chains a level at a time: a dry pass of
+//! the walk names what it would read next, that is read at once, and the walk runs again,
+//! until it needs nothing more; the last pass is the walk itself, with the same budget and the
+//! same order, so the answer is the one a walk reading one object at a time would write.
 
 pub mod diagnosis;
 pub mod events;
@@ -26,6 +34,7 @@ use std::ops::ControlFlow;
 use serde_json::{Map, Value, json};
 
 use super::Cluster;
+use super::cluster;
 use crate::kube;
 use crate::kube::discovery::Resource;
 use crate::kube::list::ListOptions;
@@ -104,7 +113,101 @@ struct Doc {
     brief: Option<String>,
     /// Shown as its `brief` line, not as a document (a long list's healthy objects).
     summarised: bool,
+    /// A HelmRelease whose body waits for its inventory (see [`Pending`]).
+    pending: Option<Box<Pending>>,
 }
+
+/// A HelmRelease's document before its inventory is read: the inventory is read in
+/// [`Batch::finish`] with the answer's other side calls, and the body rendered then. At most
+/// [`HELM_INVENTORIES`] objects wait so.
+struct Pending {
+    /// The object as far as it was shaped: sanitised, and leaned unless `fields` are asked.
+    obj: Value,
+    layout: Layout,
+    storage: helm::StorageRef,
+}
+
+/// One request of the side calls [`Batch::finish`] makes at once.
+enum Request {
+    /// The events of `kind` in one scope (an object, a namespace, every namespace).
+    Events { kind: String, scope: OwnedScope },
+    /// A HelmRelease's inventory from Helm storage, for document `doc`.
+    Inventory { doc: usize },
+    /// An upstream lookup a dry pass of the diagnosis asked for.
+    Lookup(Want),
+}
+
+/// What a [`Request`] got.
+enum Answer {
+    Events(Result<events::Events, kube::Error>),
+    Inventory(Result<Value, String>),
+    Lookup(Got),
+}
+
+/// [`events::Scope`] with owned names, for a request made on another thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OwnedScope {
+    AllNamespaces,
+    Namespace(String),
+    Object { namespace: String, name: String },
+}
+
+impl OwnedScope {
+    fn scope(&self) -> events::Scope<'_> {
+        match self {
+            OwnedScope::AllNamespaces => events::Scope::AllNamespaces,
+            OwnedScope::Namespace(ns) => events::Scope::Namespace(ns),
+            OwnedScope::Object { namespace, name } => events::Scope::Object { namespace, name },
+        }
+    }
+}
+
+/// An upstream lookup: an upstream's collection (its kind in its namespace) listed whole, or
+/// one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Want {
+    List(Collection, Resource),
+    Get(Key, Resource),
+}
+
+/// `(group, kind, namespace)` of an upstream's collection.
+type Collection = (String, String, String);
+
+/// What an upstream lookup read.
+enum Got {
+    /// The objects listed (as many as were read) and whether that was the whole collection.
+    List(Collection, Listed),
+    Get(Key, (Finding, Vec<Upstream>)),
+}
+
+/// A collection as listed for lookups: each object's key, finding and upstreams, and whether
+/// the list was read whole (so that an object it does not hold does not exist).
+#[derive(Clone)]
+struct Listed {
+    whole: bool,
+    items: Vec<(Key, (Finding, Vec<Upstream>))>,
+}
+
+/// What the lookups of one answer read, kept so that nothing is read twice, and what a dry
+/// pass of the diagnosis would read next.
+#[derive(Default)]
+struct Lookups {
+    lists: HashMap<Collection, Listed>,
+    gets: HashMap<Key, (Finding, Vec<Upstream>)>,
+    /// Set during a dry pass: the reads it missed, in walk order, and the keys it added to
+    /// `known` (taken out again after the pass).
+    dry: Option<Dry>,
+}
+
+#[derive(Default)]
+struct Dry {
+    wanted: Vec<Want>,
+    added: Vec<Key>,
+}
+
+/// Dry passes of the diagnosis at most (each reads one more level of the chains at once); a
+/// chain longer than that is read by the last pass itself.
+const DRY_PASSES: usize = CHAIN_HOPS + 1;
 
 /// The position of an object in a list: `(namespace, name)`.
 pub type ListKey = (String, String);
@@ -206,6 +309,7 @@ pub struct Batch<'a> {
     lookups_left: usize,
     /// Collections `(group, kind, namespace)` listed whole for lookups.
     listed: HashSet<(String, String, String)>,
+    lookups: Lookups,
     helm_left: usize,
     helm_skipped: usize,
     notes: Vec<String>,
@@ -224,6 +328,7 @@ impl<'a> Batch<'a> {
             known: HashMap::new(),
             lookups_left: UPSTREAM_LOOKUPS,
             listed: HashSet::new(),
+            lookups: Lookups::default(),
             helm_left: HELM_INVENTORIES,
             helm_skipped: 0,
             notes: Vec::new(),
@@ -321,6 +426,7 @@ impl<'a> Batch<'a> {
                 failing,
                 brief,
                 summarised: true,
+                pending: None,
             });
             return;
         }
@@ -340,12 +446,13 @@ impl<'a> Batch<'a> {
         let wants_inventory = self
             .fields
             .is_none_or(|f| f.asks_for(|keys| keys.starts_with(&["status", "inventory"])));
-        let inventory = if key.group == "helm.toolkit.fluxcd.io"
+        // The inventory is read in `finish`, with the other side calls; the body waits.
+        let storage = if key.group == "helm.toolkit.fluxcd.io"
             && key.kind == "HelmRelease"
             && wants_inventory
         {
-            match self.helm_inventory(&obj) {
-                Ok(inv) => Some(inv),
+            match self.helm_storage(&obj) {
+                Ok(storage) => Some(storage),
                 Err(note) => {
                     notes.push(format!("Helm inventory {note}"));
                     None
@@ -361,21 +468,39 @@ impl<'a> Batch<'a> {
             Layout::SpecFirst
         };
         let mut managed_by = Vec::new();
+        if self.fields.is_none() {
+            managed_by = lean::fold_ownership(&mut obj);
+            lean::lean(&mut obj);
+        }
+        if let Some(storage) = storage {
+            self.docs.push(Doc {
+                key,
+                uid,
+                flux,
+                health,
+                unreconciled,
+                upstreams,
+                root: None,
+                condition_messages,
+                header: Vec::new(),
+                notes,
+                managed_by,
+                body: String::new(),
+                events: None,
+                failing,
+                brief,
+                summarised: false,
+                pending: Some(Box::new(Pending {
+                    obj,
+                    layout,
+                    storage,
+                })),
+            });
+            return;
+        }
         let body_value = match self.fields {
-            Some(f) => {
-                if let Some(inv) = inventory {
-                    set_status_field(&mut obj, "inventory", inv);
-                }
-                f.select(&obj, &mut self.matched, is_events_path)
-            }
-            None => {
-                managed_by = lean::fold_ownership(&mut obj);
-                lean::lean(&mut obj);
-                if let Some(inv) = inventory {
-                    set_status_field(&mut obj, "inventory", inv);
-                }
-                obj
-            }
+            Some(f) => f.select(&obj, &mut self.matched, is_events_path),
+            None => obj,
         };
         self.docs.push(Doc {
             key,
@@ -400,12 +525,39 @@ impl<'a> Batch<'a> {
             failing,
             brief,
             summarised: false,
+            pending: None,
         });
     }
 
-    /// The inventory of a HelmRelease from its latest Helm storage Secret, or a note saying
-    /// why there is none.
-    fn helm_inventory(&mut self, hr: &Value) -> Result<Value, String> {
+    /// The body of a document that waited for its inventory (`Err`: a note saying why there
+    /// is none), rendered as [`Batch::add`] renders the others.
+    fn complete(&mut self, i: usize, inventory: Result<Value, String>) {
+        let Some(pending) = self.docs[i].pending.take() else {
+            return;
+        };
+        let Pending {
+            mut obj, layout, ..
+        } = *pending;
+        match inventory {
+            Ok(inv) => set_status_field(&mut obj, "inventory", inv),
+            Err(note) => self.docs[i].notes.push(format!("Helm inventory {note}")),
+        }
+        let body_value = match self.fields {
+            Some(f) => f.select(&obj, &mut self.matched, is_events_path),
+            None => obj,
+        };
+        self.docs[i].body = yaml::document_with(
+            &body_value,
+            layout,
+            yaml::Style {
+                refer_repeated_messages: self.fields.is_none(),
+            },
+        );
+    }
+
+    /// Where a HelmRelease's inventory is stored, within the answer's budget of
+    /// [`HELM_INVENTORIES`], or a note saying why it will not be read.
+    fn helm_storage(&mut self, hr: &Value) -> Result<helm::StorageRef, String> {
         let storage = helm::storage_ref(hr)?;
         if self.helm_left == 0 {
             self.helm_skipped += 1;
@@ -414,77 +566,175 @@ impl<'a> Batch<'a> {
             ));
         }
         self.helm_left -= 1;
+        Ok(storage)
+    }
+
+    /// Makes `requests` at once; answers in their order.
+    fn fetch_all(&self, requests: &[Request]) -> Vec<Answer> {
         let cluster = self.cluster;
-        let secrets = Resource::new("v1", "Secret", "secrets", true);
-        let secret = match storage.version {
-            Some(v) => {
-                let name = storage.secret_name(v);
-                cluster
-                    .get(&secrets, &storage.namespace, &name)
-                    .map_err(|e| {
-                        if e.is_not_found() {
-                            format!(
-                                "not read: Helm storage Secret {}/{name} not found",
-                                storage.namespace
-                            )
-                        } else {
-                            format!("not read: {e}")
-                        }
-                    })?
-            }
-            None => newest_release_secret(cluster, &secrets, &storage.namespace, &storage.release)
-                .map_err(|e| format!("not read: {e}"))?
-                .ok_or_else(|| {
-                    format!(
-                        "not read: no Helm release {} stored in namespace {} yet",
-                        storage.release, storage.namespace
-                    )
-                })?,
-        };
-        let payload = secret["data"]["release"]
-            .as_str()
-            .ok_or_else(|| format!("not read: {}", helm::Error::NoPayload))?;
-        let discovery = cluster.discovery().ok();
-        let namespaced = |api_version: &str, kind: &str| {
-            let (group, _) = api_version.split_once('/').unwrap_or(("", api_version));
-            discovery.as_ref().and_then(|d| {
-                d.resources()
-                    .find(|r| r.group == group && r.kind == kind)
-                    .map(|r| r.namespaced)
-            })
-        };
-        let release = helm::decode_release(payload, namespaced).map_err(|e| {
-            format!(
-                "not read from Secret {}/{}: {e}",
-                storage.namespace,
-                secret["metadata"]["name"].as_str().unwrap_or("")
-            )
-        })?;
         let list_max = if self.fields.is_some() {
             usize::MAX
         } else {
             lean::INVENTORY_LIST_MAX
         };
-        let mut summary = lean::summarise(&release.objects, &release.images, list_max);
-        if let Some(n) = release.first_unreadable_document {
-            summary["unreadable"] = json!(format!(
-                "manifest document {n} and the ones after it are not valid YAML"
-            ));
-        }
-        Ok(summary)
+        cluster::each(requests, |r| match r {
+            Request::Events { kind, scope } => {
+                Answer::Events(events::fetch(cluster, kind, scope.scope()))
+            }
+            Request::Inventory { doc } => Answer::Inventory(match &self.docs[*doc].pending {
+                Some(p) => read_inventory(cluster, &p.storage, list_max),
+                None => Err("not read".to_string()),
+            }),
+            Request::Lookup(want) => Answer::Lookup(read_lookup(cluster, want)),
+        })
     }
+}
 
+/// The inventory of a HelmRelease from its latest Helm storage Secret (inventories of more
+/// than `list_max` objects are summarised), or a note saying why there is none.
+fn read_inventory(
+    cluster: &Cluster,
+    storage: &helm::StorageRef,
+    list_max: usize,
+) -> Result<Value, String> {
+    let secrets = Resource::new("v1", "Secret", "secrets", true);
+    let secret = match storage.version {
+        Some(v) => {
+            let name = storage.secret_name(v);
+            cluster
+                .get(&secrets, &storage.namespace, &name)
+                .map_err(|e| {
+                    if e.is_not_found() {
+                        format!(
+                            "not read: Helm storage Secret {}/{name} not found",
+                            storage.namespace
+                        )
+                    } else {
+                        format!("not read: {e}")
+                    }
+                })?
+        }
+        None => newest_release_secret(cluster, &secrets, &storage.namespace, &storage.release)
+            .map_err(|e| format!("not read: {e}"))?
+            .ok_or_else(|| {
+                format!(
+                    "not read: no Helm release {} stored in namespace {} yet",
+                    storage.release, storage.namespace
+                )
+            })?,
+    };
+    let payload = secret["data"]["release"]
+        .as_str()
+        .ok_or_else(|| format!("not read: {}", helm::Error::NoPayload))?;
+    let discovery = cluster.discovery().ok();
+    let namespaced = |api_version: &str, kind: &str| {
+        let (group, _) = api_version.split_once('/').unwrap_or(("", api_version));
+        discovery.as_ref().and_then(|d| {
+            d.resources()
+                .find(|r| r.group == group && r.kind == kind)
+                .map(|r| r.namespaced)
+        })
+    };
+    let release = helm::decode_release(payload, namespaced).map_err(|e| {
+        format!(
+            "not read from Secret {}/{}: {e}",
+            storage.namespace,
+            secret["metadata"]["name"].as_str().unwrap_or("")
+        )
+    })?;
+    let mut summary = lean::summarise(&release.objects, &release.images, list_max);
+    if let Some(n) = release.first_unreadable_document {
+        summary["unreadable"] = json!(format!(
+            "manifest document {n} and the ones after it are not valid YAML"
+        ));
+    }
+    Ok(summary)
+}
+
+impl Batch<'_> {
     /// Completes the documents once every object was added: attaches events, then puts the
     /// diagnosis above each Flux object that needs one.
+    ///
+    /// The side calls go out together: every events list, every inventory and the first
+    /// level of upstream lookups at once, then one more level of lookups at a time (see the
+    /// module comment). Which documents get what, and in what order, is decided before any
+    /// request and never by which answer comes first.
     pub fn finish(&mut self) {
         if self.summarising() {
             for d in self.docs.iter_mut().filter(|d| d.brief.is_some()) {
                 d.summarised = true;
                 d.body = String::new();
+                // Shown as a line: its inventory is not needed.
+                d.pending = None;
             }
         }
-        self.attach_events();
+        let plan = self.events_plan();
+        let mut requests: Vec<Request> = plan
+            .iter()
+            .flat_map(|(kind, _, scopes)| {
+                scopes.iter().map(|scope| Request::Events {
+                    kind: kind.clone(),
+                    scope: scope.clone(),
+                })
+            })
+            .collect();
+        requests.extend(
+            (0..self.docs.len())
+                .filter(|&i| self.docs[i].pending.is_some())
+                .map(|doc| Request::Inventory { doc }),
+        );
+        requests.extend(self.dry_pass().into_iter().map(Request::Lookup));
+        let mut answers = self.fetch_all(&requests).into_iter();
+        let mut fetched_events = Vec::new();
+        for (request, answer) in requests.iter().zip(answers.by_ref()) {
+            match (request, answer) {
+                (Request::Events { .. }, Answer::Events(e)) => fetched_events.push(e),
+                (Request::Inventory { doc }, Answer::Inventory(inv)) => self.complete(*doc, inv),
+                (Request::Lookup(_), Answer::Lookup(got)) => self.lookups.keep(got),
+                _ => {}
+            }
+        }
+        self.attach_events(plan, fetched_events);
+        // One more level of the chains at a time, until the walk needs nothing more.
+        for _ in 0..DRY_PASSES {
+            let wanted = self.dry_pass();
+            if wanted.is_empty() {
+                break;
+            }
+            let requests: Vec<Request> = wanted.into_iter().map(Request::Lookup).collect();
+            for answer in self.fetch_all(&requests) {
+                if let Answer::Lookup(got) = answer {
+                    self.lookups.keep(got);
+                }
+            }
+        }
         self.diagnose();
+    }
+
+    /// Runs the diagnosis without reading anything: returns what it would read next (the
+    /// lookups it missed, at most the budget's worth) and leaves the batch as it was.
+    fn dry_pass(&mut self) -> Vec<Want> {
+        let lookups_left = self.lookups_left;
+        let listed = self.listed.clone();
+        self.lookups.dry = Some(Dry::default());
+        self.diagnose();
+        let dry = self.lookups.dry.take().unwrap_or_default();
+        for key in dry.added {
+            self.known.remove(&key);
+        }
+        self.lookups_left = lookups_left;
+        self.listed = listed;
+        for d in &mut self.docs {
+            d.root = None;
+            d.header.clear();
+        }
+        let mut wanted: Vec<Want> = Vec::new();
+        for w in dry.wanted {
+            if !wanted.contains(&w) {
+                wanted.push(w);
+            }
+        }
+        wanted
     }
 
     /// Keeps at most `limit` documents (0: all): every failing one (they come first), then the
@@ -515,14 +765,16 @@ impl<'a> Batch<'a> {
             .and_then(|d| d.root.as_deref())
     }
 
-    /// Attaches recent events to the Flux objects (in `fields` mode only when asked for).
-    /// One LIST per kind: for one object its own events, for a few namespaces one LIST each,
-    /// else one for the whole cluster.
-    fn attach_events(&mut self) {
+    /// The events lists to make: for each kind of Flux object shown (in `fields` mode only
+    /// when events are asked for), its documents and the scopes to list. For one object its
+    /// own events; for up to [`EVENT_NAMESPACES_SEPARATELY`] namespaces one LIST each (the
+    /// events of a namespace are far fewer than a cluster's); above that one LIST for the
+    /// whole cluster, filtered here.
+    fn events_plan(&self) -> Vec<(String, Vec<usize>, Vec<OwnedScope>)> {
         if let Some(f) = self.fields
             && !f.asks_for(is_events_path)
         {
-            return;
+            return Vec::new();
         }
         // A summarised object shows no events: its line says it is fine.
         let wants = |d: &Doc| d.flux && !d.summarised;
@@ -532,36 +784,62 @@ impl<'a> Batch<'a> {
             .filter(|d| wants(d))
             .map(|d| d.key.kind.clone())
             .collect();
-        for kind in kinds {
-            let of_kind: Vec<usize> = (0..self.docs.len())
-                .filter(|&i| wants(&self.docs[i]) && self.docs[i].key.kind == kind)
-                .collect();
-            let namespaces: BTreeSet<String> = of_kind
-                .iter()
-                .map(|&i| events_namespace(&self.docs[i].key))
-                .collect();
-            let cluster = self.cluster;
-            let fetched = if let [only] = of_kind.as_slice() {
-                let k = &self.docs[*only].key;
-                events::fetch(
-                    cluster,
-                    &kind,
-                    events::Scope::Object {
-                        namespace: &events_namespace(k),
-                        name: &k.name,
-                    },
-                )
-            } else if namespaces.len() <= EVENT_NAMESPACES_SEPARATELY {
-                fetch_per_namespace(cluster, &kind, &namespaces)
-            } else {
-                match events::fetch(cluster, &kind, events::Scope::AllNamespaces) {
-                    Err(e) if e.is_forbidden() && namespaces.len() <= EVENT_NAMESPACES_MAX => {
-                        fetch_per_namespace(cluster, &kind, &namespaces)
-                    }
-                    other => other,
+        kinds
+            .into_iter()
+            .map(|kind| {
+                let of_kind: Vec<usize> = (0..self.docs.len())
+                    .filter(|&i| wants(&self.docs[i]) && self.docs[i].key.kind == kind)
+                    .collect();
+                let namespaces: BTreeSet<String> = of_kind
+                    .iter()
+                    .map(|&i| events_namespace(&self.docs[i].key))
+                    .collect();
+                let scopes = if let [only] = of_kind.as_slice() {
+                    let k = &self.docs[*only].key;
+                    vec![OwnedScope::Object {
+                        namespace: events_namespace(k),
+                        name: k.name.clone(),
+                    }]
+                } else if namespaces.len() <= EVENT_NAMESPACES_SEPARATELY {
+                    namespaces.into_iter().map(OwnedScope::Namespace).collect()
+                } else {
+                    vec![OwnedScope::AllNamespaces]
+                };
+                (kind, of_kind, scopes)
+            })
+            .collect()
+    }
+
+    /// Attaches the events `plan` listed (`fetched`: one answer per scope, in plan order) to
+    /// the documents. A cluster-wide list RBAC refuses is made again per namespace (at most
+    /// [`EVENT_NAMESPACES_MAX`]), those at once.
+    fn attach_events(
+        &mut self,
+        plan: Vec<(String, Vec<usize>, Vec<OwnedScope>)>,
+        fetched: Vec<Result<events::Events, kube::Error>>,
+    ) {
+        let mut fetched = fetched.into_iter();
+        for (kind, of_kind, scopes) in plan {
+            let answers: Vec<_> = fetched.by_ref().take(scopes.len()).collect();
+            let mut result = absorb_all(answers);
+            if scopes == [OwnedScope::AllNamespaces]
+                && let Err(e) = &result
+                && e.is_forbidden()
+            {
+                let namespaces: BTreeSet<String> = of_kind
+                    .iter()
+                    .map(|&i| events_namespace(&self.docs[i].key))
+                    .collect();
+                if namespaces.len() <= EVENT_NAMESPACES_MAX {
+                    let namespaces: Vec<String> = namespaces.into_iter().collect();
+                    let cluster = self.cluster;
+                    let answers = cluster::each(&namespaces, |ns| {
+                        events::fetch(cluster, &kind, events::Scope::Namespace(ns))
+                    });
+                    result = absorb_all(answers);
                 }
-            };
-            match fetched {
+            }
+            match result {
                 Ok(mut found) => {
                     for i in of_kind {
                         let d = &mut self.docs[i];
@@ -712,59 +990,69 @@ impl<'a> Batch<'a> {
             Ok(r) => r,
             Err(e) => {
                 let found = (unreadable(&u.kind, e), Vec::new());
-                self.known.insert(key, found.clone());
+                self.remember(key, found.clone());
                 return found;
             }
         };
-        if self.docs.len() > 1 && self.list_collection(&resource, &u.namespace) {
-            self.listed.insert(collection);
-            return self
-                .known
-                .get(&key)
-                .cloned()
-                .unwrap_or((Finding::NotFound, Vec::new()));
+        if self.docs.len() > 1 {
+            // Read ahead by a dry pass, else now (or, in a dry pass, asked for).
+            let listed = match self.lookups.lists.get(&collection) {
+                Some(listed) => listed.clone(),
+                None => match &mut self.lookups.dry {
+                    Some(dry) => {
+                        dry.wanted.push(Want::List(collection, resource));
+                        return (Finding::NotChecked, Vec::new());
+                    }
+                    None => {
+                        let listed = list_collection(cluster, &resource, &u.namespace);
+                        self.lookups
+                            .lists
+                            .insert(collection.clone(), listed.clone());
+                        listed
+                    }
+                },
+            };
+            for (k, found) in listed.items {
+                if !self.known.contains_key(&k) {
+                    self.remember(k, found);
+                }
+            }
+            if listed.whole {
+                self.listed.insert(collection);
+                return self
+                    .known
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or((Finding::NotFound, Vec::new()));
+            }
         }
-        let found = match cluster.get(&resource, &u.namespace, &u.name) {
-            Ok(obj) => (
-                Finding::Seen(diagnosis::health(&obj)),
-                diagnosis::upstreams(&obj),
-            ),
-            Err(e) => (unreadable(&u.kind, e), Vec::new()),
+        let found = match self.lookups.gets.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let want = Want::Get(key.clone(), resource);
+                if let Some(dry) = &mut self.lookups.dry {
+                    dry.wanted.push(want);
+                    return (Finding::NotChecked, Vec::new());
+                }
+                let Got::Get(_, found) = read_lookup(cluster, &want) else {
+                    return (Finding::NotChecked, Vec::new());
+                };
+                self.lookups.gets.insert(key.clone(), found.clone());
+                found
+            }
         };
-        self.known.insert(key, found.clone());
+        self.remember(key, found.clone());
         found
     }
 
-    /// Lists `resource` in `namespace` (at most [`COLLECTION_MAX`] objects) and remembers the
-    /// health and upstreams of each; true when the list was read whole, so that an object it
-    /// did not hold does not exist.
-    fn list_collection(&mut self, resource: &Resource, namespace: &str) -> bool {
-        let options = ListOptions {
-            namespace: Some(namespace.to_string()).filter(|_| resource.namespaced),
-            limit: Some(COLLECTION_MAX),
-            ..ListOptions::default()
-        };
-        let known = &mut self.known;
-        let group = resource.group.clone();
-        let result = self.cluster.list(resource, &options, |obj| {
-            let key = Key {
-                group: group.clone(),
-                kind: obj["kind"].as_str().unwrap_or("").to_string(),
-                namespace: obj["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-                name: obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
-            };
-            known.entry(key).or_insert_with(|| {
-                (
-                    Finding::Seen(diagnosis::health(&obj)),
-                    diagnosis::upstreams(&obj),
-                )
-            });
-            ControlFlow::Continue(())
-        });
-        matches!(result, Ok(info) if !info.more)
+    /// Records what a lookup found; a dry pass notes the key, to take it out again.
+    fn remember(&mut self, key: Key, found: (Finding, Vec<Upstream>)) {
+        if let Some(dry) = &mut self.lookups.dry
+            && !self.known.contains_key(&key)
+        {
+            dry.added.push(key.clone());
+        }
+        self.known.insert(key, found);
     }
 
     /// Notes for the whole answer: events that could not be read, `fields` paths that
@@ -924,17 +1212,84 @@ fn events_namespace(k: &Key) -> String {
     }
 }
 
-fn fetch_per_namespace(
-    cluster: &Cluster,
-    kind: &str,
-    namespaces: &BTreeSet<String>,
+/// The events of several lists as one; the first failure (in the lists' order) if any failed.
+fn absorb_all(
+    answers: Vec<Result<events::Events, kube::Error>>,
 ) -> Result<events::Events, kube::Error> {
     let mut all = events::Events::default();
-    for ns in namespaces {
-        let mut one = events::fetch(cluster, kind, events::Scope::Namespace(ns))?;
-        all.absorb(&mut one);
+    for answer in answers {
+        all.absorb(&mut answer?);
     }
     Ok(all)
+}
+
+/// Makes one upstream lookup.
+fn read_lookup(cluster: &Cluster, want: &Want) -> Got {
+    match want {
+        Want::List(collection, resource) => Got::List(
+            collection.clone(),
+            list_collection(cluster, resource, &collection.2),
+        ),
+        Want::Get(key, resource) => {
+            let found = match cluster.get(resource, &key.namespace, &key.name) {
+                Ok(obj) => (
+                    Finding::Seen(diagnosis::health(&obj)),
+                    diagnosis::upstreams(&obj),
+                ),
+                Err(e) => (unreadable(&key.kind, e), Vec::new()),
+            };
+            Got::Get(key.clone(), found)
+        }
+    }
+}
+
+/// Lists `resource` in `namespace` (at most [`COLLECTION_MAX`] objects): the health and
+/// upstreams of each, and whether the list was read whole.
+fn list_collection(cluster: &Cluster, resource: &Resource, namespace: &str) -> Listed {
+    let options = ListOptions {
+        namespace: Some(namespace.to_string()).filter(|_| resource.namespaced),
+        limit: Some(COLLECTION_MAX),
+        ..ListOptions::default()
+    };
+    let mut items = Vec::new();
+    let group = resource.group.clone();
+    let result = cluster.list(resource, &options, |obj| {
+        let key = Key {
+            group: group.clone(),
+            kind: obj["kind"].as_str().unwrap_or("").to_string(),
+            namespace: obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            name: obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        };
+        items.push((
+            key,
+            (
+                Finding::Seen(diagnosis::health(&obj)),
+                diagnosis::upstreams(&obj),
+            ),
+        ));
+        ControlFlow::Continue(())
+    });
+    Listed {
+        whole: matches!(result, Ok(info) if !info.more),
+        items,
+    }
+}
+
+impl Lookups {
+    /// Keeps what a lookup read, for the walk.
+    fn keep(&mut self, got: Got) {
+        match got {
+            Got::List(collection, listed) => {
+                self.lists.insert(collection, listed);
+            }
+            Got::Get(key, found) => {
+                self.gets.insert(key, found);
+            }
+        }
+    }
 }
 
 fn set_status_field(obj: &mut Value, key: &str, v: Value) {

@@ -11,8 +11,15 @@
 //! answers slowly cannot make it run on. The first failure is the first failing object met
 //! walking up, followed down its failing sources and dependencies to the one furthest
 //! upstream: the object whose own message says what to fix.
+//!
+//! The walk is written in the order a reader follows it, but what a step will read is often
+//! known before the step: the sources and dependencies of a Flux object, its manager named by
+//! labels, the sources of those sources. Those are read ahead at once (one round trip per
+//! level instead of one per object) into the walk's memo, which the walk then reads in its
+//! own order; an object is read once per walk, and the count of calls is that of requests
+//! sent.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -22,6 +29,7 @@ use super::{is_flux_group, yaml};
 use crate::kube;
 use crate::kube::list::ListOptions;
 use crate::tools::Cluster;
+use crate::tools::cluster;
 use crate::tools::pods::{container_status, text};
 
 /// API calls (GET or LIST) one trace may make.
@@ -164,6 +172,8 @@ pub struct Trace {
     unmanaged: Option<Vec<String>>,
     /// A Helm release no HelmRelease manages: `namespace/name`.
     plain_helm_release: Option<String>,
+    /// Every object read, by key (read ahead or by the walk itself): none is read twice.
+    read: HashMap<Key, Result<Value, Fetched>>,
 }
 
 impl Trace {
@@ -175,6 +185,7 @@ impl Trace {
             notes: Vec::new(),
             unmanaged: None,
             plain_helm_release: None,
+            read: HashMap::new(),
         };
         let first = t.push_object(start);
         let mut owners = vec![first];
@@ -210,6 +221,7 @@ impl Trace {
         let top = *owners.last().unwrap_or(&first);
         let mut current = match managed {
             Some((i, (manager, how))) => {
+                t.read_ahead(cluster, i, Some(manager.clone()));
                 t.add_upstreams(cluster, i, 0);
                 let next = t.fetch(cluster, manager);
                 t.hops[i].links.push(Link {
@@ -223,6 +235,7 @@ impl Trace {
                 if !t.hops[top].is_flux() && t.plain_helm_release.is_none() {
                     t.unmanaged = Some(owners.iter().map(|&i| t.hops[i].key.label()).collect());
                 }
+                t.read_ahead(cluster, top, None);
                 t.add_upstreams(cluster, top, 0);
                 return t;
             }
@@ -233,6 +246,13 @@ impl Trace {
             if !matches!(t.hops[current].found, Fetched::Object(_)) {
                 break;
             }
+            // Its manager (when labels name it) is read with its sources.
+            let next_manager = if round < MAX_MANAGERS {
+                t.manager_ahead(current).filter(|m| !seen.contains(m))
+            } else {
+                None
+            };
+            t.read_ahead(cluster, current, next_manager);
             t.add_upstreams(cluster, current, 0);
             if round == MAX_MANAGERS {
                 t.notes.push(format!(
@@ -308,28 +328,116 @@ impl Trace {
         self.hops.len() - 1
     }
 
+    /// The object `key`: read already (ahead, or earlier in the walk), else one GET if the
+    /// budget allows.
     fn get(&mut self, cluster: &Cluster, key: &Key) -> Result<Value, Fetched> {
+        if let Some(read) = self.read.get(key) {
+            return read.clone();
+        }
         if self.calls >= MAX_CALLS {
             return Err(Fetched::NotChecked);
         }
         self.calls += 1;
-        let group = if key.group.is_empty() {
-            "v1"
-        } else {
-            &key.group
-        };
-        let read = cluster
-            .resolve(Some(group), &key.kind)
-            .and_then(|r| cluster.get(&r, &key.namespace, &key.name));
-        match read {
-            Ok(obj) => Ok(obj),
-            Err(e) if e.is_not_found() => Err(Fetched::Missing),
-            Err(kube::Error::UnknownKind { .. }) => Err(Fetched::Unreadable(format!(
-                "the server does not serve {} ({group})",
-                key.kind
-            ))),
-            Err(e) => Err(Fetched::Unreadable(e.to_string())),
+        let read = read_one(cluster, key);
+        self.read.insert(key.clone(), read.clone());
+        read
+    }
+
+    /// Reads `keys` at once (those not read yet, as many as the budget allows, in order).
+    fn read_all(&mut self, cluster: &Cluster, keys: Vec<Key>) {
+        let mut wanted: Vec<Key> = Vec::new();
+        for k in keys {
+            if !self.read.contains_key(&k)
+                && !self.hops.iter().any(|h| h.key == k)
+                && !wanted.contains(&k)
+            {
+                wanted.push(k);
+            }
         }
+        wanted.truncate(MAX_CALLS.saturating_sub(self.calls));
+        self.calls += wanted.len();
+        let read = cluster::each(&wanted, |k| read_one(cluster, k));
+        self.read.extend(wanted.into_iter().zip(read));
+    }
+
+    /// Reads ahead what [`Trace::add_upstreams`] of hop `i` will read, level by level (its
+    /// sources and dependencies, then the sources of those, to [`SOURCE_DEPTH`]), and `also`
+    /// (its manager) with the first level.
+    fn read_ahead(&mut self, cluster: &Cluster, i: usize, also: Option<Key>) {
+        let Fetched::Object(obj) = &self.hops[i].found else {
+            return;
+        };
+        let mut level: Vec<(Key, bool)> = if self.hops[i].is_flux() {
+            upstream_keys(&self.hops[i].key, obj)
+        } else {
+            Vec::new()
+        };
+        let mut first = true;
+        for _ in 0..SOURCE_DEPTH {
+            let mut keys: Vec<Key> = level.iter().map(|(k, _)| k.clone()).collect();
+            if first {
+                keys.extend(also.clone());
+                first = false;
+            }
+            if keys.is_empty() {
+                break;
+            }
+            self.read_all(cluster, keys);
+            // The walk goes down sources (not dependencies) of Flux objects.
+            level = level
+                .iter()
+                .filter(|(k, followed)| *followed && is_flux_group(&k.group))
+                .filter_map(|(k, _)| match self.read.get(k) {
+                    Some(Ok(obj)) => Some(upstream_keys(k, obj)),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+        }
+    }
+
+    /// The manager of hop `i` when its labels (or the HelmRelease its Helm annotations name)
+    /// say which, without a request: what [`Trace::manager`] reads first.
+    fn manager_ahead(&self, i: usize) -> Option<Key> {
+        let Fetched::Object(obj) = &self.hops[i].found else {
+            return None;
+        };
+        let me = &self.hops[i].key;
+        let labels = &obj["metadata"]["labels"];
+        let candidate = |(name_label, ns_label, group, kind): &(&str, &str, &str, &str)| {
+            let name = labels[*name_label].as_str().filter(|n| !n.is_empty())?;
+            let namespace = labels[*ns_label]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(&me.namespace);
+            let key = Key {
+                group: group.to_string(),
+                kind: kind.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            };
+            (key != *me).then_some(key)
+        };
+        if let Some(k) = candidate(&OWNER_LABELS[0]) {
+            return Some(k);
+        }
+        let annotations = &obj["metadata"]["annotations"];
+        if let Some(release) = annotations[HELM_RELEASE_NAME]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
+            let namespace = annotations[HELM_RELEASE_NAMESPACE]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(&me.namespace);
+            return Some(Key {
+                group: HELM_GROUP.to_string(),
+                kind: "HelmRelease".to_string(),
+                namespace: namespace.to_string(),
+                name: release.to_string(),
+            });
+        }
+        OWNER_LABELS[1..].iter().find_map(candidate)
     }
 
     /// The controller owner reference of a hop (else its first one).
@@ -451,24 +559,7 @@ impl Trace {
         let Fetched::Object(obj) = &self.hops[i].found else {
             return;
         };
-        let mut ups: Vec<Upstream> = diagnosis::upstreams(obj);
-        ups.extend(more_upstreams(&self.hops[i].key, obj));
-        for u in ups {
-            let key = Key {
-                group: u.group.clone(),
-                kind: u.kind.clone(),
-                namespace: u.namespace.clone(),
-                name: u.name.clone(),
-            };
-            let link_key = match u.role {
-                "source" => "source",
-                "image repository" => "imageRepository",
-                "provider" => "provider",
-                "input provider" => "inputsFrom",
-                // A GitRepository's include: another source its artifact is built from.
-                "include" => "include",
-                _ => "dependsOn",
-            };
+        for (key, link_key) in upstream_links(&self.hops[i].key, obj) {
             let before = self.hops.len();
             let j = self.fetch(cluster, key);
             let fresh = j >= before && j + 1 == self.hops.len();
@@ -525,6 +616,63 @@ impl Trace {
 impl Hop {
     fn is_flux(&self) -> bool {
         is_flux_group(&self.key.group)
+    }
+}
+
+/// What [`Trace::add_upstreams`] follows from a Flux object: each upstream's key and the link
+/// it makes.
+fn upstream_links(key: &Key, obj: &Value) -> Vec<(Key, &'static str)> {
+    let mut ups: Vec<Upstream> = diagnosis::upstreams(obj);
+    ups.extend(more_upstreams(key, obj));
+    ups.into_iter()
+        .map(|u| {
+            let link_key = match u.role {
+                "source" => "source",
+                "image repository" => "imageRepository",
+                "provider" => "provider",
+                "input provider" => "inputsFrom",
+                // A GitRepository's include: another source its artifact is built from.
+                "include" => "include",
+                _ => "dependsOn",
+            };
+            let key = Key {
+                group: u.group,
+                kind: u.kind,
+                namespace: u.namespace,
+                name: u.name,
+            };
+            (key, link_key)
+        })
+        .collect()
+}
+
+/// The upstreams of a Flux object, each with whether the walk goes on down it (a dependency
+/// is not followed further).
+fn upstream_keys(key: &Key, obj: &Value) -> Vec<(Key, bool)> {
+    upstream_links(key, obj)
+        .into_iter()
+        .map(|(k, link)| (k, link != "dependsOn"))
+        .collect()
+}
+
+/// One GET of `key`, as a hop records it.
+fn read_one(cluster: &Cluster, key: &Key) -> Result<Value, Fetched> {
+    let group = if key.group.is_empty() {
+        "v1"
+    } else {
+        &key.group
+    };
+    let read = cluster
+        .resolve(Some(group), &key.kind)
+        .and_then(|r| cluster.get(&r, &key.namespace, &key.name));
+    match read {
+        Ok(obj) => Ok(obj),
+        Err(e) if e.is_not_found() => Err(Fetched::Missing),
+        Err(kube::Error::UnknownKind { .. }) => Err(Fetched::Unreadable(format!(
+            "the server does not serve {} ({group})",
+            key.kind
+        ))),
+        Err(e) => Err(Fetched::Unreadable(e.to_string())),
     }
 }
 
