@@ -24,8 +24,8 @@ use crate::kube::discovery::{Discovery, Resource};
 use crate::kube::list::{ListInfo, ListOptions};
 use crate::kube::stop::Stop;
 use crate::kube::{self, NetworkEnv};
-use crate::snapshot::Snapshot;
 use crate::mcp::server::Cancel;
+use crate::snapshot::Snapshot;
 
 /// The name of the optional argument every cluster tool takes.
 pub const CONTEXT_ARG: &str = "context";

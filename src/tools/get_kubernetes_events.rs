@@ -664,7 +664,7 @@ mod tests {
             "2026-01-01T01:00:00Z",
             message,
         );
-        let f = keep(&query(), None, None, &e).expect("kept");
+        let f = keep(&query(), None, &e).expect("kept");
         assert_eq!(
             f.message,
             "auth failed for url https://git/x: password=<masked: 14 bytes> rejected"
@@ -673,15 +673,12 @@ mod tests {
             grep: Grep::new("hunter2").ok(),
             ..query()
         };
-        assert!(
-            keep(&probe, None, None, &e).is_none(),
-            "grep cannot probe it"
-        );
+        assert!(keep(&probe, None, &e).is_none(), "grep cannot probe it");
         let off = Query {
             mask: false,
             ..query()
         };
-        assert_eq!(keep(&off, None, None, &e).expect("kept").message, message);
+        assert_eq!(keep(&off, None, &e).expect("kept").message, message);
         // Nothing credential-shaped: byte for byte.
         let plain = event(
             "X",
@@ -691,7 +688,7 @@ mod tests {
             "secret \"db\" not found: 'x'",
         );
         assert_eq!(
-            keep(&query(), None, None, &plain).expect("kept").message,
+            keep(&query(), None, &plain).expect("kept").message,
             "secret \"db\" not found: 'x'"
         );
     }
