@@ -33,6 +33,42 @@ pub const MAX_POLL: Duration = Duration::from_secs(2);
 /// Kept at the end of the call's `--timeout` for the reads that report a timed-out wait.
 const REPORT_RESERVE: Duration = Duration::from_secs(2);
 
+/// The input schema of a tool that acts on one Flux object (reconcile, suspend, resume): the
+/// object's `kind`, `name`, `namespace`, `apiVersion` and `context`, plus the tool's own
+/// properties (`extra`, a JSON object).
+pub fn flux_object_schema(extra: Value) -> Value {
+    let mut properties = json!({
+        "kind": {
+            "type": "string",
+            "description": "Flux kind, e.g. Kustomization, HelmRelease, GitRepository (short \
+                names such as ks, hr work)."
+        },
+        "name": {"type": "string", "description": "Object name."},
+        "namespace": {
+            "type": "string",
+            "description": "Namespace; default: the context's namespace."
+        },
+        "apiVersion": {
+            "type": "string",
+            "description": "API version or group; default: the Flux group that serves the \
+                kind, at its preferred version."
+        },
+    });
+    if let (Some(all), Value::Object(extra)) = (properties.as_object_mut(), extra) {
+        all.extend(extra);
+        all.insert(
+            super::cluster::CONTEXT_ARG.to_string(),
+            super::cluster::context_property(),
+        );
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": ["kind", "name"],
+        "additionalProperties": false
+    })
+}
+
 /// The schema of the `wait` argument.
 pub fn wait_property() -> Value {
     json!({

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::reconcile::{self, Target};
 use super::writes;
-use super::{Args, Ctx, Tool, ToolError, cluster};
+use super::{Args, Ctx, Tool, ToolError};
 
 pub const TOOL: Tool = Tool {
     name: "reconcile_flux_resource",
@@ -41,37 +41,16 @@ pub const TOOL: Tool = Tool {
 };
 
 fn input_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "kind": {
-                "type": "string",
-                "description": "Flux kind, e.g. Kustomization, HelmRelease, GitRepository (short \
-                    names such as ks, hr work)."
-            },
-            "name": {"type": "string", "description": "Object name."},
-            "namespace": {
-                "type": "string",
-                "description": "Namespace; default: the context's namespace."
-            },
-            "apiVersion": {
-                "type": "string",
-                "description": "API version or group; default: the Flux group that serves the \
-                    kind, at its preferred version."
-            },
-            "with_source": {
-                "type": "boolean",
-                "default": false,
-                "description": "Reconcile the object's source first (and wait for it), so the \
-                    object reconciles with its newest revision."
-            },
-            "wait": reconcile::wait_property(),
-            "timeout": reconcile::timeout_property(),
-            cluster::CONTEXT_ARG: cluster::context_property(),
+    reconcile::flux_object_schema(json!({
+        "with_source": {
+            "type": "boolean",
+            "default": false,
+            "description": "Reconcile the object's source first (and wait for it), so the \
+                object reconciles with its newest revision."
         },
-        "required": ["kind", "name"],
-        "additionalProperties": false
-    })
+        "wait": reconcile::wait_property(),
+        "timeout": reconcile::timeout_property(),
+    }))
 }
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::objects::diagnosis;
 use super::reconcile::{self, Suspension, Target};
 use super::writes;
-use super::{Args, Ctx, Tool, ToolError, cluster};
+use super::{Args, Ctx, Tool, ToolError};
 
 pub const TOOL: Tool = Tool {
     name: "suspend_flux_reconciliation",
@@ -35,27 +35,7 @@ pub const TOOL: Tool = Tool {
 };
 
 fn input_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "kind": {
-                "type": "string",
-                "description": "Flux kind, e.g. Kustomization, HelmRelease, GitRepository."
-            },
-            "name": {"type": "string", "description": "Object name."},
-            "namespace": {
-                "type": "string",
-                "description": "Namespace; default: the context's namespace."
-            },
-            "apiVersion": {
-                "type": "string",
-                "description": "API version or group; default: the Flux group that serves the kind."
-            },
-            cluster::CONTEXT_ARG: cluster::context_property(),
-        },
-        "required": ["kind", "name"],
-        "additionalProperties": false
-    })
+    reconcile::flux_object_schema(json!({}))
 }
 
 fn call(ctx: &Ctx, args: &Args) -> Result<String, ToolError> {
