@@ -771,7 +771,9 @@ fn no_output_error_or_log_line_carries_a_credential() {
             ..Options::default()
         },
         Identity::Token,
-        &[&log_arg, "--timeout=5s"],
+        // Generous: every fault here answers at once, and a loaded machine must not turn a
+        // masked answer into a timeout.
+        &[&log_arg, "--timeout=30s"],
     );
     let mut outputs = Vec::new();
     let mut run = |mcp: &mut Mcp, tool: &str, args: Value| {
