@@ -46,7 +46,9 @@ fuzz_target!(|data: &[u8]| {
         .map_or("", |(g, _)| g)
         .to_string();
     let mut lines: Vec<String> = Vec::new();
-    lines.extend(diagnosis::headline(&kind, &namespace, &name, &health));
+    // A root cause from the input's own text, so that both forms of the headline are fuzzed.
+    let root = obj["metadata"]["annotations"]["root"].as_str();
+    lines.extend(diagnosis::headline(&kind, &namespace, &name, &health, root));
     lines.extend(diagnosis::unreconciled_line(
         &group, &kind, &namespace, &name, &health,
     ));
