@@ -268,6 +268,10 @@ fn indent(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
+/// The longest key written as an implicit key (`key: value`): YAML 1.2 limits implicit keys
+/// to 1024 characters, quotes included; a little below, for the reader's own counting.
+const MAX_IMPLICIT_KEY: usize = 1000;
+
 /// The entries of a mapping whose keys start at column `at`; `continued`: the first key
 /// follows a `- ` already written.
 fn write_map(out: &mut String, entries: &[Entry], at: usize, continued: bool) {
@@ -284,17 +288,27 @@ fn write_map(out: &mut String, entries: &[Entry], at: usize, continued: bool) {
                 out.push('\n');
             }
             Entry::Pair(k, v) => {
+                let start = out.len();
                 write_scalar(out, k, at, true);
+                // A key written longer than YAML allows an implicit key becomes an explicit
+                // one (`? key` then `: value` on the next line), which has no length limit.
+                let explicit = out[start..].chars().count() > MAX_IMPLICIT_KEY;
+                if explicit {
+                    out.insert_str(start, "? ");
+                    out.push('\n');
+                    indent(out, at);
+                }
                 out.push(':');
                 match v {
                     Node::Map(m) if !m.is_empty() => {
                         out.push('\n');
                         write_map(out, m, at + 2, false);
                     }
-                    // A list under a key starts at the key's column, as kubectl writes it.
+                    // A list under a key starts at the key's column, as kubectl writes it
+                    // (under an explicit key's `:`, one step in).
                     Node::Seq(s) if !s.is_empty() => {
                         out.push('\n');
-                        write_seq(out, s, at, false);
+                        write_seq(out, s, if explicit { at + 2 } else { at }, false);
                     }
                     other => {
                         out.push(' ');
@@ -740,6 +754,24 @@ events:
         let back: Value = serde_norway::from_str(&text).unwrap();
         assert_eq!(back["multi"], "a\nb: c\n");
         assert_eq!(back["message"], json!(long));
+    }
+
+    #[test]
+    fn keys_longer_than_an_implicit_key_may_be_are_written_explicitly() {
+        // Found by the objects fuzz target: a 1,000+ character annotation key did not read
+        // back. Short keys keep the implicit form; each value shape under a long key reads
+        // back as it was.
+        let long = "k".repeat(1500);
+        let quoted = format!("{}: x", "q".repeat(1200));
+        let v = json!({"metadata": {"annotations": {&long: "v", "short": "s"}},
+                       "spec": {&quoted: {"a": [1, {"b": "c"}]}, &long: ["x", "y"], "e": {}}});
+        for text in [document(&v, Layout::SpecFirst), value(&v)] {
+            assert!(text.contains(&format!("? {long}\n")), "{text}");
+            assert!(text.contains("short: s"), "{text}");
+            let back: Value =
+                serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(back, v);
+        }
     }
 
     #[test]
