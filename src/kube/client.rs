@@ -17,7 +17,9 @@ use ureq::http;
 use super::auth::{Authenticator, impersonation_headers};
 use super::config::{ClientCert, Connection, TlsSettings, without_userinfo};
 use super::discovery::{AGGREGATED_ACCEPT, Discovery, ROOT_PATHS, Resource, Roots};
-use super::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageSeed, PageState, meta_ahead};
+use super::list::{
+    DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageEnd, PageSeed, PageState, meta_ahead,
+};
 use super::proxy::{self, NetworkEnv};
 use super::stop::Stop;
 use super::tls::{self, SettingError};
@@ -626,28 +628,18 @@ impl Client {
                 if stopped.get() {
                     return Err(cancelled(&req));
                 }
-                info.items += state.delivered;
-                info.resource_version = std::mem::take(&mut state.meta.resource_version);
-                info.remaining_item_count = state.meta.remaining_item_count;
-                let next = state.meta.continue_token.take().filter(|t| !t.is_empty());
-                if state.stopped.is_some() {
-                    info.more = state.more_in_page || next.is_some();
-                    info.continue_token = if state.more_in_page { None } else { next };
-                    if state.more_in_page {
-                        info.remaining_item_count = None;
-                    }
-                    return Ok(info);
-                }
-                let Some(next) = next else {
-                    info.more = false;
-                    return Ok(info);
+                let end = PageEnd {
+                    delivered: state.delivered,
+                    resource_version: std::mem::take(&mut state.meta.resource_version),
+                    remaining_item_count: state.meta.remaining_item_count,
+                    next: state.meta.continue_token.take().filter(|t| !t.is_empty()),
+                    stopped: state.stopped.is_some(),
+                    more_in_page: state.more_in_page,
                 };
-                if limit.is_some_and(|l| info.items >= l) {
-                    info.more = true;
-                    info.continue_token = Some(next);
-                    return Ok(info);
+                match info.page_done(end, limit) {
+                    Some(next) => token = Some(next),
+                    None => return Ok(info),
                 }
-                token = Some(next);
             }
         })
     }

@@ -47,6 +47,50 @@ pub struct ListInfo {
     pub resource_version: String,
 }
 
+/// How one page of a list ended, for [`ListInfo::page_done`].
+pub(crate) struct PageEnd {
+    /// Items of the page handed to the callback.
+    pub delivered: usize,
+    pub resource_version: String,
+    pub remaining_item_count: Option<u64>,
+    /// The page's continue token (empty already filtered out).
+    pub next: Option<String>,
+    /// The callback asked to stop.
+    pub stopped: bool,
+    /// Items of the page were left after the callback stopped.
+    pub more_in_page: bool,
+}
+
+impl ListInfo {
+    /// Counts one page and decides what comes next, the same for every source of lists: the
+    /// token of the next page to fetch, or `None` when the list ends here (`self` is then the
+    /// answer: stopped by the callback, at the end, or at `limit`).
+    pub(crate) fn page_done(&mut self, page: PageEnd, limit: Option<usize>) -> Option<String> {
+        self.items += page.delivered;
+        self.resource_version = page.resource_version;
+        self.remaining_item_count = page.remaining_item_count;
+        if page.stopped {
+            self.more = page.more_in_page || page.next.is_some();
+            // A token cannot point inside a page.
+            self.continue_token = if page.more_in_page { None } else { page.next };
+            if page.more_in_page {
+                self.remaining_item_count = None;
+            }
+            return None;
+        }
+        let Some(next) = page.next else {
+            self.more = false;
+            return None;
+        };
+        if limit.is_some_and(|l| self.items >= l) {
+            self.more = true;
+            self.continue_token = Some(next);
+            return None;
+        }
+        Some(next)
+    }
+}
+
 /// The `metadata` of a List.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{Collection, Item, Snapshot, qualified};
 use crate::kube::client::{DEFAULT_LOG_CAP, LogOptions, Logs, PodSelection};
 use crate::kube::discovery::Resource;
-use crate::kube::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions};
+use crate::kube::list::{DEFAULT_PAGE_SIZE, ListInfo, ListOptions, PageEnd};
 use crate::kube::paging::{ObjectKey, Page, PageError, Pager, Versions};
 use crate::kube::selector::Selectors;
 use crate::kube::{Error, Status, StatusDetails};
@@ -276,27 +276,18 @@ impl Snapshot {
                     stopped = true;
                 }
             }
-            info.items += delivered;
-            info.resource_version = c.resource_version.to_string();
-            info.remaining_item_count = page.remaining_item_count;
-            if stopped {
-                info.more = more_in_page || next.is_some();
-                info.continue_token = if more_in_page { None } else { next };
-                if more_in_page {
-                    info.remaining_item_count = None;
-                }
-                return Ok(info);
-            }
-            let Some(next) = next else {
-                info.more = false;
-                return Ok(info);
+            let end = PageEnd {
+                delivered,
+                resource_version: c.resource_version.to_string(),
+                remaining_item_count: page.remaining_item_count,
+                next,
+                stopped,
+                more_in_page,
             };
-            if limit.is_some_and(|l| info.items >= l) {
-                info.more = true;
-                info.continue_token = Some(next);
-                return Ok(info);
+            match info.page_done(end, limit) {
+                Some(next) => token = Some(next),
+                None => return Ok(info),
             }
-            token = Some(next);
         }
     }
 
